@@ -1,0 +1,1 @@
+namespace CodexLb.Grains.Abstractions; internal static class Placeholder {}

@@ -1,0 +1,1 @@
+namespace CodexLb.Grains; internal static class Placeholder {}

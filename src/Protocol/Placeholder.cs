@@ -1,0 +1,1 @@
+namespace CodexLb.Protocol; internal static class Placeholder {}
