@@ -1,1 +1,4 @@
-Console.WriteLine("todo");
+using CodexLb.Silo.Hosting;
+
+var app = await SiloApp.BuildAsync(args);
+await app.RunAsync();

@@ -1,1 +1,10 @@
-Console.WriteLine("todo");
+using CodexLb.UpstreamSimulator;
+
+// Standalone simulator: dotnet run --project src/UpstreamSimulator -- --urls http://127.0.0.1:5099
+// Options come from the configuration section "Simulator" (e.g. --Simulator:EventDelay=00:00:00.050).
+var builder = WebApplication.CreateSlimBuilder(args);
+builder.Services.AddUpstreamSimulator(builder.Configuration.GetSection("Simulator"));
+
+var app = builder.Build();
+app.MapUpstreamSimulator();
+app.Run();

@@ -1,0 +1,37 @@
+using System.Text.Json;
+using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Security;
+using CodexLb.Protocol.Errors;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Endpoints;
+
+/// <summary><c>GET /v1/models</c>: the configured model list in the OpenAI list shape.</summary>
+public static class ModelsEndpoint
+{
+    public static async Task HandleAsync(HttpContext context, ClientAuthenticator authenticator, IOptions<GatewayOptions> options)
+    {
+        if (authenticator.Authenticate(context.Request.Headers.Authorization) is null)
+        {
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
+            return;
+        }
+        context.Response.ContentType = "application/json";
+        await using var writer = new Utf8JsonWriter(context.Response.Body);
+        writer.WriteStartObject();
+        writer.WriteString("object", "list");
+        writer.WriteStartArray("data");
+        foreach (var id in options.Value.Models)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("id", id);
+            writer.WriteString("object", "model");
+            writer.WriteNumber("created", 0);
+            writer.WriteString("owned_by", "codex-lb");
+            writer.WriteEndObject();
+        }
+        writer.WriteEndArray();
+        writer.WriteEndObject();
+    }
+}

@@ -1,0 +1,41 @@
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Hosting;
+
+/// <summary>The client-facing API (<c>CodexLb:Gateway</c>).</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "CodexLb:Gateway";
+
+    /// <summary>When non-empty, clients must present one of these as their bearer token (401 otherwise).</summary>
+    public string[] ApiKeys { get; set; } = [];
+
+    /// <summary>Largest accepted request body or websocket frame (413 beyond it).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>SSE comment sent when a stream is quiet this long, so proxies and clients keep it open.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Response-id aliases each gateway remembers, saving the alias lookup for recent turns.</summary>
+    public int AliasCacheEntries { get; set; } = 100_000;
+
+    /// <summary>Models listed by <c>GET /v1/models</c>.</summary>
+    public string[] Models { get; set; } = ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"];
+}
+
+public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
+{
+    public ValidateOptionsResult Validate(string? name, GatewayOptions options)
+    {
+        var failures = new List<string>();
+        if (options.MaxRequestBodyBytes is < 1024 or > 1L << 31)
+            failures.Add($"{GatewayOptions.Section}:MaxRequestBodyBytes must be between 1 KiB and 2 GiB.");
+        if (options.KeepAliveInterval <= TimeSpan.Zero)
+            failures.Add($"{GatewayOptions.Section}:KeepAliveInterval must be positive.");
+        if (options.AliasCacheEntries < 0)
+            failures.Add($"{GatewayOptions.Section}:AliasCacheEntries must not be negative.");
+        if (options.ApiKeys.Any(k => string.IsNullOrWhiteSpace(k) || k.Length < 8))
+            failures.Add($"{GatewayOptions.Section}:ApiKeys entries must be at least 8 characters.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,45 @@
+using CodexLb.Gateway.Endpoints;
+using CodexLb.Gateway.Health;
+using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Hosting;
+
+/// <summary>The gateway's services and endpoints: used by the standalone gateway and co-hosted by the embedded silo.</summary>
+public static class GatewayServiceCollectionExtensions
+{
+    public const string ReadyTag = "ready";
+
+    public static IServiceCollection AddCodexGateway(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        services.AddSingleton<ClientAuthenticator>();
+        services.AddSingleton(sp => new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
+            new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.AliasCacheEntries) })));
+        services.AddSingleton<TurnDispatcher>();
+        services.AddSingleton<ResponsesEndpoint>();
+        services.AddSingleton<DrainState>();
+        services.AddHealthChecks().AddCheck<DrainState>("drain", tags: [ReadyTag]);
+        return services;
+    }
+
+    public static IEndpointRouteBuilder MapCodexGateway(this IEndpointRouteBuilder endpoints)
+    {
+        foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
+            endpoints.MapPost(path, (HttpContext context, ResponsesEndpoint handler) => handler.HandleAsync(context));
+        foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
+            endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
+        endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
+        endpoints.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
+        return endpoints;
+    }
+}

@@ -1,0 +1,30 @@
+using System.IO.Pipelines;
+
+namespace CodexLb.Gateway.Streaming;
+
+/// <summary>Frames relayed event payloads as server-sent events, straight into the response pipe (no copies of the payload).</summary>
+public static class SseWriter
+{
+    public static void WriteEvent(PipeWriter writer, string type, ReadOnlySpan<byte> data)
+    {
+        var typeLength = System.Text.Encoding.UTF8.GetByteCount(type);
+        var span = writer.GetSpan(7 + typeLength + 7 + data.Length + 2);
+        "event: "u8.CopyTo(span);
+        var written = 7 + System.Text.Encoding.UTF8.GetBytes(type, span[7..]);
+        "\ndata: "u8.CopyTo(span[written..]);
+        written += 7;
+        data.CopyTo(span[written..]);
+        written += data.Length;
+        "\n\n"u8.CopyTo(span[written..]);
+        writer.Advance(written + 2);
+    }
+
+    public static void WriteComment(PipeWriter writer, ReadOnlySpan<byte> text)
+    {
+        var span = writer.GetSpan(text.Length + 4);
+        ": "u8.CopyTo(span);
+        text.CopyTo(span[2..]);
+        "\n\n"u8.CopyTo(span[(2 + text.Length)..]);
+        writer.Advance(text.Length + 4);
+    }
+}

@@ -1,0 +1,19 @@
+namespace CodexLb.Grains.Abstractions;
+
+/// <summary>
+/// The key of a conversation grain: <c>{tenant}/{kind}/{id}</c>. The tenant is a hash of the client's API key, so two
+/// tenants never share a conversation; the kind says where the id came from (thread, session, cache, req).
+/// </summary>
+public static class ConversationKey
+{
+    public static string Create(string tenant, string kind, string id) => $"{tenant}/{kind}/{id}";
+
+    public static string TenantOf(string conversationKey)
+    {
+        var slash = conversationKey.IndexOf('/');
+        return slash < 0 ? conversationKey : conversationKey[..slash];
+    }
+
+    /// <summary>The alias grain key of a response id, scoped to the tenant that owns it.</summary>
+    public static string AliasKey(string tenant, string responseId) => $"{tenant}/{responseId}";
+}

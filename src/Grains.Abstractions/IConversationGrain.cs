@@ -1,0 +1,20 @@
+using Orleans.Concurrency;
+
+namespace CodexLb.Grains.Abstractions;
+
+/// <summary>
+/// One conversation: it owns the conversation's single upstream websocket and everything needed to continue the
+/// conversation after a loss. Keyed by <see cref="ConversationKey"/>.
+/// </summary>
+public interface IConversationGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Runs one turn. The first event is either a <see cref="TurnEvent.Rejection"/> (nothing reached the client yet,
+    /// answer with that status) or the first upstream event; after it, events stream until a terminal one.
+    /// </summary>
+    IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Counters of this conversation (answers while a turn streams).</summary>
+    [AlwaysInterleave]
+    Task<ConversationStats> GetStats();
+}

@@ -1,1 +1,0 @@
-namespace CodexLb.Grains.Abstractions; internal static class Placeholder {}

@@ -1,0 +1,23 @@
+namespace CodexLb.Grains.Abstractions;
+
+/// <summary>
+/// One event of a turn: the upstream JSON payload as received (never re-serialized), with its <c>type</c>.
+/// A <see cref="Rejection"/> can only be the first event: the turn failed before anything reached the client.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnEvent([property: Id(0)] string Type, [property: Id(1)] byte[] Data)
+{
+    [Id(2)] public TurnRejection? Rejection { get; init; }
+
+    public static TurnEvent Rejected(TurnRejection rejection) => new("error", []) { Rejection = rejection };
+}
+
+/// <summary>An error to answer with before any byte was sent: an HTTP status and an OpenAI-style error.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnRejection(
+    [property: Id(0)] int Status,
+    [property: Id(1)] string Code,
+    [property: Id(2)] string Message,
+    [property: Id(3)] string ErrorType,
+    [property: Id(4)] string? Param,
+    [property: Id(5)] int? RetryAfterSeconds);

@@ -1,0 +1,23 @@
+namespace CodexLb.Grains.Abstractions;
+
+/// <summary>One client turn, already parsed and validated by a gateway. Item bytes are forwarded as the client sent them.</summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnRequest
+{
+    /// <summary>The client's anchor, when it sends only new items (SDK-style or websocket clients).</summary>
+    [Id(0)] public string? PreviousResponseId { get; init; }
+
+    /// <summary>The other create-body properties as raw <c>"name":value</c> pairs (no braces).</summary>
+    [Id(1)] public required byte[] Settings { get; init; }
+
+    [Id(2)] public required byte[][] InputItems { get; init; }
+
+    /// <summary>Semantic fingerprints of <see cref="InputItems"/>, computed once at the gateway.</summary>
+    [Id(3)] public required ulong[] InputFingerprints { get; init; }
+
+    /// <summary>False for a <c>generate:false</c> warm-up.</summary>
+    [Id(4)] public bool Generate { get; init; } = true;
+
+    /// <summary>Correlates logs and traces; never conversation text.</summary>
+    [Id(5)] public string RequestId { get; init; } = "";
+}

@@ -1,0 +1,297 @@
+using System.Net.WebSockets;
+using CodexLb.Protocol.Events;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Hosting;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Items;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.Concurrency;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// One conversation. It owns the conversation's single upstream websocket and its items, so it can always continue
+/// the conversation itself: a turn goes upstream as a delta when the socket still holds the anchor, and as the full
+/// context (once) when it does not. Reentrant so that a queued turn or a stats call never waits on a streaming one;
+/// turns themselves are serialized by <see cref="TurnQueue"/>.
+/// </summary>
+[Reentrant]
+public sealed partial class ConversationGrain(
+    [PersistentState("conversation", StorageNames.Conversations)] IPersistentState<ConversationState> state,
+    IConversationContextStore contextStore,
+    IOptions<UpstreamOptions> upstreamOptions,
+    TimeProvider time,
+    ILogger<ConversationGrain> logger) : Grain, IConversationGrain
+{
+    private readonly UpstreamOptions _options = upstreamOptions.Value;
+    private readonly TurnQueue _queue = new(upstreamOptions.Value.TurnQueueLimit);
+    private ConversationContext _context = null!;
+    private UpstreamSocket? _socket;
+    private int _persistedCount;
+
+    private string Key => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var items = await contextStore.LoadAsync(Key, cancellationToken);
+        _persistedCount = items.Count;
+        _context = new ConversationContext(state.State, items);
+        _persistedCount = Math.Min(_persistedCount, _context.Items.Count);
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, Math.Min(_options.IdleTimeout.Ticks / 2, TimeSpan.FromSeconds(30).Ticks)));
+        this.RegisterGrainTimer(CloseIdleSocketAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = false });
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await DropSocketAsync();
+
+    public Task<ConversationStats> GetStats()
+    {
+        var s = state.State;
+        return Task.FromResult(new ConversationStats
+        {
+            LastResponseId = s.LastResponseId, Turns = s.Turns, ContextItems = s.ItemCount, FullSends = s.FullSends,
+            DeltaSends = s.DeltaSends, Replays = s.Replays, UpstreamConnects = s.UpstreamConnects, LastInputTokens = s.LastInputTokens,
+            LastCachedTokens = s.LastCachedTokens, BytesSent = s.BytesSent, SocketOpen = _socket?.IsOpen == true,
+        });
+    }
+
+    public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
+    {
+        var sink = new TurnSink();
+        if (_queue.TryAdmit()) _ = RunAdmittedAsync(request, sink);
+        else
+        {
+            sink.Reject(ProxyErrors.QueueFull());
+            sink.Complete();
+        }
+        // The turn runs to its end even if the caller goes away, so the conversation's state stays consistent.
+        return sink.Reader.ReadAllAsync(cancellationToken);
+    }
+
+    private async Task RunAdmittedAsync(TurnRequest request, TurnSink sink)
+    {
+        try
+        {
+            await _queue.WaitAsync();
+            try
+            {
+                await ExecuteAsync(request, sink);
+            }
+            finally
+            {
+                _queue.Exit();
+            }
+        }
+        catch (Exception ex)
+        {
+            LogTurnFailed(logger, ex, Key, request.RequestId);
+            sink.Reject(ProxyErrors.Internal());
+        }
+        finally
+        {
+            sink.Complete();
+        }
+    }
+
+    private async Task ExecuteAsync(TurnRequest request, TurnSink sink)
+    {
+        var plan = _context.Plan(request);
+        if (plan is null)
+        {
+            sink.Reject(ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
+            return;
+        }
+
+        var replayed = false;
+        var forceFull = false;
+        while (true)
+        {
+            UpstreamSocket socket;
+            try
+            {
+                socket = await EnsureSocketAsync();
+            }
+            catch (UpstreamConnectException ex)
+            {
+                LogConnectFailed(logger, Key, ex.Status);
+                sink.Reject(ex.ToError());
+                return;
+            }
+
+            var delta = !forceFull && plan.AnchorResponseId is not null && socket.AnchorResponseId == plan.AnchorResponseId;
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, plan.Items, delta ? plan.BaseCount : 0);
+            socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
+            try
+            {
+                await socket.SendAsync(frame, CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+            {
+                await DropSocketAsync();
+                if (!replayed) { replayed = true; state.State.Replays++; continue; }
+                sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
+                return;
+            }
+            if (delta) state.State.DeltaSends++; else state.State.FullSends++;
+            state.State.BytesSent += frame.Length;
+
+            UpstreamEvent? first;
+            try
+            {
+                first = await socket.ReadAsync(_options.FirstEventTimeout, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                await DropSocketAsync();
+                sink.Reject(ProxyErrors.UpstreamTimeout());
+                return;
+            }
+
+            if (first is not { } created)
+            {
+                // Lost before the provider acknowledged: nothing reached the client, so replay once on a fresh socket.
+                LogSocketLost(logger, Key, socket.CloseReason);
+                await DropSocketAsync();
+                if (!replayed) { replayed = true; state.State.Replays++; continue; }
+                sink.Reject(ProxyErrors.UpstreamUnavailable(socket.CloseReason ?? "connection lost"));
+                return;
+            }
+
+            if (created.Type == EventTypes.Error)
+            {
+                var error = EventReader.Summarize(created.Data);
+                if (error.ErrorCode == ErrorCodes.PreviousResponseNotFound && delta && !forceFull)
+                {
+                    // The provider forgot our anchor: resend the full context once; the client never hears of it.
+                    forceFull = true;
+                    state.State.Replays++;
+                    continue;
+                }
+                sink.Reject(UpstreamErrors.ToClientError(error));
+                return;
+            }
+
+            await RelayAsync(socket, created, plan, sink);
+            return;
+        }
+    }
+
+    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, TurnSink sink)
+    {
+        var outputs = new List<byte[]>();
+        string? responseId = null;
+        var current = first;
+        while (true)
+        {
+            switch (current.Type)
+            {
+                case EventTypes.Created:
+                    responseId = EventReader.Summarize(current.Data).ResponseId;
+                    break;
+                case EventTypes.OutputItemDone:
+                    if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);
+                    break;
+                case EventTypes.Completed:
+                    await CompleteAsync(socket, current, plan, outputs, sink);
+                    return;
+                case EventTypes.Failed or EventTypes.Incomplete:
+                    sink.Relay(current);
+                    return;
+                case EventTypes.Error:
+                    sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);
+                    return;
+            }
+            sink.Relay(current);
+
+            UpstreamEvent? next;
+            try
+            {
+                next = await socket.ReadAsync(_options.StreamIdleTimeout, CancellationToken.None);
+            }
+            catch (TimeoutException)
+            {
+                next = null;
+            }
+            if (next is not { } evt)
+            {
+                // Bytes already reached the client: never replay; end the stream retryably. The conversation stays valid.
+                LogSocketLost(logger, Key, socket.CloseReason);
+                await DropSocketAsync();
+                sink.Fail(ProxyErrors.StreamIncomplete(), responseId);
+                return;
+            }
+            current = evt;
+        }
+    }
+
+    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, TurnPlan plan, List<byte[]> outputs, TurnSink sink)
+    {
+        var summary = EventReader.Summarize(completed.Data);
+        if (summary.ResponseId is not { } responseId)
+        {
+            sink.Fail(ProxyErrors.StreamIncomplete(), null);
+            return;
+        }
+        socket.AnchorResponseId = responseId;
+        _context.Commit(plan, outputs, ItemFingerprint.ComputeAll(outputs), responseId);
+        state.State.LastInputTokens = summary.InputTokens ?? 0;
+        state.State.LastCachedTokens = summary.CachedTokens ?? 0;
+        try
+        {
+            await PersistAsync(plan.BaseCount, responseId);
+        }
+        catch (Exception ex)
+        {
+            // Unpersisted, the id could not be routed by another gateway: fail the turn retryably instead.
+            LogPersistFailed(logger, ex, Key);
+            sink.Fail(ProxyErrors.UpstreamUnavailable("state could not be saved"), responseId);
+            return;
+        }
+        sink.Relay(completed);
+    }
+
+    private async Task PersistAsync(int baseCount, string responseId)
+    {
+        var keep = Math.Min(baseCount, _persistedCount);
+        var appended = _context.Items.Skip(keep).ToList();
+        await contextStore.SaveAsync(Key, keep, appended, CancellationToken.None);
+        _persistedCount = _context.Items.Count;
+        var alias = GrainFactory.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey(ConversationKey.TenantOf(Key), responseId));
+        await Task.WhenAll(state.WriteStateAsync(), alias.Bind(Key));
+    }
+
+    private async Task<UpstreamSocket> EnsureSocketAsync()
+    {
+        if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open;
+        await DropSocketAsync();
+        _socket = await UpstreamSocket.ConnectAsync(_options, time, CancellationToken.None);
+        state.State.UpstreamConnects++;
+        return _socket;
+    }
+
+    private async Task DropSocketAsync()
+    {
+        if (_socket is not { } socket) return;
+        _socket = null;
+        await socket.DisposeAsync();
+    }
+
+    private async Task CloseIdleSocketAsync(CancellationToken cancellationToken)
+    {
+        if (_socket is { } socket && _queue.IsIdle && time.GetUtcNow() - socket.LastActivity > _options.IdleTimeout)
+            await DropSocketAsync();
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Turn {RequestId} of conversation {Conversation} failed unexpectedly")]
+    private static partial void LogTurnFailed(ILogger logger, Exception ex, string conversation, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream connect failed for conversation {Conversation} (status {Status})")]
+    private static partial void LogConnectFailed(ILogger logger, string conversation, int status);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upstream socket of conversation {Conversation} lost: {Reason}")]
+    private static partial void LogSocketLost(ILogger logger, string conversation, string? reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Conversation {Conversation} could not persist its turn")]
+    private static partial void LogPersistFailed(ILogger logger, Exception ex, string conversation);
+}

@@ -1,0 +1,26 @@
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>Runs a conversation's turns one at a time, with a small bounded number waiting behind the running one.</summary>
+public sealed class TurnQueue(int waitingLimit)
+{
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private int _admitted;
+
+    public bool IsIdle => Volatile.Read(ref _admitted) == 0;
+
+    /// <summary>Admits a turn unless the queue is full; an admitted turn must <see cref="WaitAsync"/> then <see cref="Exit"/>.</summary>
+    public bool TryAdmit()
+    {
+        if (Interlocked.Increment(ref _admitted) <= waitingLimit + 1) return true;
+        Interlocked.Decrement(ref _admitted);
+        return false;
+    }
+
+    public Task WaitAsync() => _gate.WaitAsync();
+
+    public void Exit()
+    {
+        _gate.Release();
+        Interlocked.Decrement(ref _admitted);
+    }
+}

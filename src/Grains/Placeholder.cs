@@ -1,1 +1,0 @@
-namespace CodexLb.Grains; internal static class Placeholder {}

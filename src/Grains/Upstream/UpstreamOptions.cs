@@ -1,0 +1,64 @@
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Grains.Upstream;
+
+/// <summary>The model provider the conversation grains talk to (<c>CodexLb:Upstream</c>).</summary>
+public sealed class UpstreamOptions
+{
+    public const string Section = "CodexLb:Upstream";
+
+    /// <summary>Base URL; the websocket is <c>{BaseUrl}/responses</c> (http/https map to ws/wss).</summary>
+    public Uri BaseUrl { get; set; } = new("https://api.openai.com/v1");
+
+    /// <summary>Sent as <c>Authorization: Bearer …</c> on the upstream handshake. Never logged.</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>ChatGPT accounts only: sent as <c>chatgpt-account-id</c>.</summary>
+    public string? AccountId { get; set; }
+
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a sent request may wait for <c>response.created</c> before it counts as lost.</summary>
+    public TimeSpan FirstEventTimeout { get; set; } = TimeSpan.FromSeconds(120);
+
+    /// <summary>Longest silence inside a streaming response before the turn is failed (retryable).</summary>
+    public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>An upstream socket with no turn for this long is closed.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(900);
+
+    /// <summary>Sockets are replaced before the provider's 60-minute connection limit.</summary>
+    public TimeSpan MaxSocketAge { get; set; } = TimeSpan.FromMinutes(55);
+
+    /// <summary>Turns that may wait behind the running one in a conversation before 429 <c>bridge_queue_full</c>.</summary>
+    public int TurnQueueLimit { get; set; } = 8;
+
+    public Uri WebSocketUri
+    {
+        get
+        {
+            var builder = new UriBuilder(BaseUrl);
+            builder.Scheme = builder.Scheme switch { "https" => "wss", "http" => "ws", var s => s };
+            builder.Path = builder.Path.TrimEnd('/') + "/responses";
+            return builder.Uri;
+        }
+    }
+}
+
+public sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UpstreamOptions options)
+    {
+        var failures = new List<string>();
+        if (!options.BaseUrl.IsAbsoluteUri || options.BaseUrl.Scheme is not ("http" or "https" or "ws" or "wss"))
+            failures.Add($"{UpstreamOptions.Section}:BaseUrl must be an absolute http(s) or ws(s) URL.");
+        if (options.MaxSocketAge <= TimeSpan.Zero || options.MaxSocketAge >= TimeSpan.FromMinutes(60))
+            failures.Add($"{UpstreamOptions.Section}:MaxSocketAge must be positive and under the provider's 60-minute limit.");
+        if (options.TurnQueueLimit is < 0 or > 1000)
+            failures.Add($"{UpstreamOptions.Section}:TurnQueueLimit must be between 0 and 1000.");
+        foreach (var (value, key) in new[] { (options.ConnectTimeout, "ConnectTimeout"), (options.FirstEventTimeout, "FirstEventTimeout"),
+                     (options.StreamIdleTimeout, "StreamIdleTimeout"), (options.IdleTimeout, "IdleTimeout") })
+            if (value <= TimeSpan.Zero) failures.Add($"{UpstreamOptions.Section}:{key} must be positive.");
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,182 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Threading.Channels;
+using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Errors;
+
+namespace CodexLb.Grains.Upstream;
+
+/// <summary>
+/// One long-lived websocket to the provider. A single reader loop turns frames into <see cref="UpstreamEvent"/>s;
+/// a gate admits one unacknowledged <c>response.create</c> at a time (released by <c>response.created</c>, an error
+/// frame or the socket's end), because the provider runs one response per connection.
+/// </summary>
+public sealed class UpstreamSocket : IAsyncDisposable
+{
+    private readonly ClientWebSocket _socket;
+    private readonly Channel<UpstreamEvent> _events = Channel.CreateUnbounded<UpstreamEvent>(new() { SingleReader = true, SingleWriter = true });
+    private readonly SemaphoreSlim _ackGate = new(1, 1);
+    private readonly CancellationTokenSource _closing = new();
+    private int _awaitingAck;
+
+    private UpstreamSocket(ClientWebSocket socket, TimeProvider time)
+    {
+        _socket = socket;
+        OpenedAt = LastActivity = time.GetUtcNow();
+        _ = ReadLoopAsync();
+    }
+
+    public DateTimeOffset OpenedAt { get; }
+    public DateTimeOffset LastActivity { get; private set; }
+
+    /// <summary>The provider's latest completed response on THIS connection: the only id it will accept as an anchor.</summary>
+    public string? AnchorResponseId { get; set; }
+
+    public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
+
+    public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.CollectHttpResponseDetails = true;
+        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
+        socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
+        if (!string.IsNullOrEmpty(options.ApiKey)) socket.Options.SetRequestHeader("Authorization", "Bearer " + options.ApiKey);
+        if (!string.IsNullOrEmpty(options.AccountId)) socket.Options.SetRequestHeader("chatgpt-account-id", options.AccountId);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(options.ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(options.WebSocketUri, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or HttpRequestException)
+        {
+            var status = (int)socket.HttpStatusCode;
+            var retryAfter = ReadRetryAfter(socket.HttpResponseHeaders);
+            socket.Dispose();
+            throw new UpstreamConnectException(status, retryAfter, ex);
+        }
+        return new UpstreamSocket(socket, time);
+    }
+
+    private static int? ReadRetryAfter(IReadOnlyDictionary<string, IEnumerable<string>>? headers)
+    {
+        if (headers is null) return null;
+        foreach (var (key, values) in headers)
+            if (key.Equals("Retry-After", StringComparison.OrdinalIgnoreCase) && int.TryParse(values.FirstOrDefault(), out var seconds))
+                return seconds;
+        return null;
+    }
+
+    /// <summary>Sends one request frame once no earlier request is unacknowledged.</summary>
+    public async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
+    {
+        await _ackGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _awaitingAck, 1);
+        try
+        {
+            await _socket.SendAsync(frame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
+            LastActivity = DateTimeOffset.UtcNow;
+        }
+        catch
+        {
+            Acknowledge();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for the next event; null when the socket ended (the reason is in <see cref="CloseReason"/>).</summary>
+    public async ValueTask<UpstreamEvent?> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (_events.Reader.TryRead(out var ready)) return ready;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout);
+        try
+        {
+            if (await _events.Reader.WaitToReadAsync(cts.Token).ConfigureAwait(false) && _events.Reader.TryRead(out var item))
+                return item;
+            return null;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new TimeoutException("The upstream sent nothing within " + timeout + ".");
+        }
+    }
+
+    public string? CloseReason { get; private set; }
+
+    private void Acknowledge()
+    {
+        if (Interlocked.Exchange(ref _awaitingAck, 0) == 1) _ackGate.Release();
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        try
+        {
+            while (true)
+            {
+                buffer.ResetWrittenCount();
+                ValueWebSocketReceiveResult result;
+                do
+                {
+                    result = await _socket.ReceiveAsync(buffer.GetMemory(8 * 1024), _closing.Token).ConfigureAwait(false);
+                    buffer.Advance(result.Count);
+                } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
+
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    CloseReason = $"closed by upstream ({_socket.CloseStatus})";
+                    break;
+                }
+                var data = buffer.WrittenSpan.ToArray();
+                var type = EventReader.ReadType(data) ?? "unknown";
+                LastActivity = DateTimeOffset.UtcNow;
+                if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
+                _events.Writer.TryWrite(new UpstreamEvent(type, data));
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            CloseReason ??= _closing.IsCancellationRequested ? "closed by bridge" : "connection lost";
+        }
+        finally
+        {
+            _events.Writer.TryComplete();
+            Acknowledge();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_closing.IsCancellationRequested) return;
+        CloseReason ??= "closed by bridge";
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+        {
+            // The socket is going away either way.
+        }
+        _closing.Cancel();
+        _socket.Dispose();
+    }
+}
+
+/// <summary>The handshake failed: <see cref="Status"/> is the provider's HTTP status (0 when it never answered).</summary>
+public sealed class UpstreamConnectException(int status, int? retryAfterSeconds, Exception inner)
+    : Exception($"Upstream handshake failed (status {status}).", inner)
+{
+    public int Status { get; } = status;
+    public int? RetryAfterSeconds { get; } = retryAfterSeconds;
+
+    public OpenAIError ToError() => Status == 429
+        ? new OpenAIError(429, ErrorCodes.RateLimitExceeded, "The model provider is rate limiting; retry after the delay.", ErrorTypes.RateLimit)
+            { RetryAfterSeconds = RetryAfterSeconds ?? 5 }
+        : ProxyErrors.UpstreamUnavailable(Status == 0 ? "connection failed" : $"handshake answered {Status}", RetryAfterSeconds ?? 1);
+}

@@ -1,0 +1,30 @@
+namespace CodexLb.Protocol.Errors;
+
+/// <summary>The error codes this bridge emits. Retryable ones are proxy-side and transient.</summary>
+public static class ErrorCodes
+{
+    public const string PreviousResponseNotFound = "previous_response_not_found";
+    public const string InvalidJson = "invalid_json";
+    public const string InvalidRequest = "invalid_request";
+    public const string InvalidApiKey = "invalid_api_key";
+    public const string RequestTooLarge = "request_too_large";
+    public const string UpstreamUnavailable = "upstream_unavailable";
+    public const string UpstreamRequestTimeout = "upstream_request_timeout";
+    public const string StreamIncomplete = "stream_incomplete";
+    public const string OwnerUnreachable = "bridge_owner_unreachable";
+    public const string QueueFull = "bridge_queue_full";
+    public const string DrainActive = "bridge_drain_active";
+    public const string ServerError = "server_error";
+    public const string RateLimitExceeded = "rate_limit_exceeded";
+    public const string ContextLengthExceeded = "context_length_exceeded";
+    public const string NotFound = "not_found";
+    public const string UpgradeRequired = "websocket_not_enabled";
+
+    /// <summary>Codes a client may retry: the Codex CLI retries <c>response.failed</c> with these (and unknown codes).</summary>
+    public static bool IsRetryable(string? code) => code switch
+    {
+        ContextLengthExceeded or "insufficient_quota" or "invalid_prompt" or PreviousResponseNotFound
+            or InvalidRequest or InvalidJson or InvalidApiKey or RequestTooLarge => false,
+        _ => true,
+    };
+}

@@ -1,0 +1,46 @@
+namespace CodexLb.Protocol.Errors;
+
+/// <summary>The errors the bridge itself produces, in one place so every host words them the same.</summary>
+public static class ProxyErrors
+{
+    public static OpenAIError UpstreamUnavailable(string detail, int retryAfterSeconds = 1) =>
+        new(502, ErrorCodes.UpstreamUnavailable, $"The model provider is unavailable ({detail}); retry the request.", ErrorTypes.Server)
+        { RetryAfterSeconds = retryAfterSeconds };
+
+    public static OpenAIError UpstreamTimeout() =>
+        new(504, ErrorCodes.UpstreamRequestTimeout, "The model provider did not answer in time; retry the request.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
+    public static OpenAIError StreamIncomplete() =>
+        new(502, ErrorCodes.StreamIncomplete, "The upstream stream ended before the response completed; retry the turn.", ErrorTypes.Server);
+
+    public static OpenAIError OwnerUnreachable() =>
+        new(503, ErrorCodes.OwnerUnreachable, "The conversation's owner is unreachable; retry the request.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
+    public static OpenAIError QueueFull() =>
+        new(429, ErrorCodes.QueueFull, "Too many turns are queued for this conversation; retry shortly.", ErrorTypes.RateLimit)
+        { RetryAfterSeconds = 1 };
+
+    public static OpenAIError DrainActive() =>
+        new(503, ErrorCodes.DrainActive, "This instance is shutting down; retry the request.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
+    public static OpenAIError PreviousResponseNotFound(string id) =>
+        new(400, ErrorCodes.PreviousResponseNotFound, $"Previous response with id '{id}' not found.", ErrorTypes.InvalidRequest, "previous_response_id");
+
+    public static OpenAIError InvalidRequest(string message, string? param = null) =>
+        new(400, ErrorCodes.InvalidRequest, message, ErrorTypes.InvalidRequest, param);
+
+    public static OpenAIError InvalidJson(string message) =>
+        new(400, ErrorCodes.InvalidJson, message, ErrorTypes.InvalidRequest);
+
+    public static OpenAIError InvalidApiKey() =>
+        new(401, ErrorCodes.InvalidApiKey, "Incorrect or missing API key.", ErrorTypes.Authentication);
+
+    public static OpenAIError RequestTooLarge(long limit) =>
+        new(413, ErrorCodes.RequestTooLarge, $"The request body exceeds {limit} bytes.", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError Internal() =>
+        new(500, ErrorCodes.ServerError, "The bridge failed to process the request; retry it.", ErrorTypes.Server) { RetryAfterSeconds = 1 };
+}

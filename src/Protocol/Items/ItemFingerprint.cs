@@ -1,0 +1,77 @@
+using System.IO.Hashing;
+using System.Numerics;
+using System.Text.Json;
+
+namespace CodexLb.Protocol.Items;
+
+/// <summary>
+/// A semantic fingerprint of one conversation item. A client echoes the model's output items back as input, but not
+/// byte for byte (property order, <c>status</c>, empty <c>annotations</c> and ids can differ), so the fingerprint hashes
+/// the item's meaning: object properties are combined order-independently, nulls count as absent, and fields that
+/// carry bookkeeping rather than content are ignored.
+/// </summary>
+public static class ItemFingerprint
+{
+    private const ulong ObjectSeed = 0x9E3779B97F4A7C15, ArraySeed = 0xC2B2AE3D27D4EB4F, StringTag = 1, NumberTag = 2;
+
+    public static ulong Compute(ReadOnlySpan<byte> itemJson)
+    {
+        var reader = new Utf8JsonReader(itemJson, new JsonReaderOptions { MaxDepth = 256 });
+        if (!reader.Read()) throw new JsonException("Empty item.");
+        return HashValue(ref reader);
+    }
+
+    public static ulong[] ComputeAll(IReadOnlyList<byte[]> items)
+    {
+        var result = new ulong[items.Count];
+        for (var i = 0; i < result.Length; i++) result[i] = Compute(items[i]);
+        return result;
+    }
+
+    private static bool IsIgnored(ReadOnlySpan<byte> name) =>
+        name.SequenceEqual("status"u8) || name.SequenceEqual("id"u8) || name.SequenceEqual("annotations"u8) || name.SequenceEqual("logprobs"u8);
+
+    private static ulong HashValue(ref Utf8JsonReader reader)
+    {
+        switch (reader.TokenType)
+        {
+            case JsonTokenType.StartObject:
+                ulong sum = ObjectSeed;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var name = HashString(ref reader, 0);
+                    var ignored = !reader.ValueIsEscaped && IsIgnored(reader.ValueSpan);
+                    reader.Read();
+                    if (ignored || reader.TokenType == JsonTokenType.Null) { reader.Skip(); continue; }
+                    sum += Mix(name, HashValue(ref reader)); // commutative: property order does not matter
+                }
+                return Mix(sum, ObjectSeed);
+            case JsonTokenType.StartArray:
+                ulong h = ArraySeed;
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) h = Mix(h, HashValue(ref reader));
+                return h;
+            case JsonTokenType.String:
+                return HashString(ref reader, StringTag);
+            case JsonTokenType.Number:
+                return XxHash3.HashToUInt64(reader.ValueSpan, (long)NumberTag);
+            case JsonTokenType.True: return 0xA5A5_0001;
+            case JsonTokenType.False: return 0xA5A5_0002;
+            default: return 0;
+        }
+    }
+
+    private static ulong HashString(ref Utf8JsonReader reader, ulong tag)
+    {
+        if (!reader.ValueIsEscaped) return XxHash3.HashToUInt64(reader.ValueSpan, (long)tag);
+        var length = reader.HasValueSequence ? (int)reader.ValueSequence.Length : reader.ValueSpan.Length;
+        var rented = System.Buffers.ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var written = reader.CopyString(rented);
+            return XxHash3.HashToUInt64(rented.AsSpan(0, written), (long)tag);
+        }
+        finally { System.Buffers.ArrayPool<byte>.Shared.Return(rented); }
+    }
+
+    private static ulong Mix(ulong a, ulong b) => BitOperations.RotateLeft((a ^ b) * 0xFF51AFD7ED558CCD, 29) ^ (b * 0xC4CEB9FE1A85EC53);
+}

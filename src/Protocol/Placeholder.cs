@@ -1,1 +1,0 @@
-namespace CodexLb.Protocol; internal static class Placeholder {}

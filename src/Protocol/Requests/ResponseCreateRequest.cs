@@ -1,0 +1,19 @@
+namespace CodexLb.Protocol.Requests;
+
+/// <summary>
+/// A Responses API create body, split into what the bridge routes on and the raw pieces it forwards untouched.
+/// </summary>
+public sealed class ResponseCreateRequest
+{
+    public string? PreviousResponseId { get; init; }
+    public bool Stream { get; init; }
+    public bool Generate { get; init; } = true;
+    public string? Model { get; init; }
+    public string? PromptCacheKey { get; init; }
+
+    /// <summary>Every other top-level property as raw <c>"name":value</c> pairs joined by commas (no braces).</summary>
+    public required byte[] Settings { get; init; }
+
+    /// <summary>Each input item as raw JSON (a string input becomes one user message item).</summary>
+    public required byte[][] InputItems { get; init; }
+}

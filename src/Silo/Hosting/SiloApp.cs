@@ -1,0 +1,50 @@
+using CodexLb.Gateway.Hosting;
+using CodexLb.Grains.Hosting;
+using CodexLb.UpstreamSimulator;
+
+namespace CodexLb.Silo.Hosting;
+
+/// <summary>
+/// Builds a silo process. With no Redis configured it is the embedded default: localhost clustering, memory
+/// storage and the gateway's endpoints co-hosted, the whole product in one process.
+/// </summary>
+public static class SiloApp
+{
+    /// <summary>Runs the bundled upstream simulator in-process and points the grains at it (no credentials needed).</summary>
+    public const string UseSimulatorKey = "CodexLb:Upstream:UseSimulator";
+
+    public static async Task<WebApplication> BuildAsync(string[] args)
+    {
+        var builder = WebApplication.CreateBuilder(args);
+        if (builder.Configuration.GetValue<bool>(UseSimulatorKey))
+        {
+            var simulator = await UpstreamSimulatorHost.StartAsync();
+            builder.Configuration["CodexLb:Upstream:BaseUrl"] = simulator.BaseUrl.ToString();
+            builder.Services.AddSingleton(simulator); // disposed with the host
+        }
+
+        var cluster = ClusterSettings.From(builder.Configuration);
+        builder.UseOrleans(silo =>
+        {
+            if (cluster.UsesRedis)
+            {
+                silo.UseRedisClustering(cluster.RedisConnectionString);
+                silo.AddRedisGrainStorage(StorageNames.Conversations, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString));
+                silo.AddRedisGrainStorage(StorageNames.Aliases, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString));
+            }
+            else
+            {
+                silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
+                silo.AddMemoryGrainStorage(StorageNames.Conversations);
+                silo.AddMemoryGrainStorage(StorageNames.Aliases);
+            }
+            silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
+        });
+        builder.Services.AddConversationGrainServices(builder.Configuration);
+        builder.Services.AddCodexGateway(builder.Configuration);
+
+        var app = builder.Build();
+        app.MapCodexGateway();
+        return app;
+    }
+}

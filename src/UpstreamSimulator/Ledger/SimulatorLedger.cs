@@ -1,0 +1,131 @@
+using CodexLb.UpstreamSimulator.Ledger;
+
+namespace CodexLb.UpstreamSimulator;
+
+/// <summary>Both lists of a ledger, taken under one lock.</summary>
+public sealed record LedgerSnapshot(IReadOnlyList<ConnectionRecord> Connections, IReadOnlyList<RequestRecord> Requests);
+
+/// <summary>
+/// Everything the simulator saw: connections and requests, in arrival order. Readers get immutable snapshots;
+/// writers mutate entries under one lock, so a snapshot never shows a half-updated request.
+/// </summary>
+public sealed class SimulatorLedger
+{
+    private readonly Lock _gate = new();
+    private readonly List<ConnectionEntry> _connections = [];
+    private readonly List<RequestEntry> _requests = [];
+    private long _nextRequestId;
+    private TaskCompletionSource _changed = NewSignal();
+
+    public IReadOnlyList<ConnectionRecord> Connections => Snapshot().Connections;
+
+    public IReadOnlyList<RequestRecord> Requests => Snapshot().Requests;
+
+    public LedgerSnapshot Snapshot()
+    {
+        lock (_gate)
+        {
+            return new LedgerSnapshot(
+                _connections.Select(c => c.ToRecord()).ToArray(),
+                _requests.Select(r => r.ToRecord()).ToArray());
+        }
+    }
+
+    /// <summary>Forgets all records. Live connections keep working; their later updates are not recorded.</summary>
+    public void Clear()
+    {
+        lock (_gate)
+        {
+            _connections.Clear();
+            _requests.Clear();
+        }
+
+        Signal();
+    }
+
+    /// <summary>Waits until <paramref name="predicate"/> holds for a snapshot; throws <see cref="TimeoutException"/>.</summary>
+    public async Task<LedgerSnapshot> WaitUntilAsync(Func<LedgerSnapshot, bool> predicate, TimeSpan timeout, CancellationToken ct = default)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        cts.CancelAfter(timeout);
+        while (true)
+        {
+            Task changed;
+            lock (_gate)
+            {
+                changed = _changed.Task;
+            }
+
+            var snapshot = Snapshot();
+            if (predicate(snapshot))
+            {
+                return snapshot;
+            }
+
+            try
+            {
+                await changed.WaitAsync(cts.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Ledger condition not met within {timeout}.");
+            }
+        }
+    }
+
+    internal ConnectionEntry OpenConnection(long id, string path, string? authorization, string? beta)
+    {
+        var entry = new ConnectionEntry
+        {
+            Id = id, Path = path, OpenedAt = DateTimeOffset.UtcNow, Authorization = authorization, OpenAIBeta = beta,
+        };
+        lock (_gate)
+        {
+            _connections.Add(entry);
+        }
+
+        Signal();
+        return entry;
+    }
+
+    internal RequestEntry StartRequest(long? connectionId, int index, SimTransport transport, string? authorization)
+    {
+        var entry = new RequestEntry
+        {
+            ConnectionId = connectionId, IndexOnConnection = index, Transport = transport,
+            StartedAt = DateTimeOffset.UtcNow, Authorization = authorization,
+        };
+        lock (_gate)
+        {
+            entry.Id = ++_nextRequestId;
+            _requests.Add(entry);
+        }
+
+        Signal();
+        return entry;
+    }
+
+    internal void Update<T>(T entry, Action<T> change)
+    {
+        lock (_gate)
+        {
+            change(entry);
+        }
+
+        Signal();
+    }
+
+    private void Signal()
+    {
+        TaskCompletionSource previous;
+        lock (_gate)
+        {
+            previous = _changed;
+            _changed = NewSignal();
+        }
+
+        previous.TrySetResult();
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+}

@@ -1,0 +1,159 @@
+using System.Text;
+using System.Text.Json;
+
+namespace CodexLb.UpstreamSimulator.Model;
+
+internal enum NewestItemKind { None, UserMessage, ToolOutput, Other }
+
+/// <summary>
+/// What the simulator needs from a <c>response.create</c> frame or HTTP create body. Parsed with
+/// <see cref="JsonDocument"/> (no reflection) and fully extracted, so the caller's buffer can be reused at once.
+/// </summary>
+internal sealed class CreateRequest
+{
+    public string? Type { get; private set; }
+    public string Model { get; private set; } = "";
+    public string? PreviousResponseId { get; private set; }
+    public bool Generate { get; private set; } = true;
+    public bool Stream { get; private set; }
+    public int InputItemCount { get; private set; }
+    public int InputTokens { get; private set; }
+    public NewestItemKind NewestKind { get; private set; }
+
+    /// <summary>Text of the newest input item when it is a user message (drives the scripted model).</summary>
+    public string? NewestUserText { get; private set; }
+
+    /// <summary>Text of the newest user message anywhere in this request's input (fault targeting, directives).</summary>
+    public string? LatestUserText { get; private set; }
+
+    /// <summary>Assistant messages in the input: with the anchor's count this numbers the next answer.</summary>
+    public int AssistantMessages { get; private set; }
+
+    public int RequestBytes { get; private set; }
+
+    /// <exception cref="JsonException">The body is not a JSON object.</exception>
+    public static CreateRequest Parse(ReadOnlyMemory<byte> json, string defaultModel)
+    {
+        using var doc = JsonDocument.Parse(json);
+        var root = doc.RootElement;
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new JsonException("The request body must be a JSON object.");
+        }
+
+        var request = new CreateRequest { RequestBytes = json.Length, Model = defaultModel };
+        foreach (var property in root.EnumerateObject())
+        {
+            switch (property.Name)
+            {
+                case "type" when property.Value.ValueKind == JsonValueKind.String:
+                    request.Type = property.Value.GetString();
+                    break;
+                case "model" when property.Value.ValueKind == JsonValueKind.String:
+                    request.Model = property.Value.GetString() ?? defaultModel;
+                    break;
+                case "previous_response_id" when property.Value.ValueKind == JsonValueKind.String:
+                    request.PreviousResponseId = property.Value.GetString();
+                    break;
+                case "generate" when property.Value.ValueKind is JsonValueKind.False:
+                    request.Generate = false;
+                    break;
+                case "stream" when property.Value.ValueKind is JsonValueKind.True:
+                    request.Stream = true;
+                    break;
+                case "input":
+                    request.ReadInput(property.Value);
+                    break;
+            }
+        }
+
+        return request;
+    }
+
+    private void ReadInput(JsonElement input)
+    {
+        var meter = new TokenCounter.Meter();
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            // A bare string is one user message.
+            InputItemCount = 1;
+            InputTokens = meter.Measure(input);
+            NewestKind = NewestItemKind.UserMessage;
+            NewestUserText = LatestUserText = input.GetString();
+            return;
+        }
+
+        if (input.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (var item in input.EnumerateArray())
+        {
+            InputItemCount++;
+            InputTokens += meter.Measure(item);
+            NewestKind = Classify(item, out var role);
+            NewestUserText = null;
+            if (role == "user")
+            {
+                NewestUserText = LatestUserText = MessageText(item);
+            }
+            else if (role == "assistant")
+            {
+                AssistantMessages++;
+            }
+        }
+    }
+
+    private static NewestItemKind Classify(JsonElement item, out string? role)
+    {
+        role = null;
+        if (item.ValueKind != JsonValueKind.Object)
+        {
+            return NewestItemKind.Other;
+        }
+
+        var type = item.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : null;
+        if (type is null or "message" && item.TryGetProperty("role", out var r) && r.ValueKind == JsonValueKind.String)
+        {
+            role = r.GetString();
+            return role == "user" ? NewestItemKind.UserMessage : NewestItemKind.Other;
+        }
+
+        return type is "function_call_output" or "custom_tool_call_output" ? NewestItemKind.ToolOutput : NewestItemKind.Other;
+    }
+
+    private static string MessageText(JsonElement message)
+    {
+        if (!message.TryGetProperty("content", out var content))
+        {
+            return "";
+        }
+
+        if (content.ValueKind == JsonValueKind.String)
+        {
+            return content.GetString() ?? "";
+        }
+
+        if (content.ValueKind != JsonValueKind.Array)
+        {
+            return "";
+        }
+
+        var text = new StringBuilder();
+        foreach (var part in content.EnumerateArray())
+        {
+            if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            {
+                if (text.Length > 0)
+                {
+                    text.Append('\n');
+                }
+
+                text.Append(t.GetString());
+            }
+        }
+
+        return text.ToString();
+    }
+}

@@ -1,0 +1,87 @@
+using CodexLb.UpstreamSimulator.Wire;
+
+namespace CodexLb.UpstreamSimulator.Model;
+
+/// <summary>Turns a request (plus the connection's anchor and a fault) into a fully encoded <see cref="Turn"/>.</summary>
+internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
+{
+    public static Turn PlanError(SimError error)
+    {
+        var batch = new EventBatch();
+        ResponseEvents.WriteErrorFrame(batch, error);
+        return new Turn { Kind = TurnKind.Error, Frames = batch, Error = error };
+    }
+
+    /// <param name="anchor">The validated anchor, or null for a full (unanchored) request.</param>
+    public Turn Plan(CreateRequest request, Anchor? anchor, Fault? fault)
+    {
+        if (fault?.Kind == FaultKind.ErrorFrame)
+        {
+            return PlanError(SimErrors.FromFault(fault));
+        }
+
+        var batch = new EventBatch();
+        var responseId = ids.Next("resp");
+        var createdAt = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        if (fault?.Kind == FaultKind.ResponseFailed)
+        {
+            var code = fault.Code ?? "server_error";
+            var failed = new Turn
+            {
+                Kind = TurnKind.Failed, Frames = batch, ResponseId = responseId, Model = request.Model, CreatedAt = createdAt,
+                Error = new SimError(fault.Status ?? 500, "server_error", code, fault.Message ?? $"Simulated failure ({code})."),
+            };
+            ResponseEvents.WriteLifecycleStart(batch, failed);
+            ResponseEvents.WriteResponseEvent(batch, "response.failed", failed, "failed");
+            return failed;
+        }
+
+        var assistantBefore = (anchor?.AssistantMessages ?? 0) + request.AssistantMessages;
+        var items = ScriptedModel.Respond(request, assistantBefore, ids);
+        var cached = anchor?.ContextTokens ?? 0;
+        var turn = new Turn
+        {
+            Kind = TurnKind.Completed, Frames = batch, ResponseId = responseId, Model = request.Model, CreatedAt = createdAt,
+            Items = items,
+            InputTokens = cached + request.InputTokens,
+            CachedTokens = cached,
+            OutputTokens = items.Sum(i => i.Tokens),
+            ReasoningTokens = items.Where(i => i.IsReasoning).Sum(i => i.Tokens),
+            AssistantMessagesAfter = assistantBefore + items.Count(i => i.IsAssistantMessage),
+        };
+
+        if (!request.Generate)
+        {
+            // A warm-up: created + completed, empty output, but a chainable id.
+            ResponseEvents.WriteResponseEvent(batch, "response.created", turn, "in_progress");
+            ResponseEvents.WriteResponseEvent(batch, "response.completed", turn, "completed");
+            return turn;
+        }
+
+        ResponseEvents.WriteLifecycleStart(batch, turn);
+        var deltas = Math.Max(1, fault?.TextDeltas ?? options.TextDeltas);
+        for (var i = 0; i < items.Count; i++)
+        {
+            items[i].WriteEvents(batch, i, deltas);
+        }
+
+        ResponseEvents.WriteResponseEvent(batch, "response.completed", turn, "completed");
+        return turn;
+    }
+
+    public TurnEffects Effects(Fault? fault) => new()
+    {
+        FirstEventDelay = fault?.FirstEventDelay ?? options.FirstEventDelay,
+        EventDelay = fault?.EventDelay ?? options.EventDelay,
+        StopBefore = fault?.Kind switch
+        {
+            FaultKind.CloseBeforeEvent => fault.EventIndex,
+            FaultKind.CloseAfterEvent => fault.EventIndex + 1,
+            _ => null,
+        },
+        CloseAtEnd = fault?.Kind == FaultKind.CloseBetweenTurns,
+        Hang = fault?.Kind == FaultKind.Hang,
+        Graceful = fault?.Graceful ?? false,
+        RetryAfter = fault?.RetryAfter,
+    };
+}

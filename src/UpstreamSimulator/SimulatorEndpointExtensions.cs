@@ -1,0 +1,53 @@
+using CodexLb.UpstreamSimulator.Http;
+using CodexLb.UpstreamSimulator.WebSockets;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace CodexLb.UpstreamSimulator;
+
+/// <summary>Wiring shared by <see cref="UpstreamSimulatorHost"/> and the standalone Program.</summary>
+public static class SimulatorEndpointExtensions
+{
+    /// <summary>Paths that serve the responses endpoint (GET = websocket, POST = HTTP/SSE).</summary>
+    public static readonly string[] ResponsesPaths = ["/v1/responses", "/backend-api/codex/responses", "/responses"];
+
+    public static IServiceCollection AddUpstreamSimulator(this IServiceCollection services, SimulatorOptions? options = null)
+    {
+        services.AddSingleton(options ?? new SimulatorOptions());
+        services.AddSingleton<SimulatorLedger>();
+        services.AddSingleton<FaultPlan>();
+        services.AddSingleton<SimulatorCore>();
+        return services;
+    }
+
+    /// <summary>Options from a configuration section (e.g. <c>Simulator</c>).</summary>
+    public static IServiceCollection AddUpstreamSimulator(this IServiceCollection services, IConfiguration section)
+    {
+        var options = new SimulatorOptions();
+        section.Bind(options);
+        return services.AddUpstreamSimulator(options);
+    }
+
+    /// <summary>Adds the websocket middleware and maps every simulator endpoint.</summary>
+    public static WebApplication MapUpstreamSimulator(this WebApplication app)
+    {
+        var core = app.Services.GetRequiredService<SimulatorCore>();
+        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(core.ShutdownConnections);
+        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+
+        foreach (var path in ResponsesPaths)
+        {
+            app.MapGet(path, (RequestDelegate)(http => WebSocketEndpoint.HandleAsync(http, core)));
+            app.MapPost(path, (RequestDelegate)(http => HttpResponsesEndpoint.HandleAsync(http, core)));
+        }
+
+        var models = ModelsEndpoint.Create(core.Options);
+        app.MapGet("/v1/models", models);
+        app.MapGet("/models", models);
+        ControlEndpoints.Map(app, core);
+        return app;
+    }
+}

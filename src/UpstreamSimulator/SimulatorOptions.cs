@@ -1,0 +1,29 @@
+namespace CodexLb.UpstreamSimulator;
+
+/// <summary>Knobs of the simulated provider. Bound from the configuration section <c>Simulator</c> when run standalone.</summary>
+public sealed class SimulatorOptions
+{
+    /// <summary>Delay before the first event of a response (time to first byte).</summary>
+    public TimeSpan FirstEventDelay { get; set; }
+
+    /// <summary>Delay between two consecutive events of a response.</summary>
+    public TimeSpan EventDelay { get; set; }
+
+    /// <summary>Number of <c>response.output_text.delta</c> events an assistant message is split into (at least 1).</summary>
+    public int TextDeltas { get; set; } = 3;
+
+    /// <summary>Model echoed in responses when the request names none.</summary>
+    public string DefaultModel { get; set; } = "gpt-5.5";
+
+    /// <summary>Models listed by <c>GET /v1/models</c>.</summary>
+    public string[] Models { get; set; } = ["gpt-5.5"];
+
+    /// <summary>Like the real service: a websocket lives at most this long; the next request after it gets
+    /// <c>websocket_connection_limit_reached</c> and the socket is closed. Lower it to test rotation.</summary>
+    public TimeSpan MaxConnectionLifetime { get; set; } = TimeSpan.FromMinutes(60);
+
+    /// <summary>Accept permessage-deflate when the client offers it (the real Codex CLI does).</summary>
+    public bool EnableCompression { get; set; }
+
+    internal SimulatorOptions Clone() => (SimulatorOptions)MemberwiseClone();
+}

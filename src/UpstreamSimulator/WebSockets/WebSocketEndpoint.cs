@@ -1,0 +1,76 @@
+using System.Buffers;
+using System.Globalization;
+using System.Net.WebSockets;
+using System.Text.Json;
+using CodexLb.UpstreamSimulator.Model;
+using CodexLb.UpstreamSimulator.Wire;
+using Microsoft.AspNetCore.Http;
+
+namespace CodexLb.UpstreamSimulator.WebSockets;
+
+/// <summary>The websocket upgrade: records the handshake, applies handshake faults, then runs a session.</summary>
+internal static class WebSocketEndpoint
+{
+    public static async Task HandleAsync(HttpContext http, SimulatorCore core)
+    {
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            await HttpErrors.WriteAsync(http, new SimError(400, "invalid_request_error", "websocket_upgrade_required",
+                "GET on this path must be a websocket upgrade; use POST for HTTP."));
+            return;
+        }
+
+        var headers = http.Request.Headers;
+        var authorization = headers.Authorization.Count > 0 ? headers.Authorization.ToString() : null;
+        var beta = headers.TryGetValue("OpenAI-Beta", out var b) ? b.ToString() : null;
+        var connection = core.Ledger.OpenConnection(core.Ids.NextConnectionId(), http.Request.Path, authorization, beta);
+
+        var handshakeFault = core.Faults.TakeForHandshake();
+        if (handshakeFault?.Fault.Kind == FaultKind.RefuseHandshake)
+        {
+            var fault = handshakeFault.Fault;
+            core.EndConnection(connection, ConnectionEnd.HandshakeRefused, handshakeFault.Label);
+            var status = fault.Status ?? 503;
+            var error = new SimError(status, fault.ErrorType ?? SimError.TypeForStatus(status), fault.Code ?? "upstream_unavailable",
+                fault.Message ?? "Simulated handshake refusal.");
+            await HttpErrors.WriteAsync(http, error, fault.RetryAfter);
+            return;
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(
+            new WebSocketAcceptContext { DangerousEnableCompression = core.Options.EnableCompression });
+
+        if (handshakeFault?.Fault.Kind == FaultKind.FailHandshake)
+        {
+            core.EndConnection(connection, ConnectionEnd.ClosedByFault, handshakeFault.Label);
+            await WebSocketSession.CloseAsync(http, socket, handshakeFault.Fault.Graceful, WebSocketCloseStatus.InternalServerError);
+            if (handshakeFault.Fault.Graceful)
+            {
+                await DrainUntilClosedAsync(socket);
+            }
+
+            return;
+        }
+
+        var session = new WebSocketSession(http, socket, connection, core);
+        await session.RunAsync();
+    }
+
+    /// <summary>After our close frame, read until the peer's close reply so the close handshake completes.</summary>
+    private static async Task DrainUntilClosedAsync(WebSocket socket)
+    {
+        var scratch = new byte[1024];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            while (socket.State == WebSocketState.CloseSent)
+            {
+                await socket.ReceiveAsync(scratch.AsMemory(), timeout.Token);
+            }
+        }
+        catch (Exception ex) when (WebSocketSession.IsConnectionLoss(ex))
+        {
+            socket.Abort();
+        }
+    }
+}

@@ -1,0 +1,320 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using System.Text.Json;
+using CodexLb.UpstreamSimulator.Faults;
+using CodexLb.UpstreamSimulator.Ledger;
+using CodexLb.UpstreamSimulator.Model;
+using Microsoft.AspNetCore.Http;
+
+namespace CodexLb.UpstreamSimulator.WebSockets;
+
+/// <summary>
+/// One websocket connection. The receive loop keeps reading while a response streams, so a second
+/// response.create can be refused and a client close noticed; the response itself runs as a separate task.
+/// </summary>
+internal sealed class WebSocketSession
+{
+    private const int MaxMessageBytes = 64 * 1024 * 1024;
+
+    private readonly HttpContext _http;
+    private readonly WebSocket _socket;
+    private readonly ConnectionEntry _connection;
+    private readonly SimulatorCore _core;
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly CancellationTokenSource _cts = new();
+    private readonly DateTimeOffset _openedAt = DateTimeOffset.UtcNow;
+    private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+    private int _requestCount;
+    private Task _inFlight = Task.CompletedTask;
+
+    // Written by the turn task before it sends the terminal frame, read by the receive loop: the client may send
+    // its next request the instant it sees response.completed, and it must find the anchor already in place.
+    private volatile bool _busy;
+    private volatile bool _closing;
+    private Anchor? _anchor;
+
+    public WebSocketSession(HttpContext http, WebSocket socket, ConnectionEntry connection, SimulatorCore core)
+    {
+        _http = http;
+        _socket = socket;
+        _connection = connection;
+        _core = core;
+    }
+
+    private string? Authorization => _connection.Authorization;
+
+    public async Task RunAsync()
+    {
+        _core.Register(_connection.Id, () => CloseNow(ConnectionEnd.ServerClosed, graceful: false, WebSocketCloseStatus.EndpointUnavailable));
+        try
+        {
+            while (true)
+            {
+                var (length, type) = await ReceiveMessageAsync(_cts.Token);
+                if (type == WebSocketMessageType.Close)
+                {
+                    _core.EndConnection(_connection, ConnectionEnd.ClientClosed);
+                    await ReplyToCloseAsync();
+                    break;
+                }
+
+                await OnMessageAsync(type, _buffer.AsMemory(0, length));
+            }
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
+            _core.EndConnection(_connection, ConnectionEnd.ClientAborted);
+        }
+        finally
+        {
+            await _cts.CancelAsync();
+            await _inFlight;
+            _core.Unregister(_connection.Id);
+            _core.EndConnection(_connection, ConnectionEnd.ClientAborted);
+            ArrayPool<byte>.Shared.Return(_buffer);
+        }
+    }
+
+    /// <summary>
+    /// Closes a socket: with a close frame when graceful (the peer's reply is then read by whoever is receiving),
+    /// otherwise by aborting the TCP connection.
+    /// </summary>
+    public static async Task CloseAsync(HttpContext http, WebSocket socket, bool graceful, WebSocketCloseStatus status)
+    {
+        if (graceful)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await socket.CloseOutputAsync(status, status == WebSocketCloseStatus.NormalClosure ? null : "simulated fault", timeout.Token);
+                return;
+            }
+            catch (Exception ex) when (IsConnectionLoss(ex))
+            {
+                // Fall through to the abort.
+            }
+        }
+
+        socket.Abort();
+        http.Abort();
+    }
+
+    internal static bool IsConnectionLoss(Exception ex) =>
+        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+            or Microsoft.AspNetCore.Connections.ConnectionAbortedException;
+
+    private async Task OnMessageAsync(WebSocketMessageType type, ReadOnlyMemory<byte> message)
+    {
+        if (_closing)
+        {
+            return; // A fault is closing this socket; late frames are dropped like a dying server would.
+        }
+
+        var index = ++_requestCount;
+        _core.Ledger.Update(_connection, c => c.RequestCount = index);
+        var entry = _core.Ledger.StartRequest(_connection.Id, index, SimTransport.WebSocket, Authorization);
+        _core.Ledger.Update(entry, e => e.RequestBytes = message.Length);
+
+        if (type != WebSocketMessageType.Text)
+        {
+            await RejectAsync(entry, SimErrors.InvalidJson("binary frames are not supported"));
+            return;
+        }
+
+        CreateRequest request;
+        try
+        {
+            request = CreateRequest.Parse(message, _core.Options.DefaultModel);
+        }
+        catch (JsonException ex)
+        {
+            await RejectAsync(entry, SimErrors.InvalidJson(ex.Message));
+            return;
+        }
+
+        _core.Describe(entry, request);
+        if (request.Type != "response.create")
+        {
+            await RejectAsync(entry, SimErrors.UnsupportedEvent(request.Type));
+        }
+        else if (_busy)
+        {
+            await RejectAsync(entry, SimErrors.ResponseInProgress());
+        }
+        else if (DateTimeOffset.UtcNow - _openedAt >= _core.Options.MaxConnectionLifetime)
+        {
+            await RejectAsync(entry, SimErrors.ConnectionLimitReached(_core.Options.MaxConnectionLifetime));
+            CloseNow(ConnectionEnd.ServerClosed, graceful: true, WebSocketCloseStatus.PolicyViolation);
+        }
+        else
+        {
+            _busy = true;
+            _inFlight = RunTurnAsync(request, entry);
+        }
+    }
+
+    private async Task RunTurnAsync(CreateRequest request, RequestEntry entry)
+    {
+        var ct = _cts.Token;
+        try
+        {
+            var context = new FaultContext(_connection.Id, entry.IndexOnConnection, SimTransport.WebSocket, request.LatestUserText);
+            var (turn, effects) = _core.Prepare(request, entry, _anchor, context);
+            if (effects.Hang)
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+
+            var count = turn.Frames.Count;
+            var limit = Math.Min(effects.StopBefore ?? count, count);
+            var closeAfter = effects.StopBefore is not null || effects.CloseAtEnd;
+            for (var i = 0; i < limit; i++)
+            {
+                await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+                if (i == count - 1)
+                {
+                    Commit(request, entry, turn, closeAfter);
+                }
+
+                await SendAsync(turn.Frames[i], ct);
+            }
+
+            if (closeAfter)
+            {
+                if (limit < count)
+                {
+                    _closing = true;
+                    _core.Finish(entry, RequestOutcome.ClosedByFault);
+                }
+
+                CloseNow(ConnectionEnd.ClosedByFault, effects.Graceful, WebSocketCloseStatus.InternalServerError);
+            }
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
+            // The connection went away mid-response.
+        }
+        finally
+        {
+            _core.AbortIfInFlight(entry);
+        }
+    }
+
+    /// <summary>Makes the turn's result visible (anchor, ledger, busy flag) just before its terminal frame goes out.</summary>
+    private void Commit(CreateRequest request, RequestEntry entry, Turn turn, bool closing)
+    {
+        if (closing)
+        {
+            _closing = true;
+        }
+
+        if (turn.NextAnchor is { } next)
+        {
+            _anchor = next;
+        }
+        else if (request.PreviousResponseId is not null)
+        {
+            _anchor = null; // A continuation that fails evicts the connection's cached state.
+        }
+
+        _core.Finish(entry, turn);
+        _busy = false;
+    }
+
+    private async Task RejectAsync(RequestEntry entry, SimError error)
+    {
+        _core.Finish(entry, RequestOutcome.Error, error);
+        await SendAsync(TurnPlanner.PlanError(error).Frames[0], _cts.Token);
+    }
+
+    private void CloseNow(ConnectionEnd reason, bool graceful, WebSocketCloseStatus status)
+    {
+        _closing = true;
+        _core.EndConnection(_connection, reason);
+        _ = CloseUnderLockAsync(graceful, status);
+    }
+
+    private async Task CloseUnderLockAsync(bool graceful, WebSocketCloseStatus status)
+    {
+        if (!graceful)
+        {
+            await CloseAsync(_http, _socket, graceful: false, status); // an abort cuts through a send in progress
+            return;
+        }
+
+        await _sendLock.WaitAsync();
+        try
+        {
+            await CloseAsync(_http, _socket, graceful: true, status);
+            _cts.CancelAfter(TimeSpan.FromSeconds(5)); // do not wait forever for the peer's close reply
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task ReplyToCloseAsync()
+    {
+        await _sendLock.WaitAsync();
+        try
+        {
+            if (_socket.State == WebSocketState.CloseReceived)
+            {
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            }
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken ct)
+    {
+        await _sendLock.WaitAsync(ct);
+        try
+        {
+            await _socket.SendAsync(frame, WebSocketMessageType.Text, endOfMessage: true, ct);
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+    }
+
+    private async Task<(int Length, WebSocketMessageType Type)> ReceiveMessageAsync(CancellationToken ct)
+    {
+        var length = 0;
+        while (true)
+        {
+            if (length == _buffer.Length)
+            {
+                if (length >= MaxMessageBytes)
+                {
+                    throw new WebSocketException(WebSocketError.Faulted, "Message too large.");
+                }
+
+                var bigger = ArrayPool<byte>.Shared.Rent(length * 2);
+                _buffer.AsSpan(0, length).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = bigger;
+            }
+
+            var result = await _socket.ReceiveAsync(_buffer.AsMemory(length), ct);
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return (0, WebSocketMessageType.Close);
+            }
+
+            length += result.Count;
+            if (result.EndOfMessage)
+            {
+                return (length, result.MessageType);
+            }
+        }
+    }
+
+    private static Task DelayAsync(TimeSpan delay, CancellationToken ct) =>
+        delay > TimeSpan.Zero ? Task.Delay(delay, ct) : Task.CompletedTask;
+}

@@ -1,0 +1,55 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using CodexLb.Tests.Infrastructure;
+
+namespace CodexLb.Tests.EndToEnd;
+
+[Collection(ProductCollection.Name)]
+public sealed class GatewayApiTests(ProductFixture product)
+{
+    [Theory]
+    [InlineData(null)]
+    [InlineData("sk-wrong-key-of-some-length")]
+    public async Task A_missing_or_wrong_api_key_is_401(string? key)
+    {
+        using var http = new HttpClient { BaseAddress = product.BaseUrl };
+        if (key is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        var result = await SseClient.PostAsync(http, "/v1/responses", Items.Body([Items.Message("user", "hi")]));
+        Assert.Equal(HttpStatusCode.Unauthorized, result.Status);
+        Assert.Equal("invalid_api_key", result.Json.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(HttpStatusCode.Unauthorized, (await http.GetAsync("/v1/models")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Models_and_health_answer()
+    {
+        var models = await product.Http.GetStringAsync("/v1/models");
+        Assert.Contains("\"object\":\"list\"", models);
+        Assert.Contains("gpt-5.5", models);
+        using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync("/readyz")).StatusCode);
+    }
+
+    [Fact]
+    public async Task An_oversized_body_is_413_before_it_is_buffered()
+    {
+        var big = new string('a', (int)ProductFixture.BodyLimit + 10);
+        var result = await SseClient.PostAsync(product.Http, "/v1/responses", $$"""{"model":"m","input":"{{big}}"}""");
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, result.Status);
+        Assert.Equal("request_too_large", result.Json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("""{"model":"m","input":42}""")]
+    public async Task Malformed_bodies_are_400_with_an_openai_error(string body)
+    {
+        using var content = new StringContent(body, Encoding.UTF8, "application/json");
+        var response = await product.Http.PostAsync("/backend-api/codex/responses", content);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var json = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        foreach (var field in new[] { "message", "type", "code", "param" }) Assert.True(json.TryGetProperty(field, out _), field);
+    }
+}

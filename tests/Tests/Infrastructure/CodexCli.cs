@@ -1,0 +1,101 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json;
+
+namespace CodexLb.Tests.Infrastructure;
+
+/// <summary>
+/// The real Codex CLI (npm <c>@openai/codex@0.169.0</c>, installed by scripts/test.sh into .cache/codex), run as a
+/// child process with its own CODEX_HOME pointed at a gateway.
+/// </summary>
+public sealed class CodexCli : IDisposable
+{
+    public const string Version = "0.169.0";
+    private readonly string _home = Directory.CreateTempSubdirectory("codex-home-").FullName;
+    private readonly string _workDir = Directory.CreateTempSubdirectory("codex-work-").FullName;
+    private readonly string _apiKey;
+
+    public CodexCli(Uri gatewayBaseUrl, string apiKey, bool websockets)
+    {
+        _apiKey = apiKey;
+        File.WriteAllText(Path.Combine(_home, "config.toml"), $"""
+            model = "gpt-5.5"
+            model_provider = "gw"
+            approval_policy = "never"
+            sandbox_mode = "read-only"
+            check_for_update_on_startup = false
+            [model_providers.gw]
+            name = "gw"
+            base_url = "{new Uri(gatewayBaseUrl, "/v1").ToString().TrimEnd('/')}"
+            env_key = "GW_API_KEY"
+            wire_api = "responses"
+            supports_websockets = {(websockets ? "true" : "false")}
+            request_max_retries = 4
+            stream_max_retries = 5
+            stream_idle_timeout_ms = 20000
+            """);
+    }
+
+    public static string Binary
+    {
+        get
+        {
+            var path = Environment.GetEnvironmentVariable("CODEX_BIN") ?? Path.Combine(Fixtures.RepoRoot, ".cache", "codex", "node_modules", ".bin", "codex");
+            if (!File.Exists(path)) throw new InvalidOperationException($"Codex CLI not found at {path}: run scripts/test.sh (it installs @openai/codex@{Version}).");
+            return path;
+        }
+    }
+
+    public Task<CodexRun> ExecAsync(string prompt, CancellationToken cancellationToken = default) =>
+        RunAsync(["exec", "--skip-git-repo-check", "--json", "--disable", "plugins", "--disable", "unbounded_connection_retries", prompt], cancellationToken);
+
+    public Task<CodexRun> ResumeLastAsync(string prompt, CancellationToken cancellationToken = default) =>
+        RunAsync(["exec", "--skip-git-repo-check", "--json", "--disable", "plugins", "--disable", "unbounded_connection_retries", "resume", "--last", prompt], cancellationToken);
+
+    private async Task<CodexRun> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = _workDir };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        info.Environment["CODEX_HOME"] = _home;
+        info.Environment["GW_API_KEY"] = _apiKey;
+        info.Environment["NO_COLOR"] = "1";
+        info.Environment.Remove("OPENAI_API_KEY");
+        using var process = Process.Start(info)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromMinutes(3));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException("codex did not finish within 3 minutes. stderr: " + await stderr);
+        }
+        var events = new List<JsonElement>();
+        foreach (var line in (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            if (line.TrimStart().StartsWith('{')) events.Add(JsonDocument.Parse(line).RootElement.Clone());
+        return new CodexRun(process.ExitCode, events, await stderr);
+    }
+
+    public void Dispose()
+    {
+        try { Directory.Delete(_home, true); Directory.Delete(_workDir, true); } catch (IOException) { }
+    }
+}
+
+public sealed record CodexRun(int ExitCode, IReadOnlyList<JsonElement> Events, string Stderr)
+{
+    public bool TurnCompleted => Events.Any(e => e.TryGetProperty("type", out var t) && t.GetString() == "turn.completed");
+
+    public string Describe()
+    {
+        var text = new StringBuilder($"exit {ExitCode}; events: ");
+        text.AppendJoin(", ", Events.Select(e => e.TryGetProperty("type", out var t) ? t.GetString() : "?"));
+        text.Append("; stderr tail: ").Append(Stderr.Length > 2000 ? Stderr[^2000..] : Stderr);
+        return text.ToString();
+    }
+}

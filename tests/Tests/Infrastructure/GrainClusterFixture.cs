@@ -1,0 +1,48 @@
+using CodexLb.Grains.Hosting;
+using CodexLb.UpstreamSimulator;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.TestingHost;
+
+namespace CodexLb.Tests.Infrastructure;
+
+/// <summary>One in-process Orleans cluster (2 silos, memory storage) pointed at one upstream simulator.</summary>
+public sealed class GrainClusterFixture : IAsyncLifetime
+{
+    public UpstreamSimulatorHost Simulator { get; private set; } = null!;
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+    public IGrainFactory Grains => Cluster.Client;
+
+    public async Task InitializeAsync()
+    {
+        Simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
+        var builder = new InProcessTestClusterBuilder(2);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CodexLb:Upstream:BaseUrl"] = Simulator.BaseUrl.ToString(),
+            ["CodexLb:Upstream:ApiKey"] = "sk-upstream-grain-tests",
+            ["CodexLb:Upstream:TurnQueueLimit"] = "2",
+            ["CodexLb:Upstream:FirstEventTimeout"] = "00:00:05",
+        }).Build();
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddMemoryGrainStorage(StorageNames.Conversations);
+            silo.AddMemoryGrainStorage(StorageNames.Aliases);
+            silo.Services.AddConversationGrainServices(configuration);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Cluster.DisposeAsync();
+        await Simulator.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class GrainClusterCollection : ICollectionFixture<GrainClusterFixture>
+{
+    public const string Name = "grain-cluster";
+}
