@@ -2,7 +2,7 @@ using System.Buffers;
 using System.Text.Json;
 using CodexLb.UpstreamSimulator.Wire;
 
-namespace CodexLb.UpstreamSimulator.Model;
+namespace CodexLb.UpstreamSimulator;
 
 /// <summary>
 /// The simulator's deterministic tokenizer: tokens(item) = ceil(UTF-8 length of the item re-serialised compactly

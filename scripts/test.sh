@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what the tests need (the Codex CLI into .cache/codex; redis-server
+# with apt-get when missing), builds, runs the whole suite, and ends with the totals alone on one line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+codex_version=0.169.0
+if [ ! -x "$root/.cache/codex/node_modules/.bin/codex" ] || ! "$root/.cache/codex/node_modules/.bin/codex" --version 2>/dev/null | grep -q "$codex_version"; then
+  echo "installing @openai/codex@$codex_version into .cache/codex"
+  mkdir -p "$root/.cache/codex"
+  (cd "$root/.cache/codex" && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$codex_version") || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "installing redis-server"
+  sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  ($sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null) \
+    || { echo "apt-get install redis-server failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+results="$root/artifacts/test-results"
+rm -rf "$results"; mkdir -p "$results"
+dotnet build CodexLb.Orleans.sln -c Release -nologo -v q || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }
+dotnet test tests/Tests/Tests.csproj -c Release --no-build --nologo \
+  --logger "trx;LogFileName=tests.trx" --logger "console;verbosity=normal" --results-directory "$results" \
+  -- RunConfiguration.TestSessionTimeout=1500000
+status=$?
+
+trx="$results/tests.trx"
+if [ -f "$trx" ]; then
+  passed=$(grep -o 'passed="[0-9]*"' "$trx" | head -1 | grep -o '[0-9]*')
+  failed=$(grep -o 'failed="[0-9]*"' "$trx" | head -1 | grep -o '[0-9]*')
+  errors=$(grep -o ' error="[0-9]*"' "$trx" | head -1 | grep -o '[0-9]*')
+  failed=$(( ${failed:-0} + ${errors:-0} ))
+else
+  passed=0; failed=1
+fi
+[ "$status" -ne 0 ] && [ "${failed:-0}" -eq 0 ] && failed=1
+echo "${passed:-0} passed, ${failed} failed"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
