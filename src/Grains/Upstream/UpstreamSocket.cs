@@ -19,9 +19,12 @@ public sealed class UpstreamSocket : IAsyncDisposable
     private readonly CancellationTokenSource _closing = new();
     private int _awaitingAck;
 
+    private readonly TimeProvider _time;
+
     private UpstreamSocket(ClientWebSocket socket, TimeProvider time)
     {
         _socket = socket;
+        _time = time;
         OpenedAt = LastActivity = time.GetUtcNow();
         _ = ReadLoopAsync();
     }
@@ -75,7 +78,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         try
         {
             await _socket.SendAsync(frame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
-            LastActivity = DateTimeOffset.UtcNow;
+            LastActivity = _time.GetUtcNow();
         }
         catch
         {
@@ -131,7 +134,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 }
                 var data = buffer.WrittenSpan.ToArray();
                 var type = EventReader.ReadType(data) ?? "unknown";
-                LastActivity = DateTimeOffset.UtcNow;
+                LastActivity = _time.GetUtcNow();
                 if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
                 _events.Writer.TryWrite(new UpstreamEvent(type, data));
             }

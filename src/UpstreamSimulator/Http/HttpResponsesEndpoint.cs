@@ -14,6 +14,8 @@ namespace CodexLb.UpstreamSimulator.Http;
 /// </summary>
 internal static class HttpResponsesEndpoint
 {
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(100);
+
     public static async Task HandleAsync(HttpContext http, SimulatorCore core)
     {
         var headers = http.Request.Headers;
@@ -74,7 +76,7 @@ internal static class HttpResponsesEndpoint
             await DelayAsync(total, ct);
             if (limit < count)
             {
-                AbortForFault(http, core, entry);
+                await AbortForFaultAsync(http, core, entry);
                 return;
             }
 
@@ -100,13 +102,17 @@ internal static class HttpResponsesEndpoint
 
         if (limit < count)
         {
-            AbortForFault(http, core, entry);
+            await AbortForFaultAsync(http, core, entry);
         }
     }
 
-    private static void AbortForFault(HttpContext http, SimulatorCore core, RequestEntry entry)
+    private static async Task AbortForFaultAsync(HttpContext http, SimulatorCore core, RequestEntry entry)
     {
         core.Finish(entry, RequestOutcome.ClosedByFault);
+
+        // Kestrel's abort drops output still queued in its pipe; give the flushed frames a moment to reach the
+        // socket so the client sees a truncated stream rather than nothing.
+        await Task.Delay(AbortGrace, CancellationToken.None);
         http.Abort();
     }
 

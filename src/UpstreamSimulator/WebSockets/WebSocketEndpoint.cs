@@ -43,7 +43,7 @@ internal static class WebSocketEndpoint
         if (handshakeFault?.Fault.Kind == FaultKind.FailHandshake)
         {
             core.EndConnection(connection, ConnectionEnd.ClosedByFault, handshakeFault.Label);
-            await WebSocketSession.CloseAsync(http, socket, handshakeFault.Fault.Graceful, WebSocketCloseStatus.InternalServerError);
+            await WebSocketSession.CloseAsync(socket, handshakeFault.Fault.Graceful, WebSocketCloseStatus.InternalServerError);
             if (handshakeFault.Fault.Graceful)
             {
                 await DrainUntilClosedAsync(socket);
@@ -52,7 +52,7 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        var session = new WebSocketSession(http, socket, connection, core);
+        var session = new WebSocketSession(socket, connection, core);
         await session.RunAsync();
     }
 

@@ -4,7 +4,6 @@ using System.Text.Json;
 using CodexLb.UpstreamSimulator.Faults;
 using CodexLb.UpstreamSimulator.Ledger;
 using CodexLb.UpstreamSimulator.Model;
-using Microsoft.AspNetCore.Http;
 
 namespace CodexLb.UpstreamSimulator.WebSockets;
 
@@ -15,8 +14,8 @@ namespace CodexLb.UpstreamSimulator.WebSockets;
 internal sealed class WebSocketSession
 {
     private const int MaxMessageBytes = 64 * 1024 * 1024;
+    private static readonly TimeSpan DropGrace = TimeSpan.FromMilliseconds(100);
 
-    private readonly HttpContext _http;
     private readonly WebSocket _socket;
     private readonly ConnectionEntry _connection;
     private readonly SimulatorCore _core;
@@ -33,9 +32,8 @@ internal sealed class WebSocketSession
     private volatile bool _closing;
     private Anchor? _anchor;
 
-    public WebSocketSession(HttpContext http, WebSocket socket, ConnectionEntry connection, SimulatorCore core)
+    public WebSocketSession(WebSocket socket, ConnectionEntry connection, SimulatorCore core)
     {
-        _http = http;
         _socket = socket;
         _connection = connection;
         _core = core;
@@ -77,9 +75,9 @@ internal sealed class WebSocketSession
 
     /// <summary>
     /// Closes a socket: with a close frame when graceful (the peer's reply is then read by whoever is receiving),
-    /// otherwise by aborting the TCP connection.
+    /// otherwise by dropping the connection without a close frame.
     /// </summary>
-    public static async Task CloseAsync(HttpContext http, WebSocket socket, bool graceful, WebSocketCloseStatus status)
+    public static async Task CloseAsync(WebSocket socket, bool graceful, WebSocketCloseStatus status)
     {
         if (graceful)
         {
@@ -95,8 +93,10 @@ internal sealed class WebSocketSession
             }
         }
 
+        // A drop resets the connection, and Kestrel discards output still queued in its pipe: give the frames
+        // already sent a moment to reach the client first, so it sees exactly the frames before the fault.
+        await Task.Delay(DropGrace, CancellationToken.None);
         socket.Abort();
-        http.Abort();
     }
 
     internal static bool IsConnectionLoss(Exception ex) =>
@@ -238,14 +238,14 @@ internal sealed class WebSocketSession
     {
         if (!graceful)
         {
-            await CloseAsync(_http, _socket, graceful: false, status); // an abort cuts through a send in progress
+            await CloseAsync(_socket, graceful: false, status); // an abort cuts through a send in progress
             return;
         }
 
         await _sendLock.WaitAsync();
         try
         {
-            await CloseAsync(_http, _socket, graceful: true, status);
+            await CloseAsync(_socket, graceful: true, status);
             _cts.CancelAfter(TimeSpan.FromSeconds(5)); // do not wait forever for the peer's close reply
         }
         finally

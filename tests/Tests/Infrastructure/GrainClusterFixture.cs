@@ -23,6 +23,8 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             ["CodexLb:Upstream:ApiKey"] = "sk-upstream-grain-tests",
             ["CodexLb:Upstream:TurnQueueLimit"] = "2",
             ["CodexLb:Upstream:FirstEventTimeout"] = "00:00:05",
+            ["CodexLb:Upstream:IdleTimeout"] = "00:00:02",
+            ["CodexLb:Upstream:MaxSocketAge"] = "00:00:04",
         }).Build();
         builder.ConfigureSilo((_, silo) =>
         {

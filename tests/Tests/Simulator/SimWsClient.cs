@@ -56,9 +56,9 @@ internal sealed class SimWsClient : IAsyncDisposable
             {
                 result = await Socket.ReceiveAsync(buffer.GetMemory(8192), cts.Token);
             }
-            catch (WebSocketException)
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
             {
-                Closed = true;
+                Closed = true; // a cancelled receive aborts the client socket too
                 return null;
             }
 

@@ -1,0 +1,115 @@
+using System.Text.Json.Nodes;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
+
+namespace CodexLb.Tests.Grains;
+
+[Collection(GrainClusterCollection.Name)]
+public sealed class ConversationGrainTests(GrainClusterFixture fixture)
+{
+    private static string NewKey() => ConversationKey.Create("grain-tests", "thread", Guid.NewGuid().ToString("N"));
+
+    private RequestRecord Upstream(string responseId) => fixture.Simulator.Ledger.Requests.Single(r => r.ResponseId == responseId);
+
+    [Fact]
+    public async Task Turns_stream_upstream_events_continue_as_deltas_and_register_their_aliases()
+    {
+        var key = NewKey();
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(key);
+        var history = new List<JsonNode> { Items.Message("developer", "sys"), Items.Message("user", "q1") };
+        var first = await Turns.RunAsync(grain, Items.Body(history));
+        Assert.Equal("response.created", first[0].Type);
+        Assert.Equal("response.completed", first[^1].Type);
+        Assert.All(first, e => Assert.Null(e.Rejection));
+
+        history.AddRange(first.Outputs());
+        history.Add(Items.Message("user", "q2"));
+        var second = await Turns.RunAsync(grain, Items.Body(history));
+        Assert.True(Upstream(second.ResponseId()).IsDelta);
+
+        var stats = await grain.GetStats();
+        Assert.Equal((2, 1, 1, 1), (stats.Turns, stats.FullSends, stats.DeltaSends, stats.UpstreamConnects));
+        Assert.Equal(second.ResponseId(), stats.LastResponseId);
+        Assert.Equal(history.Count + second.Outputs().Count(), stats.ContextItems);
+        foreach (var id in new[] { first.ResponseId(), second.ResponseId() })
+            Assert.Equal(key, await fixture.Grains.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey("grain-tests", id)).GetConversation());
+        Assert.Null(await fixture.Grains.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey("other-tenant", first.ResponseId())).GetConversation());
+    }
+
+    [Fact]
+    public async Task An_idle_socket_closes_after_its_ttl_and_the_next_turn_resends_the_context_once()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q1")]));
+        var firstConnection = Upstream(first.ResponseId()).ConnectionId;
+
+        await WaitUntilAsync(async () => !(await grain.GetStats()).SocketOpen, TimeSpan.FromSeconds(15));
+        var closed = fixture.Simulator.Ledger.Connections.Single(c => c.Id == firstConnection);
+        Assert.Equal(ConnectionEnd.ClientClosed, closed.EndedBy);
+
+        var second = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q2")], previousResponseId: first.ResponseId()));
+        var resend = Upstream(second.ResponseId());
+        Assert.NotEqual(firstConnection, resend.ConnectionId);
+        Assert.False(resend.IsDelta);
+        Assert.Equal(3, resend.InputItemCount); // q1, its answer, q2: the grain rebuilt the context itself
+        var third = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q3")], previousResponseId: second.ResponseId()));
+        Assert.True(Upstream(third.ResponseId()).IsDelta);
+    }
+
+    [Fact]
+    public async Task Sockets_rotate_before_their_maximum_age()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var ids = new List<string>();
+        string? previous = null;
+        var until = DateTime.UtcNow.AddSeconds(6);
+        while (DateTime.UtcNow < until)
+        {
+            var events = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "tick")], previousResponseId: previous));
+            previous = events.ResponseId();
+            ids.Add(previous);
+            await Task.Delay(500);
+        }
+        var records = ids.Select(Upstream).ToList();
+        var connections = records.Select(r => r.ConnectionId).Distinct().ToList();
+        Assert.True(connections.Count >= 2, "no rotation after 6 s with a 4 s maximum socket age");
+        // After each rotation the first request carries the whole context, then deltas resume.
+        foreach (var group in records.GroupBy(r => r.ConnectionId))
+        {
+            Assert.False(group.First().IsDelta);
+            Assert.All(group.Skip(1), r => Assert.True(r.IsDelta));
+        }
+    }
+
+    [Fact]
+    public async Task Turns_beyond_the_queue_limit_are_rejected_with_429_and_queued_ones_run_in_order()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var marker = "hang-" + Guid.NewGuid().ToString("N");
+        fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(2), TimeSpan.Zero).WhenTextContains(marker));
+
+        var running = Turns.RunAsync(grain, Items.Body([Items.Message("user", marker)]));
+        await Task.Delay(300);
+        var queued = new[] { Turns.RunAsync(grain, Items.Body([Items.Message("user", "queued 1")])), Turns.RunAsync(grain, Items.Body([Items.Message("user", "queued 2")])) };
+        await Task.Delay(300);
+        var rejected = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "one too many")]));
+
+        var rejection = Assert.Single(rejected).Rejection;
+        Assert.NotNull(rejection);
+        Assert.Equal((429, "bridge_queue_full"), (rejection.Status, rejection.Code));
+        Assert.NotNull(rejection.RetryAfterSeconds);
+        Assert.Equal("response.completed", (await running)[^1].Type);
+        foreach (var turn in queued) Assert.Equal("response.completed", (await turn)[^1].Type);
+    }
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in " + timeout);
+            await Task.Delay(100);
+        }
+    }
+}
