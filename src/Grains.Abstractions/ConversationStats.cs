@@ -15,4 +15,7 @@ public sealed record ConversationStats
     [Id(8)] public long LastCachedTokens { get; init; }
     [Id(9)] public long BytesSent { get; init; }
     [Id(10)] public bool SocketOpen { get; init; }
+
+    /// <summary>The most recent turns of this activation, oldest first.</summary>
+    [Id(11)] public IReadOnlyList<TurnRecord> RecentTurns { get; init; } = [];
 }

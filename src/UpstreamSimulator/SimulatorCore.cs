@@ -27,6 +27,9 @@ internal sealed class SimulatorCore
     public IdGenerator Ids { get; } = new();
     public TurnPlanner Planner { get; }
 
+    /// <summary>Signalled when the host stops, so hung HTTP requests do not hold up shutdown.</summary>
+    public CancellationToken Stopping { get; set; }
+
     /// <summary>Records what was parsed from a request before anything is decided.</summary>
     public void Describe(RequestEntry entry, CreateRequest request) => Ledger.Update(entry, e =>
     {

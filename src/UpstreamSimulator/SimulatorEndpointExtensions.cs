@@ -35,7 +35,9 @@ public static class SimulatorEndpointExtensions
     public static WebApplication MapUpstreamSimulator(this WebApplication app)
     {
         var core = app.Services.GetRequiredService<SimulatorCore>();
-        app.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping.Register(core.ShutdownConnections);
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        core.Stopping = lifetime.ApplicationStopping;
+        lifetime.ApplicationStopping.Register(core.ShutdownConnections);
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
 
         foreach (var path in ResponsesPaths)

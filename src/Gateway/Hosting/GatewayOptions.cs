@@ -19,6 +19,9 @@ public sealed class GatewayOptions
     /// <summary>Response-id aliases each gateway remembers, saving the alias lookup for recent turns.</summary>
     public int AliasCacheEntries { get; set; } = 100_000;
 
+    /// <summary>Accept the websocket transport; when false, upgrades are answered 426 and clients fall back to HTTP.</summary>
+    public bool WebSocketsEnabled { get; set; } = true;
+
     /// <summary>Models listed by <c>GET /v1/models</c>.</summary>
     public string[] Models { get; set; } = ["gpt-5.5", "gpt-5.4", "gpt-5.4-mini", "gpt-5.3-codex"];
 }

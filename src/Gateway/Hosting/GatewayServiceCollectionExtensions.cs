@@ -27,15 +27,20 @@ public static class GatewayServiceCollectionExtensions
             new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.AliasCacheEntries) })));
         services.AddSingleton<TurnDispatcher>();
         services.AddSingleton<ResponsesEndpoint>();
+        services.AddSingleton<ResponsesWebSocketEndpoint>();
         services.AddSingleton<DrainState>();
         services.AddHealthChecks().AddCheck<DrainState>("drain", tags: [ReadyTag]);
         return services;
     }
 
-    public static IEndpointRouteBuilder MapCodexGateway(this IEndpointRouteBuilder endpoints)
+    public static WebApplication MapCodexGateway(this WebApplication endpoints)
     {
+        endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
+        {
             endpoints.MapPost(path, (HttpContext context, ResponsesEndpoint handler) => handler.HandleAsync(context));
+            endpoints.MapGet(path, (HttpContext context, ResponsesWebSocketEndpoint handler) => handler.HandleAsync(context));
+        }
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
         endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });

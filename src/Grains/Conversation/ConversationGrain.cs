@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using CodexLb.Protocol.Events;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Hosting;
+using CodexLb.Grains.Telemetry;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Items;
@@ -30,6 +31,8 @@ public sealed partial class ConversationGrain(
     private ConversationContext _context = null!;
     private UpstreamSocket? _socket;
     private int _persistedCount;
+    private readonly Queue<TurnRecord> _recentTurns = new();
+    private const int RecentTurnLimit = 64;
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -53,6 +56,7 @@ public sealed partial class ConversationGrain(
             LastResponseId = s.LastResponseId, Turns = s.Turns, ContextItems = s.ItemCount, FullSends = s.FullSends,
             DeltaSends = s.DeltaSends, Replays = s.Replays, UpstreamConnects = s.UpstreamConnects, LastInputTokens = s.LastInputTokens,
             LastCachedTokens = s.LastCachedTokens, BytesSent = s.BytesSent, SocketOpen = _socket?.IsOpen == true,
+            RecentTurns = [.. _recentTurns],
         });
     }
 
@@ -71,12 +75,13 @@ public sealed partial class ConversationGrain(
 
     private async Task RunAdmittedAsync(TurnRequest request, TurnSink sink)
     {
+        var record = new TurnAccounting();
         try
         {
             await _queue.WaitAsync();
             try
             {
-                await ExecuteAsync(request, sink);
+                await ExecuteAsync(request, sink, record);
             }
             finally
             {
@@ -91,15 +96,35 @@ public sealed partial class ConversationGrain(
         finally
         {
             sink.Complete();
+            Record(request, sink, record);
         }
     }
 
-    private async Task ExecuteAsync(TurnRequest request, TurnSink sink)
+    private void Record(TurnRequest request, TurnSink sink, TurnAccounting turn)
+    {
+        _recentTurns.Enqueue(new TurnRecord
+        {
+            ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
+            SentDelta = turn.SentDelta, FullSends = turn.FullSends, Replays = turn.Replays, UpstreamInputTokens = turn.InputTokens,
+            CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome,
+        });
+        while (_recentTurns.Count > RecentTurnLimit) _recentTurns.Dequeue();
+        BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));
+        if (turn.InputTokens > 0) BridgeMetrics.ContextTokens.Record(turn.InputTokens);
+    }
+
+    private async Task ExecuteAsync(TurnRequest request, TurnSink sink, TurnAccounting turn)
     {
         var plan = _context.Plan(request);
         if (plan is null)
         {
             sink.Reject(ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
+            return;
+        }
+        if (plan.Items.Sum(i => (long)i.Length) > _options.MaxContextBytes)
+        {
+            sink.Reject(new OpenAIError(400, ErrorCodes.ContextLengthExceeded,
+                $"The conversation exceeds this bridge's context bound ({_options.MaxContextBytes} bytes); compact it.", ErrorTypes.InvalidRequest, "input"));
             return;
         }
 
@@ -129,12 +154,11 @@ public sealed partial class ConversationGrain(
             catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
             {
                 await DropSocketAsync();
-                if (!replayed) { replayed = true; state.State.Replays++; continue; }
+                if (!replayed) { replayed = true; CountReplay(turn); continue; }
                 sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
                 return;
             }
-            if (delta) state.State.DeltaSends++; else state.State.FullSends++;
-            state.State.BytesSent += frame.Length;
+            CountSend(turn, delta, frame.Length);
 
             UpstreamEvent? first;
             try
@@ -153,7 +177,7 @@ public sealed partial class ConversationGrain(
                 // Lost before the provider acknowledged: nothing reached the client, so replay once on a fresh socket.
                 LogSocketLost(logger, Key, socket.CloseReason);
                 await DropSocketAsync();
-                if (!replayed) { replayed = true; state.State.Replays++; continue; }
+                if (!replayed) { replayed = true; CountReplay(turn); continue; }
                 sink.Reject(ProxyErrors.UpstreamUnavailable(socket.CloseReason ?? "connection lost"));
                 return;
             }
@@ -165,19 +189,36 @@ public sealed partial class ConversationGrain(
                 {
                     // The provider forgot our anchor: resend the full context once; the client never hears of it.
                     forceFull = true;
-                    state.State.Replays++;
+                    CountReplay(turn);
                     continue;
                 }
                 sink.Reject(UpstreamErrors.ToClientError(error));
                 return;
             }
 
-            await RelayAsync(socket, created, plan, sink);
+            await RelayAsync(socket, created, plan, sink, turn);
             return;
         }
     }
 
-    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, TurnSink sink)
+    private void CountSend(TurnAccounting turn, bool delta, int bytes)
+    {
+        if (delta) state.State.DeltaSends++; else { state.State.FullSends++; turn.FullSends++; }
+        state.State.BytesSent += bytes;
+        turn.SentDelta = delta;
+        turn.BytesSent += bytes;
+        BridgeMetrics.UpstreamSends.Add(1, new KeyValuePair<string, object?>("kind", delta ? "delta" : "full"));
+        BridgeMetrics.BytesSent.Add(bytes);
+    }
+
+    private void CountReplay(TurnAccounting turn)
+    {
+        state.State.Replays++;
+        turn.Replays++;
+        BridgeMetrics.Replays.Add(1);
+    }
+
+    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, TurnSink sink, TurnAccounting turn)
     {
         var outputs = new List<byte[]>();
         string? responseId = null;
@@ -193,7 +234,7 @@ public sealed partial class ConversationGrain(
                     if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);
                     break;
                 case EventTypes.Completed:
-                    await CompleteAsync(socket, current, plan, outputs, sink);
+                    await CompleteAsync(socket, current, plan, outputs, sink, turn);
                     return;
                 case EventTypes.Failed or EventTypes.Incomplete:
                     sink.Relay(current);
@@ -225,7 +266,7 @@ public sealed partial class ConversationGrain(
         }
     }
 
-    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, TurnPlan plan, List<byte[]> outputs, TurnSink sink)
+    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, TurnPlan plan, List<byte[]> outputs, TurnSink sink, TurnAccounting turn)
     {
         var summary = EventReader.Summarize(completed.Data);
         if (summary.ResponseId is not { } responseId)
@@ -235,8 +276,9 @@ public sealed partial class ConversationGrain(
         }
         socket.AnchorResponseId = responseId;
         _context.Commit(plan, outputs, ItemFingerprint.ComputeAll(outputs), responseId);
-        state.State.LastInputTokens = summary.InputTokens ?? 0;
-        state.State.LastCachedTokens = summary.CachedTokens ?? 0;
+        state.State.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
+        state.State.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
+        turn.ResponseId = responseId;
         try
         {
             await PersistAsync(plan.BaseCount, responseId);
@@ -267,6 +309,8 @@ public sealed partial class ConversationGrain(
         await DropSocketAsync();
         _socket = await UpstreamSocket.ConnectAsync(_options, time, CancellationToken.None);
         state.State.UpstreamConnects++;
+        BridgeMetrics.UpstreamConnects.Add(1);
+        BridgeMetrics.OpenSockets.Add(1);
         return _socket;
     }
 
@@ -274,6 +318,7 @@ public sealed partial class ConversationGrain(
     {
         if (_socket is not { } socket) return;
         _socket = null;
+        BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }
 

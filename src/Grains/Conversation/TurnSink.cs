@@ -17,18 +17,23 @@ public sealed class TurnSink
 
     public bool Started { get; private set; }
 
+    /// <summary>How the turn ended for the client: the terminal event type, or rejected:/failed: with the code.</summary>
+    public string Outcome { get; private set; } = "none";
+
     public ChannelReader<TurnEvent> Reader => _channel.Reader;
 
     public void Relay(UpstreamEvent upstreamEvent)
     {
         Started = true;
         _lastSequence++;
+        if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = upstreamEvent.Type["response.".Length..];
         _channel.Writer.TryWrite(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
     }
 
     public void Reject(OpenAIError error)
     {
         if (Started) { Fail(error, null); return; }
+        Outcome = "rejected:" + error.Code;
         _channel.Writer.TryWrite(TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds)));
     }
 
@@ -36,6 +41,7 @@ public sealed class TurnSink
     public void Fail(OpenAIError error, string? responseId)
     {
         if (!Started) { Reject(error); return; }
+        Outcome = "failed:" + error.Code;
         _channel.Writer.TryWrite(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
     }
 

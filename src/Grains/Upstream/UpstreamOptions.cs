@@ -33,6 +33,13 @@ public sealed class UpstreamOptions
     /// <summary>Turns that may wait behind the running one in a conversation before 429 <c>bridge_queue_full</c>.</summary>
     public int TurnQueueLimit { get; set; } = 8;
 
+    /// <summary>
+    /// Largest conversation (sum of its items' JSON bytes) a grain keeps and forwards. A turn that would grow past it is
+    /// answered 400 <c>context_length_exceeded</c> (nothing is stored or sent): no model window holds more, and the
+    /// client's remedy, compaction, is the same one the provider would demand.
+    /// </summary>
+    public long MaxContextBytes { get; set; } = 64L * 1024 * 1024;
+
     public Uri WebSocketUri
     {
         get
@@ -54,6 +61,8 @@ public sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOptions>
             failures.Add($"{UpstreamOptions.Section}:BaseUrl must be an absolute http(s) or ws(s) URL.");
         if (options.MaxSocketAge <= TimeSpan.Zero || options.MaxSocketAge >= TimeSpan.FromMinutes(60))
             failures.Add($"{UpstreamOptions.Section}:MaxSocketAge must be positive and under the provider's 60-minute limit.");
+        if (options.MaxContextBytes < 1024)
+            failures.Add($"{UpstreamOptions.Section}:MaxContextBytes must be at least 1024.");
         if (options.TurnQueueLimit is < 0 or > 1000)
             failures.Add($"{UpstreamOptions.Section}:TurnQueueLimit must be between 0 and 1000.");
         foreach (var (value, key) in new[] { (options.ConnectTimeout, "ConnectTimeout"), (options.FirstEventTimeout, "FirstEventTimeout"),

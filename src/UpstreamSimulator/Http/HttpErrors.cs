@@ -5,7 +5,7 @@ using CodexLb.UpstreamSimulator.Model;
 using CodexLb.UpstreamSimulator.Wire;
 using Microsoft.AspNetCore.Http;
 
-namespace CodexLb.UpstreamSimulator;
+namespace CodexLb.UpstreamSimulator.Http;
 
 /// <summary>HTTP error answers in the provider's shape: status, optional Retry-After, <c>{"error":{...}}</c>.</summary>
 internal static class HttpErrors

@@ -1,9 +1,6 @@
-using System.Buffers;
-using System.Globalization;
 using System.Net.WebSockets;
-using System.Text.Json;
+using CodexLb.UpstreamSimulator.Http;
 using CodexLb.UpstreamSimulator.Model;
-using CodexLb.UpstreamSimulator.Wire;
 using Microsoft.AspNetCore.Http;
 
 namespace CodexLb.UpstreamSimulator.WebSockets;

@@ -11,7 +11,7 @@ namespace CodexLb.Tests.Infrastructure;
 /// The embedded default, exactly as <c>dotnet run --project src/Silo</c> builds it, on real Kestrel on loopback, in
 /// front of an upstream simulator. Gateway API keys are on, so every test authenticates like a real client.
 /// </summary>
-public sealed class ProductFixture : IAsyncLifetime
+public class ProductFixture : IAsyncLifetime
 {
     public const string ApiKey = "sk-gateway-test-key";
     public const string UpstreamKey = "sk-upstream-test-key";
@@ -21,6 +21,11 @@ public sealed class ProductFixture : IAsyncLifetime
     public WebApplication App { get; private set; } = null!;
     public Uri BaseUrl { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>Configuration a derived fixture adds (command-line style).</summary>
+    protected virtual IEnumerable<string> ExtraArgs => [];
+
+    public IGrainFactory Grains => App.Services.GetRequiredService<IGrainFactory>();
 
     public async Task InitializeAsync()
     {
@@ -38,6 +43,7 @@ public sealed class ProductFixture : IAsyncLifetime
             "--CodexLb:Cluster:GatewayPort", FreePort.Next().ToString(),
             "--CodexLb:Cluster:ClusterId", "e2e-" + Guid.NewGuid().ToString("N")[..8],
             "--Logging:LogLevel:Default", "Warning",
+            .. ExtraArgs,
         ]);
         await App.StartAsync();
         var address = App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

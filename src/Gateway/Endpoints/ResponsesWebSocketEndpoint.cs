@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Net.WebSockets;
+using CodexLb.Gateway.Health;
+using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Security;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Requests;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Endpoints;
+
+/// <summary>
+/// <c>GET /v1/responses</c> upgraded to a websocket (the Codex CLI's default transport): each <c>response.create</c>
+/// frame is one turn, routed like an HTTP turn, its events sent back one per text frame. Failures before the first
+/// event become error frames that always carry <c>status</c>.
+/// </summary>
+public sealed class ResponsesWebSocketEndpoint(
+    ClientAuthenticator authenticator, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
+{
+    private readonly GatewayOptions _options = options.Value;
+
+    public async Task HandleAsync(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await ErrorResults.WriteAsync(context.Response, new OpenAIError(405, "method_not_allowed", "Use POST, or upgrade to a websocket.") );
+            return;
+        }
+        if (!_options.WebSocketsEnabled)
+        {
+            // 426 makes the Codex CLI fall back to HTTP at once (any other refusal costs it several reconnects).
+            await ErrorResults.WriteAsync(context.Response, new OpenAIError(426, ErrorCodes.UpgradeRequired, "The websocket transport is disabled; use HTTP."));
+            return;
+        }
+        if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
+        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
+        if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
+
+        // Without session headers, the connection itself is the session.
+        var sessionKey = TurnRouter.SessionKey(tenant, null, context.Request.Headers);
+        context.Response.Headers[TurnRouter.TurnStateHeader] = sessionKey;
+        using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        var aborted = context.RequestAborted;
+        var frame = new ArrayBufferWriter<byte>(64 * 1024);
+        try
+        {
+            while (await ReceiveAsync(socket, frame, aborted) is { } received)
+            {
+                if (!received) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), aborted); continue; }
+                await RunTurnAsync(socket, tenant, sessionKey, frame.WrittenMemory, context, aborted);
+            }
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // The client went away; its conversation's turn finishes on the grain by itself.
+        }
+    }
+
+    private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, ReadOnlyMemory<byte> frame, HttpContext context, CancellationToken aborted)
+    {
+        if (!ResponseCreateParser.TryParse(frame.Span, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
+        if (EventReader.ReadType(frame.Span) is not "response.create")
+        {
+            await SendErrorAsync(socket, ProxyErrors.InvalidRequest("Expected a 'response.create' frame.", "type"), aborted);
+            return;
+        }
+        string? key = sessionKey;
+        if (parsed!.PreviousResponseId is not null)
+        {
+            (key, error) = await router.ResolveAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers);
+            if (error is not null) { await SendErrorAsync(socket, error, aborted); return; }
+        }
+
+        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier), aborted);
+        if (stream.First.Rejection is { } rejection) { await SendErrorAsync(socket, rejection.ToError(), aborted); return; }
+        var current = stream.First;
+        var relayed = 0;
+        while (true)
+        {
+            await socket.SendAsync(current.Data, WebSocketMessageType.Text, true, aborted);
+            relayed++;
+            if (current.Type == EventTypes.Completed && EventReader.Summarize(current.Data).ResponseId is { } id) router.Remember(key!, id);
+            bool more;
+            try
+            {
+                more = await stream.MoveNextAsync();
+            }
+            catch (Exception ex) when (!aborted.IsCancellationRequested && TurnDispatcher.IsTransient(ex))
+            {
+                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
+                await socket.SendAsync(failed, WebSocketMessageType.Text, true, aborted);
+                return;
+            }
+            if (!more) return;
+            current = stream.Current;
+        }
+    }
+
+    /// <summary>Reads one whole text frame: true when read, false when it exceeded the size limit, null when the client closed.</summary>
+    private async Task<bool?> ReceiveAsync(WebSocket socket, ArrayBufferWriter<byte> frame, CancellationToken aborted)
+    {
+        frame.ResetWrittenCount();
+        var tooLarge = false;
+        while (true)
+        {
+            var result = await socket.ReceiveAsync(frame.GetMemory(16 * 1024), aborted);
+            if (result.MessageType == WebSocketMessageType.Close) return null;
+            if (!tooLarge) frame.Advance(result.Count);
+            if (frame.WrittenCount > _options.MaxRequestBodyBytes) { tooLarge = true; frame.ResetWrittenCount(); }
+            if (result.EndOfMessage) return !tooLarge;
+        }
+    }
+
+    private static Task SendErrorAsync(WebSocket socket, OpenAIError error, CancellationToken aborted) =>
+        socket.SendAsync(ErrorFrame.Build(error), WebSocketMessageType.Text, true, aborted);
+}

@@ -1,0 +1,18 @@
+using System.Diagnostics.Metrics;
+
+namespace CodexLb.Grains.Telemetry;
+
+/// <summary>The conversation grains' meter: what operators alert on (replays, full sends, context size).</summary>
+public static class BridgeMetrics
+{
+    public const string MeterName = "CodexLb.Grains";
+    private static readonly Meter Meter = new(MeterName);
+
+    public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.turns", description: "Turns by outcome");
+    public static readonly Counter<long> UpstreamSends = Meter.CreateCounter<long>("codexlb.upstream.sends", description: "response.create frames by kind (delta or full)");
+    public static readonly Counter<long> UpstreamConnects = Meter.CreateCounter<long>("codexlb.upstream.connects", description: "Upstream websocket connects");
+    public static readonly Counter<long> Replays = Meter.CreateCounter<long>("codexlb.upstream.replays", description: "Requests resent after a loss");
+    public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
+    public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
+    public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets");
+}
