@@ -4,6 +4,7 @@ using CodexLb.UpstreamSimulator;
 // Options come from the configuration section "Simulator" (e.g. --Simulator:EventDelay=00:00:00.050).
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.Services.AddUpstreamSimulator(builder.Configuration.GetSection("Simulator"));
+builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning); // no per-request log lines
 
 var app = builder.Build();
 app.MapUpstreamSimulator();

@@ -16,8 +16,9 @@ public static class SimulatorEndpointExtensions
 
     public static IServiceCollection AddUpstreamSimulator(this IServiceCollection services, SimulatorOptions? options = null)
     {
-        services.AddSingleton(options ?? new SimulatorOptions());
-        services.AddSingleton<SimulatorLedger>();
+        options ??= new SimulatorOptions();
+        services.AddSingleton(options);
+        services.AddSingleton(new SimulatorLedger(options.LedgerCapacity));
         services.AddSingleton<FaultPlan>();
         services.AddSingleton<SimulatorCore>();
         return services;

@@ -25,5 +25,8 @@ public sealed class SimulatorOptions
     /// <summary>Accept permessage-deflate when the client offers it (the real Codex CLI does).</summary>
     public bool EnableCompression { get; set; }
 
+    /// <summary>Ledger records kept per list (connections, requests); the oldest tenth is dropped beyond it.</summary>
+    public int LedgerCapacity { get; set; } = 100_000;
+
     internal SimulatorOptions Clone() => (SimulatorOptions)MemberwiseClone();
 }

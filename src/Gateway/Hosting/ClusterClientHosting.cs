@@ -14,7 +14,11 @@ public static class ClusterClientHosting
         var cluster = ClusterSettings.From(builder.Configuration);
         builder.UseOrleansClient(client =>
         {
-            if (cluster.UsesRedis) client.UseRedisClustering(cluster.RedisConnectionString);
+            if (cluster.UsesRedis)
+            {
+                client.UseRedisClustering(cluster.RedisConnectionString);
+                client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
+            }
             else client.UseLocalhostClustering(cluster.GatewayPort);
             client.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });

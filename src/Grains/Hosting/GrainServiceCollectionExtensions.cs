@@ -18,4 +18,18 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<IConversationContextStore, MemoryContextStore>();
         return services;
     }
+
+    /// <summary>Production: conversation items in Redis, next to the grain state.</summary>
+    public static IServiceCollection AddRedisContextStore(this IServiceCollection services, string connectionString, string serviceId)
+    {
+        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
+        {
+            var options = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
+            options.AbortOnConnectFail = false; // start even while Redis is briefly away; calls fail retryably until it is back
+            return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
+        });
+        services.AddSingleton<IConversationContextStore>(sp =>
+            new RedisContextStore(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), $"codexlb:{serviceId}:context:"));
+        return services;
+    }
 }

@@ -29,8 +29,10 @@ public static class SiloApp
             if (cluster.UsesRedis)
             {
                 silo.UseRedisClustering(cluster.RedisConnectionString);
-                silo.AddRedisGrainStorage(StorageNames.Conversations, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString));
-                silo.AddRedisGrainStorage(StorageNames.Aliases, o => o.ConfigurationOptions = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString));
+                silo.AddRedisGrainStorage(StorageNames.Conversations, o => o.ConfigurationOptions = RedisOptions(cluster));
+                silo.AddRedisGrainStorage(StorageNames.Aliases, o => o.ConfigurationOptions = RedisOptions(cluster));
+                silo.ConfigureEndpoints(cluster.AdvertisedAddress, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
+                MembershipTuning.Apply(silo);
             }
             else
             {
@@ -41,10 +43,18 @@ public static class SiloApp
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         builder.Services.AddConversationGrainServices(builder.Configuration);
+        if (cluster.UsesRedis) builder.Services.AddRedisContextStore(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddCodexGateway(builder.Configuration);
 
         var app = builder.Build();
         app.MapCodexGateway();
         return app;
+    }
+
+    private static StackExchange.Redis.ConfigurationOptions RedisOptions(ClusterSettings cluster)
+    {
+        var options = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString);
+        options.AbortOnConnectFail = false;
+        return options;
     }
 }

@@ -14,8 +14,12 @@ public sealed class SimulatorLedger
     private readonly Lock _gate = new();
     private readonly List<ConnectionEntry> _connections = [];
     private readonly List<RequestEntry> _requests = [];
+    private readonly int _capacity;
     private long _nextRequestId;
-    private TaskCompletionSource _changed = NewSignal();
+    private TaskCompletionSource? _changed; // only allocated while someone waits
+
+    /// <param name="capacity">Records kept per list; beyond it the oldest tenth is forgotten (long benchmarks).</param>
+    public SimulatorLedger(int capacity = 100_000) => _capacity = Math.Max(10, capacity);
 
     public IReadOnlyList<ConnectionRecord> Connections => Snapshot().Connections;
 
@@ -53,7 +57,7 @@ public sealed class SimulatorLedger
             Task changed;
             lock (_gate)
             {
-                changed = _changed.Task;
+                changed = (_changed ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             }
 
             var snapshot = Snapshot();
@@ -81,7 +85,7 @@ public sealed class SimulatorLedger
         };
         lock (_gate)
         {
-            _connections.Add(entry);
+            Append(_connections, entry);
         }
 
         Signal();
@@ -98,7 +102,7 @@ public sealed class SimulatorLedger
         lock (_gate)
         {
             entry.Id = ++_nextRequestId;
-            _requests.Add(entry);
+            Append(_requests, entry);
         }
 
         Signal();
@@ -117,15 +121,23 @@ public sealed class SimulatorLedger
 
     private void Signal()
     {
-        TaskCompletionSource previous;
+        TaskCompletionSource? waiting;
         lock (_gate)
         {
-            previous = _changed;
-            _changed = NewSignal();
+            waiting = _changed;
+            _changed = null;
         }
 
-        previous.TrySetResult();
+        waiting?.TrySetResult();
     }
 
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private void Append<T>(List<T> list, T entry)
+    {
+        if (list.Count >= _capacity)
+        {
+            list.RemoveRange(0, Math.Max(1, _capacity / 10));
+        }
+
+        list.Add(entry);
+    }
 }

@@ -34,40 +34,16 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        using var socket = await http.WebSockets.AcceptWebSocketAsync(
+        var socket = await http.WebSockets.AcceptWebSocketAsync(
             new WebSocketAcceptContext { DangerousEnableCompression = core.Options.EnableCompression });
 
         if (handshakeFault?.Fault.Kind == FaultKind.FailHandshake)
         {
             core.EndConnection(connection, ConnectionEnd.ClosedByFault, handshakeFault.Label);
-            await WebSocketSession.CloseAsync(socket, handshakeFault.Fault.Graceful, WebSocketCloseStatus.InternalServerError);
-            if (handshakeFault.Fault.Graceful)
-            {
-                await DrainUntilClosedAsync(socket);
-            }
-
+            await WebSocketSession.FailHandshakeAsync(socket, handshakeFault.Fault.Graceful);
             return;
         }
 
-        var session = new WebSocketSession(socket, connection, core);
-        await session.RunAsync();
-    }
-
-    /// <summary>After our close frame, read until the peer's close reply so the close handshake completes.</summary>
-    private static async Task DrainUntilClosedAsync(WebSocket socket)
-    {
-        var scratch = new byte[1024];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            while (socket.State == WebSocketState.CloseSent)
-            {
-                await socket.ReceiveAsync(scratch.AsMemory(), timeout.Token);
-            }
-        }
-        catch (Exception ex) when (WebSocketSession.IsConnectionLoss(ex))
-        {
-            socket.Abort();
-        }
+        await new WebSocketSession(socket, connection, core).RunAsync();
     }
 }

@@ -14,13 +14,14 @@ namespace CodexLb.UpstreamSimulator.WebSockets;
 internal sealed class WebSocketSession
 {
     private const int MaxMessageBytes = 64 * 1024 * 1024;
-    private static readonly TimeSpan DropGrace = TimeSpan.FromMilliseconds(100);
 
     private readonly WebSocket _socket;
     private readonly ConnectionEntry _connection;
     private readonly SimulatorCore _core;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
-    private readonly CancellationTokenSource _cts = new();
+    private readonly CancellationTokenSource _turnCts = new();
+    private readonly CancellationTokenSource _receiveCts = new();
+    private readonly TaskCompletionSource _dropped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly DateTimeOffset _openedAt = DateTimeOffset.UtcNow;
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
     private int _requestCount;
@@ -41,14 +42,57 @@ internal sealed class WebSocketSession
 
     private string? Authorization => _connection.Authorization;
 
+    /// <summary>Runs until the client closes or the connection is dropped. The session owns (and disposes) the socket.</summary>
     public async Task RunAsync()
     {
-        _core.Register(_connection.Id, () => CloseNow(ConnectionEnd.ServerClosed, graceful: false, WebSocketCloseStatus.EndpointUnavailable));
+        _core.Register(_connection.Id, () => Drop(ConnectionEnd.ServerClosed));
+        var receiveLoop = ReceiveLoopAsync();
+
+        // A drop returns from the upgrade handler without touching the socket: Kestrel then flushes the frames
+        // already sent and closes the connection (no close frame). Aborting or disposing the websocket instead
+        // would reset the connection and discard frames still queued in Kestrel's output pipe. The receive loop
+        // ends by itself once Kestrel tears the connection down, and cleans up.
+        await Task.WhenAny(receiveLoop, _dropped.Task);
+    }
+
+    /// <summary>Accepts and immediately drops a connection (accept-then-fail handshake).</summary>
+    public static async Task FailHandshakeAsync(WebSocket socket, bool graceful)
+    {
+        if (!graceful)
+        {
+            return; // see RunAsync: returning from the handler is the drop; the socket is left to Kestrel
+        }
+
+        using (socket)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await socket.CloseOutputAsync(WebSocketCloseStatus.InternalServerError, "simulated fault", timeout.Token);
+                var scratch = new byte[256];
+                while (socket.State == WebSocketState.CloseSent)
+                {
+                    await socket.ReceiveAsync(scratch.AsMemory(), timeout.Token);
+                }
+            }
+            catch (Exception ex) when (IsConnectionLoss(ex))
+            {
+                // The peer left first.
+            }
+        }
+    }
+
+    internal static bool IsConnectionLoss(Exception ex) =>
+        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
+            or Microsoft.AspNetCore.Connections.ConnectionAbortedException;
+
+    private async Task ReceiveLoopAsync()
+    {
         try
         {
             while (true)
             {
-                var (length, type) = await ReceiveMessageAsync(_cts.Token);
+                var (length, type) = await ReceiveMessageAsync(_receiveCts.Token);
                 if (type == WebSocketMessageType.Close)
                 {
                     _core.EndConnection(_connection, ConnectionEnd.ClientClosed);
@@ -65,43 +109,14 @@ internal sealed class WebSocketSession
         }
         finally
         {
-            await _cts.CancelAsync();
+            await _turnCts.CancelAsync();
             await _inFlight;
             _core.Unregister(_connection.Id);
             _core.EndConnection(_connection, ConnectionEnd.ClientAborted);
             ArrayPool<byte>.Shared.Return(_buffer);
+            _socket.Dispose();
         }
     }
-
-    /// <summary>
-    /// Closes a socket: with a close frame when graceful (the peer's reply is then read by whoever is receiving),
-    /// otherwise by dropping the connection without a close frame.
-    /// </summary>
-    public static async Task CloseAsync(WebSocket socket, bool graceful, WebSocketCloseStatus status)
-    {
-        if (graceful)
-        {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-                await socket.CloseOutputAsync(status, status == WebSocketCloseStatus.NormalClosure ? null : "simulated fault", timeout.Token);
-                return;
-            }
-            catch (Exception ex) when (IsConnectionLoss(ex))
-            {
-                // Fall through to the abort.
-            }
-        }
-
-        // A drop resets the connection, and Kestrel discards output still queued in its pipe: give the frames
-        // already sent a moment to reach the client first, so it sees exactly the frames before the fault.
-        await Task.Delay(DropGrace, CancellationToken.None);
-        socket.Abort();
-    }
-
-    internal static bool IsConnectionLoss(Exception ex) =>
-        ex is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException
-            or Microsoft.AspNetCore.Connections.ConnectionAbortedException;
 
     private async Task OnMessageAsync(WebSocketMessageType type, ReadOnlyMemory<byte> message)
     {
@@ -144,7 +159,7 @@ internal sealed class WebSocketSession
         else if (DateTimeOffset.UtcNow - _openedAt >= _core.Options.MaxConnectionLifetime)
         {
             await RejectAsync(entry, SimErrors.ConnectionLimitReached(_core.Options.MaxConnectionLifetime));
-            CloseNow(ConnectionEnd.ServerClosed, graceful: true, WebSocketCloseStatus.PolicyViolation);
+            await CloseGracefullyAsync(ConnectionEnd.ServerClosed, WebSocketCloseStatus.PolicyViolation);
         }
         else
         {
@@ -155,7 +170,7 @@ internal sealed class WebSocketSession
 
     private async Task RunTurnAsync(CreateRequest request, RequestEntry entry)
     {
-        var ct = _cts.Token;
+        var ct = _turnCts.Token;
         try
         {
             var context = new FaultContext(_connection.Id, entry.IndexOnConnection, SimTransport.WebSocket, request.LatestUserText);
@@ -187,7 +202,14 @@ internal sealed class WebSocketSession
                     _core.Finish(entry, RequestOutcome.ClosedByFault);
                 }
 
-                CloseNow(ConnectionEnd.ClosedByFault, effects.Graceful, WebSocketCloseStatus.InternalServerError);
+                if (effects.Graceful)
+                {
+                    await CloseGracefullyAsync(ConnectionEnd.ClosedByFault, WebSocketCloseStatus.InternalServerError);
+                }
+                else
+                {
+                    Drop(ConnectionEnd.ClosedByFault);
+                }
             }
         }
         catch (Exception ex) when (IsConnectionLoss(ex))
@@ -224,34 +246,39 @@ internal sealed class WebSocketSession
     private async Task RejectAsync(RequestEntry entry, SimError error)
     {
         _core.Finish(entry, RequestOutcome.Error, error);
-        await SendAsync(TurnPlanner.PlanError(error).Frames[0], _cts.Token);
+        await SendAsync(TurnPlanner.PlanError(error).Frames[0], _turnCts.Token);
     }
 
-    private void CloseNow(ConnectionEnd reason, bool graceful, WebSocketCloseStatus status)
+    /// <summary>Ends the connection without a close frame (see <see cref="RunAsync"/>).</summary>
+    private void Drop(ConnectionEnd reason)
     {
         _closing = true;
         _core.EndConnection(_connection, reason);
-        _ = CloseUnderLockAsync(graceful, status);
+        _turnCts.Cancel(); // ends a hung or delayed turn
+        _dropped.TrySetResult();
     }
 
-    private async Task CloseUnderLockAsync(bool graceful, WebSocketCloseStatus status)
+    /// <summary>Sends a close frame; the receive loop then reads the peer's reply (or gives up after a while).</summary>
+    private async Task CloseGracefullyAsync(ConnectionEnd reason, WebSocketCloseStatus status)
     {
-        if (!graceful)
-        {
-            await CloseAsync(_socket, graceful: false, status); // an abort cuts through a send in progress
-            return;
-        }
-
+        _closing = true;
+        _core.EndConnection(_connection, reason);
         await _sendLock.WaitAsync();
         try
         {
-            await CloseAsync(_socket, graceful: true, status);
-            _cts.CancelAfter(TimeSpan.FromSeconds(5)); // do not wait forever for the peer's close reply
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _socket.CloseOutputAsync(status, status == WebSocketCloseStatus.InternalServerError ? "simulated fault" : null, timeout.Token);
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
+            // Already gone.
         }
         finally
         {
             _sendLock.Release();
         }
+
+        _receiveCts.CancelAfter(TimeSpan.FromSeconds(5));
     }
 
     private async Task ReplyToCloseAsync()
