@@ -10,6 +10,16 @@ public sealed record TurnEvent([property: Id(0)] string Type, [property: Id(1)] 
     [Id(2)] public TurnRejection? Rejection { get; init; }
 
     public static TurnEvent Rejected(TurnRejection rejection) => new("error", []) { Rejection = rejection };
+
+    /// <summary>
+    /// Sent by the grain while the provider is silent, so a gateway can tell a quiet turn from a dead owner. Never
+    /// relayed to clients.
+    /// </summary>
+    public static readonly TurnEvent Heartbeat = new(HeartbeatType, []);
+
+    public const string HeartbeatType = "codexlb.heartbeat";
+
+    public bool IsHeartbeat => Type == HeartbeatType;
 }
 
 /// <summary>An error to answer with before any byte was sent: an HTTP status and an OpenAI-style error.</summary>

@@ -37,7 +37,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
 
         var turn = ToTurn(parsed, context.TraceIdentifier);
         await using var stream = await dispatcher.StartAsync(key!, turn, aborted);
-        if (stream.First.Rejection is { } rejection)
+        if (stream.Current.Rejection is { } rejection)
         {
             await ErrorResults.WriteAsync(context.Response, rejection.ToError());
             return;
@@ -66,7 +66,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var writer = response.BodyWriter;
 
-        var current = stream.First;
+        var current = stream.Current;
         var relayed = 0;
         while (true)
         {
@@ -112,7 +112,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key)
     {
-        var terminal = stream.First;
+        var terminal = stream.Current;
         while (!EventTypes.IsTerminal(terminal.Type) && await stream.MoveNextAsync()) terminal = stream.Current;
         if (!EventTypes.IsTerminal(terminal.Type))
         {

@@ -78,8 +78,8 @@ public sealed class ResponsesWebSocketEndpoint(
         }
 
         await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier), aborted);
-        if (stream.First.Rejection is { } rejection) { await SendErrorAsync(socket, rejection.ToError(), aborted); return; }
-        var current = stream.First;
+        if (stream.Current.Rejection is { } rejection) { await SendErrorAsync(socket, rejection.ToError(), aborted); return; }
+        var current = stream.Current;
         var relayed = 0;
         while (true)
         {

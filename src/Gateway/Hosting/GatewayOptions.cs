@@ -19,6 +19,12 @@ public sealed class GatewayOptions
     /// <summary>Response-id aliases each gateway remembers, saving the alias lookup for recent turns.</summary>
     public int AliasCacheEntries { get; set; } = 100_000;
 
+    /// <summary>
+    /// A turn whose owner sends nothing (grains heartbeat every second while the provider is silent) for this long is
+    /// treated as owner loss: rebound and retried before the first byte, ended with a retryable response.failed after.
+    /// </summary>
+    public TimeSpan OwnerTimeout { get; set; } = TimeSpan.FromSeconds(3);
+
     /// <summary>Accept the websocket transport; when false, upgrades are answered 426 and clients fall back to HTTP.</summary>
     public bool WebSocketsEnabled { get; set; } = true;
 
@@ -35,6 +41,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{GatewayOptions.Section}:MaxRequestBodyBytes must be between 1 KiB and 2 GiB.");
         if (options.KeepAliveInterval <= TimeSpan.Zero)
             failures.Add($"{GatewayOptions.Section}:KeepAliveInterval must be positive.");
+        if (options.OwnerTimeout < TimeSpan.FromSeconds(2))
+            failures.Add($"{GatewayOptions.Section}:OwnerTimeout must be at least 2 s (grains heartbeat every second).");
         if (options.AliasCacheEntries < 0)
             failures.Add($"{GatewayOptions.Section}:AliasCacheEntries must not be negative.");
         if (options.ApiKeys.Any(k => string.IsNullOrWhiteSpace(k) || k.Length < 8))

@@ -2,23 +2,63 @@ using CodexLb.Grains.Abstractions;
 
 namespace CodexLb.Gateway.Routing;
 
-/// <summary>A started turn: its first event (possibly a rejection) and the rest of its events.</summary>
-public sealed class TurnStream(IAsyncEnumerator<TurnEvent>? rest, TurnEvent first) : IAsyncDisposable
+/// <summary>
+/// A started turn's events, with the owner watchdog: the grain sends at least a heartbeat every second, so a pull that
+/// brings nothing within the owner timeout means the owner is gone (an external client would otherwise wait out the
+/// whole Orleans ResponseTimeout). Heartbeats are consumed here and never reach a client.
+/// </summary>
+public sealed class TurnStream(IAsyncEnumerator<TurnEvent>? events, TimeSpan ownerTimeout) : IAsyncDisposable
 {
-    public TurnEvent First { get; } = first;
+    private TurnEvent? _current;
+    private bool _abandoned;
 
-    public TurnEvent Current => rest!.Current;
+    public TurnEvent Current => _current!;
 
-    public ValueTask<bool> MoveNextAsync() => rest is null ? ValueTask.FromResult(false) : rest.MoveNextAsync();
+    public static TurnStream Rejected(TurnRejection rejection) => new(null, TimeSpan.Zero) { _current = TurnEvent.Rejected(rejection) };
 
-    public static TurnStream Rejected(TurnRejection rejection) => new(null, TurnEvent.Rejected(rejection));
+    /// <summary>True when a rejection stands in for the stream: nothing was started.</summary>
+    public bool IsRejected => events is null;
+
+    /// <exception cref="OwnerUnreachableException">No event or heartbeat within the owner timeout.</exception>
+    public async ValueTask<bool> MoveNextAsync()
+    {
+        if (events is null) return false;
+        while (true)
+        {
+            var next = events.MoveNextAsync();
+            bool more;
+            if (next.IsCompletedSuccessfully) more = next.Result;
+            else
+            {
+                try
+                {
+                    more = await next.AsTask().WaitAsync(ownerTimeout);
+                }
+                catch (TimeoutException)
+                {
+                    _abandoned = true;
+                    throw new OwnerUnreachableException(ownerTimeout);
+                }
+            }
+            if (!more) return false;
+            if (events.Current.IsHeartbeat) continue;
+            _current = events.Current;
+            return true;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
-        if (rest is null) return;
+        if (events is null) return;
+        if (_abandoned)
+        {
+            // Disposing talks to the owner; an unreachable one would hold us for the full ResponseTimeout.
+            _ = events.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            return;
+        }
         try
         {
-            await rest.DisposeAsync();
+            await events.DisposeAsync();
         }
         catch (Exception)
         {
@@ -26,3 +66,6 @@ public sealed class TurnStream(IAsyncEnumerator<TurnEvent>? rest, TurnEvent firs
         }
     }
 }
+
+/// <summary>The conversation's owner answered nothing, not even a heartbeat, within the owner timeout.</summary>
+public sealed class OwnerUnreachableException(TimeSpan timeout) : TimeoutException($"The conversation owner sent nothing for {timeout}.");

@@ -163,7 +163,7 @@ public sealed partial class ConversationGrain(
             UpstreamEvent? first;
             try
             {
-                first = await socket.ReadAsync(_options.FirstEventTimeout, CancellationToken.None);
+                first = await ReadAsync(socket, _options.FirstEventTimeout, sink);
             }
             catch (TimeoutException)
             {
@@ -248,7 +248,7 @@ public sealed partial class ConversationGrain(
             UpstreamEvent? next;
             try
             {
-                next = await socket.ReadAsync(_options.StreamIdleTimeout, CancellationToken.None);
+                next = await ReadAsync(socket, _options.StreamIdleTimeout, sink);
             }
             catch (TimeoutException)
             {
@@ -263,6 +263,25 @@ public sealed partial class ConversationGrain(
                 return;
             }
             current = evt;
+        }
+    }
+
+    /// <summary>Waits for the next upstream event, sending heartbeats to the caller while the provider is silent.</summary>
+    private async Task<UpstreamEvent?> ReadAsync(UpstreamSocket socket, TimeSpan limit, TurnSink sink)
+    {
+        var deadline = time.GetUtcNow() + limit;
+        while (true)
+        {
+            var remaining = deadline - time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero) throw new TimeoutException("The provider was silent for " + limit + ".");
+            try
+            {
+                return await socket.ReadAsync(remaining < _options.HeartbeatInterval ? remaining : _options.HeartbeatInterval, CancellationToken.None);
+            }
+            catch (TimeoutException) when (time.GetUtcNow() < deadline)
+            {
+                sink.Heartbeat();
+            }
         }
     }
 
@@ -288,6 +307,12 @@ public sealed partial class ConversationGrain(
             // Unpersisted, the id could not be routed by another gateway: fail the turn retryably instead.
             LogPersistFailed(logger, ex, Key);
             sink.Fail(ProxyErrors.UpstreamUnavailable("state could not be saved"), responseId);
+            if (ex is Orleans.Storage.InconsistentStateException)
+            {
+                // Fenced: a newer activation of this conversation owns it now (we were partitioned, not dead).
+                await DropSocketAsync();
+                this.DeactivateOnIdle();
+            }
             return;
         }
         sink.Relay(completed);

@@ -45,5 +45,7 @@ public sealed class TurnSink
         _channel.Writer.TryWrite(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
     }
 
+    public void Heartbeat() => _channel.Writer.TryWrite(TurnEvent.Heartbeat);
+
     public void Complete() => _channel.Writer.TryComplete();
 }

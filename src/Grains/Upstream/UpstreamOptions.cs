@@ -24,6 +24,9 @@ public sealed class UpstreamOptions
     /// <summary>Longest silence inside a streaming response before the turn is failed (retryable).</summary>
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
+    /// <summary>How often a waiting turn tells its gateway the owner is alive (the gateway's owner timeout must exceed it).</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
     /// <summary>An upstream socket with no turn for this long is closed.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(900);
 
@@ -66,7 +69,7 @@ public sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOptions>
         if (options.TurnQueueLimit is < 0 or > 1000)
             failures.Add($"{UpstreamOptions.Section}:TurnQueueLimit must be between 0 and 1000.");
         foreach (var (value, key) in new[] { (options.ConnectTimeout, "ConnectTimeout"), (options.FirstEventTimeout, "FirstEventTimeout"),
-                     (options.StreamIdleTimeout, "StreamIdleTimeout"), (options.IdleTimeout, "IdleTimeout") })
+                     (options.StreamIdleTimeout, "StreamIdleTimeout"), (options.IdleTimeout, "IdleTimeout"), (options.HeartbeatInterval, "HeartbeatInterval") })
             if (value <= TimeSpan.Zero) failures.Add($"{UpstreamOptions.Section}:{key} must be positive.");
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

@@ -125,6 +125,18 @@ public sealed class HttpTurnTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_provider_silent_longer_than_the_owner_timeout_is_not_mistaken_for_owner_loss()
+    {
+        var marker = "silent-" + Guid.NewGuid().ToString("N");
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(4), TimeSpan.Zero).WhenTextContains(marker));
+        var result = await SseClient.PostAsync(product.Http, Path, Items.Body([Items.Message("user", marker)]));
+        Assert.Equal(HttpStatusCode.OK, result.Status);
+        Assert.Equal("response.completed", result.Terminal!.Type);
+        Assert.DoesNotContain(result.Events, e => e.Type.StartsWith("codexlb."));
+        Assert.Single(product.Simulator.Ledger.Requests, r => r.ResponseId == result.ResponseId);
+    }
+
+    [Fact]
     public async Task A_refused_upstream_handshake_is_502_upstream_unavailable_with_retry_after_never_400()
     {
         product.Simulator.Faults.Add(Fault.RefuseHandshake(503));

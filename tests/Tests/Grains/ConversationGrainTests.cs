@@ -103,6 +103,19 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         foreach (var turn in queued) Assert.Equal("response.completed", (await turn)[^1].Type);
     }
 
+    [Fact]
+    public async Task A_silent_provider_is_covered_by_heartbeats_that_precede_the_first_event()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var marker = "quiet-" + Guid.NewGuid().ToString("N");
+        fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(2500), TimeSpan.Zero).WhenTextContains(marker));
+        var events = await Turns.RunAsync(grain, Items.Body([Items.Message("user", marker)]));
+        var firstReal = events.FindIndex(e => !e.IsHeartbeat);
+        Assert.True(firstReal >= 2, $"expected at least 2 heartbeats during 2.5 s of silence, saw {firstReal}");
+        Assert.Equal("response.created", events[firstReal].Type);
+        Assert.Equal("response.completed", events[^1].Type);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -92,4 +92,29 @@ public sealed class SimulatorControlEndpointTests
         Assert.Equal(2, sim.Ledger.Connections.Single().Id);
         Assert.Equal(2, sim.Ledger.Requests.Single().Id);
     }
+
+    [Fact]
+    public async Task The_ledger_keeps_at_most_its_capacity_and_forgets_the_oldest()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions { LedgerCapacity = 10 });
+        using var http = new HttpClient { BaseAddress = sim.Root, Timeout = TimeSpan.FromSeconds(15) };
+        for (var i = 0; i < 12; i++)
+        {
+            (await http.PostAsync("v1/responses", Json(HttpBody([User("hi")], stream: false)))).EnsureSuccessStatusCode();
+        }
+
+        var requests = sim.Ledger.Requests;
+        Assert.InRange(requests.Count, 9, 10);
+        Assert.Equal(12, requests[^1].Id);
+        Assert.DoesNotContain(requests, r => r.Id == 1);
+    }
+
+    [Fact]
+    public async Task Waiting_for_a_ledger_condition_times_out_with_a_timeout_exception()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+
+        await Assert.ThrowsAsync<TimeoutException>(() =>
+            sim.Ledger.WaitUntilAsync(s => s.Requests.Count > 0, TimeSpan.FromMilliseconds(200)));
+    }
 }

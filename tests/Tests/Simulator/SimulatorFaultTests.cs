@@ -43,6 +43,23 @@ public sealed class SimulatorFaultTests
     }
 
     [Fact]
+    public async Task Dropped_connections_always_deliver_exactly_the_frames_before_the_fault()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        sim.Faults.Add(Fault.CloseAfter(5).Forever());
+
+        var counts = await Task.WhenAll(Enumerable.Range(0, 30).Select(async _ =>
+        {
+            await using var client = await SimWsClient.ConnectAsync(sim);
+            var response = await client.CreateAsync(Turn);
+            Assert.True(response.Closed);
+            return response.Events.Count;
+        }));
+
+        Assert.All(counts, c => Assert.Equal(6, c));
+    }
+
+    [Fact]
     public async Task A_graceful_fault_close_sends_close_frame_1011()
     {
         await using var sim = await UpstreamSimulatorHost.StartAsync();
