@@ -1,3 +1,4 @@
+using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
@@ -14,13 +15,15 @@ using Microsoft.Extensions.Options;
 namespace CodexLb.Gateway.Endpoints;
 
 /// <summary><c>POST /v1/responses</c>: one turn over HTTP, answered as SSE or, with <c>stream:false</c>, as one JSON object.</summary>
-public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRouter router, TurnDispatcher dispatcher, IOptions<GatewayOptions> options)
+public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext context)
     {
         var aborted = context.RequestAborted;
+        if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
+        using var inFlight = drain.Track();
         var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
         if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
 

@@ -51,7 +51,13 @@ public sealed class ResponsesWebSocketEndpoint(
             while (await ReceiveAsync(socket, frame, aborted) is { } received)
             {
                 if (!received) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), aborted); continue; }
-                await RunTurnAsync(socket, tenant, sessionKey, frame.WrittenMemory, context, aborted);
+                using (drain.Track()) await RunTurnAsync(socket, tenant, sessionKey, frame.WrittenMemory, context, aborted);
+                if (drain.IsDraining)
+                {
+                    // Between turns: tell the client to reconnect (to another gateway) instead of holding this one open.
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, "draining", CancellationToken.None);
+                    return;
+                }
             }
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);

@@ -25,6 +25,12 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan OwnerTimeout { get; set; } = TimeSpan.FromSeconds(3);
 
+    /// <summary>On SIGTERM: how long readiness reports 503 before the drain starts waiting for turns.</summary>
+    public TimeSpan DrainDelay { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>On SIGTERM: the longest the process waits for in-flight turns to finish.</summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Accept the websocket transport; when false, upgrades are answered 426 and clients fall back to HTTP.</summary>
     public bool WebSocketsEnabled { get; set; } = true;
 
@@ -43,6 +49,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{GatewayOptions.Section}:KeepAliveInterval must be positive.");
         if (options.OwnerTimeout < TimeSpan.FromSeconds(2))
             failures.Add($"{GatewayOptions.Section}:OwnerTimeout must be at least 2 s (grains heartbeat every second).");
+        if (options.DrainDelay < TimeSpan.Zero || options.DrainTimeout < TimeSpan.Zero)
+            failures.Add($"{GatewayOptions.Section}:DrainDelay and DrainTimeout must not be negative.");
         if (options.AliasCacheEntries < 0)
             failures.Add($"{GatewayOptions.Section}:AliasCacheEntries must not be negative.");
         if (options.ApiKeys.Any(k => string.IsNullOrWhiteSpace(k) || k.Length < 8))

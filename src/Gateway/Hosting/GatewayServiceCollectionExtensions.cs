@@ -29,6 +29,11 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<ResponsesEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
         services.AddSingleton<DrainState>();
+        services.AddSingleton<IInFlightWork>(sp => sp.GetRequiredService<DrainState>());
+        services.AddHostedService<DrainService>();
+        // The host must outlive the drain: delay + timeout + a margin for the silo's own shutdown.
+        services.AddOptions<Microsoft.Extensions.Hosting.HostOptions>().Configure<IOptions<GatewayOptions>>((host, gateway) =>
+            host.ShutdownTimeout = gateway.Value.DrainDelay + gateway.Value.DrainTimeout + TimeSpan.FromSeconds(15));
         services.AddHealthChecks().AddCheck<DrainState>("drain", tags: [ReadyTag]);
         return services;
     }

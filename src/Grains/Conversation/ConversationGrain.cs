@@ -22,6 +22,7 @@ namespace CodexLb.Grains.Conversation;
 public sealed partial class ConversationGrain(
     [PersistentState("conversation", StorageNames.Conversations)] IPersistentState<ConversationState> state,
     IConversationContextStore contextStore,
+    ActiveTurns activeTurns,
     IOptions<UpstreamOptions> upstreamOptions,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
@@ -76,6 +77,7 @@ public sealed partial class ConversationGrain(
     private async Task RunAdmittedAsync(TurnRequest request, TurnSink sink)
     {
         var record = new TurnAccounting();
+        activeTurns.Enter();
         try
         {
             await _queue.WaitAsync();
@@ -95,6 +97,7 @@ public sealed partial class ConversationGrain(
         }
         finally
         {
+            activeTurns.Exit();
             sink.Complete();
             Record(request, sink, record);
         }

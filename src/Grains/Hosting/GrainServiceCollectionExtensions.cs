@@ -16,6 +16,7 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IConversationContextStore, MemoryContextStore>();
+        services.TryAddSingleton<ActiveTurns>();
         return services;
     }
 

@@ -45,6 +45,7 @@ public static class SiloApp
         builder.Services.AddConversationGrainServices(builder.Configuration);
         if (cluster.UsesRedis) builder.Services.AddRedisContextStore(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddCodexGateway(builder.Configuration);
+        builder.Services.AddSingleton<CodexLb.Gateway.Health.IInFlightWork, SiloTurns>();
 
         var app = builder.Build();
         app.MapCodexGateway();

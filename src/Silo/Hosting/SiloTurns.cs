@@ -1,0 +1,10 @@
+using CodexLb.Gateway.Health;
+using CodexLb.Grains.Conversation;
+
+namespace CodexLb.Silo.Hosting;
+
+/// <summary>Lets the drain wait for turns running on this silo's grains, not only for those this process relays.</summary>
+public sealed class SiloTurns(ActiveTurns turns) : IInFlightWork
+{
+    public int InFlight => turns.Count;
+}
