@@ -3,6 +3,7 @@ using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
 using CodexLb.Gateway.Streaming;
+using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
@@ -24,6 +25,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         var aborted = context.RequestAborted;
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
         using var inFlight = drain.Track();
+        using var telemetry = new TurnTelemetry("http");
         var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
         if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
 
@@ -39,14 +41,17 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         context.Response.Headers[TurnRouter.TurnStateHeader] = key;
 
         var turn = ToTurn(parsed, context.TraceIdentifier);
+        context.Response.Headers[GatewayMetrics.OverheadHeader] = telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var stream = await dispatcher.StartAsync(key!, turn, aborted);
         if (stream.Current.Rejection is { } rejection)
         {
+            telemetry.Rejected(rejection.Status, rejection.Code);
             await ErrorResults.WriteAsync(context.Response, rejection.ToError());
             return;
         }
-        if (parsed.Stream) await RelaySseAsync(context, stream, key!);
-        else await RespondJsonAsync(context, stream, key!);
+        telemetry.FirstByte();
+        if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
+        else await RespondJsonAsync(context, stream, key!, telemetry);
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) => new()
@@ -59,7 +64,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         RequestId = requestId,
     };
 
-    private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key)
+    private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -75,7 +80,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         {
             SseWriter.WriteEvent(writer, current.Type, current.Data);
             relayed++;
-            if (current.Type == EventTypes.Completed) RememberAlias(key, current);
+            if (EventTypes.IsTerminal(current.Type)) Ended(key, current, telemetry);
 
             var next = stream.MoveNextAsync();
             if (!next.IsCompleted)
@@ -93,6 +98,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
                 SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
+                telemetry.Ended(ResponseEvents.Failed, null);
                 break;
             }
             if (!more) break;
@@ -113,7 +119,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         return new ValueTask<bool>(pending);
     }
 
-    private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key)
+    private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
     {
         var terminal = stream.Current;
         while (!EventTypes.IsTerminal(terminal.Type) && await stream.MoveNextAsync()) terminal = stream.Current;
@@ -122,9 +128,9 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.StreamIncomplete());
             return;
         }
+        var summary = Ended(key, terminal, telemetry);
         if (terminal.Type == EventTypes.Failed)
         {
-            var summary = EventReader.Summarize(terminal.Data);
             var code = summary.ErrorCode ?? ErrorCodes.ServerError;
             var retryable = ErrorCodes.IsRetryable(code);
             await ErrorResults.WriteAsync(context.Response, new OpenAIError(retryable ? 502 : 400, code,
@@ -132,14 +138,19 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
                 { RetryAfterSeconds = retryable ? 1 : null });
             return;
         }
-        if (terminal.Type == EventTypes.Completed) RememberAlias(key, terminal);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(EventReader.ReadRawProperty(terminal.Data, "response"u8) ?? terminal.Data, context.RequestAborted);
     }
 
-    private void RememberAlias(string key, TurnEvent completed)
+    /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span.</summary>
+    private EventSummary Ended(string key, TurnEvent terminal, TurnTelemetry telemetry) => Ended(router, key, terminal, telemetry);
+
+    internal static EventSummary Ended(TurnRouter router, string key, TurnEvent terminal, TurnTelemetry telemetry)
     {
-        if (EventReader.Summarize(completed.Data).ResponseId is { } id) router.Remember(key, id);
+        var summary = EventReader.Summarize(terminal.Data);
+        if (terminal.Type == EventTypes.Completed && summary.ResponseId is { } id) router.Remember(key, id);
+        telemetry.Ended(terminal.Type, summary);
+        return summary;
     }
 }

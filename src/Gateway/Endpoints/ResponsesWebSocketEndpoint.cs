@@ -4,6 +4,7 @@ using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
+using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
@@ -83,15 +84,23 @@ public sealed class ResponsesWebSocketEndpoint(
             if (error is not null) { await SendErrorAsync(socket, error, aborted); return; }
         }
 
+        using var telemetry = new TurnTelemetry("websocket");
+        telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null);
         await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier), aborted);
-        if (stream.Current.Rejection is { } rejection) { await SendErrorAsync(socket, rejection.ToError(), aborted); return; }
+        if (stream.Current.Rejection is { } rejection)
+        {
+            telemetry.Rejected(rejection.Status, rejection.Code);
+            await SendErrorAsync(socket, rejection.ToError(), aborted);
+            return;
+        }
+        telemetry.FirstByte();
         var current = stream.Current;
         var relayed = 0;
         while (true)
         {
             await socket.SendAsync(current.Data, WebSocketMessageType.Text, true, aborted);
             relayed++;
-            if (current.Type == EventTypes.Completed && EventReader.Summarize(current.Data).ResponseId is { } id) router.Remember(key!, id);
+            if (EventTypes.IsTerminal(current.Type)) ResponsesEndpoint.Ended(router, key!, current, telemetry);
             bool more;
             try
             {
@@ -101,6 +110,7 @@ public sealed class ResponsesWebSocketEndpoint(
             {
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
                 await socket.SendAsync(failed, WebSocketMessageType.Text, true, aborted);
+                telemetry.Ended(ResponseEvents.Failed, null);
                 return;
             }
             if (!more) return;

@@ -20,6 +20,7 @@ public static class ClusterClientHosting
                 client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
             }
             else client.UseLocalhostClustering(cluster.GatewayPort);
+            client.AddActivityPropagation();
             client.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         return builder;

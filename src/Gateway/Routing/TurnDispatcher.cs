@@ -40,6 +40,7 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
                     return TurnStream.Rejected(ProxyErrors.OwnerUnreachable().ToRejection());
                 }
                 LogRebinding(logger, turn.RequestId, attempt + 1, ex.GetType().Name);
+                Telemetry.GatewayMetrics.Rebinds.Add(1);
                 await Task.Delay(Backoff[attempt], cancellationToken);
             }
         }

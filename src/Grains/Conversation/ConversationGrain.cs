@@ -43,11 +43,16 @@ public sealed partial class ConversationGrain(
         _persistedCount = items.Count;
         _context = new ConversationContext(state.State, items);
         _persistedCount = Math.Min(_persistedCount, _context.Items.Count);
+        BridgeMetrics.ActiveConversations.Add(1);
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, Math.Min(_options.IdleTimeout.Ticks / 2, TimeSpan.FromSeconds(30).Ticks)));
         this.RegisterGrainTimer(CloseIdleSocketAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = false });
     }
 
-    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => await DropSocketAsync();
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        BridgeMetrics.ActiveConversations.Add(-1);
+        await DropSocketAsync();
+    }
 
     public Task<ConversationStats> GetStats()
     {
@@ -77,6 +82,7 @@ public sealed partial class ConversationGrain(
     private async Task RunAdmittedAsync(TurnRequest request, TurnSink sink)
     {
         var record = new TurnAccounting();
+        using var activity = BridgeMetrics.Source.StartActivity("codexlb.upstream_turn");
         activeTurns.Enter();
         try
         {
@@ -100,6 +106,9 @@ public sealed partial class ConversationGrain(
             activeTurns.Exit();
             sink.Complete();
             Record(request, sink, record);
+            activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)
+                .SetTag("codexlb.replays", record.Replays).SetTag("gen_ai.usage.input_tokens", record.InputTokens)
+                .SetTag("codexlb.outcome", sink.Outcome);
         }
     }
 
@@ -192,6 +201,14 @@ public sealed partial class ConversationGrain(
                 {
                     // The provider forgot our anchor: resend the full context once; the client never hears of it.
                     forceFull = true;
+                    CountReplay(turn);
+                    continue;
+                }
+                if (error.ErrorCode == UpstreamErrors.ConnectionLimitReached && !replayed)
+                {
+                    // The provider retired this socket (its 60-minute limit): the socket's fault, not the client's.
+                    await DropSocketAsync();
+                    replayed = true;
                     CountReplay(turn);
                     continue;
                 }

@@ -9,6 +9,9 @@ namespace CodexLb.Grains.Upstream;
 /// </summary>
 public static class UpstreamErrors
 {
+    /// <summary>The provider's answer on a connection past its lifetime; the bridge retires the socket and resends.</summary>
+    public const string ConnectionLimitReached = "websocket_connection_limit_reached";
+
     public static OpenAIError ToClientError(EventSummary error)
     {
         var status = error.Status ?? 500;
@@ -16,7 +19,7 @@ public static class UpstreamErrors
         var message = error.ErrorMessage ?? "The model provider returned an error.";
         if (status == 429 || code is ErrorCodes.RateLimitExceeded or "rate_limit_error")
             return new OpenAIError(429, code, message, ErrorTypes.RateLimit, error.ErrorParam) { RetryAfterSeconds = 5 };
-        if (status is 401 or 403)
+        if (status is 401 or 403 || code == ConnectionLimitReached)
             return ProxyErrors.UpstreamUnavailable($"provider refused the bridge's credentials ({code})");
         if (status is >= 400 and < 500)
             return new OpenAIError(status, code, message, error.ErrorType ?? ErrorTypes.InvalidRequest, error.ErrorParam);

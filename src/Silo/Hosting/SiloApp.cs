@@ -1,4 +1,5 @@
 using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Hosting;
 using CodexLb.UpstreamSimulator;
 
@@ -40,8 +41,10 @@ public static class SiloApp
                 silo.AddMemoryGrainStorage(StorageNames.Conversations);
                 silo.AddMemoryGrainStorage(StorageNames.Aliases);
             }
+            silo.AddActivityPropagation();
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
+        builder.AddCodexTelemetry("codexlb-silo");
         builder.Services.AddConversationGrainServices(builder.Configuration);
         if (cluster.UsesRedis) builder.Services.AddRedisContextStore(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddCodexGateway(builder.Configuration);
@@ -49,6 +52,7 @@ public static class SiloApp
 
         var app = builder.Build();
         app.MapCodexGateway();
+        app.MapCodexTelemetry();
         return app;
     }
 

@@ -33,6 +33,26 @@ public sealed class GatewayApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task Metrics_are_scraped_at_metrics_and_each_turn_reports_the_gateway_overhead()
+    {
+        var turn = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", "measure me")]));
+        Assert.True(long.TryParse(turn.Headers.GetValues("x-codexlb-gateway-us").Single(), out var overhead) && overhead >= 0);
+
+        using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
+        string metrics = "";
+        // The exporter caches a scrape for a short while; poll until the turn shows up.
+        for (var i = 0; i < 50 && !metrics.Contains("codexlb_gateway_turns"); i++)
+        {
+            await Task.Delay(200);
+            metrics = await anonymous.GetStringAsync("/metrics");
+        }
+        foreach (var name in new[] { "codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens", "codexlb_conversations_active" })
+            Assert.Contains(name, metrics);
+        Assert.Contains("outcome=\"completed\"", metrics);
+        Assert.DoesNotContain("measure me", metrics);
+    }
+
+    [Fact]
     public async Task An_oversized_body_is_413_before_it_is_buffered()
     {
         var big = new string('a', (int)ProductFixture.BodyLimit + 10);

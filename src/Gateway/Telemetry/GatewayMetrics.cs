@@ -1,0 +1,21 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+
+namespace CodexLb.Gateway.Telemetry;
+
+/// <summary>The gateway's meter and activity source: what a turn cost at the edge.</summary>
+public static class GatewayMetrics
+{
+    public const string Name = "CodexLb.Gateway";
+    public static readonly ActivitySource Source = new(Name);
+    private static readonly Meter Meter = new(Name);
+
+    public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.gateway.turns", description: "Turns by transport and outcome");
+    public static readonly Histogram<double> TimeToFirstByte = Meter.CreateHistogram<double>("codexlb.gateway.ttfb", unit: "ms", description: "Request start to the first byte sent to the client");
+    public static readonly Histogram<double> Overhead = Meter.CreateHistogram<double>("codexlb.gateway.overhead", unit: "ms", description: "Gateway work before the grain call: read, authenticate, parse, route");
+    public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Turns re-dispatched after the owner failed before the first event");
+    public static readonly UpDownCounter<long> ActiveStreams = Meter.CreateUpDownCounter<long>("codexlb.gateway.active_streams");
+
+    /// <summary>Response header carrying <see cref="Overhead"/> in microseconds, so a client can see what the bridge added.</summary>
+    public const string OverheadHeader = "x-codexlb-gateway-us";
+}
