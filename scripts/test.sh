@@ -12,11 +12,15 @@ if [ ! -x "$root/.cache/codex/node_modules/.bin/codex" ] || ! "$root/.cache/code
   (cd "$root/.cache/codex" && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$codex_version") || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
-if ! command -v redis-server >/dev/null 2>&1; then
-  echo "installing redis-server"
+# Debian packages the tests drive for real: a Redis server, and Chromium for the dashboard test.
+missing=""
+command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
+[ -x /usr/bin/chromium ] || missing="$missing chromium"
+if [ -n "$missing" ]; then
+  echo "installing$missing"
   sudo_cmd=""; [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  ($sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq redis-server >/dev/null) \
-    || { echo "apt-get install redis-server failed"; echo "0 passed, 1 failed"; exit 1; }
+  ($sudo_cmd apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq $missing >/dev/null) \
+    || { echo "apt-get install$missing failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 results="$root/artifacts/test-results"

@@ -1,6 +1,7 @@
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Hosting;
+using CodexLb.Silo.Dashboard;
 using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Silo.Hosting;
@@ -25,8 +26,10 @@ public static class SiloApp
         }
 
         var cluster = ClusterSettings.From(builder.Configuration);
+        var dashboard = DashboardHosting.Read(builder.Configuration, production: cluster.UsesRedis);
         builder.UseOrleans(silo =>
         {
+            DashboardHosting.AddTo(silo, dashboard);
             if (cluster.UsesRedis)
             {
                 silo.UseRedisClustering(cluster.RedisConnectionString);
@@ -51,6 +54,7 @@ public static class SiloApp
         builder.Services.AddSingleton<CodexLb.Gateway.Health.IInFlightWork, SiloTurns>();
 
         var app = builder.Build();
+        DashboardHosting.Map(app, dashboard);
         app.MapCodexGateway();
         app.MapCodexTelemetry();
         return app;
