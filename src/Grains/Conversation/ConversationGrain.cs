@@ -68,7 +68,7 @@ public sealed partial class ConversationGrain(
 
     public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
     {
-        var sink = new TurnSink();
+        var sink = new TurnSink(_options.HeartbeatInterval);
         if (_queue.TryAdmit()) _ = RunAdmittedAsync(request, sink);
         else
         {
@@ -175,7 +175,7 @@ public sealed partial class ConversationGrain(
             UpstreamEvent? first;
             try
             {
-                first = await ReadAsync(socket, _options.FirstEventTimeout, sink);
+                first = await socket.ReadAsync(_options.FirstEventTimeout, CancellationToken.None);
             }
             catch (TimeoutException)
             {
@@ -268,7 +268,7 @@ public sealed partial class ConversationGrain(
             UpstreamEvent? next;
             try
             {
-                next = await ReadAsync(socket, _options.StreamIdleTimeout, sink);
+                next = await socket.ReadAsync(_options.StreamIdleTimeout, CancellationToken.None);
             }
             catch (TimeoutException)
             {
@@ -283,25 +283,6 @@ public sealed partial class ConversationGrain(
                 return;
             }
             current = evt;
-        }
-    }
-
-    /// <summary>Waits for the next upstream event, sending heartbeats to the caller while the provider is silent.</summary>
-    private async Task<UpstreamEvent?> ReadAsync(UpstreamSocket socket, TimeSpan limit, TurnSink sink)
-    {
-        var deadline = time.GetUtcNow() + limit;
-        while (true)
-        {
-            var remaining = deadline - time.GetUtcNow();
-            if (remaining <= TimeSpan.Zero) throw new TimeoutException("The provider was silent for " + limit + ".");
-            try
-            {
-                return await socket.ReadAsync(remaining < _options.HeartbeatInterval ? remaining : _options.HeartbeatInterval, CancellationToken.None);
-            }
-            catch (TimeoutException) when (time.GetUtcNow() < deadline)
-            {
-                sink.Heartbeat();
-            }
         }
     }
 

@@ -8,12 +8,39 @@ namespace CodexLb.Grains.Conversation;
 
 /// <summary>
 /// The caller's side of a turn. Before the first event it can still reject with a status; after it, failures become a
-/// <c>response.failed</c> event, because bytes already reached the client.
+/// <c>response.failed</c> event, because bytes already reached the client. While the turn is quiet in any phase
+/// (queued, connecting, waiting for the provider, saving), it sends heartbeats so the caller can tell a slow turn from a
+/// dead owner.
 /// </summary>
 public sealed class TurnSink
 {
-    private readonly Channel<TurnEvent> _channel = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true, SingleWriter = true });
+    private readonly Channel<TurnEvent> _channel = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true });
+    private readonly CancellationTokenSource _done = new();
     private int _lastSequence = -1;
+    private long _lastWrite = Environment.TickCount64;
+
+    public TurnSink(TimeSpan heartbeatInterval) => _ = HeartbeatAsync(heartbeatInterval);
+
+    private async Task HeartbeatAsync(TimeSpan interval)
+    {
+        using var timer = new PeriodicTimer(interval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_done.Token).ConfigureAwait(false))
+                if (Environment.TickCount64 - Volatile.Read(ref _lastWrite) >= interval.TotalMilliseconds * 0.9)
+                    Write(TurnEvent.Heartbeat);
+        }
+        catch (OperationCanceledException)
+        {
+            // The turn ended.
+        }
+    }
+
+    private void Write(TurnEvent turnEvent)
+    {
+        Volatile.Write(ref _lastWrite, Environment.TickCount64);
+        _channel.Writer.TryWrite(turnEvent);
+    }
 
     public bool Started { get; private set; }
 
@@ -27,14 +54,14 @@ public sealed class TurnSink
         Started = true;
         _lastSequence++;
         if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = upstreamEvent.Type["response.".Length..];
-        _channel.Writer.TryWrite(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
+        Write(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
     }
 
     public void Reject(OpenAIError error)
     {
         if (Started) { Fail(error, null); return; }
         Outcome = "rejected:" + error.Code;
-        _channel.Writer.TryWrite(TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds)));
+        Write(TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds)));
     }
 
     /// <summary>Ends a started stream with <c>response.failed</c> carrying the error's code.</summary>
@@ -42,10 +69,12 @@ public sealed class TurnSink
     {
         if (!Started) { Reject(error); return; }
         Outcome = "failed:" + error.Code;
-        _channel.Writer.TryWrite(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+        Write(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
     }
 
-    public void Heartbeat() => _channel.Writer.TryWrite(TurnEvent.Heartbeat);
-
-    public void Complete() => _channel.Writer.TryComplete();
+    public void Complete()
+    {
+        _done.Cancel();
+        _channel.Writer.TryComplete();
+    }
 }

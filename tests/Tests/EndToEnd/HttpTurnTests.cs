@@ -137,6 +137,21 @@ public sealed class HttpTurnTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_turn_queued_behind_a_slow_one_longer_than_the_owner_timeout_runs_once()
+    {
+        var session = Items.Session(Guid.NewGuid().ToString());
+        var marker = "slow-first-" + Guid.NewGuid().ToString("N");
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(4), TimeSpan.Zero).WhenTextContains(marker));
+        var before = product.Simulator.Ledger.Requests.Count;
+        var slow = SseClient.PostAsync(product.Http, Path, Items.Body([Items.Message("user", marker)]), session);
+        await product.Simulator.Ledger.WaitUntilAsync(l => l.Requests.Count > before, TimeSpan.FromSeconds(30));
+        var queued = await SseClient.PostAsync(product.Http, Path, Items.Body([Items.Message("user", "queued behind it")]), session);
+        Assert.Equal("response.completed", (await slow).Terminal!.Type);
+        Assert.Equal("response.completed", queued.Terminal!.Type);
+        Assert.Equal(2, product.Simulator.Ledger.Requests.Count - before); // the queued turn was not abandoned and resent
+    }
+
+    [Fact]
     public async Task A_refused_upstream_handshake_is_502_upstream_unavailable_with_retry_after_never_400()
     {
         product.Simulator.Faults.Add(Fault.RefuseHandshake(503));
