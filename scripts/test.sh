@@ -23,6 +23,9 @@ if [ -n "$missing" ]; then
     || { echo "apt-get install$missing failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The offline Kubernetes schema validator the manifest tests use (npm packages into .cache/k8s-validate).
+deploy/k8s/validate.sh --install || { echo "k8s validator install failed"; echo "0 passed, 1 failed"; exit 1; }
+
 results="$root/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 dotnet build CodexLb.Orleans.sln -c Release -nologo -v q || { echo "build failed"; echo "0 passed, 1 failed"; exit 1; }

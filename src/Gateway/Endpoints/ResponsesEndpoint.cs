@@ -80,7 +80,12 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         {
             SseWriter.WriteEvent(writer, current.Type, current.Data);
             relayed++;
-            if (EventTypes.IsTerminal(current.Type)) Ended(key, current, telemetry);
+            if (EventTypes.IsTerminal(current.Type))
+            {
+                // The turn is over for the client; nothing after a terminal event may reach it.
+                Ended(key, current, telemetry);
+                break;
+            }
 
             var next = stream.MoveNextAsync();
             if (!next.IsCompleted)

@@ -100,7 +100,11 @@ public sealed class ResponsesWebSocketEndpoint(
         {
             await socket.SendAsync(current.Data, WebSocketMessageType.Text, true, aborted);
             relayed++;
-            if (EventTypes.IsTerminal(current.Type)) ResponsesEndpoint.Ended(router, key!, current, telemetry);
+            if (EventTypes.IsTerminal(current.Type))
+            {
+                ResponsesEndpoint.Ended(router, key!, current, telemetry);
+                return;
+            }
             bool more;
             try
             {

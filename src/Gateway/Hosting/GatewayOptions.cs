@@ -20,10 +20,10 @@ public sealed class GatewayOptions
     public int AliasCacheEntries { get; set; } = 100_000;
 
     /// <summary>
-    /// A turn whose owner sends nothing (grains heartbeat every second while the provider is silent) for this long is
+    /// A turn whose owner sends nothing (grains heartbeat every 500 ms while a turn is quiet) for this long is
     /// treated as owner loss: rebound and retried before the first byte, ended with a retryable response.failed after.
     /// </summary>
-    public TimeSpan OwnerTimeout { get; set; } = TimeSpan.FromSeconds(3);
+    public TimeSpan OwnerTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>On SIGTERM: how long readiness reports 503 before the drain starts waiting for turns.</summary>
     public TimeSpan DrainDelay { get; set; } = TimeSpan.FromSeconds(2);
@@ -47,8 +47,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{GatewayOptions.Section}:MaxRequestBodyBytes must be between 1 KiB and 2 GiB.");
         if (options.KeepAliveInterval <= TimeSpan.Zero)
             failures.Add($"{GatewayOptions.Section}:KeepAliveInterval must be positive.");
-        if (options.OwnerTimeout < TimeSpan.FromSeconds(2))
-            failures.Add($"{GatewayOptions.Section}:OwnerTimeout must be at least 2 s (grains heartbeat every second).");
+        if (options.OwnerTimeout < TimeSpan.FromSeconds(1))
+            failures.Add($"{GatewayOptions.Section}:OwnerTimeout must be at least 1 s (grains heartbeat every 500 ms).");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainTimeout < TimeSpan.Zero)
             failures.Add($"{GatewayOptions.Section}:DrainDelay and DrainTimeout must not be negative.");
         if (options.AliasCacheEntries < 0)

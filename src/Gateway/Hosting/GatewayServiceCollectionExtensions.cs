@@ -2,6 +2,7 @@ using CodexLb.Gateway.Endpoints;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
+using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
@@ -40,6 +41,8 @@ public static class GatewayServiceCollectionExtensions
 
     public static WebApplication MapCodexGateway(this WebApplication endpoints)
     {
+        endpoints.UseExceptionHandler(error => error.Run(context =>
+            context.Response.HasStarted ? Task.CompletedTask : ErrorResults.WriteAsync(context.Response, ProxyErrors.Internal())));
         endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
         {

@@ -22,7 +22,16 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
     {
         if (previousResponseId is not null)
         {
-            var key = await ResolveAliasAsync(tenant, previousResponseId);
+            string? key;
+            try
+            {
+                key = await ResolveAliasAsync(tenant, previousResponseId);
+            }
+            catch (Exception ex) when (TurnDispatcher.IsTransient(ex))
+            {
+                // We could not look; that is never the client's fault, so never a 400.
+                return (null, ProxyErrors.OwnerUnreachable());
+            }
             return key is null ? (null, ProxyErrors.PreviousResponseNotFound(previousResponseId)) : (key, null);
         }
         return (SessionKey(tenant, promptCacheKey, headers), null);
@@ -48,7 +57,7 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
     {
         var aliasKey = ConversationKey.AliasKey(tenant, responseId);
         if (aliasCache.TryGetValue(aliasKey, out string? cached)) return cached;
-        var key = await grains.GetGrain<IResponseAliasGrain>(aliasKey).GetConversation();
+        var key = await OwnerRetry.RunAsync(() => grains.GetGrain<IResponseAliasGrain>(aliasKey).GetConversation());
         if (key is not null) aliasCache.Set(aliasKey, key, CacheEntry);
         return key;
     }

@@ -3,7 +3,7 @@ using CodexLb.Grains.Abstractions;
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
-/// A started turn's events, with the owner watchdog: the grain sends at least a heartbeat every second, so a pull that
+/// A started turn's events, with the owner watchdog: the grain sends at least a heartbeat every 500 ms, so a pull that
 /// brings nothing within the owner timeout means the owner is gone (an external client would otherwise wait out the
 /// whole Orleans ResponseTimeout). Heartbeats are consumed here and never reach a client.
 /// </summary>

@@ -326,7 +326,27 @@ public sealed partial class ConversationGrain(
         await contextStore.SaveAsync(Key, keep, appended, CancellationToken.None);
         _persistedCount = _context.Items.Count;
         var alias = GrainFactory.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey(ConversationKey.TenantOf(Key), responseId));
-        await Task.WhenAll(state.WriteStateAsync(), alias.Bind(Key));
+        await Task.WhenAll(state.WriteStateAsync(), WithOwnerRetries(() => alias.Bind(Key)));
+    }
+
+    /// <summary>
+    /// The alias grain may sit on a silo that just died; it is reactivated elsewhere within about a second, so a short
+    /// retry saves the turn from failing (a failure would still be retryable for the client).
+    /// </summary>
+    private static async Task WithOwnerRetries(Func<Task> call)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await call();
+                return;
+            }
+            catch (Exception ex) when (attempt < 4 && ex is (OrleansException or TimeoutException) and not Orleans.Storage.InconsistentStateException)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt));
+            }
+        }
     }
 
     private async Task<UpstreamSocket> EnsureSocketAsync()

@@ -25,7 +25,7 @@ public sealed class UpstreamOptions
     public TimeSpan StreamIdleTimeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary>How often a waiting turn tells its gateway the owner is alive (the gateway's owner timeout must exceed it).</summary>
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>An upstream socket with no turn for this long is closed.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromSeconds(900);

@@ -30,6 +30,12 @@ public sealed record ClusterHarnessOptions
 
     /// <summary>Kill the processes if the test host dies without disposing the harness (a watchdog shell per process).</summary>
     public bool KillOnHostExit { get; init; } = true;
+
+    /// <summary>
+    /// Redis keeps an append-only file in the work directory, so a stop and restart loses nothing (as a production Redis
+    /// with persistence would); off, a restarted Redis comes back empty.
+    /// </summary>
+    public bool RedisPersistence { get; init; }
 }
 
 /// <summary>
@@ -65,7 +71,8 @@ public sealed class ClusterHarness : IAsyncDisposable
         var redisPort = ClusterPorts.Next();
         RedisConnectionString = $"127.0.0.1:{redisPort}";
         Redis = new ManagedProcess("redis", ProcessRole.Redis, RedisServer(),
-            ["--port", Text(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            ["--port", Text(redisPort), "--bind", "127.0.0.1", "--save", "", "--dir", workDirectory,
+                "--appendonly", options.RedisPersistence ? "yes" : "no", "--appendfsync", "always"],
             LogFile("redis"), redisPort, new Dictionary<string, string?>(), options.ReadyTimeout, options.KillOnHostExit);
 
         var simPort = ClusterPorts.Next();

@@ -1,0 +1,90 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using CodexLb.UpstreamSimulator;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>One attempt-level record: what a chaos client saw, for the assertions and the printed timeline.</summary>
+public sealed record TurnLog(int Conversation, int Turn, double StartedAt, double EndedAt, int Attempts, string? ResponseId, int TrueTokens, List<string> Errors);
+
+/// <summary>
+/// A conversation driven the way the Codex CLI drives one: each request goes to a different front door than the last
+/// (gateways and silos' co-hosted endpoints, like an ingress), 4 transport retries with backoff 0.2·2^n s or
+/// Retry-After on 5xx / 429 / refused connections, and 5 turn retries of the same body on a retryable
+/// response.failed or a stream cut before response.completed.
+/// </summary>
+public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluster, Stopwatch clock)
+{
+    private readonly List<JsonNode> _history = [];
+    private readonly Dictionary<string, string>? _headers = style == ClientStyle.FullHistory ? Items.Session(Guid.NewGuid().ToString()) : null;
+    private readonly Random _random = new(id);
+    private ManagedProcess? _last;
+
+    public string? LastResponseId { get; private set; }
+    public List<TurnLog> Turns { get; } = [];
+
+    public async Task RunTurnAsync(int turn, JsonNode[] newItems)
+    {
+        var body = style == ClientStyle.FullHistory
+            ? Items.Body([.. _history, .. newItems])
+            : Items.Body(newItems, previousResponseId: LastResponseId);
+        var trueTokens = _history.Concat(newItems).Sum(i => TokenCounter.Count(i.ToJsonString()));
+        var started = clock.Elapsed.TotalSeconds;
+        var errors = new List<string>();
+        var attempts = 0;
+        for (var turnTry = 0; turnTry <= 5; turnTry++)
+        {
+            var result = await SendWithTransportRetriesAsync(body, errors, () => attempts++);
+            if (result is not null && Rx.IsCompleted(result))
+            {
+                LastResponseId = Rx.ResponseIdOf(result);
+                _history.AddRange(newItems.Select(i => i.DeepClone()));
+                _history.AddRange(Rx.OutputsOf(result).Select(o => o.ToNode()));
+                Turns.Add(new TurnLog(id, turn, started, clock.Elapsed.TotalSeconds, attempts, LastResponseId, trueTokens, errors));
+                return;
+            }
+            if (result is not null && !Rx.IsRetryable(result))
+                throw new InvalidOperationException($"conversation {id} turn {turn}: fatal answer {Rx.Describe(result)}; errors so far: {string.Join("; ", errors)}");
+        }
+        throw new InvalidOperationException($"conversation {id} turn {turn} did not complete: {string.Join("; ", errors)}");
+    }
+
+    /// <summary>The last output asked for a tool: the next turn must answer it.</summary>
+    public string? PendingCallId => _history.LastOrDefault() is JsonObject last && (string?)last["type"] == "function_call" ? (string?)last["call_id"] : null;
+
+    private async Task<TurnResult?> SendWithTransportRetriesAsync(JsonObject body, List<string> errors, Action counted)
+    {
+        for (var transportTry = 0; transportTry <= 4; transportTry++)
+        {
+            var door = PickDoor();
+            counted();
+            TimeSpan? retryAfter = null;
+            try
+            {
+                var result = await SseClient.PostAsync(cluster.CreateClient(door, TimeSpan.FromSeconds(90)), "/v1/responses", body.ToJsonString(), _headers);
+                if (Rx.IsCompleted(result)) return result;
+                errors.Add($"{clock.Elapsed.TotalSeconds:F1}s {door.Name}: {Rx.Describe(result)}");
+                var transient = (int)result.Status >= 500 || (result.Status == HttpStatusCode.TooManyRequests && result.Headers.RetryAfter is not null);
+                if (!transient) return result; // 200 with response.failed, or a client error: the turn level decides
+                retryAfter = result.Headers.RetryAfter?.Delta;
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+            {
+                // Refused or cut: the same as a stream closed before response.completed when it happens mid-stream.
+                errors.Add($"{clock.Elapsed.TotalSeconds:F1}s {door.Name}: {ex.GetType().Name} {ex.Message}");
+            }
+            await Task.Delay(retryAfter ?? TimeSpan.FromSeconds(0.2 * Math.Pow(2, transportTry)));
+        }
+        return null;
+    }
+
+    private ManagedProcess PickDoor()
+    {
+        var doors = cluster.Gateways.Concat(cluster.Silos).Where(p => p.IsRunning && p != _last).ToList();
+        if (doors.Count == 0) doors = [.. cluster.Gateways.Concat(cluster.Silos)];
+        return _last = doors[_random.Next(doors.Count)];
+    }
+}

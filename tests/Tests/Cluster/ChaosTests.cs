@@ -1,0 +1,122 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using CodexLb.UpstreamSimulator;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>
+/// Real processes, real Redis: 20 conversations x 10 turns while silos are SIGKILLed (one mid-turn by construction),
+/// a gateway is SIGKILLed, and every silo is restarted in turn (a rolling update).
+/// </summary>
+[Collection(ClusterSmokeCollection.Name)]
+public sealed class ChaosTests(ITestOutputHelper output)
+{
+    private const int Conversations = 20, TurnsPerConversation = 10;
+
+    [Fact]
+    public async Task Every_turn_completes_through_kills_and_a_rolling_restart_with_no_lost_anchor_and_no_duplicated_context()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(silos: 3, gateways: 2, new ClusterHarnessOptions
+        {
+            Label = "chaos",
+            ApiKey = "sk-chaos-test-key",
+            RedisPersistence = true,
+            SiloArgs = ["--CodexLb:Gateway:DrainDelay", "00:00:00.500", "--Logging:LogLevel:Default", "Warning"],
+            GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+            // Turns take a while upstream, so kills land mid-turn.
+            SimulatorArgs = ["--Simulator:FirstEventDelay", "00:00:00.150", "--Simulator:EventDelay", "00:00:00.040"],
+        });
+        var clock = Stopwatch.StartNew();
+        var clients = Enumerable.Range(0, Conversations)
+            .Select(i => new ChaosClient(i, i % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock)).ToList();
+        var kills = new List<(string What, double At)>();
+
+        var traffic = Task.WhenAll(clients.Select((c, i) => DriveAsync(c, i)));
+        var chaos = ChaosAsync(cluster, clock, kills);
+        await Task.WhenAll(traffic, chaos);
+
+        // No alias lost: every conversation's last id routes from any front door, for an SDK-style turn.
+        foreach (var client in clients)
+        {
+            var http = cluster.CreateClient(cluster.Gateways[client.Turns.Count % cluster.Gateways.Count]);
+            var final = await SseClient.PostAsync(http, "/v1/responses", Items.Body([Items.Message("user", "still there?")], stream: false, previousResponseId: client.LastResponseId));
+            Assert.True(Rx.IsCompleted(final), $"the anchor {client.LastResponseId} no longer routes: {Rx.Describe(final)}");
+        }
+
+        var turns = clients.SelectMany(c => c.Turns).ToList();
+        var ledger = (await cluster.Sim.GetRequestsAsync()).Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
+        output.WriteLine($"{turns.Count} turns, {turns.Sum(t => t.Attempts)} attempts, {ledger.Count} upstream responses");
+        foreach (var t in turns.Where(t => t.Errors.Count > 0))
+            output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.Attempts} attempts): {string.Join(" | ", t.Errors)}");
+
+        Assert.Equal(Conversations * TurnsPerConversation, turns.Count);
+        Assert.DoesNotContain(turns.SelectMany(t => t.Errors), e => e.Contains("previous_response_not_found"));
+        foreach (var t in turns)
+        {
+            var upstream = ledger[t.ResponseId!];
+            var drift = Math.Abs(upstream.ContextTokens - t.TrueTokens) / (double)t.TrueTokens;
+            Assert.True(drift <= 0.01, $"conv {t.Conversation} turn {t.Turn}: upstream context {upstream.ContextTokens} vs true {t.TrueTokens} tokens");
+        }
+
+        foreach (var (what, at) in kills)
+        {
+            // Affected: turns in flight at the kill that saw a failure. Recovery: kill to their successful completion.
+            var inFlight = turns.Where(t => t.StartedAt <= at && t.EndedAt >= at).ToList();
+            var affected = inFlight.Where(t => t.Errors.Count > 0).Select(t => t.EndedAt - at).Order().ToList();
+            var recovered = affected.Count == 0 ? (double?)null : affected[0];
+            output.WriteLine($"{what} at {at:F1}s: {inFlight.Count} turns in flight, {affected.Count} saw a failure; kill to their completion: " +
+                (affected.Count == 0 ? "-" : $"first {affected[0]:F2}s, median {affected[affected.Count / 2]:F2}s, slowest {affected[^1]:F2}s"));
+            Assert.True(recovered is null or < 30, $"{what}: no affected turn recovered within 30 s");
+        }
+        Assert.Contains(kills, k => turns.Any(t => t.StartedAt <= k.At && t.EndedAt >= k.At && k.What.StartsWith("kill -9 silo")));
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    private static async Task DriveAsync(ChaosClient client, int index)
+    {
+        var random = new Random(index);
+        await Task.Delay(random.Next(0, 1000));
+        for (var turn = 1; turn <= TurnsPerConversation; turn++)
+        {
+            JsonNode[] items = client.PendingCallId is { } callId
+                ? [Items.FunctionOutput(callId, $"tool output for conversation {index} turn {turn}: " + new string('o', 300))]
+                : [Items.Message("user", $"conversation {index} turn {turn}{(turn % 3 == 0 ? " RUN_TOOL" : "")}: " + new string('u', 200))];
+            if (turn == 1) items = [Items.Message("developer", $"system prompt of conversation {index} " + new string('s', 4000)), .. items];
+            await client.RunTurnAsync(turn, items);
+            await Task.Delay(1500 + random.Next(0, 1000));
+        }
+    }
+
+    private async Task ChaosAsync(ClusterHarness cluster, Stopwatch clock, List<(string, double)> kills)
+    {
+        async Task Kill(ManagedProcess process)
+        {
+            kills.Add(($"kill -9 {process.Name}", clock.Elapsed.TotalSeconds));
+            await process.KillAsync();
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s kill -9 {process.Name}");
+        }
+
+        await Task.Delay(4000);
+        await Kill(cluster.Silos[0]);
+        await Task.Delay(1500);
+        await cluster.Silos[0].StartAsync();
+        await Task.Delay(3000);
+        await Kill(cluster.Gateways[0]);
+        await Task.Delay(2000);
+        await cluster.Gateways[0].StartAsync();
+        await Task.Delay(2000);
+        await Kill(cluster.Silos[1]);
+        await Task.Delay(1500);
+        await cluster.Silos[1].StartAsync();
+        await Task.Delay(2000);
+        foreach (var silo in cluster.Silos)
+        {
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s rolling restart {silo.Name}");
+            await silo.RestartAsync();
+        }
+        output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s chaos done");
+    }
+}
