@@ -78,18 +78,40 @@ public sealed class ConversationContext
         return new TurnPlan(all, prints, baseCount, baseCount == 0 ? null : anchor);
     }
 
-    /// <summary>Makes a completed turn the conversation's latest state: its items plus the response's output items.</summary>
-    public void Commit(TurnPlan plan, IReadOnlyList<byte[]> outputs, IReadOnlyList<ulong> outputFingerprints, string responseId)
+    /// <summary>
+    /// Makes a completed turn the conversation's latest state: its items plus the response's output items. A compaction
+    /// item replaces what it compacts: the context then starts at the compaction item, so a rebuild after a loss sends the
+    /// compacted form. Returns how many items of the previous context were kept as a prefix (what a store may keep).
+    /// </summary>
+    public int Commit(TurnPlan plan, IReadOnlyList<byte[]> outputs, IReadOnlyList<ulong> outputFingerprints, string responseId)
     {
         items.Clear();
         items.AddRange(plan.Items);
         items.AddRange(outputs);
         fingerprints = [.. plan.Fingerprints, .. outputFingerprints];
+        var kept = plan.BaseCount;
+        state.Anchors.RemoveAll(a => a.ItemCount > plan.BaseCount); // they stood for items this turn replaced
+        var compaction = LastCompaction(outputs);
+        if (compaction >= 0)
+        {
+            var drop = plan.Items.Count + compaction;
+            items.RemoveRange(0, drop);
+            fingerprints.RemoveRange(0, drop);
+            state.Anchors.Clear(); // every earlier anchor stood for the uncompacted history
+            kept = 0;
+        }
         state.ItemCount = items.Count;
         state.LastResponseId = responseId;
-        state.Anchors.RemoveAll(a => a.ItemCount > plan.BaseCount); // they stood for items this turn replaced
         state.Anchors.Add(new AnchorPoint(responseId, items.Count));
         if (state.Anchors.Count > MaxAnchors) state.Anchors.RemoveRange(0, state.Anchors.Count - MaxAnchors);
         state.Turns++;
+        return kept;
+    }
+
+    private static int LastCompaction(IReadOnlyList<byte[]> outputs)
+    {
+        for (var i = outputs.Count - 1; i >= 0; i--)
+            if (EventReader.ReadType(outputs[i]) == "compaction") return i;
+        return -1;
     }
 }

@@ -295,13 +295,13 @@ public sealed partial class ConversationGrain(
             return;
         }
         socket.AnchorResponseId = responseId;
-        _context.Commit(plan, outputs, ItemFingerprint.ComputeAll(outputs), responseId);
+        var kept = _context.Commit(plan, outputs, ItemFingerprint.ComputeAll(outputs), responseId);
         state.State.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         state.State.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
         turn.ResponseId = responseId;
         try
         {
-            await PersistAsync(plan.BaseCount, responseId);
+            await PersistAsync(kept, responseId);
         }
         catch (Exception ex)
         {
@@ -319,9 +319,9 @@ public sealed partial class ConversationGrain(
         sink.Relay(completed);
     }
 
-    private async Task PersistAsync(int baseCount, string responseId)
+    private async Task PersistAsync(int keptPrefix, string responseId)
     {
-        var keep = Math.Min(baseCount, _persistedCount);
+        var keep = Math.Min(keptPrefix, _persistedCount);
         var appended = _context.Items.Skip(keep).ToList();
         await contextStore.SaveAsync(Key, keep, appended, CancellationToken.None);
         _persistedCount = _context.Items.Count;

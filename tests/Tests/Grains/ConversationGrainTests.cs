@@ -116,6 +116,43 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         Assert.Equal("response.completed", events[^1].Type);
     }
 
+    [Fact]
+    public async Task A_turn_past_the_context_bound_is_400_context_length_exceeded_and_nothing_is_sent_or_stored()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "small")]));
+        var before = fixture.Simulator.Ledger.Requests.Count;
+
+        var huge = new string('x', (int)GrainClusterFixture.ContextBound);
+        var rejected = await Turns.RunAsync(grain, Items.Body([Items.Message("user", huge)], previousResponseId: first.ResponseId()));
+        var rejection = Assert.Single(rejected).Rejection!;
+        Assert.Equal((400, "context_length_exceeded"), (rejection.Status, rejection.Code));
+        Assert.Equal(before, fixture.Simulator.Ledger.Requests.Count);
+        Assert.Equal(2, (await grain.GetStats()).ContextItems);
+
+        // The conversation is intact: the client compacts or sends less, and continues from the same anchor.
+        var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "smaller")], previousResponseId: first.ResponseId()));
+        Assert.Equal("response.completed", next[^1].Type);
+    }
+
+    [Fact]
+    public async Task After_a_compaction_a_rebuild_sends_the_compacted_context()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body([Items.Message("developer", "sys " + new string('s', 4000)), Items.Message("user", "q1")]));
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var compacted = await Turns.RunAsync(grain, Items.Body([Items.Message("user", $"[sim:close-between-turns#{tag}] compaction_trigger")], previousResponseId: first.ResponseId()));
+        Assert.Contains(compacted.Outputs(), o => (string?)o["type"] == "compaction");
+        Assert.Equal(1, (await grain.GetStats()).ContextItems);
+
+        // The provider dropped the socket after the compaction turn: the rebuild is the compaction item plus the new item.
+        var after = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "after")], previousResponseId: compacted.ResponseId()));
+        var upstream = Upstream(after.ResponseId());
+        Assert.False(upstream.IsDelta);
+        Assert.Equal(2, upstream.InputItemCount);
+        Assert.True(upstream.ContextTokens < Upstream(compacted.ResponseId()).ContextTokens);
+    }
+
     private static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -9,6 +9,8 @@ namespace CodexLb.Tests.Infrastructure;
 /// <summary>One in-process Orleans cluster (2 silos, memory storage) pointed at one upstream simulator.</summary>
 public sealed class GrainClusterFixture : IAsyncLifetime
 {
+    public const long ContextBound = 64 * 1024;
+
     public UpstreamSimulatorHost Simulator { get; private set; } = null!;
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.Client;
@@ -24,6 +26,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             ["CodexLb:Upstream:TurnQueueLimit"] = "2",
             ["CodexLb:Upstream:FirstEventTimeout"] = "00:00:05",
             ["CodexLb:Upstream:IdleTimeout"] = "00:00:02",
+            ["CodexLb:Upstream:MaxContextBytes"] = ContextBound.ToString(),
             ["CodexLb:Upstream:MaxSocketAge"] = "00:00:04",
         }).Build();
         builder.ConfigureSilo((_, silo) =>

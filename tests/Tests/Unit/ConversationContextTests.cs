@@ -68,6 +68,24 @@ public sealed class ConversationContextTests
     }
 
     [Fact]
+    public void A_compaction_item_replaces_what_it_compacts()
+    {
+        var context = new ConversationContext(new ConversationState(), []);
+        Commit(context, context.Plan(Turn(null, Msg("developer", "sys"), Msg("user", "q1")))!, "resp_1", Out("a1"));
+        var compact = context.Plan(Turn("resp_1", Msg("user", "please compaction_trigger")))!;
+        var compaction = Encoding.UTF8.GetBytes("""{"type":"compaction","id":"cmp_1","encrypted_content":"summary-of-everything"}""");
+        var kept = context.Commit(compact, [compaction], ItemFingerprint.ComputeAll([compaction]), "resp_2");
+
+        Assert.Equal(0, kept); // the store must rewrite, not append
+        Assert.Single(context.Items);
+        Assert.Null(context.Plan(Turn("resp_1", Msg("user", "old anchor")))); // stood for the uncompacted history
+        var next = context.Plan(Turn("resp_2", Msg("user", "after compaction")))!;
+        Assert.Equal((1, 2), (next.BaseCount, next.Items.Count));
+        // A full-history client that now starts from the compaction item extends the context.
+        Assert.Equal("resp_2", context.Plan(Turn(null, compaction, Msg("user", "after compaction")))!.AnchorResponseId);
+    }
+
+    [Fact]
     public void An_unknown_anchor_is_not_planned()
     {
         var context = new ConversationContext(new ConversationState(), []);
