@@ -52,6 +52,13 @@ public sealed class ChaosTests(ITestOutputHelper output)
         foreach (var t in turns.Where(t => t.Errors.Count > 0))
             output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.Attempts} attempts): {string.Join(" | ", t.Errors)}");
 
+        foreach (var door in cluster.Gateways.Concat(cluster.Silos))
+        {
+            var metrics = await cluster.CreateClient(door).GetStringAsync("/metrics");
+            var rebinds = metrics.Split('\n').Where(l => l.StartsWith("codexlb_gateway_rebinds_total")).Select(l => l.Split(' ')[^1]);
+            output.WriteLine($"{door.Name}: rebinds since its last start {string.Join("+", rebinds.DefaultIfEmpty("0"))}");
+        }
+
         Assert.Equal(Conversations * TurnsPerConversation, turns.Count);
         Assert.DoesNotContain(turns.SelectMany(t => t.Errors), e => e.Contains("previous_response_not_found"));
         foreach (var t in turns)
