@@ -32,6 +32,9 @@ public sealed class DrainTests(DrainingProductFixture product) : IClassFixture<D
         Assert.Equal("bridge_drain_active", refused.Json.GetProperty("error").GetProperty("code").GetString());
         Assert.NotNull(refused.Headers.RetryAfter);
 
+        var upgrade = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => WsClient.ConnectAsync(product.BaseUrl, ProductFixture.ApiKey));
+        Assert.Contains("503", upgrade.Message); // not 403: the client retries elsewhere
+
         var finished = await inFlight;
         Assert.True(finished.Status == HttpStatusCode.OK, finished.RawBody);
         Assert.Equal("response.completed", finished.Terminal!.Type);
