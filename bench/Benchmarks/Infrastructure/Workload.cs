@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using System.Runtime.InteropServices;
+using System.Text;
+
+namespace CodexLb.Benchmarks.Infrastructure;
+
+/// <summary>The samples of one measured phase.</summary>
+public sealed class PhaseResult
+{
+    public List<double> Ttfb { get; } = [];
+    public List<double> Ttlb { get; } = [];
+    public int Errors { get; set; }
+    public long Events { get; set; }
+    public double WallSeconds { get; set; }
+    public double CpuSeconds { get; set; }
+    public long AllocatedBytes { get; set; }
+    public int Turns => Ttlb.Count;
+
+    public void Add(TurnTiming t)
+    {
+        lock (this)
+        {
+            if (!t.Completed) { Errors++; return; }
+            Ttfb.Add(t.TtfbMicros);
+            Ttlb.Add(t.TtlbMicros);
+            Events += t.Events;
+        }
+    }
+}
+
+/// <summary>Closed-loop load: N workers, each sending its next turn as soon as the previous one ended.</summary>
+public static class Workload
+{
+    /// <summary>Runs <paramref name="turnsPerWorker"/> turns on each of <paramref name="workers"/> workers, or until the deadline.</summary>
+    public static async Task<PhaseResult> RunAsync(int workers, int turnsPerWorker, Func<int, Task<TurnTiming>> turn, TimeSpan? duration = null)
+    {
+        var result = new PhaseResult();
+        var deadline = duration is { } d ? Stopwatch.GetTimestamp() + (long)(d.TotalSeconds * Stopwatch.Frequency) : long.MaxValue;
+        var cpu = CpuTime.Now();
+        var allocated = GC.GetTotalAllocatedBytes(false);
+        var start = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, workers).Select(w => Task.Run(async () =>
+        {
+            for (var i = 0; i < turnsPerWorker && Stopwatch.GetTimestamp() < deadline; i++)
+            {
+                try
+                {
+                    result.Add(await turn(w));
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException or WebSocketException)
+                {
+                    lock (result) result.Errors++;
+                }
+            }
+        })));
+        result.WallSeconds = (Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency;
+        result.CpuSeconds = CpuTime.Now() - cpu;
+        result.AllocatedBytes = GC.GetTotalAllocatedBytes(false) - allocated;
+        return result;
+    }
+}
+
+/// <summary>This process's CPU time (user + system, all threads), nanosecond clock where available.</summary>
+public static partial class CpuTime
+{
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec time);
+
+    private const int ClockProcessCpuTimeId = 2;
+
+    public static double Now()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                if (ClockGetTime(ClockProcessCpuTimeId, out var ts) == 0) return ts.Seconds + ts.Nanoseconds / 1e9;
+            }
+            catch (DllNotFoundException)
+            {
+            }
+        }
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    }
+}
+
+/// <summary>A direct Responses WebSocket-mode client of the simulator (the relay scenario's second baseline).</summary>
+public sealed class DirectWebSocket : IAsyncDisposable
+{
+    private readonly ClientWebSocket _socket = new();
+    private byte[] _buffer = new byte[64 * 1024];
+
+    public static async Task<DirectWebSocket> ConnectAsync(Uri uri)
+    {
+        var client = new DirectWebSocket();
+        client._socket.Options.SetRequestHeader("Authorization", "Bearer " + Product.UpstreamKey);
+        await client._socket.ConnectAsync(uri, CancellationToken.None);
+        return client;
+    }
+
+    /// <summary>Sends one <c>response.create</c> (the body with its <c>type</c>) and reads frames until <c>response.completed</c>.</summary>
+    public async Task<TurnTiming> TurnAsync(byte[] body)
+    {
+        var frame = new byte[body.Length + 26];
+        Encoding.UTF8.GetBytes("{\"type\":\"response.create\",").CopyTo(frame, 0);
+        body.AsSpan(1).CopyTo(frame.AsSpan(26));
+        var start = Stopwatch.GetTimestamp();
+        await _socket.SendAsync(frame.AsMemory(0, 26 + body.Length - 1), WebSocketMessageType.Text, true, CancellationToken.None);
+        long first = 0, bytes = 0;
+        var events = 0;
+        while (true)
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult received;
+            do
+            {
+                if (length == _buffer.Length) Array.Resize(ref _buffer, _buffer.Length * 2);
+                received = await _socket.ReceiveAsync(_buffer.AsMemory(length), CancellationToken.None);
+                length += received.Count;
+            } while (!received.EndOfMessage);
+            if (received.MessageType == WebSocketMessageType.Close) return new TurnTiming(start, first, Stopwatch.GetTimestamp(), false, 0, bytes, events);
+            if (first == 0) first = Stopwatch.GetTimestamp();
+            bytes += length;
+            events++;
+            var head = _buffer.AsSpan(0, Math.Min(length, 64));
+            if (head.IndexOf("\"response.completed\""u8) >= 0) return new TurnTiming(start, first, Stopwatch.GetTimestamp(), true, 200, bytes, events);
+            if (head.IndexOf("\"response.failed\""u8) >= 0 || head.IndexOf("\"type\":\"error\""u8) >= 0)
+                return new TurnTiming(start, first, Stopwatch.GetTimestamp(), false, 200, bytes, events);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        }
+        catch (WebSocketException)
+        {
+        }
+        _socket.Dispose();
+    }
+}

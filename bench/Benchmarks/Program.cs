@@ -1,0 +1,101 @@
+using CodexLb.Benchmarks;
+using CodexLb.Benchmarks.Infrastructure;
+using CodexLb.Benchmarks.Scenarios;
+
+// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|failover|all] [--quick]
+//   [--no-wait] [--throughput-seconds N] [--conversations K]
+// --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
+
+if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
+
+var options = BenchOptions.Parse(args);
+if (options is null)
+{
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K]");
+    return 2;
+}
+
+MachineInfo.Print();
+Console.WriteLine();
+Console.WriteLine($"command: dotnet run -c Release --project bench/Benchmarks -- {string.Join(' ', args)}");
+
+var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
+{
+    // Memory first: its working-set figures are only meaningful in a process that has not yet grown its heap.
+    ("memory", MemoryScenario.RunAsync),
+    ("latency", LatencyScenario.RunAsync),
+    ("throughput", ThroughputScenario.RunAsync),
+    ("relay", RelayScenario.RunAsync),
+    ("context", ContextScenario.RunAsync),
+    ("profile", ProfileScenario.RunAsync),
+    ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
+};
+
+var failed = 0;
+var started = DateTime.UtcNow;
+foreach (var (name, run) in scenarios.Where(s => options.Scenario == "all" || s.Name == options.Scenario))
+{
+    if (options.WaitQuiet && name != "failover")
+    {
+        var others = await MachineLoad.WaitQuietAsync(0.15, TimeSpan.FromMinutes(3));
+        if (others >= 0.15) Log.Progress($"{name}: the machine did not get quiet (other processes use {others:N2} cores); running anyway");
+    }
+    var speedBefore = name == "failover" ? 0 : MachineLoad.SpeedProbe();
+    var watch = System.Diagnostics.Stopwatch.StartNew();
+    var load = new MachineLoad();
+    try
+    {
+        await run(options);
+        if (name != "failover")
+        {
+            Console.WriteLine();
+            var others = load.OtherCores();
+            Console.WriteLine($"_{name}: {watch.Elapsed.TotalSeconds:N0} s; other processes on this machine used {others:N2} of {Environment.ProcessorCount} cores meanwhile; " +
+                              $"CPU speed probe (SHA-256, one thread) {speedBefore:N0} MB/s before, {MachineLoad.SpeedProbe():N0} MB/s after._");
+        }
+    }
+    catch (Exception ex)
+    {
+        failed++;
+        Console.WriteLine();
+        Console.WriteLine($"### {name}: FAILED");
+        Console.WriteLine();
+        Console.WriteLine("```");
+        Console.WriteLine(ex.ToString());
+        Console.WriteLine("```");
+    }
+    Log.Progress($"{name}: {watch.Elapsed.TotalSeconds:N0} s");
+}
+Console.WriteLine();
+Console.WriteLine($"total {(DateTime.UtcNow - started).TotalSeconds:N0} s");
+return failed == 0 ? 0 : 1;
+
+namespace CodexLb.Benchmarks
+{
+    public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet)
+    {
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "failover", "all"];
+
+        public static BenchOptions? Parse(string[] args)
+        {
+            var scenario = "all";
+            var quick = false;
+            var seconds = 20;
+            var conversations = 2000;
+            var waitQuiet = true;
+            for (var i = 0; i < args.Length; i++)
+            {
+                switch (args[i])
+                {
+                    case "--quick": quick = true; break;
+                    case "--no-wait": waitQuiet = false; break;
+                    case "--throughput-seconds" when i + 1 < args.Length && int.TryParse(args[i + 1], out var s): seconds = s; i++; break;
+                    case "--conversations" when i + 1 < args.Length && int.TryParse(args[i + 1], out var k): conversations = k; i++; break;
+                    case var name when Known.Contains(name): scenario = name; break;
+                    default: return null;
+                }
+            }
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet);
+        }
+    }
+}
