@@ -115,13 +115,15 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
     private async ValueTask<ValueTask<bool>> KeepAliveUntilAsync(ValueTask<bool> next, System.IO.Pipelines.PipeWriter writer, CancellationToken aborted)
     {
         var pending = next.AsTask();
-        while (await Task.WhenAny(pending, Task.Delay(_options.KeepAliveInterval, aborted)) != pending)
+        while (true)
         {
+            // Wait without throwing: a timeout means "send a keepalive", the task's own outcome is observed by the caller.
+            await ((Task)pending.WaitAsync(_options.KeepAliveInterval, aborted)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (pending.IsCompleted) return new ValueTask<bool>(pending);
             aborted.ThrowIfCancellationRequested();
             SseWriter.WriteComment(writer, "keepalive"u8);
             await writer.FlushAsync(aborted);
         }
-        return new ValueTask<bool>(pending);
     }
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)

@@ -15,25 +15,22 @@ namespace CodexLb.Grains.Conversation;
 public sealed class TurnSink
 {
     private readonly Channel<TurnEvent> _channel = Channel.CreateUnbounded<TurnEvent>(new() { SingleReader = true });
-    private readonly CancellationTokenSource _done = new();
+    private readonly PeriodicTimer _heartbeat;
     private int _lastSequence = -1;
     private long _lastWrite = Environment.TickCount64;
 
-    public TurnSink(TimeSpan heartbeatInterval) => _ = HeartbeatAsync(heartbeatInterval);
+    public TurnSink(TimeSpan heartbeatInterval)
+    {
+        _heartbeat = new PeriodicTimer(heartbeatInterval);
+        _ = HeartbeatAsync(heartbeatInterval);
+    }
 
+    // Ends when Complete disposes the timer: a pending wait then returns false (no exception on the hot path).
     private async Task HeartbeatAsync(TimeSpan interval)
     {
-        using var timer = new PeriodicTimer(interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_done.Token).ConfigureAwait(false))
-                if (Environment.TickCount64 - Volatile.Read(ref _lastWrite) >= interval.TotalMilliseconds * 0.9)
-                    Write(TurnEvent.Heartbeat);
-        }
-        catch (OperationCanceledException)
-        {
-            // The turn ended.
-        }
+        while (await _heartbeat.WaitForNextTickAsync().ConfigureAwait(false))
+            if (Environment.TickCount64 - Volatile.Read(ref _lastWrite) >= interval.TotalMilliseconds * 0.9)
+                Write(TurnEvent.Heartbeat);
     }
 
     private void Write(TurnEvent turnEvent)
@@ -74,7 +71,7 @@ public sealed class TurnSink
 
     public void Complete()
     {
-        _done.Cancel();
+        _heartbeat.Dispose();
         _channel.Writer.TryComplete();
     }
 }

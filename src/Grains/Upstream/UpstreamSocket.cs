@@ -114,7 +114,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     private async Task ReadLoopAsync()
     {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        var buffer = new ArrayBufferWriter<byte>(4 * 1024);
         try
         {
             while (true)
@@ -123,7 +123,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    result = await _socket.ReceiveAsync(buffer.GetMemory(8 * 1024), _closing.Token).ConfigureAwait(false);
+                    result = await _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), _closing.Token).ConfigureAwait(false);
                     buffer.Advance(result.Count);
                 } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
 
