@@ -72,13 +72,13 @@ public sealed class ResponsesWebSocketEndpoint(
     private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, ReadOnlyMemory<byte> frame, HttpContext context, CancellationToken aborted)
     {
         if (!ResponseCreateParser.TryParse(frame.Span, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
-        if (EventReader.ReadType(frame.Span) is not "response.create")
+        if (parsed!.Type is not "response.create")
         {
             await SendErrorAsync(socket, ProxyErrors.InvalidRequest("Expected a 'response.create' frame.", "type"), aborted);
             return;
         }
         string? key = sessionKey;
-        if (parsed!.PreviousResponseId is not null)
+        if (parsed.PreviousResponseId is not null)
         {
             (key, error) = await router.ResolveAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers);
             if (error is not null) { await SendErrorAsync(socket, error, aborted); return; }

@@ -16,9 +16,6 @@ public sealed class TurnStream(IAsyncEnumerator<TurnEvent>? events, TimeSpan own
 
     public static TurnStream Rejected(TurnRejection rejection) => new(null, TimeSpan.Zero) { _current = TurnEvent.Rejected(rejection) };
 
-    /// <summary>True when a rejection stands in for the stream: nothing was started.</summary>
-    public bool IsRejected => events is null;
-
     /// <exception cref="OwnerUnreachableException">No event or heartbeat within the owner timeout.</exception>
     public async ValueTask<bool> MoveNextAsync()
     {

@@ -34,7 +34,7 @@ public static class ResponseCreateParser
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return ProxyErrors.InvalidJson("The request body must be a JSON object.");
 
-        string? previous = null, model = null, cacheKey = null;
+        string? previous = null, model = null, cacheKey = null, type = null;
         bool stream = false, generate = true, sawInput = false;
         var items = new List<byte[]>();
         var settings = new ArrayBufferWriter<byte>(Math.Min(body.Length, 64 * 1024) + 16);
@@ -74,6 +74,9 @@ public static class ResponseCreateParser
                         return ProxyErrors.InvalidRequest("'stream' must be a boolean.", "stream");
                     stream = reader.TokenType == JsonTokenType.True;
                     continue;
+                case "type":
+                    if (reader.TokenType == JsonTokenType.String) type = reader.GetString();
+                    break;
                 case "model":
                     if (reader.TokenType == JsonTokenType.String) model = reader.GetString();
                     break;
@@ -96,6 +99,7 @@ public static class ResponseCreateParser
 
         request = new ResponseCreateRequest
         {
+            Type = type,
             PreviousResponseId = previous,
             Stream = stream,
             Generate = generate,

@@ -5,6 +5,9 @@ namespace CodexLb.Protocol.Requests;
 /// </summary>
 public sealed class ResponseCreateRequest
 {
+    /// <summary>The frame type of a websocket message (<c>response.create</c>); absent in HTTP bodies.</summary>
+    public string? Type { get; init; }
+
     public string? PreviousResponseId { get; init; }
     public bool Stream { get; init; }
     public bool Generate { get; init; } = true;

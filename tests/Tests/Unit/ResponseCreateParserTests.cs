@@ -44,6 +44,7 @@ public sealed class ResponseCreateParserTests
     {
         var r = Parse("""{"type":"response.create","model":"m","generate":false}""");
         Assert.False(r.Generate);
+        Assert.Equal("response.create", r.Type);
         Assert.Empty(r.InputItems);
         Assert.DoesNotContain("type", Encoding.UTF8.GetString(r.Settings));
     }
