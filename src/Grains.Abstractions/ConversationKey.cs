@@ -14,6 +14,6 @@ public static class ConversationKey
         return slash < 0 ? conversationKey : conversationKey[..slash];
     }
 
-    /// <summary>The alias grain key of a response id, scoped to the tenant that owns it.</summary>
+    /// <summary>A response id scoped to the tenant that owns it (how gateways cache where a response lives).</summary>
     public static string AliasKey(string tenant, string responseId) => $"{tenant}/{responseId}";
 }

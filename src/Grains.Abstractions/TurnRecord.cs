@@ -17,4 +17,6 @@ public sealed record TurnRecord
     [Id(8)] public long BytesSent { get; init; }
     /// <summary>completed, failed, incomplete, rejected:{code}, stream_incomplete.</summary>
     [Id(9)] public string Outcome { get; init; } = "";
+    /// <summary>Input items of the last upstream send of the turn (what the provider was charged for as new).</summary>
+    [Id(10)] public int ItemsSent { get; init; }
 }

@@ -20,4 +20,12 @@ public sealed record TurnRequest
 
     /// <summary>Correlates logs and traces; never conversation text.</summary>
     [Id(5)] public string RequestId { get; init; } = "";
+
+    /// <summary>
+    /// A response the gateway found by content (a keyless full-history client): its context covers the first
+    /// <see cref="ResumePrefixLength"/> input items. The grain checks the hint against the response's chain.
+    /// </summary>
+    [Id(6)] public string? ResumeFromResponseId { get; init; }
+
+    [Id(7)] public int ResumePrefixLength { get; init; }
 }

@@ -14,7 +14,7 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// Where a bridge turn's cost goes, without an external profiler: (1) the same turn cut at each layer (direct HTTP,
 /// direct WebSocket, the conversation grain called in-process without the HTTP gateway, the whole bridge) under a
 /// saturating closed loop, CPU and allocations per turn; (2) single Orleans calls the turn makes (a call on a warm
-/// grain, ResponseAliasGrain.Bind on a fresh id = one activation + state write per turn); (3) an allocation profile of
+/// grain, the response index); (3) an allocation profile of
 /// bridge turns from the runtime's GCAllocationTick events (one sample per ~100 KB allocated, with the type).
 /// </summary>
 public static class ProfileScenario
@@ -61,13 +61,9 @@ public static class ProfileScenario
         var warm = grains.GetGrain<IConversationGrain>(grainKeys[0]);
         await Call(calls, "IConversationGrain.GetStats (warm grain, in-process)", options.Quick ? 500 : 2000, _ => warm.GetStats());
         var next = 0;
-        await Call(calls, "IResponseAliasGrain.Bind, fresh id (activation + write)", options.Quick ? 200 : 1000,
-            _ => grains.GetGrain<IResponseAliasGrain>($"bench/resp_{tag}_{Interlocked.Increment(ref next)}").Bind(grainKeys[0]));
-        var fixedAliases = Enumerable.Range(0, Concurrency).Select(i => grains.GetGrain<IResponseAliasGrain>($"bench/resp_{tag}_fixed_{i}")).ToArray();
-        var flips = new int[Concurrency];
-        await Call(calls, "IResponseAliasGrain.Bind, warm grain, new key (call + storage write)", options.Quick ? 200 : 1000,
-            w => fixedAliases[w].Bind(grainKeys[++flips[w] % 2]));
-        await Call(calls, "IResponseAliasGrain.Bind, warm grain, same key (call, no write)", options.Quick ? 200 : 1000, w => fixedAliases[w].Bind(grainKeys[0]));
+        var index = grains.GetGrain<IResponseIndexGrain>(0);
+        await Call(calls, "IResponseIndexGrain.Locate, never-issued id (stateless worker + store read)", options.Quick ? 200 : 1000,
+            _ => index.Locate("bench", $"resp_{tag}_{Interlocked.Increment(ref next)}"));
         await Call(calls, "(not Orleans) PeriodicTimer cancelled while awaited, OCE caught", options.Quick ? 500 : 2000, _ => CancelledHeartbeatAsync());
         calls.Print();
 
@@ -78,8 +74,7 @@ public static class ProfileScenario
             ("bridge", options.Quick ? 100 : 300, w => bridge[w].TurnAsync(client, product.GatewayResponses)),
             ("direct HTTP", options.Quick ? 100 : 300, w => direct[w].TurnAsync(client, product.DirectResponses)),
             ("grain in-process", options.Quick ? 100 : 300, w => GrainTurnAsync(grains, grainKeys[w], body)),
-            ("alias Bind fresh", options.Quick ? 100 : 300,
-                _ => grains.GetGrain<IResponseAliasGrain>($"bench/resp_{tag}_s_{Interlocked.Increment(ref next)}").Bind(grainKeys[0])),
+            ("index Locate", options.Quick ? 100 : 300, _ => index.Locate("bench", $"resp_{tag}_s_{Interlocked.Increment(ref next)}")),
             ("timer+OCE", options.Quick ? 500 : 2000, _ => CancelledHeartbeatAsync()),
         };
         var profiles = new List<Dictionary<string, double>>();

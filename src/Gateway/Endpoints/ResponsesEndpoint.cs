@@ -36,11 +36,13 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             return;
         }
 
-        var (key, routeError) = await router.ResolveAsync(tenant, parsed!.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers);
-        if (routeError is not null) { await ErrorResults.WriteAsync(context.Response, routeError); return; }
+        var fingerprints = ItemFingerprint.ComputeAll(parsed!.InputItems);
+        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, fingerprints);
+        if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
+        var key = route.Key;
         context.Response.Headers[TurnRouter.TurnStateHeader] = key;
 
-        var turn = ToTurn(parsed, context.TraceIdentifier);
+        var turn = ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume);
         context.Response.Headers[GatewayMetrics.OverheadHeader] = telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var stream = await dispatcher.StartAsync(key!, turn, aborted);
         if (stream.Current.Rejection is { } rejection)
@@ -50,18 +52,24 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             return;
         }
         telemetry.FirstByte();
+        router.Started(key!, stream.Current);
         if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
         else await RespondJsonAsync(context, stream, key!, telemetry);
     }
 
-    public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) => new()
+    public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
+        ToTurn(parsed, requestId, ItemFingerprint.ComputeAll(parsed.InputItems), null);
+
+    public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId, ulong[] fingerprints, ContentMatch? resume) => new()
     {
         PreviousResponseId = parsed.PreviousResponseId,
         Settings = parsed.Settings,
         InputItems = parsed.InputItems,
-        InputFingerprints = ItemFingerprint.ComputeAll(parsed.InputItems),
+        InputFingerprints = fingerprints,
         Generate = parsed.Generate,
         RequestId = requestId,
+        ResumeFromResponseId = resume?.ResponseId,
+        ResumePrefixLength = resume?.PrefixLength ?? 0,
     };
 
     private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)

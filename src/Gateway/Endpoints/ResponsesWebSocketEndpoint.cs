@@ -8,6 +8,7 @@ using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Items;
 using CodexLb.Protocol.Requests;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -77,16 +78,14 @@ public sealed class ResponsesWebSocketEndpoint(
             await SendErrorAsync(socket, ProxyErrors.InvalidRequest("Expected a 'response.create' frame.", "type"), aborted);
             return;
         }
-        string? key = sessionKey;
-        if (parsed.PreviousResponseId is not null)
-        {
-            (key, error) = await router.ResolveAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers);
-            if (error is not null) { await SendErrorAsync(socket, error, aborted); return; }
-        }
+        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
+        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers, fingerprints, sessionKey);
+        if (route.Error is not null) { await SendErrorAsync(socket, route.Error, aborted); return; }
+        var key = route.Key;
 
         using var telemetry = new TurnTelemetry("websocket");
         telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null);
-        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier), aborted);
+        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume), aborted);
         if (stream.Current.Rejection is { } rejection)
         {
             telemetry.Rejected(rejection.Status, rejection.Code);
@@ -94,6 +93,7 @@ public sealed class ResponsesWebSocketEndpoint(
             return;
         }
         telemetry.FirstByte();
+        router.Started(key!, stream.Current);
         var current = stream.Current;
         var relayed = 0;
         while (true)

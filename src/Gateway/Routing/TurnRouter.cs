@@ -2,14 +2,19 @@ using System.Security.Cryptography;
 using System.Text;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Items;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Caching.Memory;
 
 namespace CodexLb.Gateway.Routing;
 
+/// <summary>Where a turn goes: its conversation, or the error to answer; and, for a keyless client, the response its input resumes.</summary>
+public readonly record struct TurnRoute(string? Key, OpenAIError? Error, ContentMatch? Resume = null);
+
 /// <summary>
-/// Finds the conversation a turn belongs to: by its <c>previous_response_id</c> alias when it has one, otherwise by
-/// the session the client names (turn-state we issued, thread, session, prompt cache key), otherwise a new one.
+/// Finds the conversation a turn belongs to: by its <c>previous_response_id</c> when it has one (one read of the response
+/// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
+/// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
 /// </summary>
 public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
 {
@@ -17,27 +22,42 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
     private static readonly MemoryCacheEntryOptions CacheEntry = new() { Size = 1, SlidingExpiration = TimeSpan.FromHours(1) };
 
-    /// <summary>The conversation key, or an error (400 only for an id this cluster never issued).</summary>
-    public async ValueTask<(string? Key, OpenAIError? Error)> ResolveAsync(string tenant, string? previousResponseId, string? promptCacheKey, IHeaderDictionary headers)
+    /// <param name="fallbackKey">The conversation of a keyless turn that resumes nothing (a websocket's own); null for a new one.</param>
+    public async ValueTask<TurnRoute> RouteAsync(string tenant, string? previousResponseId, string? promptCacheKey, IHeaderDictionary headers,
+        ulong[] inputFingerprints, string? fallbackKey = null)
     {
-        if (previousResponseId is not null)
+        try
         {
-            string? key;
-            try
+            if (previousResponseId is not null)
             {
-                key = await ResolveAliasAsync(tenant, previousResponseId);
+                var location = await LocateAsync(tenant, previousResponseId);
+                return location.Status switch
+                {
+                    ResponseStatus.Found => new TurnRoute(location.ConversationKey, null),
+                    ResponseStatus.Expired => new TurnRoute(null, ProxyErrors.PreviousResponseExpired(previousResponseId)),
+                    _ => new TurnRoute(null, ProxyErrors.PreviousResponseNotFound(previousResponseId)),
+                };
             }
-            catch (Exception ex) when (TurnDispatcher.IsTransient(ex))
+            if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return new TurnRoute(named, null);
+            if (inputFingerprints.Length > 1)
             {
-                // We could not look; that is never the client's fault, so never a 400.
-                return (null, ProxyErrors.OwnerUnreachable());
+                var match = await OwnerRetry.RunAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)));
+                if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
-            return key is null ? (null, ProxyErrors.PreviousResponseNotFound(previousResponseId)) : (key, null);
         }
-        return (SessionKey(tenant, promptCacheKey, headers), null);
+        catch (Exception ex) when (TurnDispatcher.IsTransient(ex))
+        {
+            // We could not look; that is never the client's fault, so never a 400.
+            return new TurnRoute(null, ProxyErrors.OwnerUnreachable());
+        }
+        return new TurnRoute(fallbackKey ?? NewKey(tenant), null);
     }
 
-    public static string SessionKey(string tenant, string? promptCacheKey, IHeaderDictionary headers)
+    /// <summary>The conversation a request names through its headers or prompt cache key, else a new one.</summary>
+    public static string SessionKey(string tenant, string? promptCacheKey, IHeaderDictionary headers) =>
+        NamedSessionKey(tenant, promptCacheKey, headers) ?? NewKey(tenant);
+
+    private static string? NamedSessionKey(string tenant, string? promptCacheKey, IHeaderDictionary headers)
     {
         if (headers[TurnStateHeader].ToString() is { Length: > 0 } turnState && turnState.StartsWith(tenant + "/", StringComparison.Ordinal)
             && turnState.Length <= 256)
@@ -46,20 +66,34 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
         foreach (var name in SessionHeaders)
             if (headers[name].ToString() is { Length: > 0 } session) return ConversationKey.Create(tenant, "session", Digest(session));
         if (promptCacheKey is { Length: > 0 }) return ConversationKey.Create(tenant, "cache", Digest(promptCacheKey));
-        return ConversationKey.Create(tenant, "req", Guid.NewGuid().ToString("N"));
+        return null;
     }
 
-    /// <summary>Remembers an alias this gateway just saw issued, so the next turn skips the lookup.</summary>
+    private static string NewKey(string tenant) => ConversationKey.Create(tenant, "req", Guid.NewGuid().ToString("N"));
+
+    /// <summary>Remembers a response id this gateway saw issued (at response.created), so the next turn skips the lookup.</summary>
     public void Remember(string conversationKey, string responseId) =>
         aliasCache.Set(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey, CacheEntry);
 
-    private async ValueTask<string?> ResolveAliasAsync(string tenant, string responseId)
+    /// <summary>
+    /// A turn's first event: its response id routes to this conversation from <c>response.created</c> on, so a client that
+    /// chains on it before it completes reaches the turn (and waits behind it) instead of hearing "not found".
+    /// </summary>
+    public void Started(string conversationKey, TurnEvent first)
+    {
+        if (first.Type == Protocol.Events.EventTypes.Created && Protocol.Events.EventReader.Summarize(first.Data).ResponseId is { } id)
+            Remember(conversationKey, id);
+    }
+
+    private IResponseIndexGrain Index => grains.GetGrain<IResponseIndexGrain>(0);
+
+    private async ValueTask<ResponseLocation> LocateAsync(string tenant, string responseId)
     {
         var aliasKey = ConversationKey.AliasKey(tenant, responseId);
-        if (aliasCache.TryGetValue(aliasKey, out string? cached)) return cached;
-        var key = await OwnerRetry.RunAsync(() => grains.GetGrain<IResponseAliasGrain>(aliasKey).GetConversation());
-        if (key is not null) aliasCache.Set(aliasKey, key, CacheEntry);
-        return key;
+        if (aliasCache.TryGetValue(aliasKey, out string? cached)) return new ResponseLocation(ResponseStatus.Found, cached);
+        var location = await OwnerRetry.RunAsync(() => Index.Locate(tenant, responseId));
+        if (location.Status == ResponseStatus.Found) aliasCache.Set(aliasKey, location.ConversationKey, CacheEntry);
+        return location;
     }
 
     private static string Digest(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)).AsSpan(0, 16));

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Telemetry;
+using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
@@ -17,16 +18,24 @@ public sealed partial class ConversationGrain
 {
     private async Task ExecuteAsync(TurnRequest request, TurnSink sink, TurnAccounting turn)
     {
-        var plan = _context.Plan(request);
+        var (plan, missing) = await _tree.PlanAsync(request, CancellationToken.None);
         if (plan is null)
         {
-            sink.Reject(ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
+            sink.Reject(missing == ResponseStatus.Expired
+                ? ProxyErrors.PreviousResponseExpired(request.PreviousResponseId!)
+                : ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
             return;
         }
         if (plan.Items.Sum(i => (long)i.Length) > _options.MaxContextBytes)
         {
             sink.Reject(new OpenAIError(400, ErrorCodes.ContextLengthExceeded,
                 $"The conversation exceeds this bridge's context bound ({_options.MaxContextBytes} bytes); compact it.", ErrorTypes.InvalidRequest, "input"));
+            return;
+        }
+        if (!request.Generate && _socket is { IsOpen: true, AnchorResponseId: not null })
+        {
+            // A warm-up must not make the provider forget the response our socket is anchored on: answer it here.
+            await WarmUpLocallyAsync(request, plan, sink);
             return;
         }
 
@@ -60,7 +69,7 @@ public sealed partial class ConversationGrain
                 sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
                 return;
             }
-            CountSend(turn, delta, frame.Length);
+            CountSend(turn, delta, frame.Length, delta ? plan.NewCount : plan.Items.Count);
 
             UpstreamEvent? first;
             try
@@ -111,10 +120,11 @@ public sealed partial class ConversationGrain
         }
     }
 
-    private void CountSend(TurnAccounting turn, bool delta, int bytes)
+    private void CountSend(TurnAccounting turn, bool delta, int bytes, int items)
     {
-        if (delta) state.State.DeltaSends++; else { state.State.FullSends++; turn.FullSends++; }
-        state.State.BytesSent += bytes;
+        if (delta) _counters.DeltaSends++; else { _counters.FullSends++; turn.FullSends++; }
+        _counters.BytesSent += bytes;
+        turn.ItemsSent = items;
         turn.SentDelta = delta;
         turn.BytesSent += bytes;
         BridgeMetrics.UpstreamSends.Add(1, new KeyValuePair<string, object?>("kind", delta ? "delta" : "full"));
@@ -123,9 +133,43 @@ public sealed partial class ConversationGrain
 
     private void CountReplay(TurnAccounting turn)
     {
-        state.State.Replays++;
+        _counters.Replays++;
         turn.Replays++;
         BridgeMetrics.Replays.Add(1);
+    }
+
+    /// <summary>
+    /// Persists a completed turn before the client sees it complete; a turn that could not be persisted fails retryably
+    /// (unpersisted, its id could not be continued). Fenced by a newer activation, this one stops owning anything.
+    /// </summary>
+    private async Task<bool> TryPersistAsync(ResponseNode node, ContextView view, TurnSink sink)
+    {
+        try
+        {
+            if (await PersistAsync(node, view)) return true;
+            LogFenced(logger, Key);
+            sink.Fail(ProxyErrors.UpstreamUnavailable("the conversation moved to another owner"), node.Id);
+            await DropSocketAsync();
+            this.DeactivateOnIdle();
+        }
+        catch (Exception ex)
+        {
+            LogPersistFailed(logger, ex, Key);
+            sink.Fail(ProxyErrors.UpstreamUnavailable("state could not be saved"), node.Id);
+        }
+        return false;
+    }
+
+    /// <summary>A <c>generate:false</c> answer from the bridge: a chainable id for the warm-up's context, nothing upstream.</summary>
+    private async Task WarmUpLocallyAsync(TurnRequest request, TurnPlan plan, TurnSink sink)
+    {
+        var responseId = "resp_" + Guid.NewGuid().ToString("N");
+        var (node, view) = ConversationTree.BuildNode(plan, responseId, [], [], Key, synthetic: true);
+        var model = Protocol.Requests.RequestSettings.ReadString(request.Settings, "model");
+        var createdAt = time.GetUtcNow().ToUnixTimeSeconds();
+        sink.Relay(new UpstreamEvent(EventTypes.Created, ResponseEvents.BuildWarmUp(EventTypes.Created, responseId, model, createdAt, 0)));
+        if (await TryPersistAsync(node, view, sink))
+            sink.Relay(new UpstreamEvent(EventTypes.Completed, ResponseEvents.BuildWarmUp(EventTypes.Completed, responseId, model, createdAt, 1)));
     }
 
     private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, TurnSink sink, TurnAccounting turn)
@@ -184,28 +228,13 @@ public sealed partial class ConversationGrain
             sink.Fail(ProxyErrors.StreamIncomplete(), null);
             return;
         }
-        socket.AnchorResponseId = responseId;
-        var kept = _context.Commit(plan, outputs, ItemFingerprint.ComputeAll(outputs), responseId);
-        state.State.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
-        state.State.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
+        var outputPrints = ItemFingerprint.ComputeAll(outputs);
+        var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key);
+        _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
+        _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
         turn.ResponseId = responseId;
-        try
-        {
-            await PersistAsync(kept, responseId);
-        }
-        catch (Exception ex)
-        {
-            // Unpersisted, the id could not be routed by another gateway: fail the turn retryably instead.
-            LogPersistFailed(logger, ex, Key);
-            sink.Fail(ProxyErrors.UpstreamUnavailable("state could not be saved"), responseId);
-            if (ex is Orleans.Storage.InconsistentStateException)
-            {
-                // Fenced: a newer activation of this conversation owns it now (we were partitioned, not dead).
-                await DropSocketAsync();
-                this.DeactivateOnIdle();
-            }
-            return;
-        }
+        if (!await TryPersistAsync(node, view, sink)) return;
+        socket.AnchorResponseId = responseId;
         sink.Relay(completed);
     }
 }

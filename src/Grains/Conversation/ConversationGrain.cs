@@ -1,9 +1,8 @@
 using CodexLb.Grains.Abstractions;
-using CodexLb.Grains.Hosting;
 using CodexLb.Grains.Telemetry;
+using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
-using CodexLb.Protocol.Events;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Concurrency;
@@ -11,15 +10,15 @@ using Orleans.Concurrency;
 namespace CodexLb.Grains.Conversation;
 
 /// <summary>
-/// One conversation. It owns the conversation's single upstream websocket and its items, so it can always continue
-/// the conversation itself: a turn goes upstream as a delta when the socket still holds the anchor, and as the full
-/// context (once) when it does not. Reentrant so that a queued turn or a stats call never waits on a streaming one;
-/// turns themselves are serialized by <see cref="TurnQueue"/>.
+/// One conversation. It owns the conversation's single upstream websocket and reads and writes its part of the response
+/// tree, so it can always continue any response the tenant holds: a turn goes upstream as a delta when the socket still
+/// holds its base, and as the full context (once) when it does not. Each activation claims the conversation's epoch, so
+/// a stale activation (a partitioned silo) can write nothing. Reentrant so that a queued turn or a stats call never waits
+/// on a streaming one; turns themselves are serialized by <see cref="TurnQueue"/>.
 /// </summary>
 [Reentrant]
 public sealed partial class ConversationGrain(
-    [PersistentState("conversation", StorageNames.Conversations)] IPersistentState<ConversationState> state,
-    IConversationContextStore contextStore,
+    IResponseTreeStore store,
     ActiveTurns activeTurns,
     IOptions<UpstreamOptions> upstreamOptions,
     TimeProvider time,
@@ -27,9 +26,11 @@ public sealed partial class ConversationGrain(
 {
     private readonly UpstreamOptions _options = upstreamOptions.Value;
     private readonly TurnQueue _queue = new(upstreamOptions.Value.TurnQueueLimit);
-    private ConversationContext _context = null!;
+    private readonly ConversationCounters _counters = new();
+    private ConversationTree _tree = null!;
     private UpstreamSocket? _socket;
-    private int _persistedCount;
+    private long _epoch;
+    private int _persistedTurns;
     private readonly Queue<TurnRecord> _recentTurns = new();
     private const int RecentTurnLimit = 64;
 
@@ -37,10 +38,10 @@ public sealed partial class ConversationGrain(
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var items = await contextStore.LoadAsync(Key, cancellationToken);
-        _persistedCount = items.Count;
-        _context = new ConversationContext(state.State, items);
-        _persistedCount = Math.Min(_persistedCount, _context.Items.Count);
+        var head = await store.ClaimAsync(Key, cancellationToken);
+        _epoch = head.Epoch;
+        _persistedTurns = head.Turns;
+        _tree = new ConversationTree(store, Key) { HeadResponseId = head.ResponseId };
         BridgeMetrics.ActiveConversations.Add(1);
         var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromSeconds(1).Ticks, Math.Min(_options.IdleTimeout.Ticks / 2, TimeSpan.FromSeconds(30).Ticks)));
         this.RegisterGrainTimer(CloseIdleSocketAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = false });
@@ -54,12 +55,12 @@ public sealed partial class ConversationGrain(
 
     public Task<ConversationStats> GetStats()
     {
-        var s = state.State;
+        var c = _counters;
         return Task.FromResult(new ConversationStats
         {
-            LastResponseId = s.LastResponseId, Turns = s.Turns, ContextItems = s.ItemCount, FullSends = s.FullSends,
-            DeltaSends = s.DeltaSends, Replays = s.Replays, UpstreamConnects = s.UpstreamConnects, LastInputTokens = s.LastInputTokens,
-            LastCachedTokens = s.LastCachedTokens, BytesSent = s.BytesSent, SocketOpen = _socket?.IsOpen == true,
+            LastResponseId = _tree.HeadResponseId, Turns = _persistedTurns, ContextItems = _tree.HeadCount, FullSends = c.FullSends,
+            DeltaSends = c.DeltaSends, Replays = c.Replays, UpstreamConnects = c.UpstreamConnects, LastInputTokens = c.LastInputTokens,
+            LastCachedTokens = c.LastCachedTokens, BytesSent = c.BytesSent, SocketOpen = _socket?.IsOpen == true,
             RecentTurns = [.. _recentTurns],
         });
     }
@@ -116,41 +117,23 @@ public sealed partial class ConversationGrain(
         {
             ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
             SentDelta = turn.SentDelta, FullSends = turn.FullSends, Replays = turn.Replays, UpstreamInputTokens = turn.InputTokens,
-            CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome,
+            CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
         });
         while (_recentTurns.Count > RecentTurnLimit) _recentTurns.Dequeue();
         BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));
         if (turn.InputTokens > 0) BridgeMetrics.ContextTokens.Record(turn.InputTokens);
     }
 
-    private async Task PersistAsync(int keptPrefix, string responseId)
-    {
-        var keep = Math.Min(keptPrefix, _persistedCount);
-        var appended = _context.Items.Skip(keep).ToList();
-        await contextStore.SaveAsync(Key, keep, appended, CancellationToken.None);
-        _persistedCount = _context.Items.Count;
-        var alias = GrainFactory.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey(ConversationKey.TenantOf(Key), responseId));
-        await Task.WhenAll(state.WriteStateAsync(), WithOwnerRetries(() => alias.Bind(Key)));
-    }
-
     /// <summary>
-    /// The alias grain may sit on a silo that just died; it is reactivated elsewhere within about a second, so a short
-    /// retry saves the turn from failing (a failure would still be retryable for the client).
+    /// Writes the completed turn's node, its index entry and the head in one store round trip, fenced by this
+    /// activation's epoch. False when a newer activation owns the conversation (nothing was written).
     /// </summary>
-    private static async Task WithOwnerRetries(Func<Task> call)
+    private async Task<bool> PersistAsync(ResponseNode node, ContextView view)
     {
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await call();
-                return;
-            }
-            catch (Exception ex) when (attempt < 4 && ex is (OrleansException or TimeoutException) and not Orleans.Storage.InconsistentStateException)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt));
-            }
-        }
+        if (!await store.AppendAsync(_epoch, node, CancellationToken.None)) return false;
+        _tree.Commit(node, view);
+        _persistedTurns++;
+        return true;
     }
 
     private async Task<UpstreamSocket> EnsureSocketAsync()
@@ -158,7 +141,7 @@ public sealed partial class ConversationGrain(
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open;
         await DropSocketAsync();
         _socket = await UpstreamSocket.ConnectAsync(_options, time, CancellationToken.None);
-        state.State.UpstreamConnects++;
+        _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
         BridgeMetrics.OpenSockets.Add(1);
         return _socket;
@@ -189,4 +172,7 @@ public sealed partial class ConversationGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Conversation {Conversation} could not persist its turn")]
     private static partial void LogPersistFailed(ILogger logger, Exception ex, string conversation);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a newer activation owns it; this one stops")]
+    private static partial void LogFenced(ILogger logger, string conversation);
 }

@@ -10,4 +10,5 @@ public sealed class TurnAccounting
     public long InputTokens { get; set; }
     public long CachedTokens { get; set; }
     public long BytesSent { get; set; }
+    public int ItemsSent { get; set; }
 }

@@ -1,4 +1,5 @@
 using CodexLb.Grains.Conversation;
+using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,19 +10,21 @@ namespace CodexLb.Grains.Hosting;
 
 public static class GrainServiceCollectionExtensions
 {
-    /// <summary>Services the conversation grains need; the context store defaults to memory (the embedded default).</summary>
+    /// <summary>Services the conversation grains need; the response tree defaults to memory (the embedded default).</summary>
     public static IServiceCollection AddConversationGrainServices(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddOptions<UpstreamOptions>().Bind(configuration.GetSection(UpstreamOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<UpstreamOptions>, UpstreamOptionsValidator>();
+        services.AddOptions<StateOptions>().Bind(configuration.GetSection(StateOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<IConversationContextStore, MemoryContextStore>();
+        services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ActiveTurns>();
         return services;
     }
 
-    /// <summary>Production: conversation items in Redis, next to the grain state.</summary>
-    public static IServiceCollection AddRedisContextStore(this IServiceCollection services, string connectionString, string serviceId)
+    /// <summary>Production: the response tree in Redis (call before <see cref="AddConversationGrainServices"/>).</summary>
+    public static IServiceCollection AddRedisResponseTree(this IServiceCollection services, string connectionString, string serviceId)
     {
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
         {
@@ -29,8 +32,8 @@ public static class GrainServiceCollectionExtensions
             options.AbortOnConnectFail = false; // start even while Redis is briefly away; calls fail retryably until it is back
             return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
         });
-        services.AddSingleton<IConversationContextStore>(sp =>
-            new RedisContextStore(sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), $"codexlb:{serviceId}:context:"));
+        services.AddSingleton<IResponseTreeStore>(sp => new RedisResponseTreeStore(
+            sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
         return services;
     }
 }

@@ -29,6 +29,11 @@ public static class ProxyErrors
     public static OpenAIError PreviousResponseNotFound(string id) =>
         new(400, ErrorCodes.PreviousResponseNotFound, $"Previous response with id '{id}' not found.", ErrorTypes.InvalidRequest, "previous_response_id");
 
+    public static OpenAIError PreviousResponseExpired(string id) =>
+        new(400, ErrorCodes.PreviousResponseNotFound,
+            $"Previous response with id '{id}' has expired: this bridge keeps responses for a limited time after their last use (CodexLb:State:Retention).",
+            ErrorTypes.InvalidRequest, "previous_response_id");
+
     public static OpenAIError InvalidRequest(string message, string? param = null) =>
         new(400, ErrorCodes.InvalidRequest, message, ErrorTypes.InvalidRequest, param);
 

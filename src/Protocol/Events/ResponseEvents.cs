@@ -33,4 +33,46 @@ public static class ResponseEvents
         }
         return buffer.WrittenSpan.ToArray();
     }
+
+    /// <summary>
+    /// <c>response.created</c> or <c>response.completed</c> of a warm-up (<c>generate:false</c>) the bridge answers itself:
+    /// no output, no usage charged.
+    /// </summary>
+    public static byte[] BuildWarmUp(string type, string responseId, string? model, long createdAt, int sequenceNumber)
+    {
+        var completed = type == EventTypes.Completed;
+        var buffer = new ArrayBufferWriter<byte>(320);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", type);
+            writer.WriteStartObject("response");
+            writer.WriteString("id", responseId);
+            writer.WriteString("object", "response");
+            writer.WriteNumber("created_at", createdAt);
+            writer.WriteString("status", completed ? "completed" : "in_progress");
+            if (model is null) writer.WriteNull("model"); else writer.WriteString("model", model);
+            writer.WriteStartArray("output");
+            writer.WriteEndArray();
+            if (completed)
+            {
+                writer.WriteStartObject("usage");
+                writer.WriteNumber("input_tokens", 0);
+                writer.WriteStartObject("input_tokens_details");
+                writer.WriteNumber("cached_tokens", 0);
+                writer.WriteEndObject();
+                writer.WriteNumber("output_tokens", 0);
+                writer.WriteStartObject("output_tokens_details");
+                writer.WriteNumber("reasoning_tokens", 0);
+                writer.WriteEndObject();
+                writer.WriteNumber("total_tokens", 0);
+                writer.WriteEndObject();
+            }
+            else writer.WriteNull("usage");
+            writer.WriteEndObject();
+            writer.WriteNumber("sequence_number", sequenceNumber);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
 }

@@ -8,18 +8,73 @@ namespace CodexLb.Protocol.Items;
 /// A semantic fingerprint of one conversation item. A client echoes the model's output items back as input, but not
 /// byte for byte (property order, <c>status</c>, empty <c>annotations</c> and ids can differ), so the fingerprint hashes
 /// the item's meaning: object properties are combined order-independently, nulls count as absent, and fields that
-/// carry bookkeeping rather than content are ignored.
+/// carry bookkeeping rather than content are ignored. Two shorthands SDKs use when they echo history are read as the
+/// item the provider returned: a message without <c>"type"</c> (<c>{"role":…}</c>), and a string <c>content</c> (one
+/// <c>input_text</c> part, <c>output_text</c> for the assistant). Every reasoning item has the fingerprint
+/// <see cref="Reasoning"/>: clients drop or re-encode reasoning when they echo it, so it never decides a match.
 /// </summary>
 public static class ItemFingerprint
 {
     private const ulong ObjectSeed = 0x9E3779B97F4A7C15, ArraySeed = 0xC2B2AE3D27D4EB4F, StringTag = 1, NumberTag = 2;
 
+    /// <summary>The fingerprint of every reasoning item.</summary>
+    public const ulong Reasoning = 0x5EA5_0000_0000_0001;
+
     public static ulong Compute(ReadOnlySpan<byte> itemJson)
     {
         var reader = new Utf8JsonReader(itemJson, new JsonReaderOptions { MaxDepth = 256 });
         if (!reader.Read()) throw new JsonException("Empty item.");
-        return HashValue(ref reader);
+        return reader.TokenType == JsonTokenType.StartObject ? HashItem(ref reader) : HashValue(ref reader);
     }
+
+    private static readonly ulong TypeName = Name("type"u8), ContentName = Name("content"u8), TextName = Name("text"u8),
+        MessageType = Value("message"u8), InputTextPart = Part("input_text"u8), OutputTextPart = Part("output_text"u8);
+
+    /// <summary>A top-level item: <see cref="HashValue"/> of an object, with the SDK shorthands read as the full form.</summary>
+    private static ulong HashItem(ref Utf8JsonReader reader)
+    {
+        ulong sum = ObjectSeed;
+        bool typed = false, assistant = false, roled = false;
+        ulong? contentText = null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = HashString(ref reader, 0);
+            var ignored = !reader.ValueIsEscaped && IsIgnored(reader.ValueSpan);
+            reader.Read();
+            if (ignored || reader.TokenType == JsonTokenType.Null) { reader.Skip(); continue; }
+            if (name == TypeName && reader.TokenType == JsonTokenType.String)
+            {
+                typed = true;
+                if (reader.ValueTextEquals("reasoning"u8)) return Reasoning;
+            }
+            else if (name == RoleName && reader.TokenType == JsonTokenType.String)
+            {
+                roled = true;
+                assistant = reader.ValueTextEquals("assistant"u8);
+            }
+            else if (name == ContentName && reader.TokenType == JsonTokenType.String)
+            {
+                contentText = HashString(ref reader, StringTag);
+                continue;
+            }
+            sum += Mix(name, HashValue(ref reader));
+        }
+        if (!typed && roled) sum += Mix(TypeName, MessageType);
+        if (contentText is { } text)
+        {
+            // "content":"…" is the one-part array [{"type":"input_text"|"output_text","text":"…"}].
+            var part = Mix((assistant ? OutputTextPart : InputTextPart) + Mix(TextName, text), ObjectSeed);
+            sum += Mix(ContentName, Mix(ArraySeed, part));
+        }
+        return Mix(sum, ObjectSeed);
+    }
+
+    private static readonly ulong RoleName = Name("role"u8);
+    private static ulong Name(ReadOnlySpan<byte> utf8) => XxHash3.HashToUInt64(utf8, 0);
+    private static ulong Value(ReadOnlySpan<byte> utf8) => XxHash3.HashToUInt64(utf8, (long)StringTag);
+
+    /// <summary>The object-sum of <c>{"type":partType}</c> before the text is added.</summary>
+    private static ulong Part(ReadOnlySpan<byte> partType) => ObjectSeed + Mix(Name("type"u8), Value(partType));
 
     public static ulong[] ComputeAll(IReadOnlyList<byte[]> items)
     {

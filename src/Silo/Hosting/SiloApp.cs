@@ -33,23 +33,19 @@ public static class SiloApp
             if (cluster.UsesRedis)
             {
                 silo.UseRedisClustering(cluster.RedisConnectionString);
-                silo.AddRedisGrainStorage(StorageNames.Conversations, o => o.ConfigurationOptions = RedisOptions(cluster));
-                silo.AddRedisGrainStorage(StorageNames.Aliases, o => o.ConfigurationOptions = RedisOptions(cluster));
                 silo.ConfigureEndpoints(cluster.AdvertisedAddress, cluster.SiloPort, cluster.GatewayPort, listenOnAnyHostAddress: true);
                 MembershipTuning.Apply(silo);
             }
             else
             {
                 silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort);
-                silo.AddMemoryGrainStorage(StorageNames.Conversations);
-                silo.AddMemoryGrainStorage(StorageNames.Aliases);
             }
             silo.AddActivityPropagation();
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         builder.AddCodexTelemetry("codexlb-silo");
+        if (cluster.UsesRedis) builder.Services.AddRedisResponseTree(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddConversationGrainServices(builder.Configuration);
-        if (cluster.UsesRedis) builder.Services.AddRedisContextStore(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddCodexGateway(builder.Configuration);
         builder.Services.AddSingleton<CodexLb.Gateway.Health.IInFlightWork, SiloTurns>();
 
@@ -58,12 +54,5 @@ public static class SiloApp
         app.MapCodexGateway();
         app.MapCodexTelemetry();
         return app;
-    }
-
-    private static StackExchange.Redis.ConfigurationOptions RedisOptions(ClusterSettings cluster)
-    {
-        var options = StackExchange.Redis.ConfigurationOptions.Parse(cluster.RedisConnectionString);
-        options.AbortOnConnectFail = false;
-        return options;
     }
 }

@@ -32,9 +32,10 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         Assert.Equal((2, 1, 1, 1), (stats.Turns, stats.FullSends, stats.DeltaSends, stats.UpstreamConnects));
         Assert.Equal(second.ResponseId(), stats.LastResponseId);
         Assert.Equal(history.Count + second.Outputs().Count(), stats.ContextItems);
+        var index = fixture.Grains.GetGrain<IResponseIndexGrain>(0);
         foreach (var id in new[] { first.ResponseId(), second.ResponseId() })
-            Assert.Equal(key, await fixture.Grains.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey("grain-tests", id)).GetConversation());
-        Assert.Null(await fixture.Grains.GetGrain<IResponseAliasGrain>(ConversationKey.AliasKey("other-tenant", first.ResponseId())).GetConversation());
+            Assert.Equal(new ResponseLocation(ResponseStatus.Found, key), await index.Locate("grain-tests", id));
+        Assert.Equal(ResponseStatus.Unknown, (await index.Locate("other-tenant", first.ResponseId())).Status);
     }
 
     [Fact]

@@ -1,7 +1,9 @@
 using CodexLb.Grains.Hosting;
+using CodexLb.Grains.Tree;
 using CodexLb.UpstreamSimulator;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Orleans.TestingHost;
 
 namespace CodexLb.Tests.Infrastructure;
@@ -29,10 +31,11 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             ["CodexLb:Upstream:MaxContextBytes"] = ContextBound.ToString(),
             ["CodexLb:Upstream:MaxSocketAge"] = "00:00:04",
         }).Build();
+        // One tree for both silos, as Redis would be: a conversation reactivated on the other silo finds its responses.
+        var tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.AddMemoryGrainStorage(StorageNames.Conversations);
-            silo.AddMemoryGrainStorage(StorageNames.Aliases);
+            silo.Services.AddSingleton<IResponseTreeStore>(tree);
             silo.Services.AddConversationGrainServices(configuration);
         });
         Cluster = builder.Build();

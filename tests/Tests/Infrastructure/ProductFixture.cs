@@ -14,6 +14,7 @@ namespace CodexLb.Tests.Infrastructure;
 public class ProductFixture : IAsyncLifetime
 {
     public const string ApiKey = "sk-gateway-test-key";
+    public const string SecondApiKey = "sk-gateway-second-tenant";
     public const string UpstreamKey = "sk-upstream-test-key";
     public const long BodyLimit = 2 * 1024 * 1024;
 
@@ -37,6 +38,7 @@ public class ProductFixture : IAsyncLifetime
             "--CodexLb:Upstream:ApiKey", UpstreamKey,
             "--CodexLb:Upstream:FirstEventTimeout", "00:00:10",
             "--CodexLb:Gateway:ApiKeys:0", ApiKey,
+            "--CodexLb:Gateway:ApiKeys:1", SecondApiKey,
             "--CodexLb:Gateway:MaxRequestBodyBytes", BodyLimit.ToString(),
             "--CodexLb:Gateway:KeepAliveInterval", "00:00:00.200",
             "--CodexLb:Cluster:SiloPort", FreePort.Next().ToString(),

@@ -1,0 +1,209 @@
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree;
+using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Items;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// A conversation grain's view of the response tree: the nodes it has seen (cached), the chains it can match a request
+/// against, and the rules that turn a request into a <see cref="TurnPlan"/>. Any response the tenant holds can be a base,
+/// on any branch: forks cost nothing and invalidate nothing.
+/// </summary>
+public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
+{
+    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4;
+
+    private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
+    private readonly Dictionary<string, CachedNode> _nodes = new(StringComparer.Ordinal);
+    private readonly Queue<string> _nodeOrder = new();
+    private readonly Dictionary<ulong, string> _byChain = new();
+    private readonly Queue<ulong> _chainOrder = new();
+    private readonly List<ContextView> _views = [];
+
+    /// <summary>The conversation's latest response, whose context a full-history client most likely extends.</summary>
+    public string? HeadResponseId { get; set; }
+
+    /// <summary>How many items the latest committed context has.</summary>
+    public int HeadCount { get; private set; }
+
+    /// <summary>Plans a turn, or says why its anchor cannot be continued (never issued, or expired).</summary>
+    public async Task<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        var input = request.InputFingerprints;
+        ContextView? anchor = null;
+        if (request.PreviousResponseId is { } previous)
+        {
+            var (view, status) = await MaterializeAsync(previous, cancellationToken);
+            if (view is null) return (null, status);
+            anchor = view;
+        }
+        else if (HeadResponseId is { } head && _nodes.Count == 0)
+            await MaterializeAsync(head, cancellationToken); // learn the conversation's chains after a reactivation
+
+        // The request's whole context: the anchor's items, then the new input.
+        var prefix = anchor ?? ContextView.Empty;
+        var chains = new ulong[prefix.Count + input.Length];
+        prefix.Chains.CopyTo(chains, 0);
+        var chain = prefix.Chain;
+        for (var i = 0; i < input.Length; i++) chains[prefix.Count + i] = chain = ContextChain.Next(chain, input[i]);
+
+        // The longest known response whose context this one starts with; at worst the anchor itself.
+        var (matchId, matchLength) = FindLocal(chains, prefix.Count);
+        if (matchId is null && anchor is null && request.ResumeFromResponseId is { } hint && request.ResumePrefixLength <= chains.Length
+            && request.ResumePrefixLength > 0)
+            (matchId, matchLength) = (hint, request.ResumePrefixLength);
+        if (matchId is null && anchor is null && chains.Length > 1)
+        {
+            var found = await store.FindByContentAsync(_tenant, chains, cancellationToken);
+            if (found is not null) (matchId, matchLength) = (found.ResponseId, found.PrefixLength);
+        }
+
+        var baseView = anchor ?? ContextView.Empty;
+        var skip = prefix.Count; // request items [0, skip) are covered by the base
+        if (matchId is not null && matchLength > 0 && (anchor is null || matchLength > anchor.Count))
+        {
+            var (view, _) = await MaterializeAsync(matchId, cancellationToken);
+            if (view is not null && view.Chain == chains[matchLength - 1]) (baseView, skip) = (view, matchLength);
+        }
+        return (Combine(baseView, prefix, request, skip), ResponseStatus.Found);
+    }
+
+    private (string? Id, int Length) FindLocal(ulong[] chains, int floor)
+    {
+        for (var k = chains.Length; k > floor; k--)
+            if (_byChain.TryGetValue(chains[k - 1], out var id)) return (id, k);
+        return (null, 0);
+    }
+
+    /// <summary>The base's items, then the request's items from <paramref name="skip"/> on (request = anchor items + input).</summary>
+    private static TurnPlan Combine(ContextView baseView, ContextView anchor, TurnRequest request, int skip)
+    {
+        var total = baseView.Count + anchor.Count + request.InputItems.Length - skip;
+        var items = new List<byte[]>(total);
+        var prints = new List<ulong>(total);
+        items.AddRange(baseView.Items);
+        prints.AddRange(baseView.Fingerprints);
+        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(anchor.Fingerprints[i]); }
+        for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
+        {
+            items.Add(request.InputItems[i]);
+            prints.Add(request.InputFingerprints[i]);
+        }
+        return new TurnPlan(items, prints, baseView);
+    }
+
+    /// <summary>
+    /// The node a completed turn becomes: the plan's new items and the outputs on top of its base. A compaction output
+    /// starts a new root at the compaction item, so a rebuild sends the compacted form.
+    /// </summary>
+    public static (ResponseNode Node, ContextView View) BuildNode(TurnPlan plan, string responseId, IReadOnlyList<byte[]> outputs,
+        IReadOnlyList<ulong> outputPrints, string conversationKey, bool synthetic = false)
+    {
+        var compaction = LastCompaction(outputs);
+        List<byte[]> context;
+        List<ulong> prints;
+        if (compaction >= 0)
+        {
+            context = [.. outputs.Skip(compaction)];
+            prints = [.. outputPrints.Skip(compaction)];
+        }
+        else
+        {
+            context = [.. plan.Items, .. outputs];
+            prints = [.. plan.Fingerprints, .. outputPrints];
+        }
+        var view = new ContextView(responseId, [.. context], [.. prints], synthetic);
+        var rooted = compaction >= 0 || plan.Base.ResponseId is null;
+        var added = rooted ? context : context.GetRange(plan.BaseCount, context.Count - plan.BaseCount);
+        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Count, view.Chain, added, synthetic);
+        return (node, view);
+    }
+
+    /// <summary>Makes a persisted node part of what this grain knows; it becomes the head.</summary>
+    public void Commit(ResponseNode node, ContextView view)
+    {
+        Remember(node, view.Fingerprints.AsSpan(view.Count - node.Added.Count).ToArray());
+        RememberView(view);
+        HeadResponseId = node.Id;
+        HeadCount = view.Count;
+    }
+
+    /// <summary>The context of any response of this tenant: from the views, the cached nodes, or one store read.</summary>
+    private async Task<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
+    {
+        foreach (var view in _views)
+            if (view.ResponseId == responseId) return (view, ResponseStatus.Found);
+        var path = LocalPath(responseId);
+        if (path is null)
+        {
+            var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
+            if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
+            foreach (var node in loaded.Nodes) Remember(node, ItemFingerprint.ComputeAll(node.Added));
+            path = LocalPath(responseId);
+            if (path is null) return (null, ResponseStatus.Expired);
+        }
+        var materialized = Assemble(path);
+        RememberView(materialized);
+        return (materialized, ResponseStatus.Found);
+    }
+
+    /// <summary>The cached nodes from the root to <paramref name="responseId"/>, or null when one is not cached.</summary>
+    private List<CachedNode>? LocalPath(string responseId)
+    {
+        var path = new List<CachedNode>();
+        for (string? id = responseId; id is not null; id = path[^1].Node.ParentId)
+        {
+            if (!_nodes.TryGetValue(id, out var node) || path.Count > _nodes.Count) return null;
+            path.Add(node);
+        }
+        path.Reverse();
+        return path;
+    }
+
+    private static ContextView Assemble(List<CachedNode> path)
+    {
+        var count = path.Sum(n => n.Node.Added.Count);
+        var items = new byte[count][];
+        var prints = new ulong[count];
+        var at = 0;
+        foreach (var cached in path)
+        {
+            for (var i = 0; i < cached.Node.Added.Count; i++) items[at + i] = cached.Node.Added[i];
+            cached.Prints.CopyTo(prints, at);
+            at += cached.Node.Added.Count;
+        }
+        var last = path[^1].Node;
+        return new ContextView(last.Id, items, prints, last.Synthetic);
+    }
+
+    private void Remember(ResponseNode node, ulong[] prints)
+    {
+        if (_nodes.TryAdd(node.Id, new CachedNode(node, prints)))
+        {
+            _nodeOrder.Enqueue(node.Id);
+            while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
+        }
+        if (node.Synthetic) return;
+        // The newest response with a context wins: it is the one the socket most likely still holds.
+        if (!_byChain.ContainsKey(node.Chain)) _chainOrder.Enqueue(node.Chain);
+        _byChain[node.Chain] = node.Id;
+        while (_chainOrder.Count > ChainLimit) _byChain.Remove(_chainOrder.Dequeue());
+    }
+
+    private void RememberView(ContextView view)
+    {
+        _views.RemoveAll(v => v.ResponseId == view.ResponseId);
+        _views.Insert(0, view);
+        if (_views.Count > ViewLimit) _views.RemoveAt(_views.Count - 1);
+    }
+
+    private static int LastCompaction(IReadOnlyList<byte[]> outputs)
+    {
+        for (var i = outputs.Count - 1; i >= 0; i--)
+            if (EventReader.ReadType(outputs[i]) == "compaction") return i;
+        return -1;
+    }
+
+    private sealed record CachedNode(ResponseNode Node, ulong[] Prints);
+}

@@ -1,0 +1,29 @@
+using CodexLb.Grains.Abstractions;
+
+namespace CodexLb.Grains.Tree;
+
+/// <summary>
+/// The response tree: immutable nodes per tenant, an index from context chains to nodes, and one fenced head per
+/// conversation. Every key expires <see cref="StateOptions.Retention"/> after its last use; reading a node's path
+/// refreshes the whole path, so a node never outlives an ancestor it needs.
+/// </summary>
+public interface IResponseTreeStore
+{
+    /// <summary>Claims a conversation for a new activation: a new, higher epoch, and the head as it was.</summary>
+    Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Writes a node, its chain index entry (not for synthetic nodes) and the conversation's head in one round trip, if
+    /// <paramref name="epoch"/> is still the conversation's epoch. False (nothing written) when a newer activation claimed it.
+    /// </summary>
+    Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken);
+
+    /// <summary>The node and its ancestors, newest first, refreshing their expiry; Unknown or Expired when it is gone.</summary>
+    Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>The conversation of a node, without loading its items.</summary>
+    Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>The longest non-synthetic node whose chain is one of <paramref name="prefixChains"/> (index k-1 = first k items).</summary>
+    Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken);
+}

@@ -1,0 +1,202 @@
+using CodexLb.Grains.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Grains.Tree;
+
+/// <summary>
+/// The embedded default: the response tree in this process's memory, with the same expiry rules as
+/// <see cref="RedisResponseTreeStore"/> (TTL <c>R+s</c> for nodes, index entries and heads, <c>R+s+M</c> for tombstones,
+/// the same ancestor refresh rule), timed by <see cref="TimeProvider"/>. One lock guards everything: each operation is
+/// short, and a path walk must see one consistent tree. Expired entries are dropped when met and by a sweep at most
+/// once per slack, so memory is bounded by what was used within the retention.
+/// </summary>
+public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, TimeProvider time) : IResponseTreeStore
+{
+    /// <summary>Longest path walked; deeper (or cyclic) paths cannot be rebuilt and load as expired.</summary>
+    public const int MaxDepth = 100_000;
+
+    private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<(string Tenant, string Id), NodeEntry> _nodes = [];
+    private readonly Dictionary<(string Tenant, string Id), DateTimeOffset> _tombstones = [];
+    private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
+    private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
+    private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
+
+    /// <summary>How many entries (nodes, tombstones, index entries, heads) are held, expired or not: for tests and diagnostics.</summary>
+    public int EntryCount
+    {
+        get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _heads.Count; }
+    }
+
+    public Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            if (!_heads.TryGetValue(conversationKey, out var head) || head.Expires <= now)
+                _heads[conversationKey] = head = new HeadEntry();
+            head.Epoch++;
+            head.Expires = now + _ttls.Node;
+            return Task.FromResult(new ConversationHead(head.Epoch, head.Id, head.Turns));
+        }
+    }
+
+    public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            if (!_heads.TryGetValue(node.ConversationKey, out var head) || head.Expires <= now || head.Epoch != epoch)
+                return Task.FromResult(false);
+
+            var tenant = node.Tenant;
+            if (LiveNode(tenant, node.Id, now) is null)
+            {
+                // Inherit the parent's refresh time while it is within the slack; otherwise refresh its whole path now.
+                var parentId = string.IsNullOrEmpty(node.ParentId) ? null : node.ParentId;
+                var refreshed = now;
+                if (parentId is not null)
+                {
+                    if (LiveNode(tenant, parentId, now) is { } parent && parent.Refreshed >= now - _ttls.Slack) refreshed = parent.Refreshed;
+                    else RefreshPath(tenant, Walk(tenant, parentId, now).Nodes, now);
+                }
+
+                // A private copy of the items: the store's nodes are immutable whatever the caller does with its arrays.
+                var stored = node with { ParentId = parentId, Added = [.. node.Added.Select(item => item.ToArray())] };
+                _nodes[(tenant, node.Id)] = new NodeEntry(stored) { Expires = now + _ttls.Node, Refreshed = refreshed };
+                _tombstones[(tenant, node.Id)] = now + _ttls.Tombstone;
+                if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
+            }
+
+            head.Id = node.Id;
+            head.Turns++;
+            head.Expires = now + _ttls.Node;
+            return Task.FromResult(true);
+        }
+    }
+
+    public Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            var (path, complete) = Walk(tenant, responseId, now);
+            if (path.Count == 0)
+                return Task.FromResult(_tombstones.TryGetValue((tenant, responseId), out var until) && until > now ? NodePath.Expired : NodePath.Unknown);
+            if (!complete) return Task.FromResult(NodePath.Expired);
+
+            RefreshPath(tenant, path, now);
+            path[0].Refreshed = now;
+            return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(entry => entry.Node)]));
+        }
+    }
+
+    public Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            if (LiveNode(tenant, responseId, now) is { } entry) return Task.FromResult(new ResponseLocation(ResponseStatus.Found, entry.Node.ConversationKey));
+            return Task.FromResult(_tombstones.TryGetValue((tenant, responseId), out var until) && until > now ? ResponseLocation.Expired : ResponseLocation.Unknown);
+        }
+    }
+
+    public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            for (var k = prefixChains.Count; k >= 1; k--)
+            {
+                if (!_index.TryGetValue((tenant, prefixChains[k - 1]), out var hit)) continue;
+                if (hit.Expires <= now) { _index.Remove((tenant, prefixChains[k - 1])); continue; }
+                if (LiveNode(tenant, hit.Id, now) is not null) return Task.FromResult<ContentMatch?>(new ContentMatch(hit.Id, hit.ConversationKey, k));
+            }
+
+            return Task.FromResult<ContentMatch?>(null);
+        }
+    }
+
+    /// <summary>The current time; sweeps everything expired when the last sweep is a slack ago (nothing expires much sooner).</summary>
+    private DateTimeOffset Now()
+    {
+        var now = time.GetUtcNow();
+        if (now < _nextSweep) return now;
+        _nextSweep = now + _ttls.Slack;
+        foreach (var (key, entry) in _nodes) if (entry.Expires <= now) _nodes.Remove(key);
+        foreach (var (key, until) in _tombstones) if (until <= now) _tombstones.Remove(key);
+        foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
+        foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
+        return now;
+    }
+
+    private NodeEntry? LiveNode(string tenant, string id, DateTimeOffset now)
+    {
+        if (!_nodes.TryGetValue((tenant, id), out var entry)) return null;
+        if (entry.Expires > now) return entry;
+        _nodes.Remove((tenant, id));
+        return null;
+    }
+
+    /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
+    private (List<NodeEntry> Nodes, bool Complete) Walk(string tenant, string id, DateTimeOffset now)
+    {
+        var path = new List<NodeEntry>();
+        for (string? next = id; next is not null; next = path[^1].Node.ParentId)
+        {
+            if (path.Count >= MaxDepth || LiveNode(tenant, next, now) is not { } entry) return (path, false);
+            path.Add(entry);
+        }
+
+        return (path, true);
+    }
+
+    /// <summary>Extends every node of a path, its tombstone and its index entry (only while the entry still names it) to a full retention.</summary>
+    private void RefreshPath(string tenant, List<NodeEntry> path, DateTimeOffset now)
+    {
+        foreach (var entry in path)
+        {
+            var node = entry.Node;
+            entry.Expires = now + _ttls.Node;
+            _tombstones[(tenant, node.Id)] = now + _ttls.Tombstone;
+            if (!node.Synthetic && _index.TryGetValue((tenant, node.Chain), out var indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
+                indexed.Expires = now + _ttls.Node;
+        }
+    }
+
+    private sealed class NodeEntry(ResponseNode node)
+    {
+        public ResponseNode Node { get; } = node;
+        public DateTimeOffset Expires { get; set; }
+
+        /// <summary>When this node's whole path was last refreshed (Redis field <c>r</c>).</summary>
+        public DateTimeOffset Refreshed { get; set; }
+    }
+
+    private sealed class IndexEntry(string id, string conversationKey)
+    {
+        public string Id { get; } = id;
+        public string ConversationKey { get; } = conversationKey;
+        public DateTimeOffset Expires { get; set; }
+    }
+
+    private sealed class HeadEntry
+    {
+        public long Epoch { get; set; }
+        public string? Id { get; set; }
+        public int Turns { get; set; }
+        public DateTimeOffset Expires { get; set; }
+    }
+}
+
+/// <summary>The expiry rules both stores share: R = retention, s = min(1 day, R/10) the refresh slack, M = expired memory.</summary>
+internal readonly record struct TreeTtls(TimeSpan Slack, TimeSpan Node, TimeSpan Tombstone)
+{
+    public static TreeTtls From(StateOptions options)
+    {
+        var slack = TimeSpan.FromTicks(Math.Min(TimeSpan.FromDays(1).Ticks, options.Retention.Ticks / 10));
+        var node = options.Retention + slack;
+        return new TreeTtls(slack, node, node + options.ExpiredMemory);
+    }
+}

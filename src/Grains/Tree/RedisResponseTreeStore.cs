@@ -1,0 +1,231 @@
+using System.Globalization;
+using CodexLb.Grains.Abstractions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace CodexLb.Grains.Tree;
+
+/// <summary>
+/// Production response tree: every operation is one Lua call (one round trip), and every key has a TTL. Keys of a tenant
+/// share a Redis Cluster slot through the hash tag <c>{tenant}</c>, which lets the scripts walk parent links server-side:
+/// <list type="bullet">
+/// <item><c>{prefix}{tenant}:n:{id}</c> node hash: c conversation, p parent ("" = root), n item count, h chain (16 hex),
+/// i items (<see cref="NodeItemsCodec"/>), s "1" when synthetic, r unix seconds of the last refresh of its whole path.</item>
+/// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory).</item>
+/// <item><c>{prefix}{tenant}:h:{chain}</c> index entry "{id}\n{conversation}" (never for synthetic nodes).</item>
+/// <item><c>{prefix}{tenant}:head:{rest of conversation key}</c> head hash: e epoch, id last response, t turns.</item>
+/// </list>
+/// TTLs: nodes, index entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
+/// </summary>
+public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IResponseTreeStore
+{
+    /// <summary>Longest path walked; deeper (or cyclic) paths cannot be rebuilt and load as expired.</summary>
+    public const int MaxDepth = 100_000;
+
+    // Extends one node, its tombstone and its index entry, the entry only while it still names this node (a later node
+    // with the same chain took it over, and keeps its own expiry).
+    private const string RefreshFunction = """
+        local function refresh(base, id, h, s, c, ttl, tombTtl)
+          redis.call('PEXPIRE', base .. 'n:' .. id, ttl)
+          redis.call('SET', base .. 'x:' .. id, '1', 'PX', tombTtl)
+          if s ~= '1' then
+            local index = base .. 'h:' .. h
+            if redis.call('GET', index) == id .. '\n' .. c then redis.call('PEXPIRE', index, ttl) end
+          end
+        end
+
+        """;
+
+    // KEYS: head. ARGV: node TTL ms. Returns {epoch, last id or nil, turns or nil}.
+    private static readonly LuaScript Claim = LuaScript.Prepare("""
+        local e = redis.call('HINCRBY', KEYS[1], 'e', 1)
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        local f = redis.call('HMGET', KEYS[1], 'id', 't')
+        return {e, f[1], f[2]}
+        """);
+
+    // KEYS: 1 head, 2 node, 3 tombstone, 4 index entry, [5 parent node]. ARGV: 1 tenant base, 2 epoch, 3 id, 4 parent or '',
+    // 5 conversation, 6 item count, 7 chain hex, 8 items, 9 synthetic '1'/'0', 10 node TTL ms, 11 tombstone TTL ms,
+    // 12 slack ms, 13 max depth. The ancestors are refreshed only when the parent's path was last refreshed more than a
+    // slack ago; otherwise the node inherits the parent's r (its path lives at least until r+R+s anyway).
+    private static readonly LuaScript Append = LuaScript.Prepare(RefreshFunction + """
+        if redis.call('HGET', KEYS[1], 'e') ~= ARGV[2] then return 0 end
+        local base, id, parent = ARGV[1], ARGV[3], ARGV[4]
+        local ttl, tombTtl = tonumber(ARGV[10]), tonumber(ARGV[11])
+        if redis.call('EXISTS', KEYS[2]) == 0 then
+          local now = redis.call('TIME')
+          local r = now[1]
+          if parent ~= '' then
+            local pr = redis.call('HGET', KEYS[5], 'r')
+            local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+            if pr and tonumber(pr) * 1000 >= nowMs - tonumber(ARGV[12]) then
+              r = pr
+            else
+              local at, depth, maxDepth = parent, 0, tonumber(ARGV[13])
+              while at ~= '' and depth < maxDepth do
+                local f = redis.call('HMGET', base .. 'n:' .. at, 'p', 'h', 's', 'c')
+                if not f[1] then break end
+                refresh(base, at, f[2], f[3], f[4], ttl, tombTtl)
+                at, depth = f[1], depth + 1
+              end
+            end
+          end
+          redis.call('HSET', KEYS[2], 'c', ARGV[5], 'p', parent, 'n', ARGV[6], 'h', ARGV[7], 'i', ARGV[8], 'r', r)
+          if ARGV[9] == '1' then
+            redis.call('HSET', KEYS[2], 's', '1')
+          else
+            redis.call('SET', KEYS[4], id .. '\n' .. ARGV[5], 'PX', ttl)
+          end
+          redis.call('PEXPIRE', KEYS[2], ttl)
+          redis.call('SET', KEYS[3], '1', 'PX', tombTtl)
+        end
+        redis.call('HSET', KEYS[1], 'id', id)
+        redis.call('HINCRBY', KEYS[1], 't', 1)
+        redis.call('PEXPIRE', KEYS[1], ttl)
+        return 1
+        """);
+
+    // KEYS: 1 start node, 2 its tombstone. ARGV: 1 tenant base, 2 id, 3 node TTL ms, 4 tombstone TTL ms, 5 max depth.
+    // Returns {0} unknown, {2} expired, or {1, then per node newest first: id, c, p, n, h, i, s}. Reads the whole path
+    // before writing, so a path that cannot be rebuilt changes nothing.
+    private static readonly LuaScript LoadPath = LuaScript.Prepare(RefreshFunction + """
+        local base, ttl, tombTtl, maxDepth = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+        local out, at, depth = {1}, ARGV[2], 0
+        while at ~= '' do
+          if depth >= maxDepth then return {2} end
+          local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's')
+          if not f[1] then
+            if depth == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
+            return {2}
+          end
+          local o = #out
+          out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] = at, f[1], f[2], f[3], f[4], f[5], f[6] or '0'
+          at, depth = f[2], depth + 1
+        end
+        for k = 2, #out, 7 do refresh(base, out[k], out[k + 4], out[k + 6], out[k + 1], ttl, tombTtl) end
+        redis.call('HSET', KEYS[1], 'r', redis.call('TIME')[1])
+        return out
+        """);
+
+    // KEYS: 1 node, 2 tombstone. Returns {1, conversation}, {2} expired or {0} unknown.
+    private static readonly LuaScript Locate = LuaScript.Prepare("""
+        local c = redis.call('HGET', KEYS[1], 'c')
+        if c then return {1, c} end
+        if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
+        return {0}
+        """);
+
+    // KEYS: 1 the longest prefix's index entry (routes the call to the tenant's slot). ARGV: 1 tenant base, 2.. chain hex,
+    // longest prefix first, so the first live hit is the answer. Returns {id, conversation, k} or nil.
+    private static readonly LuaScript Find = LuaScript.Prepare("""
+        local base, n = ARGV[1], #ARGV
+        for a = 2, n do
+          local v = redis.call('GET', base .. 'h:' .. ARGV[a])
+          if v then
+            local nl = string.find(v, '\n', 1, true)
+            local id = string.sub(v, 1, nl - 1)
+            if redis.call('EXISTS', base .. 'n:' .. id) == 1 then return {id, string.sub(v, nl + 1), n - a + 1} end
+          end
+        end
+        return false
+        """);
+
+    private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
+
+    public async Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var result = (RedisResult[])(await Eval(Claim, [HeadKey(conversationKey)], [Ms(_ttls.Node)]))!;
+        return new ConversationHead((long)result[0], result[1].IsNull ? null : (string?)result[1], result[2].IsNull ? 0 : (int)result[2]);
+    }
+
+    public async Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(node.Tenant);
+        var parent = node.ParentId ?? "";
+        var chain = Hex(node.Chain);
+        RedisKey[] keys = parent.Length == 0
+            ? [HeadKey(node.ConversationKey), b + "n:" + node.Id, b + "x:" + node.Id, b + "h:" + chain]
+            : [HeadKey(node.ConversationKey), b + "n:" + node.Id, b + "x:" + node.Id, b + "h:" + chain, b + "n:" + parent];
+        RedisValue[] args =
+        [
+            b, epoch, node.Id, parent, node.ConversationKey, node.ItemCount, chain, NodeItemsCodec.Encode(node.Added),
+            node.Synthetic ? "1" : "0", Ms(_ttls.Node), Ms(_ttls.Tombstone), Ms(_ttls.Slack), MaxDepth,
+        ];
+        return (long)(await Eval(Append, keys, args)) == 1;
+    }
+
+    public async Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(tenant);
+        var result = (RedisResult[])(await Eval(LoadPath, [b + "n:" + responseId, b + "x:" + responseId],
+            [b, responseId, Ms(_ttls.Node), Ms(_ttls.Tombstone), MaxDepth]))!;
+        switch ((int)result[0])
+        {
+            case (int)ResponseStatus.Unknown: return NodePath.Unknown;
+            case (int)ResponseStatus.Expired: return NodePath.Expired;
+        }
+
+        var nodes = new List<ResponseNode>((result.Length - 1) / 7);
+        for (var k = 1; k < result.Length; k += 7)
+        {
+            var parent = (string)result[k + 2]!;
+            nodes.Add(new ResponseNode(
+                Id: (string)result[k]!,
+                ParentId: parent.Length == 0 ? null : parent,
+                ConversationKey: (string)result[k + 1]!,
+                ItemCount: (int)result[k + 3],
+                Chain: ulong.Parse((string)result[k + 4]!, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture),
+                Added: NodeItemsCodec.Decode((byte[])result[k + 5]!),
+                Synthetic: (string?)result[k + 6] == "1"));
+        }
+
+        return new NodePath(ResponseStatus.Found, nodes);
+    }
+
+    public async Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(tenant);
+        var result = (RedisResult[])(await Eval(Locate, [b + "n:" + responseId, b + "x:" + responseId], []))!;
+        return (int)result[0] switch
+        {
+            (int)ResponseStatus.Found => new ResponseLocation(ResponseStatus.Found, (string?)result[1]),
+            (int)ResponseStatus.Expired => ResponseLocation.Expired,
+            _ => ResponseLocation.Unknown,
+        };
+    }
+
+    public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (prefixChains.Count == 0) return null;
+        var b = Base(tenant);
+        var args = new RedisValue[prefixChains.Count + 1];
+        args[0] = b;
+        for (var k = prefixChains.Count; k >= 1; k--) args[prefixChains.Count - k + 1] = Hex(prefixChains[k - 1]);
+        var result = await Eval(Find, [b + "h:" + (string)args[1]!], args);
+        if (result.IsNull) return null;
+        var match = (RedisResult[])result!;
+        return new ContentMatch((string)match[0]!, (string)match[1]!, (int)match[2]);
+    }
+
+    private Task<RedisResult> Eval(LuaScript script, RedisKey[] keys, RedisValue[] args) =>
+        redis.GetDatabase().ScriptEvaluateAsync(script.ExecutableScript, keys, args);
+
+    /// <summary>The tenant's key base; the braces make the tenant the Redis Cluster hash tag.</summary>
+    private string Base(string tenant) => $"{keyPrefix}{{t}}:";
+
+    private RedisKey HeadKey(string conversationKey)
+    {
+        var tenant = ConversationKey.TenantOf(conversationKey);
+        var rest = conversationKey.Length > tenant.Length ? conversationKey[(tenant.Length + 1)..] : "";
+        return Base(tenant) + "head:" + rest;
+    }
+
+    private static string Hex(ulong chain) => chain.ToString("x16", CultureInfo.InvariantCulture);
+
+    private static long Ms(TimeSpan span) => (long)Math.Ceiling(span.TotalMilliseconds);
+}

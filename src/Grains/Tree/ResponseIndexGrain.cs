@@ -1,0 +1,17 @@
+using CodexLb.Grains.Abstractions;
+using Orleans.Concurrency;
+
+namespace CodexLb.Grains.Tree;
+
+/// <summary>
+/// Gateways' read path into the response tree. A stateless worker runs on whichever silo the gateway reached, so a lookup
+/// is one store read there, and no id, issued or not, ever creates an activation of its own.
+/// </summary>
+[StatelessWorker]
+public sealed class ResponseIndexGrain(IResponseTreeStore store) : Grain, IResponseIndexGrain
+{
+    public Task<ResponseLocation> Locate(string tenant, string responseId) => store.LocateAsync(tenant, responseId, CancellationToken.None);
+
+    public Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains) =>
+        store.FindByContentAsync(tenant, prefixChains, CancellationToken.None);
+}

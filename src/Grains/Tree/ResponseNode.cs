@@ -1,0 +1,33 @@
+namespace CodexLb.Grains.Tree;
+
+/// <summary>
+/// One completed response, written once and never changed: what the turn added to its parent's context (the new input
+/// items, then the output items), so any node's context is its ancestors' items in order. A node with no parent is a
+/// root: a conversation's first turn, a turn that resent everything, or a compaction (its context starts at the
+/// compaction item). <see cref="Chain"/> is the <c>ContextChain</c> of the node's whole context.
+/// </summary>
+public sealed record ResponseNode(
+    string Id,
+    string? ParentId,
+    string ConversationKey,
+    int ItemCount,
+    ulong Chain,
+    IReadOnlyList<byte[]> Added,
+    bool Synthetic = false)
+{
+    /// <summary>The tenant the node belongs to; every lookup is scoped to it.</summary>
+    public string Tenant => Abstractions.ConversationKey.TenantOf(ConversationKey);
+}
+
+/// <summary>
+/// A conversation's only mutable record. <see cref="Epoch"/> fences writers: each activation claims a new epoch, and a
+/// write carrying an older one changes nothing.
+/// </summary>
+public sealed record ConversationHead(long Epoch, string? ResponseId, int Turns);
+
+/// <summary>A node and all its ancestors, newest first, or why there is none.</summary>
+public sealed record NodePath(Abstractions.ResponseStatus Status, IReadOnlyList<ResponseNode> Nodes)
+{
+    public static readonly NodePath Unknown = new(Abstractions.ResponseStatus.Unknown, []);
+    public static readonly NodePath Expired = new(Abstractions.ResponseStatus.Expired, []);
+}

@@ -1,0 +1,26 @@
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Grains.Tree;
+
+/// <summary>How long conversation state is kept (<c>CodexLb:State</c>).</summary>
+public sealed class StateOptions
+{
+    public const string Section = "CodexLb:State";
+
+    /// <summary>
+    /// Every response id stays resumable at least this long after it was last used (created or continued); after that it
+    /// answers 400 previous_response_not_found saying it expired. The provider keeps stored responses 30 days.
+    /// </summary>
+    public TimeSpan Retention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>How long an expired id is still recognised as one we issued (so the error can say it expired).</summary>
+    public TimeSpan ExpiredMemory { get; set; } = TimeSpan.FromDays(30);
+}
+
+public sealed class StateOptionsValidator : IValidateOptions<StateOptions>
+{
+    public ValidateOptionsResult Validate(string? name, StateOptions options) =>
+        options.Retention < TimeSpan.FromMinutes(1) || options.ExpiredMemory < TimeSpan.Zero
+            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one minute and ExpiredMemory not negative.")
+            : ValidateOptionsResult.Success;
+}
