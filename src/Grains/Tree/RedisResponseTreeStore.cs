@@ -216,7 +216,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         redis.GetDatabase().ScriptEvaluateAsync(script.ExecutableScript, keys, args);
 
     /// <summary>The tenant's key base; the braces make the tenant the Redis Cluster hash tag.</summary>
-    private string Base(string tenant) => $"{keyPrefix}{{t}}:";
+    private string Base(string tenant) => $"{keyPrefix}{{{tenant}}}:";
 
     private RedisKey HeadKey(string conversationKey)
     {

@@ -20,7 +20,7 @@ public sealed class StateOptions
 public sealed class StateOptionsValidator : IValidateOptions<StateOptions>
 {
     public ValidateOptionsResult Validate(string? name, StateOptions options) =>
-        options.Retention < TimeSpan.FromMinutes(1) || options.ExpiredMemory < TimeSpan.Zero
-            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one minute and ExpiredMemory not negative.")
+        options.Retention < TimeSpan.FromSeconds(1) || options.ExpiredMemory < TimeSpan.Zero
+            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second and ExpiredMemory not negative.")
             : ValidateOptionsResult.Success;
 }
