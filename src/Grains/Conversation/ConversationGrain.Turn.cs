@@ -160,6 +160,22 @@ public sealed partial class ConversationGrain
         return false;
     }
 
+    /// <summary>
+    /// Lets any gateway route a client that chains on this response before it completes (it then waits behind it). Not
+    /// worth failing a turn over: a client that cannot be routed gets a retryable error, never a 400.
+    /// </summary>
+    private async Task MarkPendingAsync(string responseId)
+    {
+        try
+        {
+            await store.MarkPendingAsync(Key, responseId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogPendingNotMarked(logger, ex, Key);
+        }
+    }
+
     /// <summary>A <c>generate:false</c> answer from the bridge: a chainable id for the warm-up's context, nothing upstream.</summary>
     private async Task WarmUpLocallyAsync(TurnRequest request, TurnPlan plan, TurnSink sink)
     {
@@ -183,6 +199,7 @@ public sealed partial class ConversationGrain
             {
                 case EventTypes.Created:
                     responseId = EventReader.Summarize(current.Data).ResponseId;
+                    if (responseId is not null) await MarkPendingAsync(responseId);
                     break;
                 case EventTypes.OutputItemDone:
                     if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);

@@ -173,6 +173,9 @@ public sealed partial class ConversationGrain(
     [LoggerMessage(Level = LogLevel.Error, Message = "Conversation {Conversation} could not persist its turn")]
     private static partial void LogPersistFailed(ILogger logger, Exception ex, string conversation);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a started response could not be made routable")]
+    private static partial void LogPendingNotMarked(ILogger logger, Exception ex, string conversation);
+
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a newer activation owns it; this one stops")]
     private static partial void LogFenced(ILogger logger, string conversation);
 }

@@ -21,7 +21,13 @@ public interface IResponseTreeStore
     /// <summary>The node and its ancestors, newest first, refreshing their expiry; Unknown or Expired when it is gone.</summary>
     Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
-    /// <summary>The conversation of a node, without loading its items.</summary>
+    /// <summary>
+    /// Makes a started response (its <c>response.created</c> reached the client) routable before it completes, for
+    /// <see cref="StateOptions"/>-independent 15 minutes: a client may chain on it through any gateway and wait behind it.
+    /// </summary>
+    Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>The conversation of a node (or of a pending response), without loading its items.</summary>
     Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
     /// <summary>The longest non-synthetic node whose chain is one of <paramref name="prefixChains"/> (index k-1 = first k items).</summary>

@@ -21,12 +21,16 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly Dictionary<(string Tenant, string Id), DateTimeOffset> _tombstones = [];
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
+    private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
+
+    /// <summary>How long a started response is routable before it completes (longer than any stream runs).</summary>
+    public static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(15);
     private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
 
     /// <summary>How many entries (nodes, tombstones, index entries, heads) are held, expired or not: for tests and diagnostics.</summary>
     public int EntryCount
     {
-        get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _heads.Count; }
+        get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _heads.Count + _pending.Count; }
     }
 
     public Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken)
@@ -34,9 +38,10 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
+            // A new head starts from the clock, so epochs keep rising even after an idle head expired.
             if (!_heads.TryGetValue(conversationKey, out var head) || head.Expires <= now)
-                _heads[conversationKey] = head = new HeadEntry();
-            head.Epoch++;
+                _heads[conversationKey] = head = new HeadEntry { Epoch = now.ToUnixTimeMilliseconds() };
+            else head.Epoch++;
             head.Expires = now + _ttls.Node;
             return Task.FromResult(new ConversationHead(head.Epoch, head.Id, head.Turns));
         }
@@ -62,8 +67,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                     else RefreshPath(tenant, Walk(tenant, parentId, now).Nodes, now);
                 }
 
-                // A private copy of the items: the store's nodes are immutable whatever the caller does with its arrays.
-                var stored = node with { ParentId = parentId, Added = [.. node.Added.Select(item => item.ToArray())] };
+                // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
+                var stored = node with { ParentId = parentId };
                 _nodes[(tenant, node.Id)] = new NodeEntry(stored) { Expires = now + _ttls.Node, Refreshed = refreshed };
                 _tombstones[(tenant, node.Id)] = now + _ttls.Tombstone;
                 if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
@@ -98,7 +103,19 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             if (LiveNode(tenant, responseId, now) is { } entry) return Task.FromResult(new ResponseLocation(ResponseStatus.Found, entry.Node.ConversationKey));
+            if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
+                return Task.FromResult(new ResponseLocation(ResponseStatus.Found, pending.ConversationKey));
             return Task.FromResult(_tombstones.TryGetValue((tenant, responseId), out var until) && until > now ? ResponseLocation.Expired : ResponseLocation.Unknown);
+        }
+    }
+
+    public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            _pending[(ConversationKey.TenantOf(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey) { Expires = now + PendingLifetime };
+            return Task.CompletedTask;
         }
     }
 
@@ -128,6 +145,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         foreach (var (key, until) in _tombstones) if (until <= now) _tombstones.Remove(key);
         foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
+        foreach (var (key, entry) in _pending) if (entry.Expires <= now) _pending.Remove(key);
         return now;
     }
 

@@ -14,6 +14,7 @@ namespace CodexLb.Grains.Tree;
 /// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory).</item>
 /// <item><c>{prefix}{tenant}:h:{chain}</c> index entry "{id}\n{conversation}" (never for synthetic nodes).</item>
 /// <item><c>{prefix}{tenant}:head:{rest of conversation key}</c> head hash: e epoch, id last response, t turns.</item>
+/// <item><c>{prefix}{tenant}:w:{id}</c> pending marker "{conversation}": a started response, routable before it completes.</item>
 /// </list>
 /// TTLs: nodes, index entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
 /// </summary>
@@ -36,9 +37,17 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
 
         """;
 
-    // KEYS: head. ARGV: node TTL ms. Returns {epoch, last id or nil, turns or nil}.
+    // KEYS: head. ARGV: node TTL ms. Returns {epoch, last id or nil, turns or nil}. A new head starts from the clock
+    // (milliseconds), so epochs keep rising even after an idle head expired.
     private static readonly LuaScript Claim = LuaScript.Prepare("""
-        local e = redis.call('HINCRBY', KEYS[1], 'e', 1)
+        local e
+        if redis.call('HEXISTS', KEYS[1], 'e') == 1 then
+          e = redis.call('HINCRBY', KEYS[1], 'e', 1)
+        else
+          local t = redis.call('TIME')
+          e = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+          redis.call('HSET', KEYS[1], 'e', string.format('%d', e))
+        end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         local f = redis.call('HMGET', KEYS[1], 'id', 't')
         return {e, f[1], f[2]}
@@ -107,10 +116,12 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return out
         """);
 
-    // KEYS: 1 node, 2 tombstone. Returns {1, conversation}, {2} expired or {0} unknown.
+    // KEYS: 1 node, 2 tombstone, 3 pending marker. Returns {1, conversation}, {2} expired or {0} unknown.
     private static readonly LuaScript Locate = LuaScript.Prepare("""
         local c = redis.call('HGET', KEYS[1], 'c')
         if c then return {1, c} end
+        local w = redis.call('GET', KEYS[3])
+        if w then return {1, w} end
         if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
         return {0}
         """);
@@ -189,7 +200,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
     {
         cancellationToken.ThrowIfCancellationRequested();
         var b = Base(tenant);
-        var result = (RedisResult[])(await Eval(Locate, [b + "n:" + responseId, b + "x:" + responseId], []))!;
+        var result = (RedisResult[])(await Eval(Locate, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId], []))!;
         return (int)result[0] switch
         {
             (int)ResponseStatus.Found => new ResponseLocation(ResponseStatus.Found, (string?)result[1]),
@@ -197,6 +208,10 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             _ => ResponseLocation.Unknown,
         };
     }
+
+    public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken) =>
+        redis.GetDatabase().StringSetAsync(Base(ConversationKey.TenantOf(conversationKey)) + "w:" + responseId, conversationKey,
+            MemoryResponseTreeStore.PendingLifetime, flags: CommandFlags.FireAndForget);
 
     public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
     {

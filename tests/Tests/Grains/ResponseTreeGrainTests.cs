@@ -124,4 +124,30 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
         var stolen = await Turns.RunAsync(stranger, Items.Body([Items.Message("user", "x")], previousResponseId: ours.ResponseId()));
         Assert.Equal(400, Assert.Single(stolen).Rejection!.Status);
     }
+
+    [Fact]
+    public async Task An_id_chained_on_while_its_turn_still_streams_routes_and_waits_for_it_never_400()
+    {
+        var key = NewKey();
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(key);
+        var marker = "slow-" + Guid.NewGuid().ToString("N")[..8];
+        fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
+
+        var running = grain.RunTurn(Turns.Request(Items.Body([Items.Message("user", marker)]))).GetAsyncEnumerator();
+        string? createdId = null;
+        while (createdId is null && await running.MoveNextAsync())
+            if (running.Current.Type == "response.created")
+                createdId = System.Text.Json.JsonDocument.Parse(running.Current.Data).RootElement.GetProperty("response").GetProperty("id").GetString();
+        Assert.NotNull(createdId);
+
+        // Any gateway can route it now, before it completes.
+        Assert.Equal(new ResponseLocation(ResponseStatus.Found, key), await fixture.Grains.GetGrain<IResponseIndexGrain>(0).Locate("tree-tests", createdId!));
+        var chained = Turns.RunAsync(grain, Items.Body([Items.Message("user", "next")], previousResponseId: createdId));
+        var last = running.Current;
+        while (await running.MoveNextAsync()) last = running.Current;
+        Assert.Equal("response.completed", last.Type);
+        var next = await chained;
+        AssertCompleted(next);
+        Assert.Equal(createdId, Upstream(next.ResponseId()).PreviousResponseId);
+    }
 }

@@ -25,4 +25,40 @@ public sealed class ItemFingerprintTests
     [InlineData("""{"a":1}""", """{"a":"1"}""")]
     [InlineData("""{"a":{"b":1,"c":2}}""", """{"a":{"b":2,"c":1}}""")]
     public void Different_content_differs(string a, string b) => Assert.NotEqual(F(a), F(b));
+
+    [Theory]
+    // The shorthands SDKs use when they echo history read as the provider's full form.
+    [InlineData("""{"role":"user","content":"hi"}""", """{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}""")]
+    [InlineData("""{"role":"assistant","content":"hi"}""", """{"id":"msg_1","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hi","annotations":[],"logprobs":[]}]}""")]
+    [InlineData("""{"type":"message","role":"user","content":"hi"}""", """{"role":"user","content":[{"type":"input_text","text":"hi"}]}""")]
+    [InlineData("""{"role":"system","content":"s"}""", """{"type":"message","role":"system","content":[{"text":"s","type":"input_text"}]}""")]
+    public void Sdk_shorthands_match_the_full_form(string shorthand, string full) => Assert.Equal(F(full), F(shorthand));
+
+    [Theory]
+    // A shorthand stays distinct where the meaning differs: the role decides input_text vs output_text.
+    [InlineData("""{"role":"user","content":"hi"}""", """{"type":"message","role":"user","content":[{"type":"output_text","text":"hi"}]}""")]
+    [InlineData("""{"role":"assistant","content":"hi"}""", """{"role":"user","content":"hi"}""")]
+    [InlineData("""{"role":"user","content":"hi"}""", """{"type":"function_call_output","role":"user","content":"hi"}""")]
+    public void Shorthands_do_not_blur_different_items(string a, string b) => Assert.NotEqual(F(a), F(b));
+
+    [Fact]
+    public void Every_reasoning_item_has_one_fingerprint_that_does_not_advance_the_chain()
+    {
+        var reasoning = F("""{"type":"reasoning","id":"rs_1","summary":[{"type":"summary_text","text":"x"}],"encrypted_content":"gAAA"}""");
+        Assert.Equal(ItemFingerprint.Reasoning, reasoning);
+        Assert.Equal(ItemFingerprint.Reasoning, F("""{"type":"reasoning","summary":[]}"""));
+        var message = F("""{"role":"user","content":"hi"}""");
+        Assert.Equal(ContextChain.Extend(ContextChain.Empty, [message]), ContextChain.Extend(ContextChain.Empty, [reasoning, message, reasoning]));
+        Assert.NotEqual(ContextChain.Extend(ContextChain.Empty, [message, message]), ContextChain.Extend(ContextChain.Empty, [message]));
+    }
+
+    [Fact]
+    public void Chains_depend_on_order_and_prefixes_match_extends()
+    {
+        ulong[] prints = [F("""{"role":"user","content":"a"}"""), F("""{"role":"assistant","content":"b"}"""), F("""{"role":"user","content":"c"}""")];
+        var prefixes = ContextChain.Prefixes(prints);
+        for (var k = 1; k <= prints.Length; k++) Assert.Equal(ContextChain.Extend(ContextChain.Empty, prints.AsSpan(0, k)), prefixes[k - 1]);
+        Assert.NotEqual(ContextChain.Extend(ContextChain.Empty, [prints[1], prints[0]]), prefixes[1]);
+        Assert.Equal(prefixes[2], ContextChain.Prefixes(prints[2..], prefixes[1])[0]);
+    }
 }

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Sockets;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Unit;
+using StackExchange.Redis;
+using MsOptions = Microsoft.Extensions.Options.Options;
+
+namespace CodexLb.Tests.State;
+
+/// <summary>A real <c>redis-server</c> on a free loopback port, without persistence, killed when the tests end.</summary>
+public sealed class RedisServerFixture : IAsyncLifetime
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "codexlb-tree-redis-" + Guid.NewGuid().ToString("N")[..8]);
+    private Process? _process;
+
+    public ConnectionMultiplexer Redis { get; private set; } = null!;
+
+    public IServer Server => Redis.GetServer(Redis.GetEndPoints()[0]);
+
+    public async Task InitializeAsync()
+    {
+        Directory.CreateDirectory(_directory);
+        var port = FreePort.Next();
+        var start = new ProcessStartInfo(RedisServer()) { UseShellExecute = false };
+        foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
+                     "--appendonly", "no", "--dir", _directory, "--logfile", Path.Combine(_directory, "redis.log") })
+            start.ArgumentList.Add(arg);
+        _process = Process.Start(start) ?? throw new InvalidOperationException("redis-server did not start.");
+
+        // Wait (generously) until it accepts connections.
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                using var probe = new TcpClient();
+                await probe.ConnectAsync("127.0.0.1", port);
+                break;
+            }
+            catch (SocketException) when (deadline.Elapsed < TimeSpan.FromSeconds(30) && !_process.HasExited)
+            {
+                await Task.Delay(50);
+            }
+        }
+
+        Redis = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},allowAdmin=true,connectTimeout=10000,syncTimeout=30000,asyncTimeout=30000");
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (Redis is not null) await Redis.DisposeAsync();
+        if (_process is { HasExited: false })
+        {
+            _process.Kill();
+            await _process.WaitForExitAsync();
+        }
+
+        _process?.Dispose();
+        try { Directory.Delete(_directory, recursive: true); } catch (IOException) { }
+    }
+
+    private static string RedisServer()
+    {
+        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin").Append("/usr/local/bin"))
+        {
+            var candidate = Path.Combine(dir, "redis-server");
+            if (File.Exists(candidate)) return candidate;
+        }
+
+        throw new InvalidOperationException("redis-server not found on PATH (scripts/test.sh installs it: apt-get install -y redis-server).");
+    }
+}
+
+/// <summary>
+/// The Redis store against a real server, in real time: a 3 s retention (slack 300 ms) and 2 s expired memory, with
+/// every expiry check at least a second from its boundary. Each test has its own key prefix.
+/// </summary>
+public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : ResponseTreeStoreContractTests, IClassFixture<RedisServerFixture>
+{
+    private readonly string _prefix = $"test:{Guid.NewGuid():N}:";
+    private RedisResponseTreeStore? _store;
+
+    protected override IResponseTreeStore Store => _store ??= new RedisResponseTreeStore(server.Redis, _prefix, MsOptions.Create(Settings));
+
+    protected override StateOptions Settings { get; } = new() { Retention = TimeSpan.FromSeconds(3), ExpiredMemory = TimeSpan.FromSeconds(2) };
+
+    protected override TimeSpan Margin => TimeSpan.FromSeconds(1);
+
+    protected override Task PassAsync(TimeSpan span) => Task.Delay(span);
+
+    private IDatabase Db => server.Redis.GetDatabase();
+
+    private RedisKey NodeKey(string id, string? prefix = null) => $"{prefix ?? _prefix}{{{TenantA}}}:n:{id}";
+
+    [Fact]
+    public async Task Every_key_the_store_writes_has_a_ttl()
+    {
+        var conv = Conv("ttl");
+        await WriteAsync(conv, Node("r", null, conv, Text("r")), Node("a", "r", conv, Text("a")),
+            Node("s", "a", conv, Text("s")) with { Synthetic = true });
+        await Store.ClaimAsync(Conv("claimed-only"), CancellationToken.None);
+        await Store.ClaimAsync(Conv("other", TenantB), CancellationToken.None);
+        await Load("s");
+        await Locate("a");
+        await Store.FindByContentAsync(TenantA, [Chain()], CancellationToken.None);
+        await Store.MarkPendingAsync(conv, "w", CancellationToken.None);
+        await Locate("w"); // the marker is sent without waiting for the reply: this round trip comes after it
+
+        var keys = new List<RedisKey>();
+        await foreach (var key in server.Server.KeysAsync(pattern: _prefix + "*")) keys.Add(key);
+        // 3 nodes, 3 tombstones, 2 index entries (not the synthetic node), 3 heads, 1 pending marker.
+        Assert.Equal(12, keys.Count);
+        foreach (var key in keys)
+        {
+            var ttl = await Db.KeyTimeToLiveAsync(key);
+            Assert.True(ttl is { } t && t > TimeSpan.Zero, $"{key} has no TTL");
+        }
+
+        Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:head:thread/ttl");
+        Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:x:s");
+        Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:w:w");
+    }
+
+    [Fact]
+    public async Task Every_operation_is_one_round_trip()
+    {
+        var conv = Conv("trips");
+        var chains = Enumerable.Range(0, 5000).Select(_ => Chain()).ToArray();
+        var epoch = (await Measure(() => Store.ClaimAsync(conv, CancellationToken.None))).Epoch;
+        Assert.True(await Measure(() => Store.AppendAsync(epoch, Node("r", null, conv, Text("r")), CancellationToken.None)));
+        Assert.True(await Measure(() => Store.AppendAsync(epoch, Node("a", "r", conv, Text("a")) with { Chain = chains[0] }, CancellationToken.None)));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // past the slack: the next append walks the ancestors, still in one call
+        Assert.True(await Measure(() => Store.AppendAsync(epoch, Node("b", "a", conv, Text("b")), CancellationToken.None)));
+        Assert.Equal(3, (await Measure(() => Store.LoadPathAsync(TenantA, "b", CancellationToken.None))).Nodes.Count);
+        Assert.Equal(ResponseStatus.Found, (await Measure(() => Store.LocateAsync(TenantA, "a", CancellationToken.None))).Status);
+        Assert.Equal(1, (await Measure(() => Store.FindByContentAsync(TenantA, chains, CancellationToken.None)))!.PrefixLength);
+    }
+
+    [Fact]
+    public async Task An_append_refreshes_the_ancestors_only_when_their_path_is_older_than_the_slack()
+    {
+        // 3 s retention: the slack is 300 ms, so an append a second later refreshes the root.
+        var conv = Conv("refresh");
+        var epoch = await WriteAsync(conv, Node("r", null, conv, Text("r")));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var before = await Db.KeyTimeToLiveAsync(NodeKey("r"));
+        Assert.True(await Store.AppendAsync(epoch, Node("c", "r", conv, Text("c")), CancellationToken.None));
+        var after = await Db.KeyTimeToLiveAsync(NodeKey("r"));
+        Assert.True(after > before + TimeSpan.FromMilliseconds(500), $"root TTL {before} -> {after}");
+        Assert.True((long)await Db.HashGetAsync(NodeKey("c"), "r") > (long)await Db.HashGetAsync(NodeKey("r"), "r"));
+
+        // 1 h retention: the slack is 6 min, so an append a second later inherits r and leaves the root alone.
+        var prefix = $"test:{Guid.NewGuid():N}:";
+        var slow = new RedisResponseTreeStore(server.Redis, prefix, MsOptions.Create(new StateOptions { Retention = TimeSpan.FromHours(1) }));
+        var head = await slow.ClaimAsync(conv, CancellationToken.None);
+        Assert.True(await slow.AppendAsync(head.Epoch, Node("r", null, conv, Text("r")), CancellationToken.None));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        Assert.True(await slow.AppendAsync(head.Epoch, Node("c", "r", conv, Text("c")), CancellationToken.None));
+        var full = TimeSpan.FromHours(1) + TimeSpan.FromMinutes(6);
+        Assert.True(await Db.KeyTimeToLiveAsync(NodeKey("r", prefix)) <= full - TimeSpan.FromMilliseconds(900));
+        Assert.True(await Db.KeyTimeToLiveAsync(NodeKey("c", prefix)) > full - TimeSpan.FromSeconds(30));
+        Assert.Equal(await Db.HashGetAsync(NodeKey("r", prefix), "r"), await Db.HashGetAsync(NodeKey("c", prefix), "r"));
+    }
+
+    /// <summary>Runs one store operation and asserts it cost exactly one command sent and one script call on the server.</summary>
+    private async Task<T> Measure<T>(Func<Task<T>> operation)
+    {
+        var scriptsBefore = await ScriptCallsAsync();
+        var sentBefore = server.Redis.OperationCount;
+        var result = await operation();
+        var sent = server.Redis.OperationCount - sentBefore;
+        var scripts = await ScriptCallsAsync() - scriptsBefore;
+        Assert.Equal((1L, 1L), (sent, scripts));
+        return result;
+    }
+
+    /// <summary>EVAL + EVALSHA calls so far, from <c>INFO commandstats</c>.</summary>
+    private async Task<long> ScriptCallsAsync()
+    {
+        var calls = 0L;
+        foreach (var (key, value) in (await server.Server.InfoAsync("commandstats")).SelectMany(group => group))
+        {
+            if (key is not ("cmdstat_eval" or "cmdstat_evalsha")) continue;
+            var field = value.Split(',')[0];
+            calls += long.Parse(field["calls=".Length..], CultureInfo.InvariantCulture);
+        }
+
+        return calls;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Diagnostics;
+using System.Text;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>The memory store, on fake time: boundaries are exact, so the margins are small.</summary>
+public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTests
+{
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+    private readonly MemoryResponseTreeStore _store;
+
+    public ResponseTreeStoreMemoryTests() => _store = new MemoryResponseTreeStore(Options.Create(Settings), _time);
+
+    protected override IResponseTreeStore Store => _store;
+
+    protected override StateOptions Settings { get; } = new() { Retention = TimeSpan.FromDays(30), ExpiredMemory = TimeSpan.FromDays(20) };
+
+    protected override TimeSpan Margin => TimeSpan.FromHours(1);
+
+    protected override Task PassAsync(TimeSpan span)
+    {
+        _time.Advance(span);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Expiry_is_exact_at_R_plus_slack_and_the_tombstone_at_R_plus_slack_plus_M()
+    {
+        await WriteAsync(Conv("exact"), Node("exact", null, Conv("exact"), Text("e")));
+        await PassAsync(R + S - TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseStatus.Found, (await Locate("exact")).Status);
+        await PassAsync(TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseLocation.Expired, await Locate("exact"));
+        await PassAsync(M - TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseLocation.Expired, await Locate("exact"));
+        await PassAsync(TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseLocation.Unknown, await Locate("exact"));
+    }
+
+    [Fact]
+    public async Task A_child_appended_within_the_slack_does_not_refresh_the_root_and_expires_with_it()
+    {
+        var conv = Conv("slack");
+        await WriteAsync(conv, Node("root", null, conv, Text("r")));
+        await PassAsync(S / 2);
+        await WriteAsync(conv, Node("child", "root", conv, Text("c")));
+
+        // Past the root's expiry, before the child's: the child is still there, but its context cannot be rebuilt.
+        await PassAsync(R + S / 2 + S / 4);
+        Assert.Equal(ResponseLocation.Expired, await Locate("root"));
+        Assert.Equal(ResponseStatus.Found, (await Locate("child")).Status);
+        Assert.Equal(ResponseStatus.Expired, (await Load("child")).Status);
+    }
+
+    [Fact]
+    public async Task Expired_entries_are_swept_so_memory_is_bounded_by_retention()
+    {
+        for (var c = 0; c < 10; c++)
+        {
+            var conv = Conv($"c{c}");
+            var nodes = Enumerable.Range(0, 10).Select(i => Node($"c{c}n{i}", i == 0 ? null : $"c{c}n{i - 1}", conv, Text("x"))).ToArray();
+            await WriteAsync(conv, nodes);
+        }
+
+        Assert.Equal(100 + 100 + 100 + 10, _store.EntryCount);
+        await PassAsync(R + S + TimeSpan.FromSeconds(1));
+        await Locate("nothing"); // any call sweeps once a slack has passed
+        Assert.Equal(100, _store.EntryCount); // the tombstones
+        await PassAsync(M);
+        await Locate("nothing");
+        Assert.Equal(0, _store.EntryCount);
+    }
+
+    [Fact]
+    public async Task Concurrent_callers_see_a_consistent_tree()
+    {
+        await Parallel.ForAsync(0, 64, async (c, _) =>
+        {
+            var conv = Conv($"p{c}");
+            var nodes = Enumerable.Range(0, 20).Select(i => Node($"p{c}n{i}", i == 0 ? null : $"p{c}n{i - 1}", conv, Text($"{c}/{i}"))).ToArray();
+            await WriteAsync(conv, nodes);
+            for (var i = 0; i < 20; i++) Assert.Equal(i + 1, (await Load($"p{c}n{i}")).Nodes.Count);
+        });
+
+        for (var c = 0; c < 64; c++) Assert.Equal(20, (await Store.ClaimAsync(Conv($"p{c}"), CancellationToken.None)).Turns);
+    }
+}
