@@ -35,9 +35,11 @@ public sealed partial class ConversationGrain
         if (!request.Generate && _socket is { IsOpen: true, AnchorResponseId: not null })
         {
             // A warm-up must not make the provider forget the response our socket is anchored on: answer it here.
+            CountBase("warmup");
             await WarmUpLocallyAsync(request, plan, sink);
             return;
         }
+        CountBase(plan.Base.ResponseId is null ? "none" : plan.Base.ResponseId == request.PreviousResponseId ? "anchor" : "content");
 
         var replayed = false;
         var forceFull = false;
@@ -130,6 +132,8 @@ public sealed partial class ConversationGrain
         BridgeMetrics.UpstreamSends.Add(1, new KeyValuePair<string, object?>("kind", delta ? "delta" : "full"));
         BridgeMetrics.BytesSent.Add(bytes);
     }
+
+    private static void CountBase(string how) => BridgeMetrics.TurnBases.Add(1, new KeyValuePair<string, object?>("base", how));
 
     private void CountReplay(TurnAccounting turn)
     {

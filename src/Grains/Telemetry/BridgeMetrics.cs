@@ -14,6 +14,8 @@ public static class BridgeMetrics
     public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.turns", description: "Turns by outcome");
     public static readonly Counter<long> UpstreamSends = Meter.CreateCounter<long>("codexlb.upstream.sends", description: "response.create frames by kind (delta or full)");
     public static readonly Counter<long> UpstreamConnects = Meter.CreateCounter<long>("codexlb.upstream.connects", description: "Upstream websocket connects");
+    public static readonly Counter<long> TurnBases = Meter.CreateCounter<long>("codexlb.turn.bases",
+        description: "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)");
     public static readonly Counter<long> Replays = Meter.CreateCounter<long>("codexlb.upstream.replays", description: "Requests resent after a loss");
     public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
