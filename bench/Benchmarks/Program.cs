@@ -2,8 +2,8 @@ using CodexLb.Benchmarks;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|failover|all] [--quick]
-//   [--no-wait] [--throughput-seconds N] [--conversations K]
+// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|failover|all] [--quick]
+//   [--no-wait] [--throughput-seconds N] [--conversations K] [--state-conversations K] [--state-turns T]
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
@@ -11,7 +11,7 @@ if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.Run
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K]");
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--state-conversations K] [--state-turns T]");
     return 2;
 }
 
@@ -28,12 +28,13 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("relay", RelayScenario.RunAsync),
     ("context", ContextScenario.RunAsync),
     ("profile", ProfileScenario.RunAsync),
+    ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
     ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
 };
 
 var failed = 0;
 var started = DateTime.UtcNow;
-foreach (var (name, run) in scenarios.Where(s => options.Scenario == "all" || s.Name == options.Scenario))
+foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name != "state") || s.Name == options.Scenario))
 {
     if (options.WaitQuiet && name != "failover")
     {
@@ -72,9 +73,9 @@ return failed == 0 ? 0 : 1;
 
 namespace CodexLb.Benchmarks
 {
-    public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet)
+    public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "failover", "all"];
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "state", "failover", "all"];
 
         public static BenchOptions? Parse(string[] args)
         {
@@ -83,6 +84,7 @@ namespace CodexLb.Benchmarks
             var seconds = 20;
             var conversations = 2000;
             var waitQuiet = true;
+            var (stateConversations, stateTurns) = (10_000, 20);
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -91,11 +93,13 @@ namespace CodexLb.Benchmarks
                     case "--no-wait": waitQuiet = false; break;
                     case "--throughput-seconds" when i + 1 < args.Length && int.TryParse(args[i + 1], out var s): seconds = s; i++; break;
                     case "--conversations" when i + 1 < args.Length && int.TryParse(args[i + 1], out var k): conversations = k; i++; break;
+                    case "--state-conversations" when i + 1 < args.Length && int.TryParse(args[i + 1], out var sk) && sk > 0: stateConversations = sk; i++; break;
+                    case "--state-turns" when i + 1 < args.Length && int.TryParse(args[i + 1], out var st) && st > 0: stateTurns = st; i++; break;
                     case var name when Known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
-            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet);
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns);
         }
     }
 }

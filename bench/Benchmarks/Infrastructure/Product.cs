@@ -48,21 +48,22 @@ public sealed class Product : IAsyncDisposable
 
     public Uri DirectWebSocket => new(SimulatorBaseUrl.ToString().Replace("http://", "ws://", StringComparison.Ordinal) + "/responses");
 
-    public static async Task<Product> StartAsync(SimulatorOptions options)
+    /// <param name="extraArgs">configuration added after the defaults (command-line style), e.g. the Redis connection string.</param>
+    public static async Task<Product> StartAsync(SimulatorOptions options, IEnumerable<string>? extraArgs = null)
     {
         var simulator = await UpstreamSimulatorHost.StartAsync(options);
-        var (app, gateway) = await StartProductAsync(simulator.BaseUrl);
+        var (app, gateway) = await StartProductAsync(simulator.BaseUrl, extraArgs ?? []);
         return new Product(app, gateway, simulator.BaseUrl, simulator);
     }
 
     public static async Task<Product> StartWithExternalSimulatorAsync()
     {
         var child = await SimulatorProcess.StartAsync();
-        var (app, gateway) = await StartProductAsync(child.BaseUrl);
+        var (app, gateway) = await StartProductAsync(child.BaseUrl, []);
         return new Product(app, gateway, child.BaseUrl, null) { _childSimulator = child };
     }
 
-    private static async Task<(WebApplication, Uri)> StartProductAsync(Uri simulatorBaseUrl)
+    private static async Task<(WebApplication, Uri)> StartProductAsync(Uri simulatorBaseUrl, IEnumerable<string> extraArgs)
     {
         var app = await SiloApp.BuildAsync(
         [
@@ -78,6 +79,7 @@ public sealed class Product : IAsyncDisposable
             "--CodexLb:Cluster:ClusterId", "bench-" + Guid.NewGuid().ToString("N")[..8],
             "--Logging:LogLevel:Default", "Warning",
             "--Logging:Console:LogToStandardErrorThreshold", "Trace", // the product's log lines to stderr: stdout holds the tables
+            .. extraArgs,
         ]);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -92,7 +94,7 @@ public sealed class Product : IAsyncDisposable
         if (_childSimulator is not null) await _childSimulator.DisposeAsync();
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
