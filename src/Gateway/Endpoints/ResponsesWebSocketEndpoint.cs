@@ -85,7 +85,7 @@ public sealed class ResponsesWebSocketEndpoint(
 
         using var telemetry = new TurnTelemetry("websocket");
         telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null);
-        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume), aborted);
+        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume, TurnDispatcher.TurnIdOf(null)), aborted);
         if (stream.Current.Rejection is { } rejection)
         {
             telemetry.Rejected(rejection.Status, rejection.Code);
@@ -110,7 +110,7 @@ public sealed class ResponsesWebSocketEndpoint(
             {
                 more = await stream.MoveNextAsync();
             }
-            catch (Exception ex) when (!aborted.IsCancellationRequested && TurnDispatcher.IsTransient(ex))
+            catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
                 await socket.SendAsync(failed, WebSocketMessageType.Text, true, aborted);

@@ -16,7 +16,7 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
 /// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
 /// </summary>
-public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
+public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, TimeSpan lookupTimeout)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
@@ -41,11 +41,11 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
             if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return new TurnRoute(named, null);
             if (inputFingerprints.Length > 1)
             {
-                var match = await OwnerRetry.RunAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)));
+                var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)), lookupTimeout);
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
         }
-        catch (Exception ex) when (TurnDispatcher.IsTransient(ex))
+        catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
             // We could not look; that is never the client's fault, so never a 400.
             return new TurnRoute(null, ProxyErrors.OwnerUnreachable());
@@ -91,7 +91,7 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
     {
         var aliasKey = ConversationKey.AliasKey(tenant, responseId);
         if (aliasCache.TryGetValue(aliasKey, out string? cached)) return new ResponseLocation(ResponseStatus.Found, cached);
-        var location = await OwnerRetry.RunAsync(() => Index.Locate(tenant, responseId));
+        var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
         if (location.Status == ResponseStatus.Found) aliasCache.Set(aliasKey, location.ConversationKey, CacheEntry);
         return location;
     }
