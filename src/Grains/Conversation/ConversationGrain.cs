@@ -51,22 +51,18 @@ public sealed partial class ConversationGrain(
     }
 
     /// <summary>
-    /// Running turns finish within the deactivation's time budget; what is still running then is cancelled (its provider
-    /// request stopped by closing the socket). No socket outlives the grain.
+    /// Running turns are cancelled and awaited: Orleans drops a deactivating grain's enumerations, so no client can receive
+    /// the rest of a turn, and stopping the provider at once beats paying for an answer nobody gets (the gateway re-dispatches
+    /// and answers retryably). A graceful silo stop drains its turns before grains deactivate, so this is the rare path. A
+    /// connect in flight is cancelled with its turn: no socket outlives the grain.
     /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
-        var running = _turns.Values.Where(t => !t.Finished).ToList();
-        try
-        {
-            await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            foreach (var turn in running) await turn.Cancellation.CancelAsync();
-            await Task.WhenAll(running.Select(t => t.Execution)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-        }
+        var running = _turns.Values.Where(t => !t.Finished).Distinct().ToList();
+        foreach (var turn in running) await turn.Cancellation.CancelAsync();
+        await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
         await DropSocketAsync();
     }
