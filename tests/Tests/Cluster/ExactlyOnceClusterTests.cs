@@ -33,7 +33,8 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         ClusterHarness.StartAsync(silos, gateways, new ClusterHarnessOptions
         {
             Label = label, ApiKey = ApiKey,
-            SiloArgs = ["--Logging:LogLevel:Default", "Warning"],
+            // Membership decisions (suspicions, suppressed votes, deaths) are logged at Information: they explain the timings.
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:Orleans.Runtime.MembershipService", "Information"],
             GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
         });
 
@@ -141,7 +142,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(4)); // a silo declared dead while frozen kills itself right after SIGCONT
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
-        Report(cluster, turn, generations);
+        await ReportAsync(cluster, turn, generations);
 
         Assert.True(owner.IsRunning && !owner.ExitedUnexpectedly,
             $"the owner did not survive a 2.5 s stall (exit code {owner.ExitCode}):\n{owner.Tail(40)}");
@@ -168,7 +169,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(3));
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
-        Report(cluster, turn, generations);
+        await ReportAsync(cluster, turn, generations);
         output.WriteLine($"owner {owner.Name} after the 5 s stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}");
 
         Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
@@ -219,7 +220,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(1));
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
-        Report(cluster, turn, generations);
+        await ReportAsync(cluster, turn, generations);
         var recovery = ((turn.CompletedAt ?? turn.EndedAt!.Value) - killedAt).TotalSeconds;
         output.WriteLine($"MEASURED kill -9 of the owner ({owner.Name}) before response.created -> client's completed answer: {recovery:F2}s");
 
@@ -271,9 +272,24 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         return (owner, turn, since, marker, Rx.ResponseIdOf(first)!);
     }
 
-    private void Report(ClusterHarness cluster, LiveTurn turn, IReadOnlyList<RequestRecord> generations)
+    private async Task ReportAsync(ClusterHarness cluster, LiveTurn turn, IReadOnlyList<RequestRecord> generations)
     {
         output.WriteLine("client: " + turn.Describe());
+        foreach (var process in cluster.Silos.Concat(cluster.Gateways).Where(p => p.IsRunning))
+        {
+            try
+            {
+                var metrics = await cluster.CreateClient(process, TimeSpan.FromSeconds(5)).GetStringAsync("/metrics");
+                var lines = metrics.Split('\n').Where(l => !l.StartsWith('#') && (l.StartsWith("codexlb_turn_reattachments", StringComparison.Ordinal)
+                    || l.StartsWith("codexlb_turns_total", StringComparison.Ordinal) || l.StartsWith("codexlb_turn_cancellations", StringComparison.Ordinal)
+                    || l.StartsWith("codexlb_gateway_rebinds", StringComparison.Ordinal) || l.StartsWith("codexlb_gateway_turns_total", StringComparison.Ordinal)));
+                output.WriteLine($"{process.Name} metrics: {string.Join(" | ", lines)}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                output.WriteLine($"{process.Name} metrics: unavailable ({ex.GetType().Name})");
+            }
+        }
         output.WriteLine($"longest silence between two events the client saw: {turn.LongestGap().TotalSeconds:F2}s");
         foreach (var r in generations)
             output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
