@@ -1,3 +1,4 @@
+using CodexLb.Gateway.Endpoints;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Events;
 
@@ -75,6 +76,9 @@ public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest tu
             }
             var turnEvent = _events.Current;
             if (turnEvent.IsHeartbeat) continue;
+            // A re-dispatch after bytes reached the client found no turn to attach to: end the stream retryably.
+            if (turnEvent.Rejection is { } lost && _delivered > 0)
+                turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), null, _delivered));
             _current = turnEvent;
             _delivered++;
             if (turnEvent.Rejection is not null || EventTypes.IsTerminal(turnEvent.Type)) _ended = true;
