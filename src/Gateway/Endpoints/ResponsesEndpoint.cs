@@ -52,7 +52,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             return;
         }
         telemetry.FirstByte();
-        router.Started(key!, stream.Current);
+        router.Started(key!, stream);
         if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
         else await RespondJsonAsync(context, stream, key!, telemetry);
     }
@@ -110,7 +110,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
-                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
+                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
                 SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
                 telemetry.Ended(ResponseEvents.Failed, null);
                 break;

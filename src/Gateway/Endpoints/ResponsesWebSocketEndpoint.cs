@@ -129,7 +129,7 @@ public sealed class ResponsesWebSocketEndpoint(
             return;
         }
         telemetry.FirstByte();
-        router.Started(key!, stream.Current);
+        router.Started(key!, stream);
         var current = stream.Current;
         var relayed = 0;
         while (true)
@@ -148,7 +148,7 @@ public sealed class ResponsesWebSocketEndpoint(
             }
             catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
-                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
+                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
                 await socket.SendAsync(failed, WebSocketMessageType.Text, true, aborted);
                 telemetry.Ended(ResponseEvents.Failed, null);
                 return;

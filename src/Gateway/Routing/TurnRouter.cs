@@ -76,13 +76,12 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, Ti
         aliasCache.Set(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey, CacheEntry);
 
     /// <summary>
-    /// A turn's first event: its response id routes to this conversation from <c>response.created</c> on, so a client that
+    /// A started turn: its response id routes to this conversation from <c>response.created</c> on, so a client that
     /// chains on it before it completes reaches the turn (and waits behind it) instead of hearing "not found".
     /// </summary>
-    public void Started(string conversationKey, TurnEvent first)
+    public void Started(string conversationKey, TurnStream stream)
     {
-        if (first.Type == Protocol.Events.EventTypes.Created && Protocol.Events.EventReader.Summarize(first.Data).ResponseId is { } id)
-            Remember(conversationKey, id);
+        if (stream.ResponseId is { } id) Remember(conversationKey, id);
     }
 
     private IResponseIndexGrain Index => grains.GetGrain<IResponseIndexGrain>(0);

@@ -24,6 +24,12 @@ public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest tu
 
     public string TurnId => turn.TurnId;
 
+    /// <summary>The id of the response this turn created, once <c>response.created</c> went by.</summary>
+    public string? ResponseId { get; private set; }
+
+    /// <summary>How many events went to the caller (the next sequence number of a failure the gateway writes itself).</summary>
+    public int Delivered => _delivered;
+
     /// <summary>How often this stream had to re-dispatch its turn.</summary>
     public int Redispatches { get; private set; }
 
@@ -78,7 +84,8 @@ public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest tu
             if (turnEvent.IsHeartbeat) continue;
             // A re-dispatch after bytes reached the client found no turn to attach to: end the stream retryably.
             if (turnEvent.Rejection is { } lost && _delivered > 0)
-                turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), null, _delivered));
+                turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), ResponseId, _delivered));
+            if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = EventReader.Summarize(turnEvent.Data).ResponseId;
             _current = turnEvent;
             _delivered++;
             if (turnEvent.Rejection is not null || EventTypes.IsTerminal(turnEvent.Type)) _ended = true;

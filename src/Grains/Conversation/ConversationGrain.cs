@@ -35,7 +35,7 @@ public sealed partial class ConversationGrain(
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private bool _deactivating;
     private const int RecentTurnLimit = 64;
-    private static readonly TimeSpan UndeliveredTurnLifetime = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan FinishedTurnLifetime = TimeSpan.FromSeconds(60);
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -81,7 +81,7 @@ public sealed partial class ConversationGrain(
 
     public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
     {
-        ForgetDeliveredTurns();
+        ForgetFinishedTurns();
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request);
         if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
@@ -122,14 +122,14 @@ public sealed partial class ConversationGrain(
     }
 
     /// <summary>
-    /// Finished turns stay attachable for a short while only when no client got their answer (a retry then replays it
-    /// instead of generating again); delivered ones are forgotten at once.
+    /// Finished turns stay attachable for a short while: a gateway re-dispatching its own turn (same id) always finds it,
+    /// whoever else read it; a client's retry (another id, same content) only attaches while nobody got the answer.
     /// </summary>
-    private void ForgetDeliveredTurns()
+    private void ForgetFinishedTurns()
     {
         var now = time.GetUtcNow();
         foreach (var (id, turn) in _turns)
-            if (turn.Finished && (turn.Delivered || now - turn.FinishedAt > UndeliveredTurnLifetime)) _turns.Remove(id);
+            if (turn.Finished && now - turn.FinishedAt > FinishedTurnLifetime) _turns.Remove(id);
     }
 
     private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn)

@@ -25,7 +25,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     private const string Path = "/v1/responses";
     private const string MarkerFaultLabel = "Delay";
 
-    /// <summary>A slow answer: ~40 events 150 ms apart, about 6 s from response.created to response.completed.</summary>
+    /// <summary>A slow answer: 28 events 150 ms apart, about 4 s from response.created to response.completed.</summary>
     private static Fault SlowStream(string marker) =>
         (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
 
@@ -108,16 +108,24 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
             var providerDone = generations[0].EndedAt ?? throw new InvalidOperationException("the generation has no end");
 
-            var sendToDone = (retry.EndedAt!.Value - retry.SentAt).TotalSeconds;
+            var sendToFirst = (retry.Events[0].At - retry.SentAt).TotalSeconds;
+            var sendToDone = (retry.CompletedAt!.Value - retry.SentAt).TotalSeconds;
             var providerToDone = (retry.CompletedAt!.Value - providerDone).TotalSeconds;
             var line = providerFinished
-                ? $"{style}: provider finished {(retry.SentAt - providerDone).TotalSeconds:F2}s before the retry; retry sent -> completed {sendToDone:F3}s"
+                ? $"{style}: provider finished {(retry.SentAt - providerDone).TotalSeconds:F2}s before the retry; retry sent -> first event {sendToFirst:F3}s -> completed {sendToDone:F3}s"
                 : $"{style}: retry sent {(retry.SentAt - killedAt).TotalSeconds:F2}s after the kill, provider finished {(providerDone - retry.SentAt).TotalSeconds:F2}s after the retry was sent; " +
-                  $"retry sent -> completed {sendToDone:F3}s, provider completion -> retry completed {providerToDone:F3}s";
+                  $"retry sent -> first event {sendToFirst:F3}s -> completed {sendToDone:F3}s, provider completion -> retry completed {providerToDone:F3}s";
             measured.Add(line);
             output.WriteLine(line);
-            if (providerFinished) Assert.True(sendToDone < 1, line);
-            else Assert.True(providerToDone < 1, line);
+            if (providerFinished)
+            {
+                Assert.True(sendToDone < 1, line);
+            }
+            else
+            {
+                Assert.True(providerDone > retry.SentAt, "the provider had already finished: this case would not test a running turn. " + line);
+                Assert.True(providerToDone < 1, line);
+            }
 
             await cluster.Gateways[0].StartAsync(); // for the next case
         }
@@ -128,22 +136,32 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
 
     public enum StallPoint
     {
+        /// <summary>After a few events of a slow stream (about 4 s long).</summary>
         MidStream,
+
+        /// <summary>Before response.created: the provider answers 3 s after the request, the owner freezes at 0.5 s.</summary>
         BeforeResponseCreated,
+
+        /// <summary>Before response.created, and the whole answer reaches the frozen owner's socket during the stall (1 s).</summary>
+        AnswerArrivesDuringStall,
     }
 
     [Theory]
     [InlineData(StallPoint.MidStream)]
     [InlineData(StallPoint.BeforeResponseCreated)]
+    [InlineData(StallPoint.AnswerArrivesDuringStall)]
     public async Task A_2_5_s_stall_of_the_owner_silo_is_invisible_and_costs_no_second_generation(StallPoint point)
     {
         await using var cluster = await StartAsync("once-stall", silos: 2, gateways: 1);
-        var (owner, turn, since, marker, first) = await StallOwnerAsync(cluster, point, TimeSpan.FromSeconds(2.5));
+        var (owner, turn, since, marker, _) = await StallOwnerAsync(cluster, point, TimeSpan.FromSeconds(2.5));
         await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(4)); // a silo declared dead while frozen kills itself right after SIGCONT
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
         await ReportAsync(cluster, turn, generations);
 
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), PausedAt(owner));
+        output.WriteLine($"owner {owner.Name} after the stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}, {(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - PausedAt(owner)).TotalSeconds:F2}s after SIGSTOP")}");
+        Assert.Null(evicted);
         Assert.True(owner.IsRunning && !owner.ExitedUnexpectedly,
             $"the owner did not survive a 2.5 s stall (exit code {owner.ExitCode}):\n{owner.Tail(40)}");
         Assert.True(turn.IsCompleted, "the client did not get its answer: " + turn.Describe());
@@ -155,7 +173,6 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0]), Path,
             Items.Body([Items.Message("user", "after the stall " + marker)], stream: false, previousResponseId: turn.CompletedResponseId));
         Assert.True(Rx.IsCompleted(next), Rx.Describe(next));
-        Assert.NotEqual(first, turn.CompletedResponseId);
         cluster.ThrowIfAnyExitedUnexpectedly();
     }
 
@@ -170,7 +187,11 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(3));
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
         await ReportAsync(cluster, turn, generations);
-        output.WriteLine($"owner {owner.Name} after the 5 s stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}");
+        var paused = PausedAt(owner);
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), paused);
+        output.WriteLine($"MEASURED owner {owner.Name} after the 5 s stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}, " +
+                         $"{(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - paused).TotalSeconds:F2}s after SIGSTOP")}");
+        Assert.True(evicted is { } e && e - paused < TimeSpan.FromSeconds(5), "the owner was not declared dead during its 5 s stall: the test would not prove what it says");
 
         Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
         if (turn.Status is { } status && (int)status >= 500)
@@ -214,15 +235,17 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await cluster.Sim.WaitUntilAsync(l => Generations(l.Requests, since).Any(), TimeSpan.FromSeconds(20));
         await Task.Delay(300);
         Assert.Empty(turn.Events);
-        await owner.KillAsync();
         var killedAt = DateTimeOffset.UtcNow;
+        await owner.KillAsync();
 
         await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
         await Task.Delay(TimeSpan.FromSeconds(1));
         var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
         await ReportAsync(cluster, turn, generations);
         var recovery = ((turn.CompletedAt ?? turn.EndedAt!.Value) - killedAt).TotalSeconds;
-        output.WriteLine($"MEASURED kill -9 of the owner ({owner.Name}) before response.created -> client's completed answer: {recovery:F2}s");
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), killedAt);
+        output.WriteLine($"MEASURED kill -9 of the owner ({owner.Name}) before response.created -> declared dead " +
+                         $"{(evicted is null ? "never" : $"{(evicted.Value - killedAt).TotalSeconds:F2}s")}, -> client's completed answer: {recovery:F2}s");
 
         Assert.True(turn.IsCompleted, "the turn was not recovered: " + turn.Describe());
         Assert.True(recovery < 15, $"recovery took {recovery:F2}s");
@@ -247,16 +270,17 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         var owner = await OwnerAsync(cluster);
         output.WriteLine($"owner {owner.Name} (pid {owner.Pid})");
 
-        if (point == StallPoint.BeforeResponseCreated)
+        if (point is StallPoint.BeforeResponseCreated or StallPoint.AnswerArrivesDuringStall)
         {
-            await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Times(1));
+            var firstEvent = TimeSpan.FromSeconds(point == StallPoint.BeforeResponseCreated ? 3 : 1);
+            await cluster.Sim.AddFaultAsync(Fault.Delay(firstEvent, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Times(1));
             await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Forever());
         }
         else await cluster.Sim.AddFaultAsync(SlowStream(marker));
 
         var since = DateTimeOffset.UtcNow;
         var turn = LiveTurn.Start(http, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: Rx.ResponseIdOf(first)).ToJsonString(), new Dictionary<string, string>());
-        if (point == StallPoint.BeforeResponseCreated)
+        if (point != StallPoint.MidStream)
         {
             await Task.Delay(500);
             Assert.Empty(turn.Events);
@@ -295,6 +319,30 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
         foreach (var process in cluster.Silos.Concat(cluster.Gateways))
             output.WriteLine($"---- {process.Name} ({(process.IsRunning ? "running" : $"exited {process.ExitCode}")}) last lines:\n{process.Tail(25)}");
+    }
+
+    /// <summary>When <paramref name="survivor"/>'s membership evicted (declared dead) a silo after <paramref name="after"/>, from its log.</summary>
+    private static DateTimeOffset? EvictedAt(ManagedProcess survivor, DateTimeOffset after)
+    {
+        foreach (var line in survivor.Tail(2000).Split('\n'))
+        {
+            if (!line.Contains("Evicting '", StringComparison.Ordinal) || line.Length < 12) continue;
+            if (!TimeOnly.TryParseExact(line[..12], "HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)) continue;
+            var at = new DateTimeOffset(after.UtcDateTime.Date + time.ToTimeSpan(), TimeSpan.Zero); // the harness stamps UTC
+            if (at < after - TimeSpan.FromHours(12)) at = at.AddDays(1);
+            if (at >= after) return at;
+        }
+        return null;
+    }
+
+    /// <summary>When the harness last sent SIGSTOP to <paramref name="process"/>, from its log.</summary>
+    private static DateTimeOffset PausedAt(ManagedProcess process)
+    {
+        var line = process.Tail(2000).Split('\n').Last(l => l.Contains("==== SIGSTOP", StringComparison.Ordinal));
+        var time = TimeOnly.ParseExact(line[..12], "HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        var today = DateTimeOffset.UtcNow;
+        var at = new DateTimeOffset(today.UtcDateTime.Date + time.ToTimeSpan(), TimeSpan.Zero);
+        return at > today + TimeSpan.FromHours(1) ? at.AddDays(-1) : at;
     }
 
     /// <summary>The marker's generations: the upstream requests the marker fault hit that asked the provider to generate.</summary>

@@ -72,6 +72,23 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_redispatch_after_an_abandoned_call_read_the_whole_answer_still_attaches_and_never_runs_the_turn_again()
+    {
+        // The gateway gave up on its first call during a stall, but that call's follower still read the turn to the end
+        // on the owner. The gateway's re-dispatch (same id) must get the rest from where it was, not a second generation.
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var abandoned = await ReadAllAsync(grain.RunTurn(request));
+        Assert.Equal("response.completed", abandoned[^1].Type);
+
+        var redispatched = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 2, AttachOnly = true }));
+        Assert.Equal(abandoned.Skip(2).Select(e => e.Type), redispatched.Select(e => e.Type));
+        Assert.Equal(ResponseIdOf(abandoned[^1]), ResponseIdOf(redispatched[^1]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+    }
+
+    [Fact]
     public async Task A_clients_retry_of_a_running_turn_replays_it_from_the_start_and_the_provider_generates_once()
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
