@@ -9,10 +9,18 @@ namespace CodexLb.Grains.Abstractions;
 public interface IConversationGrain : IGrainWithStringKey
 {
     /// <summary>
-    /// Runs one turn. The first event is either a <see cref="TurnEvent.Rejection"/> (nothing reached the client yet,
-    /// answer with that status) or the first upstream event; after it, events stream until a terminal one.
+    /// Runs one turn, or attaches to it when it is already running (same <see cref="TurnRequest.TurnId"/>, or the same
+    /// anchor and input: a client's retry). The first event is either a <see cref="TurnEvent.Rejection"/> (nothing reached
+    /// the client yet, answer with that status) or the first upstream event; after it, events stream until a terminal one.
     /// </summary>
     IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The client of a turn went away: when no other client is attached to it, the provider is told to stop (its socket is
+    /// closed) and the next turn starts at once. Answers while the turn streams.
+    /// </summary>
+    [AlwaysInterleave]
+    Task CancelTurn(string turnId);
 
     /// <summary>Counters of this conversation (answers while a turn streams).</summary>
     [AlwaysInterleave]

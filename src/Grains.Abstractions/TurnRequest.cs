@@ -28,4 +28,16 @@ public sealed record TurnRequest
     [Id(6)] public string? ResumeFromResponseId { get; init; }
 
     [Id(7)] public int ResumePrefixLength { get; init; }
+
+    /// <summary>
+    /// The turn's identity: the client's idempotency key when it sends one, otherwise one the gateway assigns. A call with
+    /// the id of a turn the owner is running (or finished without delivering) attaches to it instead of running it again.
+    /// </summary>
+    [Id(8)] public string TurnId { get; init; } = "";
+
+    /// <summary>When attaching: how many events the caller already relayed (they are not sent again).</summary>
+    [Id(9)] public int ReplayFrom { get; init; }
+
+    /// <summary>Attach only: bytes already reached the client, so a turn the owner does not know must not start again.</summary>
+    [Id(10)] public bool AttachOnly { get; init; }
 }

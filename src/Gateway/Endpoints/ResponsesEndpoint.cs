@@ -42,7 +42,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         var key = route.Key;
         context.Response.Headers[TurnRouter.TurnStateHeader] = key;
 
-        var turn = ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume);
+        var turn = ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume, TurnDispatcher.TurnIdOf(context.Request.Headers));
         context.Response.Headers[GatewayMetrics.OverheadHeader] = telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await using var stream = await dispatcher.StartAsync(key!, turn, aborted);
         if (stream.Current.Rejection is { } rejection)
@@ -52,16 +52,17 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             return;
         }
         telemetry.FirstByte();
-        router.Started(key!, stream.Current);
+        router.Started(key!, stream);
         if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
         else await RespondJsonAsync(context, stream, key!, telemetry);
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
-        ToTurn(parsed, requestId, ItemFingerprint.ComputeAll(parsed.InputItems), null);
+        ToTurn(parsed, requestId, ItemFingerprint.ComputeAll(parsed.InputItems), null, TurnDispatcher.TurnIdOf(null));
 
-    public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId, ulong[] fingerprints, ContentMatch? resume) => new()
+    public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId, ulong[] fingerprints, ContentMatch? resume, string turnId) => new()
     {
+        TurnId = turnId,
         PreviousResponseId = parsed.PreviousResponseId,
         Settings = parsed.Settings,
         InputItems = parsed.InputItems,
@@ -106,10 +107,10 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             {
                 more = await next;
             }
-            catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && TurnDispatcher.IsTransient(ex))
+            catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
-                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
+                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
                 SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
                 telemetry.Ended(ResponseEvents.Failed, null);
                 break;

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Threading.Channels;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
@@ -46,14 +47,17 @@ public sealed class ResponsesWebSocketEndpoint(
         var sessionKey = TurnRouter.SessionKey(tenant, null, context.Request.Headers);
         context.Response.Headers[TurnRouter.TurnStateHeader] = sessionKey;
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
-        var aborted = context.RequestAborted;
-        var frame = new ArrayBufferWriter<byte>(64 * 1024);
+        // The client is gone when the connection drops or it closes the socket, even in the middle of a turn: frames are
+        // read concurrently with the turn, so a close mid-turn stops the turn instead of going unnoticed until it ends.
+        using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        var frames = Channel.CreateBounded<ReceivedFrame>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        var pump = PumpAsync(socket, frames.Writer, clientGone);
         try
         {
-            while (await ReceiveAsync(socket, frame, aborted) is { } received)
+            await foreach (var received in frames.Reader.ReadAllAsync(CancellationToken.None)) // ends when the pump does
             {
-                if (!received) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), aborted); continue; }
-                using (drain.Track()) await RunTurnAsync(socket, tenant, sessionKey, frame.WrittenMemory, context, aborted);
+                if (received.Data is null) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), clientGone.Token); continue; }
+                using (drain.Track()) await RunTurnAsync(socket, tenant, sessionKey, received.Data, context, clientGone.Token);
                 if (drain.IsDraining)
                 {
                     // Between turns: tell the client to reconnect (to another gateway) instead of holding this one open.
@@ -66,13 +70,45 @@ public sealed class ResponsesWebSocketEndpoint(
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
-            // The client went away; its conversation's turn finishes on the grain by itself.
+            // The client went away; a turn it left is stopped by its stream's disposal.
+        }
+        finally
+        {
+            await clientGone.CancelAsync();
+            await pump.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 
-    private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, ReadOnlyMemory<byte> frame, HttpContext context, CancellationToken aborted)
+    /// <summary>A whole text frame from the client; null data when it exceeded the size limit.</summary>
+    private readonly record struct ReceivedFrame(byte[]? Data);
+
+    /// <summary>Reads frames until the client closes or goes away; then the connection counts as gone.</summary>
+    private async Task PumpAsync(WebSocket socket, ChannelWriter<ReceivedFrame> frames, CancellationTokenSource clientGone)
     {
-        if (!ResponseCreateParser.TryParse(frame.Span, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
+        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
+        try
+        {
+            while (await ReceiveAsync(socket, buffer, clientGone.Token) is { } received)
+            {
+                await frames.WriteAsync(new ReceivedFrame(received ? buffer.WrittenSpan.ToArray() : null), clientGone.Token);
+                // A connection does not keep a buffer the size of its largest frame for as long as it is open.
+                if (buffer.Capacity > 256 * 1024) buffer = new ArrayBufferWriter<byte>(16 * 1024);
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+            // Dropped: the same as a close.
+        }
+        finally
+        {
+            frames.TryComplete();
+            await clientGone.CancelAsync();
+        }
+    }
+
+    private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, byte[] frame, HttpContext context, CancellationToken aborted)
+    {
+        if (!ResponseCreateParser.TryParse(frame, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
         if (parsed!.Type is not "response.create")
         {
             await SendErrorAsync(socket, ProxyErrors.InvalidRequest("Expected a 'response.create' frame.", "type"), aborted);
@@ -85,7 +121,7 @@ public sealed class ResponsesWebSocketEndpoint(
 
         using var telemetry = new TurnTelemetry("websocket");
         telemetry.Dispatching(key!, parsed.Model, parsed.PreviousResponseId is not null);
-        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume), aborted);
+        await using var stream = await dispatcher.StartAsync(key!, ResponsesEndpoint.ToTurn(parsed, context.TraceIdentifier, fingerprints, route.Resume, TurnDispatcher.TurnIdOf(null)), aborted);
         if (stream.Current.Rejection is { } rejection)
         {
             telemetry.Rejected(rejection.Status, rejection.Code);
@@ -93,7 +129,7 @@ public sealed class ResponsesWebSocketEndpoint(
             return;
         }
         telemetry.FirstByte();
-        router.Started(key!, stream.Current);
+        router.Started(key!, stream);
         var current = stream.Current;
         var relayed = 0;
         while (true)
@@ -110,9 +146,9 @@ public sealed class ResponsesWebSocketEndpoint(
             {
                 more = await stream.MoveNextAsync();
             }
-            catch (Exception ex) when (!aborted.IsCancellationRequested && TurnDispatcher.IsTransient(ex))
+            catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
-                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), null, relayed);
+                var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
                 await socket.SendAsync(failed, WebSocketMessageType.Text, true, aborted);
                 telemetry.Ended(ResponseEvents.Failed, null);
                 return;

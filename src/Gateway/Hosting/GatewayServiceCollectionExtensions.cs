@@ -24,8 +24,12 @@ public static class GatewayServiceCollectionExtensions
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<ClientAuthenticator>();
-        services.AddSingleton(sp => new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
-            new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, sp.GetRequiredService<IOptions<GatewayOptions>>().Value.AliasCacheEntries) })));
+        services.AddSingleton(sp =>
+        {
+            var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
+            return new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
+                new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, gateway.AliasCacheEntries) }), gateway.OwnerTimeout);
+        });
         services.AddSingleton<TurnDispatcher>();
         services.AddSingleton<ResponsesEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();

@@ -16,7 +16,7 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
 /// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
 /// </summary>
-public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
+public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, TimeSpan lookupTimeout)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
@@ -41,11 +41,11 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
             if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return new TurnRoute(named, null);
             if (inputFingerprints.Length > 1)
             {
-                var match = await OwnerRetry.RunAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)));
+                var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)), lookupTimeout);
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
         }
-        catch (Exception ex) when (TurnDispatcher.IsTransient(ex))
+        catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
             // We could not look; that is never the client's fault, so never a 400.
             return new TurnRoute(null, ProxyErrors.OwnerUnreachable());
@@ -76,13 +76,12 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
         aliasCache.Set(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey, CacheEntry);
 
     /// <summary>
-    /// A turn's first event: its response id routes to this conversation from <c>response.created</c> on, so a client that
+    /// A started turn: its response id routes to this conversation from <c>response.created</c> on, so a client that
     /// chains on it before it completes reaches the turn (and waits behind it) instead of hearing "not found".
     /// </summary>
-    public void Started(string conversationKey, TurnEvent first)
+    public void Started(string conversationKey, TurnStream stream)
     {
-        if (first.Type == Protocol.Events.EventTypes.Created && Protocol.Events.EventReader.Summarize(first.Data).ResponseId is { } id)
-            Remember(conversationKey, id);
+        if (stream.ResponseId is { } id) Remember(conversationKey, id);
     }
 
     private IResponseIndexGrain Index => grains.GetGrain<IResponseIndexGrain>(0);
@@ -91,7 +90,7 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache)
     {
         var aliasKey = ConversationKey.AliasKey(tenant, responseId);
         if (aliasCache.TryGetValue(aliasKey, out string? cached)) return new ResponseLocation(ResponseStatus.Found, cached);
-        var location = await OwnerRetry.RunAsync(() => Index.Locate(tenant, responseId));
+        var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
         if (location.Status == ResponseStatus.Found) aliasCache.Set(aliasKey, location.ConversationKey, CacheEntry);
         return location;
     }

@@ -1,58 +1,128 @@
+using CodexLb.Gateway.Endpoints;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Events;
 
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
-/// A started turn's events, with the owner watchdog: the grain sends at least a heartbeat every 500 ms, so a pull that
-/// brings nothing within the owner timeout means the owner is gone (an external client would otherwise wait out the
-/// whole Orleans ResponseTimeout). Heartbeats are consumed here and never reach a client.
+/// A turn's events as a gateway relays them. The grain sends at least a heartbeat every 500 ms, so a pull that brings
+/// nothing within the owner timeout means the owner is slow or gone (an external client would otherwise wait out the
+/// whole Orleans ResponseTimeout). Then the stream re-dispatches the same turn (same id, with the count of events already
+/// relayed): a live owner re-attaches it where it was, so a stall costs no second generation; a new owner runs the turn
+/// if nothing reached the client yet, or says it lost it (the caller then ends the stream retryably). Heartbeats never
+/// reach a client. Disposing a stream whose client went away before the end tells the owner to stop the turn.
 /// </summary>
-public sealed class TurnStream(IAsyncEnumerator<TurnEvent>? events, TimeSpan ownerTimeout) : IAsyncDisposable
+public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest turn, TimeSpan ownerTimeout, CancellationToken aborted)
+    : IAsyncDisposable
 {
+    private IAsyncEnumerator<TurnEvent>? _events;
     private TurnEvent? _current;
-    private bool _abandoned;
+    private int _delivered;
+    private bool _ended;
 
     public TurnEvent Current => _current!;
 
-    public static TurnStream Rejected(TurnRejection rejection) => new(null, TimeSpan.Zero) { _current = TurnEvent.Rejected(rejection) };
+    public string TurnId => turn.TurnId;
 
-    /// <exception cref="OwnerUnreachableException">No event or heartbeat within the owner timeout.</exception>
+    /// <summary>The id of the response this turn created, once <c>response.created</c> went by.</summary>
+    public string? ResponseId { get; private set; }
+
+    /// <summary>How many events went to the caller (the next sequence number of a failure the gateway writes itself).</summary>
+    public int Delivered => _delivered;
+
+    /// <summary>How often this stream had to re-dispatch its turn.</summary>
+    public int Redispatches { get; private set; }
+
+    public static TurnStream Rejected(TurnRejection rejection) =>
+        new(null, new TurnRequest { Settings = [], InputItems = [], InputFingerprints = [] }, TimeSpan.Zero, default)
+        { _current = TurnEvent.Rejected(rejection), _ended = true };
+
+    /// <exception cref="OwnerUnreachableException">The owner stayed silent through every re-dispatch.</exception>
     public async ValueTask<bool> MoveNextAsync()
     {
-        if (events is null) return false;
-        while (true)
+        if (grain is null || _ended) return false;
+        try
         {
-            var next = events.MoveNextAsync();
-            bool more;
-            if (next.IsCompletedSuccessfully) more = next.Result;
-            else
+            _events ??= Open();
+            return await NextAsync();
+        }
+        catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
+        {
+            Abandon();
+            return await OwnerFailures.Retry.ExecuteAsync(static async (stream, _) =>
             {
+                stream.Redispatches++;
+                stream._events = stream.Open();
                 try
                 {
-                    more = await next.AsTask().WaitAsync(ownerTimeout);
+                    return await stream.NextAsync();
                 }
-                catch (TimeoutException)
+                catch
                 {
-                    _abandoned = true;
-                    throw new OwnerUnreachableException(ownerTimeout);
+                    stream.Abandon();
+                    throw;
                 }
+            }, this, aborted);
+        }
+    }
+
+    private IAsyncEnumerator<TurnEvent> Open() =>
+        grain!.RunTurn(_delivered == 0 ? turn : turn with { ReplayFrom = _delivered, AttachOnly = true }, aborted).GetAsyncEnumerator(aborted);
+
+    private async ValueTask<bool> NextAsync()
+    {
+        while (true)
+        {
+            var next = _events!.MoveNextAsync();
+            var more = next.IsCompletedSuccessfully ? next.Result : await WatchAsync(next);
+            if (!more)
+            {
+                _ended = true;
+                return false;
             }
-            if (!more) return false;
-            if (events.Current.IsHeartbeat) continue;
-            _current = events.Current;
+            var turnEvent = _events.Current;
+            if (turnEvent.IsHeartbeat) continue;
+            // A re-dispatch after bytes reached the client found no turn to attach to: end the stream retryably.
+            if (turnEvent.Rejection is { } lost && _delivered > 0)
+                turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), ResponseId, _delivered));
+            if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = EventReader.Summarize(turnEvent.Data).ResponseId;
+            _current = turnEvent;
+            _delivered++;
+            if (turnEvent.Rejection is not null || EventTypes.IsTerminal(turnEvent.Type)) _ended = true;
             return true;
         }
     }
 
+    private async Task<bool> WatchAsync(ValueTask<bool> next)
+    {
+        try
+        {
+            return await next.AsTask().WaitAsync(ownerTimeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new OwnerUnreachableException(ownerTimeout);
+        }
+    }
+
+    /// <summary>Drops a call the owner does not answer; disposing it talks to that owner, so it runs in the background.</summary>
+    private void Abandon()
+    {
+        if (_events is not { } events) return;
+        _events = null;
+        _ = events.DisposeAsync().AsTask().ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
+    }
+
     public async ValueTask DisposeAsync()
     {
-        if (events is null) return;
-        if (_abandoned)
+        if (grain is null) return;
+        if (!_ended && aborted.IsCancellationRequested)
         {
-            // Disposing talks to the owner; an unreachable one would hold us for the full ResponseTimeout.
-            _ = events.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
-            return;
+            // The client went away mid-turn: the owner stops the provider unless another client follows the turn.
+            _ = grain.CancelTurn(turn.TurnId).WaitAsync(ownerTimeout).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
         }
+        if (_events is not { } events) return;
+        _events = null;
         try
         {
             await events.DisposeAsync();

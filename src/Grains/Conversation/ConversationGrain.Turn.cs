@@ -16,9 +16,9 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed partial class ConversationGrain
 {
-    private async Task ExecuteAsync(TurnRequest request, TurnSink sink, TurnAccounting turn)
+    private async Task ExecuteAsync(TurnRequest request, RunningTurn sink, TurnAccounting turn, CancellationToken cancellationToken)
     {
-        var (plan, missing) = await _tree.PlanAsync(request, CancellationToken.None);
+        var (plan, missing) = await _tree.PlanAsync(request, cancellationToken);
         if (plan is null)
         {
             sink.Reject(missing == ResponseStatus.Expired
@@ -48,7 +48,7 @@ public sealed partial class ConversationGrain
             UpstreamSocket socket;
             try
             {
-                socket = await EnsureSocketAsync();
+                socket = await EnsureSocketAsync(cancellationToken);
             }
             catch (UpstreamConnectException ex)
             {
@@ -62,7 +62,8 @@ public sealed partial class ConversationGrain
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
-                await socket.SendAsync(frame, CancellationToken.None);
+                sink.Sent = true;
+                await socket.SendAsync(frame, cancellationToken);
             }
             catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
             {
@@ -76,7 +77,7 @@ public sealed partial class ConversationGrain
             UpstreamEvent? first;
             try
             {
-                first = await socket.ReadAsync(_options.FirstEventTimeout, CancellationToken.None);
+                first = await socket.ReadFirstAsync(_options.FirstEventTimeout, cancellationToken);
             }
             catch (TimeoutException)
             {
@@ -117,7 +118,7 @@ public sealed partial class ConversationGrain
                 return;
             }
 
-            await RelayAsync(socket, created, plan, sink, turn);
+            await RelayAsync(socket, created, plan, sink, turn, cancellationToken);
             return;
         }
     }
@@ -146,7 +147,7 @@ public sealed partial class ConversationGrain
     /// Persists a completed turn before the client sees it complete; a turn that could not be persisted fails retryably
     /// (unpersisted, its id could not be continued). Fenced by a newer activation, this one stops owning anything.
     /// </summary>
-    private async Task<bool> TryPersistAsync(ResponseNode node, ContextView view, TurnSink sink)
+    private async Task<bool> TryPersistAsync(ResponseNode node, ContextView view, RunningTurn sink)
     {
         try
         {
@@ -181,7 +182,7 @@ public sealed partial class ConversationGrain
     }
 
     /// <summary>A <c>generate:false</c> answer from the bridge: a chainable id for the warm-up's context, nothing upstream.</summary>
-    private async Task WarmUpLocallyAsync(TurnRequest request, TurnPlan plan, TurnSink sink)
+    private async Task WarmUpLocallyAsync(TurnRequest request, TurnPlan plan, RunningTurn sink)
     {
         var responseId = "resp_" + Guid.NewGuid().ToString("N");
         var (node, view) = ConversationTree.BuildNode(plan, responseId, [], [], Key, synthetic: true);
@@ -192,7 +193,7 @@ public sealed partial class ConversationGrain
             sink.Relay(new UpstreamEvent(EventTypes.Completed, ResponseEvents.BuildWarmUp(EventTypes.Completed, responseId, model, createdAt, 1)));
     }
 
-    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, TurnSink sink, TurnAccounting turn)
+    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, RunningTurn sink, TurnAccounting turn, CancellationToken cancellationToken)
     {
         var outputs = new List<byte[]>();
         string? responseId = null;
@@ -202,6 +203,7 @@ public sealed partial class ConversationGrain
             switch (current.Type)
             {
                 case EventTypes.Created:
+                    turn.Generations++;
                     responseId = EventReader.Summarize(current.Data).ResponseId;
                     if (responseId is not null) await MarkPendingAsync(responseId);
                     break;
@@ -209,12 +211,14 @@ public sealed partial class ConversationGrain
                     if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);
                     break;
                 case EventTypes.Completed:
-                    await CompleteAsync(socket, current, plan, outputs, sink, turn);
+                    await CompleteAsync(socket, current, responseId, plan, outputs, sink, turn);
                     return;
                 case EventTypes.Failed or EventTypes.Incomplete:
                     sink.Relay(current);
                     return;
                 case EventTypes.Error:
+                    // The provider may still send frames of the failed response: this socket carries no further turn.
+                    await DropSocketAsync();
                     sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);
                     return;
             }
@@ -223,7 +227,7 @@ public sealed partial class ConversationGrain
             UpstreamEvent? next;
             try
             {
-                next = await socket.ReadAsync(_options.StreamIdleTimeout, CancellationToken.None);
+                next = await socket.ReadAsync(_options.StreamIdleTimeout, cancellationToken);
             }
             catch (TimeoutException)
             {
@@ -241,12 +245,15 @@ public sealed partial class ConversationGrain
         }
     }
 
-    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, TurnPlan plan, List<byte[]> outputs, TurnSink sink, TurnAccounting turn)
+    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, string? createdId, TurnPlan plan, List<byte[]> outputs,
+        RunningTurn sink, TurnAccounting turn)
     {
         var summary = EventReader.Summarize(completed.Data);
-        if (summary.ResponseId is not { } responseId)
+        if (summary.ResponseId is not { } responseId || (createdId is not null && responseId != createdId))
         {
-            sink.Fail(ProxyErrors.StreamIncomplete(), null);
+            // Not the response this turn created: the socket's frames can no longer be trusted to belong to anyone.
+            await DropSocketAsync();
+            sink.Fail(ProxyErrors.StreamIncomplete(), createdId);
             return;
         }
         var outputPrints = ItemFingerprint.ComputeAll(outputs);

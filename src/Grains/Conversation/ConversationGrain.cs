@@ -32,7 +32,10 @@ public sealed partial class ConversationGrain(
     private long _epoch;
     private int _persistedTurns;
     private readonly Queue<TurnRecord> _recentTurns = new();
+    private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
+    private bool _deactivating;
     private const int RecentTurnLimit = 64;
+    private static readonly TimeSpan FinishedTurnLifetime = TimeSpan.FromSeconds(60);
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -47,8 +50,19 @@ public sealed partial class ConversationGrain(
         this.RegisterGrainTimer(CloseIdleSocketAsync, new GrainTimerCreationOptions(period, period) { Interleave = true, KeepAlive = false });
     }
 
+    /// <summary>
+    /// Running turns are cancelled and awaited: Orleans drops a deactivating grain's enumerations, so no client can receive
+    /// the rest of a turn, and stopping the provider at once beats paying for an answer nobody gets (the gateway re-dispatches
+    /// and answers retryably). A graceful silo stop drains its turns before grains deactivate, so this is the rare path. A
+    /// connect in flight is cancelled with its turn: no socket outlives the grain.
+    /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _deactivating = true;
+        var running = _turns.Values.Where(t => !t.Finished).Distinct().ToList();
+        foreach (var turn in running) await turn.Cancellation.CancelAsync();
+        await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
         await DropSocketAsync();
     }
@@ -67,51 +81,99 @@ public sealed partial class ConversationGrain(
 
     public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
     {
-        var sink = new TurnSink(_options.HeartbeatInterval);
-        if (_queue.TryAdmit()) _ = RunAdmittedAsync(request, sink);
+        ForgetFinishedTurns();
+        var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
+        var fingerprint = TurnFingerprint.Of(request);
+        if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
+            return Reattach(same, turnId, request.ReplayFrom, "redispatch", cancellationToken);
+        // A client's retry of a turn it never got the answer to (its gateway died): the same anchor, input and settings.
+        if (_turns.Values.FirstOrDefault(t => t.Fingerprint == fingerprint && !(t.Finished && t.Delivered)) is { } retried)
+            return Reattach(retried, turnId, 0, "retry", cancellationToken);
+
+        var turn = new RunningTurn(turnId, fingerprint);
+        if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
+        else if (_deactivating) turn.Reject(ProxyErrors.OwnerUnreachable());
+        else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());
         else
         {
-            sink.Reject(ProxyErrors.QueueFull());
-            sink.Complete();
+            _turns[turnId] = turn;
+            turn.Execution = RunAdmittedAsync(request, turn);
+            return turn.FollowAsync(0, _options.HeartbeatInterval, cancellationToken);
         }
-        // The turn runs to its end even if the caller goes away, so the conversation's state stays consistent.
-        return sink.Reader.ReadAllAsync(cancellationToken);
+        turn.Complete(time.GetUtcNow());
+        return turn.FollowAsync(0, _options.HeartbeatInterval, cancellationToken);
     }
 
-    private async Task RunAdmittedAsync(TurnRequest request, TurnSink sink)
+    private IAsyncEnumerable<TurnEvent> Reattach(RunningTurn turn, string turnId, int from, string reason, CancellationToken cancellationToken)
+    {
+        turn.Attach(turnId);
+        if (turnId != turn.TurnId) _turns.TryAdd(turnId, turn);
+        BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        return turn.FollowAsync(from, _options.HeartbeatInterval, cancellationToken);
+    }
+
+    public async Task CancelTurn(string turnId)
+    {
+        if (!_turns.TryGetValue(turnId, out var turn) || turn.Finished) return;
+        _turns.Remove(turnId);
+        if (!turn.Detach(turnId)) return; // another client (a retry through another gateway) still follows it
+        BridgeMetrics.Cancellations.Add(1, new KeyValuePair<string, object?>("phase", turn.Sent ? "upstream" : "queued"));
+        await turn.Cancellation.CancelAsync();
+    }
+
+    /// <summary>
+    /// Finished turns stay attachable for a short while: a gateway re-dispatching its own turn (same id) always finds it,
+    /// whoever else read it; a client's retry (another id, same content) only attaches while nobody got the answer.
+    /// </summary>
+    private void ForgetFinishedTurns()
+    {
+        var now = time.GetUtcNow();
+        foreach (var (id, turn) in _turns)
+            if (turn.Finished && now - turn.FinishedAt > FinishedTurnLifetime) _turns.Remove(id);
+    }
+
+    private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn)
     {
         var record = new TurnAccounting();
+        var cancellation = turn.Cancellation.Token;
         using var activity = BridgeMetrics.Source.StartActivity("codexlb.upstream_turn");
         activeTurns.Enter();
         try
         {
-            await _queue.WaitAsync();
+            await _queue.EnterAsync(cancellation);
             try
             {
-                await ExecuteAsync(request, sink, record);
+                await ExecuteAsync(request, turn, record, cancellation);
             }
             finally
             {
                 _queue.Exit();
             }
         }
+        catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+        {
+            // The client went away (or the grain is deactivating): the provider was told to stop by closing the socket.
+            if (turn.Sent) await DropSocketAsync();
+            turn.Cancelled();
+        }
         catch (Exception ex)
         {
             LogTurnFailed(logger, ex, Key, request.RequestId);
-            sink.Reject(ProxyErrors.Internal());
+            turn.Reject(ProxyErrors.Internal());
         }
         finally
         {
             activeTurns.Exit();
-            sink.Complete();
-            Record(request, sink, record);
+            turn.Complete(time.GetUtcNow());
+            Record(request, turn, record);
+            BridgeMetrics.Generations.Record(record.Generations);
             activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)
                 .SetTag("codexlb.replays", record.Replays).SetTag("gen_ai.usage.input_tokens", record.InputTokens)
-                .SetTag("codexlb.outcome", sink.Outcome);
+                .SetTag("codexlb.outcome", turn.Outcome);
         }
     }
 
-    private void Record(TurnRequest request, TurnSink sink, TurnAccounting turn)
+    private void Record(TurnRequest request, RunningTurn sink, TurnAccounting turn)
     {
         _recentTurns.Enqueue(new TurnRecord
         {
@@ -136,15 +198,23 @@ public sealed partial class ConversationGrain(
         return true;
     }
 
-    private async Task<UpstreamSocket> EnsureSocketAsync()
+    private async Task<UpstreamSocket> EnsureSocketAsync(CancellationToken cancellationToken)
     {
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open;
         await DropSocketAsync();
-        _socket = await UpstreamSocket.ConnectAsync(_options, time, CancellationToken.None);
+        var socket = await UpstreamSocket.ConnectAsync(_options, time, cancellationToken);
+        if (_deactivating || cancellationToken.IsCancellationRequested)
+        {
+            // The grain is going away (or the client did) while the handshake completed: never keep a socket it cannot close.
+            await socket.DisposeAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
+        }
+        _socket = socket;
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
         BridgeMetrics.OpenSockets.Add(1);
-        return _socket;
+        return socket;
     }
 
     private async Task DropSocketAsync()

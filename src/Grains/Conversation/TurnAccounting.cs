@@ -11,4 +11,7 @@ public sealed class TurnAccounting
     public long CachedTokens { get; set; }
     public long BytesSent { get; set; }
     public int ItemsSent { get; set; }
+
+    /// <summary>Responses the provider created for this client turn (each a paid generation).</summary>
+    public int Generations { get; set; }
 }

@@ -8,7 +8,7 @@ public sealed class TurnQueue(int waitingLimit)
 
     public bool IsIdle => Volatile.Read(ref _admitted) == 0;
 
-    /// <summary>Admits a turn unless the queue is full; an admitted turn must <see cref="WaitAsync"/> then <see cref="Exit"/>.</summary>
+    /// <summary>Admits a turn unless the queue is full; an admitted turn must <see cref="EnterAsync"/>, then <see cref="Exit"/>.</summary>
     public bool TryAdmit()
     {
         if (Interlocked.Increment(ref _admitted) <= waitingLimit + 1) return true;
@@ -16,7 +16,19 @@ public sealed class TurnQueue(int waitingLimit)
         return false;
     }
 
-    public Task WaitAsync() => _gate.WaitAsync();
+    /// <summary>Waits for its turn; a turn cancelled while it waits leaves the queue (and must not call <see cref="Exit"/>).</summary>
+    public async Task EnterAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _gate.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Interlocked.Decrement(ref _admitted);
+            throw;
+        }
+    }
 
     public void Exit()
     {

@@ -23,17 +23,17 @@ public static class GrainServiceCollectionExtensions
         return services;
     }
 
-    /// <summary>Production: the response tree in Redis (call before <see cref="AddConversationGrainServices"/>).</summary>
-    public static IServiceCollection AddRedisResponseTree(this IServiceCollection services, string connectionString, string serviceId)
+    /// <summary>
+    /// Production: the response tree in Redis (call before <see cref="AddConversationGrainServices"/>). The connection is
+    /// made here, asynchronously, before the host starts: made lazily it would block the first activations' threads.
+    /// </summary>
+    public static async Task<IServiceCollection> AddRedisResponseTreeAsync(this IServiceCollection services, string connectionString, string serviceId)
     {
-        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(_ =>
-        {
-            var options = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
-            options.AbortOnConnectFail = false; // start even while Redis is briefly away; calls fail retryably until it is back
-            return StackExchange.Redis.ConnectionMultiplexer.Connect(options);
-        });
-        services.AddSingleton<IResponseTreeStore>(sp => new RedisResponseTreeStore(
-            sp.GetRequiredService<StackExchange.Redis.IConnectionMultiplexer>(), $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
+        var options = StackExchange.Redis.ConfigurationOptions.Parse(connectionString);
+        options.AbortOnConnectFail = false; // start even while Redis is briefly away; calls fail retryably until it is back
+        var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options);
+        services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(redis);
+        services.AddSingleton<IResponseTreeStore>(sp => new RedisResponseTreeStore(redis, $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
         return services;
     }
 }

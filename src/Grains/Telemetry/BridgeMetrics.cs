@@ -16,6 +16,12 @@ public static class BridgeMetrics
     public static readonly Counter<long> UpstreamConnects = Meter.CreateCounter<long>("codexlb.upstream.connects", description: "Upstream websocket connects");
     public static readonly Counter<long> TurnBases = Meter.CreateCounter<long>("codexlb.turn.bases",
         description: "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)");
+    public static readonly Histogram<long> Generations = Meter.CreateHistogram<long>("codexlb.turn.generations", unit: "{generation}",
+        description: "Generating response.create frames sent upstream per client turn on its owner (1 is the goal; 0 = answered without one)");
+    public static readonly Counter<long> Reattachments = Meter.CreateCounter<long>("codexlb.turn.reattachments",
+        description: "Calls that attached to a running turn instead of running it again (redispatch: a gateway after a stall; retry: a client's retry)");
+    public static readonly Counter<long> Cancellations = Meter.CreateCounter<long>("codexlb.turn.cancellations",
+        description: "Turns stopped because their client went away (phase: queued, or upstream = the provider was told to stop)");
     public static readonly Counter<long> Replays = Meter.CreateCounter<long>("codexlb.upstream.replays", description: "Requests resent after a loss");
     public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");

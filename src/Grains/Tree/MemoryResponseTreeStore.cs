@@ -23,8 +23,6 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
 
-    /// <summary>How long a started response is routable before it completes (longer than any stream runs).</summary>
-    public static readonly TimeSpan PendingLifetime = TimeSpan.FromMinutes(15);
     private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
 
     /// <summary>How many entries (nodes, tombstones, index entries, heads) are held, expired or not: for tests and diagnostics.</summary>
@@ -74,6 +72,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
             }
 
+            _pending.Remove((tenant, node.Id));
             head.Id = node.Id;
             head.Turns++;
             head.Expires = now + _ttls.Node;
@@ -114,7 +113,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            _pending[(ConversationKey.TenantOf(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey) { Expires = now + PendingLifetime };
+            _pending[(ConversationKey.TenantOf(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey) { Expires = now + _ttls.Pending };
             return Task.CompletedTask;
         }
     }
@@ -208,13 +207,16 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     }
 }
 
-/// <summary>The expiry rules both stores share: R = retention, s = min(1 day, R/10) the refresh slack, M = expired memory.</summary>
-internal readonly record struct TreeTtls(TimeSpan Slack, TimeSpan Node, TimeSpan Tombstone)
+/// <summary>
+/// The expiry rules both stores share: R = retention, s = min(1 day, R/10) the refresh slack, M = expired memory. A started
+/// response stays routable (pending) for 15 minutes, longer than any stream runs, and never past R+s.
+/// </summary>
+internal readonly record struct TreeTtls(TimeSpan Slack, TimeSpan Node, TimeSpan Tombstone, TimeSpan Pending)
 {
     public static TreeTtls From(StateOptions options)
     {
         var slack = TimeSpan.FromTicks(Math.Min(TimeSpan.FromDays(1).Ticks, options.Retention.Ticks / 10));
         var node = options.Retention + slack;
-        return new TreeTtls(slack, node, node + options.ExpiredMemory);
+        return new TreeTtls(slack, node, node + options.ExpiredMemory, TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(15).Ticks, node.Ticks)));
     }
 }

@@ -88,6 +88,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
           redis.call('PEXPIRE', KEYS[2], ttl)
           redis.call('SET', KEYS[3], '1', 'PX', tombTtl)
         end
+        redis.call('DEL', base .. 'w:' .. id) -- no longer pending: the node answers for it
         redis.call('HSET', KEYS[1], 'id', id)
         redis.call('HINCRBY', KEYS[1], 't', 1)
         redis.call('PEXPIRE', KEYS[1], ttl)
@@ -211,7 +212,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
 
     public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken) =>
         redis.GetDatabase().StringSetAsync(Base(ConversationKey.TenantOf(conversationKey)) + "w:" + responseId, conversationKey,
-            MemoryResponseTreeStore.PendingLifetime, flags: CommandFlags.FireAndForget);
+            _ttls.Pending, flags: CommandFlags.FireAndForget);
 
     public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
     {

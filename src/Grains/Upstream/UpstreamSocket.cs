@@ -105,6 +105,26 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The first event of a new request: <c>response.created</c> or an error. Frames of an earlier response still in the
+    /// pipe (a trailing delta after an error) are dropped: they must never become another turn's events.
+    /// </summary>
+    public async ValueTask<UpstreamEvent?> ReadFirstAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = _time.GetUtcNow() + timeout;
+        while (true)
+        {
+            var remaining = deadline - _time.GetUtcNow();
+            if (remaining <= TimeSpan.Zero) throw new TimeoutException("The upstream sent nothing within " + timeout + ".");
+            var next = await ReadAsync(remaining, cancellationToken).ConfigureAwait(false);
+            if (next is not { } e || e.Type is EventTypes.Created or EventTypes.Error) return next;
+            StrayFrames++;
+        }
+    }
+
+    /// <summary>Frames dropped because they belonged to no request in flight.</summary>
+    public int StrayFrames { get; private set; }
+
     public string? CloseReason { get; private set; }
 
     private void Acknowledge()

@@ -18,6 +18,10 @@ public static class ProxyErrors
         new(503, ErrorCodes.OwnerUnreachable, "The conversation's owner is unreachable; retry the request.", ErrorTypes.Server)
         { RetryAfterSeconds = 1 };
 
+    public static OpenAIError TurnLost() =>
+        new(503, ErrorCodes.OwnerUnreachable, "The conversation's owner lost this turn after it started; retry the request.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError QueueFull() =>
         new(429, ErrorCodes.QueueFull, "Too many turns are queued for this conversation; retry shortly.", ErrorTypes.RateLimit)
         { RetryAfterSeconds = 1 };

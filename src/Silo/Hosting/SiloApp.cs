@@ -44,7 +44,7 @@ public static class SiloApp
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         builder.AddCodexTelemetry("codexlb-silo");
-        if (cluster.UsesRedis) builder.Services.AddRedisResponseTree(cluster.RedisConnectionString, cluster.ServiceId);
+        if (cluster.UsesRedis) await builder.Services.AddRedisResponseTreeAsync(cluster.RedisConnectionString, cluster.ServiceId);
         builder.Services.AddConversationGrainServices(builder.Configuration);
         builder.Services.AddCodexGateway(builder.Configuration);
         builder.Services.AddSingleton<CodexLb.Gateway.Health.IInFlightWork, SiloTurns>();

@@ -60,7 +60,7 @@ public sealed record Fault(FaultKind Kind)
     public bool Graceful { get; init; }
 
     [JsonIgnore]
-    public bool IsHandshakeFault => Kind is FaultKind.RefuseHandshake or FaultKind.FailHandshake;
+    public bool IsHandshakeFault => Kind is FaultKind.RefuseHandshake or FaultKind.FailHandshake or FaultKind.SlowHandshake;
 
     public static Fault CloseBefore(int eventIndex) => new(FaultKind.CloseBeforeEvent) { EventIndex = eventIndex };
 
@@ -72,6 +72,8 @@ public sealed record Fault(FaultKind Kind)
         new(FaultKind.RefuseHandshake) { Status = status, RetryAfter = retryAfter, Code = code };
 
     public static Fault FailHandshake() => new(FaultKind.FailHandshake);
+
+    public static Fault SlowHandshake(TimeSpan delay) => new(FaultKind.SlowHandshake) { FirstEventDelay = delay };
 
     public static Fault Error(int status = 500, string code = "server_error", string? message = null) =>
         new(FaultKind.ErrorFrame) { Status = status, Code = code, Message = message };

@@ -18,6 +18,9 @@ public enum FaultKind
     /// <summary>Accept the websocket upgrade, then close the socket at once.</summary>
     FailHandshake,
 
+    /// <summary>Hold the websocket upgrade for <c>FirstEventDelay</c> (default 2 s) before accepting it (a slow connect).</summary>
+    SlowHandshake,
+
     /// <summary>Instead of the response, send one error frame (HTTP: an error status with a JSON body). Default 500 server_error.</summary>
     ErrorFrame,
 

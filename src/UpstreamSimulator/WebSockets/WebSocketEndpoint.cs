@@ -34,6 +34,19 @@ internal static class WebSocketEndpoint
             return;
         }
 
+        if (handshakeFault?.Fault.Kind == FaultKind.SlowHandshake)
+        {
+            try
+            {
+                await Task.Delay(handshakeFault.Fault.FirstEventDelay ?? TimeSpan.FromSeconds(2), http.RequestAborted);
+            }
+            catch (OperationCanceledException)
+            {
+                core.EndConnection(connection, ConnectionEnd.ClientAborted, handshakeFault.Label);
+                return; // the client gave up on the handshake
+            }
+        }
+
         var socket = await http.WebSockets.AcceptWebSocketAsync(
             new WebSocketAcceptContext { DangerousEnableCompression = core.Options.EnableCompression });
 

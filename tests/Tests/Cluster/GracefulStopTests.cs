@@ -19,8 +19,14 @@ public sealed class GracefulStopTests
             SiloArgs = ["--CodexLb:Gateway:DrainDelay", "00:00:01", "--Logging:LogLevel:Default", "Warning"],
         });
         var clock = Stopwatch.StartNew();
-        var clients = Enumerable.Range(0, 8).Select(i => new ChaosClient(i, i % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock)).ToList();
-        foreach (var c in clients) await c.RunTurnAsync(1, [Items.Message("user", "first turn")]);
+        // Placement decides where conversations live: start them until silo1 hosts some (it usually does after a few).
+        var clients = new List<ChaosClient>();
+        while (clients.Count < 8 || (await HostedOnAsync(cluster, cluster.Silos[0]) == 0 && clients.Count < 64))
+        {
+            var client = new ChaosClient(clients.Count, clients.Count % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock);
+            await client.RunTurnAsync(1, [Items.Message("user", "first turn")]);
+            clients.Add(client);
+        }
 
         // Second turns are slow upstream (3 s before the first event): in flight on both silos when silo1 is told to stop.
         var marker = "slow-" + Guid.NewGuid().ToString("N");
@@ -30,9 +36,7 @@ public sealed class GracefulStopTests
             Items.Body([Items.Message("user", marker)], previousResponseId: c.LastResponseId))).ToList();
         await cluster.Sim.WaitUntilAsync(l => l.Requests.Count(r => r.Outcome == RequestOutcome.InFlight) == clients.Count, TimeSpan.FromSeconds(30));
 
-        var metrics = await cluster.CreateClient(cluster.Silos[0]).GetStringAsync("/metrics");
-        var hosted = metrics.Split('\n').Where(l => l.StartsWith("codexlb_conversations_active")).Sum(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
-        Assert.True(hosted > 0, "silo1 hosts no conversation; the test would prove nothing");
+        Assert.True(await HostedOnAsync(cluster, cluster.Silos[0]) > 0, "silo1 hosts no conversation; the test would prove nothing");
 
         var stopping = cluster.Silos[0].StopAsync(TimeSpan.FromSeconds(60));
         var readiness = await WaitForStatusAsync(cluster.CreateClient(cluster.Silos[0]), HttpStatusCode.ServiceUnavailable);
@@ -50,6 +54,13 @@ public sealed class GracefulStopTests
         foreach (var c in clients) await c.RunTurnAsync(3, [Items.Message("user", "after the stop")]);
         Assert.All(clients.SelectMany(c => c.Turns), t => Assert.Empty(t.Errors));
         cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    private static async Task<double> HostedOnAsync(ClusterHarness cluster, ManagedProcess silo)
+    {
+        var metrics = await cluster.CreateClient(silo).GetStringAsync("/metrics");
+        return metrics.Split('\n').Where(l => l.StartsWith("codexlb_conversations_active", StringComparison.Ordinal))
+            .Sum(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static async Task<HttpStatusCode?> WaitForStatusAsync(HttpClient silo, HttpStatusCode wanted)

@@ -52,7 +52,31 @@ public sealed class CodexCli : IDisposable
     public Task<CodexRun> ResumeLastAsync(string prompt, CancellationToken cancellationToken = default) =>
         RunAsync(["exec", "--skip-git-repo-check", "--json", "--disable", "plugins", "--disable", "unbounded_connection_retries", "resume", "--last", prompt], cancellationToken);
 
-    private async Task<CodexRun> RunAsync(string[] args, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs a turn and interrupts it like Ctrl-C (SIGINT to the CLI and its native child) once <paramref name="interruptWhen"/>
+    /// completes; <paramref name="resume"/> continues the last session instead of starting one.
+    /// </summary>
+    public Task<CodexRun> RunInterruptedAsync(string prompt, bool resume, Func<Task> interruptWhen, CancellationToken cancellationToken = default) =>
+        RunAsync(resume
+            ? ["exec", "--skip-git-repo-check", "--json", "--disable", "plugins", "--disable", "unbounded_connection_retries", "resume", "--last", prompt]
+            : ["exec", "--skip-git-repo-check", "--json", "--disable", "plugins", "--disable", "unbounded_connection_retries", prompt],
+            cancellationToken, async process =>
+            {
+                await interruptWhen();
+                foreach (var pid in Descendants(process.Id).Prepend(process.Id)) Signal(pid, "INT");
+            });
+
+    private static IEnumerable<int> Descendants(int pid)
+    {
+        var children = Process.Start(new ProcessStartInfo("pgrep", ["-P", pid.ToString()]) { RedirectStandardOutput = true })!;
+        var list = children.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToList();
+        children.WaitForExit();
+        return list.SelectMany(child => Descendants(child).Prepend(child)).ToList();
+    }
+
+    private static void Signal(int pid, string signal) => Process.Start("kill", ["-" + signal, pid.ToString()])!.WaitForExit();
+
+    private async Task<CodexRun> RunAsync(string[] args, CancellationToken cancellationToken, Func<Process, Task>? during = null)
     {
         var info = new ProcessStartInfo(Binary) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, WorkingDirectory = _workDir };
         foreach (var arg in args) info.ArgumentList.Add(arg);
@@ -66,6 +90,7 @@ public sealed class CodexCli : IDisposable
         var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromMinutes(3));
+        if (during is not null) await during(process);
         try
         {
             await process.WaitForExitAsync(timeout.Token);

@@ -1,0 +1,121 @@
+using System.Runtime.CompilerServices;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Events;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// One turn on its owner: the events it produced so far, in order, and the clients following them. Any number of callers
+/// can follow it from any position (a gateway that re-dispatched after a stall resumes where it was; a client that retried
+/// through another gateway replays from the start), so the provider generates the turn once. Before the first event the
+/// turn can still reject with a status; after it, failures become a <c>response.failed</c> event. Followers send
+/// heartbeats while the turn is quiet, so a gateway can tell a slow turn from a dead owner. Lives on the grain's
+/// scheduler: no locks.
+/// </summary>
+public sealed class RunningTurn(string turnId, ulong fingerprint)
+{
+    private readonly List<TurnEvent> _events = [];
+    private readonly HashSet<string> _clients = [turnId];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _lastSequence = -1;
+
+    public string TurnId { get; } = turnId;
+
+    /// <summary>The anchor, input and settings of the request: a client's retry of this turn has the same.</summary>
+    public ulong Fingerprint { get; } = fingerprint;
+
+    /// <summary>Cancelled when every client went away (or the grain deactivates): the provider is told to stop.</summary>
+    public CancellationTokenSource Cancellation { get; } = new();
+
+    /// <summary>The turn's execution, awaited on deactivation.</summary>
+    public Task Execution { get; set; } = Task.CompletedTask;
+
+    public bool Started { get; private set; }
+    public bool Finished { get; private set; }
+    public DateTimeOffset FinishedAt { get; private set; }
+
+    /// <summary>A follower read the terminal event: the client has its answer.</summary>
+    public bool Delivered { get; private set; }
+
+    /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
+    public bool Sent { get; set; }
+
+    /// <summary>How the turn ended for the client: the terminal event type, or rejected:/failed: with the code.</summary>
+    public string Outcome { get; private set; } = "none";
+
+    public IReadOnlyCollection<string> Clients => _clients;
+
+    public void Attach(string turnId) => _clients.Add(turnId);
+
+    /// <summary>Removes a client; true when none is left.</summary>
+    public bool Detach(string turnId) => _clients.Remove(turnId) && _clients.Count == 0;
+
+    public void Relay(UpstreamEvent upstreamEvent)
+    {
+        Started = true;
+        _lastSequence++;
+        if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = upstreamEvent.Type["response.".Length..];
+        Append(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
+    }
+
+    public void Reject(OpenAIError error)
+    {
+        if (Started) { Fail(error, null); return; }
+        Outcome = "rejected:" + error.Code;
+        Append(TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds)));
+    }
+
+    /// <summary>Ends a started stream with <c>response.failed</c> carrying the error's code.</summary>
+    public void Fail(OpenAIError error, string? responseId)
+    {
+        if (!Started) { Reject(error); return; }
+        Outcome = "failed:" + error.Code;
+        Append(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+    }
+
+    /// <summary>Marks the turn cancelled when nothing else ended it (no client is left to tell).</summary>
+    public void Cancelled()
+    {
+        if (!Finished && Outcome == "none") Outcome = "cancelled";
+    }
+
+    public void Complete(DateTimeOffset now)
+    {
+        if (Finished) return;
+        Finished = true;
+        FinishedAt = now;
+        Pulse();
+    }
+
+    private void Append(TurnEvent turnEvent)
+    {
+        _events.Add(turnEvent);
+        Pulse();
+    }
+
+    private void Pulse() => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <summary>The turn's events from <paramref name="from"/> on, then live ones until it finishes; heartbeats while quiet.</summary>
+    public async IAsyncEnumerable<TurnEvent> FollowAsync(int from, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var next = Math.Max(0, from);
+        while (true)
+        {
+            while (next < _events.Count)
+            {
+                var turnEvent = _events[next++];
+                if (EventTypes.IsTerminal(turnEvent.Type) || turnEvent.Rejection is not null) Delivered = true;
+                yield return turnEvent;
+            }
+            if (Finished) yield break;
+            var changed = _changed.Task;
+            // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
+            await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!changed.IsCompleted) yield return TurnEvent.Heartbeat;
+        }
+    }
+}

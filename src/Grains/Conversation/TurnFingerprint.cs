@@ -1,0 +1,22 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using CodexLb.Grains.Abstractions;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// What makes two requests the same turn: the anchor, the input (by semantic fingerprint) and the settings. A client
+/// that retries a turn whose answer it never got (its gateway died) sends exactly this again.
+/// </summary>
+public static class TurnFingerprint
+{
+    public static ulong Of(TurnRequest request)
+    {
+        var hash = new XxHash3();
+        if (request.PreviousResponseId is { } previous) hash.Append(System.Text.Encoding.UTF8.GetBytes(previous));
+        hash.Append([request.Generate ? (byte)1 : (byte)0]);
+        hash.Append(MemoryMarshal.AsBytes(request.InputFingerprints.AsSpan()));
+        hash.Append(request.Settings);
+        return hash.GetCurrentHashAsUInt64();
+    }
+}

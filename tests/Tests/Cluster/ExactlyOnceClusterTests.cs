@@ -1,0 +1,515 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using CodexLb.UpstreamSimulator;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>
+/// A turn is generated once, whatever fails around it (real processes, real Redis): a gateway killed mid-stream costs the
+/// client a reconnect (its retry through another gateway attaches to the running or finished turn), a short stall of the
+/// owner silo is invisible, a stall past its death declaration costs at most one more generation and never two answers,
+/// and a killed owner's turn is recovered on the survivor. Generations are counted from the simulator's ledger: every
+/// upstream request that carries the test's marker is hit by a marker fault (a Delay fault, forever), so the requests
+/// with <c>Generate</c> and that fault label are the marker's generations.
+/// </summary>
+[Collection(ClusterSmokeCollection.Name)]
+public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
+{
+    private const string ApiKey = "sk-exactly-once-key";
+    private const string Path = "/v1/responses";
+    private const string MarkerFaultLabel = "Delay";
+
+    /// <summary>A slow answer: 28 events 150 ms apart, about 4 s from response.created to response.completed.</summary>
+    private static Fault SlowStream(string marker) =>
+        (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
+
+    private static Task<ClusterHarness> StartAsync(string label, int silos, int gateways) =>
+        ClusterHarness.StartAsync(silos, gateways, new ClusterHarnessOptions
+        {
+            Label = label, ApiKey = ApiKey,
+            // Membership decisions (suspicions, suppressed votes, deaths) are logged at Information: they explain the timings.
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--Logging:LogLevel:Orleans.Runtime.MembershipService", "Information"],
+            GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+        });
+
+    public enum RetryingClient
+    {
+        /// <summary>previous_response_id and an Idempotency-Key header: the retry carries the same turn id.</summary>
+        AnchoredWithIdempotencyKey,
+
+        /// <summary>previous_response_id, no key: the retry gets a new turn id and is matched by its content.</summary>
+        AnchoredWithoutKey,
+
+        /// <summary>The Codex CLI over HTTP (store:false): full history, no key; routed by content, matched by content.</summary>
+        FullHistoryWithoutKey,
+    }
+
+    [Theory]
+    [InlineData(RetryingClient.AnchoredWithIdempotencyKey)]
+    [InlineData(RetryingClient.AnchoredWithoutKey)]
+    [InlineData(RetryingClient.FullHistoryWithoutKey)]
+    public async Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style)
+    {
+        await using var cluster = await StartAsync("once-gw", silos: 2, gateways: 2);
+        var measured = new List<string>();
+        foreach (var providerFinished in new[] { false, true })
+        {
+            var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+            var gw2 = cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90));
+            var marker = Rx.Marker("gwkill");
+            await cluster.Sim.AddFaultAsync(SlowStream(marker));
+
+            // Turn 1 (quick, no marker) makes a conversation both gateways can route to.
+            var system = Items.Message("developer", "sys " + marker[..12] + " " + new string('s', 500));
+            var q1 = Items.Message("user", "q1 of " + marker[..12]);
+            var first = await SseClient.PostAsync(gw1, Path, Items.Body([system, q1], stream: false));
+            Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
+            var q2 = Items.Message("user", "q2 " + marker);
+            var body = (style == RetryingClient.FullHistoryWithoutKey
+                ? Items.Body([system, q1, .. Rx.OutputsOf(first).Select(o => o.ToNode()), q2], stream: true)
+                : Items.Body([q2], stream: true, previousResponseId: Rx.ResponseIdOf(first))).ToJsonString();
+            var headers = style == RetryingClient.AnchoredWithIdempotencyKey
+                ? new Dictionary<string, string> { [Gateway.Routing.TurnDispatcher.IdempotencyHeader] = "idem-" + Guid.NewGuid().ToString("N") }
+                : [];
+
+            var since = DateTimeOffset.UtcNow;
+            var original = LiveTurn.Start(gw1, body, headers);
+            await original.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+            var originalId = original.Events[0].ResponseId;
+            Assert.Equal("response.created", original.Events[0].Type);
+            Assert.NotNull(originalId);
+            await cluster.Gateways[0].KillAsync();
+            var killedAt = DateTimeOffset.UtcNow;
+            var relayedBeforeKill = original.Events.Count;
+
+            if (providerFinished)
+            {
+                await cluster.Sim.WaitUntilAsync(l => Generations(l.Requests, since).Any(r => r.Outcome == RequestOutcome.Completed), TimeSpan.FromSeconds(30));
+            }
+
+            // The client retries the same request (same body, same headers) through the other gateway.
+            var retry = LiveTurn.Start(gw2, body, headers);
+            await retry.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+            await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
+            var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
+            foreach (var r in generations) output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
+            output.WriteLine($"[{style}, provider {(providerFinished ? "already finished" : "still generating")} at the retry] original relayed {relayedBeforeKill} events before kill -9; " +
+                             $"retry: {retry.Describe()}");
+
+            Assert.True(retry.IsCompleted, "the retry did not complete: " + retry.Describe());
+            Assert.All(retry.Events.Where(e => e.ResponseId is not null), e => Assert.Equal(originalId, e.ResponseId));
+            Assert.Equal("response.created", retry.Events[0].Type);
+            Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+            var providerDone = generations[0].EndedAt ?? throw new InvalidOperationException("the generation has no end");
+
+            var sendToFirst = (retry.Events[0].At - retry.SentAt).TotalSeconds;
+            var sendToDone = (retry.CompletedAt!.Value - retry.SentAt).TotalSeconds;
+            var providerToDone = (retry.CompletedAt!.Value - providerDone).TotalSeconds;
+            var line = providerFinished
+                ? $"{style}: provider finished {(retry.SentAt - providerDone).TotalSeconds:F2}s before the retry; retry sent -> first event {sendToFirst:F3}s -> completed {sendToDone:F3}s"
+                : $"{style}: retry sent {(retry.SentAt - killedAt).TotalSeconds:F2}s after the kill, provider finished {(providerDone - retry.SentAt).TotalSeconds:F2}s after the retry was sent; " +
+                  $"retry sent -> first event {sendToFirst:F3}s -> completed {sendToDone:F3}s, provider completion -> retry completed {providerToDone:F3}s";
+            measured.Add(line);
+            output.WriteLine(line);
+            if (providerFinished)
+            {
+                Assert.True(sendToDone < 1, line);
+            }
+            else
+            {
+                Assert.True(providerDone > retry.SentAt, "the provider had already finished: this case would not test a running turn. " + line);
+                Assert.True(providerToDone < 1, line);
+            }
+
+            await cluster.Gateways[0].StartAsync(); // for the next case
+        }
+
+        foreach (var line in measured) output.WriteLine("MEASURED " + line);
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    public enum StallPoint
+    {
+        /// <summary>After a few events of a slow stream (about 4 s long).</summary>
+        MidStream,
+
+        /// <summary>Before response.created: the provider answers 3 s after the request, the owner freezes at 0.5 s.</summary>
+        BeforeResponseCreated,
+
+        /// <summary>Before response.created, and the whole answer reaches the frozen owner's socket during the stall (1 s).</summary>
+        AnswerArrivesDuringStall,
+    }
+
+    [Theory]
+    [InlineData(StallPoint.MidStream)]
+    [InlineData(StallPoint.BeforeResponseCreated)]
+    [InlineData(StallPoint.AnswerArrivesDuringStall)]
+    public async Task A_2_5_s_stall_of_the_owner_silo_is_invisible_and_costs_no_second_generation(StallPoint point)
+    {
+        await using var cluster = await StartAsync("once-stall", silos: 2, gateways: 1);
+        var (owner, turn, since, marker, _) = await StallOwnerAsync(cluster, point, TimeSpan.FromSeconds(2.5));
+        await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(4)); // a silo declared dead while frozen kills itself right after SIGCONT
+        var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
+        await ReportAsync(cluster, turn, generations);
+
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), PausedAt(owner));
+        output.WriteLine($"owner {owner.Name} after the stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}, {(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - PausedAt(owner)).TotalSeconds:F2}s after SIGSTOP")}");
+        Assert.Null(evicted);
+        Assert.True(owner.IsRunning && !owner.ExitedUnexpectedly,
+            $"the owner did not survive a 2.5 s stall (exit code {owner.ExitCode}):\n{owner.Tail(40)}");
+        Assert.True(turn.IsCompleted, "the client did not get its answer: " + turn.Describe());
+        Assert.DoesNotContain(turn.Events, e => e.Type is "response.failed" or "error");
+        Assert.Single(turn.Events, e => e.IsTerminal);
+        turn.AssertContiguous();
+        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+
+        var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0]), Path,
+            Items.Body([Items.Message("user", "after the stall " + marker)], stream: false, previousResponseId: turn.CompletedResponseId));
+        Assert.True(Rx.IsCompleted(next), Rx.Describe(next));
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    [Theory]
+    [InlineData(StallPoint.MidStream)]
+    [InlineData(StallPoint.BeforeResponseCreated)]
+    public async Task A_5_s_stall_past_death_declaration_costs_at_most_two_generations_and_the_client_sees_one_answer_or_one_retryable_failure(StallPoint point)
+    {
+        await using var cluster = await StartAsync("once-stall5", silos: 2, gateways: 1);
+        var (owner, turn, since, marker, first) = await StallOwnerAsync(cluster, point, TimeSpan.FromSeconds(5));
+        await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
+        await ReportAsync(cluster, turn, generations);
+        var paused = PausedAt(owner);
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), paused);
+        output.WriteLine($"MEASURED owner {owner.Name} after the 5 s stall: {(owner.IsRunning ? "running" : $"exited ({owner.ExitCode})")}, " +
+                         $"{(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - paused).TotalSeconds:F2}s after SIGSTOP")}");
+        Assert.True(evicted is { } e && e - paused < TimeSpan.FromSeconds(5), "the owner was not declared dead during its 5 s stall: the test would not prove what it says");
+
+        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        if (turn.Status is { } status && (int)status >= 500)
+        {
+            Assert.Empty(turn.Events); // a 5xx before any event (retryable by status)
+        }
+        else
+        {
+            Assert.True(turn.Status == HttpStatusCode.OK, turn.Describe());
+            var terminals = turn.Events.Where(e => e.IsTerminal).ToList();
+            Assert.True(terminals.Count == 1, "expected exactly one terminal event: " + turn.Describe());
+            Assert.True(turn.Events[^1].IsTerminal, "events after the terminal one, or a stream that ended without one: " + turn.Describe());
+            Assert.True(terminals[0].Type == "response.completed" || (terminals[0].Type == "response.failed" && Rx.IsRetryableCode(terminals[0].ErrorCode)),
+                "neither an answer nor a retryable failure: " + turn.Describe());
+            Assert.DoesNotContain(turn.Events, e => e.Type == "error");
+        }
+
+        // The conversation continues from its last completed response.
+        var last = turn.CompletedResponseId ?? first;
+        var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(60)), Path,
+            Items.Body([Items.Message("user", "after the long stall " + marker)], stream: false, previousResponseId: last));
+        output.WriteLine($"next turn on {last}: {Rx.Describe(next)}");
+        Assert.True(Rx.IsCompleted(next), Rx.Describe(next));
+    }
+
+    [Fact]
+    public async Task Kill_9_of_the_owner_silo_is_recovered()
+    {
+        await using var cluster = await StartAsync("once-kill", silos: 2, gateways: 1);
+        var http = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+        var marker = Rx.Marker("ownerkill");
+        var first = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("developer", "sys"), Items.Message("user", "q1")], stream: false));
+        Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
+        var owner = await OwnerAsync(cluster);
+
+        // The first generation waits 3 s before response.created (the kill lands in it); any later one is quick.
+        await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(20)).WhenTextContains(marker).Times(1));
+        await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(20)).WhenTextContains(marker).Forever());
+        var since = DateTimeOffset.UtcNow;
+        var turn = LiveTurn.Start(http, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: Rx.ResponseIdOf(first)).ToJsonString(), new Dictionary<string, string>());
+        await cluster.Sim.WaitUntilAsync(l => Generations(l.Requests, since).Any(), TimeSpan.FromSeconds(20));
+        await Task.Delay(300);
+        Assert.Empty(turn.Events);
+        var killedAt = DateTimeOffset.UtcNow;
+        await owner.KillAsync();
+
+        await turn.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
+        await ReportAsync(cluster, turn, generations);
+        var recovery = ((turn.CompletedAt ?? turn.EndedAt!.Value) - killedAt).TotalSeconds;
+        var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), killedAt);
+        output.WriteLine($"MEASURED kill -9 of the owner ({owner.Name}) before response.created -> declared dead " +
+                         $"{(evicted is null ? "never" : $"{(evicted.Value - killedAt).TotalSeconds:F2}s")}, -> client's completed answer: {recovery:F2}s");
+
+        Assert.True(turn.IsCompleted, "the turn was not recovered: " + turn.Describe());
+        Assert.True(recovery < 15, $"recovery took {recovery:F2}s");
+        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.Single(turn.Events, e => e.IsTerminal);
+        turn.AssertContiguous();
+        var next = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("user", "after the kill")], stream: false, previousResponseId: turn.CompletedResponseId));
+        Assert.True(Rx.IsCompleted(next), Rx.Describe(next));
+    }
+
+    /// <summary>
+    /// Turn 1 makes a conversation; its owner is found; turn 2 (with the marker) is slow upstream and streamed; the owner is
+    /// SIGSTOPped mid-stream (after a few events) or before response.created, for <paramref name="stall"/>, then SIGCONTed.
+    /// </summary>
+    private async Task<(ManagedProcess Owner, LiveTurn Turn, DateTimeOffset Since, string Marker, string First)> StallOwnerAsync(
+        ClusterHarness cluster, StallPoint point, TimeSpan stall)
+    {
+        var http = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+        var marker = Rx.Marker("stall");
+        var first = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("developer", "sys"), Items.Message("user", "q1")], stream: false));
+        Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
+        var owner = await OwnerAsync(cluster);
+        output.WriteLine($"owner {owner.Name} (pid {owner.Pid})");
+
+        if (point is StallPoint.BeforeResponseCreated or StallPoint.AnswerArrivesDuringStall)
+        {
+            var firstEvent = TimeSpan.FromSeconds(point == StallPoint.BeforeResponseCreated ? 3 : 1);
+            await cluster.Sim.AddFaultAsync(Fault.Delay(firstEvent, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Times(1));
+            await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Forever());
+        }
+        else await cluster.Sim.AddFaultAsync(SlowStream(marker));
+
+        var since = DateTimeOffset.UtcNow;
+        var turn = LiveTurn.Start(http, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: Rx.ResponseIdOf(first)).ToJsonString(), new Dictionary<string, string>());
+        if (point != StallPoint.MidStream)
+        {
+            await Task.Delay(500);
+            Assert.Empty(turn.Events);
+        }
+        else await turn.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+
+        var pausedAt = DateTimeOffset.UtcNow;
+        await owner.PauseAsync();
+        await Task.Delay(stall);
+        await owner.ResumeAsync();
+        output.WriteLine($"SIGSTOP {owner.Name} {(pausedAt - turn.SentAt).TotalSeconds:F2}s after the request was sent ({turn.Events.Count} events relayed), " +
+                         $"SIGCONT {(DateTimeOffset.UtcNow - pausedAt).TotalSeconds:F2}s later");
+        return (owner, turn, since, marker, Rx.ResponseIdOf(first)!);
+    }
+
+    private async Task ReportAsync(ClusterHarness cluster, LiveTurn turn, IReadOnlyList<RequestRecord> generations)
+    {
+        output.WriteLine("client: " + turn.Describe());
+        foreach (var process in cluster.Silos.Concat(cluster.Gateways).Where(p => p.IsRunning))
+        {
+            try
+            {
+                var metrics = await cluster.CreateClient(process, TimeSpan.FromSeconds(5)).GetStringAsync("/metrics");
+                var lines = metrics.Split('\n').Where(l => !l.StartsWith('#') && (l.StartsWith("codexlb_turn_reattachments", StringComparison.Ordinal)
+                    || l.StartsWith("codexlb_turns_total", StringComparison.Ordinal) || l.StartsWith("codexlb_turn_cancellations", StringComparison.Ordinal)
+                    || l.StartsWith("codexlb_gateway_rebinds", StringComparison.Ordinal) || l.StartsWith("codexlb_gateway_turns_total", StringComparison.Ordinal)));
+                output.WriteLine($"{process.Name} metrics: {string.Join(" | ", lines)}");
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+                output.WriteLine($"{process.Name} metrics: unavailable ({ex.GetType().Name})");
+            }
+        }
+        output.WriteLine($"longest silence between two events the client saw: {turn.LongestGap().TotalSeconds:F2}s");
+        foreach (var r in generations)
+            output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
+        foreach (var process in cluster.Silos.Concat(cluster.Gateways))
+            output.WriteLine($"---- {process.Name} ({(process.IsRunning ? "running" : $"exited {process.ExitCode}")}) last lines:\n{process.Tail(25)}");
+    }
+
+    /// <summary>When <paramref name="survivor"/>'s membership evicted (declared dead) a silo after <paramref name="after"/>, from its log.</summary>
+    private static DateTimeOffset? EvictedAt(ManagedProcess survivor, DateTimeOffset after)
+    {
+        foreach (var line in survivor.Tail(2000).Split('\n'))
+        {
+            if (!line.Contains("Evicting '", StringComparison.Ordinal) || line.Length < 12) continue;
+            if (!TimeOnly.TryParseExact(line[..12], "HH:mm:ss.fff", CultureInfo.InvariantCulture, DateTimeStyles.None, out var time)) continue;
+            var at = new DateTimeOffset(after.UtcDateTime.Date + time.ToTimeSpan(), TimeSpan.Zero); // the harness stamps UTC
+            if (at < after - TimeSpan.FromHours(12)) at = at.AddDays(1);
+            if (at >= after) return at;
+        }
+        return null;
+    }
+
+    /// <summary>When the harness last sent SIGSTOP to <paramref name="process"/>, from its log.</summary>
+    private static DateTimeOffset PausedAt(ManagedProcess process)
+    {
+        var line = process.Tail(2000).Split('\n').Last(l => l.Contains("==== SIGSTOP", StringComparison.Ordinal));
+        var time = TimeOnly.ParseExact(line[..12], "HH:mm:ss.fff", CultureInfo.InvariantCulture);
+        var today = DateTimeOffset.UtcNow;
+        var at = new DateTimeOffset(today.UtcDateTime.Date + time.ToTimeSpan(), TimeSpan.Zero);
+        return at > today + TimeSpan.FromHours(1) ? at.AddDays(-1) : at;
+    }
+
+    /// <summary>The marker's generations: the upstream requests the marker fault hit that asked the provider to generate.</summary>
+    private static List<RequestRecord> Generations(IEnumerable<RequestRecord> requests, DateTimeOffset since) =>
+        requests.Where(r => r.Generate && r.Fault == MarkerFaultLabel && r.StartedAt >= since).ToList();
+
+    /// <summary>The silo holding the cluster's only open upstream socket.</summary>
+    private static async Task<ManagedProcess> OwnerAsync(ClusterHarness cluster)
+    {
+        foreach (var silo in cluster.Silos)
+        {
+            var metrics = await cluster.CreateClient(silo).GetStringAsync("/metrics");
+            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("codexlb_upstream_open_sockets", StringComparison.Ordinal));
+            if (line is not null && double.Parse(line.Split(' ')[^1], CultureInfo.InvariantCulture) >= 1) return silo;
+        }
+        throw new InvalidOperationException("no silo holds an upstream socket");
+    }
+
+    /// <summary>One SSE event as the client received it, with its arrival time.</summary>
+    private sealed record LiveEvent(string Type, string Data, DateTimeOffset At)
+    {
+        private JsonNode? Json
+        {
+            get
+            {
+                try { return JsonNode.Parse(Data); }
+                catch (JsonException) { return null; }
+            }
+        }
+
+        public bool IsTerminal => Type is "response.completed" or "response.failed" or "response.incomplete";
+
+        public string? ResponseId => Json?["response"]?["id"]?.GetValue<string>();
+
+        public int? Sequence => Json?["sequence_number"]?.GetValue<int>();
+
+        public string? ErrorCode => Json?["response"]?["error"]?["code"]?.GetValue<string>() ?? Json?["error"]?["code"]?.GetValue<string>();
+    }
+
+    /// <summary>A streaming turn read as it arrives: events with their arrival times, how it ended.</summary>
+    private sealed class LiveTurn
+    {
+        private readonly Lock _gate = new();
+        private readonly List<LiveEvent> _events = [];
+
+        private LiveTurn() => SentAt = DateTimeOffset.UtcNow;
+
+        public DateTimeOffset SentAt { get; }
+
+        public Task Completion { get; private set; } = Task.CompletedTask;
+
+        public HttpStatusCode? Status { get; private set; }
+
+        public string? ContentType { get; private set; }
+
+        public string? Body { get; private set; }
+
+        public Exception? Error { get; private set; }
+
+        public DateTimeOffset? EndedAt { get; private set; }
+
+        public IReadOnlyList<LiveEvent> Events
+        {
+            get
+            {
+                lock (_gate) return [.. _events];
+            }
+        }
+
+        public bool IsCompleted => Events is [.., { Type: "response.completed" }];
+
+        public DateTimeOffset? CompletedAt => Events.FirstOrDefault(e => e.Type == "response.completed")?.At;
+
+        public string? CompletedResponseId => Events.FirstOrDefault(e => e.Type == "response.completed")?.ResponseId;
+
+        public static LiveTurn Start(HttpClient http, string body, IReadOnlyDictionary<string, string> headers)
+        {
+            var turn = new LiveTurn();
+            turn.Completion = Task.Run(() => turn.RunAsync(http, body, headers));
+            return turn;
+        }
+
+        public async Task WaitUntilAsync(Func<LiveTurn, bool> condition, TimeSpan timeout)
+        {
+            var deadline = DateTimeOffset.UtcNow + timeout;
+            while (!condition(this))
+            {
+                if (Completion.IsCompleted && !condition(this)) throw new InvalidOperationException("the turn ended first: " + Describe());
+                if (DateTimeOffset.UtcNow > deadline) throw new TimeoutException($"not within {timeout.TotalSeconds:0.#}s: {Describe()}");
+                await Task.Delay(20);
+            }
+        }
+
+        public TimeSpan LongestGap()
+        {
+            var times = Events.Select(e => e.At).Prepend(SentAt).ToList();
+            return times.Count < 2 ? TimeSpan.Zero : times.Zip(times.Skip(1), (a, b) => b - a).Max();
+        }
+
+        public void AssertContiguous()
+        {
+            var sequence = Events.Select(e => e.Sequence ?? -1).ToList();
+            Assert.True(sequence.SequenceEqual(Enumerable.Range(sequence[0], sequence.Count)), "sequence numbers not contiguous: " + string.Join(",", sequence));
+        }
+
+        public string Describe()
+        {
+            var events = Events;
+            var terminal = events.LastOrDefault(e => e.IsTerminal);
+            var summary = string.Join(",", events.GroupBy(e => e.Type).Select(g => $"{g.Key}x{g.Count()}"));
+            return $"status {(Status is { } s ? ((int)s).ToString(CultureInfo.InvariantCulture) : "-")} {ContentType ?? "-"}, {events.Count} events [{summary}], " +
+                   $"terminal {terminal?.Type ?? "none"}{(terminal?.ErrorCode is { } code ? $"({code})" : "")} id {terminal?.ResponseId ?? events.FirstOrDefault()?.ResponseId ?? "-"}, " +
+                   $"last event {(events.Count == 0 ? "-" : events[^1].Type + " " + Truncate(events[^1].Data, 300))}, " +
+                   $"{(EndedAt is { } end ? $"ended {(end - SentAt).TotalSeconds:F2}s after sending" : "still open")}" +
+                   (Body is null ? "" : $", body {Truncate(Body, 400)}") + (Error is null ? "" : $", error {Error.GetType().Name}: {Truncate(Error.Message, 200)}");
+        }
+
+        private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+
+        private async Task RunAsync(HttpClient http, string body, IReadOnlyDictionary<string, string> headers)
+        {
+            try
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, Path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+                foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                Status = response.StatusCode;
+                ContentType = response.Content.Headers.ContentType?.MediaType;
+                if (ContentType != "text/event-stream")
+                {
+                    Body = await response.Content.ReadAsStringAsync();
+                    return;
+                }
+
+                await using var stream = await response.Content.ReadAsStreamAsync();
+                using var reader = new StreamReader(stream, Encoding.UTF8);
+                string? type = null;
+                var data = new StringBuilder();
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    if (line.Length == 0)
+                    {
+                        if (type is not null || data.Length > 0)
+                        {
+                            lock (_gate) _events.Add(new LiveEvent(type ?? "message", data.ToString(), DateTimeOffset.UtcNow));
+                        }
+                        type = null;
+                        data.Clear();
+                        continue;
+                    }
+                    if (line.StartsWith(':')) continue; // keepalive comment
+                    if (line.StartsWith("event:", StringComparison.Ordinal)) type = line[6..].Trim();
+                    else if (line.StartsWith("data:", StringComparison.Ordinal))
+                    {
+                        if (data.Length > 0) data.Append('\n');
+                        data.Append(line.AsSpan(line.Length > 5 && line[5] == ' ' ? 6 : 5));
+                    }
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+            {
+                Error = ex;
+            }
+            finally
+            {
+                EndedAt = DateTimeOffset.UtcNow;
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.EndToEnd;
+
+/// <summary>
+/// A client that goes away mid-answer (an aborted SSE request, a dropped or closed websocket, the Codex CLI interrupted)
+/// stops the provider within a second, and its next turn starts at once instead of waiting behind the abandoned one.
+/// </summary>
+[Collection(ProductCollection.Name)]
+public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper output)
+{
+    private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(1);
+
+    /// <summary>A marker whose provider stream takes several seconds (events 150 ms apart).</summary>
+    private string SlowMarker()
+    {
+        var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
+        return marker;
+    }
+
+    /// <summary>Waits until the provider ended the request that produced <paramref name="responseId"/>; the time it took.</summary>
+    private async Task<(RequestRecord Record, TimeSpan Elapsed)> ProviderEndAsync(string responseId, Stopwatch clock)
+    {
+        var ledger = await product.Simulator.Ledger.WaitUntilAsync(
+            l => l.Requests.Any(r => r.ResponseId == responseId && r.Outcome != RequestOutcome.InFlight), TimeSpan.FromSeconds(15));
+        var elapsed = clock.Elapsed;
+        return (ledger.Requests.Single(r => r.ResponseId == responseId), elapsed);
+    }
+
+    [Fact]
+    public async Task An_sse_client_that_disconnects_mid_stream_stops_the_provider_and_its_next_turn_starts_at_once()
+    {
+        var session = Items.Session(Guid.NewGuid().ToString());
+        var history = new List<JsonNode> { Items.Message("developer", "sys"), Items.Message("user", "q1") };
+        var first = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body(history), session);
+        history.AddRange(first.OutputItems.Select(o => o.ToNode()));
+
+        var abandoned = new List<JsonNode>(history) { Items.Message("user", SlowMarker()) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = JsonContent.Create(Items.Body(abandoned)) };
+        foreach (var (name, value) in session) request.Headers.Add(name, value);
+        // A client that really goes away: disposing the response closes the connection instead of draining it.
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = product.BaseUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.ApiKey);
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        string? createdId = null;
+        var events = 0;
+        while (events < 4 && await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            events++;
+            var data = JsonDocument.Parse(line[6..]).RootElement;
+            if (data.GetProperty("type").GetString() == "response.created") createdId = data.GetProperty("response").GetProperty("id").GetString();
+        }
+        Assert.NotNull(createdId);
+        var clock = Stopwatch.StartNew();
+        response.Dispose(); // the client goes away mid-answer
+
+        var (record, stopped) = await ProviderEndAsync(createdId!, clock);
+        output.WriteLine($"provider stopped {stopped.TotalMilliseconds:F0} ms after the disconnect ({record.Outcome})");
+        Assert.Equal(RequestOutcome.Aborted, record.Outcome);
+        Assert.True(stopped < StopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
+
+        // The user's next prompt (the abandoned one never reached their history).
+        clock.Restart();
+        history.Add(Items.Message("user", "another question"));
+        var next = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body(history), session);
+        Assert.Equal("response.completed", next.Terminal!.Type);
+        output.WriteLine($"next turn completed in {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the next turn waited {clock.Elapsed.TotalMilliseconds:F0} ms");
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_websocket_client_that_drops_or_closes_mid_stream_stops_the_provider(bool graceful)
+    {
+        var session = Items.Session(Guid.NewGuid().ToString());
+        var socket = new ClientWebSocket();
+        socket.Options.SetRequestHeader("Authorization", "Bearer " + ProductFixture.ApiKey);
+        foreach (var (name, value) in session) socket.Options.SetRequestHeader(name, value);
+        await socket.ConnectAsync(new UriBuilder(product.BaseUrl) { Scheme = "ws", Path = "/v1/responses" }.Uri, CancellationToken.None);
+        var body = Items.Body([Items.Message("user", SlowMarker())]);
+        body["type"] = "response.create";
+        body.Remove("stream");
+        await socket.SendAsync(Encoding.UTF8.GetBytes(body.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
+        var buffer = new byte[1 << 16];
+        string? createdId = null;
+        for (var i = 0; i < 4; i++)
+        {
+            var received = await socket.ReceiveAsync(buffer, CancellationToken.None);
+            var data = JsonDocument.Parse(buffer.AsMemory(0, received.Count)).RootElement;
+            if (data.GetProperty("type").GetString() == "response.created") createdId = data.GetProperty("response").GetProperty("id").GetString();
+        }
+        Assert.NotNull(createdId);
+        var clock = Stopwatch.StartNew();
+        if (graceful) await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "interrupted", CancellationToken.None);
+        else socket.Abort();
+
+        var (record, stopped) = await ProviderEndAsync(createdId!, clock);
+        output.WriteLine($"provider stopped {stopped.TotalMilliseconds:F0} ms after the {(graceful ? "close" : "drop")} ({record.Outcome})");
+        Assert.Equal(RequestOutcome.Aborted, record.Outcome);
+        Assert.True(stopped < StopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
+        socket.Dispose();
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_codex_cli_interrupted_mid_answer_then_given_a_new_prompt_works(bool websockets)
+    {
+        using var codex = new CodexCli(product.BaseUrl, ProductFixture.ApiKey, websockets);
+        var first = await codex.ExecAsync("say hi " + Guid.NewGuid().ToString("N")[..8]);
+        Assert.True(first.ExitCode == 0 && first.TurnCompleted, first.Describe());
+
+        var marker = SlowMarker();
+        var before = product.Simulator.Ledger.Requests.Count;
+        var clock = new Stopwatch();
+        RequestRecord? interrupted = null;
+        var run = await codex.RunInterruptedAsync($"long answer please {marker}", resume: true, async () =>
+        {
+            // Interrupt once the provider is streaming the answer.
+            var ledger = await product.Simulator.Ledger.WaitUntilAsync(
+                l => l.Requests.Skip(before).Any(r => r.Generate && r.Fault is not null && r.ResponseId is not null), TimeSpan.FromSeconds(60));
+            interrupted = ledger.Requests.Skip(before).First(r => r.Generate && r.Fault is not null && r.ResponseId is not null);
+            await Task.Delay(300);
+            clock.Start();
+        });
+        output.WriteLine(run.Describe());
+        Assert.NotNull(interrupted);
+        var (record, stopped) = await ProviderEndAsync(interrupted!.ResponseId!, clock);
+        output.WriteLine($"provider stopped {stopped.TotalMilliseconds:F0} ms after the interrupt ({record.Outcome})");
+        Assert.Equal(RequestOutcome.Aborted, record.Outcome);
+        Assert.True(stopped < StopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
+
+        clock.Restart();
+        var next = await codex.ResumeLastAsync("a different question");
+        output.WriteLine($"next prompt completed in {clock.Elapsed.TotalMilliseconds:F0} ms: {next.Describe()}");
+        Assert.True(next.ExitCode == 0 && next.TurnCompleted, next.Describe());
+        foreach (var r in product.Simulator.Ledger.Requests.Skip(before))
+            output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} {r.Outcome} {r.Fault}");
+        Assert.DoesNotContain(product.Simulator.Ledger.Requests.Skip(before), r => r.ErrorCode == "previous_response_not_found");
+    }
+}

@@ -1,0 +1,240 @@
+using System.Diagnostics;
+using System.Text.Json;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
+using Orleans.Core.Internal;
+
+namespace CodexLb.Tests.Grains;
+
+/// <summary>
+/// A turn runs once on its owner, whoever asks for it again: a gateway re-dispatching after a stall, a client retrying
+/// after its gateway died. A client that goes away stops it; a deactivating grain finishes it and leaves no socket behind.
+/// </summary>
+[Collection(GrainClusterCollection.Name)]
+public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
+{
+    private static string NewKey() => ConversationKey.Create("lifecycle-tests", "session", Guid.NewGuid().ToString("N"));
+
+    /// <summary>A turn whose provider stream takes about two seconds (events 100 ms apart).</summary>
+    private (TurnRequest Request, string Marker) SlowTurn(string? previousResponseId = null)
+    {
+        var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
+        fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(100)).WhenTextContains(marker).Times(1));
+        var request = Turns.Request(Items.Body([Items.Message("user", marker)], previousResponseId: previousResponseId)) with { TurnId = "turn-" + marker };
+        return (request, marker);
+    }
+
+    private static async Task<List<TurnEvent>> ReadAsync(IAsyncEnumerator<TurnEvent> events, int count)
+    {
+        var read = new List<TurnEvent>();
+        while (read.Count < count && await events.MoveNextAsync())
+            if (!events.Current.IsHeartbeat) read.Add(events.Current);
+        return read;
+    }
+
+    private static async Task<List<TurnEvent>> ReadAllAsync(IAsyncEnumerable<TurnEvent> events)
+    {
+        var read = new List<TurnEvent>();
+        await foreach (var e in events) if (!e.IsHeartbeat) read.Add(e);
+        return read;
+    }
+
+    private static string? ResponseIdOf(TurnEvent e) =>
+        JsonDocument.Parse(e.Data).RootElement.TryGetProperty("response", out var r) ? r.GetProperty("id").GetString() : null;
+
+    private static int Sequence(TurnEvent e) => JsonDocument.Parse(e.Data).RootElement.GetProperty("sequence_number").GetInt32();
+
+    /// <summary>Upstream requests of this test's turns: found by the response ids their events carry.</summary>
+    private int UpstreamRequestsFor(string responseId) => fixture.Simulator.Ledger.Requests.Count(r => r.ResponseId == responseId);
+
+    private static void AssertWholeStream(IReadOnlyList<TurnEvent> events)
+    {
+        Assert.Equal("response.created", events[0].Type);
+        Assert.Equal("response.completed", events[^1].Type);
+        Assert.Equal(Enumerable.Range(0, events.Count), events.Select(Sequence));
+    }
+
+    [Fact]
+    public async Task A_redispatch_with_the_same_turn_id_continues_where_the_caller_left_off_without_a_second_generation()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, marker) = SlowTurn();
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var first = grain.RunTurn(request).GetAsyncEnumerator();
+        var seen = await ReadAsync(first, 3);
+
+        // The gateway heard nothing for a while and re-dispatched: same turn id, three events already relayed.
+        var rest = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 3, AttachOnly = true }));
+        AssertWholeStream([.. seen, .. rest]);
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+        await first.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_redispatch_after_an_abandoned_call_read_the_whole_answer_still_attaches_and_never_runs_the_turn_again()
+    {
+        // The gateway gave up on its first call during a stall, but that call's follower still read the turn to the end
+        // on the owner. The gateway's re-dispatch (same id) must get the rest from where it was, not a second generation.
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var abandoned = await ReadAllAsync(grain.RunTurn(request));
+        Assert.Equal("response.completed", abandoned[^1].Type);
+
+        var redispatched = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 2, AttachOnly = true }));
+        Assert.Equal(abandoned.Skip(2).Select(e => e.Type), redispatched.Select(e => e.Type));
+        Assert.Equal(ResponseIdOf(abandoned[^1]), ResponseIdOf(redispatched[^1]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+    }
+
+    [Fact]
+    public async Task A_clients_retry_of_a_running_turn_replays_it_from_the_start_and_the_provider_generates_once()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var original = grain.RunTurn(request).GetAsyncEnumerator();
+        var seen = await ReadAsync(original, 2);
+
+        // Its gateway died; the client sends the same request again through another one: a new turn id, same content.
+        var retried = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        AssertWholeStream(retried);
+        Assert.Equal(ResponseIdOf(seen[0]), ResponseIdOf(retried[0]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+        Assert.Equal(1, UpstreamRequestsFor(ResponseIdOf(retried[0])!));
+        await original.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task An_answer_nobody_received_is_replayed_to_the_retry_but_a_delivered_one_is_generated_again()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var orphan = grain.RunTurn(request).GetAsyncEnumerator();
+        var created = (await ReadAsync(orphan, 1))[0];
+        await orphan.DisposeAsync(); // the gateway died: no cancel, nobody reads on
+        await fixture.Simulator.Ledger.WaitUntilAsync(l => l.Requests.Any(r => r.ResponseId == ResponseIdOf(created) && r.Outcome == RequestOutcome.Completed),
+            TimeSpan.FromSeconds(20));
+
+        var replayed = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        AssertWholeStream(replayed);
+        Assert.Equal(ResponseIdOf(created), ResponseIdOf(replayed[0]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+
+        // Delivered now: asking again is a new question with a new answer.
+        var again = await ReadAllAsync(grain.RunTurn(request with { TurnId = "again-" + Guid.NewGuid() }));
+        Assert.Equal("response.completed", again[^1].Type);
+        Assert.NotEqual(ResponseIdOf(created), ResponseIdOf(again[0]));
+        Assert.Equal(2, fixture.Simulator.Ledger.Requests.Count - before);
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_stops_the_provider_within_a_second_and_the_next_turn_starts_at_once()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "before")]));
+        var (request, _) = SlowTurn(first.ResponseId());
+        var running = grain.RunTurn(request).GetAsyncEnumerator();
+        var created = (await ReadAsync(running, 2))[0];
+
+        var clock = Stopwatch.StartNew();
+        await grain.CancelTurn(request.TurnId);
+        var ledger = await fixture.Simulator.Ledger.WaitUntilAsync(
+            l => l.Requests.Any(r => r.ResponseId == ResponseIdOf(created) && r.Outcome != RequestOutcome.InFlight), TimeSpan.FromSeconds(10));
+        var stopped = clock.Elapsed;
+        var record = ledger.Requests.Single(r => r.ResponseId == ResponseIdOf(created));
+        Assert.Equal(RequestOutcome.Aborted, record.Outcome);
+        Assert.True(stopped < TimeSpan.FromSeconds(1), $"the provider stopped {stopped.TotalMilliseconds:F0} ms after the cancel");
+        Assert.Empty(await ReadAsync(running, 100)); // the follower ends without a terminal event: nobody is listening
+        await running.DisposeAsync();
+
+        // The next turn does not wait behind the abandoned one; the abandoned response is no anchor.
+        clock.Restart();
+        var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "after the interrupt")], previousResponseId: first.ResponseId()));
+        Assert.Equal("response.completed", next[^1].Type);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the next turn took {clock.Elapsed.TotalMilliseconds:F0} ms");
+        var sent = fixture.Simulator.Ledger.Requests.Single(r => r.ResponseId == next.ResponseId());
+        Assert.Null(sent.PreviousResponseId); // closing the socket was the only way to stop the provider: one full resend
+        var stolen = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "x")], previousResponseId: ResponseIdOf(created)));
+        Assert.Equal(400, Assert.Single(stolen).Rejection!.Status); // nothing of the abandoned turn was written
+    }
+
+    [Fact]
+    public async Task A_turn_cancelled_while_it_waits_in_the_queue_never_reaches_the_provider()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (running, _) = SlowTurn();
+        var first = grain.RunTurn(running).GetAsyncEnumerator();
+        await ReadAsync(first, 1);
+        var queuedMarker = "queued-" + Guid.NewGuid().ToString("N")[..8];
+        var queued = Turns.Request(Items.Body([Items.Message("user", queuedMarker)])) with { TurnId = "queued-" + Guid.NewGuid() };
+        var waiting = ReadAllAsync(grain.RunTurn(queued));
+        await Task.Delay(200);
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        await grain.CancelTurn(queued.TurnId);
+        Assert.Empty(await waiting);
+        var rest = new List<TurnEvent>();
+        while (await first.MoveNextAsync()) if (!first.Current.IsHeartbeat) rest.Add(first.Current);
+        Assert.Equal("response.completed", rest[^1].Type);
+        Assert.Equal(before, fixture.Simulator.Ledger.Requests.Count); // the queued turn never went upstream
+    }
+
+    [Fact]
+    public async Task Attaching_to_a_turn_the_owner_does_not_know_is_a_retryable_rejection()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var request = Turns.Request(Items.Body([Items.Message("user", "lost")])) with { TurnId = "unknown", AttachOnly = true, ReplayFrom = 5 };
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var rejection = Assert.Single(await ReadAllAsync(grain.RunTurn(request))).Rejection!;
+        Assert.Equal(503, rejection.Status);
+        Assert.NotNull(rejection.RetryAfterSeconds);
+        Assert.Equal(before, fixture.Simulator.Ledger.Requests.Count);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_deactivation_during_a_turn_or_its_connect_stops_the_provider_and_leaves_no_socket_open(bool duringConnect)
+    {
+        var key = NewKey();
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(key);
+        if (duringConnect) fixture.Simulator.Faults.Add(Fault.SlowHandshake(TimeSpan.FromSeconds(3)));
+        var connectionsBefore = fixture.Simulator.Ledger.Connections.Select(c => c.Id).ToHashSet();
+        var (request, _) = SlowTurn();
+        var events = grain.RunTurn(request).GetAsyncEnumerator();
+        var read = Task.Run(async () =>
+        {
+            var seen = new List<TurnEvent>();
+            try
+            {
+                while (await events.MoveNextAsync()) if (!events.Current.IsHeartbeat) seen.Add(events.Current);
+            }
+            catch (EnumerationAbortedException)
+            {
+                // Orleans drops a deactivating grain's enumerations; the gateway re-dispatches and answers retryably.
+            }
+            return seen;
+        });
+        await Task.Delay(duringConnect ? 500 : 800);
+        await grain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+
+        var seen = await read.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(seen, e => e.Type == "response.completed");
+        // Every connection this turn opened (or was opening) to the provider ends, and the request was stopped.
+        var ledger = await fixture.Simulator.Ledger.WaitUntilAsync(l =>
+        {
+            var mine = l.Connections.Where(c => !connectionsBefore.Contains(c.Id)).ToList();
+            return mine.Count > 0 && mine.All(c => c.EndedBy != ConnectionEnd.Open);
+        }, TimeSpan.FromSeconds(20));
+        var created = seen.FirstOrDefault(e => e.Type == "response.created");
+        if (!duringConnect)
+        {
+            Assert.NotNull(created);
+            Assert.Equal(RequestOutcome.Aborted, ledger.Requests.Single(r => r.ResponseId == ResponseIdOf(created!)).Outcome);
+        }
+        else Assert.Null(created);
+        await events.DisposeAsync().AsTask().ContinueWith(_ => { });
+    }
+}
