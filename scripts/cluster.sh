@@ -289,7 +289,7 @@ cmd_up() {
       --CodexLb:Redis:ConnectionString "$redis_conn" --CodexLb:Cluster:SiloPort "$silo_port" \
       --CodexLb:Cluster:GatewayPort "$gw_port" --CodexLb:Cluster:ClusterId "$cluster_id" \
       --CodexLb:Upstream:BaseUrl "$sim_url/v1" --CodexLb:Upstream:ApiKey sk-upstream-harness \
-      "${key_args[@]+"${key_args[@]}"}" "${silo_args[@]+"${silo_args[@]}"}"
+      --CodexLb:Silo:ServeClients true "${key_args[@]+"${key_args[@]}"}" "${silo_args[@]+"${silo_args[@]}"}"
   done
   for i in $(seq 1 "$silos"); do wait_ready "silo$i"; done
 

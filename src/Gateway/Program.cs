@@ -3,6 +3,7 @@ using CodexLb.Gateway.Telemetry;
 
 // A gateway pod: stateless, an external Orleans client of the silos.
 var builder = WebApplication.CreateBuilder(args);
+builder.AddCodexLogDefaults();
 builder.AddGatewayClusterClient();
 builder.AddCodexTelemetry("codexlb-gateway");
 builder.Services.AddCodexGateway(builder.Configuration);

@@ -33,6 +33,7 @@ public static class StateScenario
         await using var product = await Product.StartAsync(new SimulatorOptions(),
         [
             "--CodexLb:Redis:ConnectionString", redis.Endpoint,
+            "--CodexLb:Silo:ServeClients", "true", // production mode; this one process is also the clients' front door
             // Close an upstream socket 5 s after its conversation's last turn: K conversations would otherwise hold 2K
             // sockets in this process (product + simulator side) and run out of file descriptors. Closing writes no state.
             "--CodexLb:Upstream:IdleTimeout", "00:00:05",

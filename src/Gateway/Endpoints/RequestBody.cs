@@ -6,7 +6,10 @@ using Microsoft.AspNetCore.Http.Features;
 
 namespace CodexLb.Gateway.Endpoints;
 
-/// <summary>Reads a request body into one array, refusing it (413) past the configured limit before buffering it all.</summary>
+/// <summary>
+/// Reads a request body into one array, refusing it (413) past the configured limit before buffering it all, and
+/// answering a body Kestrel gave up on (too slow: 408, malformed: 400) with that status.
+/// </summary>
 public static class RequestBody
 {
     public static async Task<(byte[]? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
@@ -23,9 +26,11 @@ public static class RequestBody
             {
                 result = await reader.ReadAsync(cancellationToken);
             }
-            catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
+            catch (BadHttpRequestException ex)
             {
-                return (null, ProxyErrors.RequestTooLarge(limit));
+                // Kestrel refused the body (too large, too slow, malformed chunking): the client's fault, answered
+                // with the status Kestrel chose, never a 500 with a stack trace.
+                return (null, GatewayErrors.ForBadRequest(ex, limit));
             }
             var buffer = result.Buffer;
             if (buffer.Length > limit)

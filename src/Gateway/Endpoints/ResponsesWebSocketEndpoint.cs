@@ -108,13 +108,9 @@ public sealed class ResponsesWebSocketEndpoint(
 
     private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, byte[] frame, HttpContext context, CancellationToken aborted)
     {
-        if (!ResponseCreateParser.TryParse(frame, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
-        if (parsed!.Type is not "response.create")
-        {
-            await SendErrorAsync(socket, ProxyErrors.InvalidRequest("Expected a 'response.create' frame.", "type"), aborted);
-            return;
-        }
-        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
+        // One pass: UTF-8, surrogates, the frame type (named when it is not response.create), then the fields.
+        if (!ResponseCreateParser.TryParseFrame(frame, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
+        var fingerprints = ItemFingerprint.ComputeAll(parsed!.InputItems);
         var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers, fingerprints, sessionKey);
         if (route.Error is not null) { await SendErrorAsync(socket, route.Error, aborted); return; }
         var key = route.Key;

@@ -1,10 +1,34 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Hosting;
 
 namespace CodexLb.Gateway.Hosting;
 
 public static class ClusterClientHosting
 {
+    /// <summary>
+    /// Log levels every host (gateway and silo) starts from, below every other configuration source, so appsettings, the
+    /// environment and the command line still override them. ASP.NET Core's own per-request lines (hosting, routing,
+    /// results, Kestrel) are Warning: at Information they write the full URL of every request, query string included,
+    /// which is where a client's key would be if it sent one there. Polly's per-call lines (every Orleans placement
+    /// decision) are Warning too. The product's own lines carry no key, no URL and no conversation text at any level.
+    /// </summary>
+    public static readonly IReadOnlyDictionary<string, string?> LogDefaults = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Polly"] = "Warning",
+        ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+    };
+
+    /// <summary>Adds <see cref="LogDefaults"/> as the lowest-priority configuration source.</summary>
+    public static WebApplicationBuilder AddCodexLogDefaults(this WebApplicationBuilder builder)
+    {
+        ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource { InitialData = LogDefaults });
+        return builder;
+    }
+
     /// <summary>
     /// Development: the silo on localhost. Production (a Redis connection string is set): the silos registered in
     /// Redis membership.

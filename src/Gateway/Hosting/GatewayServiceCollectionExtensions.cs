@@ -1,5 +1,6 @@
 using CodexLb.Gateway.Endpoints;
 using CodexLb.Gateway.Health;
+using CodexLb.Gateway.Limits;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
 using CodexLb.Protocol.Errors;
@@ -28,8 +29,10 @@ public static class GatewayServiceCollectionExtensions
         {
             var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             return new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
-                new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, gateway.AliasCacheEntries) }), gateway.OwnerTimeout);
+                new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, gateway.AliasCacheEntries) }), gateway.OwnerTimeout,
+                sp.GetRequiredService<Limits.NewConversationLimiter>());
         });
+        services.AddClientLimits(configuration);
         services.AddSingleton<TurnDispatcher>();
         services.AddSingleton<ResponsesEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
@@ -45,16 +48,24 @@ public static class GatewayServiceCollectionExtensions
 
     public static WebApplication MapCodexGateway(this WebApplication endpoints)
     {
-        endpoints.UseExceptionHandler(error => error.Run(context =>
-            context.Response.HasStarted ? Task.CompletedTask : ErrorResults.WriteAsync(context.Response, ProxyErrors.Internal())));
+        endpoints.UseOpenAIErrors(); // every non-2xx answer is an OpenAI-shaped error (GatewayErrors)
         endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        endpoints.UseRateLimiter();
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
         {
-            endpoints.MapPost(path, (HttpContext context, ResponsesEndpoint handler) => handler.HandleAsync(context));
-            endpoints.MapGet(path, (HttpContext context, ResponsesWebSocketEndpoint handler) => handler.HandleAsync(context));
+            endpoints.MapPost(path, (HttpContext context, ResponsesEndpoint handler) => handler.HandleAsync(context))
+                .RequireRateLimiting(ClientLimits.TurnsPolicy);
+            endpoints.MapGet(path, (HttpContext context, ResponsesWebSocketEndpoint handler) => handler.HandleAsync(context))
+                .RequireRateLimiting(ClientLimits.WebSocketsPolicy);
         }
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
+        return endpoints.MapCodexHealth();
+    }
+
+    /// <summary>Liveness (<c>/healthz</c>, the process is up) and readiness (<c>/readyz</c>, 503 while draining).</summary>
+    public static WebApplication MapCodexHealth(this WebApplication endpoints)
+    {
         endpoints.MapHealthChecks("/healthz", new HealthCheckOptions { Predicate = _ => false });
         endpoints.MapHealthChecks("/readyz", new HealthCheckOptions { Predicate = check => check.Tags.Contains(ReadyTag) });
         return endpoints;

@@ -16,7 +16,7 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
 /// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
 /// </summary>
-public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, TimeSpan lookupTimeout)
+public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, TimeSpan lookupTimeout, Limits.NewConversationLimiter newConversations)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
@@ -50,7 +50,9 @@ public sealed class TurnRouter(IGrainFactory grains, IMemoryCache aliasCache, Ti
             // We could not look; that is never the client's fault, so never a 400.
             return new TurnRoute(null, ProxyErrors.OwnerUnreachable());
         }
-        return new TurnRoute(fallbackKey ?? NewKey(tenant), null);
+        if (fallbackKey is not null) return new TurnRoute(fallbackKey, null);
+        // A new conversation is a new grain and a new upstream socket: the one thing a client can create at will.
+        return newConversations.TryStart(tenant) ? new TurnRoute(NewKey(tenant), null) : new TurnRoute(null, ProxyErrors.TooManyConversations());
     }
 
     /// <summary>The conversation a request names through its headers or prompt cache key, else a new one.</summary>

@@ -50,6 +50,11 @@ public sealed partial class ConversationGrain
             {
                 socket = await EnsureSocketAsync(cancellationToken);
             }
+            catch (UpstreamCapacityException)
+            {
+                sink.Reject(ProxyErrors.Capacity());
+                return;
+            }
             catch (UpstreamConnectException ex)
             {
                 LogConnectFailed(logger, Key, ex.Status);

@@ -20,6 +20,7 @@ namespace CodexLb.Grains.Conversation;
 public sealed partial class ConversationGrain(
     IResponseTreeStore store,
     ActiveTurns activeTurns,
+    UpstreamSocketBudget socketBudget,
     IOptions<UpstreamOptions> upstreamOptions,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
@@ -163,6 +164,7 @@ public sealed partial class ConversationGrain(
         }
         finally
         {
+            if (_socket is { } socket) socket.Busy = false;
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
             Record(request, turn, record);
@@ -200,9 +202,21 @@ public sealed partial class ConversationGrain(
 
     private async Task<UpstreamSocket> EnsureSocketAsync(CancellationToken cancellationToken)
     {
-        if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open;
+        if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open.MarkBusy();
         await DropSocketAsync();
-        var socket = await UpstreamSocket.ConnectAsync(_options, time, cancellationToken);
+        if (!socketBudget.TryReserve()) throw new UpstreamCapacityException();
+        UpstreamSocket socket;
+        try
+        {
+            socket = await UpstreamSocket.ConnectAsync(_options, time, cancellationToken);
+        }
+        catch
+        {
+            socketBudget.Admit(null);
+            throw;
+        }
+        socketBudget.Admit(socket);
+        socket.Busy = true;
         if (_deactivating || cancellationToken.IsCancellationRequested)
         {
             // The grain is going away (or the client did) while the handshake completed: never keep a socket it cannot close.
@@ -221,6 +235,7 @@ public sealed partial class ConversationGrain(
     {
         if (_socket is not { } socket) return;
         _socket = null;
+        socketBudget.Release(socket);
         BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }

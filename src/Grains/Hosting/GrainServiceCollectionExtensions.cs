@@ -20,6 +20,7 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ActiveTurns>();
+        services.TryAddSingleton<UpstreamSocketBudget>();
         return services;
     }
 

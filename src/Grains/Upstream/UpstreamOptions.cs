@@ -33,6 +33,9 @@ public sealed class UpstreamOptions
     /// <summary>Sockets are replaced before the provider's 60-minute connection limit.</summary>
     public TimeSpan MaxSocketAge { get; set; } = TimeSpan.FromMinutes(55);
 
+    /// <summary>Upstream sockets one silo may hold; at the bound the longest-idle one is closed to make room.</summary>
+    public int MaxSocketsPerSilo { get; set; } = 5_000;
+
     /// <summary>Turns that may wait behind the running one in a conversation before 429 <c>bridge_queue_full</c>.</summary>
     public int TurnQueueLimit { get; set; } = 8;
 
@@ -66,6 +69,8 @@ public sealed class UpstreamOptionsValidator : IValidateOptions<UpstreamOptions>
             failures.Add($"{UpstreamOptions.Section}:MaxSocketAge must be positive and under the provider's 60-minute limit.");
         if (options.MaxContextBytes < 1024)
             failures.Add($"{UpstreamOptions.Section}:MaxContextBytes must be at least 1024.");
+        if (options.MaxSocketsPerSilo < 1)
+            failures.Add($"{UpstreamOptions.Section}:MaxSocketsPerSilo must be at least 1.");
         if (options.TurnQueueLimit is < 0 or > 1000)
             failures.Add($"{UpstreamOptions.Section}:TurnQueueLimit must be between 0 and 1000.");
         foreach (var (value, key) in new[] { (options.ConnectTimeout, "ConnectTimeout"), (options.FirstEventTimeout, "FirstEventTimeout"),

@@ -35,6 +35,22 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// <summary>The provider's latest completed response on THIS connection: the only id it will accept as an anchor.</summary>
     public string? AnchorResponseId { get; set; }
 
+    /// <summary>A turn is using this socket: it is never evicted to make room for another.</summary>
+    public bool Busy { get; set; }
+
+    public UpstreamSocket MarkBusy()
+    {
+        Busy = true;
+        return this;
+    }
+
+    /// <summary>Closed to make room for another conversation's socket (<see cref="UpstreamSocketBudget"/>); thread-safe.</summary>
+    public void Evict()
+    {
+        CloseReason ??= "evicted: the silo's socket budget was spent";
+        _socket.Abort();
+    }
+
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
 
     public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, TimeProvider time, CancellationToken cancellationToken)

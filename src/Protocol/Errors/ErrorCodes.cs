@@ -6,6 +6,10 @@ public static class ErrorCodes
     public const string PreviousResponseNotFound = "previous_response_not_found";
     public const string InvalidJson = "invalid_json";
     public const string InvalidRequest = "invalid_request";
+    public const string InvalidEncoding = "invalid_encoding";
+    public const string UnsupportedFrameType = "unsupported_event_type";
+    public const string MethodNotAllowed = "method_not_allowed";
+    public const string RequestTimeout = "request_timeout";
     public const string InvalidApiKey = "invalid_api_key";
     public const string RequestTooLarge = "request_too_large";
     public const string UpstreamUnavailable = "upstream_unavailable";
@@ -24,7 +28,8 @@ public static class ErrorCodes
     public static bool IsRetryable(string? code) => code switch
     {
         ContextLengthExceeded or "insufficient_quota" or "invalid_prompt" or PreviousResponseNotFound
-            or InvalidRequest or InvalidJson or InvalidApiKey or RequestTooLarge => false,
+            or InvalidRequest or InvalidJson or InvalidEncoding or UnsupportedFrameType or InvalidApiKey or RequestTooLarge
+            or NotFound or MethodNotAllowed => false,
         _ => true,
     };
 }

@@ -22,6 +22,14 @@ public static class ProxyErrors
         new(503, ErrorCodes.OwnerUnreachable, "The conversation's owner lost this turn after it started; retry the request.", ErrorTypes.Server)
         { RetryAfterSeconds = 1 };
 
+    public static OpenAIError TooManyConversations() =>
+        new(429, ErrorCodes.RateLimitExceeded, "Too many new conversations for this API key; retry shortly, or continue an existing one.", ErrorTypes.RateLimit)
+        { RetryAfterSeconds = 5 };
+
+    public static OpenAIError Capacity() =>
+        new(503, "bridge_capacity", "The bridge holds as many upstream connections as it may, all busy; retry shortly.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError QueueFull() =>
         new(429, ErrorCodes.QueueFull, "Too many turns are queued for this conversation; retry shortly.", ErrorTypes.RateLimit)
         { RetryAfterSeconds = 1 };
@@ -43,6 +51,25 @@ public static class ProxyErrors
 
     public static OpenAIError InvalidJson(string message) =>
         new(400, ErrorCodes.InvalidJson, message, ErrorTypes.InvalidRequest);
+
+    /// <summary>Invalid UTF-8 or an escaped lone surrogate: the request can never be forwarded, so it is never retried.</summary>
+    public static OpenAIError InvalidEncoding(string message, string? param = null) =>
+        new(400, ErrorCodes.InvalidEncoding, message, ErrorTypes.InvalidRequest, param);
+
+    public static OpenAIError UnsupportedFrameType(string message) =>
+        new(400, ErrorCodes.UnsupportedFrameType, message, ErrorTypes.InvalidRequest, "type");
+
+    /// <summary>The client sent its body too slowly (Kestrel's minimum request body data rate); it may send it again.</summary>
+    public static OpenAIError RequestTimeout() =>
+        new(408, ErrorCodes.RequestTimeout, "The request body was not received in time.", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError RouteNotFound(string method, string path) =>
+        new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}.", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError MethodNotAllowed(string method, string path, string? allowed) =>
+        new(405, ErrorCodes.MethodNotAllowed,
+            string.IsNullOrEmpty(allowed) ? $"Method {method} is not allowed on {path}." : $"Method {method} is not allowed on {path}; use {allowed}.",
+            ErrorTypes.InvalidRequest);
 
     public static OpenAIError InvalidApiKey() =>
         new(401, ErrorCodes.InvalidApiKey, "Incorrect or missing API key.", ErrorTypes.Authentication);

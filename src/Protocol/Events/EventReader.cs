@@ -11,7 +11,7 @@ public static class EventReader
     /// <summary>The top-level <c>type</c>, or null when the payload has none.</summary>
     public static string? ReadType(ReadOnlySpan<byte> json)
     {
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -29,7 +29,7 @@ public static class EventReader
     /// <summary>The raw JSON of a top-level object property (e.g. <c>item</c> of output_item.done).</summary>
     public static byte[]? ReadRawProperty(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name)
     {
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -45,7 +45,7 @@ public static class EventReader
     /// <summary>Fields of a terminal or created event's <c>response</c> object, and of error frames.</summary>
     public static EventSummary Summarize(ReadOnlySpan<byte> json)
     {
-        var reader = new Utf8JsonReader(json);
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         using var doc = JsonDocument.ParseValue(ref reader);
         var root = doc.RootElement;
         var summary = new EventSummary();

@@ -22,7 +22,7 @@ public static class ItemFingerprint
 
     public static ulong Compute(ReadOnlySpan<byte> itemJson)
     {
-        var reader = new Utf8JsonReader(itemJson, new JsonReaderOptions { MaxDepth = 256 });
+        var reader = new Utf8JsonReader(itemJson, JsonLimits.Reader);
         if (!reader.Read()) throw new JsonException("Empty item.");
         return reader.TokenType == JsonTokenType.StartObject ? HashItem(ref reader) : HashValue(ref reader);
     }
@@ -124,6 +124,12 @@ public static class ItemFingerprint
         {
             var written = reader.CopyString(rented);
             return XxHash3.HashToUInt64(rented.AsSpan(0, written), (long)tag);
+        }
+        catch (InvalidOperationException)
+        {
+            // A lone surrogate escape cannot be unescaped. The gateway's parser refuses such a request (400) before it
+            // gets here; any other caller gets a fingerprint of the raw text instead of an exception.
+            return XxHash3.HashToUInt64(reader.HasValueSequence ? System.Buffers.BuffersExtensions.ToArray(reader.ValueSequence) : reader.ValueSpan, (long)tag);
         }
         finally { System.Buffers.ArrayPool<byte>.Shared.Return(rented); }
     }

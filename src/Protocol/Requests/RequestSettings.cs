@@ -11,7 +11,7 @@ public static class RequestSettings
         wrapped[0] = (byte)'{';
         settings.CopyTo(wrapped.AsSpan(1));
         wrapped[^1] = (byte)'}';
-        var reader = new Utf8JsonReader(wrapped);
+        var reader = new Utf8JsonReader(wrapped, JsonLimits.Reader);
         reader.Read();
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {

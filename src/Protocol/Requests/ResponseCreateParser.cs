@@ -1,100 +1,172 @@
 using System.Buffers;
 using System.Text.Json;
+using System.Text.Unicode;
 using CodexLb.Protocol.Errors;
 
 namespace CodexLb.Protocol.Requests;
 
 /// <summary>
 /// Parses a create body (HTTP) or a <c>response.create</c> frame (websocket) in one forward pass, slicing raw
-/// JSON instead of building a DOM: items and settings are forwarded as the client wrote them.
+/// JSON instead of building a DOM: items and settings are forwarded as the client wrote them. Because they are
+/// forwarded as written, the pass also validates them: the body must be well-formed UTF-8 (one vectorized check) and
+/// no string anywhere, property names included, may hold an escaped lone surrogate (<c>"\ud800"</c>). A body that
+/// fails either is a 400 <c>invalid_encoding</c>: it could never be sent upstream.
 /// </summary>
 public static class ResponseCreateParser
 {
+    /// <summary>The longest <c>model</c> accepted (model ids are short; the value is a span attribute).</summary>
+    public const int MaxModelLength = 256;
+
+    /// <summary>The only websocket frame type a client sends.</summary>
+    public const string CreateFrameType = "response.create";
+
     /// <summary>Properties the bridge owns besides input/previous_response_id/stream: it sets them itself upstream.</summary>
     private static bool IsBridgeOwned(string name) => name is "background" or "store" or "type";
 
-    public static bool TryParse(ReadOnlySpan<byte> body, out ResponseCreateRequest? request, out OpenAIError? error)
+    /// <summary>Parses an HTTP create body.</summary>
+    public static bool TryParse(ReadOnlySpan<byte> body, out ResponseCreateRequest? request, out OpenAIError? error) =>
+        TryParse(body, frame: false, out request, out error);
+
+    /// <summary>Parses a websocket frame: it must be a <c>response.create</c>, and its type is checked before its fields.</summary>
+    public static bool TryParseFrame(ReadOnlySpan<byte> frame, out ResponseCreateRequest? request, out OpenAIError? error) =>
+        TryParse(frame, frame: true, out request, out error);
+
+    private static bool TryParse(ReadOnlySpan<byte> body, bool frame, out ResponseCreateRequest? request, out OpenAIError? error)
     {
         request = null;
         try
         {
-            error = Parse(body, out request);
+            error = Parse(body, frame, out request);
         }
         catch (JsonException)
         {
             error = ProxyErrors.InvalidJson("The request body is not valid JSON.");
         }
+        catch (InvalidOperationException)
+        {
+            // Only the reader's string accessors throw this (invalid UTF-8 or surrogates), and those are checked first:
+            // should one slip through, it is still the client's body that is wrong, never a retryable 500.
+            error = ProxyErrors.InvalidEncoding("The request body holds a string that is not valid Unicode.");
+        }
+        if (error is not null) request = null;
         return error is null;
     }
 
-    private static OpenAIError? Parse(ReadOnlySpan<byte> body, out ResponseCreateRequest? request)
+    [Flags]
+    private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64 }
+
+    private static OpenAIError? Parse(ReadOnlySpan<byte> body, bool frame, out ResponseCreateRequest? request)
     {
         request = null;
-        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = 256 });
+        if (!Utf8.IsValid(body)) return ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
+        var reader = new Utf8JsonReader(body, new JsonReaderOptions { MaxDepth = JsonLimits.RequestDepth });
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return ProxyErrors.InvalidJson("The request body must be a JSON object.");
 
         string? previous = null, model = null, cacheKey = null, type = null;
-        bool stream = false, generate = true, sawInput = false;
+        bool stream = false, generate = true, typeIsString = false;
+        var seen = Seen.None;
+        // The first problem with a field's value: reported after the whole body was read, so that a frame's type and a
+        // broken body (JSON, encoding) take precedence over it.
+        OpenAIError? fieldError = null;
         var items = new List<byte[]>();
         var settings = new ArrayBufferWriter<byte>(Math.Min(body.Length, 64 * 1024) + 16);
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var nameStart = (int)reader.TokenStartIndex;
+            if (!HasValidEscapes(ref reader)) return ProxyErrors.InvalidEncoding("A property name holds a lone surrogate escape.");
             var name = reader.GetString()!;
             reader.Read();
-            switch (name)
+            var field = Field(name);
+            if (field != Seen.None)
             {
-                case "input":
-                    sawInput = true;
-                    if (reader.TokenType == JsonTokenType.String) items.Add(UserMessage(reader.GetString()!));
+                if ((seen & field) != 0) fieldError ??= ProxyErrors.InvalidRequest($"Duplicate parameter '{name}'.", name);
+                seen |= field;
+            }
+            switch (field)
+            {
+                case Seen.Input:
+                    if (reader.TokenType == JsonTokenType.String)
+                    {
+                        if (!HasValidEscapes(ref reader)) return LoneSurrogate("input");
+                        items.Add(UserMessage(reader.GetString()!));
+                    }
                     else if (reader.TokenType == JsonTokenType.StartArray)
                     {
                         while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
                         {
                             if (reader.TokenType != JsonTokenType.StartObject)
-                                return ProxyErrors.InvalidRequest("Every input item must be an object.", "input");
+                                fieldError ??= ProxyErrors.InvalidRequest("Every input item must be an object.", "input");
                             var itemStart = (int)reader.TokenStartIndex;
-                            reader.Skip();
-                            items.Add(body[itemStart..(int)reader.BytesConsumed].ToArray());
+                            if (!SkipValidating(ref reader)) return LoneSurrogate("input");
+                            if (reader.TokenType == JsonTokenType.EndObject) items.Add(body[itemStart..(int)reader.BytesConsumed].ToArray());
                         }
                     }
-                    else if (reader.TokenType != JsonTokenType.Null)
-                        return ProxyErrors.InvalidRequest("'input' must be a string or an array of items.", "input");
+                    else
+                    {
+                        if (reader.TokenType != JsonTokenType.Null)
+                            fieldError ??= ProxyErrors.InvalidRequest("'input' must be a string or an array of items.", "input");
+                        if (!SkipValidating(ref reader)) return LoneSurrogate("input");
+                    }
                     continue;
-                case "previous_response_id":
+                case Seen.Previous:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("previous_response_id");
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { Length: > 0 and <= 256 } id)
-                        return ProxyErrors.InvalidRequest("'previous_response_id' must be a non-empty string.", "previous_response_id");
-                    previous = id;
+                        fieldError ??= ProxyErrors.InvalidRequest("'previous_response_id' must be a non-empty string.", "previous_response_id");
+                    else previous = id;
                     continue;
-                case "stream":
+                case Seen.Stream:
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
-                        return ProxyErrors.InvalidRequest("'stream' must be a boolean.", "stream");
+                        fieldError ??= ProxyErrors.InvalidRequest("'stream' must be a boolean.", "stream");
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("stream");
                     stream = reader.TokenType == JsonTokenType.True;
                     continue;
-                case "type":
-                    if (reader.TokenType == JsonTokenType.String) type = reader.GetString();
-                    break;
-                case "model":
+                case Seen.Type:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("type");
+                    typeIsString = reader.TokenType == JsonTokenType.String;
+                    if (typeIsString) type = reader.GetString();
+                    continue; // bridge-owned: never forwarded
+                case Seen.Model:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("model");
                     if (reader.TokenType == JsonTokenType.String) model = reader.GetString();
+                    else if (reader.TokenType == JsonTokenType.Null) seen &= ~Seen.Model; // null is the same as absent
+                    else fieldError ??= ProxyErrors.InvalidRequest("'model' must be a string.", "model");
                     break;
-                case "prompt_cache_key":
+                case Seen.CacheKey:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("prompt_cache_key");
                     if (reader.TokenType == JsonTokenType.String) cacheKey = reader.GetString();
                     break;
-                case "generate":
+                case Seen.Generate:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("generate");
                     generate = reader.TokenType != JsonTokenType.False;
                     break;
+                default:
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name : null);
+                    break;
             }
-            reader.Skip();
             if (IsBridgeOwned(name)) continue;
             if (settings.WrittenCount > 0) settings.Write(","u8);
             settings.Write(body[nameStart..(int)reader.BytesConsumed]);
         }
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             return ProxyErrors.InvalidJson("The request body must be a single JSON object.");
-        if (!sawInput && previous is null && generate)
+
+        if (frame)
+        {
+            if ((seen & Seen.Type) == 0)
+                return ProxyErrors.UnsupportedFrameType($"Missing required parameter: 'type'; send a '{CreateFrameType}' frame.");
+            if (!typeIsString)
+                return ProxyErrors.UnsupportedFrameType($"'type' must be a string; send '{CreateFrameType}'.");
+            if (type != CreateFrameType)
+                return ProxyErrors.UnsupportedFrameType($"Unsupported frame type '{Shorten(type!)}'; send '{CreateFrameType}'.");
+        }
+        if (fieldError is not null) return fieldError;
+        if ((seen & Seen.Model) == 0) return ProxyErrors.InvalidRequest("Missing required parameter: 'model'.", "model");
+        if (model is not { Length: > 0 and <= MaxModelLength })
+            return ProxyErrors.InvalidRequest($"'model' must be a non-empty string of at most {MaxModelLength} characters.", "model");
+        if ((seen & Seen.Input) == 0 && previous is null && generate)
             return ProxyErrors.InvalidRequest("Missing required parameter: 'input'.", "input");
 
         request = new ResponseCreateRequest
@@ -110,6 +182,46 @@ public static class ResponseCreateParser
         };
         return null;
     }
+
+    private static Seen Field(string name) => name switch
+    {
+        "input" => Seen.Input,
+        "previous_response_id" => Seen.Previous,
+        "stream" => Seen.Stream,
+        "type" => Seen.Type,
+        "model" => Seen.Model,
+        "prompt_cache_key" => Seen.CacheKey,
+        "generate" => Seen.Generate,
+        _ => Seen.None,
+    };
+
+    private static OpenAIError LoneSurrogate(string? param) =>
+        ProxyErrors.InvalidEncoding(param is null
+            ? "The request body holds a lone surrogate escape; strings must be valid Unicode."
+            : $"'{param}' holds a lone surrogate escape; strings must be valid Unicode.", param);
+
+    private static string Shorten(string value) => value.Length <= 64 ? value : value[..64] + "…";
+
+    /// <summary>
+    /// Moves past the current value like <see cref="Utf8JsonReader.Skip"/> (the same reads), checking every escaped
+    /// string and property name inside it; false when one holds a lone surrogate.
+    /// </summary>
+    private static bool SkipValidating(ref Utf8JsonReader reader)
+    {
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return HasValidEscapes(ref reader);
+        var depth = reader.CurrentDepth;
+        do
+        {
+            if (!reader.Read()) throw new JsonException("Unexpected end of JSON.");
+            if (!HasValidEscapes(ref reader)) return false;
+        }
+        while (reader.CurrentDepth > depth);
+        return true;
+    }
+
+    private static bool HasValidEscapes(ref Utf8JsonReader reader) =>
+        reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped ||
+        JsonEscapes.SurrogatesArePaired(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan);
 
     private static byte[] UserMessage(string text)
     {

@@ -7,7 +7,11 @@ public sealed class DashboardSettings
 
     public bool Enabled { get; set; } = true;
 
-    /// <summary>Basic authentication; defaults to on everywhere except the embedded default.</summary>
+    /// <summary>
+    /// Basic authentication. Defaults to on in production mode and whenever client API keys are configured
+    /// (<c>CodexLb:Gateway:ApiKeys</c>), embedded default included; it cannot be turned off while client keys are set.
+    /// Only the embedded default without client keys (open mode, loopback) serves it without credentials.
+    /// </summary>
     public bool? RequireAuthentication { get; set; }
 
     public string Username { get; set; } = "admin";

@@ -40,7 +40,7 @@ public sealed record ClusterHarnessOptions
 
 /// <summary>
 /// The product as real OS processes on loopback, in Redis production mode: one <c>redis-server</c>, the upstream
-/// simulator, N silos (each also serving the gateway endpoints) and M stateless gateways, all on free 127.0.0.1 ports,
+/// simulator, N silos (each also serving the gateway endpoints: <c>CodexLb:Silo:ServeClients</c>) and M stateless gateways, all on free 127.0.0.1 ports,
 /// run from the build output of the configuration the tests were built with. Each is a <see cref="ManagedProcess"/>
 /// that can be killed (SIGKILL), stopped (SIGTERM), paused and restarted on the same ports; its output goes to a log
 /// under <see cref="WorkDirectory"/>. Disposing kills everything.
@@ -152,9 +152,12 @@ public sealed class ClusterHarness : IAsyncDisposable
     }
 
     /// <summary>Starts one more silo on fresh ports and waits until it is ready.</summary>
-    public async Task<ManagedProcess> AddSiloAsync(CancellationToken cancellationToken = default)
+    public Task<ManagedProcess> AddSiloAsync(CancellationToken cancellationToken = default) => AddSiloAsync([], cancellationToken);
+
+    /// <summary>Starts one more silo on fresh ports, with extra command-line configuration after the harness's, and waits until it is ready.</summary>
+    public async Task<ManagedProcess> AddSiloAsync(IReadOnlyList<string> extraArgs, CancellationToken cancellationToken = default)
     {
-        var silo = NewSilo();
+        var silo = NewSilo(extraArgs);
         await silo.StartAsync(cancellationToken: cancellationToken);
         return silo;
     }
@@ -236,7 +239,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         await Redis.DisposeAsync();
     }
 
-    private ManagedProcess NewSilo()
+    private ManagedProcess NewSilo(IReadOnlyList<string>? extraArgs = null)
     {
         var (http, siloPort, gatewayPort) = (ClusterPorts.Next(), ClusterPorts.Next(), ClusterPorts.Next());
         var name = $"silo{_silos.Count + 1}";
@@ -250,8 +253,12 @@ public sealed class ClusterHarness : IAsyncDisposable
             "--CodexLb:Cluster:ClusterId", ClusterId,
             "--CodexLb:Upstream:BaseUrl", SimulatorBaseUrl.ToString(),
             "--CodexLb:Upstream:ApiKey", UpstreamApiKey,
+            // Production silos serve only health, metrics and the dashboard by default; the tests also send clients to
+            // silos (a silo is a "door" like a gateway), so the harness asks for the client API (SiloArgs can turn it off).
+            "--CodexLb:Silo:ServeClients", "true",
             .. KeyArgs(),
             .. _options.SiloArgs,
+            .. extraArgs ?? [],
         ], LogFile(name), http, _environment, _options.ReadyTimeout, _options.KillOnHostExit)
         {
             SiloPort = siloPort,

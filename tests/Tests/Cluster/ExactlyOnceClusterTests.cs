@@ -225,7 +225,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         var marker = Rx.Marker("ownerkill");
         var first = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("developer", "sys"), Items.Message("user", "q1")], stream: false));
         Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
-        var owner = await OwnerAsync(cluster);
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
 
         // The first generation waits 3 s before response.created (the kill lands in it); any later one is quick.
         await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(20)).WhenTextContains(marker).Times(1));
@@ -267,7 +267,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         var marker = Rx.Marker("stall");
         var first = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("developer", "sys"), Items.Message("user", "q1")], stream: false));
         Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
-        var owner = await OwnerAsync(cluster);
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
         output.WriteLine($"owner {owner.Name} (pid {owner.Pid})");
 
         if (point is StallPoint.BeforeResponseCreated or StallPoint.AnswerArrivesDuringStall)
@@ -348,18 +348,6 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     /// <summary>The marker's generations: the upstream requests the marker fault hit that asked the provider to generate.</summary>
     private static List<RequestRecord> Generations(IEnumerable<RequestRecord> requests, DateTimeOffset since) =>
         requests.Where(r => r.Generate && r.Fault == MarkerFaultLabel && r.StartedAt >= since).ToList();
-
-    /// <summary>The silo holding the cluster's only open upstream socket.</summary>
-    private static async Task<ManagedProcess> OwnerAsync(ClusterHarness cluster)
-    {
-        foreach (var silo in cluster.Silos)
-        {
-            var metrics = await cluster.CreateClient(silo).GetStringAsync("/metrics");
-            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("codexlb_upstream_open_sockets", StringComparison.Ordinal));
-            if (line is not null && double.Parse(line.Split(' ')[^1], CultureInfo.InvariantCulture) >= 1) return silo;
-        }
-        throw new InvalidOperationException("no silo holds an upstream socket");
-    }
 
     /// <summary>One SSE event as the client received it, with its arrival time.</summary>
     private sealed record LiveEvent(string Type, string Data, DateTimeOffset At)

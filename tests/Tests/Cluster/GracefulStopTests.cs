@@ -21,7 +21,7 @@ public sealed class GracefulStopTests
         var clock = Stopwatch.StartNew();
         // Placement decides where conversations live: start them until silo1 hosts some (it usually does after a few).
         var clients = new List<ChaosClient>();
-        while (clients.Count < 8 || (await HostedOnAsync(cluster, cluster.Silos[0]) == 0 && clients.Count < 64))
+        while (clients.Count < 8 || (await cluster.MetricAsync(cluster.Silos[0], "codexlb_conversations_active") == 0 && clients.Count < 64))
         {
             var client = new ChaosClient(clients.Count, clients.Count % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock);
             await client.RunTurnAsync(1, [Items.Message("user", "first turn")]);
@@ -36,7 +36,7 @@ public sealed class GracefulStopTests
             Items.Body([Items.Message("user", marker)], previousResponseId: c.LastResponseId))).ToList();
         await cluster.Sim.WaitUntilAsync(l => l.Requests.Count(r => r.Outcome == RequestOutcome.InFlight) == clients.Count, TimeSpan.FromSeconds(30));
 
-        Assert.True(await HostedOnAsync(cluster, cluster.Silos[0]) > 0, "silo1 hosts no conversation; the test would prove nothing");
+        Assert.True(await cluster.MetricAsync(cluster.Silos[0], "codexlb_conversations_active") > 0, "silo1 hosts no conversation; the test would prove nothing");
 
         var stopping = cluster.Silos[0].StopAsync(TimeSpan.FromSeconds(60));
         var readiness = await WaitForStatusAsync(cluster.CreateClient(cluster.Silos[0]), HttpStatusCode.ServiceUnavailable);
@@ -54,13 +54,6 @@ public sealed class GracefulStopTests
         foreach (var c in clients) await c.RunTurnAsync(3, [Items.Message("user", "after the stop")]);
         Assert.All(clients.SelectMany(c => c.Turns), t => Assert.Empty(t.Errors));
         cluster.ThrowIfAnyExitedUnexpectedly();
-    }
-
-    private static async Task<double> HostedOnAsync(ClusterHarness cluster, ManagedProcess silo)
-    {
-        var metrics = await cluster.CreateClient(silo).GetStringAsync("/metrics");
-        return metrics.Split('\n').Where(l => l.StartsWith("codexlb_conversations_active", StringComparison.Ordinal))
-            .Sum(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static async Task<HttpStatusCode?> WaitForStatusAsync(HttpClient silo, HttpStatusCode wanted)

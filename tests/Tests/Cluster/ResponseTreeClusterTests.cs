@@ -116,7 +116,7 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         await using var cluster = await StartAsync("tree-stale", silos: 2, gateways: 1);
         var http = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
         var first = await PostAsync(http, Items.Body([Items.Message("developer", "sys " + new string('s', 2000)), Items.Message("user", "q1")], stream: false));
-        var owner = await OwnerAsync(cluster);
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
         var survivor = cluster.Silos.Single(s => s != owner);
         output.WriteLine($"owner {owner.Name}, survivor {survivor.Name}");
 
@@ -153,17 +153,5 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
             Assert.Equal(HttpStatusCode.BadRequest, probe.Status);
         }
         output.WriteLine(owner.Tail(20));
-    }
-
-    /// <summary>The silo holding the cluster's only open upstream socket.</summary>
-    private static async Task<ManagedProcess> OwnerAsync(ClusterHarness cluster)
-    {
-        foreach (var silo in cluster.Silos)
-        {
-            var metrics = await cluster.CreateClient(silo).GetStringAsync("/metrics");
-            var line = metrics.Split('\n').FirstOrDefault(l => l.StartsWith("codexlb_upstream_open_sockets", StringComparison.Ordinal));
-            if (line is not null && double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture) >= 1) return silo;
-        }
-        throw new InvalidOperationException("no silo holds an upstream socket");
     }
 }

@@ -170,6 +170,38 @@ public static class ManifestChecks
         return problems;
     }
 
+    /// <summary>
+    /// Clients reach gateways only: silos do not serve the client API (CodexLb__Silo__ServeClients is not true) and hold no
+    /// client keys, and no workload runs the bundled upstream simulator in-process (the images do not carry it).
+    /// </summary>
+    public static List<string> ClientsReachGatewaysOnly(IReadOnlyList<JsonElement> objects)
+    {
+        var problems = new List<string>();
+        if (Workload(objects, "silo") is not { } silo) return ["no silo workload"];
+        var siloSettings = Settings(objects, MainContainer(silo));
+        if (siloSettings.GetValueOrDefault("CodexLb__Silo__ServeClients") is { } serve && serve.Equals("true", StringComparison.OrdinalIgnoreCase))
+            problems.Add("silo: CodexLb__Silo__ServeClients is true (clients must go through the gateways)");
+        foreach (var from in Items(MainContainer(silo).Prop("envFrom")))
+            if (from.Prop("secretRef")?.Prop("name")?.GetString() is { } name)
+                foreach (var secret in OfKind(objects, "Secret").Where(s => Name(s) == name))
+                    if (Map(secret.Prop("stringData")).Keys.Concat(Map(secret.Prop("data")).Keys).Any(k => k.StartsWith("CodexLb__Gateway__ApiKeys", StringComparison.Ordinal)))
+                        problems.Add($"silo: gets client API keys from Secret {name} although it serves no clients");
+        foreach (var workload in Workloads(objects))
+            foreach (var container in Containers(workload))
+                if (Settings(objects, container).GetValueOrDefault("CodexLb__Upstream__UseSimulator") is { } sim && sim.Equals("true", StringComparison.OrdinalIgnoreCase))
+                    problems.Add($"{Name(workload)}: CodexLb__Upstream__UseSimulator is true (the images carry no simulator)");
+        return problems;
+    }
+
+    /// <summary>The settings a container sees: its ConfigMaps (envFrom), then its own literal env values.</summary>
+    private static Dictionary<string, string> Settings(IReadOnlyList<JsonElement> objects, JsonElement container)
+    {
+        var values = ConfigFor(objects, container);
+        foreach (var env in Items(container.Prop("env")))
+            if (env.Prop("name")?.GetString() is { } name && env.Prop("value")?.GetString() is { } value) values[name] = value;
+        return values;
+    }
+
     // An OpenAI-style key, a long mixed-case token with digits, or a JWT.
     private static readonly Regex RealLookingKey = new(@"sk-[A-Za-z0-9_\-]{16,}|^(?=.*\d)(?=.*[a-z])(?=.*[A-Z])[A-Za-z0-9+/_\-]{32,}={0,2}$|^ey[A-Za-z0-9_\-]{20,}\.", RegexOptions.Compiled);
 

@@ -180,6 +180,7 @@ public sealed class ManifestTests
         var gateway = Pod("gateway");
         var redis = Pod("storage");
         var ingressController = Peer.InNamespace("ingress-nginx", new Dictionary<string, string> { ["app.kubernetes.io/name"] = "ingress-nginx" });
+        var prometheus = Peer.InNamespace("monitoring", new Dictionary<string, string> { ["app.kubernetes.io/name"] = "prometheus" });
         var stranger = Peer.InNamespace(Namespace, new Dictionary<string, string> { ["app"] = "debug" });
         var otherNamespace = Peer.InNamespace("default", TemplateLabels(Workload(objects, "gateway")!.Value));
         var dns = Peer.InNamespace("kube-system", new Dictionary<string, string> { ["k8s-app"] = "kube-dns" });
@@ -189,8 +190,10 @@ public sealed class ManifestTests
         var expectations = new (string What, Peer From, Peer To, int Port, bool Allowed)[]
         {
             ("ingress controller -> gateway http", ingressController, gateway, 8080, true),
-            ("gateway -> silo http", gateway, silo, 8080, true),
-            ("ingress controller -> silo http", ingressController, silo, 8080, true),
+            ("prometheus -> silo http", prometheus, silo, 8080, true),
+            ("prometheus -> gateway http", prometheus, gateway, 8080, true),
+            ("gateway -> silo http", gateway, silo, 8080, false),
+            ("ingress controller -> silo http", ingressController, silo, 8080, false),
             ("silo -> silo (Orleans)", silo, silo, 11111, true),
             ("gateway -> silo (Orleans gateway)", gateway, silo, 30000, true),
             ("silo -> redis", silo, redis, 6379, true),
@@ -217,6 +220,52 @@ public sealed class ManifestTests
                 : e.To.Address is null ? IngressAllows(objects, e.From, e.To, e.Port) : EgressAllows(objects, e.From, e.To, e.Port))
             .Select(e => $"{e.What}:{e.Port} should be {(e.Allowed ? "allowed" : "denied")}").ToList();
         NoProblems(wrong);
+    }
+
+    [Theory, MemberData(nameof(Kustomizations))]
+    public async Task Clients_reach_gateways_only_and_nothing_runs_the_simulator_in_process(string kustomization) =>
+        NoProblems(ClientsReachGatewaysOnly(await ObjectsAsync(kustomization)));
+
+    [Fact]
+    public async Task An_overlay_that_sends_clients_to_silos_fails_the_check()
+    {
+        var dir = Directory.CreateTempSubdirectory("codexlb-k8s-silo-clients-");
+        try
+        {
+            var basePath = Path.GetRelativePath(dir.FullName, Path.Combine(Manifests.DeployDir, "base")).Replace('\\', '/');
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "kustomization.yaml"), $$"""
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources:
+                  - {{basePath}}
+                patches:
+                  - target: {kind: Deployment, name: codexlb-silo}
+                    patch: |-
+                      - op: replace
+                        path: /spec/template/spec/containers/0/env/0/value
+                        value: "true"
+                      - op: add
+                        path: /spec/template/spec/containers/0/envFrom/-
+                        value:
+                          secretRef:
+                            name: codexlb-gateway-keys
+                  - target: {kind: ConfigMap, name: codexlb-config}
+                    patch: |-
+                      - op: add
+                        path: /data/CodexLb__Upstream__UseSimulator
+                        value: "true"
+                """);
+            var objects = (await Manifests.ValidateAsync(await Manifests.RenderAsync(dir.FullName))).Objects;
+            var problems = ClientsReachGatewaysOnly(objects);
+            Assert.Contains(problems, p => p.Contains("CodexLb__Silo__ServeClients is true", StringComparison.Ordinal));
+            Assert.Contains(problems, p => p.Contains("client API keys from Secret codexlb-gateway-keys", StringComparison.Ordinal));
+            Assert.Contains(problems, p => p.Contains("codexlb-silo: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
+            Assert.Contains(problems, p => p.Contains("codexlb-gateway: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 
     [Fact]

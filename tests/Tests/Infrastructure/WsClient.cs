@@ -39,13 +39,16 @@ public sealed class WsClient : IAsyncDisposable
 
     public Task SendRawAsync(string text) => _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
-    public async Task<JsonElement?> ReceiveAsync(CancellationToken cancellationToken)
+    public Task<JsonElement?> ReceiveAsync(CancellationToken cancellationToken) => ReceiveJsonAsync(_socket, cancellationToken);
+
+    /// <summary>The next whole frame of a socket as JSON; null when the server closed it.</summary>
+    public static async Task<JsonElement?> ReceiveJsonAsync(WebSocket socket, CancellationToken cancellationToken)
     {
         var buffer = new MemoryStream();
         var chunk = new byte[16 * 1024];
         while (true)
         {
-            var result = await _socket.ReceiveAsync(chunk, cancellationToken);
+            var result = await socket.ReceiveAsync(chunk, cancellationToken);
             if (result.MessageType == WebSocketMessageType.Close) return null;
             buffer.Write(chunk, 0, result.Count);
             if (result.EndOfMessage) return JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();

@@ -1,0 +1,286 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json.Nodes;
+using CodexLb.Silo.Hosting;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
+using CodexLb.UpstreamSimulator.Faults;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace CodexLb.Tests.Security;
+
+/// <summary>One captured log line: its level, category and everything a sink could write (message, state values, exception, scopes).</summary>
+public sealed record LogSecrecyLine(long Sequence, LogLevel Level, string Category, string Text)
+{
+    public override string ToString() => $"#{Sequence} {Level} {Category}: {Text}";
+}
+
+/// <summary>An <see cref="ILoggerProvider"/> that keeps every line it is given (after the host's level filters), scopes included.</summary>
+public sealed class LogSecrecyCapture : ILoggerProvider, ISupportExternalScope
+{
+    private readonly ConcurrentQueue<LogSecrecyLine> _lines = new();
+    private IExternalScopeProvider _scopes = new LoggerExternalScopeProvider();
+    private long _sequence;
+
+    public IReadOnlyList<LogSecrecyLine> Lines => [.. _lines];
+
+    /// <summary>The sequence number the next line will get: a mark to read the lines written after it.</summary>
+    public long Mark => Interlocked.Read(ref _sequence);
+
+    public IEnumerable<LogSecrecyLine> Since(long mark) => _lines.Where(l => l.Sequence >= mark);
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void SetScopeProvider(IExternalScopeProvider scopeProvider) => _scopes = scopeProvider;
+
+    public void Dispose() { }
+
+    private sealed class Logger(LogSecrecyCapture owner, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => owner._scopes.Push(state);
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            var text = new StringBuilder(formatter(state, exception));
+            Append(text, state);
+            if (exception is not null) text.Append(" | exception: ").Append(exception);
+            owner._scopes.ForEachScope((scope, sb) => { sb.Append(" | scope: "); Append(sb, scope); }, text);
+            owner._lines.Enqueue(new LogSecrecyLine(Interlocked.Increment(ref owner._sequence) - 1, logLevel, category, text.ToString()));
+        }
+
+        private static void Append(StringBuilder text, object? state)
+        {
+            if (state is IEnumerable<KeyValuePair<string, object?>> values)
+                foreach (var (key, value) in values) text.Append(" | ").Append(key).Append('=').Append(value);
+            else text.Append(" | ").Append(state);
+        }
+    }
+}
+
+/// <summary>
+/// The embedded default (SiloApp, real Kestrel on loopback, client keys on, a dashboard password) with the shipped log
+/// levels (plus <see cref="LogLevels"/>), every line captured.
+/// </summary>
+public class LogSecrecyFixture : IAsyncLifetime
+{
+    public const string ClientKey = "sk-client-key-LOGSECRET-0001";
+    public const string UpstreamKey = "sk-upstream-key-LOGSECRET-0002";
+    public const string DashboardPassword = "dashboard-password-LOGSECRET-0003";
+
+    public LogSecrecyCapture Capture { get; } = new();
+
+    /// <summary>Log-level configuration on top of the shipped defaults (command-line style).</summary>
+    protected virtual IEnumerable<string> LogLevels => [];
+    public UpstreamSimulatorHost Simulator { get; private set; } = null!;
+    public WebApplication App { get; private set; } = null!;
+    public Uri BaseUrl { get; private set; } = null!;
+    public HttpClient Anonymous { get; private set; } = null!;
+    public HttpClient Http { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        Simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
+        App = await SiloApp.BuildAsync(
+        [
+            "--urls", "http://127.0.0.1:0",
+            "--CodexLb:Upstream:BaseUrl", Simulator.BaseUrl.ToString(),
+            "--CodexLb:Upstream:ApiKey", UpstreamKey,
+            "--CodexLb:Gateway:ApiKeys:0", ClientKey,
+            "--CodexLb:Dashboard:Password", DashboardPassword,
+            "--CodexLb:Cluster:SiloPort", FreePort.Next().ToString(),
+            "--CodexLb:Cluster:GatewayPort", FreePort.Next().ToString(),
+            "--CodexLb:Cluster:ClusterId", "logs-" + Guid.NewGuid().ToString("N")[..8],
+            .. LogLevels,
+        ], builder => builder.Logging.AddProvider(Capture));
+        await App.StartAsync();
+        BaseUrl = new Uri(App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        Anonymous = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        Http = new HttpClient { BaseAddress = BaseUrl, Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", ClientKey);
+    }
+
+    public async Task DisposeAsync()
+    {
+        Anonymous.Dispose();
+        Http.Dispose();
+        await App.StopAsync();
+        await App.DisposeAsync();
+        await Simulator.DisposeAsync();
+    }
+}
+
+/// <summary>
+/// Every category the shipped defaults do not name at Trace (the product's own, Orleans…); ASP.NET Core and Polly keep their
+/// shipped level (Warning), as they would in production with Default raised.
+/// </summary>
+public sealed class LogSecrecySecretsFixture : LogSecrecyFixture
+{
+    protected override IEnumerable<string> LogLevels => ["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:CodexLb", "Trace"];
+}
+
+/// <summary>The shipped levels, unchanged.</summary>
+public sealed class LogSecrecyQuietFixture : LogSecrecyFixture;
+
+/// <summary>Nothing secret or private reaches a log line: keys in any header or the query string, credentials, conversation text.</summary>
+public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFixture<LogSecrecySecretsFixture>
+{
+    [Fact]
+    public async Task No_key_credential_or_conversation_text_reaches_any_log_line()
+    {
+        var secrets = new List<string> { LogSecrecyFixture.ClientKey, LogSecrecyFixture.UpstreamKey, LogSecrecyFixture.DashboardPassword };
+        string Secret(string name)
+        {
+            var value = $"{name}-LOGSECRET-{Guid.NewGuid():N}";
+            secrets.Add(value);
+            return value;
+        }
+
+        // A key in the query string (the finding: a 401 whose URL was logged four times at Information).
+        Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.GetAsync("/v1/models?api_key=" + Secret("query"))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.GetAsync(
+            $"/v1/models?key={Secret("query")}&access_token={Secret("query")}")).StatusCode);
+        // A wrong bearer token, and keys in the headers other clients use (not read by the bridge: still a 401).
+        using (var wrongBearer = new HttpRequestMessage(HttpMethod.Post, "/v1/responses?api_key=" + Secret("query"))
+               {
+                   Content = new StringContent(Items.Body([Items.Message("user", Secret("text-401"))]).ToJsonString(), Encoding.UTF8, "application/json"),
+               })
+        {
+            wrongBearer.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Secret("bearer"));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.SendAsync(wrongBearer)).StatusCode);
+        }
+        using (var headerKeys = new HttpRequestMessage(HttpMethod.Get, "/v1/models"))
+        {
+            headerKeys.Headers.TryAddWithoutValidation("api-key", Secret("api-key"));
+            headerKeys.Headers.TryAddWithoutValidation("x-api-key", Secret("x-api-key"));
+            headerKeys.Headers.TryAddWithoutValidation("Authorization", "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes("user:" + Secret("basic"))));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.SendAsync(headerKeys)).StatusCode);
+        }
+
+        // 400s whose bodies carry conversation text: malformed JSON, and a wrong field type.
+        var malformed = await SseClient.PostAsync(product.Http, "/v1/responses?api_key=" + Secret("query"),
+            "{\"model\":\"gpt-5.5\",\"input\":[{\"type\":\"message\",\"role\":\"user\",\"content\":\"" + Secret("text-400") + "\"");
+        Assert.Equal(HttpStatusCode.BadRequest, malformed.Status);
+        var wrongType = await SseClient.PostAsync(product.Http, "/v1/responses",
+            new JsonObject { ["model"] = "gpt-5.5", ["input"] = new JsonObject { ["text"] = Secret("text-400") } }.ToJsonString());
+        Assert.Equal(HttpStatusCode.BadRequest, wrongType.Status);
+
+        // Successful turns with distinctive text (the key also in the query string), continued, over HTTP and websocket.
+        var first = await SseClient.PostAsync(product.Http, "/v1/responses?api_key=" + LogSecrecyFixture.ClientKey,
+            Items.Body([Items.Message("user", Secret("text-turn"))]), new Dictionary<string, string> { ["x-api-key"] = Secret("x-api-key") });
+        Assert.Equal("response.completed", first.Terminal?.Type);
+        var second = await SseClient.PostAsync(product.Http, "/v1/responses",
+            Items.Body([Items.Message("user", Secret("text-turn"))], previousResponseId: first.ResponseId));
+        Assert.Equal("response.completed", second.Terminal?.Type);
+        await using (var ws = await WsClient.ConnectAsync(product.BaseUrl, LogSecrecyFixture.ClientKey, new Dictionary<string, string> { ["api-key"] = Secret("api-key") }))
+        {
+            var events = await ws.TurnAsync(Items.Body([Items.Message("user", Secret("text-ws"))]));
+            Assert.Equal("response.completed", events[^1].Type());
+            await ws.SendRawAsync("{\"type\":\"response.create\",\"model\":\"gpt-5.5\",\"input\":\"" + Secret("text-ws") + "\""); // malformed frame
+            await ws.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token);
+        }
+
+        // Failures that make the product log: the provider drops the socket mid-response, then refuses the handshake.
+        var dropped = Secret("text-fault");
+        product.Simulator.Faults.Add(Fault.CloseAfter(2).WhenTextContains(dropped).Times(1));
+        await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", dropped)]));
+        var refused = Secret("text-fault");
+        product.Simulator.Faults.Add(Fault.CloseBefore(0).WhenTextContains(refused).Times(1));
+        product.Simulator.Faults.Add(Fault.RefuseHandshake(401).Times(1));
+        await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", refused)]));
+
+        // The dashboard: a wrong password, the right one, and a malformed path.
+        using (var dashboard = new HttpClient { BaseAddress = product.BaseUrl })
+        {
+            dashboard.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + Secret("dashboard-password"))));
+            Assert.Equal(HttpStatusCode.Unauthorized, (await dashboard.GetAsync("/dashboard/DashboardCounters?token=" + Secret("query"))).StatusCode);
+            dashboard.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + LogSecrecyFixture.DashboardPassword)));
+            Assert.Equal(HttpStatusCode.OK, (await dashboard.GetAsync("/dashboard/DashboardCounters")).StatusCode);
+            Assert.Equal(HttpStatusCode.BadRequest, (await dashboard.GetAsync("/dashboard/SiloProperties/127.0.0.1:0?key=" + Secret("query"))).StatusCode);
+        }
+        await Task.Delay(500); // lines written as the last responses complete
+
+        var lines = product.Capture.Lines;
+        // The capture works and sees the product's own lines (the socket the provider dropped, at least).
+        Assert.Contains(lines, l => l.Category.StartsWith("CodexLb.", StringComparison.Ordinal));
+        var leaks = (from line in lines
+                     from secret in secrets.Concat(secrets.Select(s => Convert.ToBase64String(Encoding.UTF8.GetBytes("admin:" + s))))
+                     where line.Text.Contains(secret, StringComparison.Ordinal) || line.Text.Contains("LOGSECRET", StringComparison.Ordinal)
+                     select line).Distinct().ToList();
+        Assert.True(leaks.Count == 0, $"{leaks.Count} log lines carry a secret or conversation text:\n{string.Join("\n", leaks.Take(20))}");
+    }
+}
+
+/// <summary>At the shipped levels a successful request writes no Information line (per-request logging is off by default).</summary>
+public sealed class LogSecrecyQuietTests(LogSecrecyQuietFixture product) : IClassFixture<LogSecrecyQuietFixture>
+{
+    [Fact]
+    public async Task Successful_requests_write_no_information_line_at_the_default_levels()
+    {
+        // Warm up (first activations), then measure.
+        Assert.Equal("response.completed", (await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", "warm up")]))).Terminal?.Type);
+        await Task.Delay(300);
+        var mark = product.Capture.Mark;
+
+        Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/v1/models")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await product.Anonymous.GetAsync("/healthz")).StatusCode);
+        var first = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", "hello")]));
+        Assert.Equal("response.completed", first.Terminal?.Type);
+        var next = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", "again")], stream: false, previousResponseId: first.ResponseId));
+        Assert.Equal(HttpStatusCode.OK, next.Status);
+        await using (var ws = await WsClient.ConnectAsync(product.BaseUrl, LogSecrecyFixture.ClientKey))
+            Assert.Equal("response.completed", (await ws.TurnAsync(Items.Body([Items.Message("user", "over a websocket")])))[^1].Type());
+        await Task.Delay(500);
+
+        var written = product.Capture.Since(mark).Where(l => l.Level >= LogLevel.Information).ToList();
+        Assert.True(written.Count == 0, $"{written.Count} lines at Information or above for successful requests:\n{string.Join("\n", written.Take(20))}");
+        // Not vacuous: Information lines are captured at these levels (the host's start-up lines).
+        Assert.Contains(product.Capture.Lines, l => l.Level == LogLevel.Information && l.Category == "Microsoft.Hosting.Lifetime");
+    }
+}
+
+/// <summary>The standalone gateway and a production silo (real processes, the shipped log levels) keep keys in the query string out of their logs too.</summary>
+public sealed class LogSecrecyProcessTests
+{
+    [Fact]
+    public async Task Gateway_and_production_silo_processes_do_not_log_query_strings()
+    {
+        const string Key = "sk-process-client-key-0001";
+        await using var cluster = await Cluster.ClusterHarness.StartAsync(silos: 1, gateways: 1, new Cluster.ClusterHarnessOptions
+        {
+            Label = "log-secrecy",
+            ApiKey = Key,
+        });
+        var secrets = new List<string>();
+        foreach (var process in new[] { cluster.Gateways[0], cluster.Silos[0] })
+        {
+            var secret = $"query-LOGSECRET-{Guid.NewGuid():N}";
+            secrets.Add(secret);
+            using var anonymous = new HttpClient { BaseAddress = process.HttpBase };
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/v1/models?api_key=" + secret)).StatusCode);
+            var text = $"text-LOGSECRET-{Guid.NewGuid():N}";
+            secrets.Add(text);
+            var turn = await SseClient.PostAsync(cluster.CreateClient(process), "/v1/responses?api_key=" + Key, Items.Body([Items.Message("user", text)]));
+            Assert.Equal("response.completed", turn.Terminal?.Type);
+        }
+        await Task.Delay(500);
+
+        foreach (var process in cluster.Gateways.Concat(cluster.Silos)) // the product's processes (not Redis or the simulator)
+        {
+            // The process's own output (the harness's "==== start" lines quote the command line, keys included).
+            var log = string.Join('\n', (await File.ReadAllLinesAsync(process.LogPath)).Where(l => !l.Contains(" ==== ", StringComparison.Ordinal)));
+            foreach (var secret in secrets.Append(Key).Append(Cluster.ClusterHarness.UpstreamApiKey))
+                Assert.False(log.Contains(secret, StringComparison.Ordinal), $"{process.Name}'s log carries {secret}:\n{log[^Math.Min(log.Length, 4000)..]}");
+            Assert.DoesNotContain("Request starting", log); // ASP.NET Core's per-request lines are off by default
+        }
+    }
+}
