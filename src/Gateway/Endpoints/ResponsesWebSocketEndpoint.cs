@@ -85,15 +85,10 @@ public sealed class ResponsesWebSocketEndpoint(
     /// <summary>Reads frames until the client closes or goes away; then the connection counts as gone.</summary>
     private async Task PumpAsync(WebSocket socket, ChannelWriter<ReceivedFrame> frames, CancellationTokenSource clientGone)
     {
-        var buffer = new ArrayBufferWriter<byte>(16 * 1024);
         try
         {
-            while (await ReceiveAsync(socket, buffer, clientGone.Token) is { } received)
-            {
-                await frames.WriteAsync(new ReceivedFrame(received ? buffer.WrittenSpan.ToArray() : null), clientGone.Token);
-                // A connection does not keep a buffer the size of its largest frame for as long as it is open.
-                if (buffer.Capacity > 256 * 1024) buffer = new ArrayBufferWriter<byte>(16 * 1024);
-            }
+            while (await ReceiveAsync(socket, clientGone.Token) is { } received)
+                await frames.WriteAsync(received, clientGone.Token);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
@@ -154,18 +149,37 @@ public sealed class ResponsesWebSocketEndpoint(
         }
     }
 
-    /// <summary>Reads one whole text frame: true when read, false when it exceeded the size limit, null when the client closed.</summary>
-    private async Task<bool?> ReceiveAsync(WebSocket socket, ArrayBufferWriter<byte> frame, CancellationToken aborted)
+    /// <summary>
+    /// Reads one whole frame into pooled memory and hands back a copy of exactly its bytes, so a connection holds no
+    /// buffer between frames (however large its last one was): the frame, a frame with no data when it exceeded the size
+    /// limit (the rest is read and dropped), or null when the client closed.
+    /// </summary>
+    private async Task<ReceivedFrame?> ReceiveAsync(WebSocket socket, CancellationToken aborted)
     {
-        frame.ResetWrittenCount();
+        var pool = ArrayPool<byte>.Shared;
+        var buffer = pool.Rent(16 * 1024);
+        var length = 0;
         var tooLarge = false;
-        while (true)
+        try
         {
-            var result = await socket.ReceiveAsync(frame.GetMemory(16 * 1024), aborted);
-            if (result.MessageType == WebSocketMessageType.Close) return null;
-            if (!tooLarge) frame.Advance(result.Count);
-            if (frame.WrittenCount > _options.MaxRequestBodyBytes) { tooLarge = true; frame.ResetWrittenCount(); }
-            if (result.EndOfMessage) return !tooLarge;
+            while (true)
+            {
+                if (length == buffer.Length)
+                {
+                    var bigger = pool.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(bigger);
+                    pool.Return(buffer);
+                    buffer = bigger;
+                }
+                var result = await socket.ReceiveAsync(buffer.AsMemory(length), aborted);
+                if (result.MessageType == WebSocketMessageType.Close) return null;
+                if (!tooLarge && (length += result.Count) > _options.MaxRequestBodyBytes) (tooLarge, length) = (true, 0);
+                if (result.EndOfMessage) return new ReceivedFrame(tooLarge ? null : buffer.AsSpan(0, length).ToArray());
+            }
+        }
+        finally
+        {
+            pool.Return(buffer);
         }
     }
 
