@@ -1,11 +1,12 @@
 namespace CodexLb.Tests;
 
-/// <summary>Paths of shared fixtures: the captured Codex CLI wire samples beside the repository.</summary>
+/// <summary>Paths of test fixtures: the repository root, and the captured Codex CLI wire samples (copied into the repository).</summary>
 public static class Fixtures
 {
     public static string RepoRoot { get; } = FindRepoRoot();
 
-    public static string Wire(string name) => Path.Combine(RepoRoot, "..", "shared", "codex-cli-wire", name);
+    /// <summary>A captured Codex CLI wire sample (tests/Tests/Security/Samples, copied next to the test assembly).</summary>
+    public static string Wire(string name) => Path.Combine(Security.WireMutator.SampleDirectory, name);
 
     private static string FindRepoRoot()
     {
