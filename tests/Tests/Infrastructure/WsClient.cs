@@ -37,6 +37,12 @@ public sealed class WsClient : IAsyncDisposable
         }
     }
 
+    public WebSocketState State => _socket.State;
+
+    /// <summary>Sends any bytes as one text or binary frame.</summary>
+    public Task SendAsync(byte[] frame, WebSocketMessageType type = WebSocketMessageType.Text, CancellationToken cancellationToken = default) =>
+        _socket.SendAsync(frame, type, true, cancellationToken);
+
     public Task SendRawAsync(string text) => _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
 
     public Task<JsonElement?> ReceiveAsync(CancellationToken cancellationToken) => ReceiveJsonAsync(_socket, cancellationToken);

@@ -73,29 +73,20 @@ public static class HostileClient
 /// <summary>A websocket to the gateway that sends any bytes as text or binary frames.</summary>
 public sealed class RawWebSocket : IAsyncDisposable
 {
-    private readonly ClientWebSocket _socket = new();
+    private WsClient _client = null!;
 
-    public WebSocketState State => _socket.State;
+    public WebSocketState State => _client.State;
 
-    public static async Task<RawWebSocket> ConnectAsync(Uri baseUrl, string apiKey, IEnumerable<KeyValuePair<string, string>>? headers = null)
-    {
-        var client = new RawWebSocket();
-        client._socket.Options.SetRequestHeader("Authorization", "Bearer " + apiKey);
-        client._socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
-        foreach (var (name, value) in headers ?? []) client._socket.Options.SetRequestHeader(name, value);
-        var uri = new UriBuilder(baseUrl) { Scheme = "ws", Path = "/v1/responses" }.Uri;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-        await client._socket.ConnectAsync(uri, timeout.Token);
-        return client;
-    }
+    public static async Task<RawWebSocket> ConnectAsync(Uri baseUrl, string apiKey, IEnumerable<KeyValuePair<string, string>>? headers = null) =>
+        new() { _client = await WsClient.ConnectAsync(baseUrl, apiKey, headers?.ToDictionary()) };
 
     public Task SendAsync(byte[] frame, WebSocketMessageType type = WebSocketMessageType.Text, CancellationToken cancellationToken = default) =>
-        _socket.SendAsync(frame, type, true, cancellationToken);
+        _client.SendAsync(frame, type, cancellationToken);
 
     public Task SendAsync(string frame) => SendAsync(Encoding.UTF8.GetBytes(frame));
 
     /// <summary>The next frame as JSON; null when the server closed the socket.</summary>
-    public Task<JsonElement?> ReceiveAsync(CancellationToken cancellationToken) => WsClient.ReceiveJsonAsync(_socket, cancellationToken);
+    public Task<JsonElement?> ReceiveAsync(CancellationToken cancellationToken) => _client.ReceiveAsync(cancellationToken);
 
     /// <summary>Sends one frame and reads frames up to a terminal event or an error frame; null when the socket closed first.</summary>
     public async Task<List<JsonElement>?> TurnAsync(byte[] frame, WebSocketMessageType type = WebSocketMessageType.Text, TimeSpan? timeout = null)
@@ -124,16 +115,7 @@ public sealed class RawWebSocket : IAsyncDisposable
         return frame;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            if (_socket.State == WebSocketState.Open)
-                await _socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, new CancellationTokenSource(TimeSpan.FromSeconds(5)).Token);
-        }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException) { }
-        _socket.Dispose();
-    }
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
 }
 
 /// <summary>
