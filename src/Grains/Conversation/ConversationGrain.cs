@@ -82,6 +82,8 @@ public sealed partial class ConversationGrain(
 
     public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
     {
+        // A reentrant grain can still be called while it deactivates: nothing runs here, the caller re-dispatches.
+        if (_deactivating) throw new OwnerDeactivatingException();
         ForgetFinishedTurns();
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request);
@@ -93,7 +95,6 @@ public sealed partial class ConversationGrain(
 
         var turn = new RunningTurn(turnId, fingerprint);
         if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
-        else if (_deactivating) turn.Reject(ProxyErrors.OwnerUnreachable());
         else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());
         else
         {

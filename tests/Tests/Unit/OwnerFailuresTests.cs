@@ -9,6 +9,7 @@ public sealed class OwnerFailuresTests
         { new SiloUnavailableException("gone"), true },
         { new OrleansException("rejected"), true },
         { new EnumerationAbortedException("deactivated"), true },
+        { new CodexLb.Grains.Abstractions.OwnerDeactivatingException(), true },
         { new OwnerUnreachableException(TimeSpan.FromSeconds(2)), true },
         { new TimeoutException(), true },
         { new System.Net.Sockets.SocketException(111), true },
