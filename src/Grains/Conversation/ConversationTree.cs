@@ -41,15 +41,13 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         else if (HeadResponseId is { } head && _nodes.Count == 0)
             await MaterializeAsync(head, cancellationToken); // learn the conversation's chains after a reactivation
 
-        // The request's whole context: the anchor's items, then the new input.
+        // The request's whole context is the anchor's items, then the new input. A match must be longer than the anchor,
+        // so only the chains of the input part are needed: element i is the chain of the anchor plus input[0..i].
         var prefix = anchor ?? ContextView.Empty;
-        var chains = new ulong[prefix.Count + input.Length];
-        prefix.Chains.CopyTo(chains, 0);
-        var chain = prefix.Chain;
-        for (var i = 0; i < input.Length; i++) chains[prefix.Count + i] = chain = ContextChain.Next(chain, input[i]);
+        var chains = ContextChain.Prefixes(input, prefix.Chain);
 
         // The longest known response whose context this one starts with; at worst the anchor itself.
-        var (matchId, matchLength) = FindLocal(chains, prefix.Count);
+        var (matchId, matchLength) = FindLocal(chains);
         if (matchId is null && anchor is null && request.ResumeFromResponseId is { } hint && request.ResumePrefixLength <= chains.Length
             && request.ResumePrefixLength > 0)
             (matchId, matchLength) = (hint, request.ResumePrefixLength);
@@ -59,19 +57,20 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             if (found is not null) (matchId, matchLength) = (found.ResponseId, found.PrefixLength);
         }
 
-        var baseView = anchor ?? ContextView.Empty;
+        var baseView = prefix;
         var skip = prefix.Count; // request items [0, skip) are covered by the base
-        if (matchId is not null && matchLength > 0 && (anchor is null || matchLength > anchor.Count))
+        if (matchId is not null && matchLength > 0)
         {
             var (view, _) = await MaterializeAsync(matchId, cancellationToken);
-            if (view is not null && view.Chain == chains[matchLength - 1]) (baseView, skip) = (view, matchLength);
+            if (view is not null && view.Chain == chains[matchLength - 1]) (baseView, skip) = (view, prefix.Count + matchLength);
         }
         return (Combine(baseView, prefix, request, skip), ResponseStatus.Found);
     }
 
-    private (string? Id, int Length) FindLocal(ulong[] chains, int floor)
+    /// <summary>The longest input prefix whose chain (anchor included) is a known response: its id and length in input items.</summary>
+    private (string? Id, int Length) FindLocal(ulong[] chains)
     {
-        for (var k = chains.Length; k > floor; k--)
+        for (var k = chains.Length; k > 0; k--)
             if (_byChain.TryGetValue(chains[k - 1], out var id)) return (id, k);
         return (null, 0);
     }
