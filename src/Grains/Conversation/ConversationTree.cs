@@ -100,22 +100,25 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         IReadOnlyList<ulong> outputPrints, string conversationKey, bool synthetic = false)
     {
         var compaction = LastCompaction(outputs);
-        List<byte[]> context;
-        List<ulong> prints;
+        byte[][] context;
+        ulong[] prints;
+        ulong chain;
         if (compaction >= 0)
         {
             context = [.. outputs.Skip(compaction)];
             prints = [.. outputPrints.Skip(compaction)];
+            chain = ContextChain.Extend(ContextChain.Empty, prints);
         }
         else
         {
             context = [.. plan.Items, .. outputs];
             prints = [.. plan.Fingerprints, .. outputPrints];
+            chain = ContextChain.Extend(plan.Base.Chain, prints.AsSpan(plan.BaseCount)); // the base's chain is known
         }
-        var view = new ContextView(responseId, [.. context], [.. prints], synthetic);
+        var view = new ContextView(responseId, context, prints, chain, synthetic);
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
-        var added = rooted ? context : context.GetRange(plan.BaseCount, context.Count - plan.BaseCount);
-        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Count, view.Chain, added, synthetic);
+        var added = rooted ? context : context[plan.BaseCount..];
+        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Length, chain, added, synthetic);
         return (node, view);
     }
 
@@ -173,7 +176,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             at += cached.Node.Added.Count;
         }
         var last = path[^1].Node;
-        return new ContextView(last.Id, items, prints, last.Synthetic);
+        return new ContextView(last.Id, items, prints, last.Chain, last.Synthetic);
     }
 
     private void Remember(ResponseNode node, ulong[] prints)
