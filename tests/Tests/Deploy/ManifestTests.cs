@@ -78,22 +78,36 @@ public sealed class ManifestTests
         Assert.Contains(unparsable.Errors, e => e.Contains("YAML", StringComparison.Ordinal));
     }
 
+    /// <summary>Renders and validates a real kustomization over the real base with these <c>patches:</c> entries.</summary>
+    private static async Task<ValidationReport> RenderOverlayAsync(string label, string patches)
+    {
+        var dir = Directory.CreateTempSubdirectory($"codexlb-k8s-{label}-");
+        try
+        {
+            var basePath = Path.GetRelativePath(dir.FullName, Path.Combine(Manifests.DeployDir, "base")).Replace('\\', '/');
+            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "kustomization.yaml"), $"""
+                apiVersion: kustomize.config.k8s.io/v1beta1
+                kind: Kustomization
+                resources:
+                  - {basePath}
+                patches:
+                {patches}
+                """);
+            return await Manifests.ValidateAsync(await Manifests.RenderAsync(dir.FullName));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
     [Fact]
     public async Task An_overlay_that_breaks_the_base_fails_validation_and_the_checks()
     {
         // A real kustomization over the real base: a schema error, a misspelt field, a grace period shorter than the
         // drain, a removed preStop hook and a real-looking key in a Secret.
-        var dir = Directory.CreateTempSubdirectory("codexlb-k8s-broken-");
-        try
-        {
-            var fakeKey = "sk-" + "proj-" + string.Concat(Enumerable.Repeat("Ab3dEf9h", 5));
-            var basePath = Path.GetRelativePath(dir.FullName, Path.Combine(Manifests.DeployDir, "base")).Replace('\\', '/');
-            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "kustomization.yaml"), $$"""
-                apiVersion: kustomize.config.k8s.io/v1beta1
-                kind: Kustomization
-                resources:
-                  - {{basePath}}
-                patches:
+        var fakeKey = "sk-" + "proj-" + string.Concat(Enumerable.Repeat("Ab3dEf9h", 5));
+        var report = await RenderOverlayAsync("broken", $$"""
                   - target: {kind: Deployment, name: codexlb-silo}
                     patch: |-
                       - op: replace
@@ -116,20 +130,14 @@ public sealed class ManifestTests
                         path: /stringData/CodexLb__Upstream__ApiKey
                         value: {{fakeKey}}
                 """);
-            var report = await Manifests.ValidateAsync(await Manifests.RenderAsync(dir.FullName));
 
-            Assert.False(report.Valid);
-            Assert.Contains(report.Errors, e => e.Contains("codexlb-silo", StringComparison.Ordinal) && e.Contains("containerPort: must be integer", StringComparison.Ordinal));
-            Assert.Contains(report.Errors, e => e.Contains("codexlb-silo", StringComparison.Ordinal) && e.Contains("unknown field \"readinesProbe\"", StringComparison.Ordinal));
-            var grace = GracePeriods(report.Objects);
-            Assert.Contains(grace, p => p.Contains("silo: terminationGracePeriodSeconds 20 must exceed 30", StringComparison.Ordinal));
-            Assert.Contains(grace, p => p.Contains("silo: no preStop sleep", StringComparison.Ordinal));
-            Assert.Contains(Secrets(report.Objects), p => p.Contains("CodexLb__Upstream__ApiKey looks like a real credential", StringComparison.Ordinal));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+        Assert.False(report.Valid);
+        Assert.Contains(report.Errors, e => e.Contains("codexlb-silo", StringComparison.Ordinal) && e.Contains("containerPort: must be integer", StringComparison.Ordinal));
+        Assert.Contains(report.Errors, e => e.Contains("codexlb-silo", StringComparison.Ordinal) && e.Contains("unknown field \"readinesProbe\"", StringComparison.Ordinal));
+        var grace = GracePeriods(report.Objects);
+        Assert.Contains(grace, p => p.Contains("silo: terminationGracePeriodSeconds 20 must exceed 30", StringComparison.Ordinal));
+        Assert.Contains(grace, p => p.Contains("silo: no preStop sleep", StringComparison.Ordinal));
+        Assert.Contains(Secrets(report.Objects), p => p.Contains("CodexLb__Upstream__ApiKey looks like a real credential", StringComparison.Ordinal));
     }
 
     [Theory, MemberData(nameof(Kustomizations))]
@@ -229,16 +237,7 @@ public sealed class ManifestTests
     [Fact]
     public async Task An_overlay_that_sends_clients_to_silos_fails_the_check()
     {
-        var dir = Directory.CreateTempSubdirectory("codexlb-k8s-silo-clients-");
-        try
-        {
-            var basePath = Path.GetRelativePath(dir.FullName, Path.Combine(Manifests.DeployDir, "base")).Replace('\\', '/');
-            await File.WriteAllTextAsync(Path.Combine(dir.FullName, "kustomization.yaml"), $$"""
-                apiVersion: kustomize.config.k8s.io/v1beta1
-                kind: Kustomization
-                resources:
-                  - {{basePath}}
-                patches:
+        var objects = (await RenderOverlayAsync("silo-clients", """
                   - target: {kind: Deployment, name: codexlb-silo}
                     patch: |-
                       - op: replace
@@ -254,18 +253,12 @@ public sealed class ManifestTests
                       - op: add
                         path: /data/CodexLb__Upstream__UseSimulator
                         value: "true"
-                """);
-            var objects = (await Manifests.ValidateAsync(await Manifests.RenderAsync(dir.FullName))).Objects;
-            var problems = ClientsReachGatewaysOnly(objects);
-            Assert.Contains(problems, p => p.Contains("CodexLb__Silo__ServeClients is true", StringComparison.Ordinal));
-            Assert.Contains(problems, p => p.Contains("client API keys from Secret codexlb-gateway-keys", StringComparison.Ordinal));
-            Assert.Contains(problems, p => p.Contains("codexlb-silo: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
-            Assert.Contains(problems, p => p.Contains("codexlb-gateway: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
+                """)).Objects;
+        var problems = ClientsReachGatewaysOnly(objects);
+        Assert.Contains(problems, p => p.Contains("CodexLb__Silo__ServeClients is true", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("client API keys from Secret codexlb-gateway-keys", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("codexlb-silo: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.Contains("codexlb-gateway: CodexLb__Upstream__UseSimulator", StringComparison.Ordinal));
     }
 
     [Fact]
