@@ -44,5 +44,18 @@ else
   passed=0; failed=1
 fi
 [ "$status" -ne 0 ] && [ "${failed:-0}" -eq 0 ] && failed=1
+# Name the failures again at the end: a CI log is often read from its tail only.
+if [ -f "$trx" ] && [ "${failed:-0}" -ne 0 ]; then
+  echo "failed tests:"
+  python3 - "$trx" <<'PY' 2>/dev/null || grep -o '<UnitTestResult [^>]*outcome="Failed"' "$trx" | sed -E 's/.*testName="([^"]*)".*/  \1/'
+import sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult[@outcome='Failed']", ns):
+    message = (r.findtext(".//t:Message", "", ns) or "").strip().splitlines()
+    print("  " + r.get("testName"))
+    for line in message[:6]:
+        print("      " + line[:300])
+PY
+fi
 echo "${passed:-0} passed, ${failed} failed"
 [ "$status" -eq 0 ] && [ "$failed" -eq 0 ]
