@@ -25,4 +25,18 @@ public interface IConversationGrain : IGrainWithStringKey
     /// <summary>Counters of this conversation (answers while a turn streams).</summary>
     [AlwaysInterleave]
     Task<ConversationStats> GetStats();
+
+    /// <summary>The latest response object of a response this conversation is generating, or null when none runs.</summary>
+    [AlwaysInterleave]
+    Task<byte[]?> GetRunningResponse(string responseId);
+
+    /// <summary>
+    /// Stops a response this conversation is generating, whoever follows it (they get <c>response.failed</c>, code
+    /// <c>response_cancelled</c>): its response object with status <c>cancelled</c>, or null when none runs.
+    /// </summary>
+    [AlwaysInterleave]
+    Task<byte[]?> CancelResponse(string responseId);
+
+    /// <summary>Deletes a response of this conversation from the tree and from what this activation holds; false when unknown.</summary>
+    Task<bool> DeleteResponse(string responseId);
 }

@@ -40,4 +40,10 @@ public sealed record TurnRequest
 
     /// <summary>Attach only: bytes already reached the client, so a turn the owner does not know must not start again.</summary>
     [Id(10)] public bool AttachOnly { get; init; }
+
+    /// <summary>The client's <c>store</c> (null: not sent). Forwarded as sent unless the upstream requires <c>store:false</c>.</summary>
+    [Id(11)] public bool? Store { get; init; }
+
+    /// <summary><c>background:true</c>: the turn runs to completion whether or not a client follows it.</summary>
+    [Id(12)] public bool Background { get; init; }
 }

@@ -54,6 +54,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         telemetry.FirstByte();
         router.Started(key!, stream);
         if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
+        else if (parsed.Background) await RespondStartedAsync(context, stream);
         else await RespondJsonAsync(context, stream, key!, telemetry);
     }
 
@@ -71,6 +72,8 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         RequestId = requestId,
         ResumeFromResponseId = resume?.ResponseId,
         ResumePrefixLength = resume?.PrefixLength ?? 0,
+        Store = parsed.Store,
+        Background = parsed.Background,
     };
 
     private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
@@ -157,6 +160,18 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(EventReader.ReadRawProperty(terminal.Data, "response"u8) ?? terminal.Data, context.RequestAborted);
+    }
+
+    /// <summary>
+    /// <c>background:true</c> without streaming: the response object as soon as the provider started it (status
+    /// in_progress); the turn runs on in its conversation whether or not anyone follows, and is polled with retrieve.
+    /// </summary>
+    private static async Task RespondStartedAsync(HttpContext context, TurnStream stream)
+    {
+        var started = EventReader.ReadRawProperty(stream.Current.Data, "response"u8) ?? stream.Current.Data;
+        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(Protocol.Responses.ResponseObjects.ToEnvelope(started, -1, background: true, out _), context.RequestAborted);
     }
 
     /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span.</summary>

@@ -36,6 +36,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<TurnDispatcher>();
         services.AddSingleton<ResponsesEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
+        services.AddSingleton<ResponsesApiEndpoints>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IInFlightWork>(sp => sp.GetRequiredService<DrainState>());
         services.AddHostedService<DrainService>();
@@ -57,6 +58,7 @@ public static class GatewayServiceCollectionExtensions
                 .RequireRateLimiting(ClientLimits.TurnsPolicy);
             endpoints.MapGet(path, (HttpContext context, ResponsesWebSocketEndpoint handler) => handler.HandleAsync(context))
                 .RequireRateLimiting(ClientLimits.WebSocketsPolicy);
+            ResponsesApiEndpoints.Map(endpoints, path);
         }
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);

@@ -10,7 +10,8 @@ namespace CodexLb.Gateway.Routing;
 /// whole Orleans ResponseTimeout). Then the stream re-dispatches the same turn (same id, with the count of events already
 /// relayed): a live owner re-attaches it where it was, so a stall costs no second generation; a new owner runs the turn
 /// if nothing reached the client yet, or says it lost it (the caller then ends the stream retryably). Heartbeats never
-/// reach a client. Disposing a stream whose client went away before the end tells the owner to stop the turn.
+/// reach a client. Disposing a stream whose client went away before the end tells the owner to stop the turn, unless
+/// the turn runs in the background.
 /// </summary>
 public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest turn, TimeSpan ownerTimeout, CancellationToken aborted)
     : IAsyncDisposable
@@ -116,7 +117,7 @@ public sealed partial class TurnStream(IConversationGrain? grain, TurnRequest tu
     public async ValueTask DisposeAsync()
     {
         if (grain is null) return;
-        if (!_ended && aborted.IsCancellationRequested)
+        if (!_ended && aborted.IsCancellationRequested && !turn.Background)
         {
             // The client went away mid-turn: the owner stops the provider unless another client follows the turn.
             _ = grain.CancelTurn(turn.TurnId).WaitAsync(ownerTimeout).ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);

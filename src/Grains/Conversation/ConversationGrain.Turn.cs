@@ -63,7 +63,8 @@ public sealed partial class ConversationGrain
             }
 
             var delta = !forceFull && plan.AnchorResponseId is not null && socket.AnchorResponseId == plan.AnchorResponseId;
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, plan.Items, delta ? plan.BaseCount : 0);
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, plan.Items, delta ? plan.BaseCount : 0,
+                _options.UpstreamStore(request.Store));
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
@@ -123,7 +124,7 @@ public sealed partial class ConversationGrain
                 return;
             }
 
-            await RelayAsync(socket, created, plan, sink, turn, cancellationToken);
+            await RelayAsync(socket, created, request, plan, sink, turn, cancellationToken);
             return;
         }
     }
@@ -198,7 +199,8 @@ public sealed partial class ConversationGrain
             sink.Relay(new UpstreamEvent(EventTypes.Completed, ResponseEvents.BuildWarmUp(EventTypes.Completed, responseId, model, createdAt, 1)));
     }
 
-    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnPlan plan, RunningTurn sink, TurnAccounting turn, CancellationToken cancellationToken)
+    private async Task RelayAsync(UpstreamSocket socket, UpstreamEvent first, TurnRequest request, TurnPlan plan, RunningTurn sink, TurnAccounting turn,
+        CancellationToken cancellationToken)
     {
         var outputs = new List<byte[]>();
         string? responseId = null;
@@ -209,14 +211,14 @@ public sealed partial class ConversationGrain
             {
                 case EventTypes.Created:
                     turn.Generations++;
-                    responseId = EventReader.Summarize(current.Data).ResponseId;
+                    responseId = sink.ResponseId = EventReader.Summarize(current.Data).ResponseId;
                     if (responseId is not null) await MarkPendingAsync(responseId);
                     break;
                 case EventTypes.OutputItemDone:
                     if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);
                     break;
                 case EventTypes.Completed:
-                    await CompleteAsync(socket, current, responseId, plan, outputs, sink, turn);
+                    await CompleteAsync(socket, current, responseId, request, plan, outputs, sink, turn);
                     return;
                 case EventTypes.Failed or EventTypes.Incomplete:
                     sink.Relay(current);
@@ -250,8 +252,8 @@ public sealed partial class ConversationGrain
         }
     }
 
-    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, string? createdId, TurnPlan plan, List<byte[]> outputs,
-        RunningTurn sink, TurnAccounting turn)
+    private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, string? createdId, TurnRequest request, TurnPlan plan,
+        List<byte[]> outputs, RunningTurn sink, TurnAccounting turn)
     {
         var summary = EventReader.Summarize(completed.Data);
         if (summary.ResponseId is not { } responseId || (createdId is not null && responseId != createdId))
@@ -262,7 +264,8 @@ public sealed partial class ConversationGrain
             return;
         }
         var outputPrints = ItemFingerprint.ComputeAll(outputs);
-        var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key);
+        var response = request.Store == false ? null : EventReader.ReadRawProperty(completed.Data, "response"u8);
+        var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key, response: response, background: request.Background);
         _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
         turn.ResponseId = responseId;

@@ -156,7 +156,8 @@ public sealed partial class ConversationGrain(
         {
             // The client went away (or the grain is deactivating): the provider was told to stop by closing the socket.
             if (turn.Sent) await DropSocketAsync();
-            turn.Cancelled();
+            if (turn.CancelRequested) turn.Fail(ProxyErrors.ResponseCancelled(), turn.ResponseId);
+            else turn.Cancelled();
         }
         catch (Exception ex)
         {

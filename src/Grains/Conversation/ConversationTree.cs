@@ -2,6 +2,7 @@ using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Tree;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Items;
+using CodexLb.Protocol.Responses;
 
 namespace CodexLb.Grains.Conversation;
 
@@ -96,8 +97,13 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// The node a completed turn becomes: the plan's new items and the outputs on top of its base. A compaction output
     /// starts a new root at the compaction item, so a rebuild sends the compacted form.
     /// </summary>
+    /// <remarks>
+    /// <paramref name="response"/> (the provider's response object) is kept for retrieve only when the client stores its
+    /// responses: a <c>store:false</c> client (the Codex CLI) pays nothing for it, as the API would not return it either.
+    /// </remarks>
     public static (ResponseNode Node, ContextView View) BuildNode(TurnPlan plan, string responseId, IReadOnlyList<byte[]> outputs,
-        IReadOnlyList<ulong> outputPrints, string conversationKey, bool synthetic = false)
+        IReadOnlyList<ulong> outputPrints, string conversationKey, bool synthetic = false, ReadOnlySpan<byte> response = default,
+        bool background = false)
     {
         var compaction = LastCompaction(outputs);
         byte[][] context;
@@ -118,7 +124,12 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         var view = new ContextView(responseId, context, prints, chain, synthetic);
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
         var added = rooted ? context : context[plan.BaseCount..];
-        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Length, chain, added, synthetic);
+        byte[]? envelope = null;
+        var stripped = false;
+        // Outputs before a compaction are not tree items: the envelope then keeps its output whole.
+        if (!response.IsEmpty) envelope = ResponseObjects.ToEnvelope(response, compaction > 0 ? -1 : outputs.Count, background, out stripped);
+        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Length, chain, added, synthetic,
+            envelope, stripped ? outputs.Count : 0);
         return (node, view);
     }
 

@@ -42,6 +42,12 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }
 
+    /// <summary>The provider's id of the response, from <c>response.created</c> on.</summary>
+    public string? ResponseId { get; set; }
+
+    /// <summary>Cancelled through the API (<c>POST /responses/{id}/cancel</c>): followers are told so.</summary>
+    public bool CancelRequested { get; set; }
+
     /// <summary>How the turn ended for the client: the terminal event type, or rejected:/failed: with the code.</summary>
     public string Outcome { get; private set; } = "none";
 
@@ -73,6 +79,14 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         if (!Started) { Reject(error); return; }
         Outcome = "failed:" + error.Code;
         Append(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+    }
+
+    /// <summary>The response object of the newest event that carries one (created, in_progress, or the terminal event).</summary>
+    public byte[]? LatestResponse()
+    {
+        for (var i = _events.Count - 1; i >= 0; i--)
+            if (_events[i].Rejection is null && EventReader.ReadRawProperty(_events[i].Data, "response"u8) is { } response) return response;
+        return null;
     }
 
     /// <summary>Marks the turn cancelled when nothing else ended it (no client is left to tell).</summary>

@@ -21,6 +21,7 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ActiveTurns>();
         services.TryAddSingleton<UpstreamSocketBudget>();
+        services.AddHttpClient<UpstreamHttp>((sp, http) => http.Timeout = sp.GetRequiredService<IOptions<UpstreamOptions>>().Value.FirstEventTimeout);
         return services;
     }
 

@@ -32,4 +32,14 @@ public interface IResponseTreeStore
 
     /// <summary>The longest non-synthetic node whose chain is one of <paramref name="prefixChains"/> (index k-1 = first k items).</summary>
     Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken);
+
+    /// <summary>A response object for retrieve: the node's envelope and outputs, or only its conversation while it is pending.</summary>
+    Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes a response at its client's request: its node (content included) goes, and its id answers as never issued
+    /// from then on. Responses that continue from it can no longer be rebuilt (they load as expired). False when the tenant
+    /// holds no such response.
+    /// </summary>
+    Task<bool> DeleteAsync(string tenant, string responseId, CancellationToken cancellationToken);
 }

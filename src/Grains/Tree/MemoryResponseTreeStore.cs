@@ -18,7 +18,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Tenant, string Id), NodeEntry> _nodes = [];
-    private readonly Dictionary<(string Tenant, string Id), DateTimeOffset> _tombstones = [];
+    private readonly Dictionary<(string Tenant, string Id), Tombstone> _tombstones = [];
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
@@ -68,7 +68,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
                 var stored = node with { ParentId = parentId };
                 _nodes[(tenant, node.Id)] = new NodeEntry(stored) { Expires = now + _ttls.Node, Refreshed = refreshed };
-                _tombstones[(tenant, node.Id)] = now + _ttls.Tombstone;
+                _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
                 if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
             }
 
@@ -86,8 +86,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             var (path, complete) = Walk(tenant, responseId, now);
-            if (path.Count == 0)
-                return Task.FromResult(_tombstones.TryGetValue((tenant, responseId), out var until) && until > now ? NodePath.Expired : NodePath.Unknown);
+            if (path.Count == 0) return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? NodePath.Expired : NodePath.Unknown);
             if (!complete) return Task.FromResult(NodePath.Expired);
 
             RefreshPath(tenant, path, now);
@@ -104,7 +103,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             if (LiveNode(tenant, responseId, now) is { } entry) return Task.FromResult(new ResponseLocation(ResponseStatus.Found, entry.Node.ConversationKey));
             if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new ResponseLocation(ResponseStatus.Found, pending.ConversationKey));
-            return Task.FromResult(_tombstones.TryGetValue((tenant, responseId), out var until) && until > now ? ResponseLocation.Expired : ResponseLocation.Unknown);
+            return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? ResponseLocation.Expired : ResponseLocation.Unknown);
         }
     }
 
@@ -134,6 +133,37 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         }
     }
 
+    public Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            if (LiveNode(tenant, responseId, now) is { Node: var node })
+                return Task.FromResult(new StoredResponse(ResponseStatus.Found, node.ConversationKey, node.Response, node.Added.Skip(node.Added.Count - node.OutputCount).ToList()));
+            if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
+                return Task.FromResult(new StoredResponse(ResponseStatus.Found, pending.ConversationKey, null, [], Pending: true));
+            return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? StoredResponse.Expired : StoredResponse.Unknown);
+        }
+    }
+
+    public Task<bool> DeleteAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            if (LiveNode(tenant, responseId, now) is null) return Task.FromResult(false);
+            _nodes.Remove((tenant, responseId));
+            _pending.Remove((tenant, responseId));
+            _tombstones[(tenant, responseId)] = new Tombstone(now + _ttls.Tombstone, Deleted: true);
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <summary>Why a response without a live node is gone: expired (its tombstone remembers it) or unknown (never issued, or deleted).</summary>
+    private ResponseStatus Gone(string tenant, string responseId, DateTimeOffset now) =>
+        _tombstones.TryGetValue((tenant, responseId), out var tombstone) && tombstone.Until > now && !tombstone.Deleted
+            ? ResponseStatus.Expired : ResponseStatus.Unknown;
+
     /// <summary>The current time; sweeps everything expired when the last sweep is a slack ago (nothing expires much sooner).</summary>
     private DateTimeOffset Now()
     {
@@ -141,7 +171,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         if (now < _nextSweep) return now;
         _nextSweep = now + _ttls.Slack;
         foreach (var (key, entry) in _nodes) if (entry.Expires <= now) _nodes.Remove(key);
-        foreach (var (key, until) in _tombstones) if (until <= now) _tombstones.Remove(key);
+        foreach (var (key, tombstone) in _tombstones) if (tombstone.Until <= now) _tombstones.Remove(key);
         foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
         foreach (var (key, entry) in _pending) if (entry.Expires <= now) _pending.Remove(key);
@@ -176,7 +206,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var node = entry.Node;
             entry.Expires = now + _ttls.Node;
-            _tombstones[(tenant, node.Id)] = now + _ttls.Tombstone;
+            _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
             if (!node.Synthetic && _index.TryGetValue((tenant, node.Chain), out var indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
                 indexed.Expires = now + _ttls.Node;
         }
@@ -190,6 +220,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         /// <summary>When this node's whole path was last refreshed (Redis field <c>r</c>).</summary>
         public DateTimeOffset Refreshed { get; set; }
     }
+
+    private readonly record struct Tombstone(DateTimeOffset Until, bool Deleted);
 
     private sealed class IndexEntry(string id, string conversationKey)
     {

@@ -10,8 +10,10 @@ namespace CodexLb.Grains.Tree;
 /// share a Redis Cluster slot through the hash tag <c>{tenant}</c>, which lets the scripts walk parent links server-side:
 /// <list type="bullet">
 /// <item><c>{prefix}{tenant}:n:{id}</c> node hash: c conversation, p parent ("" = root), n item count, h chain (16 hex),
-/// i items (<see cref="NodeItemsCodec"/>), s "1" when synthetic, r unix seconds of the last refresh of its whole path.</item>
-/// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory).</item>
+/// i items (<see cref="NodeItemsCodec"/>), s "1" when synthetic, r unix seconds of the last refresh of its whole path,
+/// o the response envelope and k its output count (<see cref="ResponseNode.Response"/>), read only by retrieve.</item>
+/// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory); "d" once
+/// its client deleted it (the id then answers as never issued).</item>
 /// <item><c>{prefix}{tenant}:h:{chain}</c> index entry "{id}\n{conversation}" (never for synthetic nodes).</item>
 /// <item><c>{prefix}{tenant}:head:{rest of conversation key}</c> head hash: e epoch, id last response, t turns.</item>
 /// <item><c>{prefix}{tenant}:w:{id}</c> pending marker "{conversation}": a started response, routable before it completes.</item>
@@ -55,7 +57,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
 
     // KEYS: 1 head, 2 node, 3 tombstone, 4 index entry, [5 parent node]. ARGV: 1 tenant base, 2 epoch, 3 id, 4 parent or '',
     // 5 conversation, 6 item count, 7 chain hex, 8 items, 9 synthetic '1'/'0', 10 node TTL ms, 11 tombstone TTL ms,
-    // 12 slack ms, 13 max depth. The ancestors are refreshed only when the parent's path was last refreshed more than a
+    // 12 slack ms, 13 max depth, 14 response envelope ('' = none), 15 output count. The ancestors are refreshed only when the parent's path was last refreshed more than a
     // slack ago; otherwise the node inherits the parent's r (its path lives at least until r+R+s anyway).
     private static readonly LuaScript Append = LuaScript.Prepare(RefreshFunction + """
         if redis.call('HGET', KEYS[1], 'e') ~= ARGV[2] then return 0 end
@@ -80,6 +82,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             end
           end
           redis.call('HSET', KEYS[2], 'c', ARGV[5], 'p', parent, 'n', ARGV[6], 'h', ARGV[7], 'i', ARGV[8], 'r', r)
+          if ARGV[14] ~= '' then redis.call('HSET', KEYS[2], 'o', ARGV[14], 'k', ARGV[15]) end
           if ARGV[9] == '1' then
             redis.call('HSET', KEYS[2], 's', '1')
           else
@@ -105,7 +108,10 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
           if depth >= maxDepth then return {2} end
           local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's')
           if not f[1] then
-            if depth == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return {0} end
+            if depth == 0 then
+              local x = redis.call('GET', KEYS[2])
+              if not x or x == 'd' then return {0} end
+            end
             return {2}
           end
           local o = #out
@@ -123,8 +129,29 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         if c then return {1, c} end
         local w = redis.call('GET', KEYS[3])
         if w then return {1, w} end
-        if redis.call('EXISTS', KEYS[2]) == 1 then return {2} end
+        local x = redis.call('GET', KEYS[2])
+        if x and x ~= 'd' then return {2} end
         return {0}
+        """);
+
+    // KEYS: 1 node, 2 tombstone, 3 pending marker. Returns {1, conversation, items, envelope, output count}, {3, conversation}
+    // while pending, {2} expired or {0} unknown.
+    private static readonly LuaScript LoadResponse = LuaScript.Prepare("""
+        local f = redis.call('HMGET', KEYS[1], 'c', 'i', 'o', 'k')
+        if f[1] then return {1, f[1], f[2], f[3] or '', f[4] or '0'} end
+        local w = redis.call('GET', KEYS[3])
+        if w then return {3, w} end
+        local x = redis.call('GET', KEYS[2])
+        if x and x ~= 'd' then return {2} end
+        return {0}
+        """);
+
+    // KEYS: 1 node, 2 tombstone, 3 pending marker. ARGV: 1 tombstone TTL ms. Returns 1 when a node was deleted.
+    private static readonly LuaScript Delete = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('SET', KEYS[2], 'd', 'PX', ARGV[1])
+        return 1
         """);
 
     // KEYS: 1 the longest prefix's index entry (routes the call to the tenant's slot). ARGV: 1 tenant base, 2.. chain hex,
@@ -164,6 +191,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         [
             b, epoch, node.Id, parent, node.ConversationKey, node.ItemCount, chain, NodeItemsCodec.Encode(node.Added),
             node.Synthetic ? "1" : "0", Ms(_ttls.Node), Ms(_ttls.Tombstone), Ms(_ttls.Slack), MaxDepth,
+            node.Response ?? RedisValue.EmptyString, node.OutputCount,
         ];
         return (long)(await Eval(Append, keys, args)) == 1;
     }
@@ -208,6 +236,34 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             (int)ResponseStatus.Expired => ResponseLocation.Expired,
             _ => ResponseLocation.Unknown,
         };
+    }
+
+    public async Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(tenant);
+        var result = (RedisResult[])(await Eval(LoadResponse, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId], []))!;
+        switch ((int)result[0])
+        {
+            case 1:
+                var items = NodeItemsCodec.Decode((byte[])result[2]!);
+                var envelope = (byte[])result[3]!;
+                var outputs = Math.Clamp((int)result[4], 0, items.Count);
+                return new StoredResponse(ResponseStatus.Found, (string?)result[1], envelope.Length == 0 ? null : envelope, items.GetRange(items.Count - outputs, outputs));
+            case 3:
+                return new StoredResponse(ResponseStatus.Found, (string?)result[1], null, [], Pending: true);
+            case (int)ResponseStatus.Expired:
+                return StoredResponse.Expired;
+            default:
+                return StoredResponse.Unknown;
+        }
+    }
+
+    public async Task<bool> DeleteAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(tenant);
+        return (long)(await Eval(Delete, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId], [Ms(_ttls.Tombstone)])) == 1;
     }
 
     public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken) =>

@@ -13,7 +13,9 @@ public sealed record ResponseNode(
     int ItemCount,
     ulong Chain,
     IReadOnlyList<byte[]> Added,
-    bool Synthetic = false)
+    bool Synthetic = false,
+    byte[]? Response = null,
+    int OutputCount = 0)
 {
     /// <summary>The tenant the node belongs to; every lookup is scoped to it.</summary>
     public string Tenant => Abstractions.ConversationKey.TenantOf(ConversationKey);
@@ -30,4 +32,11 @@ public sealed record NodePath(Abstractions.ResponseStatus Status, IReadOnlyList<
 {
     public static readonly NodePath Unknown = new(Abstractions.ResponseStatus.Unknown, []);
     public static readonly NodePath Expired = new(Abstractions.ResponseStatus.Expired, []);
+}
+
+/// <summary>A response as retrieve sees it: its envelope and output, or that it is pending, expired or unknown (never issued or deleted).</summary>
+public sealed record StoredResponse(Abstractions.ResponseStatus Status, string? ConversationKey, byte[]? Envelope, IReadOnlyList<byte[]> Outputs, bool Pending = false)
+{
+    public static readonly StoredResponse Unknown = new(Abstractions.ResponseStatus.Unknown, null, null, []);
+    public static readonly StoredResponse Expired = new(Abstractions.ResponseStatus.Expired, null, null, []);
 }

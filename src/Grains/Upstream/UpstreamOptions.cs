@@ -16,6 +16,17 @@ public sealed class UpstreamOptions
     /// <summary>ChatGPT accounts only: sent as <c>chatgpt-account-id</c>.</summary>
     public string? AccountId { get; set; }
 
+    /// <summary>
+    /// Sends every turn upstream with <c>store:false</c> whatever the client asked (the ChatGPT Codex backend refuses
+    /// anything else). Unset: true when <see cref="BaseUrl"/> is a ChatGPT backend (<c>/backend-api/</c>), otherwise the
+    /// client's <c>store</c> is forwarded as sent. Either way the response object the client gets says what was stored.
+    /// </summary>
+    public bool? RequireStoreFalse { get; set; }
+
+    /// <summary>The <c>store</c> value to send upstream for a client's choice (null: send none, the provider's default).</summary>
+    public bool? UpstreamStore(bool? clientStore) =>
+        RequireStoreFalse ?? BaseUrl.AbsolutePath.Contains("/backend-api/", StringComparison.OrdinalIgnoreCase) ? false : clientStore;
+
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>How long a sent request may wait for <c>response.created</c> before it counts as lost.</summary>

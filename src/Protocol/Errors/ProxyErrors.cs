@@ -46,6 +46,13 @@ public static class ProxyErrors
             $"Previous response with id '{id}' has expired: this bridge keeps responses for a limited time after their last use (CodexLb:State:Retention).",
             ErrorTypes.InvalidRequest, "previous_response_id");
 
+    public static OpenAIError ResponseCancelled() =>
+        new(400, "response_cancelled", "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError ResponseNotFound(string id, string? why = null) =>
+        new(404, ErrorCodes.NotFound, why is null ? $"Response with id '{id}' not found." : $"Response with id '{id}' not found: {why}",
+            ErrorTypes.InvalidRequest);
+
     public static OpenAIError InvalidRequest(string message, string? param = null) =>
         new(400, ErrorCodes.InvalidRequest, message, ErrorTypes.InvalidRequest, param);
 

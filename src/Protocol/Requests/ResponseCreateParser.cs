@@ -20,9 +20,6 @@ public static class ResponseCreateParser
     /// <summary>The only websocket frame type a client sends.</summary>
     public const string CreateFrameType = "response.create";
 
-    /// <summary>Properties the bridge owns besides input/previous_response_id/stream: it sets them itself upstream.</summary>
-    private static bool IsBridgeOwned(string name) => name is "background" or "store" or "type";
-
     /// <summary>Parses an HTTP create body.</summary>
     public static bool TryParse(ReadOnlySpan<byte> body, out ResponseCreateRequest? request, out OpenAIError? error) =>
         TryParse(body, frame: false, out request, out error);
@@ -53,7 +50,7 @@ public static class ResponseCreateParser
     }
 
     [Flags]
-    private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64 }
+    private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64, Store = 128, Background = 256 }
 
     private static OpenAIError? Parse(ReadOnlySpan<byte> body, bool frame, out ResponseCreateRequest? request)
     {
@@ -64,7 +61,8 @@ public static class ResponseCreateParser
             return ProxyErrors.InvalidJson("The request body must be a JSON object.");
 
         string? previous = null, model = null, cacheKey = null, type = null;
-        bool stream = false, generate = true, typeIsString = false;
+        bool stream = false, generate = true, typeIsString = false, background = false;
+        bool? store = null;
         var seen = Seen.None;
         // The first problem with a field's value: reported after the whole body was read, so that a frame's type and a
         // broken body (JSON, encoding) take precedence over it.
@@ -138,6 +136,14 @@ public static class ResponseCreateParser
                     if (!SkipValidating(ref reader)) return LoneSurrogate("prompt_cache_key");
                     if (reader.TokenType == JsonTokenType.String) cacheKey = reader.GetString();
                     break;
+                case Seen.Store or Seen.Background:
+                    // Bridge-owned (it decides what goes upstream), but the client's choice is kept and honoured.
+                    if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
+                        fieldError ??= ProxyErrors.InvalidRequest($"'{name}' must be a boolean.", name);
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name);
+                    if (field == Seen.Background) background = reader.TokenType == JsonTokenType.True;
+                    else if (reader.TokenType != JsonTokenType.Null) store = reader.TokenType == JsonTokenType.True;
+                    continue;
                 case Seen.Generate:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("generate");
                     generate = reader.TokenType != JsonTokenType.False;
@@ -146,7 +152,6 @@ public static class ResponseCreateParser
                     if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name : null);
                     break;
             }
-            if (IsBridgeOwned(name)) continue;
             if (settings.WrittenCount > 0) settings.Write(","u8);
             settings.Write(body[nameStart..(int)reader.BytesConsumed]);
         }
@@ -177,6 +182,8 @@ public static class ResponseCreateParser
             Generate = generate,
             Model = model,
             PromptCacheKey = cacheKey,
+            Store = store,
+            Background = background,
             Settings = settings.WrittenSpan.ToArray(),
             InputItems = [.. items],
         };
@@ -192,6 +199,8 @@ public static class ResponseCreateParser
         "model" => Seen.Model,
         "prompt_cache_key" => Seen.CacheKey,
         "generate" => Seen.Generate,
+        "store" => Seen.Store,
+        "background" => Seen.Background,
         _ => Seen.None,
     };
 

@@ -14,6 +14,12 @@ public sealed class ResponseCreateRequest
     public string? Model { get; init; }
     public string? PromptCacheKey { get; init; }
 
+    /// <summary>The client's <c>store</c>, null when it sent none (the API's default is true).</summary>
+    public bool? Store { get; init; }
+
+    /// <summary><c>background:true</c>: the turn runs on whether or not the client stays, and is polled with retrieve.</summary>
+    public bool Background { get; init; }
+
     /// <summary>Every other top-level property as raw <c>"name":value</c> pairs joined by commas (no braces).</summary>
     public required byte[] Settings { get; init; }
 

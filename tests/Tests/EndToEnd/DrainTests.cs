@@ -40,7 +40,8 @@ public sealed class DrainTests(DrainingProductFixture product) : IClassFixture<D
         Assert.Equal("response.completed", finished.Terminal!.Type);
         await stopping;
         // The conversation's upstream socket was closed by the bridge as the silo deactivated it.
-        var connection = product.Simulator.Ledger.Connections.Single(c => c.Id == product.Simulator.Ledger.Requests.Single(r => r.ResponseId == finished.ResponseId).ConnectionId);
-        Assert.Equal(ConnectionEnd.ClientClosed, connection.EndedBy);
+        var id = product.Simulator.Ledger.Requests.Single(r => r.ResponseId == finished.ResponseId).ConnectionId;
+        var ledger = await product.Simulator.Ledger.WaitUntilAsync(l => l.Connections.Single(c => c.Id == id).EndedBy != ConnectionEnd.Open, TimeSpan.FromSeconds(15));
+        Assert.Equal(ConnectionEnd.ClientClosed, ledger.Connections.Single(c => c.Id == id).EndedBy);
     }
 }

@@ -46,8 +46,10 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         var firstConnection = Upstream(first.ResponseId()).ConnectionId;
 
         await WaitUntilAsync(async () => !(await grain.GetStats()).SocketOpen, TimeSpan.FromSeconds(15));
-        var closed = fixture.Simulator.Ledger.Connections.Single(c => c.Id == firstConnection);
-        Assert.Equal(ConnectionEnd.ClientClosed, closed.EndedBy);
+        // The simulator records the close when the close frame arrives, a moment after the grain dropped the socket.
+        var ledger = await fixture.Simulator.Ledger.WaitUntilAsync(l => l.Connections.Single(c => c.Id == firstConnection).EndedBy != ConnectionEnd.Open,
+            TimeSpan.FromSeconds(15));
+        Assert.Equal(ConnectionEnd.ClientClosed, ledger.Connections.Single(c => c.Id == firstConnection).EndedBy);
 
         var second = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q2")], previousResponseId: first.ResponseId()));
         var resend = Upstream(second.ResponseId());

@@ -19,12 +19,9 @@ public sealed class ErrorShapeTests(ProductFixture product)
     [Theory]
     [InlineData("GET", "/")]
     [InlineData("GET", "/nope")]
-    [InlineData("GET", "/v1/responses/resp_123")]
-    [InlineData("DELETE", "/v1/responses/resp_123")]
-    [InlineData("POST", "/v1/responses/resp_123/cancel")]
-    [InlineData("GET", "/v1/responses/resp_123/input_items")]
-    [InlineData("POST", "/v1/chat/completions")]
-    [InlineData("PUT", "/backend-api/codex/responses/x")]
+    [InlineData("GET", "/v1/responses/resp_123/output_items")]
+    [InlineData("POST", "/v1/responses/resp_123/resume")]
+    [InlineData("PUT", "/backend-api/codex/nope/x")]
     [InlineData("GET", "/v1/models/gpt-5.5")]
     public async Task Unmatched_routes_are_an_openai_shaped_404_naming_method_and_path(string method, string path)
     {
@@ -48,6 +45,7 @@ public sealed class ErrorShapeTests(ProductFixture product)
     [InlineData("OPTIONS", "/v1/responses", "GET, POST")]
     [InlineData("PUT", "/backend-api/codex/responses", "GET, POST")]
     [InlineData("OPTIONS", "/responses", "GET, POST")]
+    [InlineData("PUT", "/v1/responses/resp_123", "GET, DELETE")]
     [InlineData("POST", "/v1/models", "GET")]
     [InlineData("DELETE", "/v1/models", "GET")]
     public async Task A_known_path_with_the_wrong_method_is_an_openai_shaped_405_with_allow(string method, string path, string allow)

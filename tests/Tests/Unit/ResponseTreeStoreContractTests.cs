@@ -94,6 +94,51 @@ public abstract class ResponseTreeStoreContractTests
     }
 
     [Fact]
+    public async Task LoadResponse_returns_the_envelope_and_the_outputs_pending_ones_by_conversation_and_others_as_gone()
+    {
+        var conv = Conv("retrieve");
+        var envelope = Text("""{"id":"resp_env","output":[],"status":"completed"}""");
+        var stored = new ResponseNode("resp_env", null, conv, 3, Chain(), [Text("in"), Text("out1"), Text("out2")], Response: envelope, OutputCount: 2);
+        var bare = Node("resp_bare", "resp_env", conv, Text("no envelope"));
+        await WriteAsync(conv, stored, bare);
+
+        var found = await Store.LoadResponseAsync(TenantA, "resp_env", None);
+        Assert.Equal((ResponseStatus.Found, conv, false), (found.Status, found.ConversationKey, found.Pending));
+        Assert.Equal(envelope, found.Envelope);
+        Assert.Equal(["out1", "out2"], found.Outputs.Select(Encoding.UTF8.GetString));
+
+        var withoutEnvelope = await Store.LoadResponseAsync(TenantA, "resp_bare", None);
+        Assert.Equal(ResponseStatus.Found, withoutEnvelope.Status);
+        Assert.Null(withoutEnvelope.Envelope);
+
+        await Store.MarkPendingAsync(conv, "resp_running", None);
+        var pending = await Store.LoadResponseAsync(TenantA, "resp_running", None);
+        Assert.Equal((ResponseStatus.Found, conv, true), (pending.Status, pending.ConversationKey, pending.Pending));
+
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantA, "resp_never", None)).Status);
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantB, "resp_env", None)).Status);
+    }
+
+    [Fact]
+    public async Task A_deleted_response_is_unknown_everywhere_and_its_descendants_can_no_longer_be_rebuilt()
+    {
+        var conv = Conv("delete");
+        var root = Node("del_root", null, conv, Text("root"));
+        var child = Node("del_child", "del_root", conv, Text("child"));
+        await WriteAsync(conv, root, child);
+
+        Assert.False(await Store.DeleteAsync(TenantB, "del_root", None)); // another tenant cannot
+        Assert.True(await Store.DeleteAsync(TenantA, "del_root", None));
+        Assert.False(await Store.DeleteAsync(TenantA, "del_root", None));
+
+        Assert.Equal(ResponseStatus.Unknown, (await Load("del_root")).Status);
+        Assert.Equal(ResponseLocation.Unknown, await Locate("del_root"));
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantA, "del_root", None)).Status);
+        Assert.Equal(ResponseStatus.Expired, (await Load("del_child")).Status);
+        Assert.Null(await Store.FindByContentAsync(TenantA, [root.Chain], None));
+    }
+
+    [Fact]
     public async Task Forks_both_load_and_neither_invalidates_the_other()
     {
         var (convA, convB) = (Conv("a"), Conv("b"));

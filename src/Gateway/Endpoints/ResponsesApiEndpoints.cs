@@ -1,0 +1,103 @@
+using System.Globalization;
+using System.Text.Unicode;
+using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Security;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Errors;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Endpoints;
+
+/// <summary>
+/// The Responses API beyond create, on every responses path: retrieve, delete, cancel, input items, input token counting
+/// and compaction. The gateway authenticates, validates and relays to <see cref="IResponsesApiGrain"/>; the answer is
+/// the grain's (an OpenAI object or error).
+/// </summary>
+public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGrainFactory grains, IOptions<GatewayOptions> options)
+{
+    public static void Map(IEndpointRouteBuilder endpoints, string prefix)
+    {
+        endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) => api.RetrieveAsync(c, id));
+        endpoints.MapDelete(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) =>
+            api.CallAsync(c, (grain, tenant) => grain.Delete(tenant, id)));
+        endpoints.MapPost(prefix + "/{id}/cancel", (HttpContext c, string id, ResponsesApiEndpoints api) =>
+            api.CallAsync(c, (grain, tenant) => grain.Cancel(tenant, id)));
+        endpoints.MapGet(prefix + "/{id}/input_items", (HttpContext c, string id, ResponsesApiEndpoints api) => api.InputItemsAsync(c, id));
+        endpoints.MapPost(prefix + "/input_tokens", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "input_tokens"));
+        endpoints.MapPost(prefix + "/compact", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "compact"));
+    }
+
+    private Task RetrieveAsync(HttpContext context, string id)
+    {
+        if (context.Request.Query["stream"] == "true")
+            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest(
+                "Streaming a stored response is not supported by this bridge; retrieve it without 'stream' (poll until its status is final).", "stream"));
+        return CallAsync(context, (grain, tenant) => grain.Retrieve(tenant, id));
+    }
+
+    private Task InputItemsAsync(HttpContext context, string id)
+    {
+        var query = context.Request.Query;
+        var limit = 20;
+        if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
+            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest("'limit' must be an integer from 1 to 100.", "limit"));
+        var order = query.TryGetValue("order", out var orderText) ? orderText.ToString() : "desc";
+        if (order is not ("asc" or "desc"))
+            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest("'order' must be 'asc' or 'desc'.", "order"));
+        var after = query.TryGetValue("after", out var afterText) && afterText.Count > 0 ? afterText.ToString() : null;
+        return CallAsync(context, (grain, tenant) => grain.ListInputItems(tenant, id, limit, order == "asc", after));
+    }
+
+    private async Task ForwardAsync(HttpContext context, string operation)
+    {
+        if (authenticator.Authenticate(context.Request.Headers.Authorization) is null)
+        {
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
+            return;
+        }
+        var (body, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
+        if (error is null && !Utf8.IsValid(body)) error = ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
+        if (error is not null)
+        {
+            await ErrorResults.WriteAsync(context.Response, error);
+            return;
+        }
+        await CallAsync(context, (grain, tenant) => grain.Forward(tenant, operation, body!), idempotent: false);
+    }
+
+    /// <summary>
+    /// Calls the grain for an authenticated tenant. Idempotent calls (reads, deletes) retry through owner loss with a short
+    /// per-attempt bound; a forward runs once with no bound of ours (it may be a long generation; the provider call has
+    /// its own timeout), since retrying it after a timeout could run it twice.
+    /// </summary>
+    private async Task CallAsync(HttpContext context, Func<IResponsesApiGrain, string, Task<ApiReply>> call, bool idempotent = true)
+    {
+        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
+        if (tenant is null)
+        {
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
+            return;
+        }
+        ApiReply reply;
+        try
+        {
+            var grain = grains.GetGrain<IResponsesApiGrain>(0);
+            reply = idempotent
+                ? await OwnerFailures.CallAsync(() => call(grain, tenant), options.Value.OwnerTimeout * 4, context.RequestAborted)
+                : await call(grain, tenant).WaitAsync(context.RequestAborted);
+        }
+        catch (Exception ex) when (OwnerFailures.IsTransient(ex))
+        {
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.OwnerUnreachable());
+            return;
+        }
+        context.Response.StatusCode = reply.Status;
+        context.Response.ContentType = "application/json";
+        if (reply.RetryAfterSeconds is { } seconds) context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        await context.Response.Body.WriteAsync(reply.Body, context.RequestAborted);
+    }
+}

@@ -1,0 +1,33 @@
+using CodexLb.Grains.Telemetry;
+using CodexLb.Protocol.Responses;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>The parts of the Responses API that need the conversation itself: a response it is generating, and deletion.</summary>
+public sealed partial class ConversationGrain
+{
+    public Task<byte[]?> GetRunningResponse(string responseId) => Task.FromResult(RunningByResponse(responseId)?.LatestResponse());
+
+    public async Task<byte[]?> CancelResponse(string responseId)
+    {
+        if (RunningByResponse(responseId) is not { } turn) return null;
+        var latest = turn.LatestResponse();
+        turn.CancelRequested = true;
+        BridgeMetrics.Cancellations.Add(1, new KeyValuePair<string, object?>("phase", "api"));
+        await turn.Cancellation.CancelAsync();
+        return latest is null ? null : ResponseObjects.WithStatus(latest, "cancelled");
+    }
+
+    public async Task<bool> DeleteResponse(string responseId)
+    {
+        var deleted = await store.DeleteAsync(Abstractions.ConversationKey.TenantOf(Key), responseId, CancellationToken.None);
+        // What this activation holds may name it (cached nodes, views, the socket's anchor): forget it all; the tree
+        // reloads what it needs from the store, where the deleted node and what depends on it are gone.
+        _tree = new ConversationTree(store, Key) { HeadResponseId = _tree.HeadResponseId == responseId ? null : _tree.HeadResponseId };
+        if (_socket is { } socket && socket.AnchorResponseId == responseId) socket.AnchorResponseId = null;
+        return deleted;
+    }
+
+    private RunningTurn? RunningByResponse(string responseId) =>
+        _turns.Values.FirstOrDefault(t => !t.Finished && t.ResponseId == responseId);
+}

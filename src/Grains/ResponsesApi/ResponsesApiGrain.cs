@@ -1,0 +1,95 @@
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Responses;
+using Orleans.Concurrency;
+
+namespace CodexLb.Grains.ResponsesApi;
+
+/// <summary>
+/// Retrieve, delete, cancel and input items from the tenant's response tree; input tokens and compaction forwarded to
+/// the provider with any <c>previous_response_id</c> expanded (the provider holds no context of ours). A stateless worker:
+/// a completed response costs one store read and no activation; only a running one reaches its conversation.
+/// </summary>
+[StatelessWorker]
+public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp upstream) : Grain, IResponsesApiGrain
+{
+    public async Task<ApiReply> Retrieve(string tenant, string responseId)
+    {
+        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+        if (stored.Pending)
+        {
+            var running = await Conversation(stored).GetRunningResponse(responseId);
+            return running is null ? Lost(responseId) : Ok(running);
+        }
+        return Stored(stored, responseId) is { } error ? error : Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
+    }
+
+    public async Task<ApiReply> Cancel(string tenant, string responseId)
+    {
+        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+        if (stored.Pending)
+        {
+            var cancelled = await Conversation(stored).CancelResponse(responseId);
+            return cancelled is null ? Lost(responseId) : Ok(cancelled);
+        }
+        if (stored.Status != ResponseStatus.Found) return Stored(stored, responseId)!;
+        return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' has already completed; only a response in progress can be cancelled."));
+    }
+
+    public async Task<ApiReply> Delete(string tenant, string responseId)
+    {
+        var location = await store.LocateAsync(tenant, responseId, CancellationToken.None);
+        if (location.Status != ResponseStatus.Found || location.ConversationKey is null) return NotFound(responseId, location.Status);
+        var deleted = await GrainFactory.GetGrain<IConversationGrain>(location.ConversationKey).DeleteResponse(responseId);
+        return deleted ? Ok(ResponseObjects.Deleted(responseId)) : NotFound(responseId, ResponseStatus.Unknown);
+    }
+
+    public async Task<ApiReply> ListInputItems(string tenant, string responseId, int limit, bool ascending, string? after)
+    {
+        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+        if (stored.Pending) return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' is still in progress; list its input items once it completed."));
+        if (Stored(stored, responseId) is { } error) return error;
+        var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
+        if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
+        var context = Context(path);
+        var input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));
+        return Ok(ResponseObjects.InputItemsPage(input, new InputItemsQuery(limit, ascending, after)));
+    }
+
+    public async Task<ApiReply> Forward(string tenant, string operation, byte[] body)
+    {
+        var (expanded, error) = await ContextExpansion.ExpandAsync(body, (id, ct) => store.LoadPathAsync(tenant, id, ct), CancellationToken.None);
+        if (error is not null) return UpstreamHttp.Reply(error);
+        return await upstream.PostAsync("responses/" + operation, expanded!, CancellationToken.None);
+    }
+
+    /// <summary>The items of a loaded path, oldest first.</summary>
+    internal static List<byte[]> Context(NodePath path)
+    {
+        var items = new List<byte[]>();
+        for (var i = path.Nodes.Count - 1; i >= 0; i--) items.AddRange(path.Nodes[i].Added);
+        return items;
+    }
+
+    private IConversationGrain Conversation(StoredResponse stored) => GrainFactory.GetGrain<IConversationGrain>(stored.ConversationKey!);
+
+    /// <summary>Why a stored response cannot be returned, or null when it can.</summary>
+    private static ApiReply? Stored(StoredResponse stored, string responseId) => stored switch
+    {
+        { Status: ResponseStatus.Found, Envelope: not null } => null,
+        { Status: ResponseStatus.Found } => UpstreamHttp.Reply(ProxyErrors.ResponseNotFound(responseId,
+            "it was created with store:false, so it can be continued (previous_response_id) but not retrieved.")),
+        _ => NotFound(responseId, stored.Status),
+    };
+
+    private static ApiReply NotFound(string responseId, ResponseStatus status) => UpstreamHttp.Reply(status == ResponseStatus.Expired
+        ? ProxyErrors.ResponseNotFound(responseId, "it has expired (this bridge keeps responses for CodexLb:State:Retention after their last use).")
+        : ProxyErrors.ResponseNotFound(responseId));
+
+    private static ApiReply Lost(string responseId) => UpstreamHttp.Reply(ProxyErrors.ResponseNotFound(responseId,
+        "it was interrupted before it completed (its owner was lost); send the turn again."));
+
+    private static ApiReply Ok(byte[] body) => new(200, body);
+}

@@ -1,0 +1,168 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace CodexLb.Protocol.Responses;
+
+/// <summary>
+/// Response objects the bridge answers from its own state (retrieve, cancel, delete, input items). A stored response is
+/// kept as an envelope (the provider's object with <c>output</c> emptied, because the output items are stored as tree
+/// items already) and composed back on read. Rare paths: clarity over speed.
+/// </summary>
+public static class ResponseObjects
+{
+    /// <summary>
+    /// The provider's response object as stored: its <c>output</c> emptied when it holds exactly
+    /// <paramref name="storedOutputs"/> items (they are stored as tree items already; otherwise it is kept whole and
+    /// <paramref name="stripped"/> is false), and <c>background</c> set to what the client asked. One forward pass over the
+    /// bytes, no DOM: it runs once per stored turn.
+    /// </summary>
+    public static byte[] ToEnvelope(ReadOnlySpan<byte> response, int storedOutputs, bool background, out bool stripped)
+    {
+        stripped = false;
+        Range output = default, backgroundValue = default;
+        var properties = 0;
+        var reader = new Utf8JsonReader(response, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return response.ToArray();
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            properties++;
+            var isOutput = reader.ValueTextEquals("output"u8);
+            var isBackground = reader.ValueTextEquals("background"u8);
+            reader.Read();
+            var start = (int)reader.TokenStartIndex;
+            var count = 0;
+            if (isOutput && reader.TokenType == JsonTokenType.StartArray)
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray) { count++; reader.Skip(); }
+            else reader.Skip();
+            var value = start..(int)reader.BytesConsumed;
+            if (isOutput && count == storedOutputs && count > 0) (output, stripped) = (value, true);
+            if (isBackground) backgroundValue = value;
+        }
+
+        var edits = new List<(Range At, byte[] With)>(2);
+        if (stripped) edits.Add((output, "[]"u8.ToArray()));
+        if (background && !backgroundValue.Equals(default(Range))) edits.Add((backgroundValue, "true"u8.ToArray()));
+        else if (background && reader.TokenType == JsonTokenType.EndObject)
+        {
+            // A provider that does not echo the field: add it, the client must see what happened.
+            var end = (int)reader.TokenStartIndex;
+            edits.Add((end..end, (properties > 0 ? ",\"background\":true"u8 : "\"background\":true"u8).ToArray()));
+        }
+        return Splice(response, edits);
+    }
+
+    private static byte[] Splice(ReadOnlySpan<byte> json, List<(Range At, byte[] With)> edits)
+    {
+        if (edits.Count == 0) return json.ToArray();
+        edits.Sort((a, b) => a.At.Start.Value.CompareTo(b.At.Start.Value));
+        var result = new ArrayBufferWriter<byte>(json.Length);
+        var at = 0;
+        foreach (var (range, with) in edits)
+        {
+            result.Write(json[at..range.Start.Value]);
+            result.Write(with);
+            at = range.End.Value;
+        }
+        result.Write(json[at..]);
+        return result.WrittenSpan.ToArray();
+    }
+
+    /// <summary>A stored envelope with its output items put back.</summary>
+    public static byte[] Compose(ReadOnlySpan<byte> envelope, IReadOnlyList<byte[]> outputs) =>
+        outputs.Count == 0 ? envelope.ToArray() : Rewrite(envelope, (name, _, writer) =>
+        {
+            if (name != "output") return false;
+            writer.WriteStartArray(name);
+            foreach (var item in outputs) writer.WriteRawValue(item, skipInputValidation: true);
+            writer.WriteEndArray();
+            return true;
+        });
+
+    /// <summary>A response object with another <c>status</c> (a cancelled in-flight response).</summary>
+    public static byte[] WithStatus(ReadOnlySpan<byte> response, string status) =>
+        Rewrite(response, (name, _, writer) =>
+        {
+            if (name != "status") return false;
+            writer.WriteString(name, status);
+            return true;
+        });
+
+    /// <summary><c>{"id":…,"object":"response.deleted","deleted":true}</c>.</summary>
+    public static byte[] Deleted(string responseId) => Write(writer =>
+    {
+        writer.WriteString("id", responseId);
+        writer.WriteString("object", "response.deleted");
+        writer.WriteBoolean("deleted", true);
+    });
+
+    /// <summary>One page of a response's input items, as the API lists them (<c>order</c> desc by default).</summary>
+    public static byte[] InputItemsPage(IReadOnlyList<byte[]> items, InputItemsQuery query)
+    {
+        var ordered = query.Ascending ? items.ToList() : items.Reverse().ToList();
+        var start = 0;
+        if (query.After is { } after)
+        {
+            var at = ordered.FindIndex(i => ItemId(i) == after);
+            start = at < 0 ? ordered.Count : at + 1;
+        }
+        var page = ordered.Skip(start).Take(query.Limit).ToList();
+        return Write(writer =>
+        {
+            writer.WriteString("object", "list");
+            writer.WriteStartArray("data");
+            foreach (var item in page) writer.WriteRawValue(item, skipInputValidation: true);
+            writer.WriteEndArray();
+            WriteIdOrNull(writer, "first_id", page.Count > 0 ? ItemId(page[0]) : null);
+            WriteIdOrNull(writer, "last_id", page.Count > 0 ? ItemId(page[^1]) : null);
+            writer.WriteBoolean("has_more", start + page.Count < ordered.Count);
+        });
+    }
+
+    /// <summary>The <c>id</c> of an item, when it has one (SDK shorthand inputs often do not).</summary>
+    public static string? ItemId(ReadOnlySpan<byte> item)
+    {
+        var reader = new Utf8JsonReader(item, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var match = reader.ValueTextEquals("id"u8);
+            reader.Read();
+            if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            reader.Skip();
+        }
+        return null;
+    }
+
+    private static void WriteIdOrNull(Utf8JsonWriter writer, string name, string? id)
+    {
+        if (id is null) writer.WriteNull(name); else writer.WriteString(name, id);
+    }
+
+    private delegate bool PropertyRewriter(string name, JsonElement value, Utf8JsonWriter writer);
+
+    private static byte[] Rewrite(ReadOnlySpan<byte> json, PropertyRewriter rewrite)
+    {
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        using var document = JsonDocument.ParseValue(ref reader);
+        return Write(writer =>
+        {
+            foreach (var property in document.RootElement.EnumerateObject())
+                if (!rewrite(property.Name, property.Value, writer)) property.WriteTo(writer);
+        });
+    }
+
+    private static byte[] Write(Action<Utf8JsonWriter> body)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            body(writer);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+}
+
+/// <summary>The query of <c>GET /responses/{id}/input_items</c>: <c>limit</c> 1-100 (20), <c>order</c> asc|desc (desc), <c>after</c>.</summary>
+public sealed record InputItemsQuery(int Limit = 20, bool Ascending = false, string? After = null);

@@ -1,0 +1,203 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
+
+namespace CodexLb.Tests.EndToEnd;
+
+/// <summary>
+/// The Responses API beyond create, as the SDKs call it (retrieve, delete, cancel, input items, background), answered by
+/// the bridge from its own tree on every responses path, scoped to the caller's key.
+/// </summary>
+[Collection(ProductCollection.Name)]
+public sealed class ResponsesApiTests(ProductFixture product)
+{
+    private static JsonObject Stored(string text, string? previous = null, bool stream = false)
+    {
+        var body = Items.Body([Items.Message("user", text)], stream: stream, previousResponseId: previous);
+        body.Remove("store"); // the API's default: stored
+        return body;
+    }
+
+    private async Task<JsonElement> CreateAsync(JsonObject body)
+    {
+        var result = await SseClient.PostAsync(product.Http, "/v1/responses", body);
+        Assert.Equal(HttpStatusCode.OK, result.Status);
+        return result.Json;
+    }
+
+    private async Task<(HttpStatusCode Status, JsonElement Json)> SendAsync(HttpMethod method, string path, HttpClient? http = null)
+    {
+        using var response = await (http ?? product.Http).SendAsync(new HttpRequestMessage(method, path));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private static string OutputText(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
+        .Where(i => i.GetProperty("type").GetString() == "message")
+        .SelectMany(i => i.GetProperty("content").EnumerateArray()).Select(c => c.GetProperty("text").GetString()));
+
+    [Theory]
+    [InlineData("/v1/responses")]
+    [InlineData("/backend-api/codex/responses")]
+    public async Task A_stored_response_is_retrieved_whole_and_only_by_its_own_key(string prefix)
+    {
+        var created = await CreateAsync(Stored("retrieve me please"));
+        var id = created.GetProperty("id").GetString()!;
+
+        var (status, retrieved) = await SendAsync(HttpMethod.Get, $"{prefix}/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal(id, retrieved.GetProperty("id").GetString());
+        Assert.Equal("completed", retrieved.GetProperty("status").GetString());
+        Assert.Equal(created.GetProperty("output").GetArrayLength(), retrieved.GetProperty("output").GetArrayLength());
+        Assert.Equal(OutputText(created), OutputText(retrieved));
+        Assert.False(string.IsNullOrEmpty(OutputText(retrieved)));
+
+        using var other = new HttpClient { BaseAddress = product.BaseUrl };
+        other.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.SecondApiKey);
+        var (otherStatus, otherBody) = await SendAsync(HttpMethod.Get, $"{prefix}/{id}", other);
+        Assert.Equal(HttpStatusCode.NotFound, otherStatus);
+        Assert.Equal("invalid_request_error", otherBody.GetProperty("error").GetProperty("type").GetString());
+
+        var (unknown, error) = await SendAsync(HttpMethod.Get, $"{prefix}/resp_never_issued_here");
+        Assert.Equal(HttpStatusCode.NotFound, unknown);
+        Assert.Contains("resp_never_issued_here", error.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task A_store_false_response_continues_but_is_not_retrievable_as_the_api_would_have_it()
+    {
+        var body = Stored("do not keep me");
+        body["store"] = false;
+        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+
+        var (status, error) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+        Assert.Equal(HttpStatusCode.NotFound, status);
+        Assert.Contains("store:false", error.GetProperty("error").GetProperty("message").GetString());
+
+        var next = await SseClient.PostAsync(product.Http, "/v1/responses", Stored("and continue", previous: id));
+        Assert.Equal(HttpStatusCode.OK, next.Status);
+    }
+
+    [Fact]
+    public async Task Input_items_list_the_whole_context_the_model_saw_newest_first_with_paging()
+    {
+        var first = await CreateAsync(Stored("first question about llamas"));
+        var second = await CreateAsync(Stored("second question about alpacas", previous: first.GetProperty("id").GetString()));
+        var id = second.GetProperty("id").GetString()!;
+
+        var (status, page) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("list", page.GetProperty("object").GetString());
+        var items = page.GetProperty("data").EnumerateArray().Select(i => i.GetRawText()).ToList();
+        // user 1, assistant 1 (and anything else of turn 1), user 2: newest first, the second turn's output not included.
+        Assert.Contains("alpacas", items[0]);
+        Assert.Contains("llamas", items[^1]);
+        Assert.Equal(1 + first.GetProperty("output").GetArrayLength() + 1, items.Count);
+        Assert.False(page.GetProperty("has_more").GetBoolean());
+
+        var (_, ascending) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?order=asc&limit=1");
+        Assert.Single(ascending.GetProperty("data").EnumerateArray());
+        Assert.Contains("llamas", ascending.GetProperty("data")[0].GetRawText());
+        Assert.True(ascending.GetProperty("has_more").GetBoolean());
+
+        foreach (var bad in new[] { "limit=0", "limit=101", "limit=x", "order=sideways" })
+        {
+            var (badStatus, badBody) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?{bad}");
+            Assert.Equal(HttpStatusCode.BadRequest, badStatus);
+            Assert.Equal(bad.Split('=')[0], badBody.GetProperty("error").GetProperty("param").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task A_deleted_response_is_gone_for_retrieve_and_for_continuing()
+    {
+        var id = (await CreateAsync(Stored("delete me after"))).GetProperty("id").GetString()!;
+
+        var (status, deleted) = await SendAsync(HttpMethod.Delete, $"/v1/responses/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("response.deleted", deleted.GetProperty("object").GetString());
+        Assert.True(deleted.GetProperty("deleted").GetBoolean());
+
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, $"/v1/responses/{id}")).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Delete, $"/v1/responses/{id}")).Status);
+        var next = await SseClient.PostAsync(product.Http, "/v1/responses", Stored("continue a deleted one", previous: id));
+        Assert.Equal(HttpStatusCode.BadRequest, next.Status);
+        Assert.Equal("previous_response_not_found", next.Json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task A_background_response_returns_at_once_runs_without_its_client_and_is_polled_to_completion()
+    {
+        var marker = "background-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(300), TimeSpan.FromMilliseconds(40)).WhenTextContains(marker).Times(1));
+        var body = Stored("run this in the background " + marker);
+        body["background"] = true;
+
+        var started = await CreateAsync(body);
+        var id = started.GetProperty("id").GetString()!;
+        Assert.NotEqual("completed", started.GetProperty("status").GetString());
+        Assert.True(started.GetProperty("background").GetBoolean());
+
+        JsonElement polled = default;
+        for (var i = 0; i < 150; i++)
+        {
+            (_, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+            if (polled.GetProperty("status").GetString() == "completed") break;
+            await Task.Delay(100);
+        }
+        Assert.Equal("completed", polled.GetProperty("status").GetString());
+        Assert.True(polled.GetProperty("background").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(OutputText(polled)));
+        Assert.Single(product.Simulator.Ledger.Requests, r => r.ResponseId == id);
+    }
+
+    [Fact]
+    public async Task Cancel_stops_an_in_flight_response_upstream_and_completed_ones_are_not_cancellable()
+    {
+        var marker = "cancel-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
+        var body = Stored("a long answer please " + marker);
+        body["background"] = true;
+        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+
+        var (status, cancelled) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
+        Assert.Equal(id, cancelled.GetProperty("id").GetString());
+        // The provider was told to stop: the request never completed upstream.
+        var record = await WaitForAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
+        Assert.NotEqual(RequestOutcome.Completed, record.Outcome);
+
+        var done = (await CreateAsync(Stored("short one"))).GetProperty("id").GetString()!;
+        var (doneStatus, error) = await SendAsync(HttpMethod.Post, $"/v1/responses/{done}/cancel");
+        Assert.Equal(HttpStatusCode.BadRequest, doneStatus);
+        Assert.Contains("completed", error.GetProperty("error").GetProperty("message").GetString());
+    }
+
+    [Fact]
+    public async Task Every_api_route_needs_the_key()
+    {
+        using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/v1/responses/resp_x"), (HttpMethod.Delete, "/v1/responses/resp_x"),
+                     (HttpMethod.Post, "/v1/responses/resp_x/cancel"), (HttpMethod.Get, "/v1/responses/resp_x/input_items"),
+                     (HttpMethod.Post, "/v1/responses/input_tokens"), (HttpMethod.Post, "/v1/responses/compact") })
+        {
+            using var response = await anonymous.SendAsync(new HttpRequestMessage(method, path) { Content = JsonContent.Create(new { model = "gpt-5.5" }) });
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+        }
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> probe) where T : class
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (probe() is { } value) return value;
+            await Task.Delay(50);
+        }
+        throw new TimeoutException("condition not met");
+    }
+}

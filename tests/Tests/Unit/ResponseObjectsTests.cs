@@ -1,0 +1,60 @@
+using System.Text;
+using System.Text.Json;
+using CodexLb.Protocol.Responses;
+
+namespace CodexLb.Tests.Unit;
+
+public sealed class ResponseObjectsTests
+{
+    private static byte[] B(string s) => Encoding.UTF8.GetBytes(s);
+
+    private static JsonElement J(byte[] b) => JsonDocument.Parse(b).RootElement;
+
+    [Fact]
+    public void An_envelope_drops_the_output_only_when_the_tree_holds_exactly_those_items_and_compose_puts_them_back()
+    {
+        var response = B("""{"id":"r","background":false,"output":[{"type":"message","id":"m1"},{"type":"reasoning","id":"rs"}],"usage":{"input_tokens":3}}""");
+
+        var envelope = ResponseObjects.ToEnvelope(response, 2, background: false, out var stripped);
+        Assert.True(stripped);
+        Assert.Equal(0, J(envelope).GetProperty("output").GetArrayLength());
+        Assert.Equal(3, J(envelope).GetProperty("usage").GetProperty("input_tokens").GetInt32());
+
+        var composed = J(ResponseObjects.Compose(envelope, [B("""{"type":"message","id":"m1"}"""), B("""{"type":"reasoning","id":"rs"}""")]));
+        Assert.Equal(["m1", "rs"], composed.GetProperty("output").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+
+        var kept = ResponseObjects.ToEnvelope(response, 1, background: false, out stripped);
+        Assert.False(stripped);
+        Assert.Equal(response, kept);
+    }
+
+    [Fact]
+    public void Background_is_set_or_added_as_the_client_asked()
+    {
+        Assert.True(J(ResponseObjects.ToEnvelope(B("""{"id":"r","background":false}"""), -1, true, out _)).GetProperty("background").GetBoolean());
+        Assert.True(J(ResponseObjects.ToEnvelope(B("""{"id":"r"}"""), -1, true, out _)).GetProperty("background").GetBoolean());
+        Assert.True(J(ResponseObjects.ToEnvelope(B("""{}"""), -1, true, out _)).GetProperty("background").GetBoolean());
+    }
+
+    [Fact]
+    public void Input_item_pages_follow_order_limit_and_after()
+    {
+        byte[][] items = [B("""{"id":"a"}"""), B("""{"id":"b"}"""), B("""{"id":"c"}""")];
+        var desc = J(ResponseObjects.InputItemsPage(items, new InputItemsQuery(Limit: 2)));
+        Assert.Equal(["c", "b"], desc.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+        Assert.Equal(("c", "b", true), (desc.GetProperty("first_id").GetString(), desc.GetProperty("last_id").GetString(), desc.GetProperty("has_more").GetBoolean()));
+
+        var next = J(ResponseObjects.InputItemsPage(items, new InputItemsQuery(Limit: 2, After: "b")));
+        Assert.Equal(["a"], next.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+        Assert.False(next.GetProperty("has_more").GetBoolean());
+
+        var asc = J(ResponseObjects.InputItemsPage(items, new InputItemsQuery(Ascending: true)));
+        Assert.Equal(["a", "b", "c"], asc.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public void Status_is_replaced()
+    {
+        Assert.Equal("cancelled", J(ResponseObjects.WithStatus(B("""{"id":"r","status":"in_progress"}"""), "cancelled")).GetProperty("status").GetString());
+    }
+}
