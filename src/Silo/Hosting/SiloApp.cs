@@ -49,6 +49,13 @@ public static class SiloApp
         }
 
         var cluster = ClusterSettings.From(builder.Configuration);
+        if (!cluster.UsesRedis)
+        {
+            // The embedded default takes free Orleans ports unless told otherwise, so a second instance or a busy port is
+            // no failure; a separate gateway process on localhost clustering needs them fixed (CodexLb:Cluster:GatewayPort).
+            if (builder.Configuration["CodexLb:Cluster:SiloPort"] is null) cluster = cluster with { SiloPort = FreeTcpPort() };
+            if (builder.Configuration["CodexLb:Cluster:GatewayPort"] is null) cluster = cluster with { GatewayPort = FreeTcpPort() };
+        }
         var serveClients = builder.Configuration.GetValue<bool?>(ServeClientsKey) ?? !cluster.UsesRedis;
         var dashboard = DashboardHosting.Read(builder.Configuration, production: cluster.UsesRedis);
         builder.UseOrleans(silo =>
@@ -85,7 +92,15 @@ public static class SiloApp
         if (serveClients) app.MapCodexGateway();
         else MapHealthOnly(app);
         app.MapCodexTelemetry();
+        StartupBanner.LogWhenStarted(app, cluster, serveClients, dashboard.Enabled);
         return app;
+    }
+
+    private static int FreeTcpPort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>A silo that does not serve clients: /healthz, /readyz (and /metrics, /dashboard); anything else is an OpenAI-shaped 404.</summary>
