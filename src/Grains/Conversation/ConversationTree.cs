@@ -85,12 +85,30 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         items.AddRange(baseView.Items);
         prints.AddRange(baseView.Fingerprints);
         for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(anchor.Fingerprints[i]); }
+        Dictionary<string, byte[]>? byId = null;
         for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
         {
-            items.Add(request.InputItems[i]);
-            prints.Add(request.InputFingerprints[i]);
+            var item = request.InputItems[i];
+            var print = request.InputFingerprints[i];
+            if (EventReader.ReadType(item) == "item_reference" && ResponseObjects.ItemId(item) is { } id)
+            {
+                // The provider cannot resolve a reference to an item it never stored (store:false upstream, another
+                // account): put back our own copy when the context holds it.
+                byId ??= IndexById(items);
+                if (byId.TryGetValue(id, out var resolved)) (item, print) = (resolved, ItemFingerprint.Compute(resolved));
+            }
+            items.Add(item);
+            prints.Add(print);
         }
         return new TurnPlan(items, prints, baseView);
+    }
+
+    private static Dictionary<string, byte[]> IndexById(List<byte[]> items)
+    {
+        var byId = new Dictionary<string, byte[]>(StringComparer.Ordinal);
+        foreach (var item in items)
+            if (ResponseObjects.ItemId(item) is { } id) byId[id] = item;
+        return byId;
     }
 
     /// <summary>

@@ -11,7 +11,8 @@ namespace CodexLb.Protocol.Items;
 /// carry bookkeeping rather than content are ignored. Two shorthands SDKs use when they echo history are read as the
 /// item the provider returned: a message without <c>"type"</c> (<c>{"role":…}</c>), and a string <c>content</c> (one
 /// <c>input_text</c> part, <c>output_text</c> for the assistant). Every reasoning item has the fingerprint
-/// <see cref="Reasoning"/>: clients drop or re-encode reasoning when they echo it, so it never decides a match.
+/// <see cref="Reasoning"/>: clients drop or re-encode reasoning when they echo it, so it never decides a match; so has an
+/// <c>item_reference</c> to one (an <c>rs_</c> id).
 /// </summary>
 public static class ItemFingerprint
 {
@@ -34,18 +35,20 @@ public static class ItemFingerprint
     private static ulong HashItem(ref Utf8JsonReader reader)
     {
         ulong sum = ObjectSeed;
-        bool typed = false, assistant = false, roled = false;
+        bool typed = false, assistant = false, roled = false, reference = false, reasoningId = false;
         ulong? contentText = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = HashString(ref reader, 0);
             var ignored = !reader.ValueIsEscaped && IsIgnored(reader.ValueSpan);
             reader.Read();
+            if (name == IdName && reader.TokenType == JsonTokenType.String) reasoningId = reader.ValueSpan.StartsWith("rs_"u8);
             if (ignored || reader.TokenType == JsonTokenType.Null) { reader.Skip(); continue; }
             if (name == TypeName && reader.TokenType == JsonTokenType.String)
             {
                 typed = true;
                 if (reader.ValueTextEquals("reasoning"u8)) return Reasoning;
+                reference = reader.ValueTextEquals("item_reference"u8);
             }
             else if (name == RoleName && reader.TokenType == JsonTokenType.String)
             {
@@ -59,6 +62,9 @@ public static class ItemFingerprint
             }
             sum += Mix(name, HashValue(ref reader));
         }
+        // A reference to a reasoning item (the Vercel AI SDK echoes reasoning as {"type":"item_reference","id":"rs_…"}) is
+        // reasoning as far as a match goes; the grain puts the item back from its own copy.
+        if (reference && reasoningId) return Reasoning;
         if (!typed && roled) sum += Mix(TypeName, MessageType);
         if (contentText is { } text)
         {
@@ -69,7 +75,7 @@ public static class ItemFingerprint
         return Mix(sum, ObjectSeed);
     }
 
-    private static readonly ulong RoleName = Name("role"u8);
+    private static readonly ulong RoleName = Name("role"u8), IdName = Name("id"u8);
     private static ulong Name(ReadOnlySpan<byte> utf8) => XxHash3.HashToUInt64(utf8, 0);
     private static ulong Value(ReadOnlySpan<byte> utf8) => XxHash3.HashToUInt64(utf8, (long)StringTag);
 

@@ -53,6 +53,15 @@ public sealed class ItemFingerprintTests
     }
 
     [Fact]
+    public void A_reference_to_a_reasoning_item_counts_as_reasoning_and_other_references_do_not()
+    {
+        Assert.Equal(ItemFingerprint.Reasoning, F("""{"type":"item_reference","id":"rs_68ab"}"""));
+        Assert.Equal(ItemFingerprint.Reasoning, F("""{"id":"rs_68ab","type":"item_reference"}"""));
+        Assert.NotEqual(ItemFingerprint.Reasoning, F("""{"type":"item_reference","id":"msg_68ab"}"""));
+        Assert.NotEqual(ItemFingerprint.Reasoning, F("""{"type":"message","id":"rs_looks_like_one","role":"user","content":"x"}"""));
+    }
+
+    [Fact]
     public void Chains_depend_on_order_and_prefixes_match_extends()
     {
         ulong[] prints = [F("""{"role":"user","content":"a"}"""), F("""{"role":"assistant","content":"b"}"""), F("""{"role":"user","content":"c"}""")];
