@@ -22,11 +22,12 @@ public sealed class ChildProcess : IAsyncDisposable
     public int Id => _process.Id;
 
     /// <summary>This program again, in the child mode <paramref name="flag"/> selects (see Program.cs).</summary>
-    public static Task<ChildProcess> StartSelfAsync(string flag, IEnumerable<string> args) =>
-        StartAsync(typeof(ChildProcess).Assembly.Location, [flag, .. args]);
+    public static Task<ChildProcess> StartSelfAsync(string flag, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(typeof(ChildProcess).Assembly.Location, [flag, .. args], environment);
 
     /// <summary>A .NET program (<paramref name="assembly"/>, a .dll of the output directory) run by the same dotnet host.</summary>
-    public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> args)
+    /// <param name="environment">variables added to the child's environment (a profiler's switches).</param>
+    public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
     {
         var info = new ProcessStartInfo
         {
@@ -46,6 +47,7 @@ public sealed class ChildProcess : IAsyncDisposable
             info.FileName = Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null);
         }
         foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
         var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {assembly}");
         var line = await ReadLineAsync(process, l => l.StartsWith("PORT ", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         return new ChildProcess(process, int.Parse(line[5..]));

@@ -61,12 +61,23 @@ public static class FloorScenario
         public double TurnsPerSecond => Samples.Turns / Wall;
     }
 
-    public static async Task RunAsync(BenchOptions options)
+    public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
+
+    /// <summary>
+    /// <c>floor-profile</c>: the same processes and warm-up, then, instead of the measured settings, each bridge path alone
+    /// at c=64 (0 ms work) for a while under <c>perf record</c> (the bridge started with its perf map on); prints where
+    /// the bridge process's CPU goes.
+    /// </summary>
+    public static Task ProfileAsync(BenchOptions options) => RunAsync(options, profile: true);
+
+    private static async Task RunAsync(BenchOptions options, bool profile)
     {
+        if (profile && !PerfProfile.Available()) throw new InvalidOperationException("floor-profile needs perf on PATH");
         Log.Progress("floor: starting the simulator, the bridge and YARP (three processes)");
         await using var simulator = await SimulatorProcess.StartAsync();
         // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
-        await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"]);
+        await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"],
+            profile ? PerfProfile.Environment : null);
         await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl);
         using var client = new TurnClient(2 * Sessions);
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -113,6 +124,12 @@ public static class FloorScenario
         foreach (var path in paths) await Workload.RunAsync(Sessions, 2, path.Turn);
         concurrency = 64;
         foreach (var path in paths) await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(quick ? 1 : 3));
+        if (profile)
+        {
+            await ProfileBridgeAsync(bridge, paths.Where(p => p.Proxy == "bridge"), TimeSpan.FromSeconds(quick ? 5 : 20));
+            foreach (var socket in sockets) await socket.DisposeAsync();
+            return;
+        }
 
         Setting[] settings =
         [
@@ -156,6 +173,38 @@ public static class FloorScenario
         foreach (var socket in sockets) await socket.DisposeAsync();
 
         Report(settings, paths, tallies, idle);
+    }
+
+    private static async Task ProfileBridgeAsync(BridgeProcess bridge, IEnumerable<FloorPath> paths, TimeSpan window)
+    {
+        foreach (var path in paths)
+        {
+            // Tier-up of the path's code first: samples of the JIT itself would say nothing about the hot path.
+            await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(5));
+            var file = Path.Combine(Path.GetTempPath(), $"floor-bridge-{(path.Name == BridgeWs ? "ws" : "http")}-{bridge.Process.Id}.perf.data");
+            Log.Progress($"floor-profile: {path.Name} at c=64 for {window.TotalSeconds:N0} s under perf record -> {file}");
+            PhaseResult? result = null;
+            var cpu = bridge.Process.CpuSeconds();
+            await PerfProfile.RecordAsync(bridge.Process.Id, file, window,
+                async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
+            cpu = bridge.Process.CpuSeconds() - cpu;
+            Log.Note("");
+            Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result!.Turns:N0} turns in {result.WallSeconds:N1} s, " +
+                     $"bridge CPU {cpu * 1e6 / result.Turns:N0} µs/turn (perf attached)");
+            foreach (var (title, sort, children, lines) in new[]
+                     {
+                         ("by module (self)", "dso", false, 12),
+                         ("hottest frames (self)", "sym", false, 45),
+                         ("frames by inclusive time (children)", "sym", true, 80),
+                     })
+            {
+                Log.Note("");
+                Log.Note($"{title}: perf report -i {file} --stdio {(children ? "--children" : "--no-children")} --sort {sort} -g none");
+                Log.Note("```");
+                foreach (var line in PerfProfile.Top(file, sort, children, lines)) Log.Note(line);
+                Log.Note("```");
+            }
+        }
     }
 
     private static void Report(Setting[] settings, FloorPath[] paths, Dictionary<(string, string), Tally> tallies,
