@@ -2,16 +2,17 @@ using CodexLb.Benchmarks;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|failover|all] [--quick]
+// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick]
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--state-conversations K] [--state-turns T]
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
+if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildAsync(args);
 
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--state-conversations K] [--state-turns T]");
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--state-conversations K] [--state-turns T]");
     return 2;
 }
 
@@ -29,12 +30,14 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("context", ContextScenario.RunAsync),
     ("profile", ProfileScenario.RunAsync),
     ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
+    ("floor", FloorScenario.RunAsync), // the bridge vs YARP, each in its own process; not part of `all`
+    ("floor-profile", FloorScenario.ProfileAsync), // perf record of the bridge at c=64; not part of `all`
     ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
 };
 
 var failed = 0;
 var started = DateTime.UtcNow;
-foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name != "state") || s.Name == options.Scenario))
+foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name is not ("state" or "floor" or "floor-profile")) || s.Name == options.Scenario))
 {
     if (options.WaitQuiet && name != "failover")
     {
@@ -75,7 +78,7 @@ namespace CodexLb.Benchmarks
 {
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "state", "failover", "all"];
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "state", "floor", "floor-profile", "failover", "all"];
 
         public static BenchOptions? Parse(string[] args)
         {

@@ -18,12 +18,13 @@ public static class Bodies
     public static byte[] FunctionOutput(string callId, string output) =>
         Encoding.UTF8.GetBytes(new JsonObject { ["type"] = "function_call_output", ["call_id"] = callId, ["output"] = output }.ToJsonString());
 
-    /// <summary>The whole body: Codex-like settings around the raw input items.</summary>
-    public static byte[] Create(IEnumerable<byte[]> input, bool stream = true)
+    /// <summary>The whole body: Codex-like settings around the raw input items (after <paramref name="previousResponseId"/> when set).</summary>
+    public static byte[] Create(IEnumerable<byte[]> input, bool stream = true, string? previousResponseId = null)
     {
         using var buffer = new MemoryStream();
         buffer.Write("{\"model\":\"gpt-5.5\",\"stream\":"u8);
         buffer.Write(stream ? "true"u8 : "false"u8);
+        if (previousResponseId is not null) buffer.Write(Encoding.UTF8.GetBytes($",\"previous_response_id\":\"{previousResponseId}\""));
         buffer.Write(",\"input\":["u8);
         var first = true;
         foreach (var item in input)
@@ -48,6 +49,25 @@ public static class Bodies
         using var document = JsonDocument.Parse(data.ToArray());
         return document.RootElement.GetProperty("response").GetProperty("output").EnumerateArray()
             .Select(e => Encoding.UTF8.GetBytes(e.GetRawText())).ToList();
+    }
+
+    /// <summary>The response id of the <c>response.completed</c> event of a captured SSE body (null when none).</summary>
+    public static string? CompletedResponseId(ReadOnlySpan<byte> sse)
+    {
+        var marker = "event: response.completed\ndata: "u8;
+        var at = sse.LastIndexOf(marker);
+        if (at < 0) return null;
+        var data = sse[(at + marker.Length)..];
+        var end = data.IndexOf((byte)'\n');
+        return ResponseIdOfEvent(end >= 0 ? data[..end] : data);
+    }
+
+    /// <summary>The <c>response.id</c> of one event's JSON (an SSE data line or a websocket frame).</summary>
+    public static string? ResponseIdOfEvent(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json);
+        using var document = JsonDocument.ParseValue(ref reader);
+        return document.RootElement.TryGetProperty("response", out var response) && response.TryGetProperty("id", out var id) ? id.GetString() : null;
     }
 
     public static string? ErrorCode(ReadOnlySpan<byte> sse)

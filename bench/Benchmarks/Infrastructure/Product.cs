@@ -65,25 +65,33 @@ public sealed class Product : IAsyncDisposable
 
     private static async Task<(WebApplication, Uri)> StartProductAsync(Uri simulatorBaseUrl, IEnumerable<string> extraArgs)
     {
-        var app = await SiloApp.BuildAsync(
-        [
-            "--urls", "http://127.0.0.1:0",
-            "--CodexLb:Upstream:BaseUrl", simulatorBaseUrl.ToString(),
-            "--CodexLb:Upstream:ApiKey", UpstreamKey,
-            "--CodexLb:Upstream:FirstEventTimeout", "00:00:10",
-            "--CodexLb:Gateway:ApiKeys:0", ApiKey,
-            "--CodexLb:Gateway:MaxRequestBodyBytes", BodyLimit.ToString(),
-            "--CodexLb:Gateway:KeepAliveInterval", "00:00:00.200",
-            "--CodexLb:Cluster:SiloPort", FreePort().ToString(),
-            "--CodexLb:Cluster:GatewayPort", FreePort().ToString(),
-            "--CodexLb:Cluster:ClusterId", "bench-" + Guid.NewGuid().ToString("N")[..8],
-            "--Logging:LogLevel:Default", "Warning",
-            "--Logging:Console:LogToStandardErrorThreshold", "Trace", // the product's log lines to stderr: stdout holds the tables
-            .. extraArgs,
-        ]);
+        var app = await SiloApp.BuildAsync([.. Arguments(simulatorBaseUrl), .. extraArgs]);
         await app.StartAsync();
+        return (app, Address(app));
+    }
+
+    /// <summary>The product's configuration for a benchmark (command-line style): loopback, gateway API key, fresh ports and cluster id.</summary>
+    public static string[] Arguments(Uri simulatorBaseUrl) =>
+    [
+        "--urls", "http://127.0.0.1:0",
+        "--CodexLb:Upstream:BaseUrl", simulatorBaseUrl.ToString(),
+        "--CodexLb:Upstream:ApiKey", UpstreamKey,
+        "--CodexLb:Upstream:FirstEventTimeout", "00:00:10",
+        "--CodexLb:Gateway:ApiKeys:0", ApiKey,
+        "--CodexLb:Gateway:MaxRequestBodyBytes", BodyLimit.ToString(),
+        "--CodexLb:Gateway:KeepAliveInterval", "00:00:00.200",
+        "--CodexLb:Cluster:SiloPort", FreePort().ToString(),
+        "--CodexLb:Cluster:GatewayPort", FreePort().ToString(),
+        "--CodexLb:Cluster:ClusterId", "bench-" + Guid.NewGuid().ToString("N")[..8],
+        "--Logging:LogLevel:Default", "Warning",
+        "--Logging:Console:LogToStandardErrorThreshold", "Trace", // the product's log lines to stderr: stdout holds the tables
+    ];
+
+    /// <summary>http://127.0.0.1:PORT/ of a started app.</summary>
+    public static Uri Address(WebApplication app)
+    {
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return (app, new Uri(address.EndsWith('/') ? address : address + "/"));
+        return new Uri(address.EndsWith('/') ? address : address + "/");
     }
 
     public async ValueTask DisposeAsync()

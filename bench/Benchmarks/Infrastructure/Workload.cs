@@ -11,7 +11,12 @@ public sealed class PhaseResult
     public List<double> Ttfb { get; } = [];
     public List<double> Ttlb { get; } = [];
     public int Errors { get; set; }
+
+    /// <summary>The HTTP status of each failed turn (0: no answer, or a websocket turn that ended without response.completed).</summary>
+    public Dictionary<int, int> ErrorStatuses { get; } = [];
+
     public long Events { get; set; }
+    public long Bytes { get; set; }
     public double WallSeconds { get; set; }
     public double CpuSeconds { get; set; }
     public long AllocatedBytes { get; set; }
@@ -21,10 +26,16 @@ public sealed class PhaseResult
     {
         lock (this)
         {
-            if (!t.Completed) { Errors++; return; }
+            if (!t.Completed)
+            {
+                Errors++;
+                ErrorStatuses[t.Status] = ErrorStatuses.GetValueOrDefault(t.Status) + 1;
+                return;
+            }
             Ttfb.Add(t.TtfbMicros);
             Ttlb.Add(t.TtlbMicros);
             Events += t.Events;
+            Bytes += t.Bytes;
         }
     }
 }
@@ -92,16 +103,32 @@ public static partial class CpuTime
     }
 }
 
-/// <summary>A direct Responses WebSocket-mode client of the simulator (the relay scenario's second baseline).</summary>
+/// <summary>
+/// A Responses WebSocket-mode client: of the simulator directly (the relay scenario's second baseline), or of the
+/// gateway (<see cref="ConnectAsync(Uri, string, string?)"/>, the Codex CLI's default transport).
+/// </summary>
 public sealed class DirectWebSocket : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket = new();
     private byte[] _buffer = new byte[64 * 1024];
 
-    public static async Task<DirectWebSocket> ConnectAsync(Uri uri)
+    /// <summary>The response id of the last <c>response.completed</c> frame (kept only when connected with a session id).</summary>
+    public string? LastResponseId { get; private set; }
+
+    private bool _keepResponseId;
+
+    public static Task<DirectWebSocket> ConnectAsync(Uri uri) => ConnectAsync(uri, Product.UpstreamKey, null);
+
+    /// <param name="sessionId">sent as <c>session-id</c> on the upgrade, like the Codex CLI; also keeps <see cref="LastResponseId"/>.</param>
+    public static async Task<DirectWebSocket> ConnectAsync(Uri uri, string apiKey, string? sessionId)
     {
-        var client = new DirectWebSocket();
-        client._socket.Options.SetRequestHeader("Authorization", "Bearer " + Product.UpstreamKey);
+        var client = new DirectWebSocket { _keepResponseId = sessionId is not null };
+        client._socket.Options.SetRequestHeader("Authorization", "Bearer " + apiKey);
+        if (sessionId is not null)
+        {
+            client._socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
+            client._socket.Options.SetRequestHeader("session-id", sessionId);
+        }
         await client._socket.ConnectAsync(uri, CancellationToken.None);
         return client;
     }
@@ -131,7 +158,12 @@ public sealed class DirectWebSocket : IAsyncDisposable
             bytes += length;
             events++;
             var head = _buffer.AsSpan(0, Math.Min(length, 64));
-            if (head.IndexOf("\"response.completed\""u8) >= 0) return new TurnTiming(start, first, Stopwatch.GetTimestamp(), true, 200, bytes, events);
+            if (head.IndexOf("\"response.completed\""u8) >= 0)
+            {
+                var end = Stopwatch.GetTimestamp();
+                if (_keepResponseId) LastResponseId = Bodies.ResponseIdOfEvent(_buffer.AsSpan(0, length));
+                return new TurnTiming(start, first, end, true, 200, bytes, events);
+            }
             if (head.IndexOf("\"response.failed\""u8) >= 0 || head.IndexOf("\"type\":\"error\""u8) >= 0)
                 return new TurnTiming(start, first, Stopwatch.GetTimestamp(), false, 200, bytes, events);
         }

@@ -1,0 +1,34 @@
+namespace CodexLb.Benchmarks.Infrastructure;
+
+/// <summary>
+/// A warm conversation the way the Codex CLI drives one: each turn sends only the new user message and the
+/// <c>previous_response_id</c> of the last answer (over HTTP/SSE or over the Responses websocket). A failed turn leaves
+/// the anchor where it was, so the next turn continues from the last answer that arrived.
+/// </summary>
+public sealed class ChainSession(string id)
+{
+    private readonly MemoryStream _capture = new();
+    private string? _previous;
+    private int _turn;
+
+    public string Id => id;
+
+    public byte[] NextBody() =>
+        Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous);
+
+    public async Task<TurnTiming> TurnAsync(TurnClient client, Uri url)
+    {
+        _capture.SetLength(0);
+        var timing = await client.PostAsync(url, NextBody(), id, _capture);
+        if (timing.Completed) _previous = Bodies.CompletedResponseId(_capture.GetBuffer().AsSpan(0, (int)_capture.Length)) ?? _previous;
+        return timing;
+    }
+
+    /// <param name="socket">this session's websocket (connected with its session id).</param>
+    public async Task<TurnTiming> TurnAsync(DirectWebSocket socket)
+    {
+        var timing = await socket.TurnAsync(NextBody());
+        if (timing.Completed) _previous = socket.LastResponseId ?? _previous;
+        return timing;
+    }
+}

@@ -1,0 +1,125 @@
+using System.Diagnostics;
+
+namespace CodexLb.Benchmarks.Infrastructure;
+
+/// <summary>
+/// A helper process of a scenario (the simulator, the bridge, the YARP floor), so each one's CPU can be read on its own
+/// (/proc/PID/stat). The protocol: the child prints <c>PORT n</c> once listening, then answers each command line read
+/// from stdin with one <c>OK</c> line, and exits when its stdin closes.
+/// </summary>
+public sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ChildProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public int Id => _process.Id;
+
+    /// <summary>This program again, in the child mode <paramref name="flag"/> selects (see Program.cs).</summary>
+    public static Task<ChildProcess> StartSelfAsync(string flag, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null) =>
+        StartAsync(typeof(ChildProcess).Assembly.Location, [flag, .. args], environment);
+
+    /// <summary>A .NET program (<paramref name="assembly"/>, a .dll of the output directory) run by the same dotnet host.</summary>
+    /// <param name="environment">variables added to the child's environment (a profiler's switches).</param>
+    public static async Task<ChildProcess> StartAsync(string assembly, IEnumerable<string> args, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        var host = Environment.ProcessPath ?? throw new InvalidOperationException("no process path");
+        if (Path.GetFileNameWithoutExtension(host) == "dotnet")
+        {
+            info.FileName = host;
+            info.ArgumentList.Add(assembly);
+        }
+        else
+        {
+            // Started through the apphost: run the other program's apphost, next to its .dll.
+            info.FileName = Path.ChangeExtension(assembly, OperatingSystem.IsWindows() ? ".exe" : null);
+        }
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) info.Environment[name] = value;
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {assembly}");
+        var line = await ReadLineAsync(process, l => l.StartsWith("PORT ", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        return new ChildProcess(process, int.Parse(line[5..]));
+    }
+
+    /// <summary>Sends one command line and waits for the child's <c>OK</c>.</summary>
+    public async Task CommandAsync(string command)
+    {
+        await _process.StandardInput.WriteLineAsync(command);
+        await _process.StandardInput.FlushAsync();
+        await ReadLineAsync(_process, l => l == "OK", TimeSpan.FromSeconds(30));
+    }
+
+    /// <summary>User + system CPU seconds of the whole process so far (all threads; /proc/PID/stat, clock ticks of 10 ms).</summary>
+    public double CpuSeconds() => ProcessCpu.Seconds(_process.Id);
+
+    private static async Task<string> ReadLineAsync(Process process, Func<string, bool> wanted, TimeSpan limit)
+    {
+        using var timeout = new CancellationTokenSource(limit);
+        while (true)
+        {
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException("the child process exited");
+            if (wanted(line)) return line;
+        }
+    }
+
+    /// <summary>The child's side: announces the port, applies each command line (<paramref name="command"/>), returns when stdin closes.</summary>
+    public static async Task ServeAsync(int port, Action<string>? command = null)
+    {
+        Console.WriteLine($"PORT {port}");
+        Console.Out.Flush();
+        while (await Console.In.ReadLineAsync() is { } line)
+        {
+            command?.Invoke(line);
+            Console.WriteLine("OK");
+            Console.Out.Flush();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            await _process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill();
+        }
+        _process.Dispose();
+    }
+}
+
+/// <summary>CPU time of a process by id, from /proc (Linux only: NaN elsewhere).</summary>
+public static class ProcessCpu
+{
+    private const double ClockTicksPerSecond = 100; // USER_HZ
+
+    public static double Seconds(int pid)
+    {
+        try
+        {
+            // The command name in parentheses may hold spaces; the fields after it start at field 3 (state).
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11]) + long.Parse(fields[12])) / ClockTicksPerSecond; // utime (14) + stime (15)
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return double.NaN;
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Diagnostics;
+
+namespace CodexLb.Benchmarks.Infrastructure;
+
+/// <summary>
+/// A CPU profile of one process with Linux perf (software clock, so it works in a VM without hardware counters): the
+/// process runs with the runtime's perf map on and W^X off (JIT'd code then lives in plain anonymous memory, where perf
+/// finds the map's names; with W^X on it sits in a memfd double mapping perf cannot name), and <c>perf record -g</c>
+/// samples it while a load runs. Hot framework code is re-JIT'd at tier 1 and so named too; cold ReadyToRun frames show
+/// as their .dll, and the runtime's own frames as libcoreclr.so (stripped).
+/// </summary>
+public static class PerfProfile
+{
+    /// <summary>The environment the profiled process starts with.</summary>
+    public static readonly Dictionary<string, string> Environment = new()
+    {
+        ["DOTNET_PerfMapEnabled"] = "1",
+        ["DOTNET_EnableWriteXorExecute"] = "0",
+    };
+
+    public static bool Available()
+    {
+        try
+        {
+            using var perf = Process.Start(new ProcessStartInfo("perf", "--version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            perf.WaitForExit();
+            return perf.ExitCode == 0;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Samples <paramref name="pid"/> (499 Hz, call graphs) into <paramref name="output"/> while <paramref name="load"/> runs.</summary>
+    public static async Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output, "--", "sleep", ((int)duration.TotalSeconds).ToString() })
+            info.ArgumentList.Add(arg);
+        using var perf = Process.Start(info)!;
+        var stderr = perf.StandardError.ReadToEndAsync();
+        await Task.Delay(300); // perf attaches
+        await load();
+        await perf.WaitForExitAsync();
+        if (perf.ExitCode != 0) throw new InvalidOperationException("perf record failed: " + await stderr);
+    }
+
+    /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym or dso; children = inclusive time).</summary>
+    public static IReadOnlyList<string> Top(string file, string sort, bool children, int lines)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "report", "-i", file, "--stdio", children ? "--children" : "--no-children", "--sort", sort, "-g", "none", "--percent-limit", "0.3" })
+            info.ArgumentList.Add(arg);
+        using var perf = Process.Start(info)!;
+        var text = perf.StandardOutput.ReadToEnd();
+        perf.WaitForExit();
+        return text.Split('\n')
+            .Where(l => l.Length > 0 && l[0] != '#' && l.Contains('%'))
+            .Select(l => l.Length > 200 ? l[..200] + "…" : l)
+            .Take(lines)
+            .ToList();
+    }
+}

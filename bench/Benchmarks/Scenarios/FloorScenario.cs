@@ -1,0 +1,328 @@
+using CodexLb.Benchmarks.Infrastructure;
+
+namespace CodexLb.Benchmarks.Scenarios;
+
+/// <summary>
+/// The bridge against the floor of a .NET proxy. One simulator process; four paths to it, each its own process where
+/// there is a proxy: direct (HTTP/SSE), the bridge over HTTP/SSE, the bridge over its websocket, and YARP's direct
+/// forwarder (bench/YarpFloor). The paths run interleaved, a batch each in turn with the starting path rotated every
+/// round, so drift hits all of them alike. Bridge turns are warm conversation turns: one new user message plus the
+/// previous_response_id of the last answer, on conversations activated during the warm-up. Direct and YARP turns send the
+/// same one-message body (the simulator's HTTP endpoint is stateless). CPU per turn is each process's own
+/// (/proc/PID/stat); allocations, grain calls and activations are the bridge's (its /metrics, scraped outside the CPU
+/// windows).
+/// </summary>
+public static class FloorScenario
+{
+    /// <summary>Sessions per path: every setting cycles its workers over all of them, so each stays warm.</summary>
+    private const int Sessions = 256;
+
+    private const string Direct = "direct", BridgeHttp = "bridge HTTP/SSE", BridgeWs = "bridge websocket", Yarp = "YARP";
+
+    private sealed record Setting(string Name, int Concurrency, int WorkMs, int TurnsPerWorker, TimeSpan? Duration, int Rounds);
+
+    private sealed record FloorPath(string Name, Func<int, Task<TurnTiming>> Turn, string? Proxy);
+
+    /// <summary>The bridge's counters (its /metrics) at one instant.</summary>
+    /// <remarks>
+    /// Grain calls: Orleans' application requests that got their response (the count of <c>orleans-app-requests-latency</c>;
+    /// an IAsyncEnumerable call is one request to start it and one per batch it pulls). Messages: every message the silo
+    /// sent to itself (requests, responses, one-way calls, system targets), the wider net for calls that are not requests.
+    /// </remarks>
+    private sealed record BridgeCounters(double Allocated, double GrainCalls, double Messages, double Activations, double DeltaSends, double FullSends)
+    {
+        public static BridgeCounters From(MetricsScrape m) => new(
+            m.Has("dotnet_gc_heap_total_allocated_bytes") ? m.Sum("dotnet_gc_heap_total_allocated_bytes_total") : double.NaN,
+            m.Sum("orleans_app_requests_latency_milliseconds_count"),
+            m.Sum("orleans_messaging_sent_local_total"),
+            m.Sum("orleans_catalog_activation_created_total"),
+            m.Sum("codexlb_upstream_sends_total", "kind=\"delta\""),
+            m.Sum("codexlb_upstream_sends_total", "kind=\"full\""));
+
+        public static BridgeCounters operator -(BridgeCounters a, BridgeCounters b) => new(a.Allocated - b.Allocated, a.GrainCalls - b.GrainCalls,
+            a.Messages - b.Messages, a.Activations - b.Activations, a.DeltaSends - b.DeltaSends, a.FullSends - b.FullSends);
+
+        public static BridgeCounters operator +(BridgeCounters a, BridgeCounters b) => new(a.Allocated + b.Allocated, a.GrainCalls + b.GrainCalls,
+            a.Messages + b.Messages, a.Activations + b.Activations, a.DeltaSends + b.DeltaSends, a.FullSends + b.FullSends);
+
+        public static readonly BridgeCounters Zero = new(0, 0, 0, 0, 0, 0);
+    }
+
+    /// <summary>What one path did at one setting, summed over its batches.</summary>
+    private sealed class Tally
+    {
+        public PhaseResult Samples { get; } = new();
+        public double Wall { get; set; }
+        public Dictionary<string, double> Cpu { get; } = [];
+        public BridgeCounters Bridge { get; set; } = BridgeCounters.Zero;
+
+        public double PerTurn(double total) => total / Math.Max(1, Samples.Turns);
+        public double CpuMicrosPerTurn(string process) => PerTurn(Cpu.GetValueOrDefault(process, double.NaN)) * 1e6;
+        public double TurnsPerSecond => Samples.Turns / Wall;
+    }
+
+    public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
+
+    /// <summary>
+    /// <c>floor-profile</c>: the same processes and warm-up, then, instead of the measured settings, each bridge path alone
+    /// at c=64 (0 ms work) for a while under <c>perf record</c> (the bridge started with its perf map on); prints where
+    /// the bridge process's CPU goes.
+    /// </summary>
+    public static Task ProfileAsync(BenchOptions options) => RunAsync(options, profile: true);
+
+    private static async Task RunAsync(BenchOptions options, bool profile)
+    {
+        if (profile && !PerfProfile.Available()) throw new InvalidOperationException("floor-profile needs perf on PATH");
+        Log.Progress("floor: starting the simulator, the bridge and YARP (three processes)");
+        await using var simulator = await SimulatorProcess.StartAsync();
+        // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
+        await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"],
+            profile ? PerfProfile.Environment : null);
+        await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl);
+        using var client = new TurnClient(2 * Sessions);
+        using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+        var processes = new (string Name, Func<double> Cpu)[]
+        {
+            ("bridge", bridge.Process.CpuSeconds), ("YARP", yarp.Process.CpuSeconds), ("simulator", simulator.Process.CpuSeconds), ("client", CpuTime.Now),
+        };
+        Log.Progress($"floor: simulator pid {simulator.ProcessId}, bridge pid {bridge.Process.Id}, YARP pid {yarp.Process.Id}, client pid {Environment.ProcessId}");
+
+        var tag = Guid.NewGuid().ToString("N")[..8];
+        var direct = Enumerable.Range(0, Sessions).Select(i => new ClientSession($"floor-direct-{tag}-{i}", BodyStyle.Single)).ToArray();
+        var proxied = Enumerable.Range(0, Sessions).Select(i => new ClientSession($"floor-yarp-{tag}-{i}", BodyStyle.Single)).ToArray();
+        var chains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-http-{tag}-{i}")).ToArray();
+        var wsChains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-ws-{tag}-{i}")).ToArray();
+        var sockets = new DirectWebSocket[Sessions];
+        for (var i = 0; i < Sessions; i++) sockets[i] = await DirectWebSocket.ConnectAsync(bridge.WebSocket, Product.ApiKey, wsChains[i].Id);
+
+        // Worker w at concurrency c cycles over sessions w, w + c, w + 2c… (one session apart per turn).
+        var concurrency = 1;
+        var cursors = new int[Sessions];
+        int Pick(int w) => w + concurrency * (cursors[w]++ % (Sessions / concurrency));
+        var paths = new FloorPath[]
+        {
+            new(Direct, w => direct[Pick(w)].TurnAsync(client, simulator.Responses), null),
+            new(BridgeHttp, w => chains[Pick(w)].TurnAsync(client, bridge.Responses), "bridge"),
+            new(BridgeWs, w => { var s = Pick(w); return wsChains[s].TurnAsync(sockets[s]); }, "bridge"),
+            new(Yarp, w => proxied[Pick(w)].TurnAsync(client, yarp.Responses), "YARP"),
+        };
+
+        async Task<(PhaseResult Result, Dictionary<string, double> Cpu, BridgeCounters Bridge)> BatchAsync(FloorPath path, Setting setting)
+        {
+            // Scrapes outside the CPU window; their own allocations land in the next window's counters (a few KB per batch).
+            var before = BridgeCounters.From(await MetricsScrape.ReadAsync(scraper, bridge.Metrics));
+            var cpu = processes.Select(p => p.Cpu()).ToArray();
+            var result = await Workload.RunAsync(setting.Concurrency, setting.TurnsPerWorker, path.Turn, setting.Duration);
+            var spent = processes.Select((p, i) => (p.Name, Seconds: p.Cpu() - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
+            var after = BridgeCounters.From(await MetricsScrape.ReadAsync(scraper, bridge.Metrics));
+            return (result, spent, after - before);
+        }
+
+        var quick = options.Quick;
+        Log.Progress("floor: warm-up (activates 256 conversations per bridge path, then JIT at c=64)");
+        concurrency = Sessions;
+        foreach (var path in paths) await Workload.RunAsync(Sessions, 2, path.Turn);
+        concurrency = 64;
+        foreach (var path in paths) await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(quick ? 1 : 3));
+        if (profile)
+        {
+            await ProfileBridgeAsync(bridge, paths.Where(p => p.Proxy == "bridge"), TimeSpan.FromSeconds(quick ? 5 : 20));
+            foreach (var socket in sockets) await socket.DisposeAsync();
+            return;
+        }
+
+        Setting[] settings =
+        [
+            new("c=1, 0 ms", 1, 0, quick ? 40 : 100, null, quick ? 3 : 10),
+            new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 12),
+            new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
+            new("c=256, 20 ms", 256, 20, int.MaxValue, TimeSpan.FromSeconds(quick ? 1.5 : 3), quick ? 2 : 6),
+        ];
+        var tallies = new Dictionary<(string Setting, string Path), Tally>();
+        var idle = new Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)>();
+        foreach (var setting in settings)
+        {
+            concurrency = setting.Concurrency;
+            await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(setting.WorkMs));
+            Log.Progress($"floor: {setting.Name}: {setting.Rounds} rounds, one batch per path each " +
+                         $"({(setting.Duration is { } d ? $"{d.TotalSeconds:N1} s" : $"{setting.TurnsPerWorker} turns")} per batch)");
+            var warm = setting with { TurnsPerWorker = Math.Min(setting.TurnsPerWorker, 10), Duration = setting.Duration is null ? null : TimeSpan.FromSeconds(0.5) };
+            foreach (var path in paths) await BatchAsync(path, warm);
+
+            foreach (var path in paths) tallies[(setting.Name, path.Name)] = new Tally();
+            var (idleWall, idleCpu, idleCounters) = (0.0, 0.0, BridgeCounters.Zero);
+            for (var round = 0; round < setting.Rounds; round++)
+            {
+                foreach (var path in paths.Skip(round % paths.Length).Concat(paths.Take(round % paths.Length)))
+                {
+                    var (result, cpu, counters) = await BatchAsync(path, setting);
+                    var tally = tallies[(setting.Name, path.Name)];
+                    tally.Samples.Ttfb.AddRange(result.Ttfb);
+                    tally.Samples.Ttlb.AddRange(result.Ttlb);
+                    tally.Samples.Errors += result.Errors;
+                    foreach (var (status, count) in result.ErrorStatuses) tally.Samples.ErrorStatuses[status] = tally.Samples.ErrorStatuses.GetValueOrDefault(status) + count;
+                    tally.Samples.Bytes += result.Bytes;
+                    tally.Wall += result.WallSeconds;
+                    foreach (var (name, seconds) in cpu) tally.Cpu[name] = tally.Cpu.GetValueOrDefault(name) + seconds;
+                    tally.Bridge += counters;
+                    if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"], idleCounters + counters);
+                }
+            }
+            idle[setting.Name] = (idleWall, idleCpu, idleCounters);
+        }
+        foreach (var socket in sockets) await socket.DisposeAsync();
+
+        Report(settings, paths, tallies, idle);
+    }
+
+    private static async Task ProfileBridgeAsync(BridgeProcess bridge, IEnumerable<FloorPath> paths, TimeSpan window)
+    {
+        foreach (var path in paths)
+        {
+            // Tier-up of the path's code first: samples of the JIT itself would say nothing about the hot path.
+            await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(5));
+            var file = Path.Combine(Path.GetTempPath(), $"floor-bridge-{(path.Name == BridgeWs ? "ws" : "http")}-{bridge.Process.Id}.perf.data");
+            Log.Progress($"floor-profile: {path.Name} at c=64 for {window.TotalSeconds:N0} s under perf record -> {file}");
+            PhaseResult? result = null;
+            var cpu = bridge.Process.CpuSeconds();
+            await PerfProfile.RecordAsync(bridge.Process.Id, file, window,
+                async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
+            cpu = bridge.Process.CpuSeconds() - cpu;
+            Log.Note("");
+            Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result!.Turns:N0} turns in {result.WallSeconds:N1} s, " +
+                     $"bridge CPU {cpu * 1e6 / result.Turns:N0} µs/turn (perf attached)");
+            foreach (var (title, sort, children, lines) in new[]
+                     {
+                         ("by module (self)", "dso", false, 12),
+                         ("hottest frames (self)", "sym", false, 45),
+                         ("frames by inclusive time (children)", "sym", true, 80),
+                     })
+            {
+                Log.Note("");
+                Log.Note($"{title}: perf report -i {file} --stdio {(children ? "--children" : "--no-children")} --sort {sort} -g none");
+                Log.Note("```");
+                foreach (var line in PerfProfile.Top(file, sort, children, lines)) Log.Note(line);
+                Log.Note("```");
+            }
+        }
+    }
+
+    private static void Report(Setting[] settings, FloorPath[] paths, Dictionary<(string, string), Tally> tallies,
+        Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)> idle)
+    {
+        var latency = new Table("floor: latency per turn, µs (first event and last event as the client saw them), and added over direct",
+            "setting", "path", "turns", "err", "first p50", "first p99", "last p50", "last p99", "added first p50", "added first p99", "added last p50", "added last p99");
+        var cost = new Table("floor: throughput and cost per turn (CPU of each process from /proc/PID/stat; bridge counters from its /metrics)",
+            "setting", "path", "turns/s", "proxy CPU µs/turn", "simulator CPU µs/turn", "client CPU µs/turn", "bridge alloc KB/turn",
+            "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full");
+        var ratios = new Table("floor: bridge / YARP (added latency = over direct)",
+            "setting", "path", "CPU/turn", "added last p50", "added last p99", "added first p50", "turns/s");
+        foreach (var setting in settings)
+        {
+            var baseline = tallies[(setting.Name, Direct)];
+            var (bf, bl) = (new Distribution(baseline.Samples.Ttfb), new Distribution(baseline.Samples.Ttlb));
+            foreach (var path in paths)
+            {
+                var t = tallies[(setting.Name, path.Name)];
+                var (f, l) = (new Distribution(t.Samples.Ttfb), new Distribution(t.Samples.Ttlb));
+                var isDirect = path.Name == Direct;
+                latency.Add(setting.Name, path.Name, t.Samples.Turns, t.Samples.Errors, f.P50, f.P99, l.P50, l.P99,
+                    isDirect ? double.NaN : f.P50 - bf.P50, isDirect ? double.NaN : f.P99 - bf.P99,
+                    isDirect ? double.NaN : l.P50 - bl.P50, isDirect ? double.NaN : l.P99 - bl.P99);
+                var isBridge = path.Proxy == "bridge";
+                cost.Add(setting.Name, path.Name, t.TurnsPerSecond, path.Proxy is { } proxy ? t.CpuMicrosPerTurn(proxy) : double.NaN,
+                    t.CpuMicrosPerTurn("simulator"), t.CpuMicrosPerTurn("client"),
+                    isBridge ? t.PerTurn(t.Bridge.Allocated) / 1024 : double.NaN,
+                    isBridge ? t.PerTurn(t.Bridge.GrainCalls) : double.NaN, isBridge ? t.PerTurn(t.Bridge.Messages) : double.NaN,
+                    isBridge ? t.PerTurn(t.Bridge.Activations) : double.NaN,
+                    isBridge ? $"{t.Bridge.DeltaSends:N0} / {t.Bridge.FullSends:N0}" : "-");
+            }
+            var y = Measures(tallies, setting, Yarp);
+            foreach (var name in new[] { BridgeHttp, BridgeWs })
+            {
+                var b = Measures(tallies, setting, name);
+                ratios.Add(setting.Name, name, Ratio(b.Cpu, y.Cpu), Ratio(b.AddedP50, y.AddedP50), Ratio(b.AddedP99, y.AddedP99),
+                    Ratio(b.AddedFirstP50, y.AddedFirstP50), Ratio(b.TurnsPerSecond, y.TurnsPerSecond));
+            }
+        }
+        latency.Print();
+        cost.Print();
+        ratios.Print();
+
+        var failed = tallies.Where(kv => kv.Value.Samples.Errors > 0).ToList();
+        if (failed.Count > 0)
+        {
+            Log.Note("");
+            Log.Note("Failed turns (left out of every figure above) by HTTP status (0 = no answer or a websocket turn without response.completed):");
+            foreach (var ((setting, path), t) in failed)
+                Log.Note($"- {setting}, {path}: " + string.Join(", ", t.Samples.ErrorStatuses.Select(kv => $"{kv.Value:N0} x {kv.Key}")));
+        }
+
+        Log.Note("");
+        Log.Note("Bridge background while the other paths ran (not charged to any turn above, shown so it can be):");
+        foreach (var setting in settings)
+        {
+            var (wall, cpu, c) = idle[setting.Name];
+            Log.Note($"- {setting.Name}: {cpu * 1000 / wall:N1} ms CPU/s, {c.Allocated / 1024 / wall:N0} KB/s allocated, {c.GrainCalls / wall:N1} grain calls/s, {c.Activations:N0} activations in {wall:N0} s.");
+        }
+        Log.Note("");
+        Log.Note("Goals (each bridge path at each setting named; a ratio is bridge / YARP; YARP's added latency is its own over direct):");
+        foreach (var name in new[] { BridgeHttp, BridgeWs }) Goals(settings, tallies, name);
+    }
+
+    private readonly record struct PathMeasures(double Cpu, double AddedP50, double AddedP99, double AddedFirstP50, double TurnsPerSecond, Tally Tally);
+
+    private static PathMeasures Measures(Dictionary<(string, string), Tally> tallies, Setting setting, string path)
+    {
+        var t = tallies[(setting.Name, path)];
+        var d = tallies[(setting.Name, Direct)];
+        var (l, dl) = (new Distribution(t.Samples.Ttlb), new Distribution(d.Samples.Ttlb));
+        var (f, df) = (new Distribution(t.Samples.Ttfb), new Distribution(d.Samples.Ttfb));
+        var proxy = path == Yarp ? "YARP" : "bridge";
+        return new PathMeasures(t.CpuMicrosPerTurn(proxy), l.P50 - dl.P50, l.P99 - dl.P99, f.P50 - df.P50, t.TurnsPerSecond, t);
+    }
+
+    private static double Ratio(double bridge, double yarp) => yarp > 0 ? bridge / yarp : double.NaN;
+
+    /// <summary>A p99 comparison; a YARP figure at or below zero means the run's noise exceeded the floor's own cost (judged against 0).</summary>
+    private static string AddedP99(PathMeasures bridge, PathMeasures yarp) => yarp.AddedP99 > 0
+        ? $"{bridge.AddedP99 / 1000:N2} ms vs YARP {yarp.AddedP99 / 1000:N2} ms ({bridge.AddedP99 / yarp.AddedP99:N1}x)"
+        : $"{bridge.AddedP99 / 1000:N2} ms vs YARP {yarp.AddedP99 / 1000:N2} ms (YARP's is within this run's noise: judged against 0)";
+
+    private static void Goals(Setting[] settings, Dictionary<(string, string), Tally> tallies, string path)
+    {
+        Setting At(int c, int work) => settings.First(s => s.Concurrency == c && s.WorkMs == work);
+        void Line(bool pass, string goal, string figures) => Log.Note($"- [{(pass ? "PASS" : "MISS")}] {path}: {goal}: {figures}");
+
+        var cpu = settings.Select(s => (s.Name, Ratio(Measures(tallies, s, path).Cpu, Measures(tallies, s, Yarp).Cpu))).ToList();
+        Line(cpu.All(c => c.Item2 <= 2), "CPU per turn <= 2x YARP's (every setting)", string.Join(", ", cpu.Select(c => $"{c.Item2:N1}x at {c.Name}")));
+
+        var c1 = new[] { At(1, 0), At(1, 20) }.Select(s => (s.Name, Measures(tallies, s, path).AddedP50)).ToList();
+        Line(c1.All(c => c.AddedP50 <= 1000), "added p50 (last event) at c=1 <= 1 ms", string.Join(", ", c1.Select(c => $"{c.AddedP50 / 1000:N2} ms at {c.Name}")));
+
+        var (b20, y20) = (Measures(tallies, At(1, 20), path), Measures(tallies, At(1, 20), Yarp));
+        Line(b20.AddedP99 <= 1.5 * Math.Max(y20.AddedP99, 0), "added p99 (last event) at c=1, 20 ms work <= 1.5x YARP's", AddedP99(b20, y20));
+
+        var (b64, y64) = (Measures(tallies, At(64, 0), path), Measures(tallies, At(64, 0), Yarp));
+        Line(b64.AddedP99 <= 2 * Math.Max(y64.AddedP99, 0), "added p99 (last event) at c=64 <= 2x YARP's", AddedP99(b64, y64));
+
+        var (b256, y256) = (Measures(tallies, At(256, 20), path), Measures(tallies, At(256, 20), Yarp));
+        Line(b256.TurnsPerSecond >= 0.7 * y256.TurnsPerSecond, "turns/s at c=256 (20 ms work) >= 0.7x YARP's",
+            $"{b256.TurnsPerSecond:N0} vs YARP {y256.TurnsPerSecond:N0} ({Ratio(b256.TurnsPerSecond, y256.TurnsPerSecond):N2}x)");
+
+        var all = settings.Select(s => tallies[(s.Name, path)]).ToList();
+        var turns = all.Sum(t => t.Samples.Turns);
+        var calls = all.Sum(t => t.Bridge.GrainCalls) / turns;
+        var activations = all.Sum(t => t.Bridge.Activations) / turns;
+        Line(calls <= 2 && all.Sum(t => t.Bridge.Activations) == 0, "grain calls per turn <= 2 and no activation on a warm conversation",
+            $"{calls:N2} grain calls/turn, {activations:N4} activations/turn ({all.Sum(t => t.Bridge.Activations):N0} in {turns:N0} turns)");
+
+        var allocated = all.Sum(t => t.Bridge.Allocated) / turns;
+        var payload = all.Sum(t => t.Samples.Bytes) / (double)turns + RequestBytes;
+        Line(allocated <= 32 * 1024 + payload, "allocations per turn <= 32 KB + payload (request + answer bytes)",
+            $"{allocated / 1024:N1} KB/turn vs {(32 * 1024 + payload) / 1024:N1} KB (payload {payload / 1024:N1} KB)");
+    }
+
+    /// <summary>The size of a warm turn's request body (one message and an anchor), for the payload allowance.</summary>
+    private static readonly int RequestBytes = new ChainSession("floor-payload-probe-000000000000").NextBody().Length + 40;
+}
