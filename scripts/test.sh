@@ -12,6 +12,16 @@ if [ ! -x "$root/.cache/codex/node_modules/.bin/codex" ] || ! "$root/.cache/code
   (cd "$root/.cache/codex" && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$codex_version") || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
+# The real SDK clients the client tests run with node (tests/Clients): exactly the lockfile's versions. The lockfile's
+# hash, stamped after a successful `npm ci`, says whether node_modules already holds them.
+clients="$root/tests/Clients"
+clients_lock=$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$clients/node_modules/.lock-sha256" 2>/dev/null)" != "$clients_lock" ]; then
+  echo "installing the client SDKs of tests/Clients (npm ci)"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error && echo "$clients_lock" > node_modules/.lock-sha256) \
+    || { echo "npm ci in tests/Clients failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
 # Debian packages the tests drive for real: a Redis server, and Chromium for the dashboard test.
 missing=""
 command -v redis-server >/dev/null 2>&1 || missing="$missing redis-server"
