@@ -33,19 +33,12 @@ await runScenario({
   // The SDK runs the tool loop itself: the call, the tool's output, the answer — each step a request with the full
   // conversation (store:false, so reasoning travels as encrypted content rather than item references).
   async tool(options) {
-    const result = await generateText({
-      model: responses(options),
-      prompt: toolPrompt,
-      tools,
-      stopWhen: stepCountIs(4),
-      maxRetries: 0,
-      providerOptions: { openai: { store: false } },
-    });
-    return {
-      turns: result.steps.map((step) => ({ id: step.response.id, text: step.text, finishReason: step.finishReason })),
-      calls: result.steps.flatMap((step) => step.toolCalls.map((c) => ({ name: c.toolName, arguments: JSON.stringify(c.input) }))),
-      toolResults: result.steps.flatMap((step) => step.toolResults.map((r) => r.output)),
-    };
+    return toolTurns(options, { store: false });
+  },
+
+  // The same with the SDK's default store:true: the reasoning and the call go back as item_reference items.
+  async 'tool-stored'(options) {
+    return toolTurns(options, {});
   },
 
   async chain(options) {
@@ -61,19 +54,10 @@ await runScenario({
     return { turns };
   },
 
-  // The chat-app way: the whole message list every turn, the SDK's own response messages appended.
+  // The chat-app way: the whole message list every turn, the SDK's own response messages appended (store:false, so
+  // they come back as full items).
   async history(options) {
-    const turns = [];
-    const messages = [];
-    for (const content of texts) {
-      messages.push({ role: 'user', content });
-      const result = await generateText({
-        model: responses(options), messages, maxRetries: 0, providerOptions: { openai: { store: false } },
-      });
-      turns.push(turn(result));
-      messages.push(...result.response.messages);
-    }
-    return { turns };
+    return historyTurns(options, { store: false });
   },
 
   async structured(options) {
@@ -83,3 +67,26 @@ await runScenario({
     return { turns: [turn(result)], parsed: result.output };
   },
 });
+
+async function historyTurns(options, openai) {
+  const turns = [];
+  const messages = [];
+  for (const content of texts) {
+    messages.push({ role: 'user', content });
+    const result = await generateText({ model: responses(options), messages, maxRetries: 0, providerOptions: { openai } });
+    turns.push(turn(result));
+    messages.push(...result.response.messages);
+  }
+  return { turns };
+}
+
+async function toolTurns(options, openai) {
+  const result = await generateText({
+    model: responses(options), prompt: toolPrompt, tools, stopWhen: stepCountIs(4), maxRetries: 0, providerOptions: { openai },
+  });
+  return {
+    turns: result.steps.map((step) => ({ id: step.response.id, text: step.text, finishReason: step.finishReason })),
+    calls: result.steps.flatMap((step) => step.toolCalls.map((c) => ({ name: c.toolName, arguments: JSON.stringify(c.input) }))),
+    toolResults: result.steps.flatMap((step) => step.toolResults.map((r) => r.output)),
+  };
+}
