@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests need (the Codex CLI into .cache/codex; redis-server
+# Runs every test on a fresh machine: installs what the tests need (the Codex CLI into .cache/codex; the SDK clients of
+# tests/Clients with npm ci; redis-server
 # with apt-get when missing), builds, runs the whole suite, and ends with the totals alone on one line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
