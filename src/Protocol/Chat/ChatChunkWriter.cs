@@ -79,7 +79,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         if (!document.RootElement.TryGetProperty("response", out var response) || response.ValueKind != JsonValueKind.Object) return;
         if (ChatCompletion.StringOf(response, "id") is { } id) _id = ChatCompletion.Id(id);
         _model = ChatCompletion.StringOf(response, "model") ?? _model;
-        _created = ChatCompletion.CreatedOf(response);
+        if (response.TryGetProperty("created_at", out var created) && created.ValueKind == JsonValueKind.Number) _created = ChatCompletion.CreatedOf(response);
     }
 
     private void Start()
