@@ -27,6 +27,7 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("throughput", ThroughputScenario.RunAsync),
     ("relay", RelayScenario.RunAsync),
     ("context", ContextScenario.RunAsync),
+    ("chat", ChatScenario.RunAsync),
     ("profile", ProfileScenario.RunAsync),
     ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
     ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
@@ -75,7 +76,7 @@ namespace CodexLb.Benchmarks
 {
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "state", "failover", "all"];
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "failover", "all"];
 
         public static BenchOptions? Parse(string[] args)
         {
