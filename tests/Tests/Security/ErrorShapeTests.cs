@@ -23,7 +23,7 @@ public sealed class ErrorShapeTests(ProductFixture product)
     [InlineData("DELETE", "/v1/responses/resp_123")]
     [InlineData("POST", "/v1/responses/resp_123/cancel")]
     [InlineData("GET", "/v1/responses/resp_123/input_items")]
-    [InlineData("POST", "/v1/chat/completions")]
+    [InlineData("POST", "/v1/completions")]
     [InlineData("PUT", "/backend-api/codex/responses/x")]
     [InlineData("GET", "/v1/models/gpt-5.5")]
     public async Task Unmatched_routes_are_an_openai_shaped_404_naming_method_and_path(string method, string path)
