@@ -77,7 +77,7 @@ public static class ChatRequestTranslator
 
         foreach (var property in root.EnumerateObject())
         {
-            current = null;
+            current = null; // reading the name itself may be what fails
             var name = property.Name;
             current = name.Length <= 64 ? name : null;
             if (!seen.Add(name)) throw ChatRequestException.Invalid($"Duplicate parameter '{name}'.", name);
