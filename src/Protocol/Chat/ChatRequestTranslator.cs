@@ -66,6 +66,7 @@ public static class ChatRequestTranslator
     private static ChatCompletionRequest Translate(JsonElement root, ref string? current)
     {
         string? model = null, cacheKey = null, verbosity = null, effort = null;
+        var store = false;
         bool stream = false, includeUsage = false, streamOptions = false;
         long? maxTokens = null, maxCompletionTokens = null;
         JsonElement? format = null;
@@ -138,7 +139,7 @@ public static class ChatRequestTranslator
                     ChatJson.Copy(w, name, ChatJson.Object(value, name));
                     break;
                 case "store":
-                    ChatJson.Bool(value, name); // the bridge owns storage upstream
+                    store = ChatJson.Bool(value, name); // Chat Completions stores nothing unless asked; so does the bridge
                     break;
                 default:
                     Unsupported(name, value);
@@ -174,6 +175,7 @@ public static class ChatRequestTranslator
                 Model = model,
                 PromptCacheKey = cacheKey,
                 Stream = stream,
+                Store = store,
                 Settings = settings.WrittenSpan[1..^1].ToArray(), // "name":value pairs, without the braces
                 InputItems = items,
             },
