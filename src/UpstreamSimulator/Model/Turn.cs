@@ -27,6 +27,12 @@ internal sealed class Turn
     public string? ResponseId { get; init; }
     public string Model { get; init; } = "";
     public long CreatedAt { get; init; }
+
+    /// <summary>Unix seconds at which the response completes (written only in its completed form).</summary>
+    public long CompletedAt { get; set; }
+
+    /// <summary>The request settings the response object repeats.</summary>
+    public RequestEcho Echo { get; init; } = RequestEcho.Default;
     public IReadOnlyList<OutputItem> Items { get; init; } = [];
     public SimError? Error { get; init; }
     public int InputTokens { get; init; }
