@@ -50,7 +50,8 @@ internal sealed class CreateRequest
     public byte[]? InputJson { get; private set; }
 
     /// <exception cref="JsonException">The body is not a JSON object.</exception>
-    public static CreateRequest Parse(ReadOnlyMemory<byte> json, string defaultModel)
+    /// <param name="keepInput">Keep the raw input even when the request does not ask to be stored (compact).</param>
+    public static CreateRequest Parse(ReadOnlyMemory<byte> json, string defaultModel, bool keepInput = false)
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
@@ -90,7 +91,7 @@ internal sealed class CreateRequest
             }
         }
 
-        if (request.Echo.Store && input.ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        if ((keepInput || request.Echo.Store) && input.ValueKind is JsonValueKind.String or JsonValueKind.Array)
         {
             request.InputJson = RequestSettings.Raw(input);
         }
