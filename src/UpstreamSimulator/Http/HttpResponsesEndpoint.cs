@@ -70,9 +70,11 @@ internal static class HttpResponsesEndpoint
         var keep = turn.Kind != TurnKind.Error && (echo.Store || echo.Background);
         if (keep && echo.Background && !request.Stream)
         {
+            // The answer is the queued snapshot, taken before the run can move on (without latency it finishes at once).
             var queued = core.Keep(request, turn, entry, "queued");
+            var snapshot = queued.Snapshot();
             BackgroundRun.Start(core, queued, effects, turn.Frames.Count);
-            await HttpJson.WriteAsync(http, queued.Snapshot());
+            await HttpJson.WriteAsync(http, snapshot);
             return true;
         }
 

@@ -4,7 +4,9 @@ using CodexLb.UpstreamSimulator.Model.Settings;
 
 namespace CodexLb.UpstreamSimulator.Model;
 
-internal enum NewestItemKind { None, UserMessage, ToolOutput, Other }
+/// <summary>What the newest input item is; <see cref="CompactionTrigger"/> is the Codex CLI's remote-compaction request
+/// (a <c>{"type":"compaction_trigger"}</c> item, answered with exactly one compaction item).</summary>
+internal enum NewestItemKind { None, UserMessage, ToolOutput, CompactionTrigger, Other }
 
 /// <summary>
 /// What the simulator needs from a <c>response.create</c> frame or HTTP create body. Parsed with
@@ -173,7 +175,12 @@ internal sealed class CreateRequest
             return role == "user" ? NewestItemKind.UserMessage : NewestItemKind.Other;
         }
 
-        return type is "function_call_output" or "custom_tool_call_output" ? NewestItemKind.ToolOutput : NewestItemKind.Other;
+        return type switch
+        {
+            "function_call_output" or "custom_tool_call_output" => NewestItemKind.ToolOutput,
+            "compaction_trigger" => NewestItemKind.CompactionTrigger,
+            _ => NewestItemKind.Other,
+        };
     }
 
     private static string MessageText(JsonElement message, out int images)

@@ -35,7 +35,8 @@ internal static class ScriptedModel
             ];
         }
 
-        if (text is not null && text.TrimEnd().EndsWith(CompactionMarker, StringComparison.Ordinal))
+        if (request.NewestKind == NewestItemKind.CompactionTrigger
+            || (text is not null && text.TrimEnd().EndsWith(CompactionMarker, StringComparison.Ordinal)))
         {
             var compactionId = ids.Next("cmp");
             return [new CompactionItem(compactionId, $"gAAAAA-sim-compaction-{compactionId}")];

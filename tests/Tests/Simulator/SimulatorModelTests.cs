@@ -224,6 +224,24 @@ public sealed class SimulatorModelTests
         Assert.Equal(2_000, byOptions.Count(e => e.GetProperty("type").GetString() == "response.output_text.delta"));
     }
 
+    [Fact]
+    public async Task A_compaction_trigger_item_is_answered_with_exactly_one_compaction_item()
+    {
+        // The Codex CLI's remote compaction (v2): a create whose newest input item is {"type":"compaction_trigger"};
+        // it fails the turn unless the output is exactly one compaction item.
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        using var http = new SimHttp(sim);
+        var body = Body(Message("user", "say hi"), Message("assistant", "Simulated answer #1."));
+        ((JsonArray)body["input"]!).Add(new JsonObject { ["type"] = "compaction_trigger" });
+
+        var events = await http.StreamAsync(body);
+
+        Assert.All(events, e => ResponsesSchema.AssertValid("StreamingEvent", e));
+        var item = Assert.Single(events[^1].GetProperty("response").GetProperty("output").EnumerateArray());
+        Assert.Equal("compaction", item.GetProperty("type").GetString());
+        Assert.False(string.IsNullOrEmpty(item.GetProperty("encrypted_content").GetString()));
+    }
+
     private static JsonObject CodexTool(string name, string description) => new()
     {
         ["type"] = "function", ["name"] = name, ["description"] = description, ["strict"] = false,
