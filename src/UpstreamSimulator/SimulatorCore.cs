@@ -75,7 +75,7 @@ internal sealed class SimulatorCore
     /// <summary>Stores a response of an HTTP request (store:true or background) for retrieve, cancel and input_items.</summary>
     public StoredResponse Keep(CreateRequest request, Turn turn, RequestEntry entry, string status)
     {
-        var stored = new StoredResponse(turn.WithoutFrames(), InputItems.Normalize(request.InputJson, Ids), request.Echo.Background, status, entry);
+        var stored = new StoredResponse(turn.WithoutFrames(), request.InputJson, Ids, request.Echo.Background, status, entry);
         Store.Add(stored);
         return stored;
     }

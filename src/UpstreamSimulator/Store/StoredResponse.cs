@@ -6,17 +6,18 @@ namespace CodexLb.UpstreamSimulator.Store;
 
 /// <summary>
 /// A response kept for <c>GET/DELETE /responses/{id}</c>, <c>…/cancel</c> and <c>…/input_items</c>: its planned
-/// turn, its normalised input items and a status that moves queued → in_progress → completed/failed, or to
-/// cancelled. The status lock is the only mutable state.
+/// turn, its input and a status that moves queued → in_progress → completed/failed, or to cancelled. The status
+/// lock is the only mutable state; the input is normalised (ids assigned) on first listing, so storing stays a copy.
 /// </summary>
-internal sealed class StoredResponse(Turn turn, IReadOnlyList<byte[]> inputItems, bool background, string status, RequestEntry entry)
+internal sealed class StoredResponse(Turn turn, byte[]? inputJson, IdGenerator ids, bool background, string status, RequestEntry entry)
 {
     private readonly Lock _gate = new();
+    private readonly Lazy<IReadOnlyList<byte[]>> _inputItems = new(() => Store.InputItems.Normalize(inputJson, ids));
     private string _status = status;
 
     public string Id => turn.ResponseId!;
     public Turn Turn => turn;
-    public IReadOnlyList<byte[]> InputItems => inputItems;
+    public IReadOnlyList<byte[]> InputItems => _inputItems.Value;
     public bool Background => background;
 
     /// <summary>The ledger entry of the create request (a background run finishes it).</summary>

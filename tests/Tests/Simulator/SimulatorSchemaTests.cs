@@ -160,6 +160,23 @@ public sealed class SimulatorSchemaTests
     }
 
     [Fact]
+    public async Task A_deeply_nested_setting_is_not_echoed_so_every_frame_stays_parseable()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        await using var client = await SimWsClient.ConnectAsync(sim);
+        var frame = JsonNode.Parse(SimRequests.Create([SimRequests.User("hi")]))!.AsObject();
+        frame["instructions"] = JsonNode.Parse(new string('[', 60) + new string(']', 60));
+        frame["metadata"] = new JsonObject { ["k"] = "v" };
+
+        await client.SendAsync(frame.ToJsonString());
+        var response = await client.ReadResponseAsync(); // parses every frame with the default depth limit (64)
+
+        Assert.True(response.IsCompleted);
+        Assert.Equal(JsonValueKind.Null, response.Response.GetProperty("instructions").ValueKind);
+        Assert.Equal("v", response.Response.GetProperty("metadata").GetProperty("k").GetString());
+    }
+
+    [Fact]
     public void The_vendored_schema_rejects_what_the_simulator_used_to_send()
     {
         // The earlier minimal object (no completed_at, tools, text, usage…) and a text delta without its fields.

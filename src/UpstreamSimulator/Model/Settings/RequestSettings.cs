@@ -18,6 +18,12 @@ internal sealed class RequestSettings
     /// <summary>Upper bound of a per-request delta count, so one request cannot ask for gigabytes.</summary>
     public const int MaxTextDeltas = 200_000;
 
+    /// <summary>
+    /// Deepest value echoed into a response object. A request may nest up to the parsers' 64 levels; echoed two
+    /// levels down (and again inside events) it would make frames that clients (and the bridge) cannot parse.
+    /// </summary>
+    private const int MaxEchoDepth = 32;
+
     public RequestEcho Echo { get; } = new();
     public IReadOnlyList<ToolSpec> Tools { get; private set; } = [];
     public ToolChoiceSpec ToolChoice { get; private set; } = ToolChoiceSpec.Auto;
@@ -31,7 +37,7 @@ internal sealed class RequestSettings
         switch (property.Name)
         {
             case "instructions" when v.ValueKind is JsonValueKind.String or JsonValueKind.Array:
-                Echo.Instructions = Raw(v);
+                Echo.Instructions = Echoable(v);
                 return true;
             case "max_output_tokens":
                 Echo.MaxOutputTokens = v.ValueKind == JsonValueKind.Number && v.TryGetInt64(out var max) ? max : null;
@@ -74,7 +80,7 @@ internal sealed class RequestSettings
                 ReadText(v);
                 return true;
             case "tool_choice" when v.ValueKind is JsonValueKind.String or JsonValueKind.Object:
-                Echo.ToolChoice = Raw(v);
+                Echo.ToolChoice = Echoable(v);
                 ToolChoice = ReadToolChoice(v);
                 return true;
             case "tools" when v.ValueKind == JsonValueKind.Array:
@@ -87,7 +93,7 @@ internal sealed class RequestSettings
                 Echo.User = v.GetString();
                 return true;
             case "metadata" when v.ValueKind == JsonValueKind.Object:
-                Echo.Metadata = Raw(v);
+                Echo.Metadata = Echoable(v);
                 TextDeltas = DeltasFrom(v);
                 return true;
             case "prompt_cache_key" when v.ValueKind == JsonValueKind.String:
@@ -123,6 +129,11 @@ internal sealed class RequestSettings
                 var schema = format.TryGetProperty("schema", out var s) && s.ValueKind is JsonValueKind.Object or JsonValueKind.True ? s : default;
                 var strict = format.TryGetProperty("strict", out var st) && st.ValueKind == JsonValueKind.True;
                 Format = new OutputFormat(OutputFormatKind.JsonSchema, schema.ValueKind == JsonValueKind.Undefined ? null : Raw(schema), strict);
+                if (Echoable(format) is null)
+                {
+                    break;
+                }
+
                 Echo.TextFormat = Write(w =>
                 {
                     // The provider's echo: every field present, description null when not given.
@@ -190,7 +201,8 @@ internal sealed class RequestSettings
     private void ReadTools(JsonElement tools)
     {
         var specs = new List<ToolSpec>();
-        Echo.Tools = Write(w =>
+        var tooDeep = Echoable(tools) is null;
+        var echoed = Write(w =>
         {
             w.WriteStartArray();
             foreach (var tool in tools.EnumerateArray())
@@ -226,6 +238,7 @@ internal sealed class RequestSettings
 
             w.WriteEndArray();
         });
+        Echo.Tools = tooDeep ? null : echoed;
         Tools = specs;
     }
 
@@ -243,6 +256,22 @@ internal sealed class RequestSettings
     /// <summary>A string property of an object; null when absent, not a string, or <paramref name="obj"/> is no object.</summary>
     internal static string? String(JsonElement obj, string name) =>
         obj.ValueKind == JsonValueKind.Object && obj.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    /// <summary>A copy of the element's JSON, or null when it nests deeper than <see cref="MaxEchoDepth"/>.</summary>
+    private static byte[]? Echoable(JsonElement element)
+    {
+        var raw = Raw(element);
+        var reader = new Utf8JsonReader(raw);
+        while (reader.Read())
+        {
+            if (reader.CurrentDepth >= MaxEchoDepth)
+            {
+                return null;
+            }
+        }
+
+        return raw;
+    }
 
     /// <summary>A copy of the element's JSON (the request buffer may be reused once parsing is done).</summary>
     internal static byte[] Raw(JsonElement element) => JsonMarshal.GetRawUtf8Value(element).ToArray();
