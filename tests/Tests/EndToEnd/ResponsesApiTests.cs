@@ -184,6 +184,42 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task Input_tokens_and_compact_go_to_the_provider_with_a_previous_response_id_expanded_into_its_context()
+    {
+        var first = await CreateAsync(Stored("count the tokens of a conversation about otters"));
+        var id = first.GetProperty("id").GetString()!;
+
+        var alone = await PostJsonAsync("/v1/responses/input_tokens", new JsonObject { ["model"] = "gpt-5.5", ["input"] = "and then?" });
+        var chained = await PostJsonAsync("/v1/responses/input_tokens",
+            new JsonObject { ["model"] = "gpt-5.5", ["input"] = "and then?", ["previous_response_id"] = id });
+        Assert.Equal("response.input_tokens", chained.GetProperty("object").GetString());
+        // The provider never saw our id: the bridge sent the context it names, so the count covers it.
+        Assert.True(chained.GetProperty("input_tokens").GetInt32() > alone.GetProperty("input_tokens").GetInt32());
+        var forwarded = product.Simulator.Ledger.Requests.Where(r => r.Kind == RequestKind.InputTokens).TakeLast(2).ToList();
+        Assert.All(forwarded, r => Assert.Null(r.PreviousResponseId));
+        Assert.All(forwarded, r => Assert.Equal("Bearer " + ProductFixture.UpstreamKey, r.Authorization));
+
+        var compacted = await PostJsonAsync("/backend-api/codex/responses/compact",
+            new JsonObject { ["model"] = "gpt-5.5", ["input"] = new JsonArray(), ["previous_response_id"] = id });
+        Assert.Equal("response.compaction", compacted.GetProperty("object").GetString());
+        Assert.Contains(compacted.GetProperty("output").EnumerateArray(), i => i.GetProperty("type").GetString() == "compaction");
+        Assert.Contains(compacted.GetProperty("output").EnumerateArray(), i => i.GetRawText().Contains("otters"));
+
+        using var unknown = await product.Http.PostAsJsonAsync("/v1/responses/input_tokens", new { model = "gpt-5.5", input = "x", previous_response_id = "resp_not_ours" });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        using var broken = await product.Http.PostAsync("/v1/responses/input_tokens", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, broken.StatusCode);
+    }
+
+    private async Task<JsonElement> PostJsonAsync(string path, JsonObject body)
+    {
+        using var response = await product.Http.PostAsync(path, new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+
+    [Fact]
     public async Task Every_api_route_needs_the_key()
     {
         using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
