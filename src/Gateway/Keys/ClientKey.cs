@@ -4,10 +4,14 @@ namespace CodexLb.Gateway.Keys;
 
 /// <summary>
 /// Who a request authenticated as: the key's name (for operators and metrics, never secret), its tenant (what its
-/// conversations and its grain are keyed by), its limits and its model allow-list (empty = any model).
+/// conversations are keyed by), its limits, its model allow-list (empty = any model) and its usage key (what its
+/// <see cref="IClientKeyGrain"/> is keyed by: its tenant, except in open mode, where every caller's usage is one).
 /// </summary>
-public sealed record ClientKey(string Name, string Tenant, KeyLimits Limits, string[] Models)
+public sealed record ClientKey(string Name, string Tenant, KeyLimits Limits, string[] Models, string? SharedUsageKey = null)
 {
+    /// <summary>The key of its grain: limits and usage.</summary>
+    public string UsageKey => SharedUsageKey ?? Tenant;
+
     /// <summary>Open mode (no keys configured) without a bearer token.</summary>
     public static readonly ClientKey Anonymous = new("anonymous", "anon", KeyLimits.None, []);
 

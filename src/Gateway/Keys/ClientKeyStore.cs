@@ -40,8 +40,8 @@ public sealed partial class ClientKeyStore : IDisposable
         _poll = time.CreateTimer(_ => PollFiles(), null, interval, interval);
     }
 
-    /// <summary>Every key configured now (for the operator's usage listing); empty in open mode.</summary>
-    public IReadOnlyCollection<ClientKey> Keys => _snapshot.ByTenant.Values;
+    /// <summary>Every key configured now (for the operator's usage listing); in open mode, the one shared "anonymous".</summary>
+    public IReadOnlyCollection<ClientKey> Keys => _snapshot is { Open: true } ? [ClientKey.Anonymous] : _snapshot.ByTenant.Values;
 
     /// <summary>
     /// The key whose hash is <paramref name="hash"/>, compared in constant time against every key (whatever matched
@@ -50,7 +50,8 @@ public sealed partial class ClientKeyStore : IDisposable
     public ClientKey? Find(ReadOnlySpan<byte> hash, bool hasToken)
     {
         var snapshot = _snapshot;
-        if (snapshot.Open) return hasToken ? new ClientKey("anonymous", KeyMaterial.TenantOfHash(hash), KeyLimits.None, []) : ClientKey.Anonymous;
+        // Open mode: each token its own tenant (conversations never meet), all of them one usage (no grain per made-up token).
+        if (snapshot.Open) return hasToken ? ClientKey.Anonymous with { Tenant = KeyMaterial.TenantOfHash(hash), SharedUsageKey = ClientKey.Anonymous.Tenant } : ClientKey.Anonymous;
         ClientKey? found = null;
         foreach (var entry in snapshot.Entries)
         {

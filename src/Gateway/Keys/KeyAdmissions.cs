@@ -37,7 +37,7 @@ public sealed class KeyAdmissions(IGrainFactory grains, ClientKeyStore keys, Usa
             KeyAdmission admission;
             try
             {
-                admission = await OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.Tenant).Admit(key.Limits, model), _timeout, cancellationToken);
+                admission = await OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.UsageKey).Admit(key.Limits, model), _timeout, cancellationToken);
             }
             catch (Exception ex) when (OwnerFailures.IsTransient(ex))
             {
@@ -51,7 +51,7 @@ public sealed class KeyAdmissions(IGrainFactory grains, ClientKeyStore keys, Usa
         }
         else
         {
-            recorder.Add(key.Tenant, model, 1, 0, 0);
+            recorder.Add(key.UsageKey, model, 1, 0, 0);
         }
         var label = ModelLabel(key, model);
         KeyMetrics.Requests.Add(1, new KeyValuePair<string, object?>("key", key.Name), new KeyValuePair<string, object?>("model", label));

@@ -132,8 +132,8 @@ public sealed class UsageEndpoints(
     /// <summary>This gateway's unreported counts first, then the key's grain: the answer includes the caller's latest turns.</summary>
     private async Task<KeyUsage> ReadAsync(ClientKey key, CancellationToken cancellationToken)
     {
-        await recorder.FlushAsync(key.Tenant);
-        return await OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.Tenant).GetUsage(), _timeout, cancellationToken);
+        await recorder.FlushAsync(key.UsageKey);
+        return await OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.UsageKey).GetUsage(), _timeout, cancellationToken);
     }
 
     /// <summary>The operator token, compared as hashes in constant time (no length leak).</summary>
