@@ -12,6 +12,9 @@ public sealed record ClientKey(string Name, string Tenant, KeyLimits Limits, str
     /// <summary>The key of its grain: limits and usage.</summary>
     public string UsageKey => SharedUsageKey ?? Tenant;
 
+    /// <summary>Which configured key this is (its hash, as hex): a rotated key is another key with the same name and tenant.</summary>
+    internal string? Fingerprint { get; init; }
+
     /// <summary>Open mode (no keys configured) without a bearer token.</summary>
     public static readonly ClientKey Anonymous = new("anonymous", "anon", KeyLimits.None, []);
 

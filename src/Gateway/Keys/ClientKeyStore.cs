@@ -18,7 +18,7 @@ public sealed partial class ClientKeyStore : IDisposable
     private sealed record Entry(byte[] Hash, ClientKey Key);
 
     /// <summary>One generation of keys. <see cref="Open"/>: none configured, so anyone is let in (as their own tenant).</summary>
-    private sealed record Snapshot(Entry[] Entries, bool Open, Dictionary<string, ClientKey> ByTenant);
+    private sealed record Snapshot(Entry[] Entries, bool Open, Dictionary<string, ClientKey> ByFingerprint);
 
     private readonly IOptionsMonitor<KeysOptions> _keys;
     private readonly IOptionsMonitor<GatewayOptions> _gateway;
@@ -41,7 +41,7 @@ public sealed partial class ClientKeyStore : IDisposable
     }
 
     /// <summary>Every key configured now (for the operator's usage listing); in open mode, the one shared "anonymous".</summary>
-    public IReadOnlyCollection<ClientKey> Keys => _snapshot is { Open: true } ? [ClientKey.Anonymous] : _snapshot.ByTenant.Values;
+    public IReadOnlyCollection<ClientKey> Keys => _snapshot is { Open: true } ? [ClientKey.Anonymous] : [.. _snapshot.Entries.Select(e => e.Key).DistinctBy(k => k.Tenant)];
 
     /// <summary>
     /// The key whose hash is <paramref name="hash"/>, compared in constant time against every key (whatever matched
@@ -63,13 +63,13 @@ public sealed partial class ClientKeyStore : IDisposable
 
     /// <summary>
     /// The key as configured now: a long-lived connection authenticated earlier gets today's limits, and nothing once its
-    /// key was removed or rotated away.
+    /// key was removed or rotated away (the same name with another key is another key).
     /// </summary>
     public ClientKey? Current(ClientKey key)
     {
         var snapshot = _snapshot;
         if (snapshot.Open) return key;
-        return snapshot.ByTenant.TryGetValue(key.Tenant, out var current) ? current : null;
+        return key.Fingerprint is { } fingerprint && snapshot.ByFingerprint.TryGetValue(fingerprint, out var current) ? current : null;
     }
 
     private void PollFiles()
@@ -96,7 +96,7 @@ public sealed partial class ClientKeyStore : IDisposable
         for (var i = 0; i < legacy.Length; i++)
         {
             var hash = KeyMaterial.Hash(legacy[i]);
-            entries.Add(new Entry(hash, new ClientKey($"api-key-{i}", KeyMaterial.TenantOfHash(hash), KeyLimits.None, [])));
+            entries.Add(new Entry(hash, new ClientKey($"api-key-{i}", KeyMaterial.TenantOfHash(hash), KeyLimits.None, []) { Fingerprint = Convert.ToHexString(hash) }));
         }
         var named = _keys.CurrentValue.Keys;
         foreach (var options in named)
@@ -110,11 +110,12 @@ public sealed partial class ClientKeyStore : IDisposable
             };
             if (hash is null) continue; // refused until it can be read: never "no key, so open"
             var limits = new KeyLimits(options.RequestsPerMinute, options.TokensPerMinute, options.TokensPerDay);
-            entries.Add(new Entry(hash, new ClientKey(options.Name, KeyMaterial.TenantOfName(options.Name), limits, [.. options.Models.Select(m => m.Trim())])));
+            entries.Add(new Entry(hash, new ClientKey(options.Name, KeyMaterial.TenantOfName(options.Name), limits, [.. options.Models.Select(m => m.Trim())])
+                { Fingerprint = Convert.ToHexString(hash) }));
         }
-        var byTenant = new Dictionary<string, ClientKey>(StringComparer.Ordinal);
-        foreach (var entry in entries) byTenant.TryAdd(entry.Key.Tenant, entry.Key);
-        return new Snapshot([.. entries], legacy.Length == 0 && named.Count == 0, byTenant);
+        var byFingerprint = new Dictionary<string, ClientKey>(StringComparer.Ordinal);
+        foreach (var entry in entries) byFingerprint.TryAdd(entry.Key.Fingerprint!, entry.Key);
+        return new Snapshot([.. entries], legacy.Length == 0 && named.Count == 0, byFingerprint);
     }
 
     private byte[]? FromFile(string name, string path)

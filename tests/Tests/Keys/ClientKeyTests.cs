@@ -210,6 +210,8 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
         using var old = product.Client(KeysProductFixture.FirstRotating);
         var before = await Turn(old, Body("before rotation"));
         Assert.Equal(HttpStatusCode.OK, before.Status);
+        await using var openSocket = await WsClient.ConnectAsync(product.BaseUrl, KeysProductFixture.FirstRotating);
+        Assert.Equal("response.completed", (await openSocket.TurnAsync(Body("a websocket before rotation")))[^1].Type());
 
         var rotated = "sk-keys-rotating-second-" + Guid.NewGuid().ToString("N")[..8];
         await File.WriteAllTextAsync(product.KeyFile + ".new", rotated + "\n");
@@ -229,6 +231,9 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
         var refused = await Turn(old, Body("old key"));
         Assert.Equal(HttpStatusCode.Unauthorized, refused.Status);
         Assert.Equal("invalid_api_key", Error(refused).GetProperty("code").GetString());
+        // A websocket opened with the old key is refused at its next turn.
+        var frame = Assert.Single(await openSocket.TurnAsync(Body("a websocket after rotation")));
+        Assert.Equal((401, "invalid_api_key"), (frame.GetProperty("status").GetInt32(), frame.GetProperty("error").GetProperty("code").GetString()));
     }
 
     [Fact]
