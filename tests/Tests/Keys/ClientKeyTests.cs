@@ -108,6 +108,13 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
         Assert.Equal(HttpStatusCode.TooManyRequests, streaming.Status); // refused before any byte: a status, not a stream
         Assert.Equal("rate_limit_exceeded", Error(streaming).GetProperty("code").GetString());
 
+        var chat = await SseClient.PostAsync(client, "/v1/chat/completions", new JsonObject
+        {
+            ["model"] = "gpt-5.5", ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "chat, too many" }),
+        });
+        Assert.Equal(HttpStatusCode.TooManyRequests, chat.Status);
+        Assert.Equal("rate_limit_exceeded", Error(chat).GetProperty("code").GetString());
+
         await using var socket = await WsClient.ConnectAsync(product.BaseUrl, KeysProductFixture.Limited);
         var frame = Assert.Single(await socket.TurnAsync(Body("websocket, too many")));
         Assert.Equal("error", frame.Type());
@@ -198,6 +205,16 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
         }
         Assert.Equal(JsonValueKind.Null, usage.GetProperty("limits").GetProperty("requests_per_minute").ValueKind);
         Assert.Equal(JsonValueKind.Null, usage.GetProperty("remaining").GetProperty("tokens_per_day").ValueKind);
+
+        // The same per key and model on /metrics (this process's counters).
+        var metrics = await product.Http.GetStringAsync("/metrics");
+        var tokens = metrics.Split('\n').Where(l => l.StartsWith("codexlb_key_tokens_total{", StringComparison.Ordinal) && l.Contains("key=\"ledger\"")).ToList();
+        Assert.True(tokens.Count > 0, "no codexlb_key_tokens_total for the key on /metrics");
+        long Metric(string model, string type) => tokens.Where(l => l.Contains($"model=\"{model}\"") && l.Contains($"type=\"{type}\""))
+            .Sum(l => long.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(ledger.Where(r => r.Model == "gpt-5.5").Sum(r => (long)r.ContextTokens), Metric("gpt-5.5", "input"));
+        Assert.Equal(ledger.Where(r => r.Model == "gpt-5.4-mini").Sum(r => (long)r.OutputTokens), Metric("gpt-5.4-mini", "output"));
+        Assert.Contains(metrics.Split('\n'), l => l.StartsWith("codexlb_key_requests_total{", StringComparison.Ordinal) && l.Contains("key=\"ledger\""));
 
         using var wrong = product.Client("sk-not-a-configured-key");
         using var unauthenticated = await wrong.GetAsync("/v1/usage");
