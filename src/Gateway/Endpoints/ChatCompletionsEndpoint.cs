@@ -31,7 +31,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.StreamIncomplete());
             return;
         }
-        var summary = ResponsesEndpoint.Ended(router, turn.Key, terminal, turn.Telemetry);
+        var summary = ResponsesEndpoint.Ended(router, turn, terminal);
         if (terminal.Type == EventTypes.Failed)
         {
             await ErrorResults.WriteAsync(context.Response, ResponsesEndpoint.FailedError(summary));
@@ -49,7 +49,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
         if (current.Type == EventTypes.Failed)
         {
             // Nothing reached the client yet: the failure is still an HTTP status with an OpenAI body.
-            await ErrorResults.WriteAsync(context.Response, ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn.Key, current, turn.Telemetry)));
+            await ErrorResults.WriteAsync(context.Response, ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn, current)));
             return;
         }
         var response = context.Response;
@@ -67,12 +67,12 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             if (current.Type == EventTypes.Failed)
             {
                 // After the first byte a failure ends the stream the way OpenAI's does: an error chunk, no [DONE].
-                chunks.WriteError(ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn.Key, current, turn.Telemetry)));
+                chunks.WriteError(ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn, current)));
                 break;
             }
             if (chunks.Write(current.Type, current.Data))
             {
-                ResponsesEndpoint.Ended(router, turn.Key, current, turn.Telemetry);
+                ResponsesEndpoint.Ended(router, turn, current);
                 break;
             }
 

@@ -1,5 +1,6 @@
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
 using CodexLb.Gateway.Streaming;
@@ -16,14 +17,15 @@ using Microsoft.Extensions.Options;
 namespace CodexLb.Gateway.Endpoints;
 
 /// <summary><c>POST /v1/responses</c>: one turn over HTTP, answered as SSE or, with <c>stream:false</c>, as one JSON object.</summary>
-public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
+public sealed class ResponsesEndpoint(
+    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
     public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
-        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry)
+        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage)
             : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
-            : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry));
+            : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage));
 
     private static (ResponseCreateRequest?, OpenAIError?) Parse(byte[] body) =>
         ResponseCreateParser.TryParse(body, out var parsed, out var error) ? (parsed, null) : (null, error);
@@ -40,8 +42,9 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
         using var inFlight = drain.Track();
         using var telemetry = new TurnTelemetry(transport);
-        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
-        if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
+        var client = authenticator.Identify(context.Request.Headers.Authorization);
+        if (client is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
+        var tenant = client.Tenant;
 
         var (body, error) = await RequestBody.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
         TRequest? request = null;
@@ -53,6 +56,9 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         }
 
         var parsed = responses(request!);
+        // The key's rules (model allow-list, cluster-wide limits) before anything is looked up for the turn.
+        var admission = await admissions.AdmitAsync(client, parsed.Model, aborted);
+        if (admission.Error is not null) { await ErrorResults.WriteAsync(context.Response, admission.Error); return; }
         var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
         var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, fingerprints);
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
@@ -70,7 +76,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         }
         telemetry.FirstByte();
         router.Started(key!, stream);
-        await relay(request!, new HttpTurn(context, stream, key!, telemetry));
+        await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn });
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
@@ -91,7 +97,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         Background = parsed.Background,
     };
 
-    private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
+    private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -110,7 +116,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             if (EventTypes.IsTerminal(current.Type))
             {
                 // The turn is over for the client; nothing after a terminal event may reach it.
-                Ended(key, current, telemetry);
+                Ended(router, key, current, telemetry, usage);
                 break;
             }
 
@@ -154,7 +160,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         }
     }
 
-    private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
+    private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)
     {
         var terminal = stream.Current;
         while (!EventTypes.IsTerminal(terminal.Type) && await stream.MoveNextAsync()) terminal = stream.Current;
@@ -163,7 +169,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.StreamIncomplete());
             return;
         }
-        var summary = Ended(key, terminal, telemetry);
+        var summary = Ended(router, key, terminal, telemetry, usage);
         if (terminal.Type == EventTypes.Failed)
         {
             await ErrorResults.WriteAsync(context.Response, FailedError(summary));
@@ -195,14 +201,16 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             { RetryAfterSeconds = retryable ? 1 : null };
     }
 
-    /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span.</summary>
-    private EventSummary Ended(string key, TurnEvent terminal, TurnTelemetry telemetry) => Ended(router, key, terminal, telemetry);
+    /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span and to the client's key.</summary>
+    internal static EventSummary Ended(TurnRouter router, HttpTurn turn, TurnEvent terminal) =>
+        Ended(router, turn.Key, terminal, turn.Telemetry, turn.Usage);
 
-    internal static EventSummary Ended(TurnRouter router, string key, TurnEvent terminal, TurnTelemetry telemetry)
+    internal static EventSummary Ended(TurnRouter router, string key, TurnEvent terminal, TurnTelemetry telemetry, KeyTurn? usage)
     {
         var summary = EventReader.Summarize(terminal.Data);
         if (terminal.Type == EventTypes.Completed && summary.ResponseId is { } id) router.Remember(key, id);
         telemetry.Ended(terminal.Type, summary);
+        usage?.Ended(summary);
         return summary;
     }
 }

@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Threading.Channels;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
 using CodexLb.Gateway.Telemetry;
@@ -22,7 +23,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// event become error frames that always carry <c>status</c>.
 /// </summary>
 public sealed class ResponsesWebSocketEndpoint(
-    ClientAuthenticator authenticator, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
+    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -40,8 +41,9 @@ public sealed class ResponsesWebSocketEndpoint(
             return;
         }
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
-        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
-        if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
+        var client = authenticator.Identify(context.Request.Headers.Authorization);
+        if (client is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
+        var tenant = client.Tenant;
 
         // Without session headers, the connection itself is the session.
         var sessionKey = TurnRouter.SessionKey(tenant, null, context.Request.Headers);
@@ -57,7 +59,7 @@ public sealed class ResponsesWebSocketEndpoint(
             await foreach (var received in frames.Reader.ReadAllAsync(CancellationToken.None)) // ends when the pump does
             {
                 if (received.Data is null) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), clientGone.Token); continue; }
-                using (drain.Track()) await RunTurnAsync(socket, tenant, sessionKey, received.Data, context, clientGone.Token);
+                using (drain.Track()) await RunTurnAsync(socket, client, sessionKey, received.Data, context, clientGone.Token);
                 if (drain.IsDraining)
                 {
                     // Between turns: tell the client to reconnect (to another gateway) instead of holding this one open.
@@ -101,12 +103,14 @@ public sealed class ResponsesWebSocketEndpoint(
         }
     }
 
-    private async Task RunTurnAsync(WebSocket socket, string tenant, string sessionKey, byte[] frame, HttpContext context, CancellationToken aborted)
+    private async Task RunTurnAsync(WebSocket socket, ClientKey client, string sessionKey, byte[] frame, HttpContext context, CancellationToken aborted)
     {
         // One pass: UTF-8, surrogates, the frame type (named when it is not response.create), then the fields.
         if (!ResponseCreateParser.TryParseFrame(frame, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
-        var fingerprints = ItemFingerprint.ComputeAll(parsed!.InputItems);
-        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, null, context.Request.Headers, fingerprints, sessionKey);
+        var admission = await admissions.AdmitAsync(client, parsed!.Model, aborted);
+        if (admission.Error is not null) { await SendErrorAsync(socket, admission.Error, aborted); return; }
+        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
+        var route = await router.RouteAsync(client.Tenant, parsed.PreviousResponseId, null, context.Request.Headers, fingerprints, sessionKey);
         if (route.Error is not null) { await SendErrorAsync(socket, route.Error, aborted); return; }
         var key = route.Key;
 
@@ -129,7 +133,7 @@ public sealed class ResponsesWebSocketEndpoint(
             relayed++;
             if (EventTypes.IsTerminal(current.Type))
             {
-                ResponsesEndpoint.Ended(router, key!, current, telemetry);
+                ResponsesEndpoint.Ended(router, key!, current, telemetry, admission.Turn);
                 return;
             }
             bool more;

@@ -10,6 +10,9 @@ public sealed class GatewayOptions
     /// <summary>When non-empty, clients must present one of these as their bearer token (401 otherwise).</summary>
     public string[] ApiKeys { get; set; } = [];
 
+    /// <summary>How often the key files of <c>CodexLb:Keys</c> are read again, so a rotated Secret applies without a restart.</summary>
+    public TimeSpan KeyFilePollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Largest accepted request body or websocket frame (413 beyond it).</summary>
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
@@ -51,6 +54,8 @@ public sealed class GatewayOptionsValidator : IValidateOptions<GatewayOptions>
             failures.Add($"{GatewayOptions.Section}:OwnerTimeout must be at least 1 s (grains heartbeat every 500 ms).");
         if (options.DrainDelay < TimeSpan.Zero || options.DrainTimeout < TimeSpan.Zero)
             failures.Add($"{GatewayOptions.Section}:DrainDelay and DrainTimeout must not be negative.");
+        if (options.KeyFilePollInterval < TimeSpan.FromMilliseconds(100))
+            failures.Add($"{GatewayOptions.Section}:KeyFilePollInterval must be at least 100 ms.");
         if (options.AliasCacheEntries < 0)
             failures.Add($"{GatewayOptions.Section}:AliasCacheEntries must not be negative.");
         if (options.ApiKeys.Any(k => string.IsNullOrWhiteSpace(k) || k.Length < 8))

@@ -1,5 +1,6 @@
 using CodexLb.Gateway.Endpoints;
 using CodexLb.Gateway.Health;
+using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Limits;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
@@ -25,6 +26,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
         services.AddSingleton<ClientAuthenticator>();
+        services.AddClientKeys(configuration);
         services.AddSingleton(sp =>
         {
             var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
@@ -64,6 +66,7 @@ public static class GatewayServiceCollectionExtensions
         foreach (var path in new[] { "/v1/chat/completions", "/chat/completions" })
             endpoints.MapPost(path, (HttpContext context, ChatCompletionsEndpoint handler) => handler.HandleAsync(context))
                 .RequireRateLimiting(ClientLimits.TurnsPolicy);
+        endpoints.MapClientKeys();
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
         return endpoints.MapCodexHealth();

@@ -1,34 +1,24 @@
 using System.Security.Cryptography;
 using System.Text;
-using CodexLb.Gateway.Hosting;
-using Microsoft.Extensions.Options;
+using CodexLb.Gateway.Keys;
 
 namespace CodexLb.Gateway.Security;
 
 /// <summary>
-/// Authenticates a request's bearer token and derives its tenant: a hash of the key, so conversations of two keys
-/// never meet and the key itself never leaves this class.
+/// Authenticates a request's bearer token against the configured keys (<see cref="ClientKeyStore"/>, hashes only,
+/// compared in constant time) and says who it is: the key, its tenant, its limits. The token itself never leaves this class.
 /// </summary>
-public sealed class ClientAuthenticator
+public sealed class ClientAuthenticator(ClientKeyStore keys)
 {
-    private readonly byte[][] _allowed;
-
-    public ClientAuthenticator(IOptions<GatewayOptions> options) =>
-        _allowed = [.. options.Value.ApiKeys.Select(k => SHA256.HashData(Encoding.UTF8.GetBytes(k)))];
-
-    /// <summary>The caller's tenant, or null when keys are configured and the caller's is missing or wrong.</summary>
-    public string? Authenticate(string? authorizationHeader)
+    /// <summary>The caller's key, or null when keys are configured and the caller's is missing or wrong.</summary>
+    public ClientKey? Identify(string? authorizationHeader)
     {
         var token = authorizationHeader is { } h && h.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? h[7..].Trim() : null;
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(token ?? ""), hash);
-        if (_allowed.Length > 0)
-        {
-            // Constant time: every configured key is compared, whatever matched earlier.
-            var match = false;
-            foreach (var allowed in _allowed) match |= CryptographicOperations.FixedTimeEquals(hash, allowed);
-            if (!match || token is null) return null;
-        }
-        return token is null ? "anon" : Convert.ToHexStringLower(hash[..8]);
+        return keys.Find(hash, token is not null);
     }
+
+    /// <summary>The caller's tenant, or null when keys are configured and the caller's is missing or wrong.</summary>
+    public string? Authenticate(string? authorizationHeader) => Identify(authorizationHeader)?.Tenant;
 }

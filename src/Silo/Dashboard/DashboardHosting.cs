@@ -25,12 +25,13 @@ public static class DashboardHosting
     public static DashboardSettings Read(IConfiguration configuration, bool production)
     {
         var settings = configuration.GetSection(DashboardSettings.Section).Get<DashboardSettings>() ?? new DashboardSettings();
-        var clientKeys = configuration.GetSection(GatewayOptions.Section + ":ApiKeys").GetChildren().Any(k => !string.IsNullOrEmpty(k.Value));
+        var clientKeys = configuration.GetSection(GatewayOptions.Section + ":ApiKeys").GetChildren().Any(k => !string.IsNullOrEmpty(k.Value))
+            || configuration.GetSection("CodexLb:Keys").GetChildren().Any(); // named keys (CodexLb:Keys:N) lock it the same way
         if (settings.Enabled && clientKeys && settings.RequireAuthentication == false)
         {
             throw new OptionsValidationException(DashboardSettings.Section, typeof(DashboardSettings),
             [
-                $"{DashboardSettings.Section}:RequireAuthentication cannot be false while client API keys ({GatewayOptions.Section}:ApiKeys) are set: " +
+                $"{DashboardSettings.Section}:RequireAuthentication cannot be false while client API keys ({GatewayOptions.Section}:ApiKeys or CodexLb:Keys) are set: " +
                 $"set {DashboardSettings.Section}:Password, or turn the dashboard off with {DashboardSettings.Section}:Enabled=false.",
             ]);
         }

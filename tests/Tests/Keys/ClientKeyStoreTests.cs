@@ -1,0 +1,81 @@
+using System.Security.Cryptography;
+using System.Text;
+using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Keys;
+using CodexLb.Gateway.Security;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CodexLb.Tests.Keys;
+
+/// <summary>Who a bearer token is, as the gateway's DI builds it: open mode, legacy keys, named keys, and key files that change.</summary>
+public sealed class ClientKeyStoreTests : IDisposable
+{
+    private readonly FakeTimeProvider _time = new();
+    private readonly string _file = Path.Combine(Path.GetTempPath(), $"codexlb-store-key-{Guid.NewGuid():N}");
+    private ServiceProvider? _services;
+
+    private ClientAuthenticator Authenticator(params (string Key, string Value)[] settings)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build();
+        var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(_time);
+        services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section));
+        services.AddSingleton<ClientAuthenticator>();
+        services.AddClientKeys(configuration);
+        _services = services.BuildServiceProvider();
+        return _services.GetRequiredService<ClientAuthenticator>();
+    }
+
+    [Fact]
+    public void Open_mode_lets_anyone_in_each_token_its_own_tenant_and_all_of_them_one_usage()
+    {
+        var auth = Authenticator();
+        Assert.Equal(ClientKey.Anonymous, auth.Identify(null));
+        var a = auth.Identify("Bearer anything-at-all")!;
+        var b = auth.Identify("Bearer something-else")!;
+        Assert.NotEqual(a.Tenant, b.Tenant);
+        Assert.Equal("anon", a.UsageKey);
+        Assert.Equal("anon", b.UsageKey);
+    }
+
+    [Fact]
+    public void Legacy_keys_keep_their_tenant_and_named_keys_get_their_limits_and_a_wrong_key_is_nobody()
+    {
+        var auth = Authenticator(("CodexLb:Gateway:ApiKeys:0", "sk-legacy-key-1"),
+            ("CodexLb:Keys:0:Name", "alice"), ("CodexLb:Keys:0:Key", "sk-alice-key-1"), ("CodexLb:Keys:0:RequestsPerMinute", "7"));
+        Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("sk-legacy-key-1")).AsSpan(0, 8)), auth.Authenticate("Bearer sk-legacy-key-1"));
+        var alice = auth.Identify("bearer  sk-alice-key-1 ")!;
+        Assert.Equal(("alice", KeyMaterial.TenantOfName("alice"), 7L), (alice.Name, alice.Tenant, alice.Limits.RequestsPerMinute));
+        Assert.Null(auth.Identify("Bearer sk-alice-key-2"));
+        Assert.Null(auth.Identify(null));
+        Assert.Null(auth.Identify("Basic sk-alice-key-1"));
+    }
+
+    [Fact]
+    public void A_key_file_is_read_again_a_rotation_swaps_the_keys_and_an_unreadable_file_refuses_the_key_without_opening_the_gateway()
+    {
+        File.WriteAllText(_file, "sk-first-file-key\n");
+        var auth = Authenticator(("CodexLb:Keys:0:Name", "filed"), ("CodexLb:Keys:0:KeyFile", _file), ("CodexLb:Gateway:KeyFilePollInterval", "00:00:01"));
+        Assert.Equal("filed", auth.Identify("Bearer sk-first-file-key")?.Name);
+
+        File.WriteAllText(_file, "sk-second-file-key");
+        Assert.NotNull(auth.Identify("Bearer sk-first-file-key"));  // not before the next poll
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(auth.Identify("Bearer sk-first-file-key"));
+        var second = auth.Identify("Bearer sk-second-file-key");
+        Assert.Equal(("filed", KeyMaterial.TenantOfName("filed")), (second?.Name, second?.Tenant));
+
+        File.Delete(_file);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(auth.Identify("Bearer sk-second-file-key"));
+        Assert.Null(auth.Identify(null));                            // still keyed: a missing file never means "open"
+        Assert.Null(auth.Identify("Bearer whatever-else"));
+    }
+
+    public void Dispose()
+    {
+        _services?.Dispose();
+        File.Delete(_file);
+    }
+}
