@@ -7,12 +7,12 @@ using Microsoft.Extensions.Options;
 
 namespace CodexLb.Gateway.Endpoints;
 
-/// <summary><c>GET /v1/models</c>: the configured model list in the OpenAI list shape.</summary>
+/// <summary><c>GET /v1/models</c>: the configured model list in the OpenAI list shape, narrowed to what the caller's key may use.</summary>
 public static class ModelsEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ClientAuthenticator authenticator, IOptions<GatewayOptions> options)
     {
-        if (authenticator.Authenticate(context.Request.Headers.Authorization) is null)
+        if (authenticator.Identify(context.Request.Headers.Authorization) is not { } key)
         {
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
             return;
@@ -24,6 +24,7 @@ public static class ModelsEndpoint
         writer.WriteStartArray("data");
         foreach (var id in options.Value.Models)
         {
+            if (!key.Allows(id)) continue;
             writer.WriteStartObject();
             writer.WriteString("id", id);
             writer.WriteString("object", "model");

@@ -171,6 +171,12 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
         var allowed = await Turn(client, Body("right model", model: "gpt-5.4-mini"));
         Assert.Equal(HttpStatusCode.OK, allowed.Status);
         Assert.Equal("completed", allowed.Json.GetProperty("status").GetString());
+
+        // The model list says the same: only what this key may use; another key sees them all.
+        var listed = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync("/v1/models")).RootElement.GetProperty("data");
+        Assert.Equal(["gpt-5.4-mini"], listed.EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+        using var other = product.Client(KeysProductFixture.Metered);
+        Assert.True(System.Text.Json.JsonDocument.Parse(await other.GetStringAsync("/v1/models")).RootElement.GetProperty("data").GetArrayLength() > 1);
     }
 
     [Fact]
