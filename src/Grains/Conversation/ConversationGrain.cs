@@ -22,6 +22,7 @@ public sealed partial class ConversationGrain(
     ActiveTurns activeTurns,
     UpstreamSocketBudget socketBudget,
     IOptions<UpstreamOptions> upstreamOptions,
+    IOptions<Accounts.PoolOptions> poolOptions,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
@@ -66,6 +67,7 @@ public sealed partial class ConversationGrain(
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
         await DropSocketAsync();
+        if (_account is not null) await Pool.Release(Key); // one-way: this conversation no longer loads its account
     }
 
     public Task<ConversationStats> GetStats()
@@ -206,11 +208,12 @@ public sealed partial class ConversationGrain(
     {
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open.MarkBusy();
         await DropSocketAsync();
+        var lease = await LeaseAsync(); // the conversation's account: one grain call per connect, never per turn
         if (!socketBudget.TryReserve()) throw new UpstreamCapacityException();
         UpstreamSocket socket;
         try
         {
-            socket = await UpstreamSocket.ConnectAsync(_options, time, cancellationToken);
+            socket = await UpstreamSocket.ConnectAsync(_options, lease, time, cancellationToken);
         }
         catch
         {
@@ -227,6 +230,7 @@ public sealed partial class ConversationGrain(
             throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
         }
         _socket = socket;
+        ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketOpened, Usage = socket.Usage });
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
         BridgeMetrics.OpenSockets.Add(1);
@@ -238,6 +242,7 @@ public sealed partial class ConversationGrain(
         if (_socket is not { } socket) return;
         _socket = null;
         socketBudget.Release(socket);
+        ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
         BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }

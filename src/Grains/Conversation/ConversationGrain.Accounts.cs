@@ -1,0 +1,108 @@
+using System.IO.Hashing;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Accounts;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Items;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// The conversation's upstream account: assigned by the pool on the first connect, kept while it can serve (the provider's
+/// state is account-scoped), and changed only before a turn's first byte when the account is rate limited, out of quota or
+/// refused our credentials. The move resends the full context, without the reasoning items another account produced
+/// (their encrypted content is bound to the organisation that made it).
+/// </summary>
+public sealed partial class ConversationGrain
+{
+    private string? _account;
+
+    /// <summary>Reasoning items (by content hash) produced on an account this conversation has left.</summary>
+    private readonly HashSet<ulong> _foreignReasoning = [];
+
+    /// <summary>The pool says this conversation moved before this activation: which account made which reasoning is unknown.</summary>
+    private bool _reasoningOfUnknownOrigin;
+
+    private IAccountPoolGrain Pool => GrainFactory.GetGrain<IAccountPoolGrain>(IAccountPoolGrain.Key);
+
+    private IAccountGrain AccountGrain(string name) => GrainFactory.GetGrain<IAccountGrain>(name);
+
+    /// <summary>Credentials for one connect: one call to the account grain (and one to the pool on the first connect).</summary>
+    private async Task<AccountLease> LeaseAsync()
+    {
+        if (_account is null)
+        {
+            var assignment = await Pool.Assign(Key, []);
+            _account = assignment.Account ?? throw new AccountsUnavailableException(assignment.RetryAfterSeconds);
+            _reasoningOfUnknownOrigin |= assignment.Moved;
+        }
+        var lease = await AccountGrain(_account).Lease();
+        return lease.Available ? lease : throw new AccountLeaseRefusedException(lease);
+    }
+
+    /// <summary>
+    /// Moves the conversation to another account after <paramref name="reason"/> (the current one is reported and excluded
+    /// for this turn). Null when it moved; otherwise the error the client gets (no account left, or attempts spent).
+    /// </summary>
+    private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, List<string> tried, TurnPlan plan)
+    {
+        var from = _account!;
+        if (failure is not null) await AccountGrain(from).Report(failure.ToReport());
+        tried.Add(from);
+        await DropSocketAsync();
+        if (tried.Count >= poolOptions.Value.MaxAttempts)
+            return failure?.ClientError ?? AccountsUnavailableException.Error(retryAfter);
+        var next = await Pool.Assign(Key, [.. tried]);
+        if (next.Account is null)
+        {
+            AccountMetrics.Unavailable.Add(1);
+            // The pool may not have heard of this account's cooldown yet (it learns it one-way): the sooner of both.
+            var wait = (next.RetryAfterSeconds, failure?.RetryAfterSeconds ?? retryAfter) switch
+            {
+                ({ } a, { } b) => Math.Min(a, b),
+                var (a, b) => a ?? b,
+            };
+            return AccountsUnavailableException.Error(wait ?? (failure is null ? null : 5));
+        }
+        AccountMetrics.Failovers.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        LogAccountMoved(logger, Key, from, next.Account, reason);
+        _account = next.Account;
+        MarkForeign(plan);
+        return null;
+    }
+
+    /// <summary>The items of a full send: the context minus reasoning another account produced.</summary>
+    private IReadOnlyList<byte[]> FullSendItems(TurnPlan plan)
+    {
+        if (_reasoningOfUnknownOrigin)
+        {
+            _reasoningOfUnknownOrigin = false;
+            MarkForeign(plan);
+        }
+        if (_foreignReasoning.Count == 0) return plan.Items;
+        var kept = new List<byte[]>(plan.Items.Count);
+        var stripped = 0;
+        for (var i = 0; i < plan.Items.Count; i++)
+        {
+            if (IsReasoning(plan, i) && _foreignReasoning.Contains(XxHash3.HashToUInt64(plan.Items[i]))) stripped++;
+            else kept.Add(plan.Items[i]);
+        }
+        if (stripped == 0) return plan.Items;
+        AccountMetrics.ReasoningStripped.Add(stripped);
+        return kept;
+    }
+
+    private void MarkForeign(TurnPlan plan)
+    {
+        for (var i = 0; i < plan.Items.Count; i++)
+            if (IsReasoning(plan, i)) _foreignReasoning.Add(XxHash3.HashToUInt64(plan.Items[i]));
+    }
+
+    private static bool IsReasoning(TurnPlan plan, int i) =>
+        (i < plan.Fingerprints.Count ? plan.Fingerprints[i] : ItemFingerprint.Compute(plan.Items[i])) == ItemFingerprint.Reasoning;
+
+    private void ReportAccount(string account, AccountReport report) => _ = AccountGrain(account).Report(report);
+
+    [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information,
+        Message = "Conversation {Conversation} moved from upstream account {From} to {To} ({Reason})")]
+    private static partial void LogAccountMoved(Microsoft.Extensions.Logging.ILogger logger, string conversation, string from, string to, string reason);
+}
