@@ -37,7 +37,7 @@ public sealed class AccountLease
     /// <summary>ChatGPT accounts: sent as <c>chatgpt-account-id</c>.</summary>
     [Id(4)] public string? AccountId { get; init; }
 
-    /// <summary>When not available: why (a <see cref="AccountState"/> name) and when to try again.</summary>
+    /// <summary>Why it is not available, or why it is but not ready (a <see cref="AccountState"/> name), and when to try again.</summary>
     [Id(5)] public string? Reason { get; init; }
     [Id(6)] public int? RetryAfterSeconds { get; init; }
 

@@ -77,9 +77,6 @@ public sealed record AccountHealth
     [Id(14)] public DateTimeOffset? TokenExpiresAt { get; init; }
     [Id(15)] public DateTimeOffset UpdatedAt { get; init; }
 
-    /// <summary>Usable now: ready, or its cooldown is over.</summary>
-    public bool CanServe(DateTimeOffset now) => State == AccountState.Ready || (State != AccountState.ReauthRequired && CoolingUntil is { } until && until <= now);
-
     /// <summary>weight × remaining fraction of the tightest reported window (1 when nothing was reported).</summary>
     public double Capacity => Weight * (Usage?.RemainingFraction ?? 1);
 }

@@ -47,12 +47,18 @@ public sealed partial class AccountGrain(
         var now = time.GetUtcNow();
         if (_state == AccountState.ReauthRequired && (_credentials.SourceChanged() || _until <= now)) SetState(AccountState.Ready, null);
         else if (_state is AccountState.Cooling or AccountState.Exhausted && _until <= now) SetState(AccountState.Ready, null);
-        if (_state != AccountState.Ready) return Unavailable(now);
+        // Cooling (a transient 429) and refused credentials still lease: the conversation asks the pool for a better account
+        // first, and with none the provider has the last word. An exhausted account takes nothing until its reset.
+        if (_state is AccountState.Exhausted) return Unavailable(now);
         try
         {
             var (token, accountId) = await _credentials.GetAsync(_pool.RefreshBefore, _refreshNeeded, CancellationToken.None);
             _refreshNeeded = false;
-            return new AccountLease { Account = Name, Available = true, BaseUrl = _account.BaseUrl?.ToString(), Token = token, AccountId = accountId };
+            return new AccountLease
+            {
+                Account = Name, Available = true, BaseUrl = _account.BaseUrl?.ToString(), Token = token, AccountId = accountId,
+                Reason = _state == AccountState.Ready ? null : _state.ToString(),
+            };
         }
         catch (CredentialsRefusedException ex)
         {

@@ -31,7 +31,11 @@ public sealed class AccountPoolGrain(AccountCatalog catalog, IOptions<PoolOption
     {
         var now = time.GetUtcNow();
         _sticky.TryGetValue(conversationKey, out var node);
-        if (node is { Value: var current } && !exclude.Contains(current.Account) && _selector.CanServe(current.Account, now))
+        var (best, bestTier) = _selector.Pick(exclude, now);
+        // Sticky: a conversation stays on its account while that can serve and nothing strictly better (a ready account
+        // for one that is cooling) exists; the reserve tier does not move anyone.
+        if (node is { Value: var current } && !exclude.Contains(current.Account)
+            && _selector.Tier(current.Account, now) is var tier && tier != AccountSelector.Unservable && Math.Max(tier, 1) <= Math.Max(bestTier, 1))
         {
             Touch(node);
             if (!current.Active)
@@ -41,8 +45,7 @@ public sealed class AccountPoolGrain(AccountCatalog catalog, IOptions<PoolOption
             }
             return Task.FromResult(new AccountAssignment(current.Account, current.Moved));
         }
-        var best = _selector.Pick(exclude, now);
-        if (best is null) return Task.FromResult(new AccountAssignment(null, node?.Value.Moved ?? false, _selector.EarliestReturnSeconds(now)));
+        if (best is null) return Task.FromResult(new AccountAssignment(null, node?.Value.Moved ?? false, _selector.EarliestReturnSeconds(exclude, now)));
         var moved = node is not null && (node.Value.Moved || node.Value.Account != best);
         if (node is not null) Forget(node);
         Remember(new Sticky(conversationKey, best, moved));
@@ -54,7 +57,7 @@ public sealed class AccountPoolGrain(AccountCatalog catalog, IOptions<PoolOption
         if (conversationKey is not null && _sticky.TryGetValue(conversationKey, out var node))
             return Task.FromResult(new AccountAssignment(node.Value.Account, node.Value.Moved));
         var now = time.GetUtcNow();
-        return Task.FromResult(new AccountAssignment(_selector.Pick([], now, count: false), false, _selector.EarliestReturnSeconds(now)));
+        return Task.FromResult(new AccountAssignment(_selector.Pick([], now).Account, false, _selector.EarliestReturnSeconds([], now)));
     }
 
     public Task Release(string conversationKey)

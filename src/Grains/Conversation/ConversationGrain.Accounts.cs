@@ -36,32 +36,40 @@ public sealed partial class ConversationGrain
             _reasoningOfUnknownOrigin |= assignment.Moved;
         }
         var lease = await AccountGrain(_account).Lease();
-        return lease.Available ? lease : throw new AccountLeaseRefusedException(lease);
+        if (!lease.Available) throw new AccountLeaseRefusedException(lease);
+        // A cooling account (or one whose credentials were refused): move now if the pool has a better one, else try it.
+        if (lease.Reason is not null && (await Pool.Assign(Key, [])).Account is { } better && better != _account)
+            throw new AccountLeaseRefusedException(lease);
+        return lease;
+    }
+
+    /// <summary>The accounts one turn left before its first byte, and the soonest any of them said it serves again.</summary>
+    private sealed class AccountAttempts
+    {
+        public List<string> Tried { get; } = [];
+        public int? RetryAfterSeconds { get; set; }
     }
 
     /// <summary>
     /// Moves the conversation to another account after <paramref name="reason"/> (the current one is reported and excluded
     /// for this turn). Null when it moved; otherwise the error the client gets (no account left, or attempts spent).
     /// </summary>
-    private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, List<string> tried, TurnPlan plan)
+    private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, AccountAttempts attempts, TurnPlan plan)
     {
         var from = _account!;
         if (failure is not null) await AccountGrain(from).Report(failure.ToReport());
-        tried.Add(from);
+        attempts.Tried.Add(from);
+        attempts.RetryAfterSeconds = Sooner(attempts.RetryAfterSeconds, retryAfter);
         await DropSocketAsync();
-        if (tried.Count >= poolOptions.Value.MaxAttempts)
-            return failure?.ClientError ?? AccountsUnavailableException.Error(retryAfter);
-        var next = await Pool.Assign(Key, [.. tried]);
+        if (attempts.Tried.Count >= poolOptions.Value.MaxAttempts)
+            return failure?.ClientError ?? AccountsUnavailableException.Error(attempts.RetryAfterSeconds);
+        var next = await Pool.Assign(Key, [.. attempts.Tried]);
         if (next.Account is null)
         {
             AccountMetrics.Unavailable.Add(1);
-            // The pool may not have heard of this account's cooldown yet (it learns it one-way): the sooner of both.
-            var wait = (next.RetryAfterSeconds, failure?.RetryAfterSeconds ?? retryAfter) switch
-            {
-                ({ } a, { } b) => Math.Min(a, b),
-                var (a, b) => a ?? b,
-            };
-            return AccountsUnavailableException.Error(wait ?? (failure is null ? null : 5));
+            // The accounts this turn tried said when they serve again; the pool knows the others.
+            var wait = Sooner(next.RetryAfterSeconds, attempts.RetryAfterSeconds);
+            return failure is { Event: AccountEvent.AuthFailed } && wait is null ? failure.ClientError : AccountsUnavailableException.Error(wait ?? 5);
         }
         AccountMetrics.Failovers.Add(1, new KeyValuePair<string, object?>("reason", reason));
         LogAccountMoved(logger, Key, from, next.Account, reason);
@@ -69,6 +77,8 @@ public sealed partial class ConversationGrain
         MarkForeign(plan);
         return null;
     }
+
+    private static int? Sooner(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
     /// <summary>The items of a full send: the context minus reasoning another account produced.</summary>
     private IReadOnlyList<byte[]> FullSendItems(TurnPlan plan)

@@ -44,7 +44,7 @@ public sealed partial class ConversationGrain
 
         var replayed = false;
         var forceFull = false;
-        var triedAccounts = new List<string>(); // accounts this turn left before its first byte
+        var accounts = new AccountAttempts(); // accounts this turn left before its first byte
         while (true)
         {
             UpstreamSocket socket;
@@ -67,14 +67,14 @@ public sealed partial class ConversationGrain
             catch (AccountLeaseRefusedException ex)
             {
                 // Known to be cooling (or to need re-auth) before we even connect: move without asking the provider.
-                if ((moveError = await MoveAccountAsync("cooling", null, ex.Lease.RetryAfterSeconds, triedAccounts, plan)) is null) continue;
+                if ((moveError = await MoveAccountAsync("cooling", null, ex.Lease.RetryAfterSeconds, accounts, plan)) is null) continue;
                 sink.Reject(moveError);
                 return;
             }
             catch (UpstreamConnectException ex) when (AccountFailure.FromHandshake(ex.Status, ex.RetryAfterSeconds, [], time.GetUtcNow()) is { } failure)
             {
                 LogConnectFailed(logger, Key, ex.Status);
-                if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, triedAccounts, plan)) is null) continue;
+                if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
                 sink.Reject(moveError);
                 return;
             }
@@ -147,7 +147,7 @@ public sealed partial class ConversationGrain
                 if (AccountFailure.FromErrorEvent(created.Data, time.GetUtcNow()) is { } failure)
                 {
                     // The account is rate limited, out of quota or refused: nothing reached the client, so move it.
-                    if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, triedAccounts, plan)) is null) continue;
+                    if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
                     sink.Reject(moveError);
                     return;
                 }
