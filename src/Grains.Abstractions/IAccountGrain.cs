@@ -17,6 +17,12 @@ public interface IAccountGrain : IGrainWithStringKey
     [OneWay]
     Task Report(AccountReport report);
 
+    /// <summary>
+    /// The provider refused the credentials a lease carried (401/403). True when the account will refresh them at its next
+    /// lease (a ChatGPT token, the first refusal since it last changed): worth one more try on it. False when it needs re-auth.
+    /// </summary>
+    Task<bool> CredentialsRefused();
+
     [AlwaysInterleave]
     Task<AccountHealth> GetHealth();
 }

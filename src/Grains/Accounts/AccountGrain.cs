@@ -108,17 +108,7 @@ public sealed partial class AccountGrain(
                 break;
             case AccountEvent.AuthFailed:
                 _lastError = report.Code;
-                if (_credentials.CanRefresh && _authFailedVersion != _credentials.Version)
-                {
-                    // The first refusal of these credentials: a ChatGPT token may have been revoked early; refresh it once.
-                    _authFailedVersion = _credentials.Version;
-                    _refreshNeeded = true;
-                }
-                else
-                {
-                    LogReauthRequired(logger, Name, "the provider refused its credentials");
-                    SetState(AccountState.ReauthRequired, now + _pool.AuthRetry);
-                }
+                Refused(now);
                 break;
         }
         // A spent window with a known reset is as good as a usage_limit_reached: no new work until it resets.
@@ -126,6 +116,30 @@ public sealed partial class AccountGrain(
             Cool(AccountState.Exhausted, reset);
         _dirty = true;
         if (_state != before || now - _lastPush >= TimeSpan.FromSeconds(1)) await PushAsync();
+    }
+
+    public async Task<bool> CredentialsRefused()
+    {
+        var before = _state;
+        _lastError = "auth_failed";
+        var refresh = Refused(time.GetUtcNow());
+        if (_state != before) await PushAsync();
+        return refresh;
+    }
+
+    /// <summary>The first refusal of these credentials refreshes a ChatGPT token (it may have been revoked early); any other needs re-auth.</summary>
+    private bool Refused(DateTimeOffset now)
+    {
+        _dirty = true;
+        if (_credentials.CanRefresh && _authFailedVersion != _credentials.Version)
+        {
+            _authFailedVersion = _credentials.Version;
+            _refreshNeeded = true;
+            return true;
+        }
+        LogReauthRequired(logger, Name, "the provider refused its credentials");
+        SetState(AccountState.ReauthRequired, now + _pool.AuthRetry);
+        return false;
     }
 
     public Task<AccountHealth> GetHealth() => Task.FromResult(Health());

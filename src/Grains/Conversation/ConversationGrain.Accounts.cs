@@ -48,6 +48,7 @@ public sealed partial class ConversationGrain
     {
         public List<string> Tried { get; } = [];
         public int? RetryAfterSeconds { get; set; }
+        public bool RefreshTried { get; set; }
     }
 
     /// <summary>
@@ -57,7 +58,17 @@ public sealed partial class ConversationGrain
     private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, AccountAttempts attempts, TurnPlan plan)
     {
         var from = _account!;
-        if (failure is not null) await AccountGrain(from).Report(failure.ToReport());
+        if (failure is { Event: AccountEvent.AuthFailed })
+        {
+            // A ChatGPT token refused for the first time is refreshed at the next lease: one more try on the same account.
+            if (await AccountGrain(from).CredentialsRefused() && !attempts.RefreshTried)
+            {
+                attempts.RefreshTried = true;
+                await DropSocketAsync();
+                return null;
+            }
+        }
+        else if (failure is not null) await AccountGrain(from).Report(failure.ToReport());
         attempts.Tried.Add(from);
         attempts.RetryAfterSeconds = Sooner(attempts.RetryAfterSeconds, retryAfter);
         await DropSocketAsync();
