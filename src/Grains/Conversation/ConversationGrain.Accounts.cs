@@ -121,7 +121,13 @@ public sealed partial class ConversationGrain
     private static bool IsReasoning(TurnPlan plan, int i) =>
         (i < plan.Fingerprints.Count ? plan.Fingerprints[i] : ItemFingerprint.Compute(plan.Items[i])) == ItemFingerprint.Reasoning;
 
-    private void ReportAccount(string account, AccountReport report) => _ = AccountGrain(account).Report(report);
+    /// <summary>The silo is stopping: nothing to tell the account grains (they stop too, and a call would only log a failure).</summary>
+    private bool _accountsGone;
+
+    private void ReportAccount(string account, AccountReport report)
+    {
+        if (!_accountsGone) _ = AccountGrain(account).Report(report);
+    }
 
     [Microsoft.Extensions.Logging.LoggerMessage(Level = Microsoft.Extensions.Logging.LogLevel.Information,
         Message = "Conversation {Conversation} moved from upstream account {From} to {To} ({Reason})")]

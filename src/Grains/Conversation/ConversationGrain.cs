@@ -61,13 +61,14 @@ public sealed partial class ConversationGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
+        _accountsGone = reason.ReasonCode == DeactivationReasonCode.ShuttingDown; // the account grains go with the silo
         var running = _turns.Values.Where(t => !t.Finished).Distinct().ToList();
         foreach (var turn in running) await turn.Cancellation.CancelAsync();
         await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
         await DropSocketAsync();
-        if (_account is not null) await Pool.Release(Key); // one-way: this conversation no longer loads its account
+        if (_account is not null && !_accountsGone) await Pool.Release(Key); // one-way: this conversation no longer loads its account
     }
 
     public Task<ConversationStats> GetStats()
