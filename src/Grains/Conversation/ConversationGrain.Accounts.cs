@@ -73,7 +73,9 @@ public sealed partial class ConversationGrain
         attempts.RetryAfterSeconds = Sooner(attempts.RetryAfterSeconds, retryAfter);
         await DropSocketAsync();
         if (attempts.Tried.Count >= poolOptions.Value.MaxAttempts)
-            return failure?.ClientError ?? AccountsUnavailableException.Error(attempts.RetryAfterSeconds);
+            return failure is { Event: not AccountEvent.AuthFailed, ClientError: var limited } && attempts.RetryAfterSeconds is { } soonest
+                ? limited with { RetryAfterSeconds = Math.Max(1, soonest) } // the soonest any tried account serves again
+                : failure?.ClientError ?? AccountsUnavailableException.Error(attempts.RetryAfterSeconds);
         var next = await Pool.Assign(Key, [.. attempts.Tried]);
         if (next.Account is null)
         {

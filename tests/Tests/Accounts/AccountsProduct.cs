@@ -8,9 +8,17 @@ namespace CodexLb.Tests.Accounts;
 /// The embedded product (<see cref="ProductFixture"/>) with upstream accounts configured: each test starts its own, so
 /// cooldowns and placements never leak between tests. Account N's platform key is <c>sk-acct-{name}</c>.
 /// </summary>
-public sealed class AccountsProduct(IEnumerable<string> args) : ProductFixture
+public sealed class AccountsProduct(Func<AccountsProduct, IEnumerable<string>> args) : ProductFixture
 {
-    protected override IEnumerable<string> ExtraArgs => args;
+    /// <summary>Evaluated once the simulator runs (an account's token URL points at it).</summary>
+    protected override IEnumerable<string> ExtraArgs => args(this);
+
+    public static async Task<AccountsProduct> StartAsync(Func<AccountsProduct, IEnumerable<string>> args)
+    {
+        var product = new AccountsProduct(args);
+        await product.InitializeAsync();
+        return product;
+    }
 
     public static string Key(string account) => "sk-acct-" + account;
 
@@ -26,9 +34,7 @@ public sealed class AccountsProduct(IEnumerable<string> args) : ProductFixture
             i++;
         }
         args.AddRange(more);
-        var product = new AccountsProduct(args);
-        await product.InitializeAsync();
-        return product;
+        return await StartAsync(_ => args);
     }
 
     public IAccountPoolGrain Pool => Grains.GetGrain<IAccountPoolGrain>(IAccountPoolGrain.Key);
