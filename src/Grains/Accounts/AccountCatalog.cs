@@ -22,10 +22,10 @@ public sealed class AccountCatalog
         Accounts = configured.Count > 0 ? configured
             : [new AccountOptions { Name = DefaultName, ApiKey = upstream.Value.ApiKey, AccountId = upstream.Value.AccountId, BaseUrl = baseUrl }];
         Configured = configured.Count > 0;
-        _byName = Accounts.ToDictionary(a => a.Name, StringComparer.Ordinal);
+        foreach (var account in Accounts) _byName.TryAdd(account.Name, account); // duplicates fail validation
     }
 
-    private readonly Dictionary<string, AccountOptions> _byName;
+    private readonly Dictionary<string, AccountOptions> _byName = new(StringComparer.Ordinal);
 
     /// <summary>In configuration order.</summary>
     public IReadOnlyList<AccountOptions> Accounts { get; }
