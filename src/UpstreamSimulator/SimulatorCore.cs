@@ -14,9 +14,10 @@ internal sealed class SimulatorCore
 {
     private readonly ConcurrentDictionary<long, Action> _liveConnections = new();
 
-    public SimulatorCore(SimulatorOptions options, SimulatorLedger ledger, FaultPlan faults)
+    public SimulatorCore(SimulatorOptions options, SimulatorLedger ledger, FaultPlan faults, KeyPolicies keys)
     {
         Options = options;
+        Keys = keys;
         Ledger = ledger;
         Faults = faults;
         Planner = new TurnPlanner(options, Ids);
@@ -26,6 +27,7 @@ internal sealed class SimulatorCore
     public SimulatorOptions Options { get; }
     public SimulatorLedger Ledger { get; }
     public FaultPlan Faults { get; }
+    public KeyPolicies Keys { get; }
     public IdGenerator Ids { get; } = new();
     public TurnPlanner Planner { get; }
     public ResponseStore Store { get; }

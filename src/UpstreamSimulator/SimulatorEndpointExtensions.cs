@@ -22,6 +22,7 @@ public static class SimulatorEndpointExtensions
         services.AddSingleton(options);
         services.AddSingleton(new SimulatorLedger(options.LedgerCapacity));
         services.AddSingleton<FaultPlan>();
+        services.AddSingleton(new KeyPolicies(options.Keys) { AccessTokenLifetime = options.AccessTokenLifetime });
         services.AddSingleton<SimulatorCore>();
         return services;
     }
@@ -55,6 +56,7 @@ public static class SimulatorEndpointExtensions
             app.MapGet(path + "/{id}/input_items", StoredResponseEndpoints.InputItems(core));
         }
 
+        app.MapPost("/oauth/token", TokenEndpoint.Create(core.Keys));
         var models = ModelsEndpoint.Create(core.Options);
         app.MapGet("/v1/models", models);
         app.MapGet("/models", models);

@@ -36,5 +36,12 @@ public sealed class SimulatorOptions
     /// <summary>Ledger records kept per list (connections, requests); the oldest tenth is dropped beyond it.</summary>
     public int LedgerCapacity { get; set; } = 100_000;
 
+    /// <summary>Per-key behaviour at start (quotas, revoked keys, organisations); see <see cref="KeyPolicy"/>. Changed at run time
+    /// through <see cref="KeyPolicies"/> (<c>PUT /_sim/keys/{key}</c>).</summary>
+    public Dictionary<string, KeyPolicy> Keys { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Lifetime of the access tokens <c>POST /oauth/token</c> issues.</summary>
+    public TimeSpan AccessTokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
     internal SimulatorOptions Clone() => (SimulatorOptions)MemberwiseClone();
 }

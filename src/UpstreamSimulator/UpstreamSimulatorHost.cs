@@ -24,6 +24,7 @@ public sealed class UpstreamSimulatorHost : IAsyncDisposable
         WebSocketUrl = new Uri($"ws://127.0.0.1:{port}/v1/responses");
         Ledger = app.Services.GetRequiredService<SimulatorLedger>();
         Faults = app.Services.GetRequiredService<FaultPlan>();
+        Keys = app.Services.GetRequiredService<KeyPolicies>();
         Options = app.Services.GetRequiredService<SimulatorOptions>();
     }
 
@@ -41,6 +42,9 @@ public sealed class UpstreamSimulatorHost : IAsyncDisposable
     public SimulatorLedger Ledger { get; }
 
     public FaultPlan Faults { get; }
+
+    /// <summary>Per-key behaviour (quotas, revoked keys, organisations) and the token endpoint's tokens.</summary>
+    public KeyPolicies Keys { get; }
 
     /// <summary>The live options; latency fields may be changed between requests.</summary>
     public SimulatorOptions Options { get; }

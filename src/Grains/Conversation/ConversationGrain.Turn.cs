@@ -1,5 +1,6 @@
 using System.Net.WebSockets;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Accounts;
 using CodexLb.Grains.Telemetry;
 using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
@@ -43,9 +44,11 @@ public sealed partial class ConversationGrain
 
         var replayed = false;
         var forceFull = false;
+        var accounts = new AccountAttempts(); // accounts this turn left before its first byte
         while (true)
         {
             UpstreamSocket socket;
+            OpenAIError? moveError;
             try
             {
                 socket = await EnsureSocketAsync(cancellationToken);
@@ -53,6 +56,26 @@ public sealed partial class ConversationGrain
             catch (UpstreamCapacityException)
             {
                 sink.Reject(ProxyErrors.Capacity());
+                return;
+            }
+            catch (AccountsUnavailableException ex)
+            {
+                AccountMetrics.Unavailable.Add(1);
+                sink.Reject(ex.ToError());
+                return;
+            }
+            catch (AccountLeaseRefusedException ex)
+            {
+                // Known to be cooling (or to need re-auth) before we even connect: move without asking the provider.
+                if ((moveError = await MoveAccountAsync("cooling", null, ex.Lease.RetryAfterSeconds, accounts, plan)) is null) continue;
+                sink.Reject(moveError);
+                return;
+            }
+            catch (UpstreamConnectException ex) when (AccountFailure.FromHandshake(ex.Status, ex.RetryAfterSeconds, [], time.GetUtcNow()) is { } failure)
+            {
+                LogConnectFailed(logger, Key, ex.Status);
+                if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
+                sink.Reject(moveError);
                 return;
             }
             catch (UpstreamConnectException ex)
@@ -63,8 +86,9 @@ public sealed partial class ConversationGrain
             }
 
             var delta = !forceFull && plan.AnchorResponseId is not null && socket.AnchorResponseId == plan.AnchorResponseId;
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, plan.Items, delta ? plan.BaseCount : 0,
-                _options.UpstreamStore(request.Store));
+            var items = delta ? plan.Items : FullSendItems(plan);
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, delta ? plan.BaseCount : 0,
+                _options.UpstreamStore(request.Store, socket.BaseUrl));
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
@@ -78,7 +102,7 @@ public sealed partial class ConversationGrain
                 sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
                 return;
             }
-            CountSend(turn, delta, frame.Length, delta ? plan.NewCount : plan.Items.Count);
+            CountSend(turn, delta, frame.Length, delta ? plan.NewCount : items.Count);
 
             UpstreamEvent? first;
             try
@@ -120,11 +144,26 @@ public sealed partial class ConversationGrain
                     CountReplay(turn);
                     continue;
                 }
+                if (AccountFailure.FromErrorEvent(created.Data, time.GetUtcNow()) is { } failure)
+                {
+                    // The account is rate limited, out of quota or refused: nothing reached the client, so move it.
+                    if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
+                    sink.Reject(moveError);
+                    return;
+                }
                 sink.Reject(UpstreamErrors.ToClientError(error));
                 return;
             }
 
-            await RelayAsync(socket, created, request, plan, sink, turn, cancellationToken);
+            ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.TurnStarted });
+            try
+            {
+                await RelayAsync(socket, created, request, plan, sink, turn, cancellationToken);
+            }
+            finally
+            {
+                ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.TurnEnded, InputTokens = turn.InputTokens, Usage = socket.Usage });
+            }
             return;
         }
     }

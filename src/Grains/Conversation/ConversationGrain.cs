@@ -22,6 +22,7 @@ public sealed partial class ConversationGrain(
     ActiveTurns activeTurns,
     UpstreamSocketBudget socketBudget,
     IOptions<UpstreamOptions> upstreamOptions,
+    IOptions<Accounts.PoolOptions> poolOptions,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
@@ -60,12 +61,14 @@ public sealed partial class ConversationGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _deactivating = true;
+        _accountsGone = reason.ReasonCode == DeactivationReasonCode.ShuttingDown; // the account grains go with the silo
         var running = _turns.Values.Where(t => !t.Finished).Distinct().ToList();
         foreach (var turn in running) await turn.Cancellation.CancelAsync();
         await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
         await DropSocketAsync();
+        if (_account is not null && !_accountsGone) await Pool.Release(Key); // one-way: this conversation no longer loads its account
     }
 
     public Task<ConversationStats> GetStats()
@@ -206,11 +209,12 @@ public sealed partial class ConversationGrain(
     {
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open.MarkBusy();
         await DropSocketAsync();
+        var lease = await LeaseAsync(); // the conversation's account: one grain call per connect, never per turn
         if (!socketBudget.TryReserve()) throw new UpstreamCapacityException();
         UpstreamSocket socket;
         try
         {
-            socket = await UpstreamSocket.ConnectAsync(_options, time, cancellationToken);
+            socket = await UpstreamSocket.ConnectAsync(_options, lease, time, cancellationToken);
         }
         catch
         {
@@ -227,6 +231,7 @@ public sealed partial class ConversationGrain(
             throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
         }
         _socket = socket;
+        ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketOpened, Usage = socket.Usage });
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
         BridgeMetrics.OpenSockets.Add(1);
@@ -238,6 +243,7 @@ public sealed partial class ConversationGrain(
         if (_socket is not { } socket) return;
         _socket = null;
         socketBudget.Release(socket);
+        ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
         BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }

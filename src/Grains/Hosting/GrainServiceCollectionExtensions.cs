@@ -1,3 +1,4 @@
+using CodexLb.Grains.Accounts;
 using CodexLb.Grains.Conversation;
 using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
@@ -21,6 +22,11 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ActiveTurns>();
         services.TryAddSingleton<UpstreamSocketBudget>();
+        // The account pool: CodexLb:Accounts (or the single CodexLb:Upstream credential as a pool of one), CodexLb:Pool knobs.
+        services.TryAddSingleton<AccountCatalog>();
+        services.AddOptions<PoolOptions>().Bind(configuration.GetSection(PoolOptions.Section)).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<PoolOptions>, PoolOptionsValidator>();
+        services.AddHttpClient(AccountGrain.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(15));
         services.AddHttpClient<UpstreamHttp>((sp, http) => http.Timeout = sp.GetRequiredService<IOptions<UpstreamOptions>>().Value.FirstEventTimeout);
         return services;
     }

@@ -1,4 +1,5 @@
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Accounts;
 using CodexLb.Grains.Tree;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
@@ -61,9 +62,25 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
 
     public async Task<ApiReply> Forward(string tenant, string operation, byte[] body)
     {
-        var (expanded, error) = await ContextExpansion.ExpandAsync(body, (id, ct) => store.LoadPathAsync(tenant, id, ct), CancellationToken.None);
+        string? conversation = null;
+        var (expanded, error) = await ContextExpansion.ExpandAsync(body, async (id, ct) =>
+        {
+            var path = await store.LoadPathAsync(tenant, id, ct);
+            conversation = path.Nodes.Count > 0 ? path.Nodes[0].ConversationKey : null;
+            return path;
+        }, CancellationToken.None);
         if (error is not null) return UpstreamHttp.Reply(error);
-        return await upstream.PostAsync("responses/" + operation, expanded!, CancellationToken.None);
+        // The conversation's own account (its context may hold what only that account can read), else the pool's best.
+        var pool = GrainFactory.GetGrain<IAccountPoolGrain>(IAccountPoolGrain.Key);
+        var assignment = await pool.Peek(conversation);
+        if (assignment.Account is null) return UpstreamHttp.Reply(AccountsUnavailableException.Error(assignment.RetryAfterSeconds));
+        var account = GrainFactory.GetGrain<IAccountGrain>(assignment.Account);
+        var lease = await account.Lease();
+        if (!lease.Available) return UpstreamHttp.Reply(AccountsUnavailableException.Error(lease.RetryAfterSeconds));
+        var reply = await upstream.PostAsync(lease, "responses/" + operation, expanded!, CancellationToken.None);
+        if (AccountFailure.FromHandshake(reply.Status, reply.RetryAfterSeconds, reply.Body, DateTimeOffset.UtcNow) is { } failure)
+            await account.Report(failure.ToReport());
+        return reply;
     }
 
     /// <summary>The items of a loaded path, oldest first.</summary>

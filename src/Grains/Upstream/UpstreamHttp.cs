@@ -6,23 +6,24 @@ using Microsoft.Extensions.Options;
 namespace CodexLb.Grains.Upstream;
 
 /// <summary>
-/// The provider's HTTP API (<c>{BaseUrl}/responses/…</c>) for what the websocket does not carry, with the same
-/// credentials as the sockets. Not retried here: a compaction is a paid generation, and the client decides.
+/// The provider's HTTP API (<c>{BaseUrl}/responses/…</c>) for what the websocket does not carry, with the credentials of
+/// an account (<see cref="AccountLease"/>: the conversation's, when the call continues one). Not retried here: a compaction
+/// is a paid generation, and the client decides.
 /// </summary>
 public sealed class UpstreamHttp(HttpClient http, IOptions<UpstreamOptions> options)
 {
     private static readonly MediaTypeHeaderValue Json = new("application/json");
 
-    public async Task<ApiReply> PostAsync(string relativePath, byte[] body, CancellationToken cancellationToken)
+    public async Task<ApiReply> PostAsync(AccountLease lease, string relativePath, byte[] body, CancellationToken cancellationToken)
     {
-        var upstream = options.Value;
-        var baseUrl = new UriBuilder(upstream.BaseUrl) { Scheme = upstream.BaseUrl.Scheme switch { "wss" => "https", "ws" => "http", var s => s } }.Uri;
+        var configured = lease.BaseUrl is { } leaseUrl ? new Uri(leaseUrl) : options.Value.BaseUrl;
+        var baseUrl = new UriBuilder(configured) { Scheme = configured.Scheme switch { "wss" => "https", "ws" => "http", var s => s } }.Uri;
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(baseUrl.AbsoluteUri.TrimEnd('/') + "/" + relativePath))
         {
             Content = new ByteArrayContent(body) { Headers = { ContentType = Json } },
         };
-        if (!string.IsNullOrEmpty(upstream.ApiKey)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", upstream.ApiKey);
-        if (!string.IsNullOrEmpty(upstream.AccountId)) request.Headers.TryAddWithoutValidation("chatgpt-account-id", upstream.AccountId);
+        if (!string.IsNullOrEmpty(lease.Token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", lease.Token);
+        if (!string.IsNullOrEmpty(lease.AccountId)) request.Headers.TryAddWithoutValidation("chatgpt-account-id", lease.AccountId);
         try
         {
             using var response = await http.SendAsync(request, cancellationToken);

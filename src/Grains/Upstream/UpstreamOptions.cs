@@ -24,8 +24,11 @@ public sealed class UpstreamOptions
     public bool? RequireStoreFalse { get; set; }
 
     /// <summary>The <c>store</c> value to send upstream for a client's choice (null: send none, the provider's default).</summary>
-    public bool? UpstreamStore(bool? clientStore) =>
-        RequireStoreFalse ?? BaseUrl.AbsolutePath.Contains("/backend-api/", StringComparison.OrdinalIgnoreCase) ? false : clientStore;
+    public bool? UpstreamStore(bool? clientStore) => UpstreamStore(clientStore, BaseUrl);
+
+    /// <summary>The same for an account with its own base URL.</summary>
+    public bool? UpstreamStore(bool? clientStore, Uri baseUrl) =>
+        RequireStoreFalse ?? baseUrl.AbsolutePath.Contains("/backend-api/", StringComparison.OrdinalIgnoreCase) ? false : clientStore;
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -57,15 +60,14 @@ public sealed class UpstreamOptions
     /// </summary>
     public long MaxContextBytes { get; set; } = 64L * 1024 * 1024;
 
-    public Uri WebSocketUri
+    public Uri WebSocketUri => WebSocketUriFor(BaseUrl);
+
+    public static Uri WebSocketUriFor(Uri baseUrl)
     {
-        get
-        {
-            var builder = new UriBuilder(BaseUrl);
-            builder.Scheme = builder.Scheme switch { "https" => "wss", "http" => "ws", var s => s };
-            builder.Path = builder.Path.TrimEnd('/') + "/responses";
-            return builder.Uri;
-        }
+        var builder = new UriBuilder(baseUrl);
+        builder.Scheme = builder.Scheme switch { "https" => "wss", "http" => "ws", var s => s };
+        builder.Path = builder.Path.TrimEnd('/') + "/responses";
+        return builder.Uri;
     }
 }
 

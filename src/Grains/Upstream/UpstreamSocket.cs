@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Accounts;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Errors;
 
@@ -21,13 +23,29 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     private readonly TimeProvider _time;
 
-    private UpstreamSocket(ClientWebSocket socket, TimeProvider time)
+    private UpstreamSocket(ClientWebSocket socket, TimeProvider time, string account, Uri baseUrl)
     {
         _socket = socket;
         _time = time;
+        Account = account;
+        BaseUrl = baseUrl;
         OpenedAt = LastActivity = time.GetUtcNow();
+        Usage = ProviderUsage.FromHeaders(socket.HttpResponseHeaders, OpenedAt);
+        socket.HttpResponseHeaders = null; // read once; the dictionary is not needed for the socket's lifetime
         _ = ReadLoopAsync();
     }
+
+    /// <summary>The upstream account whose credentials opened this socket (its anchors are that account's).</summary>
+    public string Account { get; }
+
+    /// <summary>The account's base URL (whether it is a ChatGPT backend decides what <c>store</c> may be sent).</summary>
+    public Uri BaseUrl { get; }
+
+    /// <summary>
+    /// The latest usage the provider reported on this socket: its handshake's rate-limit headers, then each
+    /// <c>codex.rate_limits</c> event (consumed here, never relayed: it describes a pool account, not the client's).
+    /// </summary>
+    public AccountUsage? Usage { get; private set; }
 
     public DateTimeOffset OpenedAt { get; }
     public DateTimeOffset LastActivity { get; private set; }
@@ -53,19 +71,21 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
 
-    public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, TimeProvider time, CancellationToken cancellationToken)
+    /// <summary>Opens a socket with one account's credentials (<paramref name="lease"/>: its base URL, token and account id).</summary>
+    public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, AccountLease lease, TimeProvider time, CancellationToken cancellationToken)
     {
         var socket = new ClientWebSocket();
         socket.Options.CollectHttpResponseDetails = true;
         socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
         socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
-        if (!string.IsNullOrEmpty(options.ApiKey)) socket.Options.SetRequestHeader("Authorization", "Bearer " + options.ApiKey);
-        if (!string.IsNullOrEmpty(options.AccountId)) socket.Options.SetRequestHeader("chatgpt-account-id", options.AccountId);
+        if (!string.IsNullOrEmpty(lease.Token)) socket.Options.SetRequestHeader("Authorization", "Bearer " + lease.Token);
+        if (!string.IsNullOrEmpty(lease.AccountId)) socket.Options.SetRequestHeader("chatgpt-account-id", lease.AccountId);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
+        var baseUrl = lease.BaseUrl is { } leaseUrl ? new Uri(leaseUrl) : options.BaseUrl;
         try
         {
-            await socket.ConnectAsync(options.WebSocketUri, timeout.Token).ConfigureAwait(false);
+            await socket.ConnectAsync(UpstreamOptions.WebSocketUriFor(baseUrl), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or HttpRequestException)
         {
@@ -74,7 +94,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
             socket.Dispose();
             throw new UpstreamConnectException(status, retryAfter, ex);
         }
-        return new UpstreamSocket(socket, time);
+        return new UpstreamSocket(socket, time, lease.Account, baseUrl);
     }
 
     private static int? ReadRetryAfter(IReadOnlyDictionary<string, IEnumerable<string>>? headers)
@@ -171,6 +191,11 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 var data = buffer.WrittenSpan.ToArray();
                 var type = EventReader.ReadType(data) ?? "unknown";
                 LastActivity = _time.GetUtcNow();
+                if (type == ProviderUsage.RateLimitsEvent)
+                {
+                    Usage = ProviderUsage.FromEvent(data, LastActivity) ?? Usage;
+                    continue;
+                }
                 if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
                 _events.Writer.TryWrite(new UpstreamEvent(type, data));
             }

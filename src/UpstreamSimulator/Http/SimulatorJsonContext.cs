@@ -11,6 +11,9 @@ namespace CodexLb.UpstreamSimulator;
     UseStringEnumConverter = true,
     PropertyNameCaseInsensitive = true)]
 [JsonSerializable(typeof(LedgerSnapshot))]
+[JsonSerializable(typeof(Dictionary<string, string>))]
+[JsonSerializable(typeof(KeyPolicy))]
+[JsonSerializable(typeof(IReadOnlyList<KeyState>))]
 [JsonSerializable(typeof(Fault))]
 [JsonSerializable(typeof(IReadOnlyList<Fault>))]
 [JsonSerializable(typeof(FaultPlanSnapshot))]

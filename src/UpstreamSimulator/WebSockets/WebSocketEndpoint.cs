@@ -22,6 +22,15 @@ internal static class WebSocketEndpoint
         var beta = headers.TryGetValue("OpenAI-Beta", out var b) ? b.ToString() : null;
         var connection = core.Ledger.OpenConnection(core.Ids.NextConnectionId(), http.Request.Path, authorization, beta);
 
+        var (keyError, keyRetryAfter, usageHeaders) = core.Keys.Handshake(authorization);
+        foreach (var (name, value) in usageHeaders) http.Response.Headers[name] = value;
+        if (keyError is not null)
+        {
+            core.EndConnection(connection, ConnectionEnd.HandshakeRefused, "key:" + keyError.Code);
+            await HttpErrors.WriteAsync(http, keyError, keyRetryAfter);
+            return;
+        }
+
         var handshakeFault = core.Faults.TakeForHandshake();
         if (handshakeFault?.Fault.Kind == FaultKind.RefuseHandshake)
         {

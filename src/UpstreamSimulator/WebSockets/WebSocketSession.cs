@@ -161,6 +161,12 @@ internal sealed class WebSocketSession
             await RejectAsync(entry, SimErrors.ConnectionLimitReached(_core.Options.MaxConnectionLifetime));
             await CloseGracefullyAsync(ConnectionEnd.ServerClosed, WebSocketCloseStatus.PolicyViolation);
         }
+        else if (request.Generate && _core.Keys.Consume(Authorization, message.Span) is { } refused)
+        {
+            // The key's quota is spent (or it sent another organisation's reasoning): its error frame, nothing generated.
+            _core.Finish(entry, RequestOutcome.Error, refused.Error);
+            await SendAsync(refused.Frame, _turnCts.Token);
+        }
         else
         {
             _busy = true;
@@ -179,6 +185,12 @@ internal sealed class WebSocketSession
             {
                 await Task.Delay(Timeout.Infinite, ct);
             }
+
+            if (turn.Kind == TurnKind.Completed && _core.Keys.RateLimitsEvent(Authorization) is { } usage)
+            {
+                await SendAsync(usage, ct); // the ChatGPT backend reports the key's windows before each response
+            }
+            _core.Keys.BindReasoning(Authorization, turn.Items.Where(i => i.IsReasoning).Select(i => i.Id));
 
             var count = turn.Frames.Count;
             var limit = Math.Min(effects.StopBefore ?? count, count);

@@ -74,6 +74,12 @@ public class LogSecrecyFixture : IAsyncLifetime
     public const string ClientKey = "sk-client-key-LOGSECRET-0001";
     public const string UpstreamKey = "sk-upstream-key-LOGSECRET-0002";
     public const string DashboardPassword = "dashboard-password-LOGSECRET-0003";
+    public const string AccountKey = "sk-account-key-LOGSECRET-0004";
+    public const string AccountAccessToken = "chatgpt-access-LOGSECRET-0005";
+    public const string AccountRefreshToken = "chatgpt-refresh-LOGSECRET-0006";
+
+    /// <summary>Upstream accounts (command-line style), given once the simulator runs; none = the single upstream key.</summary>
+    protected virtual IEnumerable<string> Accounts => [];
 
     public LogSecrecyCapture Capture { get; } = new();
 
@@ -99,6 +105,7 @@ public class LogSecrecyFixture : IAsyncLifetime
             "--CodexLb:Cluster:GatewayPort", FreePort.Next().ToString(),
             "--CodexLb:Cluster:ClusterId", "logs-" + Guid.NewGuid().ToString("N")[..8],
             .. LogLevels,
+            .. Accounts,
         ], builder => builder.Logging.AddProvider(Capture));
         await App.StartAsync();
         BaseUrl = new Uri(App.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
@@ -124,6 +131,15 @@ public class LogSecrecyFixture : IAsyncLifetime
 public sealed class LogSecrecySecretsFixture : LogSecrecyFixture
 {
     protected override IEnumerable<string> LogLevels => ["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:CodexLb", "Trace"];
+
+    /// <summary>A platform key and a ChatGPT account whose token gets refreshed: the test makes the pool fail over and refresh.</summary>
+    protected override IEnumerable<string> Accounts =>
+    [
+        "--CodexLb:Accounts:0:Name", "primary", "--CodexLb:Accounts:0:ApiKey", AccountKey,
+        "--CodexLb:Accounts:1:Name", "team", "--CodexLb:Accounts:1:AccessToken", AccountAccessToken,
+        "--CodexLb:Accounts:1:RefreshToken", AccountRefreshToken, "--CodexLb:Accounts:1:AccountId", "acct-team",
+        "--CodexLb:Accounts:1:TokenUrl", new Uri(Simulator.Root, "oauth/token").ToString(),
+    ];
 }
 
 /// <summary>The shipped levels, unchanged.</summary>
@@ -135,7 +151,11 @@ public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFi
     [Fact]
     public async Task No_key_credential_or_conversation_text_reaches_any_log_line()
     {
-        var secrets = new List<string> { LogSecrecyFixture.ClientKey, LogSecrecyFixture.UpstreamKey, LogSecrecyFixture.DashboardPassword };
+        var secrets = new List<string>
+        {
+            LogSecrecyFixture.ClientKey, LogSecrecyFixture.UpstreamKey, LogSecrecyFixture.DashboardPassword, LogSecrecyFixture.AccountKey,
+            LogSecrecyFixture.AccountAccessToken, LogSecrecyFixture.AccountRefreshToken,
+        };
         string Secret(string name)
         {
             var value = $"{name}-LOGSECRET-{Guid.NewGuid():N}";
@@ -195,6 +215,13 @@ public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFi
         product.Simulator.Faults.Add(Fault.CloseBefore(0).WhenTextContains(refused).Times(1));
         product.Simulator.Faults.Add(Fault.RefuseHandshake(401).Times(1));
         await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", refused)]));
+
+        // The pool fails over: both accounts' credentials are refused; the ChatGPT one refreshes its token and carries the turn.
+        product.Simulator.Keys.Set(LogSecrecyFixture.AccountKey, new KeyPolicy { Revoked = true });
+        product.Simulator.Keys.Set(LogSecrecyFixture.AccountAccessToken, new KeyPolicy { Revoked = true });
+        var failover = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", Secret("text-failover"))]));
+        Assert.True(failover.Terminal?.Type == "response.completed", failover.RawBody);
+        Assert.Equal(1, product.Simulator.Keys.IssuedTokens);
 
         // The dashboard: a wrong password, the right one, and a malformed path.
         using (var dashboard = new HttpClient { BaseAddress = product.BaseUrl })
