@@ -85,7 +85,7 @@ public sealed class KeyPolicies
             if (slot.Policy.Revoked)
                 return (new SimError(401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided."), null, Empty);
             var headers = slot.Policy.ReportUsage ? UsageHeaders(slot) : Empty;
-            if (Spent(slot) && slot.Policy.Limit == KeyLimit.RateLimit)
+            if (Spent(slot) && slot.Policy.Limit == SpentQuota.RateLimit)
             {
                 slot.Refused++;
                 return (RateLimited(), slot.Policy.RetryAfterOrDefault, headers);
@@ -112,12 +112,12 @@ public sealed class KeyPolicies
             var resetsIn = (int)Math.Ceiling(slot.Policy.ResetsInOrDefault.TotalSeconds);
             return slot.Policy.Limit switch
             {
-                KeyLimit.UsageLimit => ErrorFrame(429, "usage_limit_reached", "usage_limit_reached", "The usage limit has been reached.", w =>
+                SpentQuota.UsageLimit => ErrorFrame(429, "usage_limit_reached", "usage_limit_reached", "The usage limit has been reached.", w =>
                 {
                     w.WriteNumber("resets_in_seconds"u8, resetsIn);
                     w.WriteNumber("resets_at"u8, DateTimeOffset.UtcNow.AddSeconds(resetsIn).ToUnixTimeSeconds());
                 }),
-                KeyLimit.InsufficientQuota => ErrorFrame(429, "insufficient_quota", "insufficient_quota",
+                SpentQuota.InsufficientQuota => ErrorFrame(429, "insufficient_quota", "insufficient_quota",
                     "You exceeded your current quota, please check your plan and billing details.", null),
                 _ => ErrorFrame(429, "rate_limit_error", "rate_limit_exceeded", "Rate limit reached for requests. Please try again later.", null),
             };

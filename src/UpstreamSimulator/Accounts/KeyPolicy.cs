@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace CodexLb.UpstreamSimulator;
 
 /// <summary>What a spent <see cref="KeyPolicy.Quota"/> answers.</summary>
-public enum KeyLimit
+public enum SpentQuota
 {
     /// <summary>429 <c>rate_limit_exceeded</c> with Retry-After: an error frame per request, and 429 at the next handshakes.</summary>
     RateLimit,
@@ -25,7 +25,7 @@ public sealed record KeyPolicy
     /// <summary>Generating requests this key may make; the next ones get <see cref="Limit"/>'s answer. Null = unlimited.</summary>
     public int? Quota { get; set; }
 
-    public KeyLimit Limit { get; set; }
+    public SpentQuota Limit { get; set; }
 
     /// <summary>Retry-After of a rate limit (default 30 s), and the reset of a usage limit when <see cref="ResetsIn"/> is unset.</summary>
     [JsonConverter(typeof(MillisecondsConverter))]

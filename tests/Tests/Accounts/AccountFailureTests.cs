@@ -17,8 +17,8 @@ public sealed class AccountFailureTests(ITestOutputHelper output)
     public async Task When_every_account_is_out_of_its_usage_window_the_client_gets_429_with_retry_after_the_earliest_reset()
     {
         await using var product = await AccountsProduct.StartAsync([("a", 1), ("b", 1)]);
-        product.Simulator.Keys.Set(AccountsProduct.Key("a"), new KeyPolicy { Quota = 0, Limit = KeyLimit.UsageLimit, ResetsIn = TimeSpan.FromSeconds(300) });
-        product.Simulator.Keys.Set(AccountsProduct.Key("b"), new KeyPolicy { Quota = 0, Limit = KeyLimit.UsageLimit, ResetsIn = TimeSpan.FromSeconds(120) });
+        product.Simulator.Keys.Set(AccountsProduct.Key("a"), new KeyPolicy { Quota = 0, Limit = SpentQuota.UsageLimit, ResetsIn = TimeSpan.FromSeconds(300) });
+        product.Simulator.Keys.Set(AccountsProduct.Key("b"), new KeyPolicy { Quota = 0, Limit = SpentQuota.UsageLimit, ResetsIn = TimeSpan.FromSeconds(120) });
 
         var first = await SseClient.PostAsync(product.Http, "/v1/responses", NewTurn("anyone?"));
         output.WriteLine($"{first.Status} retry-after {first.Headers.RetryAfter?.Delta} {first.RawBody}");

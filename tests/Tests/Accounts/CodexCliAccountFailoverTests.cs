@@ -11,9 +11,9 @@ namespace CodexLb.Tests.Accounts;
 public sealed class CodexCliAccountFailoverTests(ITestOutputHelper output)
 {
     [Theory]
-    [InlineData(true, KeyLimit.UsageLimit)]
-    [InlineData(false, KeyLimit.RateLimit)]
-    public async Task A_codex_session_survives_its_account_running_out_between_turns(bool websockets, KeyLimit limit)
+    [InlineData(true, SpentQuota.UsageLimit)]
+    [InlineData(false, SpentQuota.RateLimit)]
+    public async Task A_codex_session_survives_its_account_running_out_between_turns(bool websockets, SpentQuota limit)
     {
         await using var product = await AccountsProduct.StartAsync([("a", 1), ("b", 1)]);
         using var codex = new CodexCli(product.BaseUrl, ProductFixture.ApiKey, websockets);

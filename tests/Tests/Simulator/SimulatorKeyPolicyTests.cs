@@ -53,7 +53,7 @@ public sealed class SimulatorKeyPolicyTests
     public async Task A_usage_limit_names_its_reset_and_each_response_is_preceded_by_a_codex_rate_limits_event()
     {
         await using var sim = await UpstreamSimulatorHost.StartAsync();
-        sim.Keys.Set("chatgpt-token", new KeyPolicy { Quota = 2, Limit = KeyLimit.UsageLimit, ResetsIn = TimeSpan.FromSeconds(120) });
+        sim.Keys.Set("chatgpt-token", new KeyPolicy { Quota = 2, Limit = SpentQuota.UsageLimit, ResetsIn = TimeSpan.FromSeconds(120) });
         await using var client = await SimWsClient.ConnectAsync(sim, authorization: "Bearer chatgpt-token");
 
         var first = await client.CreateAsync(Turn);
