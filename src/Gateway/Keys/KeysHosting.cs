@@ -21,6 +21,7 @@ public static class KeysHosting
         services.AddHostedService(sp => sp.GetRequiredService<UsageRecorder>());
         services.AddSingleton<KeyAdmissions>();
         services.AddSingleton<UsageEndpoints>();
+        services.AddSingleton<IOperatorUsageSection, AccountsUsageSection>();
         return services;
     }
 

@@ -282,8 +282,12 @@ public sealed class ClientKeyTests(KeysProductFixture product) : IClassFixture<K
                 keys.Select(k => k.GetProperty("name").GetString()).Order(StringComparer.Ordinal));
             foreach (var secret in new[] { KeysProductFixture.Limited, KeysProductFixture.Quota, KeysProductFixture.Metered, KeysProductFixture.Ledger, KeysProductFixture.FirstRotating, ProductFixture.ApiKey })
                 Assert.DoesNotContain(secret, raw);
+            Assert.DoesNotContain(ProductFixture.UpstreamKey, raw);
+            // The upstream pool's health sits next to the keys: the product's one account, serving, with its turns.
+            var account = Assert.Single(JsonDocument.Parse(raw).RootElement.GetProperty("accounts").EnumerateArray());
+            Assert.Equal(("default", "ready"), (account.GetProperty("name").GetString(), account.GetProperty("state").GetString()));
             var metered = keys.Single(k => k.GetProperty("name").GetString() == "metered");
-            if (metered.GetProperty("day").GetProperty("requests").GetInt64() >= 1) break;
+            if (metered.GetProperty("day").GetProperty("requests").GetInt64() >= 1 && account.GetProperty("turns").GetInt64() >= 1) break;
             Assert.True(DateTime.UtcNow < deadline, "the metered key's turn never showed in the listing");
             await Task.Delay(100);
         }
