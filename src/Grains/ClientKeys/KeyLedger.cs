@@ -45,6 +45,27 @@ public sealed class KeyLedger(TimeProvider time)
             Add(second, u.Model, new UsageCounts(Math.Max(0, u.Requests), Math.Max(0, u.InputTokens), Math.Max(0, u.OutputTokens)));
     }
 
+    /// <summary>The current UTC day (what <see cref="Seed"/> and the store key their counts by).</summary>
+    public DateOnly Today
+    {
+        get { Now(out _); return _day; }
+    }
+
+    /// <summary>Adds a day's counts kept elsewhere (a previous activation's) to today's, leaving the minute alone.</summary>
+    public void Seed(DateOnly day, IEnumerable<ModelUsage> usage)
+    {
+        Now(out _);
+        if (day != _day) return;
+        foreach (var u in usage)
+        {
+            var counts = new UsageCounts(u.Requests, u.InputTokens, u.OutputTokens);
+            _today += counts;
+            var model = _models.ContainsKey(u.Model) || _models.Count < MaxModels ? u.Model : OtherModel;
+            if (!_models.TryGetValue(model, out var perModel)) _models[model] = perModel = new ModelCounts();
+            perModel.Today += counts;
+        }
+    }
+
     public KeyUsage Usage()
     {
         var now = Now(out var second);

@@ -20,6 +20,7 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
+        services.TryAddSingleton<ClientKeys.IKeyUsageStore, ClientKeys.MemoryKeyUsageStore>();
         services.TryAddSingleton<ActiveTurns>();
         services.TryAddSingleton<UpstreamSocketBudget>();
         // The account pool: CodexLb:Accounts (or the single CodexLb:Upstream credential as a pool of one), CodexLb:Pool knobs.
@@ -42,6 +43,7 @@ public static class GrainServiceCollectionExtensions
         var redis = await StackExchange.Redis.ConnectionMultiplexer.ConnectAsync(options);
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(redis);
         services.AddSingleton<IResponseTreeStore>(sp => new RedisResponseTreeStore(redis, $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
+        services.AddSingleton<ClientKeys.IKeyUsageStore>(new ClientKeys.RedisKeyUsageStore(redis, $"codexlb:{serviceId}:"));
         return services;
     }
 }

@@ -31,11 +31,13 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             ["CodexLb:Upstream:MaxContextBytes"] = ContextBound.ToString(),
             ["CodexLb:Upstream:MaxSocketAge"] = "00:00:04",
         }).Build();
-        // One tree for both silos, as Redis would be: a conversation reactivated on the other silo finds its responses.
+        // One tree (and one key usage store) for both silos, as Redis would be: a grain reactivated on the other silo finds its state.
         var tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var keyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton<IResponseTreeStore>(tree);
+            silo.Services.AddSingleton<CodexLb.Grains.ClientKeys.IKeyUsageStore>(keyUsage);
             silo.Services.AddConversationGrainServices(configuration);
         });
         Cluster = builder.Build();
