@@ -1,3 +1,4 @@
+using CodexLb.Protocol.Events;
 using System.IO.Hashing;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Accounts;
@@ -93,26 +94,34 @@ public sealed partial class ConversationGrain
 
     private static int? Sooner(int? a, int? b) => a is null ? b : b is null ? a : Math.Min(a.Value, b.Value);
 
-    /// <summary>The items of a full send: the context minus reasoning another account produced.</summary>
-    private IReadOnlyList<byte[]> FullSendItems(TurnPlan plan)
+    /// <summary>
+    /// The items of a full send: the context minus reasoning the provider cannot take back — what another account produced,
+    /// and, when the provider stores nothing (<c>store:false</c>), reasoning without <c>encrypted_content</c> (a client that
+    /// did not ask for it; such an item is only an id, which the provider could resolve from its store alone).
+    /// </summary>
+    private IReadOnlyList<byte[]> FullSendItems(TurnPlan plan, bool providerStores)
     {
         if (_reasoningOfUnknownOrigin)
         {
             _reasoningOfUnknownOrigin = false;
             MarkForeign(plan);
         }
-        if (_foreignReasoning.Count == 0) return plan.Items;
+        if (_foreignReasoning.Count == 0 && providerStores) return plan.Items;
         var kept = new List<byte[]>(plan.Items.Count);
         var stripped = 0;
         for (var i = 0; i < plan.Items.Count; i++)
         {
-            if (IsReasoning(plan, i) && _foreignReasoning.Contains(XxHash3.HashToUInt64(plan.Items[i]))) stripped++;
+            if (IsReasoning(plan, i) && (_foreignReasoning.Contains(XxHash3.HashToUInt64(plan.Items[i])) || (!providerStores && !Replayable(plan.Items[i]))))
+                stripped++;
             else kept.Add(plan.Items[i]);
         }
         if (stripped == 0) return plan.Items;
         AccountMetrics.ReasoningStripped.Add(stripped);
         return kept;
     }
+
+    private static bool Replayable(byte[] reasoning) =>
+        EventReader.ReadRawProperty(reasoning, "encrypted_content"u8) is { Length: > 2 } value && value[0] == (byte)'"';
 
     private void MarkForeign(TurnPlan plan)
     {

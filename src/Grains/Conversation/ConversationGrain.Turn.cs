@@ -86,9 +86,9 @@ public sealed partial class ConversationGrain
             }
 
             var delta = !forceFull && plan.AnchorResponseId is not null && socket.AnchorResponseId == plan.AnchorResponseId;
-            var items = delta ? plan.Items : FullSendItems(plan);
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, delta ? plan.BaseCount : 0,
-                _options.UpstreamStore(request.Store, socket.BaseUrl));
+            var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
+            var items = delta ? plan.Items : FullSendItems(plan, providerStores: store != false);
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, delta ? plan.BaseCount : 0, store);
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {

@@ -39,6 +39,24 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_full_send_with_store_false_leaves_out_reasoning_that_carries_no_encrypted_content()
+    {
+        // An SDK that did not ask for encrypted reasoning echoes its reasoning as an id alone: with store:false upstream the
+        // provider could not resolve it, so a full send carries only what it can take back.
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        JsonNode idOnly = new JsonObject { ["type"] = "reasoning", ["id"] = "rs_client_only", ["summary"] = new JsonArray() };
+        JsonNode replayable = new JsonObject { ["type"] = "reasoning", ["id"] = "rs_replayable", ["summary"] = new JsonArray(), ["encrypted_content"] = "gAAAA-opaque" };
+        var stored = Items.Body([Items.Message("user", "q1"), idOnly, replayable, Items.Message("user", "q2")]);
+        var sent = await Turns.RunAsync(grain, stored);
+        Assert.Equal(3, Upstream(sent.ResponseId()).InputItemCount); // q1, the replayable reasoning, q2
+
+        var kept = Items.Body([Items.Message("user", "q1"), idOnly, Items.Message("user", "q2")]);
+        kept["store"] = true; // the provider stores: it can resolve the id, so nothing is left out
+        var whole = await Turns.RunAsync(fixture.Grains.GetGrain<IConversationGrain>(NewKey()), kept);
+        Assert.Equal(3, Upstream(whole.ResponseId()).InputItemCount);
+    }
+
+    [Fact]
     public async Task An_idle_socket_closes_after_its_ttl_and_the_next_turn_resends_the_context_once()
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
