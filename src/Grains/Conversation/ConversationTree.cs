@@ -28,6 +28,15 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>How many items the latest committed context has.</summary>
     public int HeadCount { get; private set; }
 
+    /// <summary>True when nothing is cached: the next turn reads what it needs from the store.</summary>
+    public bool IsEmpty => _nodes.Count == 0 && _views.Count == 0 && _byChain.Count == 0;
+
+    /// <summary>
+    /// The same conversation with nothing cached (an idle conversation must not hold its items): the next turn loads its
+    /// base from the store, one read, as after a reactivation.
+    /// </summary>
+    public ConversationTree Released() => new(store, conversationKey) { HeadResponseId = HeadResponseId, HeadCount = HeadCount };
+
     /// <summary>Plans a turn, or says why its anchor cannot be continued (never issued, or expired).</summary>
     public async Task<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
     {
@@ -82,9 +91,10 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         var total = baseView.Count + anchor.Count + request.InputItems.Length - skip;
         var items = new List<byte[]>(total);
         var prints = new List<ulong>(total);
+        var bytes = baseView.Bytes;
         items.AddRange(baseView.Items);
         prints.AddRange(baseView.Fingerprints);
-        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(anchor.Fingerprints[i]); }
+        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(anchor.Fingerprints[i]); bytes += anchor.Items[i].Length; }
         Dictionary<string, byte[]>? byId = null;
         for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
         {
@@ -99,8 +109,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             }
             items.Add(item);
             prints.Add(print);
+            bytes += item.Length;
         }
-        return new TurnPlan(items, prints, baseView);
+        return new TurnPlan(items, prints, baseView, bytes);
     }
 
     private static Dictionary<string, byte[]> IndexById(List<byte[]> items)
@@ -127,19 +138,22 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         byte[][] context;
         ulong[] prints;
         ulong chain;
+        long bytes;
         if (compaction >= 0)
         {
             context = [.. outputs.Skip(compaction)];
             prints = [.. outputPrints.Skip(compaction)];
             chain = ContextChain.Extend(ContextChain.Empty, prints);
+            bytes = ContextView.SizeOf(context);
         }
         else
         {
             context = [.. plan.Items, .. outputs];
             prints = [.. plan.Fingerprints, .. outputPrints];
             chain = ContextChain.Extend(plan.Base.Chain, prints.AsSpan(plan.BaseCount)); // the base's chain is known
+            bytes = plan.Bytes + ContextView.SizeOf(outputs);
         }
-        var view = new ContextView(responseId, context, prints, chain, synthetic);
+        var view = new ContextView(responseId, context, prints, chain, synthetic, bytes);
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
         var added = rooted ? context : context[plan.BaseCount..];
         byte[]? envelope = null;
@@ -205,7 +219,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             at += cached.Node.Added.Count;
         }
         var last = path[^1].Node;
-        return new ContextView(last.Id, items, prints, last.Chain, last.Synthetic);
+        return new ContextView(last.Id, items, prints, last.Chain, last.Synthetic, ContextView.SizeOf(items));
     }
 
     private void Remember(ResponseNode node, ulong[] prints)

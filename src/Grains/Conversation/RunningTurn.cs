@@ -23,6 +23,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
 
     public string TurnId { get; } = turnId;
 
+    /// <summary>The ids this turn is held under on its grain (its own, then retries that attached): all go when it expires.</summary>
+    public List<string> Keys { get; } = [turnId];
+
     /// <summary>The anchor, input and settings of the request: a client's retry of this turn has the same.</summary>
     public ulong Fingerprint { get; } = fingerprint;
 

@@ -5,7 +5,7 @@ namespace CodexLb.Grains.Conversation;
 /// items. The base is the longest response this tenant holds whose context the request starts with (by its anchor or by
 /// content), so only what is new goes upstream whenever the socket still holds that base.
 /// </summary>
-public sealed record TurnPlan(IReadOnlyList<byte[]> Items, IReadOnlyList<ulong> Fingerprints, ContextView Base)
+public sealed record TurnPlan(IReadOnlyList<byte[]> Items, IReadOnlyList<ulong> Fingerprints, ContextView Base, long Bytes)
 {
     public int BaseCount => Base.Count;
     public int NewCount => Items.Count - BaseCount;
