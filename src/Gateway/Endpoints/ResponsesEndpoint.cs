@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
@@ -88,23 +89,35 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
 
         var current = stream.Current;
         var relayed = 0;
+        var lastWrite = Stopwatch.GetTimestamp();
         while (true)
         {
-            SseWriter.WriteEvent(writer, current.Type, current.Data);
-            relayed++;
-            if (EventTypes.IsTerminal(current.Type))
+            if (current.IsHeartbeat)
             {
-                // The turn is over for the client; nothing after a terminal event may reach it.
-                Ended(key, current, telemetry);
-                break;
+                // Keepalives ride on the owner's heartbeats (every 500 ms while the turn is quiet): no timer per event.
+                if (Stopwatch.GetElapsedTime(lastWrite) >= _options.KeepAliveInterval)
+                {
+                    SseWriter.WriteComment(writer, "keepalive"u8);
+                    await writer.FlushAsync(context.RequestAborted);
+                    lastWrite = Stopwatch.GetTimestamp();
+                }
+            }
+            else
+            {
+                SseWriter.WriteEvent(writer, current.Type, current.Data);
+                relayed++;
+                lastWrite = Stopwatch.GetTimestamp();
+                if (EventTypes.IsTerminal(current.Type))
+                {
+                    // The turn is over for the client; nothing after a terminal event may reach it.
+                    Ended(key, current, telemetry);
+                    break;
+                }
             }
 
-            var next = stream.MoveNextAsync();
-            if (!next.IsCompleted)
-            {
-                await writer.FlushAsync(context.RequestAborted);
-                next = await KeepAliveUntilAsync(next, writer, context.RequestAborted);
-            }
+            // Events the owner already sent (one pulled batch) are written back to back and flushed once.
+            var next = stream.MoveNextAsync(heartbeats: true);
+            if (!next.IsCompleted) await writer.FlushAsync(context.RequestAborted);
             bool more;
             try
             {
@@ -122,20 +135,6 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
             current = stream.Current;
         }
         await writer.FlushAsync(context.RequestAborted);
-    }
-
-    private async ValueTask<ValueTask<bool>> KeepAliveUntilAsync(ValueTask<bool> next, System.IO.Pipelines.PipeWriter writer, CancellationToken aborted)
-    {
-        var pending = next.AsTask();
-        while (true)
-        {
-            // Wait without throwing: a timeout means "send a keepalive", the task's own outcome is observed by the caller.
-            await ((Task)pending.WaitAsync(_options.KeepAliveInterval, aborted)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (pending.IsCompleted) return new ValueTask<bool>(pending);
-            aborted.ThrowIfCancellationRequested();
-            SseWriter.WriteComment(writer, "keepalive"u8);
-            await writer.FlushAsync(aborted);
-        }
     }
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry)
