@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test on a fresh machine: installs what the tests need (the Codex CLI into .cache/codex; redis-server
+# Runs every test on a fresh machine: installs what the tests need (the Codex CLI into .cache/codex; the SDK clients of
+# tests/Clients with npm ci; redis-server
 # with apt-get when missing), builds, runs the whole suite, and ends with the totals alone on one line.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +11,16 @@ if [ ! -x "$root/.cache/codex/node_modules/.bin/codex" ] || ! "$root/.cache/code
   echo "installing @openai/codex@$codex_version into .cache/codex"
   mkdir -p "$root/.cache/codex"
   (cd "$root/.cache/codex" && npm install --no-audit --no-fund --loglevel=error "@openai/codex@$codex_version") || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
+fi
+
+# The real SDK clients the client tests run with node (tests/Clients): exactly the lockfile's versions. The lockfile's
+# hash, stamped after a successful `npm ci`, says whether node_modules already holds them.
+clients="$root/tests/Clients"
+clients_lock=$(sha256sum "$clients/package-lock.json" | cut -d' ' -f1)
+if [ "$(cat "$clients/node_modules/.lock-sha256" 2>/dev/null)" != "$clients_lock" ]; then
+  echo "installing the client SDKs of tests/Clients (npm ci)"
+  (cd "$clients" && npm ci --no-audit --no-fund --loglevel=error && echo "$clients_lock" > node_modules/.lock-sha256) \
+    || { echo "npm ci in tests/Clients failed"; echo "0 passed, 1 failed"; exit 1; }
 fi
 
 # Debian packages the tests drive for real: a Redis server, and Chromium for the dashboard test.

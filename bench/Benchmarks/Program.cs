@@ -28,6 +28,7 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("throughput", ThroughputScenario.RunAsync),
     ("relay", RelayScenario.RunAsync),
     ("context", ContextScenario.RunAsync),
+    ("chat", ChatScenario.RunAsync),
     ("profile", ProfileScenario.RunAsync),
     ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
     ("floor", FloorScenario.RunAsync), // the bridge vs YARP, each in its own process; not part of `all`
@@ -79,7 +80,7 @@ namespace CodexLb.Benchmarks
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
         int ContextKb = 200)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "profile", "state", "floor", "floor-profile", "failover", "all"];
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "floor", "floor-profile", "failover", "all"];
 
         public static BenchOptions? Parse(string[] args)
         {

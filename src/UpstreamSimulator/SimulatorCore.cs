@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using CodexLb.UpstreamSimulator.Faults;
 using CodexLb.UpstreamSimulator.Ledger;
 using CodexLb.UpstreamSimulator.Model;
+using CodexLb.UpstreamSimulator.Store;
 
 namespace CodexLb.UpstreamSimulator;
 
@@ -19,6 +20,7 @@ internal sealed class SimulatorCore
         Ledger = ledger;
         Faults = faults;
         Planner = new TurnPlanner(options, Ids);
+        Store = new ResponseStore(options.StoredResponses);
     }
 
     public SimulatorOptions Options { get; }
@@ -26,6 +28,7 @@ internal sealed class SimulatorCore
     public FaultPlan Faults { get; }
     public IdGenerator Ids { get; } = new();
     public TurnPlanner Planner { get; }
+    public ResponseStore Store { get; }
 
     /// <summary>Signalled when the host stops, so hung HTTP requests do not hold up shutdown.</summary>
     public CancellationToken Stopping { get; set; }
@@ -63,6 +66,18 @@ internal sealed class SimulatorCore
             e.Fault = applied?.Label;
         });
         return (turn, Planner.Effects(fault));
+    }
+
+    /// <summary>What an HTTP request's previous_response_id continues from: a stored, completed response.</summary>
+    public Anchor? StoredAnchor(string? previousResponseId) =>
+        previousResponseId is not null && Store.Get(previousResponseId) is { Status: "completed" } stored ? stored.Turn.NextAnchor : null;
+
+    /// <summary>Stores a response of an HTTP request (store:true or background) for retrieve, cancel and input_items.</summary>
+    public StoredResponse Keep(CreateRequest request, Turn turn, RequestEntry entry, string status)
+    {
+        var stored = new StoredResponse(turn.WithoutFrames(), request.InputJson, Ids, request.Echo.Background, status, entry);
+        Store.Add(stored);
+        return stored;
     }
 
     /// <summary>The outcome once the turn's terminal frame is (about to be) delivered.</summary>

@@ -5,13 +5,15 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace CodexLb.UpstreamSimulator;
 
 /// <summary>Wiring shared by <see cref="UpstreamSimulatorHost"/> and the standalone Program.</summary>
 public static class SimulatorEndpointExtensions
 {
-    /// <summary>Paths that serve the responses endpoint (GET = websocket, POST = HTTP/SSE).</summary>
+    /// <summary>Paths that serve the responses endpoint (GET = websocket, POST = HTTP/SSE), and under which the calls on
+    /// stored responses, input_tokens and compact live.</summary>
     public static readonly string[] ResponsesPaths = ["/v1/responses", "/backend-api/codex/responses", "/responses"];
 
     public static IServiceCollection AddUpstreamSimulator(this IServiceCollection services, SimulatorOptions? options = null)
@@ -45,6 +47,12 @@ public static class SimulatorEndpointExtensions
         {
             app.MapGet(path, (RequestDelegate)(http => WebSocketEndpoint.HandleAsync(http, core)));
             app.MapPost(path, (RequestDelegate)(http => HttpResponsesEndpoint.HandleAsync(http, core)));
+            app.MapPost(path + "/input_tokens", CompactEndpoints.InputTokens(core));
+            app.MapPost(path + "/compact", CompactEndpoints.Compact(core));
+            app.MapGet(path + "/{id}", StoredResponseEndpoints.Retrieve(core));
+            app.MapDelete(path + "/{id}", StoredResponseEndpoints.Delete(core));
+            app.MapPost(path + "/{id}/cancel", StoredResponseEndpoints.Cancel(core));
+            app.MapGet(path + "/{id}/input_items", StoredResponseEndpoints.InputItems(core));
         }
 
         var models = ModelsEndpoint.Create(core.Options);
@@ -53,4 +61,9 @@ public static class SimulatorEndpointExtensions
         ControlEndpoints.Map(app, core);
         return app;
     }
+
+    /// <summary>The one startup line: where clients point their base URL, and where the ledger is.</summary>
+    public static void LogStartup(ILogger logger, Uri root) =>
+        logger.LogInformation("Upstream simulator listening: base URL {BaseUrl}, ledger {LedgerUrl}",
+            new Uri(root, "v1"), new Uri(root, "_sim/ledger"));
 }

@@ -9,7 +9,12 @@ public sealed class SimulatorOptions
     /// <summary>Delay between two consecutive events of a response.</summary>
     public TimeSpan EventDelay { get; set; }
 
-    /// <summary>Number of <c>response.output_text.delta</c> events an assistant message is split into (at least 1).</summary>
+    /// <summary>
+    /// Number of <c>response.output_text.delta</c> events a plain-text answer is streamed in (at least 1). Up to the
+    /// answer's length the answer is split evenly; beyond it, numbered filler words are appended so the count is
+    /// exact (thousands of deltas for benchmarks). A request may set its own with the metadata key
+    /// <c>sim_text_deltas</c>; a fault's <see cref="Fault.TextDeltas"/> wins over both.
+    /// </summary>
     public int TextDeltas { get; set; } = 3;
 
     /// <summary>Model echoed in responses when the request names none.</summary>
@@ -24,6 +29,9 @@ public sealed class SimulatorOptions
 
     /// <summary>Accept permessage-deflate when the client offers it (the real Codex CLI does).</summary>
     public bool EnableCompression { get; set; }
+
+    /// <summary>Responses kept for retrieve/cancel/input_items (HTTP store:true or background); the oldest go beyond it.</summary>
+    public int StoredResponses { get; set; } = 1_000;
 
     /// <summary>Ledger records kept per list (connections, requests); the oldest tenth is dropped beyond it.</summary>
     public int LedgerCapacity { get; set; } = 100_000;

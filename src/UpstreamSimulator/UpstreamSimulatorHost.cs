@@ -46,7 +46,9 @@ public sealed class UpstreamSimulatorHost : IAsyncDisposable
     public SimulatorOptions Options { get; }
 
     /// <summary>Starts a simulator on 127.0.0.1:<paramref name="port"/> (0 = a free port).</summary>
-    public static async Task<UpstreamSimulatorHost> StartAsync(SimulatorOptions? options = null, int port = 0, CancellationToken ct = default)
+    /// <param name="logger">Gets one Information line with the base URL and the ledger URL (the host itself logs nothing).</param>
+    public static async Task<UpstreamSimulatorHost> StartAsync(SimulatorOptions? options = null, int port = 0, CancellationToken ct = default,
+        ILogger? logger = null)
     {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Logging.ClearProviders();
@@ -59,7 +61,13 @@ public sealed class UpstreamSimulatorHost : IAsyncDisposable
         await app.StartAsync(ct);
 
         var address = app.Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
-        return new UpstreamSimulatorHost(app, new Uri(address).Port);
+        var host = new UpstreamSimulatorHost(app, new Uri(address).Port);
+        if (logger is not null)
+        {
+            SimulatorEndpointExtensions.LogStartup(logger, host.Root);
+        }
+
+        return host;
     }
 
     public async ValueTask DisposeAsync()

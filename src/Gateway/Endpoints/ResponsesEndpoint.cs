@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
@@ -21,23 +20,43 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
 {
     private readonly GatewayOptions _options = options.Value;
 
-    public async Task HandleAsync(HttpContext context)
+    /// <summary>How long an SSE stream may stay quiet before a keepalive comment (shared by the chat relay).</summary>
+    internal TimeSpan KeepAliveInterval => _options.KeepAliveInterval;
+
+    public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
+        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry)
+            : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
+            : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry));
+
+    private static (ResponseCreateRequest?, OpenAIError?) Parse(byte[] body) =>
+        ResponseCreateParser.TryParse(body, out var parsed, out var error) ? (parsed, null) : (null, error);
+
+    /// <summary>
+    /// An HTTP turn up to its first event, the part every API shape served over HTTP shares: drain, authentication, the
+    /// body, the caller's <paramref name="parse"/> into the Responses request it runs, routing, dispatch, and the answer
+    /// to anything refused before the first byte; then <paramref name="relay"/> answers the client from the turn's events.
+    /// </summary>
+    public async Task RunAsync<TRequest>(HttpContext context, string transport, Func<byte[], (TRequest? Request, OpenAIError? Error)> parse,
+        Func<TRequest, ResponseCreateRequest> responses, Func<TRequest, HttpTurn, Task> relay) where TRequest : class
     {
         var aborted = context.RequestAborted;
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
         using var inFlight = drain.Track();
-        using var telemetry = new TurnTelemetry("http");
+        using var telemetry = new TurnTelemetry(transport);
         var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
         if (tenant is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
 
         var (body, error) = await RequestBody.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
-        if (error is not null || !ResponseCreateParser.TryParse(body, out var parsed, out error))
+        TRequest? request = null;
+        if (error is null) (request, error) = parse(body!);
+        if (error is not null)
         {
-            await ErrorResults.WriteAsync(context.Response, error!);
+            await ErrorResults.WriteAsync(context.Response, error);
             return;
         }
 
-        var fingerprints = ItemFingerprint.ComputeAll(parsed!.InputItems);
+        var parsed = responses(request!);
+        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
         var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, fingerprints);
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
         var key = route.Key;
@@ -54,9 +73,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         }
         telemetry.FirstByte();
         router.Started(key!, stream);
-        if (parsed.Stream) await RelaySseAsync(context, stream, key!, telemetry);
-        else if (parsed.Background) await RespondStartedAsync(context, stream);
-        else await RespondJsonAsync(context, stream, key!, telemetry);
+        await relay(request!, new HttpTurn(context, stream, key!, telemetry));
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
@@ -89,24 +106,15 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
 
         var current = stream.Current;
         var relayed = 0;
-        var lastWrite = Stopwatch.GetTimestamp();
+        var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
         while (true)
         {
-            if (current.IsHeartbeat)
-            {
-                // Keepalives ride on the owner's heartbeats (every 500 ms while the turn is quiet): no timer per event.
-                if (Stopwatch.GetElapsedTime(lastWrite) >= _options.KeepAliveInterval)
-                {
-                    SseWriter.WriteComment(writer, "keepalive"u8);
-                    await writer.FlushAsync(context.RequestAborted);
-                    lastWrite = Stopwatch.GetTimestamp();
-                }
-            }
+            if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
             else
             {
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
                 relayed++;
-                lastWrite = Stopwatch.GetTimestamp();
+                keepAlive.Wrote();
                 if (EventTypes.IsTerminal(current.Type))
                 {
                     // The turn is over for the client; nothing after a terminal event may reach it.
@@ -149,11 +157,7 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         var summary = Ended(key, terminal, telemetry);
         if (terminal.Type == EventTypes.Failed)
         {
-            var code = summary.ErrorCode ?? ErrorCodes.ServerError;
-            var retryable = ErrorCodes.IsRetryable(code);
-            await ErrorResults.WriteAsync(context.Response, new OpenAIError(retryable ? 502 : 400, code,
-                summary.ErrorMessage ?? "The response failed.", retryable ? ErrorTypes.Server : ErrorTypes.InvalidRequest)
-                { RetryAfterSeconds = retryable ? 1 : null });
+            await ErrorResults.WriteAsync(context.Response, FailedError(summary));
             return;
         }
         context.Response.StatusCode = StatusCodes.Status200OK;
@@ -171,6 +175,15 @@ public sealed class ResponsesEndpoint(ClientAuthenticator authenticator, TurnRou
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(Protocol.Responses.ResponseObjects.ToEnvelope(started, -1, background: true, out _), context.RequestAborted);
+    }
+
+    /// <summary>A failed response answered as one HTTP error: 502 (retry) for a transient code, 400 otherwise.</summary>
+    public static OpenAIError FailedError(EventSummary summary)
+    {
+        var code = summary.ErrorCode ?? ErrorCodes.ServerError;
+        var retryable = ErrorCodes.IsRetryable(code);
+        return new OpenAIError(retryable ? 502 : 400, code, summary.ErrorMessage ?? "The response failed.", retryable ? ErrorTypes.Server : ErrorTypes.InvalidRequest)
+            { RetryAfterSeconds = retryable ? 1 : null };
     }
 
     /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span.</summary>

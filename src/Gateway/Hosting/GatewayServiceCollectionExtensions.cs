@@ -35,6 +35,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddClientLimits(configuration);
         services.AddSingleton<TurnDispatcher>();
         services.AddSingleton<ResponsesEndpoint>();
+        services.AddSingleton<ChatCompletionsEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
         services.AddSingleton<ResponsesApiEndpoints>();
         services.AddSingleton<DrainState>();
@@ -60,6 +61,9 @@ public static class GatewayServiceCollectionExtensions
                 .RequireRateLimiting(ClientLimits.WebSocketsPolicy);
             ResponsesApiEndpoints.Map(endpoints, path);
         }
+        foreach (var path in new[] { "/v1/chat/completions", "/chat/completions" })
+            endpoints.MapPost(path, (HttpContext context, ChatCompletionsEndpoint handler) => handler.HandleAsync(context))
+                .RequireRateLimiting(ClientLimits.TurnsPolicy);
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
         return endpoints.MapCodexHealth();

@@ -32,11 +32,13 @@ public static class SiloApp
     {
         var builder = WebApplication.CreateBuilder(args);
         builder.AddCodexLogDefaults();
+        Uri? simulatorLedger = null;
         if (builder.Configuration.GetValue<bool>(UseSimulatorKey))
         {
 #if INCLUDE_SIMULATOR
             var simulator = await UpstreamSimulatorHost.StartAsync();
             builder.Configuration["CodexLb:Upstream:BaseUrl"] = simulator.BaseUrl.ToString();
+            simulatorLedger = new Uri(simulator.Root, "_sim/ledger");
             builder.Services.AddSingleton(simulator); // disposed with the host
 #else
             throw new OptionsValidationException(UseSimulatorKey, typeof(SiloApp),
@@ -92,7 +94,7 @@ public static class SiloApp
         if (serveClients) app.MapCodexGateway();
         else MapHealthOnly(app);
         app.MapCodexTelemetry();
-        StartupBanner.LogWhenStarted(app, cluster, serveClients, dashboard.Enabled);
+        StartupBanner.LogWhenStarted(app, cluster, serveClients, dashboard.Enabled, simulatorLedger);
         return app;
     }
 

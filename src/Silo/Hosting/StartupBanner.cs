@@ -10,7 +10,7 @@ namespace CodexLb.Silo.Hosting;
 /// </summary>
 public static partial class StartupBanner
 {
-    public static void LogWhenStarted(WebApplication app, Gateway.Hosting.ClusterSettings cluster, bool serveClients, bool dashboard)
+    public static void LogWhenStarted(WebApplication app, Gateway.Hosting.ClusterSettings cluster, bool serveClients, bool dashboard, Uri? simulatorLedger)
     {
         app.Lifetime.ApplicationStarted.Register(() =>
         {
@@ -19,11 +19,13 @@ public static partial class StartupBanner
             var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("CodexLb.Silo");
             LogStarted(logger, serveClients ? $"{address}/v1 (responses, chat/completions, models)" : "not served here (a production silo)",
                 dashboard ? address + Dashboard.DashboardHosting.Path : "off", address + "/metrics", cluster.SiloPort, cluster.GatewayPort,
-                cluster.UsesRedis ? "Redis" : "localhost, in-memory state", upstream);
+                cluster.UsesRedis ? "Redis" : "localhost, in-memory state", upstream,
+                simulatorLedger is null ? "" : $" (the bundled simulator; its ledger of what was sent upstream: {simulatorLedger})");
         });
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message =
-        "CodexLb started. Client API: {ClientApi}; dashboard: {Dashboard}; metrics: {Metrics}; Orleans silo port {SiloPort}, gateway port {GatewayPort} ({Clustering}); upstream: {Upstream}")]
-    private static partial void LogStarted(ILogger logger, string clientApi, string dashboard, string metrics, int siloPort, int gatewayPort, string clustering, Uri upstream);
+        "CodexLb started. Client API: {ClientApi}; dashboard: {Dashboard}; metrics: {Metrics}; Orleans silo port {SiloPort}, gateway port {GatewayPort} ({Clustering}); upstream: {Upstream}{Simulator}")]
+    private static partial void LogStarted(ILogger logger, string clientApi, string dashboard, string metrics, int siloPort, int gatewayPort, string clustering, Uri upstream,
+        string simulator);
 }

@@ -3,14 +3,17 @@ using System.Text.Json;
 using CodexLb.UpstreamSimulator.Faults;
 using CodexLb.UpstreamSimulator.Ledger;
 using CodexLb.UpstreamSimulator.Model;
+using CodexLb.UpstreamSimulator.Store;
 using CodexLb.UpstreamSimulator.Wire;
 using Microsoft.AspNetCore.Http;
 
 namespace CodexLb.UpstreamSimulator.Http;
 
 /// <summary>
-/// Plain HTTP <c>POST …/responses</c>: stateless (full input every time, so previous_response_id is always
-/// unknown), SSE when <c>stream:true</c>, otherwise the final response object as JSON.
+/// Plain HTTP <c>POST …/responses</c>: SSE when <c>stream:true</c>, otherwise the final response object as JSON.
+/// store:true responses (the API's default) are kept for retrieval, and a previous_response_id continues from a
+/// stored, completed one (anything else is previous_response_not_found). background:true without streaming answers
+/// "queued" at once and runs on (<see cref="BackgroundRun"/>).
 /// </summary>
 internal static class HttpResponsesEndpoint
 {
@@ -21,9 +24,10 @@ internal static class HttpResponsesEndpoint
         var headers = http.Request.Headers;
         var authorization = headers.Authorization.Count > 0 ? headers.Authorization.ToString() : null;
         var entry = core.Ledger.StartRequest(null, 1, SimTransport.Http, authorization);
+        var handedOver = false;
         try
         {
-            await HandleAsync(http, core, entry);
+            handedOver = await HandleAsync(http, core, entry);
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException
                                        or Microsoft.AspNetCore.Connections.ConnectionAbortedException)
@@ -33,15 +37,19 @@ internal static class HttpResponsesEndpoint
         }
         finally
         {
-            core.AbortIfInFlight(entry);
+            if (!handedOver)
+            {
+                core.AbortIfInFlight(entry);
+            }
         }
     }
 
-    private static async Task HandleAsync(HttpContext http, SimulatorCore core, RequestEntry entry)
+    /// <returns>True when a background run owns the ledger entry from now on.</returns>
+    private static async Task<bool> HandleAsync(HttpContext http, SimulatorCore core, RequestEntry entry)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, core.Stopping);
         var ct = linked.Token;
-        var body = await ReadBodyAsync(http.Request.BodyReader, ct);
+        var body = await HttpJson.ReadBodyAsync(http.Request.BodyReader, ct);
         CreateRequest request;
         try
         {
@@ -52,12 +60,74 @@ internal static class HttpResponsesEndpoint
             var error = SimErrors.InvalidJson(ex.Message);
             core.Finish(entry, RequestOutcome.Error, error);
             await HttpErrors.WriteAsync(http, error);
-            return;
+            return false;
         }
 
         core.Describe(entry, request);
         var context = new FaultContext(null, 1, SimTransport.Http, request.LatestUserText);
-        var (turn, effects) = core.Prepare(request, entry, current: null, context);
+        var (turn, effects) = core.Prepare(request, entry, core.StoredAnchor(request.PreviousResponseId), context);
+        var echo = request.Echo;
+        var keep = turn.Kind != TurnKind.Error && (echo.Store || echo.Background);
+        if (keep && echo.Background && !request.Stream)
+        {
+            // The answer is the queued snapshot, taken before the run can move on (without latency it finishes at once).
+            var queued = core.Keep(request, turn, entry, "queued");
+            var snapshot = queued.Snapshot();
+            BackgroundRun.Start(core, queued, effects, turn.Frames.Count);
+            await HttpJson.WriteAsync(http, snapshot);
+            return true;
+        }
+
+        var stored = keep && echo.Background ? core.Keep(request, turn, entry, "in_progress") : null;
+        var final = turn.Kind == TurnKind.Failed ? "failed" : "completed";
+
+        // Just before the terminal frame: the ledger outcome and the stored copy (a client may GET it at once).
+        void Complete()
+        {
+            core.Finish(entry, turn);
+            if (stored is not null)
+            {
+                stored.TryMove(final);
+            }
+            else if (keep)
+            {
+                core.Keep(request, turn, entry, final);
+            }
+        }
+
+        try
+        {
+            await DeliverAsync(http, core, entry, turn, effects, request.Stream, stored, Complete, ct);
+        }
+        finally
+        {
+            // A background stream whose client left still finishes at the provider.
+            stored?.TryMove(final);
+        }
+
+        return false;
+    }
+
+    private static async Task DeliverAsync(HttpContext http, SimulatorCore core, RequestEntry entry, Turn turn, TurnEffects effects,
+        bool stream, StoredResponse? stored, Action complete, CancellationToken ct)
+    {
+        using var run = stored is null ? null : CancellationTokenSource.CreateLinkedTokenSource(ct, stored.Cancellation.Token);
+        try
+        {
+            await DeliverAsync(http, core, entry, turn, effects, stream, complete, run?.Token ?? ct);
+        }
+        catch (OperationCanceledException) when (stored?.Cancellation.IsCancellationRequested == true && !ct.IsCancellationRequested)
+        {
+            // Cancelled through POST …/cancel: the stream just ends.
+            stored.TryMove("cancelled");
+            core.Finish(entry, RequestOutcome.Cancelled);
+            await http.Response.BodyWriter.FlushAsync(ct);
+        }
+    }
+
+    private static async Task DeliverAsync(HttpContext http, SimulatorCore core, RequestEntry entry, Turn turn, TurnEffects effects,
+        bool stream, Action complete, CancellationToken ct)
+    {
         if (effects.Hang)
         {
             await Task.Delay(Timeout.Infinite, ct);
@@ -71,7 +141,7 @@ internal static class HttpResponsesEndpoint
             http.Response.Headers.Connection = "close";
         }
 
-        if (turn.Kind == TurnKind.Error || !request.Stream)
+        if (turn.Kind == TurnKind.Error || !stream)
         {
             // Nothing is streamed: the whole schedule elapses before the status line.
             var total = effects.FirstEventDelay + (effects.EventDelay * Math.Max(0, limit - 1));
@@ -82,7 +152,7 @@ internal static class HttpResponsesEndpoint
                 return;
             }
 
-            core.Finish(entry, turn);
+            complete();
             await WriteWholeAsync(http, turn, effects.RetryAfter);
             return;
         }
@@ -95,7 +165,7 @@ internal static class HttpResponsesEndpoint
             await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
             if (i == count - 1)
             {
-                core.Finish(entry, turn);
+                complete();
             }
 
             SseWriter.Write(http.Response.BodyWriter, turn.Frames.TypeAt(i), turn.Frames[i].Span);
@@ -128,6 +198,7 @@ internal static class HttpResponsesEndpoint
     {
         if (turn.Error is { } error)
         {
+            // Errors and failures alike: a non-streamed answer has only its status line to tell.
             await HttpErrors.WriteAsync(http, error, retryAfter);
             return;
         }
@@ -138,25 +209,7 @@ internal static class HttpResponsesEndpoint
             ResponseEvents.WriteResponseObject(w, turn, "completed");
         }
 
-        http.Response.StatusCode = StatusCodes.Status200OK;
-        http.Response.ContentType = "application/json";
-        await http.Response.Body.WriteAsync(buffer.WrittenMemory, http.RequestAborted);
-    }
-
-    private static async Task<ReadOnlyMemory<byte>> ReadBodyAsync(System.IO.Pipelines.PipeReader reader, CancellationToken ct)
-    {
-        while (true)
-        {
-            var result = await reader.ReadAsync(ct);
-            if (result.IsCompleted)
-            {
-                var bytes = result.Buffer.ToArray();
-                reader.AdvanceTo(result.Buffer.End);
-                return bytes;
-            }
-
-            reader.AdvanceTo(result.Buffer.Start, result.Buffer.End);
-        }
+        await HttpJson.WriteAsync(http, buffer.WrittenMemory);
     }
 
     private static Task DelayAsync(TimeSpan delay, CancellationToken ct) =>

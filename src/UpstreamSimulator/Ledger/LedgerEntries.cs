@@ -43,9 +43,10 @@ internal sealed class RequestEntry
     public int RequestBytes;
     public string? Fault;
     public string? Authorization;
+    public RequestKind Kind;
 
     public RequestRecord ToRecord() =>
         new(Id, ConnectionId, IndexOnConnection, Transport, StartedAt, EndedAt, Model, PreviousResponseId, AnchorValid,
             IsDelta, InputItemCount, NewInputTokens, ContextTokens, CachedTokens, OutputTokens, ResponseId, Outcome,
-            ErrorCode, ErrorStatus, Generate, RequestBytes, Fault, Authorization);
+            ErrorCode, ErrorStatus, Generate, RequestBytes, Fault, Authorization, Kind);
 }

@@ -44,4 +44,32 @@ public enum RequestOutcome
 
     /// <summary>The client went away before the response finished.</summary>
     Aborted,
+
+    /// <summary>A background response cancelled through <c>POST /responses/{id}/cancel</c> (or deleted) before it finished.</summary>
+    Cancelled,
+}
+
+/// <summary>Which operation of the responses API a ledger request was.</summary>
+public enum RequestKind
+{
+    /// <summary>Create a response (websocket response.create or HTTP POST /responses).</summary>
+    Create,
+
+    /// <summary>GET /responses/{id}.</summary>
+    Retrieve,
+
+    /// <summary>DELETE /responses/{id}.</summary>
+    Delete,
+
+    /// <summary>POST /responses/{id}/cancel.</summary>
+    Cancel,
+
+    /// <summary>GET /responses/{id}/input_items.</summary>
+    InputItems,
+
+    /// <summary>POST /responses/input_tokens.</summary>
+    InputTokens,
+
+    /// <summary>POST /responses/compact.</summary>
+    Compact,
 }

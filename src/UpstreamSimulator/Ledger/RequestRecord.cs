@@ -14,6 +14,7 @@ namespace CodexLb.UpstreamSimulator;
 /// <param name="ErrorCode">Error code of an Error/Failed outcome.</param>
 /// <param name="Fault">Label of the fault that hit the request: the kind, or the in-band directive string.</param>
 /// <param name="Authorization">Authorization header (the websocket handshake's, or the HTTP request's).</param>
+/// <param name="Kind">The operation: a create, or one of the HTTP calls on stored responses, input_tokens, compact.</param>
 public sealed record RequestRecord(
     long Id,
     long? ConnectionId,
@@ -37,4 +38,5 @@ public sealed record RequestRecord(
     bool Generate,
     int RequestBytes,
     string? Fault,
-    string? Authorization);
+    string? Authorization,
+    RequestKind Kind = RequestKind.Create);

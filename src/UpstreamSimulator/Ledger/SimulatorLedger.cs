@@ -92,12 +92,13 @@ public sealed class SimulatorLedger
         return entry;
     }
 
-    internal RequestEntry StartRequest(long? connectionId, int index, SimTransport transport, string? authorization)
+    internal RequestEntry StartRequest(long? connectionId, int index, SimTransport transport, string? authorization,
+        RequestKind kind = RequestKind.Create)
     {
         var entry = new RequestEntry
         {
             ConnectionId = connectionId, IndexOnConnection = index, Transport = transport,
-            StartedAt = DateTimeOffset.UtcNow, Authorization = authorization,
+            StartedAt = DateTimeOffset.UtcNow, Authorization = authorization, Kind = kind,
         };
         lock (_gate)
         {

@@ -1,9 +1,12 @@
 using System.Text;
 using System.Text.Json;
+using CodexLb.UpstreamSimulator.Model.Settings;
 
 namespace CodexLb.UpstreamSimulator.Model;
 
-internal enum NewestItemKind { None, UserMessage, ToolOutput, Other }
+/// <summary>What the newest input item is; <see cref="CompactionTrigger"/> is the Codex CLI's remote-compaction request
+/// (a <c>{"type":"compaction_trigger"}</c> item, answered with exactly one compaction item).</summary>
+internal enum NewestItemKind { None, UserMessage, ToolOutput, CompactionTrigger, Other }
 
 /// <summary>
 /// What the simulator needs from a <c>response.create</c> frame or HTTP create body. Parsed with
@@ -31,8 +34,26 @@ internal sealed class CreateRequest
 
     public int RequestBytes { get; private set; }
 
+    /// <summary>Everything but the input: echoed settings, tools, tool_choice, text.format.</summary>
+    public RequestSettings Settings { get; } = new();
+
+    public RequestEcho Echo => Settings.Echo;
+
+    /// <summary><c>input_image</c> parts of the newest item when it is a user message.</summary>
+    public int NewestImageCount { get; private set; }
+
+    /// <summary>The output text of the newest item when it is a tool output.</summary>
+    public string? NewestToolOutput { get; private set; }
+
+    /// <summary>The function whose call the newest tool output answers, when that call is in this request's input.</summary>
+    public string? NewestToolName { get; private set; }
+
+    /// <summary>The raw <c>input</c> value, kept only when the request asks to be stored.</summary>
+    public byte[]? InputJson { get; private set; }
+
     /// <exception cref="JsonException">The body is not a JSON object.</exception>
-    public static CreateRequest Parse(ReadOnlyMemory<byte> json, string defaultModel)
+    /// <param name="keepInput">Keep the raw input even when the request does not ask to be stored (compact).</param>
+    public static CreateRequest Parse(ReadOnlyMemory<byte> json, string defaultModel, bool keepInput = false)
     {
         using var doc = JsonDocument.Parse(json);
         var root = doc.RootElement;
@@ -42,6 +63,7 @@ internal sealed class CreateRequest
         }
 
         var request = new CreateRequest { RequestBytes = json.Length, Model = defaultModel };
+        JsonElement input = default;
         foreach (var property in root.EnumerateObject())
         {
             switch (property.Name)
@@ -53,7 +75,7 @@ internal sealed class CreateRequest
                     request.Model = property.Value.GetString() ?? defaultModel;
                     break;
                 case "previous_response_id" when property.Value.ValueKind == JsonValueKind.String:
-                    request.PreviousResponseId = property.Value.GetString();
+                    request.PreviousResponseId = request.Echo.PreviousResponseId = property.Value.GetString();
                     break;
                 case "generate" when property.Value.ValueKind is JsonValueKind.False:
                     request.Generate = false;
@@ -62,9 +84,18 @@ internal sealed class CreateRequest
                     request.Stream = true;
                     break;
                 case "input":
-                    request.ReadInput(property.Value);
+                    input = property.Value;
+                    request.ReadInput(input);
+                    break;
+                default:
+                    request.Settings.Read(property);
                     break;
             }
+        }
+
+        if ((keepInput || request.Echo.Store) && input.ValueKind is JsonValueKind.String or JsonValueKind.Array)
+        {
+            request.InputJson = RequestSettings.Raw(input);
         }
 
         return request;
@@ -88,21 +119,45 @@ internal sealed class CreateRequest
             return;
         }
 
+        Dictionary<string, string>? callNames = null;
         foreach (var item in input.EnumerateArray())
         {
             InputItemCount++;
             InputTokens += meter.Measure(item);
             NewestKind = Classify(item, out var role);
-            NewestUserText = null;
+            NewestUserText = NewestToolOutput = NewestToolName = null;
+            NewestImageCount = 0;
             if (role == "user")
             {
-                NewestUserText = LatestUserText = MessageText(item);
+                NewestUserText = LatestUserText = MessageText(item, out var images);
+                NewestImageCount = images;
             }
             else if (role == "assistant")
             {
                 AssistantMessages++;
             }
+            else if (NewestKind == NewestItemKind.ToolOutput)
+            {
+                NewestToolOutput = OutputText(item);
+                var callId = RequestSettings.String(item, "call_id");
+                NewestToolName = callId is not null && callNames?.TryGetValue(callId, out var name) == true ? name : null;
+            }
+            else if (RequestSettings.String(item, "type") is "function_call" or "custom_tool_call"
+                     && RequestSettings.String(item, "call_id") is { } id && RequestSettings.String(item, "name") is { } called)
+            {
+                (callNames ??= new Dictionary<string, string>(StringComparer.Ordinal))[id] = called;
+            }
         }
+    }
+
+    private static string OutputText(JsonElement item)
+    {
+        if (!item.TryGetProperty("output", out var output))
+        {
+            return "";
+        }
+
+        return output.ValueKind == JsonValueKind.String ? output.GetString() ?? "" : PartsText(output, out _);
     }
 
     private static NewestItemKind Classify(JsonElement item, out string? role)
@@ -120,21 +175,29 @@ internal sealed class CreateRequest
             return role == "user" ? NewestItemKind.UserMessage : NewestItemKind.Other;
         }
 
-        return type is "function_call_output" or "custom_tool_call_output" ? NewestItemKind.ToolOutput : NewestItemKind.Other;
+        return type switch
+        {
+            "function_call_output" or "custom_tool_call_output" => NewestItemKind.ToolOutput,
+            "compaction_trigger" => NewestItemKind.CompactionTrigger,
+            _ => NewestItemKind.Other,
+        };
     }
 
-    private static string MessageText(JsonElement message)
+    private static string MessageText(JsonElement message, out int images)
     {
+        images = 0;
         if (!message.TryGetProperty("content", out var content))
         {
             return "";
         }
 
-        if (content.ValueKind == JsonValueKind.String)
-        {
-            return content.GetString() ?? "";
-        }
+        return content.ValueKind == JsonValueKind.String ? content.GetString() ?? "" : PartsText(content, out images);
+    }
 
+    /// <summary>The text parts joined by newlines; image parts (a URL, a data: URL or a file id) are counted.</summary>
+    private static string PartsText(JsonElement content, out int images)
+    {
+        images = 0;
         if (content.ValueKind != JsonValueKind.Array)
         {
             return "";
@@ -143,7 +206,16 @@ internal sealed class CreateRequest
         var text = new StringBuilder();
         foreach (var part in content.EnumerateArray())
         {
-            if (part.ValueKind == JsonValueKind.Object && part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
+            if (part.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            if (RequestSettings.String(part, "type") == "input_image")
+            {
+                images++;
+            }
+            else if (part.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String)
             {
                 if (text.Length > 0)
                 {

@@ -4,7 +4,8 @@ using CodexLb.UpstreamSimulator.Wire;
 namespace CodexLb.UpstreamSimulator.Model;
 
 /// <summary>An assistant message, streamed as content_part.added, output_text.delta×N, output_text.done, content_part.done.</summary>
-internal sealed class MessageItem(string id, string text) : OutputItem(id)
+/// <param name="chunks">The deltas, when not an even split of the text into the requested number.</param>
+internal sealed class MessageItem(string id, string text, IReadOnlyList<string>? chunks = null) : OutputItem(id)
 {
     public override bool IsAssistantMessage => true;
 
@@ -18,15 +19,17 @@ internal sealed class MessageItem(string id, string text) : OutputItem(id)
         WritePart(w, "");
         batch.End("response.content_part.added");
 
-        foreach (var chunk in Split(text, deltas))
+        foreach (var chunk in chunks ?? Split(text, deltas))
         {
             w = BeginPartEvent(batch, "response.output_text.delta", outputIndex);
             w.WriteString("delta"u8, chunk);
+            WriteNoLogprobs(w);
             batch.End("response.output_text.delta");
         }
 
         w = BeginPartEvent(batch, "response.output_text.done", outputIndex);
         w.WriteString("text"u8, text);
+        WriteNoLogprobs(w);
         batch.End("response.output_text.done");
 
         w = BeginPartEvent(batch, "response.content_part.done", outputIndex);
@@ -54,7 +57,15 @@ internal sealed class MessageItem(string id, string text) : OutputItem(id)
         w.WriteString("text"u8, text);
         w.WriteStartArray("annotations"u8);
         w.WriteEndArray();
+        WriteNoLogprobs(w);
         w.WriteEndObject();
+    }
+
+    /// <summary>The provider always sends <c>logprobs</c> (empty unless requested); SDK types expect the field.</summary>
+    private static void WriteNoLogprobs(Utf8JsonWriter w)
+    {
+        w.WriteStartArray("logprobs"u8);
+        w.WriteEndArray();
     }
 
     private void WriteItem(Utf8JsonWriter w, string status, string? completedText)

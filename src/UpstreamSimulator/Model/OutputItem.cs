@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using CodexLb.UpstreamSimulator.Wire;
 
@@ -16,7 +15,7 @@ internal abstract class OutputItem
 
     public string Id { get; }
 
-    public ReadOnlySpan<byte> Done => _done ??= Serialize(WriteDone);
+    public ReadOnlySpan<byte> Done => _done ??= WireJson.Serialize(WriteDone);
 
     public int Tokens => TokenCounter.FromByteLength(Done.Length);
 
@@ -71,16 +70,5 @@ internal abstract class OutputItem
         {
             yield return text.Substring(i, Math.Min(size, text.Length - i));
         }
-    }
-
-    private static byte[] Serialize(Action<Utf8JsonWriter> write)
-    {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var w = new Utf8JsonWriter(buffer, WireJson.WriterOptions))
-        {
-            write(w);
-        }
-
-        return buffer.WrittenSpan.ToArray();
     }
 }

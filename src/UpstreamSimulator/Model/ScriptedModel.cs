@@ -1,8 +1,11 @@
+using CodexLb.UpstreamSimulator.Model.Generation;
+
 namespace CodexLb.UpstreamSimulator.Model;
 
 /// <summary>
-/// The deterministic "model": decides the output items from the newest input item only, so the same
-/// conversation always yields the same kinds of items whether it arrives anchored or as a full resend.
+/// The deterministic "model": decides the output items from the newest input item (and the request's tools and
+/// text.format), so the same conversation always yields the same items whether it arrives anchored or as a full
+/// resend.
 /// </summary>
 internal static class ScriptedModel
 {
@@ -13,7 +16,8 @@ internal static class ScriptedModel
 
     /// <param name="assistantMessagesBefore">Assistant messages already in the context (anchor + input), so the
     /// k-th answer of a conversation reads "Simulated answer #k." however the context was delivered.</param>
-    public static List<OutputItem> Respond(CreateRequest request, int assistantMessagesBefore, IdGenerator ids)
+    /// <param name="deltas">Text deltas the answer is streamed in (a plain answer is stretched to reach it).</param>
+    public static List<OutputItem> Respond(CreateRequest request, int assistantMessagesBefore, int deltas, IdGenerator ids)
     {
         if (!request.Generate)
         {
@@ -31,12 +35,25 @@ internal static class ScriptedModel
             ];
         }
 
-        if (text is not null && text.TrimEnd().EndsWith(CompactionMarker, StringComparison.Ordinal))
+        if (request.NewestKind == NewestItemKind.CompactionTrigger
+            || (text is not null && text.TrimEnd().EndsWith(CompactionMarker, StringComparison.Ordinal)))
         {
             var compactionId = ids.Next("cmp");
             return [new CompactionItem(compactionId, $"gAAAAA-sim-compaction-{compactionId}")];
         }
 
-        return [new MessageItem(ids.Next("msg"), $"Simulated answer #{assistantMessagesBefore + 1}.")];
+        if (ToolPolicy.Choose(request) is { } tool)
+        {
+            return [new FunctionCallItem(ids.Next("fc"), ids.Next("call"), tool.Name, AnswerText.Arguments(tool, request))];
+        }
+
+        var k = assistantMessagesBefore + 1;
+        if (request.Settings.Format.Kind != Settings.OutputFormatKind.Text)
+        {
+            return [new MessageItem(ids.Next("msg"), AnswerText.Formatted(request, k))]; // JSON is never stretched
+        }
+
+        var (answer, chunks) = AnswerText.Stretch(AnswerText.Plain(request, k), deltas);
+        return [new MessageItem(ids.Next("msg"), answer, chunks)];
     }
 }

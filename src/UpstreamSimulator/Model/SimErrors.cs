@@ -22,6 +22,13 @@ internal static class SimErrors
     public static SimError UnsupportedEvent(string? type) =>
         new(400, "invalid_request_error", "unsupported_event_type", $"Unsupported event type '{type}'. Expected 'response.create'.", "type");
 
+    /// <summary>An unknown (never stored, deleted or evicted) response id: the provider sends no code.</summary>
+    public static SimError ResponseNotFound(string id) =>
+        new(404, "invalid_request_error", null, $"Response with id '{id}' not found.");
+
+    public static SimError NotCancellable() =>
+        new(400, "invalid_request_error", null, "Only responses created with background=true can be cancelled.");
+
     public static SimError FromFault(Fault fault)
     {
         var status = fault.Status ?? 500;

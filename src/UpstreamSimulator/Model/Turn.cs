@@ -5,7 +5,8 @@ namespace CodexLb.UpstreamSimulator.Model;
 internal enum TurnKind { Completed, Error, Failed }
 
 /// <summary>An API error: a websocket error frame, an HTTP error body, or the error of response.failed.</summary>
-internal sealed record SimError(int Status, string Type, string Code, string Message, string? Param = null)
+/// <param name="Code">Null for the errors the provider sends without one (an unknown response id).</param>
+internal sealed record SimError(int Status, string Type, string? Code, string Message, string? Param = null)
 {
     public static string TypeForStatus(int status) => status switch
     {
@@ -27,6 +28,12 @@ internal sealed class Turn
     public string? ResponseId { get; init; }
     public string Model { get; init; } = "";
     public long CreatedAt { get; init; }
+
+    /// <summary>Unix seconds at which the response completes (written only in its completed form).</summary>
+    public long CompletedAt { get; set; }
+
+    /// <summary>The request settings the response object repeats.</summary>
+    public RequestEcho Echo { get; init; } = RequestEcho.Default;
     public IReadOnlyList<OutputItem> Items { get; init; } = [];
     public SimError? Error { get; init; }
     public int InputTokens { get; init; }
@@ -34,6 +41,15 @@ internal sealed class Turn
     public int OutputTokens { get; init; }
     public int ReasoningTokens { get; init; }
     public int AssistantMessagesAfter { get; init; }
+
+    /// <summary>The same response without its encoded frames (what a store keeps: the frames of a long stream are large).</summary>
+    public Turn WithoutFrames() => new()
+    {
+        Kind = Kind, Frames = EventBatch.Empty, ResponseId = ResponseId, Model = Model, CreatedAt = CreatedAt,
+        CompletedAt = CompletedAt, Echo = Echo, Items = Items, Error = Error, InputTokens = InputTokens,
+        CachedTokens = CachedTokens, OutputTokens = OutputTokens, ReasoningTokens = ReasoningTokens,
+        AssistantMessagesAfter = AssistantMessagesAfter,
+    };
 
     /// <summary>What the connection can continue from once this turn's response.completed is sent.</summary>
     public Anchor? NextAnchor => Kind == TurnKind.Completed && ResponseId is not null

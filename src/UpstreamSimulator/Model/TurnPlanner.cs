@@ -29,6 +29,7 @@ internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
             var failed = new Turn
             {
                 Kind = TurnKind.Failed, Frames = batch, ResponseId = responseId, Model = request.Model, CreatedAt = createdAt,
+                Echo = request.Echo,
                 Error = new SimError(fault.Status ?? 500, "server_error", code, fault.Message ?? $"Simulated failure ({code})."),
             };
             ResponseEvents.WriteLifecycleStart(batch, failed);
@@ -37,12 +38,13 @@ internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
         }
 
         var assistantBefore = (anchor?.AssistantMessages ?? 0) + request.AssistantMessages;
-        var items = ScriptedModel.Respond(request, assistantBefore, ids);
+        var deltas = Math.Max(1, fault?.TextDeltas ?? request.Settings.TextDeltas ?? options.TextDeltas);
+        var items = ScriptedModel.Respond(request, assistantBefore, deltas, ids);
         var cached = anchor?.ContextTokens ?? 0;
         var turn = new Turn
         {
             Kind = TurnKind.Completed, Frames = batch, ResponseId = responseId, Model = request.Model, CreatedAt = createdAt,
-            Items = items,
+            Echo = request.Echo, Items = items,
             InputTokens = cached + request.InputTokens,
             CachedTokens = cached,
             OutputTokens = items.Sum(i => i.Tokens),
@@ -53,18 +55,22 @@ internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
         if (!request.Generate)
         {
             // A warm-up: created + completed, empty output, but a chainable id.
+            turn.CompletedAt = createdAt;
             ResponseEvents.WriteResponseEvent(batch, "response.created", turn, "in_progress");
             ResponseEvents.WriteResponseEvent(batch, "response.completed", turn, "completed");
             return turn;
         }
 
         ResponseEvents.WriteLifecycleStart(batch, turn);
-        var deltas = Math.Max(1, fault?.TextDeltas ?? options.TextDeltas);
         for (var i = 0; i < items.Count; i++)
         {
             items[i].WriteEvents(batch, i, deltas);
         }
 
+        // completed_at: when the last event leaves, given the latency this request will be served with.
+        var effects = Effects(fault);
+        var schedule = effects.FirstEventDelay + (effects.EventDelay * batch.Count);
+        turn.CompletedAt = (DateTimeOffset.UtcNow + schedule).ToUnixTimeSeconds();
         ResponseEvents.WriteResponseEvent(batch, "response.completed", turn, "completed");
         return turn;
     }

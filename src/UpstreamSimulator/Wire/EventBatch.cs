@@ -16,6 +16,9 @@ internal sealed class EventBatch
 
     public EventBatch() => _writer = new Utf8JsonWriter(_buffer, WireJson.WriterOptions);
 
+    /// <summary>No frames (never written to).</summary>
+    public static EventBatch Empty { get; } = new();
+
     public int Count => _frames.Count;
 
     public string TypeAt(int index) => _frames[index].Type;

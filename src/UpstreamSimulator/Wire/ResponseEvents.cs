@@ -20,15 +20,30 @@ internal static class ResponseEvents
         batch.End(type);
     }
 
-    /// <summary>The response object; output and usage only once completed, error only when failed.</summary>
+    /// <summary>
+    /// The complete response object, every field the provider always sends (see tests/Tests/Simulator/Schemas).
+    /// Output, usage and completed_at only in the completed form, error only in the failed one.
+    /// </summary>
+    /// <param name="status">in_progress, completed, failed, queued or cancelled.</param>
     public static void WriteResponseObject(Utf8JsonWriter w, Turn turn, string status)
     {
+        var echo = turn.Echo;
+        var completed = status == "completed";
         w.WriteStartObject();
         w.WriteString("id"u8, turn.ResponseId);
         w.WriteString("object"u8, "response"u8);
         w.WriteNumber("created_at"u8, turn.CreatedAt);
-        w.WriteString("model"u8, turn.Model);
         w.WriteString("status"u8, status);
+        w.WriteBoolean("background"u8, echo.Background);
+        if (completed)
+        {
+            w.WriteNumber("completed_at"u8, turn.CompletedAt);
+        }
+        else
+        {
+            w.WriteNull("completed_at"u8);
+        }
+
         if (status == "failed" && turn.Error is { } error)
         {
             w.WriteStartObject("error"u8);
@@ -36,9 +51,18 @@ internal static class ResponseEvents
             w.WriteString("message"u8, error.Message);
             w.WriteEndObject();
         }
+        else
+        {
+            w.WriteNull("error"u8);
+        }
 
+        w.WriteNull("incomplete_details"u8);
+        WriteRawOr(w, "instructions"u8, echo.Instructions, null);
+        WriteNumberOrNull(w, "max_output_tokens"u8, echo.MaxOutputTokens);
+        WriteNumberOrNull(w, "max_tool_calls"u8, echo.MaxToolCalls);
+        w.WriteString("model"u8, turn.Model);
         w.WriteStartArray("output"u8);
-        if (status == "completed")
+        if (completed)
         {
             foreach (var item in turn.Items)
             {
@@ -47,12 +71,81 @@ internal static class ResponseEvents
         }
 
         w.WriteEndArray();
-        if (status == "completed")
+        w.WriteBoolean("parallel_tool_calls"u8, echo.ParallelToolCalls);
+        w.WriteNumber("presence_penalty"u8, echo.PresencePenalty);
+        w.WriteNumber("frequency_penalty"u8, echo.FrequencyPenalty);
+        WriteStringOrNull(w, "previous_response_id"u8, echo.PreviousResponseId);
+        WriteStringOrNull(w, "prompt_cache_key"u8, echo.PromptCacheKey);
+        w.WriteStartObject("reasoning"u8);
+        WriteStringOrNull(w, "effort"u8, echo.ReasoningEffort);
+        WriteStringOrNull(w, "summary"u8, echo.ReasoningSummary);
+        w.WriteEndObject();
+        WriteStringOrNull(w, "safety_identifier"u8, echo.SafetyIdentifier);
+        w.WriteString("service_tier"u8, echo.ServiceTier);
+        w.WriteBoolean("store"u8, echo.Store);
+        w.WriteNumber("temperature"u8, echo.Temperature);
+        w.WriteStartObject("text"u8);
+        WriteRawOr(w, "format"u8, echo.TextFormat, """{"type":"text"}"""u8);
+        w.WriteString("verbosity"u8, echo.Verbosity);
+        w.WriteEndObject();
+        WriteRawOr(w, "tool_choice"u8, echo.ToolChoice, "\"auto\""u8);
+        WriteRawOr(w, "tools"u8, echo.Tools, "[]"u8);
+        w.WriteNumber("top_logprobs"u8, echo.TopLogprobs);
+        w.WriteNumber("top_p"u8, echo.TopP);
+        w.WriteString("truncation"u8, echo.Truncation);
+        if (completed)
         {
             WriteUsage(w, turn);
         }
+        else
+        {
+            w.WriteNull("usage"u8);
+        }
 
+        WriteStringOrNull(w, "user"u8, echo.User);
+        WriteRawOr(w, "metadata"u8, echo.Metadata, "{}"u8);
         w.WriteEndObject();
+    }
+
+    private static void WriteRawOr(Utf8JsonWriter w, ReadOnlySpan<byte> name, byte[]? raw, ReadOnlySpan<byte> fallback)
+    {
+        w.WritePropertyName(name);
+        if (raw is not null)
+        {
+            w.WriteRawValue(raw, skipInputValidation: true);
+        }
+        else if (fallback.IsEmpty)
+        {
+            w.WriteNullValue();
+        }
+        else
+        {
+            w.WriteRawValue(fallback, skipInputValidation: true);
+        }
+    }
+
+    private static void WriteStringOrNull(Utf8JsonWriter w, ReadOnlySpan<byte> name, string? value)
+    {
+        if (value is null)
+        {
+            w.WriteNull(name);
+        }
+        else
+        {
+            w.WriteString(name, value);
+        }
+    }
+
+    private static void WriteNumberOrNull(Utf8JsonWriter w, ReadOnlySpan<byte> name, long? value)
+    {
+        if (value is { } v)
+        {
+            w.WriteNumber(name, v);
+        }
+        else
+        {
+            w.WriteNull(name);
+        }
     }
 
     /// <summary>A websocket error frame. Always carries <c>status</c>: Codex ignores error frames without it.</summary>
@@ -92,7 +185,7 @@ internal static class ResponseEvents
         w.WriteEndObject();
     }
 
-    private static void WriteUsage(Utf8JsonWriter w, Turn turn)
+    internal static void WriteUsage(Utf8JsonWriter w, Turn turn)
     {
         w.WriteStartObject("usage"u8);
         w.WriteNumber("input_tokens"u8, turn.InputTokens);

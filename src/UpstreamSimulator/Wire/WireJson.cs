@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 
@@ -12,4 +13,16 @@ internal static class WireJson
         Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
         Indented = false,
     };
+
+    /// <summary>One JSON value written into a fresh array.</summary>
+    public static byte[] Serialize(Action<Utf8JsonWriter> write, int initialCapacity = 256)
+    {
+        var buffer = new ArrayBufferWriter<byte>(initialCapacity);
+        using (var w = new Utf8JsonWriter(buffer, WriterOptions))
+        {
+            write(w);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
 }

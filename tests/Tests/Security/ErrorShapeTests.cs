@@ -22,6 +22,7 @@ public sealed class ErrorShapeTests(ProductFixture product)
     [InlineData("GET", "/v1/responses/resp_123/output_items")]
     [InlineData("POST", "/v1/responses/resp_123/resume")]
     [InlineData("PUT", "/backend-api/codex/nope/x")]
+    [InlineData("POST", "/v1/completions")]
     [InlineData("GET", "/v1/models/gpt-5.5")]
     public async Task Unmatched_routes_are_an_openai_shaped_404_naming_method_and_path(string method, string path)
     {

@@ -30,7 +30,7 @@ public sealed class SimulatorHttpTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
 
-        var frames = ParseSse(await response.Content.ReadAsStringAsync());
+        var frames = SimHttp.ParseSse(await response.Content.ReadAsStringAsync());
         Assert.All(frames, f => Assert.Equal(f.Event, f.Data.GetProperty("type").GetString()));
         Assert.Equal("response.created", frames[0].Event);
         Assert.Equal("response.completed", frames[^1].Event);
@@ -135,20 +135,5 @@ public sealed class SimulatorHttpTests
         var model = Assert.Single(body.GetProperty("data").EnumerateArray());
         Assert.Equal("gpt-5.5", model.GetProperty("id").GetString());
         Assert.Equal("model", model.GetProperty("object").GetString());
-    }
-
-    private static List<(string Event, JsonElement Data)> ParseSse(string text)
-    {
-        var frames = new List<(string, JsonElement)>();
-        foreach (var block in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
-        {
-            var lines = block.Split('\n');
-            Assert.Equal(2, lines.Length);
-            Assert.StartsWith("event: ", lines[0]);
-            Assert.StartsWith("data: ", lines[1]);
-            frames.Add((lines[0]["event: ".Length..], JsonDocument.Parse(lines[1]["data: ".Length..]).RootElement.Clone()));
-        }
-
-        return frames;
     }
 }

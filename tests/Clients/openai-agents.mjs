@@ -1,0 +1,83 @@
+// The OpenAI Agents SDK (@openai/agents) against the bridge: its default OpenAI client points at the bridge and it
+// speaks the Responses API. Tracing is off (it would export to the provider).
+import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool, user } from '@openai/agents';
+import OpenAI from 'openai';
+import { z } from 'zod';
+import { model, runScenario, structuredPrompt, toolName, toolPrompt, toolResult, Weather } from './lib/scenario.mjs';
+
+setTracingDisabled(true);
+setOpenAIAPI('responses');
+
+const texts = ['My name is Alice.', 'What is my name?', 'Thanks, goodbye.'];
+const execCommand = tool({
+  name: toolName,
+  description: 'Runs a shell command and returns what it printed.',
+  parameters: z.object({ cmd: z.string() }),
+  execute: async () => toolResult,
+});
+
+function agent({ baseUrl, apiKey }, extra = {}) {
+  setDefaultOpenAIClient(new OpenAI({ baseURL: baseUrl, apiKey, maxRetries: 0, timeout: 60_000 }));
+  return new Agent({ name: 'Assistant', instructions: 'You are a helpful assistant.', model, ...extra });
+}
+
+/** Every model call of a run: its response id and the text it produced. */
+const turnsOf = (result) => result.rawResponses.map((response) => ({
+  id: response.responseId,
+  text: response.output.filter((i) => i.type === 'message').flatMap((i) => i.content).map((c) => c.text ?? '').join(''),
+}));
+
+await runScenario({
+  async create(options) {
+    const result = await run(agent(options), 'Say hello in exactly 3 words.');
+    return { turns: turnsOf(result), finalOutput: result.finalOutput };
+  },
+
+  async stream(options) {
+    const result = await run(agent(options), 'Count from 1 to 5.', { stream: true });
+    let deltas = '';
+    for await (const delta of result.toTextStream()) deltas += delta;
+    await result.completed;
+    return { turns: turnsOf(result), finalOutput: result.finalOutput, deltas };
+  },
+
+  // One run, two model calls: the call, then (after the SDK ran the tool) the answer. Within a run the SDK resends
+  // the whole turn's items on the second call, without previous_response_id.
+  async tool(options) {
+    const result = await run(agent(options, { tools: [execCommand] }), toolPrompt);
+    const calls = result.newItems.filter((i) => i.type === 'tool_call_item').map((i) => ({ name: i.rawItem.name, arguments: i.rawItem.arguments }));
+    const outputs = result.newItems.filter((i) => i.type === 'tool_call_output_item').map((i) => i.output);
+    return { turns: turnsOf(result), finalOutput: result.finalOutput, calls, toolResults: outputs };
+  },
+
+  // Server-managed state: each run continues from the last one's response id and sends only its new input.
+  async chain(options) {
+    const assistant = agent(options);
+    const turns = [];
+    let previousResponseId;
+    for (const text of texts) {
+      const result = await run(assistant, text, { previousResponseId });
+      turns.push(...turnsOf(result));
+      previousResponseId = result.lastResponseId;
+    }
+    return { turns };
+  },
+
+  // Client-managed state: each run gets the previous run's whole history plus the new message.
+  async history(options) {
+    const assistant = agent(options);
+    const turns = [];
+    let history = [];
+    for (const text of texts) {
+      const result = await run(assistant, [...history, user(text)]);
+      turns.push(...turnsOf(result));
+      history = result.history;
+    }
+    return { turns };
+  },
+
+  async structured(options) {
+    const result = await run(agent(options, { outputType: Weather }), structuredPrompt);
+    return { turns: turnsOf(result), parsed: result.finalOutput };
+  },
+});

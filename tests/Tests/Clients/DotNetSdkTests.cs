@@ -1,0 +1,176 @@
+using System.ClientModel;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
+using OpenAI.Responses;
+
+// The SDK marks its whole Responses surface experimental (OPENAI001); testing that surface is the point.
+#pragma warning disable OPENAI001
+
+namespace CodexLb.Tests.Clients;
+
+/// <summary>
+/// The OpenAI .NET SDK (NuGet <c>OpenAI</c> 2.15.0, <see cref="ResponsesClient"/>) in-process against the embedded
+/// product: the common scenarios, reported in the scripts' result shape, and the stored-response lifecycle.
+/// </summary>
+public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests(product)
+{
+    private const string Model = "gpt-5.5";
+    private static readonly string[] Texts = ["My name is Alice.", "What is my name?", "Thanks, goodbye."];
+
+    private static readonly ResponseTool ExecCommand = ResponseTool.CreateFunctionTool(
+        ToolName,
+        BinaryData.FromString("""{"type":"object","properties":{"cmd":{"type":"string"}},"required":["cmd"],"additionalProperties":false}"""),
+        true,
+        "Runs a shell command and returns what it printed.");
+
+    private ResponsesClient Client => new(new ApiKeyCredential(ProductFixture.ApiKey), new ResponsesClientOptions { Endpoint = new Uri(Product.BaseUrl, "/v1") });
+
+    private static CreateResponseOptions Options(params ResponseItem[] input) => new(Model, input);
+
+    private static JsonObject Turn(ResponseResult response) => new() { ["id"] = response.Id, ["text"] = response.GetOutputText() ?? "" };
+
+    protected override async Task<ScenarioResult> RunAsync(string scenario)
+    {
+        JsonObject result;
+        try
+        {
+            result = scenario switch
+            {
+                "create" => await CreateAsync(),
+                "stream" => await StreamAsync(),
+                "tool" => await ToolAsync(),
+                "chain" => await ChainAsync(),
+                "history" => await HistoryAsync(),
+                "structured" => await StructuredAsync(),
+                _ => throw new ArgumentOutOfRangeException(nameof(scenario), scenario, null),
+            };
+            result["ok"] = true;
+        }
+        catch (Exception ex) when (ex is ClientResultException or JsonException or InvalidOperationException)
+        {
+            result = new JsonObject { ["ok"] = false, ["error"] = $"{ex.GetType().Name}: {ex.Message}" };
+        }
+        return new ScenarioResult($"dotnet {scenario}", JsonDocument.Parse(result.ToJsonString()).RootElement.Clone());
+    }
+
+    private async Task<JsonObject> CreateAsync()
+    {
+        ResponseResult response = await Client.CreateResponseAsync(Options(ResponseItem.CreateUserMessageItem("Say hello in exactly 3 words.")));
+        return new JsonObject { ["turns"] = new JsonArray(Turn(response)) };
+    }
+
+    private async Task<JsonObject> StreamAsync()
+    {
+        var deltas = "";
+        ResponseResult? final = null;
+        var options = Options(ResponseItem.CreateUserMessageItem("Count from 1 to 5."));
+        options.StreamingEnabled = true;
+        await foreach (var update in await Client.CreateResponseStreamingAsync(options))
+        {
+            if (update is StreamingResponseOutputTextDeltaUpdate delta) deltas += delta.Delta;
+            if (update is StreamingResponseCompletedUpdate completed) final = completed.Response;
+        }
+        if (final is null) throw new InvalidOperationException("the stream ended without response.completed");
+        return new JsonObject { ["turns"] = new JsonArray(Turn(final)), ["deltas"] = deltas };
+    }
+
+    private async Task<JsonObject> ToolAsync()
+    {
+        var client = Client;
+        var first = Options(ResponseItem.CreateUserMessageItem($"RUN_TOOL: use the {ToolName} tool to run `echo sim-tool-ran`, then tell me what it printed."));
+        first.Tools.Add(ExecCommand);
+        ResponseResult call = await client.CreateResponseAsync(first);
+        var calls = call.OutputItems.OfType<FunctionCallResponseItem>().ToList();
+        if (calls.Count == 0) throw new InvalidOperationException("no function_call in the response");
+        var second = Options([.. calls.Select(c => ResponseItem.CreateFunctionCallOutputItem(c.CallId, ToolResult))]);
+        second.PreviousResponseId = call.Id;
+        second.Tools.Add(ExecCommand);
+        ResponseResult answer = await client.CreateResponseAsync(second);
+        return new JsonObject
+        {
+            ["turns"] = new JsonArray(Turn(call), Turn(answer)),
+            ["calls"] = new JsonArray([.. calls.Select(c => new JsonObject { ["name"] = c.FunctionName, ["arguments"] = c.FunctionArguments.ToString() })]),
+        };
+    }
+
+    private async Task<JsonObject> ChainAsync()
+    {
+        var client = Client;
+        var turns = new JsonArray();
+        string? previous = null;
+        foreach (var text in Texts)
+        {
+            var options = Options(ResponseItem.CreateUserMessageItem(text));
+            options.PreviousResponseId = previous;
+            ResponseResult response = await client.CreateResponseAsync(options);
+            turns.Add(Turn(response));
+            previous = response.Id;
+        }
+        return new JsonObject { ["turns"] = turns };
+    }
+
+    private async Task<JsonObject> HistoryAsync()
+    {
+        var client = Client;
+        var turns = new JsonArray();
+        var context = new List<ResponseItem>();
+        foreach (var text in Texts)
+        {
+            context.Add(ResponseItem.CreateUserMessageItem(text));
+            var options = Options([.. context]);
+            options.StoredOutputEnabled = false;
+            ResponseResult response = await client.CreateResponseAsync(options);
+            turns.Add(Turn(response));
+            context.AddRange(response.OutputItems);
+        }
+        return new JsonObject { ["turns"] = turns };
+    }
+
+    private async Task<JsonObject> StructuredAsync()
+    {
+        var options = Options(ResponseItem.CreateUserMessageItem("Report the weather in Paris as JSON."));
+        options.TextOptions = new ResponseTextOptions
+        {
+            TextFormat = ResponseTextFormat.CreateJsonSchemaFormat("weather", BinaryData.FromString("""
+                {"type":"object","properties":{"city":{"type":"string"},"temperature_c":{"type":"integer"},"sunny":{"type":"boolean"}},
+                 "required":["city","temperature_c","sunny"],"additionalProperties":false}
+                """), null, true),
+        };
+        ResponseResult response = await Client.CreateResponseAsync(options);
+        return new JsonObject { ["turns"] = new JsonArray(Turn(response)), ["parsed"] = JsonNode.Parse(response.GetOutputText()) };
+    }
+
+    [Fact]
+    public async Task Stored_responses_can_be_retrieved_listed_cancelled_and_deleted()
+    {
+        var client = Client;
+        var stored = Options(ResponseItem.CreateUserMessageItem("Remember this response."));
+        stored.StoredOutputEnabled = true;
+        ResponseResult created = await client.CreateResponseAsync(stored);
+
+        ResponseResult retrieved = await client.GetResponseAsync(created.Id);
+        Assert.Equal(created.Id, retrieved.Id);
+        Assert.Equal(created.GetOutputText(), retrieved.GetOutputText());
+
+        var inputItems = new List<ResponseItem>();
+        await foreach (var item in client.GetResponseInputItemsAsync(new ResponseItemCollectionOptions(created.Id))) inputItems.Add(item);
+        var message = Assert.IsType<MessageResponseItem>(Assert.Single(inputItems));
+        Assert.Equal("Remember this response.", message.Content.Single().Text);
+
+        var work = Options(ResponseItem.CreateUserMessageItem("Work on this in the background."));
+        work.StoredOutputEnabled = true;
+        work.BackgroundModeEnabled = true;
+        ResponseResult background = await client.CreateResponseAsync(work);
+        ResponseResult cancelled = await client.CancelResponseAsync(background.Id);
+        Assert.Equal(background.Id, cancelled.Id);
+        // A background response may finish before the cancel lands: then cancel returns it completed.
+        Assert.Contains(cancelled.Status, new ResponseStatus?[] { ResponseStatus.Cancelled, ResponseStatus.Completed });
+
+        ResponseDeletionResult deleted = await client.DeleteResponseAsync(created.Id);
+        Assert.True(deleted.Deleted);
+        Assert.Equal(created.Id, deleted.ResponseId);
+        var gone = await Assert.ThrowsAsync<ClientResultException>(() => client.GetResponseAsync(created.Id));
+        Assert.Equal(404, gone.Status);
+    }
+}

@@ -1,0 +1,23 @@
+using CodexLb.Tests.Infrastructure;
+
+namespace CodexLb.Tests.Clients;
+
+/// <summary>
+/// The Vercel AI SDK (tests/Clients/vercel-ai.mjs) with its Responses model <c>openai.responses(...)</c>. It has no API
+/// for stored responses (retrieve/cancel/delete), so it runs the common scenarios only.
+/// </summary>
+public sealed class VercelAiSdkTests(ProductFixture product) : NodeClientTests(product, "vercel-ai.mjs")
+{
+    /// <summary>
+    /// With its default <c>store:true</c> the SDK sends the tool loop's reasoning back as an <c>item_reference</c> (it
+    /// names a stored item instead of resending it); the provider must still get only the tool output.
+    /// </summary>
+    [Fact]
+    public async Task Tool_round_trip_with_an_item_reference_sends_only_the_tool_output_upstream()
+    {
+        var result = (await RunAsync("tool-stored")).AssertOk();
+        Assert.Equal(ToolResult, Assert.Single(result["toolResults"].EnumerateArray()).GetString());
+        Assert.Equal(2, result.Turns.Count);
+        Product.Simulator.Ledger.AssertDeltaChain(result.ResponseIds, 1, 1);
+    }
+}
