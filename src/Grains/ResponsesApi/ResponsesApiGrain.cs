@@ -34,8 +34,8 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
             var cancelled = await Conversation(stored).CancelResponse(responseId);
             return cancelled is null ? Lost(responseId) : Ok(cancelled);
         }
-        if (stored.Status != ResponseStatus.Found) return Stored(stored, responseId)!;
-        return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' has already completed; only a response in progress can be cancelled."));
+        // Already over (it may have finished before the cancel arrived): cancel changes nothing and answers the response.
+        return Stored(stored, responseId) is { } error ? error : Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
     }
 
     public async Task<ApiReply> Delete(string tenant, string responseId)
@@ -55,6 +55,7 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
         if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
         var context = Context(path);
         var input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));
+        for (var i = 0; i < input.Count; i++) input[i] = ResponseObjects.AsListed(input[i], responseId, i);
         return Ok(ResponseObjects.InputItemsPage(input, new InputItemsQuery(limit, ascending, after)));
     }
 

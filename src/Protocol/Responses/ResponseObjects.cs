@@ -118,6 +118,41 @@ public static class ResponseObjects
         });
     }
 
+    /// <summary>
+    /// An input item as the API lists it: with an <c>id</c> (the client's shorthand items have none; a stable one is made
+    /// from the response and the item's position, so <c>after</c> cursors hold) and, for a message, a <c>status</c>.
+    /// </summary>
+    public static byte[] AsListed(byte[] item, string responseId, int position)
+    {
+        var hasId = ItemId(item) is not null;
+        var reader = new Utf8JsonReader(item, JsonLimits.Reader);
+        using var document = JsonDocument.ParseValue(ref reader);
+        var root = document.RootElement;
+        if (root.ValueKind != JsonValueKind.Object) return item;
+        var message = !root.TryGetProperty("type", out var type) || type.ValueEquals("message");
+        var hasStatus = root.TryGetProperty("status", out _);
+        var textContent = message && root.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String;
+        if (hasId && (!message || (hasStatus && !textContent))) return item;
+        return Write(writer =>
+        {
+            if (!hasId) writer.WriteString("id", $"{(message ? "msg" : "item")}_{responseId.Replace("resp_", "", StringComparison.Ordinal)}_{position}");
+            if (message && !root.TryGetProperty("type", out _)) writer.WriteString("type", "message");
+            if (message && !hasStatus) writer.WriteString("status", "completed");
+            foreach (var property in root.EnumerateObject())
+            {
+                if (!(textContent && property.NameEquals("content"))) { property.WriteTo(writer); continue; }
+                // The shorthand "content":"…" is one text part, as the API lists it.
+                var assistant = root.TryGetProperty("role", out var role) && role.ValueEquals("assistant");
+                writer.WriteStartArray("content");
+                writer.WriteStartObject();
+                writer.WriteString("type", assistant ? "output_text" : "input_text");
+                writer.WriteString("text", property.Value.GetString());
+                writer.WriteEndObject();
+                writer.WriteEndArray();
+            }
+        });
+    }
+
     /// <summary>The <c>id</c> of an item, when it has one (SDK shorthand inputs often do not).</summary>
     public static string? ItemId(ReadOnlySpan<byte> item)
     {

@@ -99,10 +99,15 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.Equal(1 + first.GetProperty("output").GetArrayLength() + 1, items.Count);
         Assert.False(page.GetProperty("has_more").GetBoolean());
 
+        Assert.All(page.GetProperty("data").EnumerateArray(), i => Assert.False(string.IsNullOrEmpty(i.GetProperty("id").GetString())));
         var (_, ascending) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?order=asc&limit=1");
         Assert.Single(ascending.GetProperty("data").EnumerateArray());
         Assert.Contains("llamas", ascending.GetProperty("data")[0].GetRawText());
         Assert.True(ascending.GetProperty("has_more").GetBoolean());
+        var cursor = ascending.GetProperty("last_id").GetString();
+        var (_, following) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?order=asc&limit=1&after={cursor}");
+        Assert.NotEqual(cursor, following.GetProperty("data")[0].GetProperty("id").GetString());
+        Assert.Contains(following.GetProperty("data")[0].GetProperty("content")[0].GetProperty("type").GetString(), new[] { "input_text", "output_text" });
 
         foreach (var bad in new[] { "limit=0", "limit=101", "limit=x", "order=sideways" })
         {
@@ -156,7 +161,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
-    public async Task Cancel_stops_an_in_flight_response_upstream_and_completed_ones_are_not_cancellable()
+    public async Task Cancel_stops_an_in_flight_response_upstream_and_leaves_a_completed_one_as_it_is()
     {
         var marker = "cancel-" + Guid.NewGuid().ToString("N")[..8];
         product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
@@ -173,9 +178,45 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.NotEqual(RequestOutcome.Completed, record.Outcome);
 
         var done = (await CreateAsync(Stored("short one"))).GetProperty("id").GetString()!;
-        var (doneStatus, error) = await SendAsync(HttpMethod.Post, $"/v1/responses/{done}/cancel");
-        Assert.Equal(HttpStatusCode.BadRequest, doneStatus);
-        Assert.Contains("completed", error.GetProperty("error").GetProperty("message").GetString());
+        var (doneStatus, unchanged) = await SendAsync(HttpMethod.Post, $"/v1/responses/{done}/cancel");
+        Assert.Equal(HttpStatusCode.OK, doneStatus);
+        Assert.Equal(("completed", done), (unchanged.GetProperty("status").GetString(), unchanged.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task Input_tokens_and_compact_go_to_the_provider_with_a_previous_response_id_expanded_into_its_context()
+    {
+        var first = await CreateAsync(Stored("count the tokens of a conversation about otters"));
+        var id = first.GetProperty("id").GetString()!;
+
+        var alone = await PostJsonAsync("/v1/responses/input_tokens", new JsonObject { ["model"] = "gpt-5.5", ["input"] = "and then?" });
+        var chained = await PostJsonAsync("/v1/responses/input_tokens",
+            new JsonObject { ["model"] = "gpt-5.5", ["input"] = "and then?", ["previous_response_id"] = id });
+        Assert.Equal("response.input_tokens", chained.GetProperty("object").GetString());
+        // The provider never saw our id: the bridge sent the context it names, so the count covers it.
+        Assert.True(chained.GetProperty("input_tokens").GetInt32() > alone.GetProperty("input_tokens").GetInt32());
+        var forwarded = product.Simulator.Ledger.Requests.Where(r => r.Kind == RequestKind.InputTokens).TakeLast(2).ToList();
+        Assert.All(forwarded, r => Assert.Null(r.PreviousResponseId));
+        Assert.All(forwarded, r => Assert.Equal("Bearer " + ProductFixture.UpstreamKey, r.Authorization));
+
+        var compacted = await PostJsonAsync("/backend-api/codex/responses/compact",
+            new JsonObject { ["model"] = "gpt-5.5", ["input"] = new JsonArray(), ["previous_response_id"] = id });
+        Assert.Equal("response.compaction", compacted.GetProperty("object").GetString());
+        Assert.Contains(compacted.GetProperty("output").EnumerateArray(), i => i.GetProperty("type").GetString() == "compaction");
+        Assert.Contains(compacted.GetProperty("output").EnumerateArray(), i => i.GetRawText().Contains("otters"));
+
+        using var unknown = await product.Http.PostAsJsonAsync("/v1/responses/input_tokens", new { model = "gpt-5.5", input = "x", previous_response_id = "resp_not_ours" });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        using var broken = await product.Http.PostAsync("/v1/responses/input_tokens", new StringContent("{not json", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(HttpStatusCode.BadRequest, broken.StatusCode);
+    }
+
+    private async Task<JsonElement> PostJsonAsync(string path, JsonObject body)
+    {
+        using var response = await product.Http.PostAsync(path, new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        return JsonDocument.Parse(text).RootElement.Clone();
     }
 
     [Fact]
