@@ -144,7 +144,7 @@ public static class FloorScenario
             new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 12),
             new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
             new("c=256, 20 ms", 256, 20, int.MaxValue, TimeSpan.FromSeconds(quick ? 1.5 : 3), quick ? 2 : 6),
-            new($"long stream: c=8, {LongStreamDeltas:N0} deltas", 8, 0, quick ? 2 : 5, null, quick ? 2 : 4, LongStreamDeltas),
+            new($"long stream: c=8, {LongStreamDeltas:N0} deltas", 8, 0, quick ? 2 : 10, null, quick ? 2 : 4, LongStreamDeltas),
         ];
         var tallies = new Dictionary<(string Setting, string Path), Tally>();
         var idle = new Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)>();
