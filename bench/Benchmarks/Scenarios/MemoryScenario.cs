@@ -59,7 +59,8 @@ public static class MemoryScenario
 
         // What the release costs: the next turn reads its base back from the store (one read), where a warm one does not.
         // Both go upstream as deltas: the sockets still hold the anchors.
-        var sample = Enumerable.Range(0, Math.Min(ReloadSample, k)).Where(i => anchors[i] is not null).ToArray();
+        // The newest conversations: their sockets are still open (the oldest ones' may have closed while the rest were made).
+        var sample = Enumerable.Range(Math.Max(0, k - ReloadSample), Math.Min(ReloadSample, k)).Where(i => anchors[i] is not null).ToArray();
         Log.Progress($"memory: a warm turn on {sample.Length} released conversations, then again while their contexts are cached");
         var cold = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
         var warm = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
@@ -73,9 +74,9 @@ public static class MemoryScenario
             "state", "GC heap (GetTotalMemory)", "per conversation", "process RSS", "per conversation", "upstream sockets open");
         void Row(string name, Sample s, object sockets) => table.Add(name, Kb(s.Managed - before.Managed), $"{(s.Managed - before.Managed) / 1024.0 / k:N1} KB",
             Kb(s.WorkingSet - before.WorkingSet), $"{(s.WorkingSet - before.WorkingSet) / 1024.0 / k:N1} KB", sockets);
-        Row("right after the turns (contexts cached)", active, "-");
-        Row($"idle {IdleRelease.TotalSeconds:N0} s: contexts released", released, openAfterRelease);
-        Row($"idle {SocketIdle.TotalSeconds:N0} s: upstream sockets closed too", idle, openAfterIdle);
+        Row($"right after the last turn (the last {IdleRelease.TotalSeconds:N0} s of conversations still cached)", active, "-");
+        Row($"{IdleRelease.TotalSeconds + 3:N0} s after the last turn: every context released", released, openAfterRelease);
+        Row($"{SocketIdle.TotalSeconds + 12:N0} s after the last turn: upstream sockets closed too", idle, openAfterIdle);
         table.Print();
         Log.Note("");
         Log.Note($"Baseline (after the warm-up): GC heap {Kb(before.Managed)}, RSS {Kb(before.WorkingSet)}. " +
@@ -86,7 +87,7 @@ public static class MemoryScenario
         Log.Note($"Goal <= 64 KB per idle conversation: GC heap {perReleased:N1} KB with its socket open, {perIdle:N1} KB without -> " +
                  $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}.");
 
-        var reload = new Table($"the next turn after the release (previous_response_id, {sample.Length} conversations, one at a time; both upstream as deltas on the open socket)",
+        var reload = new Table($"the next turn after the release (previous_response_id, the {sample.Length} newest conversations, one at a time; both upstream as deltas on the socket still open)",
             "turn", "p50 µs", "p90 µs", "p99 µs");
         reload.Add("first turn after the release (base read from Redis)", cold.P50, cold.P90, cold.P99);
         reload.Add("the next turn (base cached)", warm.P50, warm.P90, warm.P99);
