@@ -20,7 +20,8 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// </summary>
 public static class MemoryScenario
 {
-    private readonly record struct Sample(long Managed, long HeapSize, long WorkingSet, long Private);
+    /// <param name="Trimmed">the working set after an aggressive GC, which returns the memory the GC keeps committed to the OS.</param>
+    private readonly record struct Sample(long Managed, long HeapSize, long WorkingSet, long Private, long Trimmed);
 
     private static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(5), SocketIdle = TimeSpan.FromSeconds(20);
     private const int ItemBytes = 4 * 1024, ReloadSample = 200;
@@ -71,9 +72,11 @@ public static class MemoryScenario
         var openAfterIdle = await OpenUpstreamConnectionsAsync(product);
 
         var table = new Table($"memory per conversation (K = {k:N0}, each one completed turn with a {contextKb} KB context; response tree in Redis)",
-            "state", "GC heap (GetTotalMemory)", "per conversation", "process RSS", "per conversation", "upstream sockets open");
+            "state", "GC heap (GetTotalMemory)", "per conversation", "process RSS", "per conversation", "RSS after an aggressive GC", "per conversation",
+            "upstream sockets open");
         void Row(string name, Sample s, object sockets) => table.Add(name, Kb(s.Managed - before.Managed), $"{(s.Managed - before.Managed) / 1024.0 / k:N1} KB",
-            Kb(s.WorkingSet - before.WorkingSet), $"{(s.WorkingSet - before.WorkingSet) / 1024.0 / k:N1} KB", sockets);
+            Kb(s.WorkingSet - before.WorkingSet), $"{(s.WorkingSet - before.WorkingSet) / 1024.0 / k:N1} KB",
+            Kb(s.Trimmed - before.Trimmed), $"{(s.Trimmed - before.Trimmed) / 1024.0 / k:N1} KB", sockets);
         Row($"right after the last turn (the last {IdleRelease.TotalSeconds:N0} s of conversations still cached)", active, "-");
         Row($"{IdleRelease.TotalSeconds + 3:N0} s after the last turn: every context released", released, openAfterRelease);
         Row($"{SocketIdle.TotalSeconds + 12:N0} s after the last turn: upstream sockets closed too", idle, openAfterIdle);
@@ -84,8 +87,10 @@ public static class MemoryScenario
         var perReleased = (released.Managed - before.Managed) / 1024.0 / k;
         var perIdle = (idle.Managed - before.Managed) / 1024.0 / k;
         var rssIdle = (idle.WorkingSet - before.WorkingSet) / 1024.0 / k;
+        var trimmedIdle = (idle.Trimmed - before.Trimmed) / 1024.0 / k;
         Log.Note($"Goal <= 64 KB per idle conversation: GC heap {perReleased:N1} KB with its socket open, {perIdle:N1} KB without -> " +
-                 $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}.");
+                 $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}, " +
+                 $"after an aggressive GC {trimmedIdle:N1} KB -> {(trimmedIdle <= 64 ? "MET" : "MISSED")}.");
 
         var reload = new Table($"the next turn after the release (previous_response_id, the {sample.Length} newest conversations, one at a time; both upstream as deltas on the socket still open)",
             "turn", "p50 µs", "p90 µs", "p99 µs");
@@ -163,7 +168,12 @@ public static class MemoryScenario
         var info = GC.GetGCMemoryInfo(GCKind.FullBlocking);
         using var process = Process.GetCurrentProcess();
         process.Refresh();
-        return new Sample(managed, info.HeapSizeBytes, process.WorkingSet64, process.PrivateMemorySize64);
+        var (workingSet, privateBytes) = (process.WorkingSet64, process.PrivateMemorySize64);
+        // The server GC keeps freed segments committed after a peak (here: creating the K contexts); an aggressive
+        // collection hands them back, so the trimmed figure is what the process needs rather than what it once held.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        process.Refresh();
+        return new Sample(managed, info.HeapSizeBytes, workingSet, privateBytes, process.WorkingSet64);
     }
 
     private static async Task<int> OpenUpstreamConnectionsAsync(Product product)
