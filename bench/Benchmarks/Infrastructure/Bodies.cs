@@ -19,11 +19,13 @@ public static class Bodies
         Encoding.UTF8.GetBytes(new JsonObject { ["type"] = "function_call_output", ["call_id"] = callId, ["output"] = output }.ToJsonString());
 
     /// <summary>The whole body: Codex-like settings around the raw input items (after <paramref name="previousResponseId"/> when set).</summary>
-    public static byte[] Create(IEnumerable<byte[]> input, bool stream = true, string? previousResponseId = null)
+    /// <param name="textDeltas">asks the simulator for an answer of exactly this many text deltas (its <c>sim_text_deltas</c> metadata).</param>
+    public static byte[] Create(IEnumerable<byte[]> input, bool stream = true, string? previousResponseId = null, int textDeltas = 0)
     {
         using var buffer = new MemoryStream();
         buffer.Write("{\"model\":\"gpt-5.5\",\"stream\":"u8);
         buffer.Write(stream ? "true"u8 : "false"u8);
+        if (textDeltas > 0) buffer.Write(Encoding.UTF8.GetBytes($",\"metadata\":{{\"sim_text_deltas\":\"{textDeltas}\"}}"));
         if (previousResponseId is not null) buffer.Write(Encoding.UTF8.GetBytes($",\"previous_response_id\":\"{previousResponseId}\""));
         buffer.Write(",\"input\":["u8);
         var first = true;

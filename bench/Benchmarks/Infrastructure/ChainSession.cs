@@ -13,8 +13,12 @@ public sealed class ChainSession(string id)
 
     public string Id => id;
 
+    /// <summary>Ask the simulator for answers of exactly this many text deltas (0: its default).</summary>
+    public int TextDeltas { get; set; }
+
     public byte[] NextBody() =>
-        Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous);
+        Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous,
+            textDeltas: TextDeltas);
 
     public async Task<TurnTiming> TurnAsync(TurnClient client, Uri url)
     {

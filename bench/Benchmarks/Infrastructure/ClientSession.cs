@@ -14,7 +14,19 @@ public sealed class ClientSession(string id, BodyStyle style)
 {
     public const int CodexCycle = 8;
 
-    private readonly byte[] _single = Bodies.Create([Bodies.Message("user", $"benchmark turn of session {id}: answer briefly")]);
+    private byte[] _single = Bodies.Create([Bodies.Message("user", $"benchmark turn of session {id}: answer briefly")]);
+    private int _textDeltas;
+
+    /// <summary>Single style: ask the simulator for answers of exactly this many text deltas (0: its default).</summary>
+    public int TextDeltas
+    {
+        get => _textDeltas;
+        set
+        {
+            _textDeltas = value;
+            _single = Bodies.Create([Bodies.Message("user", $"benchmark turn of session {Id}: answer briefly")], textDeltas: value);
+        }
+    }
     private readonly List<byte[]> _history = [];
     private int _turn;
 

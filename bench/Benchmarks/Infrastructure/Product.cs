@@ -56,10 +56,11 @@ public sealed class Product : IAsyncDisposable
         return new Product(app, gateway, simulator.BaseUrl, simulator);
     }
 
-    public static async Task<Product> StartWithExternalSimulatorAsync()
+    /// <param name="extraArgs">configuration added after the defaults (command-line style), e.g. the Redis connection string.</param>
+    public static async Task<Product> StartWithExternalSimulatorAsync(IEnumerable<string>? extraArgs = null)
     {
         var child = await SimulatorProcess.StartAsync();
-        var (app, gateway) = await StartProductAsync(child.BaseUrl, []);
+        var (app, gateway) = await StartProductAsync(child.BaseUrl, extraArgs ?? []);
         return new Product(app, gateway, child.BaseUrl, null) { _childSimulator = child };
     }
 

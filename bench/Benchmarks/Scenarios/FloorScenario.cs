@@ -19,7 +19,14 @@ public static class FloorScenario
 
     private const string Direct = "direct", BridgeHttp = "bridge HTTP/SSE", BridgeWs = "bridge websocket", Yarp = "YARP";
 
-    private sealed record Setting(string Name, int Concurrency, int WorkMs, int TurnsPerWorker, TimeSpan? Duration, int Rounds);
+    /// <param name="TextDeltas">a long-stream setting: answers of exactly this many text deltas (the simulator's <c>sim_text_deltas</c>).</param>
+    private sealed record Setting(string Name, int Concurrency, int WorkMs, int TurnsPerWorker, TimeSpan? Duration, int Rounds, int TextDeltas = 0)
+    {
+        public bool Long => TextDeltas > 0;
+    }
+
+    /// <summary>Text deltas per answer of the long-stream setting (the relay's cost per event; the default answer has 3).</summary>
+    private const int LongStreamDeltas = 2000;
 
     private sealed record FloorPath(string Name, Func<int, Task<TurnTiming>> Turn, string? Proxy);
 
@@ -137,12 +144,15 @@ public static class FloorScenario
             new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 12),
             new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
             new("c=256, 20 ms", 256, 20, int.MaxValue, TimeSpan.FromSeconds(quick ? 1.5 : 3), quick ? 2 : 6),
+            new($"long stream: c=8, {LongStreamDeltas:N0} deltas", 8, 0, quick ? 2 : 10, null, quick ? 2 : 4, LongStreamDeltas),
         ];
         var tallies = new Dictionary<(string Setting, string Path), Tally>();
         var idle = new Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)>();
         foreach (var setting in settings)
         {
             concurrency = setting.Concurrency;
+            foreach (var session in direct.Concat(proxied)) session.TextDeltas = setting.TextDeltas;
+            foreach (var session in chains.Concat(wsChains)) session.TextDeltas = setting.TextDeltas;
             await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(setting.WorkMs));
             Log.Progress($"floor: {setting.Name}: {setting.Rounds} rounds, one batch per path each " +
                          $"({(setting.Duration is { } d ? $"{d.TotalSeconds:N1} s" : $"{setting.TurnsPerWorker} turns")} per batch)");
@@ -162,6 +172,7 @@ public static class FloorScenario
                     tally.Samples.Errors += result.Errors;
                     foreach (var (status, count) in result.ErrorStatuses) tally.Samples.ErrorStatuses[status] = tally.Samples.ErrorStatuses.GetValueOrDefault(status) + count;
                     tally.Samples.Bytes += result.Bytes;
+                    tally.Samples.Events += result.Events;
                     tally.Wall += result.WallSeconds;
                     foreach (var (name, seconds) in cpu) tally.Cpu[name] = tally.Cpu.GetValueOrDefault(name) + seconds;
                     tally.Bridge += counters;
@@ -172,7 +183,34 @@ public static class FloorScenario
         }
         foreach (var socket in sockets) await socket.DisposeAsync();
 
-        Report(settings, paths, tallies, idle);
+        Report([.. settings.Where(s => !s.Long)], paths, tallies, idle);
+        foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
+    }
+
+    /// <summary>
+    /// The relay's cost per event: a long answer makes the per-turn work (request, routing, grain calls, persisting) a
+    /// small part, so proxy CPU over the events the client received is what each relayed event costs.
+    /// </summary>
+    private static void ReportLongStream(Setting setting, FloorPath[] paths, Dictionary<(string, string), Tally> tallies)
+    {
+        var table = new Table($"floor, {setting.Name}: CPU per relayed event (proxy CPU from /proc / events the client received)",
+            "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "simulator CPU µs/event", "vs YARP");
+        double PerEvent(Tally t, string process) => t.Cpu.GetValueOrDefault(process, double.NaN) * 1e6 / Math.Max(1, t.Samples.Events);
+        var yarp = PerEvent(tallies[(setting.Name, Yarp)], "YARP");
+        foreach (var path in paths)
+        {
+            var t = tallies[(setting.Name, path.Name)];
+            var proxy = path.Proxy is { } p ? PerEvent(t, p) : double.NaN;
+            table.Add(path.Name, t.Samples.Turns, t.Samples.Errors, t.Samples.Events / (double)Math.Max(1, t.Samples.Turns), t.Samples.Events / t.Wall,
+                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), path.Proxy == "bridge" ? Ratio(proxy, yarp) : double.NaN);
+        }
+        table.Print();
+        Log.Note("");
+        foreach (var name in new[] { BridgeHttp, BridgeWs })
+        {
+            var cpu = PerEvent(tallies[(setting.Name, name)], "bridge");
+            Log.Note($"- [{(cpu <= 2 ? "PASS" : "MISS")}] {name}: CPU per relayed event <= 2 µs ({setting.Name}): {cpu:N2} µs/event (YARP {yarp:N2} µs/event)");
+        }
     }
 
     private static async Task ProfileBridgeAsync(BridgeProcess bridge, IEnumerable<FloorPath> paths, TimeSpan window)

@@ -9,85 +9,151 @@ using CodexLb.UpstreamSimulator;
 namespace CodexLb.Benchmarks.Scenarios;
 
 /// <summary>
-/// Memory per idle conversation including its upstream socket. The product runs in this process; the simulator runs in
-/// a child process so its half of each websocket is not counted. K conversations each complete one turn (so each grain
-/// holds an open upstream websocket), then full GCs, then GC.GetTotalMemory / working set deltas over K.
+/// Memory per idle conversation at scale, with realistic contexts. The product runs in this process in production mode
+/// (its response tree in a private redis-server, so the items a conversation's store keeps are not in this process); the
+/// simulator runs in a child process so its half of each websocket is not counted either. K conversations each complete
+/// one turn carrying a context of N KB (Codex-like items, unique per conversation); then the process is measured three
+/// times after full compacting GCs: right after the turns (contexts cached, upstream sockets open), after the
+/// conversations' idle release (CodexLb:State:IdleRelease), and after their upstream sockets' idle close. Per
+/// conversation = (measure - baseline) / K, for the GC heap and the process RSS. Last, what the release costs the next
+/// turn: a warm turn (previous_response_id) on a sample of released conversations, against the same turn on them warm.
 /// </summary>
 public static class MemoryScenario
 {
-    private readonly record struct Sample(long Managed, long HeapSize, long WorkingSet, long Private);
+    /// <param name="Trimmed">the working set after an aggressive GC, which returns the memory the GC keeps committed to the OS.</param>
+    private readonly record struct Sample(long Managed, long HeapSize, long WorkingSet, long Private, long Trimmed);
+
+    private static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(5), SocketIdle = TimeSpan.FromSeconds(20);
+    private const int ItemBytes = 4 * 1024, ReloadSample = 200;
 
     public static async Task RunAsync(BenchOptions options)
     {
         var k = options.Quick ? 300 : options.Conversations;
-        Log.Progress("memory: starting simulator child process + product");
-        await using var product = await Product.StartWithExternalSimulatorAsync();
-        var table = new Table($"memory per idle conversation (K = {k:N0}, each with one completed turn and an open upstream websocket)",
-            "measure", "before", "after", "delta", "per conversation");
+        var contextKb = options.ContextKb;
+        Log.Progress($"memory: redis-server, simulator child process, product in production mode (K = {k:N0}, {contextKb} KB contexts)");
+        await using var redis = await RedisServer.StartAsync();
+        await using var product = await Product.StartWithExternalSimulatorAsync(
+        [
+            "--CodexLb:Redis:ConnectionString", redis.Endpoint,
+            "--CodexLb:Silo:ServeClients", "true", // production mode; this one process is also the clients' front door
+            "--CodexLb:State:IdleRelease", IdleRelease.ToString(),
+            "--CodexLb:Upstream:IdleTimeout", SocketIdle.ToString(),
+            "--CodexLb:Limits:ConcurrentTurnsPerTenant", "0",
+        ]);
 
         var tag = Guid.NewGuid().ToString("N")[..8];
         Log.Progress("memory: warm-up (50 conversations, 2 turns each)");
-        await TurnsAsync(product, $"mem-warm-{tag}", 50);
-        await TurnsAsync(product, $"mem-warm-{tag}", 50);
-        var before = Measure();
-        Log.Progress($"memory: creating {k:N0} conversations");
-        await TurnsAsync(product, $"mem-{tag}", k);
-        var after = Measure();
-        var openUpstream = await OpenUpstreamConnectionsAsync(product);
-        Log.Progress($"memory: a second turn on each of the {k:N0} conversations");
-        await TurnsAsync(product, $"mem-{tag}", k);
-        var afterSecond = Measure();
-
-        void Row(string name, long b, long a) => table.Add(name, Kb(b), Kb(a), Kb(a - b), $"{(a - b) / 1024.0 / k:N1} KB");
-        Row("GC.GetTotalMemory(true)", before.Managed, after.Managed);
-        Row("GC heap size (GCMemoryInfo)", before.HeapSize, after.HeapSize);
-        Row("process working set", before.WorkingSet, after.WorkingSet);
-        Row("process private bytes", before.Private, after.Private);
-        table.Print();
-
-        var second = new Table($"memory retained per additional completed turn (a second turn on each of the K conversations)",
-            "measure", "delta", "per turn");
-        second.Add("GC.GetTotalMemory(true)", Kb(afterSecond.Managed - after.Managed), $"{(afterSecond.Managed - after.Managed) / 1024.0 / k:N1} KB");
-        second.Add("process working set", Kb(afterSecond.WorkingSet - after.WorkingSet), $"{(afterSecond.WorkingSet - after.WorkingSet) / 1024.0 / k:N1} KB");
-        second.Print();
-        Log.Note("");
-        Log.Note($"Upstream websockets open at the simulator after the first turns: {openUpstream:N0} (expected {k + 50:N0}: K + warm-up).");
-        var perConversation = (after.Managed - before.Managed) / 1024.0 / k;
-        var perConversationWs = (after.WorkingSet - before.WorkingSet) / 1024.0 / k;
-        Log.Note($"Goal <= 64 KB per idle conversation: managed heap {perConversation:N1} KB -> {(perConversation <= 64 ? "MET" : "MISSED")}; " +
-                 $"working set {perConversationWs:N1} KB -> {(perConversationWs <= 64 ? "MET" : "MISSED")}.");
-
-        await BareSocketReferenceAsync(product, k);
-    }
-
-    /// <summary>One turn on each of the sessions prefix-0 … prefix-(count-1), 32 at a time; the client is gone afterwards.</summary>
-    private static async Task TurnsAsync(Product product, string prefix, int count)
-    {
         using var client = new TurnClient(32);
-        var result = await RunTurnsAsync(client, product, prefix, count);
-        if (result.Errors > 0) Log.Note($"WARNING: {result.Errors} of {count} turns failed");
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        await TurnsAsync(client, product, $"mem-warm-{tag}", 50, contextKb, null);
+        await TurnsAsync(client, product, $"mem-warm-{tag}", 50, contextKb, null);
+        await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // the warm-up's own caches and sockets go first
+        var before = Measure();
+        Log.Progress($"memory: {k:N0} conversations, one turn each with a {contextKb} KB context");
+        var anchors = new string?[k];
+        var created = Stopwatch.StartNew();
+        await TurnsAsync(client, product, $"mem-{tag}", k, contextKb, anchors);
+        var active = Measure();
+        Log.Progress($"memory: turns done in {created.Elapsed.TotalSeconds:N0} s; waiting for the idle release ({IdleRelease.TotalSeconds:N0} s)");
+        await Task.Delay(IdleRelease + TimeSpan.FromSeconds(3));
+        var released = Measure();
+        var openAfterRelease = await OpenUpstreamConnectionsAsync(product);
+
+        // What the release costs: the next turn reads its base back from the store (one read), where a warm one does not.
+        // Both go upstream as deltas: the sockets still hold the anchors.
+        // The newest conversations: their sockets are still open (the oldest ones' may have closed while the rest were made).
+        var sample = Enumerable.Range(Math.Max(0, k - ReloadSample), Math.Min(ReloadSample, k)).Where(i => anchors[i] is not null).ToArray();
+        Log.Progress($"memory: a warm turn on {sample.Length} released conversations, then again while their contexts are cached");
+        var cold = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
+        var warm = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
+
+        Log.Progress($"memory: waiting for the upstream sockets' idle close ({SocketIdle.TotalSeconds:N0} s)");
+        await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // the close timer ticks every IdleTimeout / 2
+        var idle = Measure();
+        var openAfterIdle = await OpenUpstreamConnectionsAsync(product);
+
+        var table = new Table($"memory per conversation (K = {k:N0}, each one completed turn with a {contextKb} KB context; response tree in Redis)",
+            "state", "GC heap (GetTotalMemory)", "per conversation", "process RSS", "per conversation", "RSS after an aggressive GC", "per conversation",
+            "upstream sockets open");
+        void Row(string name, Sample s, object sockets) => table.Add(name, Kb(s.Managed - before.Managed), $"{(s.Managed - before.Managed) / 1024.0 / k:N1} KB",
+            Kb(s.WorkingSet - before.WorkingSet), $"{(s.WorkingSet - before.WorkingSet) / 1024.0 / k:N1} KB",
+            Kb(s.Trimmed - before.Trimmed), $"{(s.Trimmed - before.Trimmed) / 1024.0 / k:N1} KB", sockets);
+        Row($"right after the last turn (the last {IdleRelease.TotalSeconds:N0} s of conversations still cached)", active, "-");
+        Row($"{IdleRelease.TotalSeconds + 3:N0} s after the last turn: every context released", released, openAfterRelease);
+        Row($"{SocketIdle.TotalSeconds + 12:N0} s after the last turn: upstream sockets closed too", idle, openAfterIdle);
+        table.Print();
+        Log.Note("");
+        Log.Note($"Baseline (after the warm-up): GC heap {Kb(before.Managed)}, RSS {Kb(before.WorkingSet)}. " +
+                 $"GC heap size (GCMemoryInfo) idle: {Kb(idle.HeapSize - before.HeapSize)} over baseline.");
+        var perReleased = (released.Managed - before.Managed) / 1024.0 / k;
+        var perIdle = (idle.Managed - before.Managed) / 1024.0 / k;
+        var rssIdle = (idle.WorkingSet - before.WorkingSet) / 1024.0 / k;
+        var trimmedIdle = (idle.Trimmed - before.Trimmed) / 1024.0 / k;
+        Log.Note($"Goal <= 64 KB per idle conversation: GC heap {perReleased:N1} KB with its socket open, {perIdle:N1} KB without -> " +
+                 $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}, " +
+                 $"after an aggressive GC {trimmedIdle:N1} KB -> {(trimmedIdle <= 64 ? "MET" : "MISSED")}.");
+
+        var reload = new Table($"the next turn after the release (previous_response_id, the {sample.Length} newest conversations, one at a time; both upstream as deltas on the socket still open)",
+            "turn", "p50 µs", "p90 µs", "p99 µs");
+        reload.Add("first turn after the release (base read from Redis)", cold.P50, cold.P90, cold.P99);
+        reload.Add("the next turn (base cached)", warm.P50, warm.P90, warm.P99);
+        reload.Print();
+
+        await BareSocketReferenceAsync(product, Math.Min(k, 2000));
     }
 
-    private static async Task<PhaseResult> RunTurnsAsync(TurnClient client, Product product, string prefix, int count)
+    /// <summary>
+    /// One turn on each of the sessions prefix-0 … prefix-(count-1), 32 at a time, each carrying a context of
+    /// <paramref name="contextKb"/> KB whose first item names its session (no two conversations share a prefix).
+    /// </summary>
+    private static async Task TurnsAsync(TurnClient client, Product product, string prefix, int count, int contextKb, string?[]? anchors)
     {
-        var result = new PhaseResult();
+        var errors = 0;
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
         {
+            using var capture = new MemoryStream();
             for (var i = Interlocked.Increment(ref next); i < count; i = Interlocked.Increment(ref next))
             {
+                capture.SetLength(0);
                 try
                 {
-                    result.Add(await new ClientSession($"{prefix}-{i}", BodyStyle.Single).TurnAsync(client, product.GatewayResponses));
+                    var timing = await client.PostAsync(product.GatewayResponses, Bodies.Create(Context($"{prefix}-{i}", contextKb)), $"{prefix}-{i}", capture);
+                    if (!timing.Completed) { Interlocked.Increment(ref errors); continue; }
+                    if (anchors is not null) anchors[i] = Bodies.CompletedResponseId(capture.GetBuffer().AsSpan(0, (int)capture.Length));
                 }
                 catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
                 {
-                    lock (result) result.Errors++;
+                    Interlocked.Increment(ref errors);
                 }
             }
         })));
-        return result;
+        if (errors > 0) Log.Note($"WARNING: {errors} of {count} turns failed");
+    }
+
+    /// <summary>A Codex-like context: a user prompt naming the session, then tool outputs and messages of ~4 KB each.</summary>
+    private static IEnumerable<byte[]> Context(string session, int contextKb)
+    {
+        yield return Bodies.Message("user", $"session {session}: look at the repository and fix the failing test");
+        var filler = new string('x', ItemBytes - 200);
+        for (var i = 0; i < contextKb * 1024 / ItemBytes; i++)
+            yield return i % 2 == 0 ? Bodies.FunctionOutput($"call_{i}", $"output {i} of {session}: {filler}") : Bodies.Message("user", $"note {i}: {filler}");
+    }
+
+    /// <summary>One warm turn (one new message after each session's anchor) per sample session, one at a time; the anchors move on.</summary>
+    private static async Task<Distribution> ChainedTurnsAsync(TurnClient client, Product product, string prefix, int[] sample, string?[] anchors)
+    {
+        var latencies = new List<double>();
+        using var capture = new MemoryStream();
+        foreach (var i in sample)
+        {
+            capture.SetLength(0);
+            var body = Bodies.Create([Bodies.Message("user", $"and now the next step ({i})")], previousResponseId: anchors[i]);
+            var timing = await client.PostAsync(product.GatewayResponses, body, $"{prefix}-{i}", capture);
+            if (!timing.Completed) continue;
+            latencies.Add(timing.TtlbMicros);
+            anchors[i] = Bodies.CompletedResponseId(capture.GetBuffer().AsSpan(0, (int)capture.Length)) ?? anchors[i];
+        }
+        return new Distribution(latencies);
     }
 
     private static Sample Measure()
@@ -102,7 +168,12 @@ public static class MemoryScenario
         var info = GC.GetGCMemoryInfo(GCKind.FullBlocking);
         using var process = Process.GetCurrentProcess();
         process.Refresh();
-        return new Sample(managed, info.HeapSizeBytes, process.WorkingSet64, process.PrivateMemorySize64);
+        var (workingSet, privateBytes) = (process.WorkingSet64, process.PrivateMemorySize64);
+        // The server GC keeps freed segments committed after a peak (here: creating the K contexts); an aggressive
+        // collection hands them back, so the trimmed figure is what the process needs rather than what it once held.
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        process.Refresh();
+        return new Sample(managed, info.HeapSizeBytes, workingSet, privateBytes, process.WorkingSet64);
     }
 
     private static async Task<int> OpenUpstreamConnectionsAsync(Product product)

@@ -1,4 +1,5 @@
 using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Streaming;
 using CodexLb.Protocol.Chat;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
@@ -62,26 +63,28 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
         var aborted = context.RequestAborted;
 
         using var chunks = new ChatChunkWriter(writer, chat.IncludeUsage);
+        var keepAlive = new SseKeepAlive(writer, turns.KeepAliveInterval);
         while (true)
         {
-            if (current.Type == EventTypes.Failed)
+            if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(aborted);
+            else if (current.Type == EventTypes.Failed)
             {
                 // After the first byte a failure ends the stream the way OpenAI's does: an error chunk, no [DONE].
                 chunks.WriteError(ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn, current)));
                 break;
             }
-            if (chunks.Write(current.Type, current.Data))
+            else
             {
-                ResponsesEndpoint.Ended(router, turn, current);
-                break;
+                keepAlive.Wrote();
+                if (chunks.Write(current.Type, current.Data))
+                {
+                    ResponsesEndpoint.Ended(router, turn, current);
+                    break;
+                }
             }
 
-            var next = stream.MoveNextAsync();
-            if (!next.IsCompleted)
-            {
-                await writer.FlushAsync(aborted);
-                next = await turns.KeepAliveUntilAsync(next, writer, aborted);
-            }
+            var next = stream.MoveNextAsync(heartbeats: true);
+            if (!next.IsCompleted) await writer.FlushAsync(aborted);
             bool more;
             try
             {

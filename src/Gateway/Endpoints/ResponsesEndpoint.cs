@@ -22,6 +22,9 @@ public sealed class ResponsesEndpoint(
 {
     private readonly GatewayOptions _options = options.Value;
 
+    /// <summary>How long an SSE stream may stay quiet before a keepalive comment (shared by the chat relay).</summary>
+    internal TimeSpan KeepAliveInterval => _options.KeepAliveInterval;
+
     public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
         (parsed, turn) => parsed.Stream ? RelaySseAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage)
             : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
@@ -109,23 +112,26 @@ public sealed class ResponsesEndpoint(
 
         var current = stream.Current;
         var relayed = 0;
+        var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
         while (true)
         {
-            SseWriter.WriteEvent(writer, current.Type, current.Data);
-            relayed++;
-            if (EventTypes.IsTerminal(current.Type))
+            if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
+            else
             {
-                // The turn is over for the client; nothing after a terminal event may reach it.
-                Ended(router, key, current, telemetry, usage);
-                break;
+                SseWriter.WriteEvent(writer, current.Type, current.Data);
+                relayed++;
+                keepAlive.Wrote();
+                if (EventTypes.IsTerminal(current.Type))
+                {
+                    // The turn is over for the client; nothing after a terminal event may reach it.
+                    Ended(router, key, current, telemetry, usage);
+                    break;
+                }
             }
 
-            var next = stream.MoveNextAsync();
-            if (!next.IsCompleted)
-            {
-                await writer.FlushAsync(context.RequestAborted);
-                next = await KeepAliveUntilAsync(next, writer, context.RequestAborted);
-            }
+            // Events the owner already sent (one pulled batch) are written back to back and flushed once.
+            var next = stream.MoveNextAsync(heartbeats: true);
+            if (!next.IsCompleted) await writer.FlushAsync(context.RequestAborted);
             bool more;
             try
             {
@@ -143,21 +149,6 @@ public sealed class ResponsesEndpoint(
             current = stream.Current;
         }
         await writer.FlushAsync(context.RequestAborted);
-    }
-
-    /// <summary>Awaits the turn's next event, writing an SSE keepalive comment whenever it is slower than the interval.</summary>
-    internal async ValueTask<ValueTask<bool>> KeepAliveUntilAsync(ValueTask<bool> next, System.IO.Pipelines.PipeWriter writer, CancellationToken aborted)
-    {
-        var pending = next.AsTask();
-        while (true)
-        {
-            // Wait without throwing: a timeout means "send a keepalive", the task's own outcome is observed by the caller.
-            await ((Task)pending.WaitAsync(_options.KeepAliveInterval, aborted)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (pending.IsCompleted) return new ValueTask<bool>(pending);
-            aborted.ThrowIfCancellationRequested();
-            SseWriter.WriteComment(writer, "keepalive"u8);
-            await writer.FlushAsync(aborted);
-        }
     }
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)

@@ -129,7 +129,7 @@ public sealed class ResponsesWebSocketEndpoint(
         var relayed = 0;
         while (true)
         {
-            await socket.SendAsync(current.Data, WebSocketMessageType.Text, true, aborted);
+            await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, aborted); // the ValueTask overload
             relayed++;
             if (EventTypes.IsTerminal(current.Type))
             {

@@ -44,7 +44,7 @@ public static class ClusterClientHosting
                 client.Configure<Orleans.Configuration.GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(2));
             }
             else client.UseLocalhostClustering(cluster.GatewayPort);
-            client.AddActivityPropagation();
+            if (Telemetry.TelemetryHosting.TracingEnabled(builder.Configuration)) client.AddActivityPropagation(); // only with a trace reader
             client.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         return builder;

@@ -16,7 +16,10 @@ public sealed class GatewayOptions
     /// <summary>Largest accepted request body or websocket frame (413 beyond it).</summary>
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
-    /// <summary>SSE comment sent when a stream is quiet this long, so proxies and clients keep it open.</summary>
+    /// <summary>
+    /// SSE comment sent when a stream is quiet this long, so proxies and clients keep it open. It goes out with the
+    /// owner's next heartbeat (<c>CodexLb:Upstream:HeartbeatInterval</c>, 500 ms), so it is never more frequent than those.
+    /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Response-id aliases each gateway remembers, saving the alias lookup for recent turns.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Metrics;
@@ -7,30 +8,39 @@ using OpenTelemetry.Trace;
 namespace CodexLb.Gateway.Telemetry;
 
 /// <summary>
-/// OpenTelemetry for every host: traces (gateway -> grain -> upstream, propagated through Orleans) and metrics
-/// (the bridge's meters plus <c>Microsoft.Orleans</c>), scraped at <c>/metrics</c>; OTLP export when
-/// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set.
+/// OpenTelemetry for every host: metrics (the bridge's meters plus <c>Microsoft.Orleans</c>), scraped at
+/// <c>/metrics</c>, always; traces (gateway -> grain -> upstream, propagated through Orleans) when something takes them:
+/// an OTLP exporter (<c>OTEL_EXPORTER_OTLP_ENDPOINT</c>) or <see cref="TracingKey"/>. Without one, no request is sampled
+/// and no grain call carries a trace context: that work has no reader.
 /// </summary>
 public static class TelemetryHosting
 {
     public static readonly string[] Meters = [GatewayMetrics.Name, "CodexLb.Grains", "Microsoft.Orleans"];
     public static readonly string[] Sources = [GatewayMetrics.Name, "CodexLb.Grains", "Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
 
+    /// <summary>Traces on or off whatever the exporter (default: on exactly when an OTLP endpoint is configured).</summary>
+    public const string TracingKey = "CodexLb:Telemetry:Tracing";
+
+    /// <summary>Whether this host records traces and propagates them through Orleans calls.</summary>
+    public static bool TracingEnabled(IConfiguration configuration) =>
+        configuration.GetValue<bool?>(TracingKey) ?? !string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+
     public static WebApplicationBuilder AddCodexTelemetry(this WebApplicationBuilder builder, string serviceName)
     {
         var otlp = !string.IsNullOrEmpty(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
-        builder.Services.AddOpenTelemetry()
+        var telemetry = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName))
             .WithMetrics(metrics =>
             {
                 metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddPrometheusExporter();
                 if (otlp) metrics.AddOtlpExporter();
-            })
-            .WithTracing(tracing =>
-            {
-                tracing.AddSource(Sources).AddAspNetCoreInstrumentation(o => o.Filter = ctx => ctx.Request.Path != "/metrics" && !ctx.Request.Path.StartsWithSegments("/healthz") && !ctx.Request.Path.StartsWithSegments("/readyz"));
-                if (otlp) tracing.AddOtlpExporter();
             });
+        if (!TracingEnabled(builder.Configuration)) return builder;
+        telemetry.WithTracing(tracing =>
+        {
+            tracing.AddSource(Sources).AddAspNetCoreInstrumentation(o => o.Filter = ctx => ctx.Request.Path != "/metrics" && !ctx.Request.Path.StartsWithSegments("/healthz") && !ctx.Request.Path.StartsWithSegments("/readyz"));
+            if (otlp) tracing.AddOtlpExporter();
+        });
         return builder;
     }
 

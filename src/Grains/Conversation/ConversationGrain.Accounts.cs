@@ -129,8 +129,9 @@ public sealed partial class ConversationGrain
             if (IsReasoning(plan, i)) _foreignReasoning.Add(XxHash3.HashToUInt64(plan.Items[i]));
     }
 
+    // Views keep no per-item fingerprints (a match is decided by chains): the base's items are hashed here, on the rare full send.
     private static bool IsReasoning(TurnPlan plan, int i) =>
-        (i < plan.Fingerprints.Count ? plan.Fingerprints[i] : ItemFingerprint.Compute(plan.Items[i])) == ItemFingerprint.Reasoning;
+        (i >= plan.BaseCount ? plan.NewFingerprints[i - plan.BaseCount] : ItemFingerprint.Compute(plan.Items[i])) == ItemFingerprint.Reasoning;
 
     /// <summary>The silo is stopping: nothing to tell the account grains (they stop too, and a call would only log a failure).</summary>
     private bool _accountsGone;

@@ -27,7 +27,7 @@ public sealed partial class ConversationGrain
                 : ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
             return;
         }
-        if (plan.Items.Sum(i => (long)i.Length) > _options.MaxContextBytes)
+        if (plan.Bytes > _options.MaxContextBytes)
         {
             sink.Reject(new OpenAIError(400, ErrorCodes.ContextLengthExceeded,
                 $"The conversation exceeds this bridge's context bound ({_options.MaxContextBytes} bytes); compact it.", ErrorTypes.InvalidRequest, "input"));

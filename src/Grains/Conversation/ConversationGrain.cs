@@ -23,10 +23,12 @@ public sealed partial class ConversationGrain(
     UpstreamSocketBudget socketBudget,
     IOptions<UpstreamOptions> upstreamOptions,
     IOptions<Accounts.PoolOptions> poolOptions,
+    IOptions<StateOptions> stateOptions,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
     private readonly UpstreamOptions _options = upstreamOptions.Value;
+    private readonly TimeSpan _idleRelease = stateOptions.Value.IdleRelease;
     private readonly TurnQueue _queue = new(upstreamOptions.Value.TurnQueueLimit);
     private readonly ConversationCounters _counters = new();
     private ConversationTree _tree = null!;
@@ -35,6 +37,10 @@ public sealed partial class ConversationGrain(
     private int _persistedTurns;
     private readonly Queue<TurnRecord> _recentTurns = new();
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
+    private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
+    private readonly Queue<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
+    private IGrainTimer? _idleTimer;
+    private DateTimeOffset _lastTurnEnded;
     private bool _deactivating;
     private const int RecentTurnLimit = 64;
     private static readonly TimeSpan FinishedTurnLifetime = TimeSpan.FromSeconds(60);
@@ -93,7 +99,7 @@ public sealed partial class ConversationGrain(
         if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
             return Reattach(same, turnId, request.ReplayFrom, "redispatch", cancellationToken);
         // A client's retry of a turn it never got the answer to (its gateway died): the same anchor, input and settings.
-        if (_turns.Values.FirstOrDefault(t => t.Fingerprint == fingerprint && !(t.Finished && t.Delivered)) is { } retried)
+        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && !(retried.Finished && retried.Delivered))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
         var turn = new RunningTurn(turnId, fingerprint);
@@ -102,6 +108,7 @@ public sealed partial class ConversationGrain(
         else
         {
             _turns[turnId] = turn;
+            _turnsByFingerprint[fingerprint] = turn;
             turn.Execution = RunAdmittedAsync(request, turn);
             return turn.FollowAsync(0, _options.HeartbeatInterval, cancellationToken);
         }
@@ -112,7 +119,7 @@ public sealed partial class ConversationGrain(
     private IAsyncEnumerable<TurnEvent> Reattach(RunningTurn turn, string turnId, int from, string reason, CancellationToken cancellationToken)
     {
         turn.Attach(turnId);
-        if (turnId != turn.TurnId) _turns.TryAdd(turnId, turn);
+        if (turnId != turn.TurnId && _turns.TryAdd(turnId, turn)) turn.Keys.Add(turnId);
         BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
         return turn.FollowAsync(from, _options.HeartbeatInterval, cancellationToken);
     }
@@ -121,6 +128,7 @@ public sealed partial class ConversationGrain(
     {
         if (!_turns.TryGetValue(turnId, out var turn) || turn.Finished) return;
         _turns.Remove(turnId);
+        Unindex(turn);
         if (!turn.Detach(turnId)) return; // another client (a retry through another gateway) still follows it
         BridgeMetrics.Cancellations.Add(1, new KeyValuePair<string, object?>("phase", turn.Sent ? "upstream" : "queued"));
         await turn.Cancellation.CancelAsync();
@@ -133,8 +141,49 @@ public sealed partial class ConversationGrain(
     private void ForgetFinishedTurns()
     {
         var now = time.GetUtcNow();
-        foreach (var (id, turn) in _turns)
-            if (turn.Finished && now - turn.FinishedAt > FinishedTurnLifetime) _turns.Remove(id);
+        while (_finishedTurns.TryPeek(out var turn) && now - turn.FinishedAt > FinishedTurnLifetime)
+        {
+            _finishedTurns.Dequeue();
+            foreach (var key in turn.Keys)
+                if (_turns.TryGetValue(key, out var held) && held == turn) _turns.Remove(key);
+            Unindex(turn);
+        }
+    }
+
+    /// <summary>
+    /// After a turn, a one-shot timer lets an idle conversation drop what it holds: the tree's cached nodes and views (the
+    /// items: the store has them, and the next turn reads its base back in one store read) once the conversation was
+    /// quiet for <see cref="StateOptions.IdleRelease"/>, then its finished turns' events as they expire.
+    /// </summary>
+    private void ScheduleIdleRelease(TimeSpan due)
+    {
+        if (due < TimeSpan.FromMilliseconds(100)) due = TimeSpan.FromMilliseconds(100);
+        if (_idleTimer is null)
+        {
+            _idleTimer = this.RegisterGrainTimer(ReleaseIdleStateAsync,
+                new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = false });
+        }
+        else _idleTimer.Change(due, Timeout.InfiniteTimeSpan);
+    }
+
+    private Task ReleaseIdleStateAsync(CancellationToken cancellationToken)
+    {
+        if (!_queue.IsIdle) return Task.CompletedTask; // the running turn re-arms the timer when it ends
+        var now = time.GetUtcNow();
+        var quiet = now - _lastTurnEnded;
+        if (quiet < _idleRelease) { ScheduleIdleRelease(_idleRelease - quiet); return Task.CompletedTask; }
+        if (!_tree.IsEmpty) _tree = _tree.Released();
+        ForgetFinishedTurns();
+        if (_finishedTurns.TryPeek(out var oldest)) ScheduleIdleRelease(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
+        return Task.CompletedTask;
+    }
+
+    /// <summary>A turn no id leads to any more is no retry's target either.</summary>
+    private void Unindex(RunningTurn turn)
+    {
+        foreach (var key in turn.Keys)
+            if (_turns.TryGetValue(key, out var held) && held == turn) return;
+        if (_turnsByFingerprint.TryGetValue(turn.Fingerprint, out var indexed) && indexed == turn) _turnsByFingerprint.Remove(turn.Fingerprint);
     }
 
     private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn)
@@ -172,6 +221,9 @@ public sealed partial class ConversationGrain(
             if (_socket is { } socket) socket.Busy = false;
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
+            _finishedTurns.Enqueue(turn);
+            _lastTurnEnded = turn.FinishedAt;
+            ScheduleIdleRelease(_idleRelease);
             Record(request, turn, record);
             BridgeMetrics.Generations.Record(record.Generations);
             activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)

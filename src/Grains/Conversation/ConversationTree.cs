@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Tree;
 using CodexLb.Protocol.Events;
@@ -27,6 +28,15 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     /// <summary>How many items the latest committed context has.</summary>
     public int HeadCount { get; private set; }
+
+    /// <summary>True when nothing is cached: the next turn reads what it needs from the store.</summary>
+    public bool IsEmpty => _nodes.Count == 0 && _views.Count == 0 && _byChain.Count == 0;
+
+    /// <summary>
+    /// The same conversation with nothing cached (an idle conversation must not hold its items): the next turn loads its
+    /// base from the store, one read, as after a reactivation.
+    /// </summary>
+    public ConversationTree Released() => new(store, conversationKey) { HeadResponseId = HeadResponseId, HeadCount = HeadCount };
 
     /// <summary>Plans a turn, or says why its anchor cannot be continued (never issued, or expired).</summary>
     public async Task<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
@@ -79,12 +89,11 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>The base's items, then the request's items from <paramref name="skip"/> on (request = anchor items + input).</summary>
     private static TurnPlan Combine(ContextView baseView, ContextView anchor, TurnRequest request, int skip)
     {
-        var total = baseView.Count + anchor.Count + request.InputItems.Length - skip;
-        var items = new List<byte[]>(total);
-        var prints = new List<ulong>(total);
-        items.AddRange(baseView.Items);
-        prints.AddRange(baseView.Fingerprints);
-        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(anchor.Fingerprints[i]); }
+        var total = anchor.Count + request.InputItems.Length - skip;
+        var items = new List<byte[]>(Math.Max(0, total));
+        var prints = new List<ulong>(Math.Max(0, total));
+        var bytes = baseView.Bytes;
+        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(ItemFingerprint.Compute(anchor.Items[i])); bytes += anchor.Items[i].Length; }
         Dictionary<string, byte[]>? byId = null;
         for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
         {
@@ -94,16 +103,17 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             {
                 // The provider cannot resolve a reference to an item it never stored (store:false upstream, another
                 // account): put back our own copy when the context holds it.
-                byId ??= IndexById(items);
+                byId ??= IndexById(baseView.Items.Concat(items));
                 if (byId.TryGetValue(id, out var resolved)) (item, print) = (resolved, ItemFingerprint.Compute(resolved));
             }
             items.Add(item);
             prints.Add(print);
+            bytes += item.Length;
         }
-        return new TurnPlan(items, prints, baseView);
+        return new TurnPlan(baseView, items, prints, bytes);
     }
 
-    private static Dictionary<string, byte[]> IndexById(List<byte[]> items)
+    private static Dictionary<string, byte[]> IndexById(IEnumerable<byte[]> items)
     {
         var byId = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var item in items)
@@ -125,21 +135,27 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         var compaction = LastCompaction(outputs);
         byte[][] context;
-        ulong[] prints;
         ulong chain;
+        long bytes;
         if (compaction >= 0)
         {
             context = [.. outputs.Skip(compaction)];
-            prints = [.. outputPrints.Skip(compaction)];
-            chain = ContextChain.Extend(ContextChain.Empty, prints);
+            chain = ContextChain.Empty;
+            for (var i = compaction; i < outputPrints.Count; i++) chain = ContextChain.Next(chain, outputPrints[i]);
+            bytes = ContextView.SizeOf(context);
         }
         else
         {
-            context = [.. plan.Items, .. outputs];
-            prints = [.. plan.Fingerprints, .. outputPrints];
-            chain = ContextChain.Extend(plan.Base.Chain, prints.AsSpan(plan.BaseCount)); // the base's chain is known
+            context = new byte[plan.BaseCount + plan.NewCount + outputs.Count][];
+            plan.Base.Items.CopyTo(context, 0);
+            for (var i = 0; i < plan.NewCount; i++) context[plan.BaseCount + i] = plan.NewItems[i];
+            for (var i = 0; i < outputs.Count; i++) context[plan.BaseCount + plan.NewCount + i] = outputs[i];
+            // The base's chain is known: only the new items and the outputs are hashed into it.
+            chain = ContextChain.Extend(plan.Base.Chain, CollectionsMarshal.AsSpan(plan.NewFingerprints));
+            foreach (var print in outputPrints) chain = ContextChain.Next(chain, print);
+            bytes = plan.Bytes + ContextView.SizeOf(outputs);
         }
-        var view = new ContextView(responseId, context, prints, chain, synthetic);
+        var view = new ContextView(responseId, context, chain, synthetic, bytes);
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
         var added = rooted ? context : context[plan.BaseCount..];
         byte[]? envelope = null;
@@ -154,7 +170,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>Makes a persisted node part of what this grain knows; it becomes the head.</summary>
     public void Commit(ResponseNode node, ContextView view)
     {
-        Remember(node, view.Fingerprints.AsSpan(view.Count - node.Added.Count).ToArray());
+        Remember(node);
         RememberView(view);
         HeadResponseId = node.Id;
         HeadCount = view.Count;
@@ -170,7 +186,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         {
             var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
             if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
-            foreach (var node in loaded.Nodes) Remember(node, ItemFingerprint.ComputeAll(node.Added));
+            foreach (var node in loaded.Nodes) Remember(node);
             path = LocalPath(responseId);
             if (path is null) return (null, ResponseStatus.Expired);
         }
@@ -196,21 +212,19 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         var count = path.Sum(n => n.Node.Added.Count);
         var items = new byte[count][];
-        var prints = new ulong[count];
         var at = 0;
         foreach (var cached in path)
         {
             for (var i = 0; i < cached.Node.Added.Count; i++) items[at + i] = cached.Node.Added[i];
-            cached.Prints.CopyTo(prints, at);
             at += cached.Node.Added.Count;
         }
         var last = path[^1].Node;
-        return new ContextView(last.Id, items, prints, last.Chain, last.Synthetic);
+        return new ContextView(last.Id, items, last.Chain, last.Synthetic, ContextView.SizeOf(items));
     }
 
-    private void Remember(ResponseNode node, ulong[] prints)
+    private void Remember(ResponseNode node)
     {
-        if (_nodes.TryAdd(node.Id, new CachedNode(node, prints)))
+        if (_nodes.TryAdd(node.Id, new CachedNode(node)))
         {
             _nodeOrder.Enqueue(node.Id);
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
@@ -236,5 +250,5 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         return -1;
     }
 
-    private sealed record CachedNode(ResponseNode Node, ulong[] Prints);
+    private sealed record CachedNode(ResponseNode Node);
 }

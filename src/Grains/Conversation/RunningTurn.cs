@@ -18,10 +18,13 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
 {
     private readonly List<TurnEvent> _events = [];
     private readonly HashSet<string> _clients = [turnId];
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private int _lastSequence = -1;
 
     public string TurnId { get; } = turnId;
+
+    /// <summary>The ids this turn is held under on its grain (its own, then retries that attached): all go when it expires.</summary>
+    public List<string> Keys { get; } = [turnId];
 
     /// <summary>The anchor, input and settings of the request: a client's retry of this turn has the same.</summary>
     public ulong Fingerprint { get; } = fingerprint;
@@ -109,7 +112,13 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         Pulse();
     }
 
-    private void Pulse() => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+    /// <summary>Wakes the waiting followers; an event nobody waits for costs no task (all of this runs on the grain's scheduler).</summary>
+    private void Pulse()
+    {
+        var changed = _changed;
+        _changed = null;
+        changed?.TrySetResult();
+    }
 
     /// <summary>The turn's events from <paramref name="from"/> on, then live ones until it finishes; heartbeats while quiet.</summary>
     public async IAsyncEnumerable<TurnEvent> FollowAsync(int from, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken cancellationToken = default)
@@ -124,7 +133,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
                 yield return turnEvent;
             }
             if (Finished) yield break;
-            var changed = _changed.Task;
+            var changed = (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
             await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);

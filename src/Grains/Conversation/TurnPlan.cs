@@ -3,13 +3,32 @@ namespace CodexLb.Grains.Conversation;
 /// <summary>
 /// What one turn sends: the context of its base response (<see cref="BaseCount"/> items) followed by the turn's new
 /// items. The base is the longest response this tenant holds whose context the request starts with (by its anchor or by
-/// content), so only what is new goes upstream whenever the socket still holds that base.
+/// content), so only what is new goes upstream whenever the socket still holds that base. The base's items are not
+/// copied: <see cref="Items"/> reads through to them.
 /// </summary>
-public sealed record TurnPlan(IReadOnlyList<byte[]> Items, IReadOnlyList<ulong> Fingerprints, ContextView Base)
+public sealed record TurnPlan(ContextView Base, IReadOnlyList<byte[]> NewItems, List<ulong> NewFingerprints, long Bytes)
 {
     public int BaseCount => Base.Count;
-    public int NewCount => Items.Count - BaseCount;
+    public int NewCount => NewItems.Count;
+
+    /// <summary>The whole context: the base's items, then the new ones.</summary>
+    public IReadOnlyList<byte[]> Items { get; } = new Concatenation(Base.Items, NewItems);
 
     /// <summary>The provider-side anchor a delta send would use: the base, unless it is empty or a local warm-up.</summary>
     public string? AnchorResponseId => Base.Synthetic ? null : Base.ResponseId;
+
+    private sealed class Concatenation(byte[][] first, IReadOnlyList<byte[]> second) : IReadOnlyList<byte[]>
+    {
+        public int Count => first.Length + second.Count;
+
+        public byte[] this[int index] => index < first.Length ? first[index] : second[index - first.Length];
+
+        public IEnumerator<byte[]> GetEnumerator()
+        {
+            foreach (var item in first) yield return item;
+            foreach (var item in second) yield return item;
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
+    }
 }

@@ -15,12 +15,18 @@ public sealed class StateOptions
 
     /// <summary>How long an expired id is still recognised as one we issued (so the error can say it expired).</summary>
     public TimeSpan ExpiredMemory { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// A conversation quiet for this long drops the contexts it caches (its items stay in the store): the next turn reads
+    /// its base back, one store read. Keeps memory per idle conversation small however long its context.
+    /// </summary>
+    public TimeSpan IdleRelease { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed class StateOptionsValidator : IValidateOptions<StateOptions>
 {
     public ValidateOptionsResult Validate(string? name, StateOptions options) =>
-        options.Retention < TimeSpan.FromSeconds(1) || options.ExpiredMemory < TimeSpan.Zero
-            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second and ExpiredMemory not negative.")
+        options.Retention < TimeSpan.FromSeconds(1) || options.ExpiredMemory < TimeSpan.Zero || options.IdleRelease < TimeSpan.FromMilliseconds(100)
+            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second, ExpiredMemory not negative and IdleRelease at least 100 ms.")
             : ValidateOptionsResult.Success;
 }

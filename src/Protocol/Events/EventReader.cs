@@ -43,40 +43,105 @@ public static class EventReader
     }
 
     /// <summary>Fields of a terminal or created event's <c>response</c> object, and of error frames.</summary>
+    /// <remarks>
+    /// One forward pass that materializes nothing but the fields it returns: a <c>response.completed</c> carries the
+    /// whole answer (its <c>output</c>), which is skipped, never parsed into a document.
+    /// </remarks>
     public static EventSummary Summarize(ReadOnlySpan<byte> json)
     {
-        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
-        using var doc = JsonDocument.ParseValue(ref reader);
-        var root = doc.RootElement;
         var summary = new EventSummary();
-        if (root.TryGetProperty("status", out var status) && status.ValueKind == JsonValueKind.Number)
-            summary.Status = status.GetInt32();
-        if (root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object)
-            ReadError(error, summary);
-        if (root.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.Object)
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return summary;
+        var responseRead = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (response.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String) summary.ResponseId = id.GetString();
-            if (response.TryGetProperty("error", out var rerror) && rerror.ValueKind == JsonValueKind.Object) ReadError(rerror, summary);
-            if (response.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+            if (reader.ValueTextEquals("status"u8))
             {
-                if (usage.TryGetProperty("input_tokens", out var input) && input.ValueKind == JsonValueKind.Number)
-                    summary.InputTokens = input.GetInt64();
-                if (usage.TryGetProperty("input_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object
-                    && details.TryGetProperty("cached_tokens", out var cached) && cached.ValueKind == JsonValueKind.Number)
-                    summary.CachedTokens = cached.GetInt64();
-                if (usage.TryGetProperty("output_tokens", out var output) && output.ValueKind == JsonValueKind.Number)
-                    summary.OutputTokens = output.GetInt64();
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt32(out var status)) summary.Status = status;
+                else reader.Skip();
             }
+            // The response's own error wins over a top-level one, wherever each stands.
+            else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: responseRead); }
+            else if (reader.ValueTextEquals("response"u8)) { reader.Read(); ReadResponse(ref reader, summary); responseRead = true; }
+            else { reader.Read(); reader.Skip(); }
         }
         return summary;
     }
 
-    private static void ReadError(JsonElement error, EventSummary summary)
+    /// <summary>Reads the value the reader is on: an object is walked for id, error and usage, anything else skipped.</summary>
+    private static void ReadResponse(ref Utf8JsonReader reader, EventSummary summary)
     {
-        summary.ErrorCode = error.TryGetProperty("code", out var code) && code.ValueKind == JsonValueKind.String ? code.GetString() : summary.ErrorCode;
-        summary.ErrorMessage = error.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : summary.ErrorMessage;
-        summary.ErrorType = error.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : summary.ErrorType;
-        summary.ErrorParam = error.TryGetProperty("param", out var p) && p.ValueKind == JsonValueKind.String ? p.GetString() : summary.ErrorParam;
+        if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); return; }
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("id"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.String) summary.ResponseId = reader.GetString();
+                else reader.Skip();
+            }
+            else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: false); }
+            else if (reader.ValueTextEquals("usage"u8)) { reader.Read(); ReadUsage(ref reader, summary); }
+            else { reader.Read(); reader.Skip(); }
+        }
+    }
+
+    private static void ReadUsage(ref Utf8JsonReader reader, EventSummary summary)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); return; }
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("input_tokens"u8)) summary.InputTokens = ReadInt64(ref reader) ?? summary.InputTokens;
+            else if (reader.ValueTextEquals("output_tokens"u8)) summary.OutputTokens = ReadInt64(ref reader) ?? summary.OutputTokens;
+            else if (reader.ValueTextEquals("input_tokens_details"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); continue; }
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("cached_tokens"u8)) summary.CachedTokens = ReadInt64(ref reader) ?? summary.CachedTokens;
+                    else { reader.Read(); reader.Skip(); }
+                }
+            }
+            else { reader.Read(); reader.Skip(); }
+        }
+    }
+
+    /// <summary>Reads the property value after the name the reader is on: a number, or null (anything else is skipped).</summary>
+    private static long? ReadInt64(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var value)) return value;
+        reader.Skip();
+        return null;
+    }
+
+    /// <summary>
+    /// An error object's code, message, type and param (string values only; others leave the field as it was). With
+    /// <paramref name="keep"/>, fields already read stay.
+    /// </summary>
+    private static void ReadError(ref Utf8JsonReader reader, EventSummary summary, bool keep)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); return; }
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            if (reader.ValueTextEquals("code"u8)) summary.ErrorCode = Pick(summary.ErrorCode, ReadString(ref reader), keep);
+            else if (reader.ValueTextEquals("message"u8)) summary.ErrorMessage = Pick(summary.ErrorMessage, ReadString(ref reader), keep);
+            else if (reader.ValueTextEquals("type"u8)) summary.ErrorType = Pick(summary.ErrorType, ReadString(ref reader), keep);
+            else if (reader.ValueTextEquals("param"u8)) summary.ErrorParam = Pick(summary.ErrorParam, ReadString(ref reader), keep);
+            else { reader.Read(); reader.Skip(); }
+        }
+    }
+
+    private static string? Pick(string? current, string? read, bool keep) => keep ? current ?? read : read ?? current;
+
+    private static string? ReadString(ref Utf8JsonReader reader)
+    {
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.String) return reader.GetString();
+        reader.Skip();
+        return null;
     }
 }
 

@@ -41,7 +41,12 @@ public static class DashboardHosting
 
     public static void AddTo(ISiloBuilder silo, DashboardSettings settings)
     {
-        if (settings.Enabled) silo.AddDashboard(o => o.HideTrace = true); // the live trace would stream log lines to the browser
+        if (!settings.Enabled) return;
+        silo.AddDashboard(o => o.HideTrace = true); // the live trace would stream log lines to the browser
+        // Its profiler filter runs on every grain call even while nobody looks (it only skips the bookkeeping then).
+        if (settings.Profiling) return;
+        foreach (var profiler in silo.Services.Where(d => d.ServiceType == typeof(IIncomingGrainCallFilter) && d.ImplementationType?.Name == "GrainProfilerFilter").ToList())
+            silo.Services.Remove(profiler);
     }
 
     public static void Map(WebApplication app, DashboardSettings settings)

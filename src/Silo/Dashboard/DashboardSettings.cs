@@ -8,6 +8,12 @@ public sealed class DashboardSettings
     public bool Enabled { get; set; } = true;
 
     /// <summary>
+    /// The dashboard's per-method grain profile (calls, time and failures per grain method). It wraps every grain call
+    /// in a filter, so it is off unless asked for; everything else the dashboard shows works without it.
+    /// </summary>
+    public bool Profiling { get; set; }
+
+    /// <summary>
     /// Basic authentication. Defaults to on in production mode and whenever client API keys are configured
     /// (<c>CodexLb:Gateway:ApiKeys</c>), embedded default included; it cannot be turned off while client keys are set.
     /// Only the embedded default without client keys (open mode, loopback) serves it without credentials.

@@ -78,7 +78,7 @@ public static class SiloApp
             {
                 silo.UseLocalhostClustering(cluster.SiloPort, cluster.GatewayPort); // advertises and listens on 127.0.0.1 only
             }
-            silo.AddActivityPropagation();
+            if (TelemetryHosting.TracingEnabled(builder.Configuration)) silo.AddActivityPropagation(); // only with a trace reader
             silo.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
         });
         builder.AddCodexTelemetry("codexlb-silo");

@@ -4,9 +4,14 @@ using CodexLb.Tests.Infrastructure;
 
 namespace CodexLb.Tests.EndToEnd;
 
+/// <summary>Tracing on without an exporter (an exporter turns it on by itself): the product propagates traces through Orleans.</summary>
+public sealed class TracingProductFixture : ProductFixture
+{
+    protected override IEnumerable<string> ExtraArgs => ["--CodexLb:Telemetry:Tracing", "true"];
+}
+
 /// <summary>Traces: the grain's upstream span is a child of the gateway's turn span and carries GenAI counts, never content.</summary>
-[Collection(ProductCollection.Name)]
-public sealed class TracingTests(ProductFixture product)
+public sealed class TracingTests(TracingProductFixture product) : IClassFixture<TracingProductFixture>
 {
     [Fact]
     public async Task The_grain_span_continues_the_gateway_trace_with_genai_attributes_and_no_content()

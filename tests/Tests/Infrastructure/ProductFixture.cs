@@ -41,6 +41,7 @@ public class ProductFixture : IAsyncLifetime
             "--CodexLb:Gateway:ApiKeys:1", SecondApiKey,
             "--CodexLb:Gateway:MaxRequestBodyBytes", BodyLimit.ToString(),
             "--CodexLb:Gateway:KeepAliveInterval", "00:00:00.200",
+            "--CodexLb:Upstream:HeartbeatInterval", "00:00:00.100", // keepalives ride on heartbeats
             "--CodexLb:Cluster:SiloPort", FreePort.Next().ToString(),
             "--CodexLb:Cluster:GatewayPort", FreePort.Next().ToString(),
             "--CodexLb:Cluster:ClusterId", "e2e-" + Guid.NewGuid().ToString("N")[..8],

@@ -1,0 +1,69 @@
+using System.Text;
+using CodexLb.Protocol.Events;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>The summary the bridge reads from terminal, created and error events without parsing them into a document.</summary>
+public sealed class EventReaderTests
+{
+    private static EventSummary Summarize(string json) => EventReader.Summarize(Encoding.UTF8.GetBytes(json));
+
+    [Fact]
+    public void A_completed_event_gives_its_id_and_usage_past_a_long_output()
+    {
+        var output = string.Join(",", Enumerable.Range(0, 200).Select(i =>
+            $$$"""{"type":"message","id":"msg_{{{i}}}","content":[{"type":"output_text","text":"id \"x\" usage {\"input_tokens\":9}"}],"usage":{"input_tokens":1}}"""));
+        var summary = Summarize($$$"""
+            {"type":"response.completed","sequence_number":7,"response":{"output":[{{{output}}}],"id":"resp_abc","status":"completed",
+             "usage":{"input_tokens":1200,"input_tokens_details":{"cached_tokens":1024},"output_tokens":35,"output_tokens_details":{"reasoning_tokens":3}},
+             "error":null,"metadata":{"id":"not this one"} } }
+            """);
+        Assert.Equal("resp_abc", summary.ResponseId);
+        Assert.Equal(1200, summary.InputTokens);
+        Assert.Equal(1024, summary.CachedTokens);
+        Assert.Equal(35, summary.OutputTokens);
+        Assert.Null(summary.ErrorCode);
+        Assert.Null(summary.Status);
+    }
+
+    [Fact]
+    public void An_error_frame_gives_its_status_and_error_fields()
+    {
+        var summary = Summarize("""
+            {"type":"error","status":429,"error":{"type":"rate_limit_error","code":"rate_limit_exceeded","message":"slow down","param":null}}
+            """);
+        Assert.Equal(429, summary.Status);
+        Assert.Equal("rate_limit_exceeded", summary.ErrorCode);
+        Assert.Equal("slow down", summary.ErrorMessage);
+        Assert.Equal("rate_limit_error", summary.ErrorType);
+        Assert.Null(summary.ErrorParam);
+        Assert.Null(summary.ResponseId);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void The_response_error_wins_over_a_top_level_one_and_the_top_level_fills_what_it_lacks(bool responseFirst)
+    {
+        const string response = """ "response":{"id":"resp_f","status":"failed","error":{"code":"server_error","message":null}} """;
+        const string top = """ "error":{"code":"other","message":"from the top","type":"server_error"} """;
+        var summary = Summarize("{\"type\":\"response.failed\"," + (responseFirst ? response + "," + top : top + "," + response) + "}");
+        Assert.Equal("resp_f", summary.ResponseId);
+        Assert.Equal("server_error", summary.ErrorCode);
+        Assert.Equal("from the top", summary.ErrorMessage);
+        Assert.Equal("server_error", summary.ErrorType);
+    }
+
+    [Fact]
+    public void Values_of_the_wrong_kind_are_skipped_not_thrown_on()
+    {
+        var summary = Summarize("""
+            {"status":"429","error":"boom","response":{"id":7,"usage":{"input_tokens":"many","input_tokens_details":[1,2]},"error":[{"code":"x"}]}}
+            """);
+        Assert.Null(summary.Status);
+        Assert.Null(summary.ErrorCode);
+        Assert.Null(summary.ResponseId);
+        Assert.Null(summary.InputTokens);
+        Assert.Null(summary.CachedTokens);
+    }
+}
