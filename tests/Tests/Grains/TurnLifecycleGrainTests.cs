@@ -204,20 +204,29 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var connectionsBefore = fixture.Simulator.Ledger.Connections.Select(c => c.Id).ToHashSet();
         var (request, _) = SlowTurn();
         var events = grain.RunTurn(request).GetAsyncEnumerator();
+        var arrived = new System.Collections.Concurrent.ConcurrentQueue<TurnEvent>();
         var read = Task.Run(async () =>
         {
-            var seen = new List<TurnEvent>();
             try
             {
-                while (await events.MoveNextAsync()) if (!events.Current.IsHeartbeat) seen.Add(events.Current);
+                while (await events.MoveNextAsync()) if (!events.Current.IsHeartbeat) arrived.Enqueue(events.Current);
             }
             catch (EnumerationAbortedException)
             {
                 // Orleans drops a deactivating grain's enumerations; the gateway re-dispatches and answers retryably.
             }
-            return seen;
+            return arrived.ToList();
         });
-        await Task.Delay(duringConnect ? 500 : 800);
+        // Deactivate at the point under test, not after a guessed delay (a loaded machine connects late): while the
+        // provider holds the handshake, or once the response started streaming.
+        for (var waited = 0; waited < 400; waited++)
+        {
+            var reached = duringConnect
+                ? fixture.Simulator.Ledger.Connections.Any(c => !connectionsBefore.Contains(c.Id))
+                : arrived.Any(e => e.Type == "response.created");
+            if (reached) break;
+            await Task.Delay(50);
+        }
         await grain.AsReference<IGrainManagementExtension>().DeactivateOnIdle();
 
         var seen = await read.WaitAsync(TimeSpan.FromSeconds(20));
