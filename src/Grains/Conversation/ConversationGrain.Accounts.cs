@@ -136,6 +136,17 @@ public sealed partial class ConversationGrain
     /// <summary>The silo is stopping: nothing to tell the account grains (they stop too, and a call would only log a failure).</summary>
     private bool _accountsGone;
 
+    /// <summary>
+    /// A rate limit or spent quota that arrives after the first byte: the turn cannot move any more (its client has bytes),
+    /// but the account still cools down, so the next turns and new conversations go elsewhere.
+    /// </summary>
+    private void ReportLateAccountFailure(Upstream.UpstreamSocket socket, Upstream.UpstreamEvent failure)
+    {
+        if (failure.Type == EventTypes.Incomplete) return;
+        if (AccountFailure.FromErrorEvent(failure.Data, time.GetUtcNow()) is { Event: AccountEvent.RateLimited or AccountEvent.QuotaExhausted } limited)
+            ReportAccount(socket.Account, limited.ToReport());
+    }
+
     private void ReportAccount(string account, AccountReport report)
     {
         if (!_accountsGone) _ = AccountGrain(account).Report(report);

@@ -260,9 +260,11 @@ public sealed partial class ConversationGrain
                     await CompleteAsync(socket, current, responseId, request, plan, outputs, sink, turn);
                     return;
                 case EventTypes.Failed or EventTypes.Incomplete:
+                    ReportLateAccountFailure(socket, current);
                     sink.Relay(current);
                     return;
                 case EventTypes.Error:
+                    ReportLateAccountFailure(socket, current);
                     // The provider may still send frames of the failed response: this socket carries no further turn.
                     await DropSocketAsync();
                     sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);

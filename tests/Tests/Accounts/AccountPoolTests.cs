@@ -103,4 +103,26 @@ public sealed class AccountPoolTests(ITestOutputHelper output)
         Assert.True(next.IsDelta, "the turn after the move went in full");
         Assert.Equal(AccountsProduct.AccountOf(resend), AccountsProduct.AccountOf(next));
     }
+
+    [Fact]
+    public async Task A_rate_limit_after_the_first_byte_ends_that_turn_retryably_and_cools_the_account_for_the_next_conversations()
+    {
+        await using var product = await AccountsProduct.StartAsync([("a", 1), ("b", 1)]);
+        var marker = "late-limit-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Failed("rate_limit_exceeded", "Rate limit reached.").WhenTextContains(marker).Times(1));
+        var mark = product.Simulator.Ledger.Requests.Count;
+
+        var turn = await SseClient.PostAsync(product.Http, "/v1/responses", NewTurn("stream then fail " + marker), Session("late-" + marker));
+        Assert.Equal("response.created", turn.Events[0].Type); // bytes reached the client: the turn could not move
+        Assert.Equal("response.failed", turn.Terminal?.Type);
+        var limited = AccountsProduct.AccountOf(Assert.Single(product.RequestsSince(mark)));
+
+        var health = await product.WaitForHealthAsync(h => h.Single(x => x.Name == limited).State == AccountState.Cooling);
+        Assert.Equal(AccountState.Cooling, health.Single(x => x.Name == limited).State);
+        mark = product.Simulator.Ledger.Requests.Count;
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("response.completed", (await SseClient.PostAsync(product.Http, "/v1/responses", NewTurn($"after {i} {marker}"),
+                Session($"after-{i}-{marker}"))).Terminal?.Type);
+        Assert.All(product.RequestsSince(mark), r => Assert.NotEqual(limited, AccountsProduct.AccountOf(r)));
+    }
 }
