@@ -53,18 +53,22 @@ public sealed class AccountLease
 /// <summary>What happened on an account, as a conversation saw it.</summary>
 public enum AccountEvent
 {
+    // Explicit values: silos of two versions talk during a rolling deploy (2 and 3 were per-turn reports, now Turns).
     /// <summary>A socket opened (counted until <see cref="SocketClosed"/>).</summary>
-    SocketOpened,
-    SocketClosed,
-    /// <summary>The provider acknowledged a turn (in flight until <see cref="TurnEnded"/>).</summary>
-    TurnStarted,
-    TurnEnded,
+    SocketOpened = 0,
+    SocketClosed = 1,
     /// <summary>429 / rate_limit_exceeded: cool down for <see cref="AccountReport.RetryAfterSeconds"/>.</summary>
-    RateLimited,
+    RateLimited = 4,
     /// <summary>usage_limit_reached / insufficient_quota: cool down until <see cref="AccountReport.ResetsAt"/>.</summary>
-    QuotaExhausted,
+    QuotaExhausted = 5,
     /// <summary>401/403: the credentials were refused (a ChatGPT token is refreshed once; otherwise re-auth is needed).</summary>
-    AuthFailed,
+    AuthFailed = 6,
+    /// <summary>
+    /// A silo's turns on the account since its last batch (<see cref="AccountReport.TurnsStarted"/>,
+    /// <see cref="AccountReport.TurnsEnded"/>, their tokens): one message per account and silo a few times a second, not
+    /// two per turn.
+    /// </summary>
+    Turns = 7,
 }
 
 [GenerateSerializer, Immutable]
@@ -79,6 +83,8 @@ public sealed record AccountReport
     [Id(4)] public AccountUsage? Usage { get; init; }
     [Id(5)] public long InputTokens { get; init; }
     [Id(6)] public long OutputTokens { get; init; }
+    [Id(7)] public int TurnsStarted { get; init; }
+    [Id(8)] public int TurnsEnded { get; init; }
 }
 
 /// <summary>

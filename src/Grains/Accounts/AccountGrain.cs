@@ -91,10 +91,9 @@ public sealed partial class AccountGrain(
         {
             case AccountEvent.SocketOpened: _sockets++; break;
             case AccountEvent.SocketClosed: _sockets = Math.Max(0, _sockets - 1); break;
-            case AccountEvent.TurnStarted: _inFlight++; break;
-            case AccountEvent.TurnEnded:
-                _inFlight = Math.Max(0, _inFlight - 1);
-                _turns++;
+            case AccountEvent.Turns:
+                _inFlight = Math.Max(0, _inFlight + report.TurnsStarted - report.TurnsEnded);
+                _turns += report.TurnsEnded;
                 _inputTokens += report.InputTokens;
                 _outputTokens += report.OutputTokens;
                 break;

@@ -155,14 +155,14 @@ public sealed partial class ConversationGrain
                 return;
             }
 
-            ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.TurnStarted });
+            turnReports.Started(socket.Account);
             try
             {
                 await RelayAsync(socket, created, request, plan, sink, turn, cancellationToken);
             }
             finally
             {
-                ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.TurnEnded, InputTokens = turn.InputTokens, Usage = socket.Usage });
+                turnReports.Ended(socket.Account, turn.InputTokens, 0, socket.Usage);
             }
             return;
         }

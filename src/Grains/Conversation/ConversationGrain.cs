@@ -24,6 +24,7 @@ public sealed partial class ConversationGrain(
     IOptions<UpstreamOptions> upstreamOptions,
     IOptions<Accounts.PoolOptions> poolOptions,
     IOptions<StateOptions> stateOptions,
+    Accounts.AccountTurnReports turnReports,
     TimeProvider time,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {

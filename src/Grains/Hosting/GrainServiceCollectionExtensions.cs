@@ -25,6 +25,7 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<UpstreamSocketBudget>();
         // The account pool: CodexLb:Accounts (or the single CodexLb:Upstream credential as a pool of one), CodexLb:Pool knobs.
         services.TryAddSingleton<AccountCatalog>();
+        services.TryAddSingleton<AccountTurnReports>();
         services.AddOptions<PoolOptions>().Bind(configuration.GetSection(PoolOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<PoolOptions>, PoolOptionsValidator>();
         services.AddHttpClient(AccountGrain.HttpClientName, http => http.Timeout = TimeSpan.FromSeconds(15));
