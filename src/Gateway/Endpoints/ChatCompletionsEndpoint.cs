@@ -53,13 +53,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             await ErrorResults.WriteAsync(context.Response, ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn, current)));
             return;
         }
-        var response = context.Response;
-        response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = "text/event-stream";
-        response.Headers.CacheControl = "no-cache";
-        response.Headers["X-Accel-Buffering"] = "no";
-        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
-        var writer = response.BodyWriter;
+        var writer = SseWriter.Start(context);
         var aborted = context.RequestAborted;
 
         using var chunks = new ChatChunkWriter(writer, chat.IncludeUsage);

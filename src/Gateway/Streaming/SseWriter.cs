@@ -1,10 +1,24 @@
 using System.IO.Pipelines;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 
 namespace CodexLb.Gateway.Streaming;
 
 /// <summary>Frames relayed event payloads as server-sent events, straight into the response pipe (no copies of the payload).</summary>
 public static class SseWriter
 {
+    /// <summary>Starts an SSE answer: 200, the event-stream headers (no proxy buffering), and the pipe to write events to.</summary>
+    public static PipeWriter Start(HttpContext context)
+    {
+        var response = context.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        return response.BodyWriter;
+    }
+
     public static void WriteEvent(PipeWriter writer, string type, ReadOnlySpan<byte> data)
     {
         var typeLength = System.Text.Encoding.UTF8.GetByteCount(type);
