@@ -54,11 +54,7 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
 
     private async Task ForwardAsync(HttpContext context, string operation)
     {
-        if (authenticator.Authenticate(context.Request.Headers.Authorization) is null)
-        {
-            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
-            return;
-        }
+        if (await AuthenticateAsync(context) is not { } tenant) return;
         var (body, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
         if (error is null && !Utf8.IsValid(body)) error = ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
         if (error is not null)
@@ -66,22 +62,29 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
             await ErrorResults.WriteAsync(context.Response, error);
             return;
         }
-        await CallAsync(context, (grain, tenant) => grain.Forward(tenant, operation, body!), idempotent: false);
+        await ReplyAsync(context, tenant, (grain, t) => grain.Forward(t, operation, body!), idempotent: false);
+    }
+
+    /// <summary>The caller's tenant, or null after answering 401.</summary>
+    private async Task<string?> AuthenticateAsync(HttpContext context)
+    {
+        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
+        if (tenant is null) await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
+        return tenant;
+    }
+
+    private async Task CallAsync(HttpContext context, Func<IResponsesApiGrain, string, Task<ApiReply>> call)
+    {
+        if (await AuthenticateAsync(context) is { } tenant) await ReplyAsync(context, tenant, call, idempotent: true);
     }
 
     /// <summary>
-    /// Calls the grain for an authenticated tenant. Idempotent calls (reads, deletes) retry through owner loss with a short
-    /// per-attempt bound; a forward runs once with no bound of ours (it may be a long generation; the provider call has
-    /// its own timeout), since retrying it after a timeout could run it twice.
+    /// Calls the grain for an authenticated tenant and answers with its reply. Idempotent calls (reads, deletes) retry
+    /// through owner loss with a short per-attempt bound; a forward runs once with no bound of ours (it may be a long
+    /// generation; the provider call has its own timeout), since retrying it after a timeout could run it twice.
     /// </summary>
-    private async Task CallAsync(HttpContext context, Func<IResponsesApiGrain, string, Task<ApiReply>> call, bool idempotent = true)
+    private async Task ReplyAsync(HttpContext context, string tenant, Func<IResponsesApiGrain, string, Task<ApiReply>> call, bool idempotent)
     {
-        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
-        if (tenant is null)
-        {
-            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
-            return;
-        }
         ApiReply reply;
         try
         {
