@@ -37,9 +37,7 @@ public static class ContextExpansion
         if (path.Status != ResponseStatus.Found)
             return (null, path.Status == ResponseStatus.Expired ? ProxyErrors.PreviousResponseExpired(previous) : ProxyErrors.PreviousResponseNotFound(previous));
 
-        var input = new JsonArray();
-        for (var i = path.Nodes.Count - 1; i >= 0; i--)
-            foreach (var item in path.Nodes[i].Added) input.Add(JsonNode.Parse(item));
+        var input = new JsonArray([.. path.ContextItems().Select(item => JsonNode.Parse(item))]);
         switch (request["input"])
         {
             case JsonValue text when text.GetValueKind() == JsonValueKind.String:

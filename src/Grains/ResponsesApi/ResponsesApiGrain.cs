@@ -54,7 +54,7 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
         if (Stored(stored, responseId) is { } error) return error;
         var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
         if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
-        var context = Context(path);
+        var context = path.ContextItems();
         var input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));
         for (var i = 0; i < input.Count; i++) input[i] = ResponseObjects.AsListed(input[i], responseId, i);
         return Ok(ResponseObjects.InputItemsPage(input, new InputItemsQuery(limit, ascending, after)));
@@ -81,14 +81,6 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
         if (AccountFailure.FromHandshake(reply.Status, reply.RetryAfterSeconds, reply.Body, DateTimeOffset.UtcNow) is { } failure)
             await account.Report(failure.ToReport());
         return reply;
-    }
-
-    /// <summary>The items of a loaded path, oldest first.</summary>
-    internal static List<byte[]> Context(NodePath path)
-    {
-        var items = new List<byte[]>();
-        for (var i = path.Nodes.Count - 1; i >= 0; i--) items.AddRange(path.Nodes[i].Added);
-        return items;
     }
 
     private IConversationGrain Conversation(StoredResponse stored) => GrainFactory.GetGrain<IConversationGrain>(stored.ConversationKey!);

@@ -30,6 +30,14 @@ public sealed record ConversationHead(long Epoch, string? ResponseId, int Turns)
 /// <summary>A node and all its ancestors, newest first, or why there is none.</summary>
 public sealed record NodePath(Abstractions.ResponseStatus Status, IReadOnlyList<ResponseNode> Nodes)
 {
+    /// <summary>The whole context of the path's newest node: every node's items, oldest node first.</summary>
+    public List<byte[]> ContextItems()
+    {
+        var items = new List<byte[]>();
+        for (var i = Nodes.Count - 1; i >= 0; i--) items.AddRange(Nodes[i].Added);
+        return items;
+    }
+
     public static readonly NodePath Unknown = new(Abstractions.ResponseStatus.Unknown, []);
     public static readonly NodePath Expired = new(Abstractions.ResponseStatus.Expired, []);
 }
