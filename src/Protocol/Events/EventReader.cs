@@ -26,6 +26,21 @@ public static class EventReader
         return null;
     }
 
+    /// <summary>A top-level string property of an object (an item's <c>id</c>, a setting), or null when absent or not a string.</summary>
+    public static string? ReadString(ReadOnlySpan<byte> json, string name)
+    {
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var match = reader.ValueTextEquals(name);
+            reader.Read();
+            if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+            reader.Skip();
+        }
+        return null;
+    }
+
     /// <summary>The raw JSON of a top-level object property (e.g. <c>item</c> of output_item.done).</summary>
     public static byte[]? ReadRawProperty(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name)
     {

@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace CodexLb.Protocol.Requests;
 
 /// <summary>Reads one value back out of a request's raw settings (<c>"name":value</c> pairs without braces).</summary>
@@ -11,15 +9,6 @@ public static class RequestSettings
         wrapped[0] = (byte)'{';
         settings.CopyTo(wrapped.AsSpan(1));
         wrapped[^1] = (byte)'}';
-        var reader = new Utf8JsonReader(wrapped, JsonLimits.Reader);
-        reader.Read();
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var match = reader.ValueTextEquals(name);
-            reader.Read();
-            if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            reader.Skip();
-        }
-        return null;
+        return Events.EventReader.ReadString(wrapped, name);
     }
 }

@@ -154,19 +154,7 @@ public static class ResponseObjects
     }
 
     /// <summary>The <c>id</c> of an item, when it has one (SDK shorthand inputs often do not).</summary>
-    public static string? ItemId(ReadOnlySpan<byte> item)
-    {
-        var reader = new Utf8JsonReader(item, JsonLimits.Reader);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var match = reader.ValueTextEquals("id"u8);
-            reader.Read();
-            if (match) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-            reader.Skip();
-        }
-        return null;
-    }
+    public static string? ItemId(ReadOnlySpan<byte> item) => Events.EventReader.ReadString(item, "id");
 
     private static void WriteIdOrNull(Utf8JsonWriter writer, string name, string? id)
     {
