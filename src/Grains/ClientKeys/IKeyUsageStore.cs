@@ -18,6 +18,7 @@ public sealed class MemoryKeyUsageStore : IKeyUsageStore
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<(string Key, DateOnly Day), Dictionary<string, ModelUsage>> _days = [];
+    private DateOnly _swept;
 
     public Task<IReadOnlyList<ModelUsage>> LoadDayAsync(string usageKey, DateOnly day, CancellationToken cancellationToken)
     {
@@ -29,7 +30,12 @@ public sealed class MemoryKeyUsageStore : IKeyUsageStore
     {
         lock (_lock)
         {
-            foreach (var stale in _days.Keys.Where(k => k.Day < day.AddDays(-1)).ToList()) _days.Remove(stale);
+            if (day > _swept)
+            {
+                // Once per new day, not per write: what is older than yesterday is kept nowhere (Redis expires it too).
+                _swept = day;
+                foreach (var stale in _days.Keys.Where(k => k.Day < day.AddDays(-1)).ToList()) _days.Remove(stale);
+            }
             if (!_days.TryGetValue((usageKey, day), out var models)) _days[(usageKey, day)] = models = new(StringComparer.Ordinal);
             foreach (var d in deltas)
                 models[d.Model] = models.TryGetValue(d.Model, out var m)
