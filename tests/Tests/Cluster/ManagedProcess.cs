@@ -93,7 +93,15 @@ public sealed class ManagedProcess : IAsyncDisposable
         get
         {
             var process = _process;
-            return process is not null && !process.HasExited;
+            try
+            {
+                return process is not null && !process.HasExited;
+            }
+            catch (InvalidOperationException)
+            {
+                // A restart disposed the old Process object under this read (the chaos client picks doors concurrently).
+                return false;
+            }
         }
     }
 
