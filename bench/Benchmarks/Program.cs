@@ -4,6 +4,7 @@ using CodexLb.Benchmarks.Scenarios;
 
 // dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick]
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
+//   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
@@ -12,7 +13,7 @@ if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildA
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]");
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE]");
     return 2;
 }
 
@@ -78,7 +79,7 @@ return failed == 0 ? 0 : 1;
 namespace CodexLb.Benchmarks
 {
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
-        int ContextKb = 200)
+        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null)
     {
         private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "floor", "floor-profile", "failover", "all"];
 
@@ -91,6 +92,7 @@ namespace CodexLb.Benchmarks
             var waitQuiet = true;
             var (stateConversations, stateTurns) = (10_000, 20);
             var contextKb = 200;
+            var bridgeEnvironment = new Dictionary<string, string>();
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -102,11 +104,15 @@ namespace CodexLb.Benchmarks
                     case "--state-conversations" when i + 1 < args.Length && int.TryParse(args[i + 1], out var sk) && sk > 0: stateConversations = sk; i++; break;
                     case "--state-turns" when i + 1 < args.Length && int.TryParse(args[i + 1], out var st) && st > 0: stateTurns = st; i++; break;
                     case "--context-kb" when i + 1 < args.Length && int.TryParse(args[i + 1], out var kb) && kb > 0: contextKb = kb; i++; break;
+                    case "--bridge-env" when i + 1 < args.Length && args[i + 1].IndexOf('=') > 0:
+                        var pair = args[++i];
+                        bridgeEnvironment[pair[..pair.IndexOf('=')]] = pair[(pair.IndexOf('=') + 1)..];
+                        break;
                     case var name when Known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
-            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb);
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment);
         }
     }
 }

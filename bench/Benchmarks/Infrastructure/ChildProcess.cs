@@ -108,18 +108,47 @@ public static class ProcessCpu
 {
     private const double ClockTicksPerSecond = 100; // USER_HZ
 
-    public static double Seconds(int pid)
+    public static double Seconds(int pid) => Read(pid) is { } stat ? stat.Seconds : double.NaN;
+
+    /// <summary>
+    /// CPU seconds of every live descendant of <paramref name="pid"/> (the simulator, bridge and YARP children of this
+    /// program): what "other processes" must not count.
+    /// </summary>
+    public static double DescendantSeconds(int pid)
+    {
+        var stats = new List<(int Pid, int Parent, double Seconds)>();
+        try
+        {
+            foreach (var dir in Directory.EnumerateDirectories("/proc"))
+                if (int.TryParse(Path.GetFileName(dir), out var id) && Read(id) is { } stat) stats.Add((id, stat.Parent, stat.Seconds));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
+        var family = new HashSet<int> { pid };
+        var total = 0.0;
+        for (var grew = true; grew;)
+        {
+            grew = false;
+            foreach (var (id, parent, seconds) in stats)
+                if (family.Contains(parent) && family.Add(id)) { total += seconds; grew = true; }
+        }
+        return total;
+    }
+
+    private static (int Parent, double Seconds)? Read(int pid)
     {
         try
         {
             // The command name in parentheses may hold spaces; the fields after it start at field 3 (state).
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (long.Parse(fields[11]) + long.Parse(fields[12])) / ClockTicksPerSecond; // utime (14) + stime (15)
+            return (int.Parse(fields[1]), (long.Parse(fields[11]) + long.Parse(fields[12])) / ClockTicksPerSecond); // ppid (4), utime (14) + stime (15)
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
         {
-            return double.NaN;
+            return null;
         }
     }
 }

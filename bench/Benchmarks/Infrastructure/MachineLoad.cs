@@ -3,7 +3,8 @@ using System.Diagnostics;
 namespace CodexLb.Benchmarks.Infrastructure;
 
 /// <summary>
-/// How busy the rest of the machine is: all CPUs' busy time (/proc/stat) minus this process's CPU time, in cores.
+/// How busy the rest of the machine is: all CPUs' busy time (/proc/stat) minus the CPU time of this process and of its
+/// children (the simulator, bridge and YARP processes a scenario starts), in cores.
 /// The benchmark shares its cores with whatever else runs; a scenario waits for a quiet machine and reports the
 /// other processes' load during it, so a contaminated number is visible as such.
 /// </summary>
@@ -11,13 +12,13 @@ public sealed class MachineLoad
 {
     private readonly long _start = Stopwatch.GetTimestamp();
     private readonly double _busy = BusySeconds();
-    private readonly double _own = CpuTime.Now();
+    private readonly double _own = OwnSeconds();
 
     /// <summary>Cores used by other processes since this instance was created (NaN where /proc/stat is missing).</summary>
     public double OtherCores()
     {
         var wall = (Stopwatch.GetTimestamp() - _start) / (double)Stopwatch.Frequency;
-        return wall <= 0 ? double.NaN : Math.Max(0, (BusySeconds() - _busy - (CpuTime.Now() - _own)) / wall);
+        return wall <= 0 ? double.NaN : Math.Max(0, (BusySeconds() - _busy - (OwnSeconds() - _own)) / wall);
     }
 
     /// <summary>Waits (up to <paramref name="limit"/>) for a 2-second window in which other processes use less than <paramref name="cores"/> cores.</summary>
@@ -52,6 +53,9 @@ public sealed class MachineLoad
         }
         return rounds / ((Stopwatch.GetTimestamp() - start) / (double)Stopwatch.Frequency);
     }
+
+    /// <summary>This process, its live descendants (/proc) and the children that already ended (reaped: getrusage).</summary>
+    private static double OwnSeconds() => CpuTime.Now() + ProcessCpu.DescendantSeconds(Environment.ProcessId) + CpuTime.ReapedChildren();
 
     private static double BusySeconds()
     {

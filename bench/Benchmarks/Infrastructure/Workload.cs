@@ -87,6 +87,32 @@ public static partial class CpuTime
 
     private const int ClockProcessCpuTimeId = 2;
 
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Rusage
+    {
+        public long UserSeconds, UserMicros, SystemSeconds, SystemMicros;
+        public long Maxrss, Ixrss, Idrss, Isrss, Minflt, Majflt, Nswap, Inblock, Oublock, Msgsnd, Msgrcv, Nsignals, Nvcsw, Nivcsw;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRusage(int who, out Rusage usage);
+
+    private const int RusageChildren = -1;
+
+    /// <summary>CPU seconds of this process's children that ended and were reaped (with theirs), 0 where unknown.</summary>
+    public static double ReapedChildren()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        try
+        {
+            return GetRusage(RusageChildren, out var u) == 0 ? u.UserSeconds + u.SystemSeconds + (u.UserMicros + u.SystemMicros) / 1e6 : 0;
+        }
+        catch (DllNotFoundException)
+        {
+            return 0;
+        }
+    }
+
     public static double Now()
     {
         if (OperatingSystem.IsLinux())

@@ -36,7 +36,9 @@ public static class FloorScenario
     /// an IAsyncEnumerable call is one request to start it and one per batch it pulls). Messages: every message the silo
     /// sent to itself (requests, responses, one-way calls, system targets), the wider net for calls that are not requests.
     /// </remarks>
-    private sealed record BridgeCounters(double Allocated, double GrainCalls, double Messages, double Activations, double DeltaSends, double FullSends)
+    /// <remarks>GCs: collections by generation and the time the runtime was paused for them (the runtime's own meter).</remarks>
+    private sealed record BridgeCounters(double Allocated, double GrainCalls, double Messages, double Activations, double DeltaSends, double FullSends,
+        double Gen0, double Gen1, double Gen2, double GcPauseSeconds)
     {
         public static BridgeCounters From(MetricsScrape m) => new(
             m.Has("dotnet_gc_heap_total_allocated_bytes") ? m.Sum("dotnet_gc_heap_total_allocated_bytes_total") : double.NaN,
@@ -44,15 +46,21 @@ public static class FloorScenario
             m.Sum("orleans_messaging_sent_local_total"),
             m.Sum("orleans_catalog_activation_created_total"),
             m.Sum("codexlb_upstream_sends_total", "kind=\"delta\""),
-            m.Sum("codexlb_upstream_sends_total", "kind=\"full\""));
+            m.Sum("codexlb_upstream_sends_total", "kind=\"full\""),
+            m.Sum("dotnet_gc_collections_total", "\"gen0\""),
+            m.Sum("dotnet_gc_collections_total", "\"gen1\""),
+            m.Sum("dotnet_gc_collections_total", "\"gen2\""),
+            m.Sum("dotnet_gc_pause_time_seconds_total"));
 
         public static BridgeCounters operator -(BridgeCounters a, BridgeCounters b) => new(a.Allocated - b.Allocated, a.GrainCalls - b.GrainCalls,
-            a.Messages - b.Messages, a.Activations - b.Activations, a.DeltaSends - b.DeltaSends, a.FullSends - b.FullSends);
+            a.Messages - b.Messages, a.Activations - b.Activations, a.DeltaSends - b.DeltaSends, a.FullSends - b.FullSends,
+            a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.GcPauseSeconds - b.GcPauseSeconds);
 
         public static BridgeCounters operator +(BridgeCounters a, BridgeCounters b) => new(a.Allocated + b.Allocated, a.GrainCalls + b.GrainCalls,
-            a.Messages + b.Messages, a.Activations + b.Activations, a.DeltaSends + b.DeltaSends, a.FullSends + b.FullSends);
+            a.Messages + b.Messages, a.Activations + b.Activations, a.DeltaSends + b.DeltaSends, a.FullSends + b.FullSends,
+            a.Gen0 + b.Gen0, a.Gen1 + b.Gen1, a.Gen2 + b.Gen2, a.GcPauseSeconds + b.GcPauseSeconds);
 
-        public static readonly BridgeCounters Zero = new(0, 0, 0, 0, 0, 0);
+        public static readonly BridgeCounters Zero = new(0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
     }
 
     /// <summary>What one path did at one setting, summed over its batches.</summary>
@@ -77,6 +85,14 @@ public static class FloorScenario
     /// </summary>
     public static Task ProfileAsync(BenchOptions options) => RunAsync(options, profile: true);
 
+    private static Dictionary<string, string> BridgeEnvironment(BenchOptions options, bool profile)
+    {
+        var environment = new Dictionary<string, string>(profile ? PerfProfile.Environment : []);
+        foreach (var (name, value) in options.BridgeEnvironment ?? new Dictionary<string, string>()) environment[name] = value;
+        if (environment.Count > 0) Log.Note($"bridge environment: {string.Join(' ', environment.Select(kv => $"{kv.Key}={kv.Value}"))}");
+        return environment;
+    }
+
     private static async Task RunAsync(BenchOptions options, bool profile)
     {
         if (profile && !PerfProfile.Available()) throw new InvalidOperationException("floor-profile needs perf on PATH");
@@ -84,7 +100,7 @@ public static class FloorScenario
         await using var simulator = await SimulatorProcess.StartAsync();
         // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
         await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"],
-            profile ? PerfProfile.Environment : null);
+            BridgeEnvironment(options, profile));
         await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl);
         using var client = new TurnClient(2 * Sessions);
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -252,7 +268,7 @@ public static class FloorScenario
             "setting", "path", "turns", "err", "first p50", "first p99", "last p50", "last p99", "added first p50", "added first p99", "added last p50", "added last p99");
         var cost = new Table("floor: throughput and cost per turn (CPU of each process from /proc/PID/stat; bridge counters from its /metrics)",
             "setting", "path", "turns/s", "proxy CPU µs/turn", "simulator CPU µs/turn", "client CPU µs/turn", "bridge alloc KB/turn",
-            "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full");
+            "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full", "bridge GCs gen0/1/2", "GC pause µs/turn");
         var ratios = new Table("floor: bridge / YARP (added latency = over direct)",
             "setting", "path", "CPU/turn", "added last p50", "added last p99", "added first p50", "turns/s");
         foreach (var setting in settings)
@@ -273,7 +289,9 @@ public static class FloorScenario
                     isBridge ? t.PerTurn(t.Bridge.Allocated) / 1024 : double.NaN,
                     isBridge ? t.PerTurn(t.Bridge.GrainCalls) : double.NaN, isBridge ? t.PerTurn(t.Bridge.Messages) : double.NaN,
                     isBridge ? t.PerTurn(t.Bridge.Activations) : double.NaN,
-                    isBridge ? $"{t.Bridge.DeltaSends:N0} / {t.Bridge.FullSends:N0}" : "-");
+                    isBridge ? $"{t.Bridge.DeltaSends:N0} / {t.Bridge.FullSends:N0}" : "-",
+                    isBridge ? $"{t.Bridge.Gen0:N0} / {t.Bridge.Gen1:N0} / {t.Bridge.Gen2:N0}" : "-",
+                    isBridge ? t.PerTurn(t.Bridge.GcPauseSeconds) * 1e6 : double.NaN);
             }
             var y = Measures(tallies, setting, Yarp);
             foreach (var name in new[] { BridgeHttp, BridgeWs })

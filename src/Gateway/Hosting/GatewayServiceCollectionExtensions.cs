@@ -9,7 +9,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.Extensions.Caching.Memory;
+using BitFaster.Caching.Lru;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -31,7 +31,7 @@ public static class GatewayServiceCollectionExtensions
         {
             var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             return new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
-                new MemoryCache(new MemoryCacheOptions { SizeLimit = Math.Max(1, gateway.AliasCacheEntries) }), gateway.OwnerTimeout,
+                new ConcurrentLru<string, string>(Math.Max(3, gateway.AliasCacheEntries)), gateway.OwnerTimeout,
                 sp.GetRequiredService<Limits.NewConversationLimiter>());
         });
         services.AddClientLimits(configuration);

@@ -16,7 +16,13 @@ namespace CodexLb.Grains.Upstream;
 public sealed class UpstreamSocket : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket;
-    private readonly Channel<UpstreamEvent> _events = Channel.CreateUnbounded<UpstreamEvent>(new() { SingleReader = true, SingleWriter = true });
+    // The reader's continuation is a TryRead and a return: run it on the read loop's thread rather than queue it (one
+    // thread-pool hop less per event the grain waits for; the grain's own continuation still goes to its scheduler).
+    private readonly Channel<UpstreamEvent> _events = Channel.CreateUnbounded<UpstreamEvent>(
+        new() { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
+
+    // One read at a time (a single reader): its timeout reuses this source and its timer while no read timed out.
+    private CancellationTokenSource _readTimeout = new();
     private readonly SemaphoreSlim _ackGate = new(1, 1);
     private readonly CancellationTokenSource _closing = new();
     private int _awaitingAck;
@@ -127,17 +133,28 @@ public sealed class UpstreamSocket : IAsyncDisposable
     public async ValueTask<UpstreamEvent?> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (_events.Reader.TryRead(out var ready)) return ready;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (!_readTimeout.TryReset()) _readTimeout = new CancellationTokenSource(); // the last read timed out
+        var expiry = _readTimeout;
+        expiry.CancelAfter(timeout);
         try
         {
-            if (await _events.Reader.WaitToReadAsync(cts.Token).ConfigureAwait(false) && _events.Reader.TryRead(out var item))
+            using var _ = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), expiry);
+            if (await _events.Reader.WaitToReadAsync(expiry.Token).ConfigureAwait(false) && _events.Reader.TryRead(out var item))
                 return item;
             return null;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             throw new TimeoutException("The upstream sent nothing within " + timeout + ".");
+        }
+        catch (OperationCanceledException)
+        {
+            throw new OperationCanceledException(cancellationToken);
+        }
+        finally
+        {
+            expiry.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 

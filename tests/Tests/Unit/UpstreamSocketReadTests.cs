@@ -1,0 +1,80 @@
+using System.Text;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Events;
+using CodexLb.UpstreamSimulator;
+using static CodexLb.Tests.Simulator.SimRequests;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>
+/// The upstream socket's reads against a real websocket (the simulator on loopback): a read that waits too long times
+/// out, a cancelled read is a cancellation (never a timeout), and a socket whose read timed out or was cancelled still
+/// times out and reads correctly afterwards (the read timeout is reused between reads).
+/// </summary>
+public sealed class UpstreamSocketReadTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    private static async Task<(UpstreamSimulatorHost Sim, UpstreamSocket Socket)> ConnectAsync()
+    {
+        var sim = await UpstreamSimulatorHost.StartAsync();
+        var options = new UpstreamOptions { BaseUrl = sim.BaseUrl };
+        var socket = await UpstreamSocket.ConnectAsync(options, new AccountLease { Account = "default", Available = true }, TimeProvider.System,
+            CancellationToken.None);
+        return (sim, socket);
+    }
+
+    private static ReadOnlyMemory<byte> Frame(string text) => Encoding.UTF8.GetBytes(Create([User(text)]));
+
+    [Fact]
+    public async Task A_silent_provider_times_the_read_out_and_the_socket_reads_normally_after_a_cancelled_read()
+    {
+        var (sim, socket) = await ConnectAsync();
+        await using var _ = sim;
+        await using var __ = socket;
+
+        // A normal turn first: every read completes before its timeout, and nothing is left to read afterwards.
+        await socket.SendAsync(Frame("hello"), CancellationToken.None);
+        var types = new List<string>();
+        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
+        {
+            types.Add(e.Type);
+            if (EventTypes.IsTerminal(e.Type)) break;
+        }
+        Assert.Equal(EventTypes.Created, types[0]);
+        Assert.Equal(EventTypes.Completed, types[^1]);
+
+        // Nothing comes: the read times out, twice in a row (the timed-out source is replaced, not reused).
+        await Assert.ThrowsAsync<TimeoutException>(async () => await socket.ReadAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None));
+        await Assert.ThrowsAsync<TimeoutException>(async () => await socket.ReadAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None));
+
+        // The caller's cancellation is a cancellation, even with a long timeout.
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await socket.ReadAsync(Generous, cancel.Token));
+        Assert.IsNotType<TimeoutException>(cancelled);
+        Assert.Equal(cancel.Token, cancelled.CancellationToken);
+
+        // Still a working socket: the next turn's events all arrive (a long timeout left armed would not fire early either).
+        await socket.SendAsync(Frame("again"), CancellationToken.None);
+        var first = await socket.ReadFirstAsync(Generous, CancellationToken.None);
+        Assert.Equal(EventTypes.Created, first?.Type);
+        UpstreamEvent? last = first;
+        while (last is { } e && !EventTypes.IsTerminal(e.Type)) last = await socket.ReadAsync(TimeSpan.FromMilliseconds(5000), CancellationToken.None);
+        Assert.Equal(EventTypes.Completed, last?.Type);
+    }
+
+    [Fact]
+    public async Task A_hung_response_times_out_the_first_event_read()
+    {
+        var (sim, socket) = await ConnectAsync();
+        await using var _ = sim;
+        await using var __ = socket;
+        sim.Faults.Add(Fault.Hang());
+
+        await socket.SendAsync(Frame("hang"), CancellationToken.None);
+
+        await Assert.ThrowsAsync<TimeoutException>(async () => await socket.ReadFirstAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None));
+        Assert.True(socket.IsOpen);
+    }
+}
