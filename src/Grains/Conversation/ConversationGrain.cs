@@ -40,6 +40,7 @@ public sealed partial class ConversationGrain(
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly Queue<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
+    private RunningTurn? _lastFinished;
     private IGrainTimer? _idleTimer;
     private DateTimeOffset _lastTurnEnded;
     private bool _deactivating;
@@ -95,6 +96,7 @@ public sealed partial class ConversationGrain(
         // A reentrant grain can still be called while it deactivates: nothing runs here, the caller re-dispatches.
         if (_deactivating) throw new OwnerDeactivatingException();
         ForgetFinishedTurns();
+        ForgetAnswered(request.PreviousResponseId ?? request.ResumeFromResponseId);
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request);
         if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
@@ -179,6 +181,21 @@ public sealed partial class ConversationGrain(
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// A turn that continues the last finished turn's answer proves its client has that answer: no gateway re-attaches to
+    /// it any more, so its events go now instead of after <see cref="FinishedTurnLifetime"/>. (Kept for a minute, every
+    /// turn's events were most of a busy silo's heap, and all of them died old: gen2 collections, long pauses.)
+    /// </summary>
+    private void ForgetAnswered(string? baseResponseId)
+    {
+        if (baseResponseId is null || _lastFinished is not { Delivered: true } answered || answered.ResponseId != baseResponseId) return;
+        _lastFinished = null;
+        foreach (var key in answered.Keys)
+            if (_turns.TryGetValue(key, out var held) && held == answered) _turns.Remove(key);
+        Unindex(answered);
+        answered.ReleaseEvents();
+    }
+
     /// <summary>A turn no id leads to any more is no retry's target either.</summary>
     private void Unindex(RunningTurn turn)
     {
@@ -223,6 +240,7 @@ public sealed partial class ConversationGrain(
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
             _finishedTurns.Enqueue(turn);
+            _lastFinished = turn;
             _lastTurnEnded = turn.FinishedAt;
             ScheduleIdleRelease(_idleRelease);
             Record(request, turn, record);

@@ -131,6 +131,48 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_turn_that_continues_the_last_answer_releases_it_and_only_a_late_redispatch_of_that_answer_is_refused_retryably()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var answered = await ReadAllAsync(grain.RunTurn(request));
+        Assert.Equal("response.completed", answered[^1].Type);
+
+        // Still attachable while nothing shows that its client has the answer.
+        var early = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = answered.Count - 1, AttachOnly = true }));
+        Assert.Equal("response.completed", Assert.Single(early).Type);
+
+        // The client chains on the answer: it has it, so the owner lets the turn's events go.
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "and then?")], previousResponseId: ResponseIdOf(answered[^1])));
+        Assert.Equal("response.completed", next[^1].Type);
+        var late = Assert.Single(await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 3, AttachOnly = true }))).Rejection!;
+        Assert.Equal(503, late.Status); // retryable, never a replay of something else and never a second generation
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+    }
+
+    [Fact]
+    public async Task An_answer_another_follower_still_reads_is_kept_until_it_has_read_it_all()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (request, _) = SlowTurn();
+        var slowReader = grain.RunTurn(request).GetAsyncEnumerator();
+        var seen = await ReadAsync(slowReader, 2);
+
+        // A retry through another gateway reads the whole answer, and its client chains on it at once.
+        var retried = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        Assert.Equal("response.completed", retried[^1].Type);
+        var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "next")], previousResponseId: ResponseIdOf(retried[^1])));
+        Assert.Equal("response.completed", next[^1].Type);
+
+        // The first follower still gets every event of its turn.
+        var rest = new List<TurnEvent>();
+        while (await slowReader.MoveNextAsync()) if (!slowReader.Current.IsHeartbeat) rest.Add(slowReader.Current);
+        AssertWholeStream([.. seen, .. rest]);
+        await slowReader.DisposeAsync();
+    }
+
+    [Fact]
     public async Task A_client_that_goes_away_stops_the_provider_within_a_second_and_the_next_turn_starts_at_once()
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
