@@ -39,8 +39,7 @@ public sealed partial class ConversationGrain(
     private readonly Queue<TurnRecord> _recentTurns = new();
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
-    private readonly Queue<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
-    private RunningTurn? _lastFinished;
+    private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
     private IGrainTimer? _idleTimer;
     private DateTimeOffset _lastTurnEnded;
     private bool _deactivating;
@@ -144,9 +143,9 @@ public sealed partial class ConversationGrain(
     private void ForgetFinishedTurns()
     {
         var now = time.GetUtcNow();
-        while (_finishedTurns.TryPeek(out var turn) && now - turn.FinishedAt > FinishedTurnLifetime)
+        while (_finishedTurns.First?.Value is { } turn && now - turn.FinishedAt > FinishedTurnLifetime)
         {
-            _finishedTurns.Dequeue();
+            _finishedTurns.RemoveFirst();
             foreach (var key in turn.Keys)
                 if (_turns.TryGetValue(key, out var held) && held == turn) _turns.Remove(key);
             Unindex(turn);
@@ -177,23 +176,24 @@ public sealed partial class ConversationGrain(
         if (quiet < _idleRelease) { ScheduleIdleRelease(_idleRelease - quiet); return Task.CompletedTask; }
         if (!_tree.IsEmpty) _tree = _tree.Released();
         ForgetFinishedTurns();
-        if (_finishedTurns.TryPeek(out var oldest)) ScheduleIdleRelease(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
+        if (_finishedTurns.First?.Value is { } oldest) ScheduleIdleRelease(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
         return Task.CompletedTask;
     }
 
     /// <summary>
     /// A turn that continues the last finished turn's answer proves its client has that answer: no gateway re-attaches to
-    /// it any more, so its events go now instead of after <see cref="FinishedTurnLifetime"/>. (Kept for a minute, every
-    /// turn's events were most of a busy silo's heap, and all of them died old: gen2 collections, long pauses.)
+    /// it any more, so the owner lets it go now instead of after <see cref="FinishedTurnLifetime"/> (a follower still
+    /// reading keeps what it reads). Kept for a minute, every turn and its events were most of a busy silo's heap, and all
+    /// of them died old: gen2 collections and long pauses.
     /// </summary>
     private void ForgetAnswered(string? baseResponseId)
     {
-        if (baseResponseId is null || _lastFinished is not { Delivered: true } answered || answered.ResponseId != baseResponseId) return;
-        _lastFinished = null;
+        if (baseResponseId is null || _finishedTurns.Last is not { Value: { Delivered: true } answered } last || answered.ResponseId != baseResponseId)
+            return;
+        _finishedTurns.Remove(last);
         foreach (var key in answered.Keys)
             if (_turns.TryGetValue(key, out var held) && held == answered) _turns.Remove(key);
         Unindex(answered);
-        answered.ReleaseEvents();
     }
 
     /// <summary>A turn no id leads to any more is no retry's target either.</summary>
@@ -239,8 +239,10 @@ public sealed partial class ConversationGrain(
             if (_socket is { } socket) socket.Busy = false;
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
-            _finishedTurns.Enqueue(turn);
-            _lastFinished = turn;
+            _finishedTurns.AddLast(turn);
+            // Finished: nothing cancels or awaits it any more; its registrations and state machine need not stay a minute.
+            turn.Cancellation.Dispose();
+            turn.Execution = Task.CompletedTask;
             _lastTurnEnded = turn.FinishedAt;
             ScheduleIdleRelease(_idleRelease);
             Record(request, turn, record);

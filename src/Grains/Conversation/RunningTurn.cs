@@ -20,7 +20,6 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     private readonly HashSet<string> _clients = [turnId];
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private int _lastSequence = -1;
-    private int _following;
 
     public string TurnId { get; } = turnId;
 
@@ -99,14 +98,6 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         if (!Finished && Outcome == "none") Outcome = "cancelled";
     }
 
-    /// <summary>Drops the events of a finished turn nobody can re-attach to any more (its grain no longer finds it by id).</summary>
-    public void ReleaseEvents()
-    {
-        if (!Finished || _following > 0) return; // someone still reads them (a retry attached through another gateway)
-        _events.Clear();
-        _events.TrimExcess();
-    }
-
     public void Complete(DateTimeOffset now)
     {
         if (Finished) return;
@@ -133,29 +124,21 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     public async IAsyncEnumerable<TurnEvent> FollowAsync(int from, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         var next = Math.Max(0, from);
-        _following++;
-        try
+        while (true)
         {
-            while (true)
+            while (next < _events.Count)
             {
-                while (next < _events.Count)
-                {
-                    var turnEvent = _events[next++];
-                    if (EventTypes.IsTerminal(turnEvent.Type) || turnEvent.Rejection is not null) Delivered = true;
-                    yield return turnEvent;
-                }
-                if (Finished) yield break;
-                var changed = (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
-                // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
-                await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
-                    .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
-                cancellationToken.ThrowIfCancellationRequested();
-                if (!changed.IsCompleted) yield return TurnEvent.Heartbeat;
+                var turnEvent = _events[next++];
+                if (EventTypes.IsTerminal(turnEvent.Type) || turnEvent.Rejection is not null) Delivered = true;
+                yield return turnEvent;
             }
-        }
-        finally
-        {
-            _following--;
+            if (Finished) yield break;
+            var changed = (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
+            await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
+                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            cancellationToken.ThrowIfCancellationRequested();
+            if (!changed.IsCompleted) yield return TurnEvent.Heartbeat;
         }
     }
 }

@@ -66,7 +66,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 }
 
                 // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
-                var stored = node with { ParentId = parentId };
+                var stored = node.ParentId == parentId ? node : node with { ParentId = parentId };
                 _nodes[(tenant, node.Id)] = new NodeEntry(stored) { Expires = now + _ttls.Node, Refreshed = refreshed };
                 _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
                 if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
