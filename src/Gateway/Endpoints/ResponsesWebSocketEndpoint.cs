@@ -6,6 +6,7 @@ using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
+using CodexLb.Gateway.Streaming;
 using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
@@ -125,21 +126,50 @@ public sealed class ResponsesWebSocketEndpoint(
         }
         telemetry.FirstByte();
         router.Started(key!, stream);
+        var batch = BatchingUpgrade.StreamOf(context);
+        try
+        {
+            await RelayAsync(socket, stream, batch, key!, telemetry, admission.Turn, aborted);
+        }
+        finally
+        {
+            // Whatever the relay held goes out (a failure frame included); a client that went away gets nothing.
+            if (batch is not null && !aborted.IsCancellationRequested)
+            {
+                try
+                {
+                    await batch.ReleaseAsync(aborted);
+                }
+                catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
+                {
+                    // Gone while we wrote: the same as a client that went away mid-turn.
+                }
+            }
+        }
+    }
+
+    /// <summary>The turn's events, one text frame each; the frames of one pulled batch go out in one write.</summary>
+    private async Task RelayAsync(WebSocket socket, TurnStream stream, BatchingStream? batch, string key, TurnTelemetry telemetry, KeyTurn? usage,
+        CancellationToken aborted)
+    {
         var current = stream.Current;
         var relayed = 0;
         while (true)
         {
+            batch?.Hold();
             await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, aborted); // the ValueTask overload
             relayed++;
             if (EventTypes.IsTerminal(current.Type))
             {
-                ResponsesEndpoint.Ended(router, key!, current, telemetry, admission.Turn);
+                ResponsesEndpoint.Ended(router, key, current, telemetry, usage);
                 return;
             }
             bool more;
             try
             {
-                more = await stream.MoveNextAsync();
+                var next = stream.MoveNextAsync();
+                if (!next.IsCompleted && batch is not null) await batch.ReleaseAsync(aborted);
+                more = await next;
             }
             catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {

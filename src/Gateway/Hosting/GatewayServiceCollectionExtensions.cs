@@ -3,6 +3,7 @@ using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Limits;
 using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Streaming;
 using CodexLb.Gateway.Security;
 using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Builder;
@@ -53,6 +54,7 @@ public static class GatewayServiceCollectionExtensions
     public static WebApplication MapCodexGateway(this WebApplication endpoints)
     {
         endpoints.UseOpenAIErrors(); // every non-2xx answer is an OpenAI-shaped error (GatewayErrors)
+        endpoints.UseBatchingWebSocketUpgrade(); // the websocket relay writes a pulled batch of events at once
         endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         endpoints.UseRateLimiter();
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })

@@ -1,0 +1,134 @@
+using System.Buffers;
+
+namespace CodexLb.Gateway.Streaming;
+
+/// <summary>
+/// A client websocket's upgraded connection that can hold writes: while held, each frame the websocket writes is kept in
+/// a pooled buffer, and <see cref="ReleaseAsync"/> sends them all in one write (one syscall for the events of one pulled
+/// batch, instead of Kestrel's write-and-flush per frame). Not held, writes go straight through. Writes are serialized
+/// here because the websocket's own keepalive pings can be sent while the relay releases a batch.
+/// </summary>
+public sealed class BatchingStream(Stream inner) : Stream
+{
+    private readonly SemaphoreSlim _writing = new(1, 1);
+    private byte[]? _pending;
+    private int _length;
+    private bool _held;
+
+    /// <summary>Keeps the following writes until <see cref="ReleaseAsync"/>.</summary>
+    public void Hold() => _held = true;
+
+    /// <summary>Sends what was held, in one write, and lets the following writes through.</summary>
+    public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _held = false;
+            await WritePendingAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_held) { Append(buffer.Span); return; }
+            await WritePendingAsync(cancellationToken).ConfigureAwait(false);
+            await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    private void Append(ReadOnlySpan<byte> data)
+    {
+        if (_pending is null || _pending.Length - _length < data.Length)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + data.Length, 16 * 1024));
+            _pending?.AsSpan(0, _length).CopyTo(bigger);
+            ReturnPending();
+            _pending = bigger;
+        }
+        data.CopyTo(_pending.AsSpan(_length));
+        _length += data.Length;
+    }
+
+    private async ValueTask WritePendingAsync(CancellationToken cancellationToken)
+    {
+        if (_length == 0) return;
+        try
+        {
+            await inner.WriteAsync(_pending.AsMemory(0, _length), cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException ex)
+        {
+            // What the websocket itself reports for a write to a connection that is gone.
+            throw new System.Net.WebSockets.WebSocketException(System.Net.WebSockets.WebSocketError.ConnectionClosedPrematurely, ex);
+        }
+        finally
+        {
+            _length = 0;
+            ReturnPending(); // a connection holds no buffer between batches
+        }
+    }
+
+    private void ReturnPending()
+    {
+        if (_pending is { } pending) ArrayPool<byte>.Shared.Return(pending);
+        _pending = null;
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        if (!_held) await ReleaseAsync(cancellationToken).ConfigureAwait(false);
+        await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        inner.ReadAsync(buffer, offset, count, cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+
+    public override void Write(byte[] buffer, int offset, int count) => WriteAsync(buffer, offset, count).GetAwaiter().GetResult();
+
+    public override void Flush() => FlushAsync().GetAwaiter().GetResult();
+
+    public override bool CanRead => inner.CanRead;
+    public override bool CanWrite => inner.CanWrite;
+    public override bool CanSeek => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing)
+        {
+            inner.Dispose();
+            if (_writing.Wait(0)) { ReturnPending(); _length = 0; } // a write still in flight returns it itself
+        }
+        base.Dispose(disposing);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await inner.DisposeAsync().ConfigureAwait(false);
+        Dispose(false);
+        if (_writing.Wait(0)) { ReturnPending(); _length = 0; }
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,99 @@
+using System.Net.WebSockets;
+using System.Text;
+using CodexLb.Gateway.Streaming;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>The client websocket's connection wrapper: held frames go out in one write, in order; nothing is held otherwise.</summary>
+public sealed class BatchingStreamTests
+{
+    /// <summary>Records each write the wrapper makes to the connection.</summary>
+    private sealed class RecordingStream : MemoryStream
+    {
+        public List<byte[]> Writes { get; } = [];
+        public bool Fail { get; set; }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (Fail) throw new IOException("connection reset");
+            Writes.Add(buffer.ToArray());
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private static ReadOnlyMemory<byte> Bytes(string s) => Encoding.UTF8.GetBytes(s);
+
+    [Fact]
+    public async Task Held_writes_go_out_as_one_write_in_order_and_later_writes_pass_straight_through()
+    {
+        var inner = new RecordingStream();
+        await using var stream = new BatchingStream(inner);
+
+        await stream.WriteAsync(Bytes("a"));
+        Assert.Single(inner.Writes); // not held: straight through
+
+        stream.Hold();
+        await stream.WriteAsync(Bytes("b"));
+        await stream.WriteAsync(Bytes(new string('c', 40_000))); // grows past the first buffer
+        await stream.WriteAsync(Bytes("d"));
+        Assert.Single(inner.Writes); // held: nothing sent yet
+
+        await stream.ReleaseAsync(CancellationToken.None);
+        Assert.Equal(2, inner.Writes.Count);
+        Assert.Equal("b" + new string('c', 40_000) + "d", Encoding.UTF8.GetString(inner.Writes[1]));
+
+        await stream.WriteAsync(Bytes("e"));
+        Assert.Equal(["a", "b" + new string('c', 40_000) + "d", "e"], inner.Writes.Select(w => Encoding.UTF8.GetString(w)));
+        await stream.ReleaseAsync(CancellationToken.None); // nothing held: no empty write
+        Assert.Equal(3, inner.Writes.Count);
+    }
+
+    [Fact]
+    public async Task A_connection_that_is_gone_fails_the_release_as_the_websocket_would()
+    {
+        var inner = new RecordingStream();
+        await using var stream = new BatchingStream(inner);
+        stream.Hold();
+        await stream.WriteAsync(Bytes("frame"));
+        inner.Fail = true;
+
+        var failed = await Assert.ThrowsAsync<WebSocketException>(async () => await stream.ReleaseAsync(CancellationToken.None));
+        Assert.Equal(WebSocketError.ConnectionClosedPrematurely, failed.WebSocketErrorCode);
+        inner.Fail = false;
+        await stream.WriteAsync(Bytes("next")); // the failed batch is not resent
+        Assert.Equal("next", Encoding.UTF8.GetString(Assert.Single(inner.Writes)));
+    }
+
+    [Fact]
+    public async Task A_real_websocket_over_it_sends_held_frames_that_a_client_reads_intact()
+    {
+        var inner = new RecordingStream();
+        await using var stream = new BatchingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true });
+
+        stream.Hold();
+        foreach (var text in new[] { "{\"type\":\"one\"}", "{\"type\":\"two\"}", "{\"type\":\"three\"}" })
+            await socket.SendAsync(Bytes(text), WebSocketMessageType.Text, true, CancellationToken.None);
+        await stream.ReleaseAsync(CancellationToken.None);
+
+        // One write carried three frames; a client websocket reading those bytes gets the three messages.
+        var wire = Assert.Single(inner.Writes);
+        using var reader = WebSocket.CreateFromStream(new ReadOnlyDuplex(wire), new WebSocketCreationOptions { IsServer = false });
+        var received = new List<string>();
+        var buffer = new byte[1024];
+        for (var i = 0; i < 3; i++)
+        {
+            var result = await reader.ReceiveAsync(buffer, CancellationToken.None);
+            Assert.True(result.EndOfMessage);
+            received.Add(Encoding.UTF8.GetString(buffer, 0, result.Count));
+        }
+        Assert.Equal(["{\"type\":\"one\"}", "{\"type\":\"two\"}", "{\"type\":\"three\"}"], received);
+    }
+
+    /// <summary>Bytes to read, writes dropped: the receiving end of one recorded write.</summary>
+    private sealed class ReadOnlyDuplex(byte[] data) : MemoryStream(data)
+    {
+        public override void Write(byte[] buffer, int offset, int count) { }
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+    }
+}
