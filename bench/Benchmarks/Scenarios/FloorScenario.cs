@@ -323,7 +323,7 @@ public static class FloorScenario
         }
         Log.Note("");
         Log.Note("Goals (each bridge path at each setting named; a ratio is bridge / YARP; YARP's added latency is its own over direct):");
-        foreach (var name in new[] { BridgeHttp, BridgeWs }) Goals(settings, tallies, name);
+        foreach (var name in new[] { BridgeHttp, BridgeWs }) Goals(settings, tallies, idle, name);
     }
 
     private readonly record struct PathMeasures(double Cpu, double AddedP50, double AddedP99, double AddedFirstP50, double TurnsPerSecond, Tally Tally);
@@ -345,7 +345,8 @@ public static class FloorScenario
         ? $"{bridge.AddedP99 / 1000:N2} ms vs YARP {yarp.AddedP99 / 1000:N2} ms ({bridge.AddedP99 / yarp.AddedP99:N1}x)"
         : $"{bridge.AddedP99 / 1000:N2} ms vs YARP {yarp.AddedP99 / 1000:N2} ms (YARP's is within this run's noise: judged against 0)";
 
-    private static void Goals(Setting[] settings, Dictionary<(string, string), Tally> tallies, string path)
+    private static void Goals(Setting[] settings, Dictionary<(string, string), Tally> tallies,
+        Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)> idle, string path)
     {
         Setting At(int c, int work) => settings.First(s => s.Concurrency == c && s.WorkMs == work);
         void Line(bool pass, string goal, string figures) => Log.Note($"- [{(pass ? "PASS" : "MISS")}] {path}: {goal}: {figures}");
@@ -369,9 +370,15 @@ public static class FloorScenario
         var all = settings.Select(s => tallies[(s.Name, path)]).ToList();
         var turns = all.Sum(t => t.Samples.Turns);
         var calls = all.Sum(t => t.Bridge.GrainCalls) / turns;
-        var activations = all.Sum(t => t.Bridge.Activations) / turns;
-        Line(calls <= 2 && all.Sum(t => t.Bridge.Activations) == 0, "grain calls per turn <= 2 and no activation on a warm conversation",
-            $"{calls:N2} grain calls/turn, {activations:N4} activations/turn ({all.Sum(t => t.Bridge.Activations):N0} in {turns:N0} turns)");
+        var activations = all.Sum(t => t.Bridge.Activations);
+        // The bridge's own background (Orleans and dashboard timers, the account reports' flush) also calls grains while a
+        // batch runs: charge each batch the rate measured while the other paths ran, so a turn is charged what it calls.
+        var background = settings.Sum(s => idle[s.Name].Counters.GrainCalls / Math.Max(idle[s.Name].Wall, 1e-9) * tallies[(s.Name, path)].Wall);
+        var backgroundActivations = settings.Sum(s => idle[s.Name].Counters.Activations / Math.Max(idle[s.Name].Wall, 1e-9) * tallies[(s.Name, path)].Wall);
+        var netCalls = (all.Sum(t => t.Bridge.GrainCalls) - background) / turns;
+        Line(Math.Round(netCalls, 2) <= 2 && activations - backgroundActivations < 1, "grain calls per turn <= 2 and no activation on a warm conversation",
+            $"{netCalls:N3} grain calls/turn net of the background ({calls:N3} measured, {background / turns:N3} background), " +
+            $"{activations:N0} activations in {turns:N0} turns ({backgroundActivations:N1} expected from the background)");
 
         var allocated = all.Sum(t => t.Bridge.Allocated) / turns;
         var payload = all.Sum(t => t.Samples.Bytes) / (double)turns + RequestBytes;
