@@ -162,7 +162,7 @@ public sealed partial class ConversationGrain
             }
             finally
             {
-                turnReports.Ended(socket.Account, turn.InputTokens, 0, socket.Usage);
+                turnReports.Ended(socket.Account, turn.InputTokens, turn.OutputTokens, socket.Usage);
             }
             return;
         }
@@ -309,6 +309,7 @@ public sealed partial class ConversationGrain
         var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key, response: response, background: request.Background);
         _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
+        turn.OutputTokens = summary.OutputTokens ?? 0;
         turn.ResponseId = responseId;
         if (!await TryPersistAsync(node, view, sink)) return;
         socket.AnchorResponseId = responseId;

@@ -9,6 +9,7 @@ public sealed class TurnAccounting
     public int Replays { get; set; }
     public long InputTokens { get; set; }
     public long CachedTokens { get; set; }
+    public long OutputTokens { get; set; }
     public long BytesSent { get; set; }
     public int ItemsSent { get; set; }
 

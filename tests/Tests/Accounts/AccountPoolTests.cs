@@ -46,6 +46,18 @@ public sealed class AccountPoolTests(ITestOutputHelper output)
             Assert.True(r.IsDelta, $"request {r.Id} went in full");
             Assert.Equal(accountOf[r.ConnectionId!.Value], AccountsProduct.AccountOf(r));
         });
+
+        // Each account's turns and tokens, as the operator sees them, are what the provider billed it.
+        var billed = first.Concat(second).GroupBy(AccountsProduct.AccountOf)
+            .ToDictionary(g => g.Key, g => (Turns: g.Count(), Input: g.Sum(r => (long)r.ContextTokens), Output: g.Sum(r => (long)r.OutputTokens)));
+        var health = await product.WaitForHealthAsync(h => h.Sum(a => a.Turns) == 24);
+        Assert.All(health, a =>
+        {
+            Assert.Equal(billed[a.Name].Turns, a.Turns);
+            Assert.Equal(billed[a.Name].Input, a.InputTokens);
+            Assert.Equal(billed[a.Name].Output, a.OutputTokens);
+            Assert.True(a.OutputTokens > 0, $"{a.Name} reported no output tokens");
+        });
     }
 
     [Fact]
