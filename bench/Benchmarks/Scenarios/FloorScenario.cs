@@ -183,6 +183,9 @@ public static class FloorScenario
                 foreach (var path in paths.Skip(round % paths.Length).Concat(paths.Take(round % paths.Length)))
                 {
                     var (result, cpu, counters) = await BatchAsync(path, setting);
+                    // Which batch a rare activation fell in says more than the total (the next person's first clue).
+                    if (counters.Activations > 0)
+                        Log.Progress($"floor: {counters.Activations:N0} activation(s) in the bridge during {setting.Name}, {path.Name}, round {round + 1}");
                     var tally = tallies[(setting.Name, path.Name)];
                     tally.Samples.Ttfb.AddRange(result.Ttfb);
                     tally.Samples.Ttlb.AddRange(result.Ttlb);
