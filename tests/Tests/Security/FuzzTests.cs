@@ -70,7 +70,32 @@ public sealed class FuzzTests(ProductFixture product, ITestOutputHelper output)
         Assert.Equal(before.ResponseId, upstream.PreviousResponseId);
     }
 
-    private async Task RunHttpAsync(HttpClient client, IEnumerable<FuzzCase> cases, Dictionary<string, string> session)
+    public const int ChatCases = 3000;
+
+    private static readonly string[] ChatFields =
+        ["model", "messages", "stream", "stream_options", "tools", "tool_choice", "response_format", "n", "max_completion_tokens", "max_tokens",
+         "temperature", "user", "store", "parallel_tool_calls", "reasoning_effort"];
+
+    [Fact]
+    public async Task Mutated_chat_completions_requests_get_no_5xx_no_hang_and_only_openai_errors()
+    {
+        var random = new Random(Seed + 1);
+        var chat = new WireMutator(WireMutator.Load("chat_"), listField: "messages", fields: ChatFields);
+        var cases = Enumerable.Range(0, ChatCases).Select(i => chat.Next(random, i, frame: false)).ToArray();
+        using var client = new HttpClient { BaseAddress = product.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.SecondApiKey);
+        var run = Guid.NewGuid().ToString("N")[..8];
+        await Task.WhenAll(Enumerable.Range(0, HttpWorkers).Select(w =>
+            RunHttpAsync(client, cases.Where(c => c.Index % HttpWorkers == w), Items.Session($"fuzz-chat-{run}-{w}"), "/v1/chat/completions")));
+
+        output.WriteLine($"seed {Seed + 1}: {ChatCases} chat completions cases");
+        foreach (var (outcome, count) in _outcomes.OrderBy(o => o.Key)) output.WriteLine($"  {count,5}  {outcome}");
+        Assert.True(_failures.IsEmpty, $"{_failures.Count} of {ChatCases} cases failed (seed {Seed + 1}):\n" + string.Join("\n", _failures.Take(25)));
+        Assert.True(_outcomes.Keys.Any(o => o.StartsWith("http 200", StringComparison.Ordinal)), "no case was answered: the samples do not reach the model");
+        Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/healthz")).StatusCode);
+    }
+
+    private async Task RunHttpAsync(HttpClient client, IEnumerable<FuzzCase> cases, Dictionary<string, string> session, string path = "/v1/responses")
     {
         foreach (var c in cases)
         {
@@ -78,7 +103,7 @@ public sealed class FuzzTests(ProductFixture product, ITestOutputHelper output)
             RawAnswer answer;
             try
             {
-                answer = await HostileClient.PostAsync(client, c.Body, session, timeout.Token);
+                answer = await HostileClient.SendAsync(client, HttpMethod.Post, path, c.Body, session, timeout.Token);
             }
             catch (OperationCanceledException)
             {

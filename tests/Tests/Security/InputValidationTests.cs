@@ -71,6 +71,24 @@ public sealed class InputValidationTests(ProductFixture product)
     }
 
     [Theory]
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","temperature":1e999999}""", "temperature")]
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","top_p":-1.7976931348623157e309}""", "top_p")]
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":[{"type":"function_call_output","call_id":"c","output":"x","n":1e400}]}""", "input")]
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","tools":[{"type":"function","name":"f","parameters":{"maximum":1e999}}]}""", "tools")]
+    [InlineData("/v1/chat/completions", """{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"temperature":-1e999999}""", "temperature")]
+    [InlineData("/v1/chat/completions", """{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"minimum":1e999}}}]}""", "tools")]
+    public async Task A_number_no_double_holds_is_a_400_naming_its_field_and_nothing_goes_upstream(string path, string body, string param)
+    {
+        // Valid JSON, but no provider accepts it (the simulator hung on it: a client waited its whole timeout).
+        var before = product.Simulator.Ledger.Requests.Count;
+        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Post, path, Encoding.UTF8.GetBytes(body), Items.Session("huge-" + Guid.NewGuid()));
+        Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{answer.Code} {answer.Body}");
+        Assert.Equal(ErrorCodes.InvalidRequest, answer.Error.GetProperty("code").GetString());
+        Assert.Equal(param, answer.Error.GetProperty("param").GetString());
+        Assert.Equal(before, product.Simulator.Ledger.Requests.Count);
+    }
+
+    [Theory]
     [InlineData("""{"input":"hi"}""", "Missing required parameter: 'model'.")]
     [InlineData("""{"model":null,"input":"hi"}""", "Missing required parameter: 'model'.")]
     [InlineData("""{"model":{"name":"gpt-5.5"},"input":"hi"}""", "'model' must be a string.")]

@@ -16,8 +16,13 @@ public sealed record FuzzCase(int Index, string Mutation, string Sample, byte[] 
 /// lone surrogate escapes, fields of the wrong type, huge numbers, deep nesting, duplicate keys; and makes random
 /// websocket frames. Deterministic for a given <see cref="Random"/>.
 /// </summary>
-public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> samples)
+/// <param name="listField">the request's list of items (<c>input</c> for Responses, <c>messages</c> for Chat Completions).</param>
+/// <param name="fields">the top-level fields whose types mutations swap (<see cref="ResponsesFields"/> unless given).</param>
+public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> samples, string listField = "input", string[]? fields = null)
 {
+    private readonly string[] _fields = fields ?? ResponsesFields;
+    private readonly string _listField = listField;
+
     public static string SampleDirectory => Path.Combine(AppContext.BaseDirectory, "Security", "Samples");
 
     /// <summary>The <c>body</c> of each capture, compact, with the websocket ones as <c>response.create</c> frames.</summary>
@@ -35,26 +40,26 @@ public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> sample
 
     private static readonly string[] LoneSurrogates = [@"\ud800", @"\udc00", @"\udbff", @"\udfff", @"\ud83d", @"\ude00\ud83d", @"\ud800\u0041", @"\uD800\uD800"];
 
-    private static readonly string[] Fields = ["model", "input", "previous_response_id", "stream", "type", "generate", "tools", "prompt_cache_key", "store", "include", "reasoning", "tool_choice", "instructions"];
+    public static readonly string[] ResponsesFields = ["model", "input", "previous_response_id", "stream", "type", "generate", "tools", "prompt_cache_key", "store", "include", "reasoning", "tool_choice", "instructions"];
 
     private static readonly string[] Huge =
         ["1e999999", "-1e999999", "123456789012345678901234567890123456789", "1.7976931348623157e309", "9223372036854775808", "-0", "0.000000000000000000000000000000000001e-99999", "4e-400"];
 
     private static readonly string[] FrameTypes = ["response.create", "response.cancel", "foo", "", "response.created", "session.update", "RESPONSE.CREATE", "response.create "];
 
-    private delegate byte[] Mutation(Random random, byte[] body);
+    private delegate byte[] Mutation(Random random, byte[] body, WireMutator mutator);
 
     private static readonly (string Name, Mutation Apply)[] Mutations =
     [
-        ("byte-flip", FlipBytes),
-        ("truncate", (r, b) => b[..r.Next(0, b.Length)]),
-        ("invalid-utf8", (r, b) => InsertInString(r, b, BadUtf8[r.Next(BadUtf8.Length)])),
-        ("lone-surrogate", (r, b) => InsertInString(r, b, Encoding.UTF8.GetBytes(LoneSurrogates[r.Next(LoneSurrogates.Length)]))),
-        ("type-swap", SwapType),
-        ("item-type-swap", SwapItemType),
-        ("huge-number", (r, b) => InsertField(b, Fields[r.Next(Fields.Length)], Huge[r.Next(Huge.Length)])),
-        ("deep-nesting", Nest),
-        ("duplicate-key", Duplicate),
+        ("byte-flip", (r, b, _) => FlipBytes(r, b)),
+        ("truncate", (r, b, _) => b[..r.Next(0, b.Length)]),
+        ("invalid-utf8", (r, b, _) => InsertInString(r, b, BadUtf8[r.Next(BadUtf8.Length)])),
+        ("lone-surrogate", (r, b, _) => InsertInString(r, b, Encoding.UTF8.GetBytes(LoneSurrogates[r.Next(LoneSurrogates.Length)]))),
+        ("type-swap", (r, b, m) => SwapType(r, b, m._fields)),
+        ("item-type-swap", (r, b, m) => SwapItemType(r, b, m._listField)),
+        ("huge-number", (r, b, m) => InsertField(b, m._fields[r.Next(m._fields.Length)], Huge[r.Next(Huge.Length)])),
+        ("deep-nesting", (r, b, m) => Nest(r, b, m._fields, m._listField)),
+        ("duplicate-key", (r, b, m) => Duplicate(r, b, m._listField)),
     ];
 
     /// <summary>A mutated sample (1 to 3 mutations; now and then none, so real turns run between the broken ones).</summary>
@@ -70,7 +75,7 @@ public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> sample
             var (mutation, apply) = Mutations[random.Next(Mutations.Length)];
             try
             {
-                body = apply(random, body);
+                body = apply(random, body, this);
                 applied.Add(mutation);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
@@ -91,7 +96,7 @@ public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> sample
         }
         var frame = new JsonObject();
         if (random.Next(6) != 0) frame["type"] = RandomValue(random, FrameTypes[random.Next(FrameTypes.Length)]);
-        foreach (var field in Fields.Where(_ => random.Next(3) == 0)) frame[field] = RandomValue(random, null);
+        foreach (var field in ResponsesFields.Where(_ => random.Next(3) == 0)) frame[field] = RandomValue(random, null);
         return new FuzzCase(index, "random-frame", "-", Encoding.UTF8.GetBytes(frame.ToJsonString()), type);
     }
 
@@ -137,16 +142,16 @@ public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> sample
         return [.. body[..(open + 1)], .. Encoding.UTF8.GetBytes($"\"{name}\":{value},"), .. body[(open + 1)..]];
     }
 
-    private static byte[] SwapType(Random random, byte[] body)
+    private static byte[] SwapType(Random random, byte[] body, string[] fields)
     {
         if (Parse(body) is not JsonObject root) return body;
-        root[Fields[random.Next(Fields.Length)]] = RandomValue(random, null);
+        root[fields[random.Next(fields.Length)]] = RandomValue(random, null);
         return Encoding.UTF8.GetBytes(root.ToJsonString());
     }
 
-    private static byte[] SwapItemType(Random random, byte[] body)
+    private static byte[] SwapItemType(Random random, byte[] body, string listField)
     {
-        if (Parse(body) is not JsonObject root || root["input"] is not JsonArray { Count: > 0 } input) return body;
+        if (Parse(body) is not JsonObject root || root[listField] is not JsonArray { Count: > 0 } input) return body;
         var at = random.Next(input.Count);
         if (random.Next(3) == 0 || input[at] is not JsonObject item) input[at] = RandomValue(random, null);
         else item[new[] { "type", "role", "content", "call_id", "output", "id", "arguments" }[random.Next(7)]] = RandomValue(random, null);
@@ -166,31 +171,33 @@ public sealed class WireMutator(IReadOnlyList<(string Name, byte[] Body)> sample
         }
     }
 
-    private static byte[] Nest(Random random, byte[] body)
+    private static byte[] Nest(Random random, byte[] body, string[] fields, string listField)
     {
         var depth = new[] { 16, 63, 200, 254, 255, 256, 257, 300, 5000 }[random.Next(9)];
         var nested = random.Next(2) == 0
             ? new string('[', depth) + new string(']', depth)
             : string.Concat(Enumerable.Repeat("{\"a\":", depth)) + "1" + new string('}', depth);
-        if (random.Next(2) == 0) return InsertField(body, Fields[random.Next(Fields.Length)], nested);
+        if (random.Next(2) == 0) return InsertField(body, fields[random.Next(fields.Length)], nested);
         // Inside an input item, where the bridge forwards the raw bytes.
         var text = Encoding.UTF8.GetString(body);
-        var at = text.IndexOf("\"input\":[", StringComparison.Ordinal);
-        if (at < 0) return InsertField(body, "input", nested);
-        at += "\"input\":[".Length;
+        var list = $"\"{listField}\":[";
+        var at = text.IndexOf(list, StringComparison.Ordinal);
+        if (at < 0) return InsertField(body, listField, nested);
+        at += list.Length;
         return Encoding.UTF8.GetBytes(text[..at] + "{\"type\":\"message\",\"role\":\"user\",\"content\":" + nested + "}," + text[at..]);
     }
 
-    private static byte[] Duplicate(Random random, byte[] body)
+    private static byte[] Duplicate(Random random, byte[] body, string listField)
     {
         if (random.Next(3) == 0)
         {
             // A duplicate key inside an item.
             var text = Encoding.UTF8.GetString(body);
-            var at = text.IndexOf("\"input\":[{", StringComparison.Ordinal);
+            var list = $"\"{listField}\":[{{";
+            var at = text.IndexOf(list, StringComparison.Ordinal);
             if (at >= 0)
             {
-                at += "\"input\":[{".Length;
+                at += list.Length;
                 return Encoding.UTF8.GetBytes(text[..at] + (random.Next(2) == 0 ? "\"type\":\"function_call_output\"," : "\"content\":\"dup\",") + text[at..]);
             }
         }
