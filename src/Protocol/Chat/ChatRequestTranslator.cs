@@ -77,9 +77,6 @@ public static class ChatRequestTranslator
         w.WriteStartObject();
 
         foreach (var property in root.EnumerateObject())
-            if (!AllFinite(property.Value)) throw new ChatRequestException(JsonLimits.NumberOutOfRange(property.Name));
-
-        foreach (var property in root.EnumerateObject())
         {
             current = null; // reading the name itself may be what fails
             var name = property.Name;
@@ -223,13 +220,4 @@ public static class ChatRequestTranslator
         value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var number) && number > 0
             ? number
             : throw ChatRequestException.Invalid($"'{name}' must be a positive integer.", name);
-
-    /// <summary>Whether every number in the value fits a double (a valid JSON number can still be one no provider accepts).</summary>
-    private static bool AllFinite(JsonElement value) => value.ValueKind switch
-    {
-        JsonValueKind.Number => value.TryGetDouble(out var number) && double.IsFinite(number),
-        JsonValueKind.Object => value.EnumerateObject().All(p => AllFinite(p.Value)),
-        JsonValueKind.Array => value.EnumerateArray().All(AllFinite),
-        _ => true,
-    };
 }

@@ -67,7 +67,6 @@ public static class ResponseCreateParser
         // The first problem with a field's value: reported after the whole body was read, so that a frame's type and a
         // broken body (JSON, encoding) take precedence over it.
         OpenAIError? fieldError = null;
-        OpenAIError? invalid; // a value that can never go upstream: a lone surrogate escape or a number out of range
         var items = new List<byte[]>();
         var settings = new ArrayBufferWriter<byte>(Math.Min(body.Length, 64 * 1024) + 16);
 
@@ -98,7 +97,7 @@ public static class ResponseCreateParser
                             if (reader.TokenType != JsonTokenType.StartObject)
                                 fieldError ??= ProxyErrors.InvalidRequest("Every input item must be an object.", "input");
                             var itemStart = (int)reader.TokenStartIndex;
-                            if ((invalid = SkipValidating(ref reader, "input")) is not null) return invalid;
+                            if (!SkipValidating(ref reader)) return LoneSurrogate("input");
                             if (reader.TokenType == JsonTokenType.EndObject) items.Add(body[itemStart..(int)reader.BytesConsumed].ToArray());
                         }
                     }
@@ -106,11 +105,11 @@ public static class ResponseCreateParser
                     {
                         if (reader.TokenType != JsonTokenType.Null)
                             fieldError ??= ProxyErrors.InvalidRequest("'input' must be a string or an array of items.", "input");
-                        if ((invalid = SkipValidating(ref reader, "input")) is not null) return invalid;
+                        if (!SkipValidating(ref reader)) return LoneSurrogate("input");
                     }
                     continue;
                 case Seen.Previous:
-                    if ((invalid = SkipValidating(ref reader, "previous_response_id")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("previous_response_id");
                     if (reader.TokenType == JsonTokenType.Null) continue;
                     if (reader.TokenType != JsonTokenType.String || reader.GetString() is not { Length: > 0 and <= 256 } id)
                         fieldError ??= ProxyErrors.InvalidRequest("'previous_response_id' must be a non-empty string.", "previous_response_id");
@@ -119,38 +118,38 @@ public static class ResponseCreateParser
                 case Seen.Stream:
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
                         fieldError ??= ProxyErrors.InvalidRequest("'stream' must be a boolean.", "stream");
-                    if ((invalid = SkipValidating(ref reader, "stream")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("stream");
                     stream = reader.TokenType == JsonTokenType.True;
                     continue;
                 case Seen.Type:
-                    if ((invalid = SkipValidating(ref reader, "type")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("type");
                     typeIsString = reader.TokenType == JsonTokenType.String;
                     if (typeIsString) type = reader.GetString();
                     continue; // bridge-owned: never forwarded
                 case Seen.Model:
-                    if ((invalid = SkipValidating(ref reader, "model")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("model");
                     if (reader.TokenType == JsonTokenType.String) model = reader.GetString();
                     else if (reader.TokenType == JsonTokenType.Null) seen &= ~Seen.Model; // null is the same as absent
                     else fieldError ??= ProxyErrors.InvalidRequest("'model' must be a string.", "model");
                     break;
                 case Seen.CacheKey:
-                    if ((invalid = SkipValidating(ref reader, "prompt_cache_key")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("prompt_cache_key");
                     if (reader.TokenType == JsonTokenType.String) cacheKey = reader.GetString();
                     break;
                 case Seen.Store or Seen.Background:
                     // Bridge-owned (it decides what goes upstream), but the client's choice is kept and honoured.
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
                         fieldError ??= ProxyErrors.InvalidRequest($"'{name}' must be a boolean.", name);
-                    if ((invalid = SkipValidating(ref reader, name)) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name);
                     if (field == Seen.Background) background = reader.TokenType == JsonTokenType.True;
                     else if (reader.TokenType != JsonTokenType.Null) store = reader.TokenType == JsonTokenType.True;
                     continue;
                 case Seen.Generate:
-                    if ((invalid = SkipValidating(ref reader, "generate")) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("generate");
                     generate = reader.TokenType != JsonTokenType.False;
                     break;
                 default:
-                    if ((invalid = SkipValidating(ref reader, name.Length <= 64 ? name : null)) is not null) return invalid;
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name : null);
                     break;
             }
             if (settings.WrittenCount > 0) settings.Write(","u8);
@@ -216,24 +215,18 @@ public static class ResponseCreateParser
     /// Moves past the current value like <see cref="Utf8JsonReader.Skip"/> (the same reads), checking every escaped
     /// string and property name inside it; false when one holds a lone surrogate.
     /// </summary>
-    private static OpenAIError? SkipValidating(ref Utf8JsonReader reader, string? param)
+    private static bool SkipValidating(ref Utf8JsonReader reader)
     {
-        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return Check(ref reader, param);
+        if (reader.TokenType is not (JsonTokenType.StartObject or JsonTokenType.StartArray)) return HasValidEscapes(ref reader);
         var depth = reader.CurrentDepth;
         do
         {
             if (!reader.Read()) throw new JsonException("Unexpected end of JSON.");
-            if (Check(ref reader, param) is { } error) return error;
+            if (!HasValidEscapes(ref reader)) return false;
         }
         while (reader.CurrentDepth > depth);
-        return null;
+        return true;
     }
-
-    /// <summary>An escape with a lone surrogate, or a number no double holds, in the reader's current token.</summary>
-    private static OpenAIError? Check(ref Utf8JsonReader reader, string? param) =>
-        !HasValidEscapes(ref reader) ? LoneSurrogate(param)
-        : !JsonLimits.IsFiniteNumber(ref reader) ? JsonLimits.NumberOutOfRange(param)
-        : null;
 
     private static bool HasValidEscapes(ref Utf8JsonReader reader) =>
         reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName) || !reader.ValueIsEscaped ||

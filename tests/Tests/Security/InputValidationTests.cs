@@ -71,21 +71,19 @@ public sealed class InputValidationTests(ProductFixture product)
     }
 
     [Theory]
-    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","temperature":1e999999}""", "temperature")]
-    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","top_p":-1.7976931348623157e309}""", "top_p")]
-    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":[{"type":"function_call_output","call_id":"c","output":"x","n":1e400}]}""", "input")]
-    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","tools":[{"type":"function","name":"f","parameters":{"maximum":1e999}}]}""", "tools")]
-    [InlineData("/v1/chat/completions", """{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"temperature":-1e999999}""", "temperature")]
-    [InlineData("/v1/chat/completions", """{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"tools":[{"type":"function","function":{"name":"f","parameters":{"minimum":1e999}}}]}""", "tools")]
-    public async Task A_number_no_double_holds_is_a_400_naming_its_field_and_nothing_goes_upstream(string path, string body, string param)
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","stream":false,"temperature":1e999999}""")]
+    [InlineData("/v1/responses", """{"model":"gpt-5.5","input":"hi","stream":false,"tools":[{"type":"function","name":"f","parameters":{"maximum":1e999}}]}""")]
+    [InlineData("/v1/chat/completions", """{"model":"gpt-5.5","messages":[{"role":"user","content":"hi"}],"temperature":-1e999999}""")]
+    public async Task A_number_no_double_holds_goes_to_the_provider_as_written_and_the_turn_is_answered(string path, string body)
     {
-        // Valid JSON, but no provider accepts it (the simulator hung on it: a client waited its whole timeout).
+        // Not a field the bridge relies on: the provider judges it (as the parser's unit test says). The simulator hung on
+        // such a number, and a chat client waited out its whole timeout; the turn must be answered.
         var before = product.Simulator.Ledger.Requests.Count;
-        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Post, path, Encoding.UTF8.GetBytes(body), Items.Session("huge-" + Guid.NewGuid()));
-        Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{answer.Code} {answer.Body}");
-        Assert.Equal(ErrorCodes.InvalidRequest, answer.Error.GetProperty("code").GetString());
-        Assert.Equal(param, answer.Error.GetProperty("param").GetString());
-        Assert.Equal(before, product.Simulator.Ledger.Requests.Count);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Post, path, Encoding.UTF8.GetBytes(body), Items.Session("huge-" + Guid.NewGuid()),
+            timeout.Token);
+        Assert.True(answer.Status == HttpStatusCode.OK, $"{answer.Code} {answer.Body}");
+        Assert.Equal(before + 1, product.Simulator.Ledger.Requests.Count);
     }
 
     [Theory]

@@ -45,6 +45,21 @@ public sealed class SimulatorWebSocketTests
     }
 
     [Fact]
+    public async Task A_number_out_of_a_doubles_range_in_a_setting_is_ignored_not_fatal()
+    {
+        // Malformed values are ignored (the simulator does not validate like the provider); this one hung the turn.
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        await using var client = await SimWsClient.ConnectAsync(sim);
+        var frame = SimRequests.Create([SystemPrompt, User("hi")]).TrimEnd('}') + ",\"temperature\":1e999999,\"top_p\":-1e999}";
+
+        await client.SendAsync(frame);
+        var response = await client.ReadResponseAsync();
+
+        Assert.True(response.IsCompleted);
+        Assert.Equal(1, response.Response.GetProperty("temperature").GetDouble());
+    }
+
+    [Fact]
     public async Task Chaining_on_the_same_connection_reports_anchored_context_as_cached_tokens()
     {
         await using var sim = await UpstreamSimulatorHost.StartAsync();

@@ -251,7 +251,7 @@ internal sealed class RequestSettings
             ? Math.Min(n, MaxTextDeltas)
             : null;
 
-    private static double? Number(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) ? d : null;
+    private static double? Number(JsonElement v) => v.ValueKind == JsonValueKind.Number && v.TryGetDouble(out var d) && double.IsFinite(d) ? d : null;
 
     /// <summary>A string property of an object; null when absent, not a string, or <paramref name="obj"/> is no object.</summary>
     internal static string? String(JsonElement obj, string name) =>
