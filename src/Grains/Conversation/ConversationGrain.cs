@@ -146,9 +146,7 @@ public sealed partial class ConversationGrain(
         while (_finishedTurns.First?.Value is { } turn && now - turn.FinishedAt > FinishedTurnLifetime)
         {
             _finishedTurns.RemoveFirst();
-            foreach (var key in turn.Keys)
-                if (_turns.TryGetValue(key, out var held) && held == turn) _turns.Remove(key);
-            Unindex(turn);
+            Forget(turn);
         }
     }
 
@@ -191,9 +189,15 @@ public sealed partial class ConversationGrain(
         if (baseResponseId is null || _finishedTurns.Last is not { Value: { Delivered: true } answered } last || answered.ResponseId != baseResponseId)
             return;
         _finishedTurns.Remove(last);
-        foreach (var key in answered.Keys)
-            if (_turns.TryGetValue(key, out var held) && held == answered) _turns.Remove(key);
-        Unindex(answered);
+        Forget(answered);
+    }
+
+    /// <summary>No id leads to a finished turn any more, nor does a retry's fingerprint.</summary>
+    private void Forget(RunningTurn turn)
+    {
+        foreach (var key in turn.Keys)
+            if (_turns.TryGetValue(key, out var held) && held == turn) _turns.Remove(key);
+        Unindex(turn);
     }
 
     /// <summary>A turn no id leads to any more is no retry's target either.</summary>
