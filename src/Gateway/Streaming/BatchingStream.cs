@@ -89,11 +89,8 @@ public sealed class BatchingStream(Stream inner) : Stream
         _pending = null;
     }
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
-    {
-        if (!_held) await ReleaseAsync(cancellationToken).ConfigureAwait(false);
-        await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
-    }
+    // Nothing is pending unless held (a write through sends what was pending first), and a held batch waits for its release.
+    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
 
@@ -119,7 +116,7 @@ public sealed class BatchingStream(Stream inner) : Stream
         if (disposing)
         {
             inner.Dispose();
-            if (_writing.Wait(0)) { ReturnPending(); _length = 0; } // a write still in flight returns it itself
+            DropPending();
         }
         base.Dispose(disposing);
     }
@@ -127,8 +124,15 @@ public sealed class BatchingStream(Stream inner) : Stream
     public override async ValueTask DisposeAsync()
     {
         await inner.DisposeAsync().ConfigureAwait(false);
-        Dispose(false);
-        if (_writing.Wait(0)) { ReturnPending(); _length = 0; }
+        DropPending();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Returns a held batch's buffer unsent; a write still in flight returns it itself.</summary>
+    private void DropPending()
+    {
+        if (!_writing.Wait(0)) return;
+        ReturnPending();
+        _length = 0;
     }
 }
