@@ -395,8 +395,10 @@ public static class FloorScenario
         var activations = all.Sum(t => t.Bridge.Activations);
         // The bridge's own background (Orleans and dashboard timers, the account reports' flush) also calls grains while a
         // batch runs: charge each batch the rate measured while the other paths ran, so a turn is charged what it calls.
-        var background = settings.Sum(s => idle[s.Name].Counters.GrainCalls / Math.Max(idle[s.Name].Wall, 1e-9) * tallies[(s.Name, path)].Wall);
-        var backgroundActivations = settings.Sum(s => idle[s.Name].Counters.Activations / Math.Max(idle[s.Name].Wall, 1e-9) * tallies[(s.Name, path)].Wall);
+        double Background(Func<BridgeCounters, double> counter) =>
+            settings.Sum(s => counter(idle[s.Name].Counters) / Math.Max(idle[s.Name].Wall, 1e-9) * tallies[(s.Name, path)].Wall);
+        var background = Background(c => c.GrainCalls);
+        var backgroundActivations = Background(c => c.Activations);
         var netCalls = (all.Sum(t => t.Bridge.GrainCalls) - background) / turns;
         Line(Math.Round(netCalls, 2) <= 2 && activations - backgroundActivations < 1, "grain calls per turn <= 2 and no activation on a warm conversation",
             $"{netCalls:N3} grain calls/turn net of the background ({calls:N3} measured, {background / turns:N3} background), " +
