@@ -57,8 +57,7 @@ public sealed class FuzzTests(ProductFixture product, ITestOutputHelper output)
         clock.Stop();
 
         output.WriteLine($"seed {Seed}: {HttpCases} HTTP cases and {FrameCases} websocket cases in {clock.Elapsed.TotalSeconds:F1} s");
-        foreach (var (outcome, count) in _outcomes.OrderBy(o => o.Key)) output.WriteLine($"  {count,5}  {outcome}");
-        Assert.True(_failures.IsEmpty, $"{_failures.Count} of {HttpCases + FrameCases} cases failed (seed {Seed}):\n" + string.Join("\n", _failures.Take(25)));
+        AssertNoFailures(HttpCases + FrameCases, Seed);
 
         // No crash: the product still answers, and the bystander continues as a delta on its socket.
         Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/healthz")).StatusCode);
@@ -89,10 +88,16 @@ public sealed class FuzzTests(ProductFixture product, ITestOutputHelper output)
             RunHttpAsync(client, cases.Where(c => c.Index % HttpWorkers == w), Items.Session($"fuzz-chat-{run}-{w}"), "/v1/chat/completions")));
 
         output.WriteLine($"seed {Seed + 1}: {ChatCases} chat completions cases");
-        foreach (var (outcome, count) in _outcomes.OrderBy(o => o.Key)) output.WriteLine($"  {count,5}  {outcome}");
-        Assert.True(_failures.IsEmpty, $"{_failures.Count} of {ChatCases} cases failed (seed {Seed + 1}):\n" + string.Join("\n", _failures.Take(25)));
+        AssertNoFailures(ChatCases, Seed + 1);
         Assert.True(_outcomes.Keys.Any(o => o.StartsWith("http 200", StringComparison.Ordinal)), "no case was answered: the samples do not reach the model");
         Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/healthz")).StatusCode);
+    }
+
+    /// <summary>Prints how the cases were answered, then fails with the first failures when any case failed.</summary>
+    private void AssertNoFailures(int cases, int seed)
+    {
+        foreach (var (outcome, count) in _outcomes.OrderBy(o => o.Key)) output.WriteLine($"  {count,5}  {outcome}");
+        Assert.True(_failures.IsEmpty, $"{_failures.Count} of {cases} cases failed (seed {seed}):\n" + string.Join("\n", _failures.Take(25)));
     }
 
     private async Task RunHttpAsync(HttpClient client, IEnumerable<FuzzCase> cases, Dictionary<string, string> session, string path = "/v1/responses")
