@@ -19,6 +19,7 @@ public static class GrainServiceCollectionExtensions
         services.AddOptions<StateOptions>().Bind(configuration.GetSection(StateOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Orleans.Runtime.IConfigureGrainContextProvider, ActivationStartsOutsideLock>());
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ClientKeys.IKeyUsageStore, ClientKeys.MemoryKeyUsageStore>();
         services.TryAddSingleton<ActiveTurns>();
