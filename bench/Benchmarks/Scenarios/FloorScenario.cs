@@ -130,15 +130,17 @@ public static class FloorScenario
             new(Yarp, w => proxied[Pick(w)].TurnAsync(client, yarp.Responses), "YARP"),
         };
 
-        async Task<(PhaseResult Result, Dictionary<string, double> Cpu, BridgeCounters Bridge)> BatchAsync(FloorPath path, Setting setting)
+        async Task<(PhaseResult Result, Dictionary<string, double> Cpu, BridgeCounters Bridge, string Activated)> BatchAsync(FloorPath path, Setting setting)
         {
             // Scrapes outside the CPU window; their own allocations land in the next window's counters (a few KB per batch).
-            var before = BridgeCounters.From(await MetricsScrape.ReadAsync(scraper, bridge.Metrics));
+            var before = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
             var cpu = processes.Select(p => p.Cpu()).ToArray();
             var result = await Workload.RunAsync(setting.Concurrency, setting.TurnsPerWorker, path.Turn, setting.Duration);
             var spent = processes.Select((p, i) => (p.Name, Seconds: p.Cpu() - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
-            var after = BridgeCounters.From(await MetricsScrape.ReadAsync(scraper, bridge.Metrics));
-            return (result, spent, after - before);
+            var after = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
+            // Which grain types activated (the counter's grain_type label): a rare activation's first clue.
+            var activated = string.Join(", ", after.GrownSince(before, "orleans_catalog_activation_created_total").Select(g => $"{g.Growth:N0} {g.Series}"));
+            return (result, spent, BridgeCounters.From(after) - BridgeCounters.From(before), activated);
         }
 
         var quick = options.Quick;
@@ -182,10 +184,10 @@ public static class FloorScenario
             {
                 foreach (var path in paths.Skip(round % paths.Length).Concat(paths.Take(round % paths.Length)))
                 {
-                    var (result, cpu, counters) = await BatchAsync(path, setting);
-                    // Which batch a rare activation fell in says more than the total (the next person's first clue).
+                    var (result, cpu, counters, activated) = await BatchAsync(path, setting);
+                    // Which batch a rare activation fell in, and of which grain type, says more than the total.
                     if (counters.Activations > 0)
-                        Log.Progress($"floor: {counters.Activations:N0} activation(s) in the bridge during {setting.Name}, {path.Name}, round {round + 1}");
+                        Log.Progress($"floor: {counters.Activations:N0} activation(s) in the bridge during {setting.Name}, {path.Name}, round {round + 1}: {activated}");
                     var tally = tallies[(setting.Name, path.Name)];
                     tally.Samples.Ttfb.AddRange(result.Ttfb);
                     tally.Samples.Ttlb.AddRange(result.Ttlb);
