@@ -20,6 +20,9 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<StateOptions>, StateOptionsValidator>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<Orleans.Runtime.IConfigureGrainContextProvider, ActivationStartsOutsideLock>());
+        // Our stateless workers are one reentrant worker each: Orleans' idle-worker removal (every 500 ms) would deactivate
+        // even the last one between lookups and the next lookup would activate it again. Collection age still applies.
+        services.Configure<Orleans.Configuration.StatelessWorkerOptions>(o => o.RemoveIdleWorkers = false);
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ClientKeys.IKeyUsageStore, ClientKeys.MemoryKeyUsageStore>();
         services.TryAddSingleton<ActiveTurns>();

@@ -11,9 +11,12 @@ namespace CodexLb.Grains.ResponsesApi;
 /// <summary>
 /// Retrieve, delete, cancel and input items from the tenant's response tree; input tokens and compaction forwarded to
 /// the provider with any <c>previous_response_id</c> expanded (the provider holds no context of ours). A stateless worker:
-/// a completed response costs one store read and no activation; only a running one reaches its conversation.
+/// a completed response costs one store read and no activation; only a running one reaches its conversation. One
+/// reentrant worker per silo: every call only awaits the store, a conversation or the provider, so one serves them all at
+/// once (as non-reentrant workers, at most one per core, a few slow compactions queued every other call behind them).
 /// </summary>
-[StatelessWorker]
+[StatelessWorker(1)]
+[Reentrant]
 public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp upstream) : Grain, IResponsesApiGrain
 {
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
