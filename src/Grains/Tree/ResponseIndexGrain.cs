@@ -6,8 +6,7 @@ namespace CodexLb.Grains.Tree;
 /// <summary>
 /// Gateways' read path into the response tree. A stateless worker runs on whichever silo the gateway reached, so a lookup
 /// is one store read there, and no id, issued or not, ever creates an activation of its own. One reentrant worker per
-/// silo: a lookup only awaits the store, so one serves them all at once; with a worker per concurrent call, load bursts
-/// added workers and idle removal took them away again (an activation under steady load, seen by the floor benchmark).
+/// silo: a lookup only awaits the store, so one serves them all at once, and load bursts add no workers to come and go.
 /// </summary>
 [StatelessWorker(1)]
 [Reentrant]

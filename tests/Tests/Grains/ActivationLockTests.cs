@@ -8,12 +8,10 @@ using Xunit.Abstractions;
 namespace CodexLb.Tests.Grains;
 
 /// <summary>
-/// Orleans 10.4 starts a new activation's message loop while holding that activation's lock, so the first synchronous
-/// stretch of OnActivateAsync (and of the first request, when activation completes at once) runs under it; a message sent
-/// to a local activation takes the target's lock. Two new activations messaging each other from there deadlock their
-/// threads for good, and every later caller of either blocks too. Seen after a silo stop: the account pool (its
-/// activation asks every account for its health) and an account (its first report pushes health to the pool) started
-/// together on the surviving silo, and every conversation that needed an account hung for as long as the silo lived.
+/// New activations that message each other as they start must not deadlock (Orleans 10.4 starts an activation under its
+/// lock: src/Grains/Hosting/ActivationStartsOutsideLock.cs). The pair that did, after a silo stop: the account pool (its
+/// activation asks every account for its health) and an account (its first report pushes to the pool).
+/// Without the yield this test hangs in its first or second round.
 /// </summary>
 public sealed class ActivationLockTests(ITestOutputHelper output)
 {
