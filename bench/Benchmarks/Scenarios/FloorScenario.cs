@@ -130,7 +130,7 @@ public static class FloorScenario
             new(Yarp, w => proxied[Pick(w)].TurnAsync(client, yarp.Responses), "YARP"),
         };
 
-        async Task<(PhaseResult Result, Dictionary<string, double> Cpu, BridgeCounters Bridge, string Activated)> BatchAsync(FloorPath path, Setting setting)
+        async Task<(PhaseResult Result, Dictionary<string, double> Cpu, BridgeCounters Bridge, string Clues)> BatchAsync(FloorPath path, Setting setting)
         {
             // Scrapes outside the CPU window; their own allocations land in the next window's counters (a few KB per batch).
             var before = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
@@ -138,9 +138,10 @@ public static class FloorScenario
             var result = await Workload.RunAsync(setting.Concurrency, setting.TurnsPerWorker, path.Turn, setting.Duration);
             var spent = processes.Select((p, i) => (p.Name, Seconds: p.Cpu() - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
             var after = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
-            // Which grain types activated (the counter's grain_type label): a rare activation's first clue.
-            var activated = string.Join(", ", after.GrownSince(before, "orleans_catalog_activation_created_total").Select(g => $"{g.Growth:N0} {g.Series}"));
-            return (result, spent, BridgeCounters.From(after) - BridgeCounters.From(before), activated);
+            // Which grain types activated (the counter's grain_type label), and the gateway's index lookups: a rare activation's clues.
+            var clues = string.Join(", ", after.GrownSince(before, "orleans_catalog_activation_created_total")
+                .Concat(after.GrownSince(before, "codexlb_gateway_index_lookups_total")).Select(g => $"{g.Growth:N0} {g.Series}"));
+            return (result, spent, BridgeCounters.From(after) - BridgeCounters.From(before), clues);
         }
 
         var quick = options.Quick;
@@ -184,10 +185,9 @@ public static class FloorScenario
             {
                 foreach (var path in paths.Skip(round % paths.Length).Concat(paths.Take(round % paths.Length)))
                 {
-                    var (result, cpu, counters, activated) = await BatchAsync(path, setting);
-                    // Which batch a rare activation fell in, and of which grain type, says more than the total.
-                    if (counters.Activations > 0)
-                        Log.Progress($"floor: {counters.Activations:N0} activation(s) in the bridge during {setting.Name}, {path.Name}, round {round + 1}: {activated}");
+                    var (result, cpu, counters, clues) = await BatchAsync(path, setting);
+                    // Which batch a rare activation or index lookup fell in, and of which kind, says more than the total.
+                    if (clues.Length > 0) Log.Progress($"floor: in the bridge during {setting.Name}, {path.Name}, round {round + 1}: {clues}");
                     var tally = tallies[(setting.Name, path.Name)];
                     tally.Samples.Ttfb.AddRange(result.Ttfb);
                     tally.Samples.Ttlb.AddRange(result.Ttlb);

@@ -45,6 +45,7 @@ public sealed class TurnRouter(IGrainFactory grains, ICache<string, string> alia
             if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return new TurnRoute(named, null);
             if (inputFingerprints.Length > 1)
             {
+                Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "content"));
                 var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)), lookupTimeout);
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
@@ -96,6 +97,7 @@ public sealed class TurnRouter(IGrainFactory grains, ICache<string, string> alia
     {
         var aliasKey = ConversationKey.AliasKey(tenant, responseId);
         if (aliasCache.TryGet(aliasKey, out var cached)) return new ResponseLocation(ResponseStatus.Found, cached);
+        Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "id"));
         var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
         if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.AddOrUpdate(aliasKey, key);
         return location;

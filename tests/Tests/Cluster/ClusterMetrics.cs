@@ -14,6 +14,22 @@ public static class ClusterMetrics
             .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
     }
 
+    /// <summary>
+    /// Polls a metric until <paramref name="wanted"/> holds (the exporter caches a scrape for 300 ms, so a read right after
+    /// a change can still show the value before it); returns the last value read either way.
+    /// </summary>
+    public static async Task<double> WaitForMetricAsync(this ClusterHarness cluster, ManagedProcess process, string name, Func<double, bool> wanted,
+        TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            var value = await cluster.MetricAsync(process, name);
+            if (wanted(value) || DateTime.UtcNow > deadline) return value;
+            await Task.Delay(100);
+        }
+    }
+
     /// <summary>The silo holding the cluster's only open upstream socket (tests that run one conversation).</summary>
     public static async Task<ManagedProcess> OwnerOfOnlyConversationAsync(this ClusterHarness cluster)
     {

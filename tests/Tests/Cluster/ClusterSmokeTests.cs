@@ -48,12 +48,17 @@ public sealed class ClusterSmokeTests(ClusterSmokeFixture fixture)
         Assert.Equal("completed", first.Json.GetProperty("status").GetString());
         var firstId = first.Json.GetProperty("id").GetString()!;
 
+        const string lookups = "codexlb_gateway_index_lookups_total";
+        var lookupsBefore = await Cluster.MetricAsync(Cluster.Gateways[1], lookups);
         var second = await SseClient.PostAsync(gateway2, Path,
             Items.Body([Items.Message("user", $"cluster smoke {tag}: second")], stream: false, previousResponseId: firstId));
         Assert.True(second.Status == HttpStatusCode.OK, $"turn 2 through {Cluster.Gateways[1]}: {(int)second.Status} {second.RawBody}\n{Cluster.Describe()}");
         Assert.Equal("completed", second.Json.GetProperty("status").GetString());
         var secondId = second.Json.GetProperty("id").GetString()!;
         Assert.NotEqual(firstId, secondId);
+        // Gateway 2 never saw the first id issued: it found the conversation through the response index, and says so.
+        var lookupsAfter = await Cluster.WaitForMetricAsync(Cluster.Gateways[1], lookups, v => v > lookupsBefore, TimeSpan.FromSeconds(5));
+        Assert.True(lookupsAfter > lookupsBefore, $"gateway 2 counted no index lookup ({lookupsBefore} before, {lookupsAfter} after)");
 
         var upstream1 = await Cluster.Sim.GetRequestForResponseAsync(firstId);
         var upstream2 = await Cluster.Sim.GetRequestForResponseAsync(secondId);
