@@ -10,7 +10,6 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using BitFaster.Caching.Lru;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -32,7 +31,7 @@ public static class GatewayServiceCollectionExtensions
         {
             var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             return new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
-                new ConcurrentLru<string, string>(Math.Max(3, gateway.AliasCacheEntries)), gateway.OwnerTimeout,
+                new AliasCache(gateway.AliasCacheEntries), gateway.OwnerTimeout,
                 sp.GetRequiredService<Limits.NewConversationLimiter>());
         });
         services.AddClientLimits(configuration);

@@ -4,7 +4,6 @@ using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Items;
 using Microsoft.AspNetCore.Http;
-using BitFaster.Caching;
 
 namespace CodexLb.Gateway.Routing;
 
@@ -16,12 +15,7 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
 /// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
 /// </summary>
-/// <remarks>
-/// The alias cache is a bounded LRU (O(1) per turn, nothing to sort): a response id names one conversation forever, so
-/// an entry never goes stale, it only ages out. (A <c>MemoryCache</c> with a size limit sorted its whole content by last
-/// access on every compaction: ~3% of the gateway's CPU per turn under load.)
-/// </remarks>
-public sealed class TurnRouter(IGrainFactory grains, ICache<string, string> aliasCache, TimeSpan lookupTimeout, Limits.NewConversationLimiter newConversations)
+public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, TimeSpan lookupTimeout, Limits.NewConversationLimiter newConversations)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
@@ -80,7 +74,7 @@ public sealed class TurnRouter(IGrainFactory grains, ICache<string, string> alia
 
     /// <summary>Remembers a response id this gateway saw issued (at response.created), so the next turn skips the lookup.</summary>
     public void Remember(string conversationKey, string responseId) =>
-        aliasCache.AddOrUpdate(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey);
+        aliasCache.Add(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey);
 
     /// <summary>
     /// A started turn: its response id routes to this conversation from <c>response.created</c> on, so a client that
@@ -99,7 +93,7 @@ public sealed class TurnRouter(IGrainFactory grains, ICache<string, string> alia
         if (aliasCache.TryGet(aliasKey, out var cached)) return new ResponseLocation(ResponseStatus.Found, cached);
         Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "id"));
         var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
-        if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.AddOrUpdate(aliasKey, key);
+        if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.Add(aliasKey, key);
         return location;
     }
 
