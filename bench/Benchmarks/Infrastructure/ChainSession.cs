@@ -20,11 +20,16 @@ public sealed class ChainSession(string id)
         Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous,
             textDeltas: TextDeltas);
 
+    /// <summary>The start of the body of this session's first failed HTTP turn: what a failure table cannot say.</summary>
+    public string? FirstError { get; private set; }
+
     public async Task<TurnTiming> TurnAsync(TurnClient client, Uri url)
     {
         _capture.SetLength(0);
         var timing = await client.PostAsync(url, NextBody(), id, _capture);
-        if (timing.Completed) _previous = Bodies.CompletedResponseId(_capture.GetBuffer().AsSpan(0, (int)_capture.Length)) ?? _previous;
+        var body = _capture.GetBuffer().AsSpan(0, (int)_capture.Length);
+        if (timing.Completed) _previous = Bodies.CompletedResponseId(body) ?? _previous;
+        else FirstError ??= $"{timing.Status}: {System.Text.Encoding.UTF8.GetString(body[..Math.Min(body.Length, 300)])}";
         return timing;
     }
 

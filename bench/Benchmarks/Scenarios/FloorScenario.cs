@@ -207,6 +207,9 @@ public static class FloorScenario
 
         Report([.. settings.Where(s => !s.Long)], paths, tallies, idle);
         foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
+        // What a failure table cannot say: what the bridge answered (the first failure of up to three HTTP sessions).
+        foreach (var error in chains.Select(c => c.FirstError).OfType<string>().Distinct().Take(3))
+            Log.Note($"- a bridge HTTP/SSE session's first failure: {error.ReplaceLineEndings(" ")}");
     }
 
     /// <summary>
