@@ -138,9 +138,12 @@ public static class FloorScenario
             var result = await Workload.RunAsync(setting.Concurrency, setting.TurnsPerWorker, path.Turn, setting.Duration);
             var spent = processes.Select((p, i) => (p.Name, Seconds: p.Cpu() - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
             var after = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
-            // Which grain types activated (the counter's grain_type label), and the gateway's index lookups: a rare activation's clues.
+            // Which grain types activated (the counter's grain_type label), the gateway's index lookups, and the owner's turns
+            // that did not complete (outcome names the error code): what a rare activation or a failed turn was.
             var clues = string.Join(", ", after.GrownSince(before, "orleans_catalog_activation_created_total")
-                .Concat(after.GrownSince(before, "codexlb_gateway_index_lookups_total")).Select(g => $"{g.Growth:N0} {g.Series}"));
+                .Concat(after.GrownSince(before, "codexlb_gateway_index_lookups_total"))
+                .Concat(after.GrownSince(before, "codexlb_turns_total").Where(g => !g.Series.Contains("outcome=\"completed\"", StringComparison.Ordinal)))
+                .Select(g => $"{g.Growth:N0} {g.Series}"));
             return (result, spent, BridgeCounters.From(after) - BridgeCounters.From(before), clues);
         }
 
