@@ -10,10 +10,19 @@ public interface IConversationGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Runs one turn, or attaches to it when it is already running (same <see cref="TurnRequest.TurnId"/>, or the same
-    /// anchor and input: a client's retry). The first event is either a <see cref="TurnEvent.Rejection"/> (nothing reached
-    /// the client yet, answer with that status) or the first upstream event; after it, events stream until a terminal one.
+    /// anchor and input: a client's retry), and answers with its first events (from <see cref="TurnRequest.ReplayFrom"/>)
+    /// as soon as there are any. The first event is either a <see cref="TurnEvent.Rejection"/> (nothing reached the client
+    /// yet, answer with that status) or the first upstream event; the caller then asks <see cref="NextEvents"/> for the
+    /// rest until a terminal event or <see cref="TurnEvents.Ended"/>. A short turn often comes whole in this one call.
     /// </summary>
-    IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default);
+    ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The events of a turn this caller follows, from position <paramref name="from"/> (the events it already has) on:
+    /// as soon as there are any, or a heartbeat while the turn is quiet. A turn this owner does not know (it lost it)
+    /// answers a retryable rejection, and nothing runs.
+    /// </summary>
+    ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// The client of a turn went away: when no other client is attached to it, the provider is told to stop (its socket is

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Tracing;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Gateway.Endpoints;
+using CodexLb.Gateway.Routing;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Requests;
 using CodexLb.UpstreamSimulator;
@@ -130,12 +131,12 @@ public static class ProfileScenario
         long first = 0;
         var events = 0;
         string? last = null;
-        await foreach (var e in grains.GetGrain<IConversationGrain>(key).RunTurn(request))
+        await using var stream = new TurnStream(grains.GetGrain<IConversationGrain>(key), request, TimeSpan.FromSeconds(30), default);
+        while (await stream.MoveNextAsync())
         {
-            if (e.IsHeartbeat) continue;
             if (first == 0) first = Stopwatch.GetTimestamp();
             events++;
-            last = e.Type;
+            last = stream.Current.Type;
         }
         return new TurnTiming(start, first, Stopwatch.GetTimestamp(), last == "response.completed", 200, 0, events);
     }

@@ -13,8 +13,6 @@ public static class OwnerFailures
     {
         OperationCanceledException or ObjectDisposedException => false,
         Orleans.Storage.InconsistentStateException => false,
-        // The owner's activation went away under an enumeration (deactivated, or its silo died): re-dispatch.
-        EnumerationAbortedException => true,
         OrleansException or TimeoutException or System.Net.Sockets.SocketException or IOException => true,
         AggregateException aggregate => aggregate.InnerExceptions.All(IsTransient),
         _ => false,

@@ -1,22 +1,23 @@
 using System.Diagnostics;
 using System.Threading.Tasks.Sources;
+using CodexLb.Grains.Abstractions;
 
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
-/// Waits for a pending pull of a turn's enumeration, at most the owner timeout: one timer per enumeration, re-armed by
-/// each pull, where <c>AsTask().WaitAsync(timeout)</c> made a task, a timer and a second task per pull. An expired
-/// watch belongs to an abandoned enumeration: it is never reused (the pull still pending on it is observed and dropped).
+/// Waits for a pending call for a turn's events, at most the owner timeout: one timer per turn stream, re-armed by each
+/// call, where <c>AsTask().WaitAsync(timeout)</c> made a task, a timer and a second task per call. An expired watch
+/// belongs to an abandoned call: it is never reused (the call still pending on it is observed and dropped).
 /// </summary>
-internal sealed class OwnerWatch : IValueTaskSource<bool>, IDisposable
+internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
 {
     private const int Idle = 0, Waiting = 1, Settled = 2;
 
     private readonly TimeSpan _timeout;
     private readonly Timer _timer;
     private readonly Action _pulled;
-    private ManualResetValueTaskSourceCore<bool> _core;
-    private ValueTask<bool> _pending;
+    private ManualResetValueTaskSourceCore<TurnEvents> _core;
+    private ValueTask<TurnEvents> _pending;
     private long _deadline;
     private int _state;
 
@@ -27,8 +28,8 @@ internal sealed class OwnerWatch : IValueTaskSource<bool>, IDisposable
         _timer = new Timer(static watch => ((OwnerWatch)watch!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
-    /// <summary>The pull's outcome, or <see cref="OwnerUnreachableException"/> when the owner sent nothing in time.</summary>
-    public ValueTask<bool> WaitAsync(ValueTask<bool> pending)
+    /// <summary>The call's outcome, or <see cref="OwnerUnreachableException"/> when the owner sent nothing in time.</summary>
+    public ValueTask<TurnEvents> WaitAsync(ValueTask<TurnEvents> pending)
     {
         _core.Reset();
         _pending = pending;
@@ -36,7 +37,7 @@ internal sealed class OwnerWatch : IValueTaskSource<bool>, IDisposable
         Volatile.Write(ref _state, Waiting);
         _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
-        return new ValueTask<bool>(this, _core.Version);
+        return new ValueTask<TurnEvents>(this, _core.Version);
     }
 
     private void OnPulled()
@@ -74,7 +75,7 @@ internal sealed class OwnerWatch : IValueTaskSource<bool>, IDisposable
         _core.SetException(new OwnerUnreachableException(_timeout));
     }
 
-    public bool GetResult(short token) => _core.GetResult(token);
+    public TurnEvents GetResult(short token) => _core.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
 

@@ -270,7 +270,7 @@ public sealed partial class ConversationGrain
                     sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);
                     return;
             }
-            sink.Relay(current);
+            sink.Relay(current, more: socket.HasBuffered); // followers wake once per burst, not once per event
 
             UpstreamEvent? next;
             try

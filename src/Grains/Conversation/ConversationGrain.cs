@@ -90,7 +90,7 @@ public sealed partial class ConversationGrain(
         });
     }
 
-    public IAsyncEnumerable<TurnEvent> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
+    public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
     {
         // A reentrant grain can still be called while it deactivates: nothing runs here, the caller re-dispatches.
         if (_deactivating) throw new OwnerDeactivatingException();
@@ -99,7 +99,10 @@ public sealed partial class ConversationGrain(
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request);
         if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
-            return Reattach(same, turnId, request.ReplayFrom, "redispatch", cancellationToken);
+        {
+            // Before its first event a gateway also asks again this way when the turn was only quiet (heartbeats).
+            return Reattach(same, turnId, request.ReplayFrom, request.ReplayFrom > 0 ? "redispatch" : null, cancellationToken);
+        }
         // A client's retry of a turn it never got the answer to (its gateway died): the same anchor, input and settings.
         if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && !(retried.Finished && retried.Delivered))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
@@ -112,18 +115,23 @@ public sealed partial class ConversationGrain(
             _turns[turnId] = turn;
             _turnsByFingerprint[fingerprint] = turn;
             turn.Execution = RunAdmittedAsync(request, turn);
-            return turn.FollowAsync(0, _options.HeartbeatInterval, cancellationToken);
+            return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
         }
         turn.Complete(time.GetUtcNow());
-        return turn.FollowAsync(0, _options.HeartbeatInterval, cancellationToken);
+        return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
     }
 
-    private IAsyncEnumerable<TurnEvent> Reattach(RunningTurn turn, string turnId, int from, string reason, CancellationToken cancellationToken)
+    public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
+        _turns.TryGetValue(turnId, out var turn)
+            ? turn.NextAsync(turnId, from, _options.HeartbeatInterval, cancellationToken)
+            : ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.TurnLost())], true)); // lost with its activation
+
+    private ValueTask<TurnEvents> Reattach(RunningTurn turn, string turnId, int from, string? reason, CancellationToken cancellationToken)
     {
         turn.Attach(turnId);
         if (turnId != turn.TurnId && _turns.TryAdd(turnId, turn)) turn.Keys.Add(turnId);
-        BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        return turn.FollowAsync(from, _options.HeartbeatInterval, cancellationToken);
+        if (reason is not null) BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
+        return turn.NextAsync(turnId, from, _options.HeartbeatInterval, cancellationToken);
     }
 
     public async Task CancelTurn(string turnId)
@@ -180,13 +188,13 @@ public sealed partial class ConversationGrain(
 
     /// <summary>
     /// A turn that continues the last finished turn's answer proves its client has that answer: no gateway re-attaches to
-    /// it any more, so the owner lets it go now instead of after <see cref="FinishedTurnLifetime"/> (a follower still
-    /// reading keeps what it reads). Kept for a minute, every turn and its events were most of a busy silo's heap, and all
+    /// it any more, so the owner lets it go now instead of after <see cref="FinishedTurnLifetime"/> (unless a follower is
+    /// still reading it, e.g. a slow client whose retry through another gateway already got the answer). Kept for a minute, every turn and its events were most of a busy silo's heap, and all
     /// of them died old: gen2 collections and long pauses.
     /// </summary>
     private void ForgetAnswered(string? baseResponseId)
     {
-        if (baseResponseId is null || _finishedTurns.Last is not { Value: { Delivered: true } answered } last || answered.ResponseId != baseResponseId)
+        if (baseResponseId is null || _finishedTurns.Last is not { Value: { Delivered: true, StillRead: false } answered } last || answered.ResponseId != baseResponseId)
             return;
         _finishedTurns.Remove(last);
         Forget(answered);

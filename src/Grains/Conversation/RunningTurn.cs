@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
@@ -11,8 +10,9 @@ namespace CodexLb.Grains.Conversation;
 /// can follow it from any position (a gateway that re-dispatched after a stall resumes where it was; a client that retried
 /// through another gateway replays from the start), so the provider generates the turn once. Before the first event the
 /// turn can still reject with a status; after it, failures become a <c>response.failed</c> event. Followers send
-/// heartbeats while the turn is quiet, so a gateway can tell a slow turn from a dead owner. Lives on the grain's
-/// scheduler: no locks.
+/// heartbeats while the turn is quiet, so a gateway can tell a slow turn from a dead owner. Followers are woken once per
+/// burst, not per event: a caller of <see cref="NextAsync"/> gets every event the provider sent together in one answer.
+/// Lives on the grain's scheduler: no locks.
 /// </summary>
 public sealed class RunningTurn(string turnId, ulong fingerprint)
 {
@@ -42,6 +42,11 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>A follower read the terminal event: the client has its answer.</summary>
     public bool Delivered { get; private set; }
 
+    /// <summary>A follower that asked for events has not read to the end yet (a slow client, or one whose gateway died).</summary>
+    public bool StillRead => _reading.Count > 0;
+
+    private readonly HashSet<string> _reading = [];
+
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }
 
@@ -61,20 +66,31 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>Removes a client; true when none is left.</summary>
     public bool Detach(string turnId) => _clients.Remove(turnId) && _clients.Count == 0;
 
-    public void Relay(UpstreamEvent upstreamEvent)
+    /// <param name="more">
+    /// The next event is already here: the followers are woken by the last event of the burst (or every
+    /// <see cref="MaxBurst"/> events of a long one, so a client never waits for a whole answer the provider sent at once).
+    /// </param>
+    public void Relay(UpstreamEvent upstreamEvent, bool more = false)
     {
         Started = true;
         _lastSequence++;
         if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = upstreamEvent.Type["response.".Length..];
-        Append(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
+        _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
+        if (!more || ++_held >= MaxBurst) Pulse();
     }
+
+    private const int MaxBurst = 128;
+    private int _held; // events relayed since the followers were last woken
 
     public void Reject(OpenAIError error)
     {
         if (Started) { Fail(error, null); return; }
         Outcome = "rejected:" + error.Code;
-        Append(TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds)));
+        Append(Rejection(error));
     }
+
+    public static TurnEvent Rejection(OpenAIError error) =>
+        TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds));
 
     /// <summary>Ends a started stream with <c>response.failed</c> carrying the error's code.</summary>
     public void Fail(OpenAIError error, string? responseId)
@@ -115,30 +131,34 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>Wakes the waiting followers; an event nobody waits for costs no task (all of this runs on the grain's scheduler).</summary>
     private void Pulse()
     {
+        _held = 0;
         var changed = _changed;
         _changed = null;
         changed?.TrySetResult();
     }
 
-    /// <summary>The turn's events from <paramref name="from"/> on, then live ones until it finishes; heartbeats while quiet.</summary>
-    public async IAsyncEnumerable<TurnEvent> FollowAsync(int from, TimeSpan heartbeat, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The turn's events from <paramref name="from"/> on as soon as there are any (all of them: one answer per burst), an
+    /// empty ended answer once the turn finished, or a heartbeat when it stays quiet for <paramref name="heartbeat"/>.
+    /// <paramref name="follower"/> (the caller's turn id) is remembered until it has read to the end.
+    /// </summary>
+    public async ValueTask<TurnEvents> NextAsync(string follower, int from, TimeSpan heartbeat, CancellationToken cancellationToken)
     {
-        var next = Math.Max(0, from);
-        while (true)
+        from = Math.Max(0, from);
+        if (from >= _events.Count && !Finished)
         {
-            while (next < _events.Count)
-            {
-                var turnEvent = _events[next++];
-                if (EventTypes.IsTerminal(turnEvent.Type) || turnEvent.Rejection is not null) Delivered = true;
-                yield return turnEvent;
-            }
-            if (Finished) yield break;
             var changed = (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
             // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
             await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
             cancellationToken.ThrowIfCancellationRequested();
-            if (!changed.IsCompleted) yield return TurnEvent.Heartbeat;
+            if (from >= _events.Count && !Finished) return TurnEvents.Quiet;
         }
+        var events = from < _events.Count ? _events.GetRange(from, _events.Count - from).ToArray() : [];
+        var terminal = events.Length > 0 && (events[^1].Rejection is not null || EventTypes.IsTerminal(events[^1].Type));
+        if (terminal) Delivered = true;
+        if (terminal || Finished) _reading.Remove(follower);
+        else _reading.Add(follower);
+        return new TurnEvents(events, Finished);
     }
 }

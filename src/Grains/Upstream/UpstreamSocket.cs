@@ -75,6 +75,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
         _socket.Abort();
     }
 
+    /// <summary>An event is already here: the next read completes at once.</summary>
+    public bool HasBuffered => _events.Reader.TryPeek(out _);
+
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
 
     /// <summary>Opens a socket with one account's credentials (<paramref name="lease"/>: its base URL, token and account id).</summary>

@@ -133,7 +133,7 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..8];
         fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
 
-        var running = grain.RunTurn(Turns.Request(Items.Body([Items.Message("user", marker)]))).GetAsyncEnumerator();
+        var running = grain.Follow(Turns.Request(Items.Body([Items.Message("user", marker)]))).GetAsyncEnumerator();
         string? createdId = null;
         while (createdId is null && await running.MoveNextAsync())
             if (running.Current.Type == "response.created")

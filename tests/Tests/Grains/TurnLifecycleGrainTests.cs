@@ -61,11 +61,11 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, marker) = SlowTurn();
         var before = fixture.Simulator.Ledger.Requests.Count;
-        var first = grain.RunTurn(request).GetAsyncEnumerator();
+        var first = grain.Follow(request).GetAsyncEnumerator();
         var seen = await ReadAsync(first, 3);
 
         // The gateway heard nothing for a while and re-dispatched: same turn id, three events already relayed.
-        var rest = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 3, AttachOnly = true }));
+        var rest = await ReadAllAsync(grain.Follow(request with { ReplayFrom = 3, AttachOnly = true }));
         AssertWholeStream([.. seen, .. rest]);
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
         await first.DisposeAsync();
@@ -79,10 +79,10 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
         var before = fixture.Simulator.Ledger.Requests.Count;
-        var abandoned = await ReadAllAsync(grain.RunTurn(request));
+        var abandoned = await ReadAllAsync(grain.Follow(request));
         Assert.Equal("response.completed", abandoned[^1].Type);
 
-        var redispatched = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 2, AttachOnly = true }));
+        var redispatched = await ReadAllAsync(grain.Follow(request with { ReplayFrom = 2, AttachOnly = true }));
         Assert.Equal(abandoned.Skip(2).Select(e => e.Type), redispatched.Select(e => e.Type));
         Assert.Equal(ResponseIdOf(abandoned[^1]), ResponseIdOf(redispatched[^1]));
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
@@ -94,11 +94,11 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
         var before = fixture.Simulator.Ledger.Requests.Count;
-        var original = grain.RunTurn(request).GetAsyncEnumerator();
+        var original = grain.Follow(request).GetAsyncEnumerator();
         var seen = await ReadAsync(original, 2);
 
         // Its gateway died; the client sends the same request again through another one: a new turn id, same content.
-        var retried = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        var retried = await ReadAllAsync(grain.Follow(request with { TurnId = "retry-" + Guid.NewGuid() }));
         AssertWholeStream(retried);
         Assert.Equal(ResponseIdOf(seen[0]), ResponseIdOf(retried[0]));
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
@@ -112,19 +112,19 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
         var before = fixture.Simulator.Ledger.Requests.Count;
-        var orphan = grain.RunTurn(request).GetAsyncEnumerator();
+        var orphan = grain.Follow(request).GetAsyncEnumerator();
         var created = (await ReadAsync(orphan, 1))[0];
         await orphan.DisposeAsync(); // the gateway died: no cancel, nobody reads on
         await fixture.Simulator.Ledger.WaitUntilAsync(l => l.Requests.Any(r => r.ResponseId == ResponseIdOf(created) && r.Outcome == RequestOutcome.Completed),
             TimeSpan.FromSeconds(20));
 
-        var replayed = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        var replayed = await ReadAllAsync(grain.Follow(request with { TurnId = "retry-" + Guid.NewGuid() }));
         AssertWholeStream(replayed);
         Assert.Equal(ResponseIdOf(created), ResponseIdOf(replayed[0]));
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
 
         // Delivered now: asking again is a new question with a new answer.
-        var again = await ReadAllAsync(grain.RunTurn(request with { TurnId = "again-" + Guid.NewGuid() }));
+        var again = await ReadAllAsync(grain.Follow(request with { TurnId = "again-" + Guid.NewGuid() }));
         Assert.Equal("response.completed", again[^1].Type);
         Assert.NotEqual(ResponseIdOf(created), ResponseIdOf(again[0]));
         Assert.Equal(2, fixture.Simulator.Ledger.Requests.Count - before);
@@ -135,18 +135,18 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
-        var answered = await ReadAllAsync(grain.RunTurn(request));
+        var answered = await ReadAllAsync(grain.Follow(request));
         Assert.Equal("response.completed", answered[^1].Type);
 
         // Still attachable while nothing shows that its client has the answer.
-        var early = await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = answered.Count - 1, AttachOnly = true }));
+        var early = await ReadAllAsync(grain.Follow(request with { ReplayFrom = answered.Count - 1, AttachOnly = true }));
         Assert.Equal("response.completed", Assert.Single(early).Type);
 
         // The client chains on the answer: it has it, so the owner lets the turn's events go.
         var before = fixture.Simulator.Ledger.Requests.Count;
         var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "and then?")], previousResponseId: ResponseIdOf(answered[^1])));
         Assert.Equal("response.completed", next[^1].Type);
-        var late = Assert.Single(await ReadAllAsync(grain.RunTurn(request with { ReplayFrom = 3, AttachOnly = true }))).Rejection!;
+        var late = Assert.Single(await ReadAllAsync(grain.Follow(request with { ReplayFrom = 3, AttachOnly = true }))).Rejection!;
         Assert.Equal(503, late.Status); // retryable, never a replay of something else and never a second generation
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
     }
@@ -156,11 +156,11 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
-        var slowReader = grain.RunTurn(request).GetAsyncEnumerator();
+        var slowReader = grain.Follow(request).GetAsyncEnumerator();
         var seen = await ReadAsync(slowReader, 2);
 
         // A retry through another gateway reads the whole answer, and its client chains on it at once.
-        var retried = await ReadAllAsync(grain.RunTurn(request with { TurnId = "retry-" + Guid.NewGuid() }));
+        var retried = await ReadAllAsync(grain.Follow(request with { TurnId = "retry-" + Guid.NewGuid() }));
         Assert.Equal("response.completed", retried[^1].Type);
         var next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "next")], previousResponseId: ResponseIdOf(retried[^1])));
         Assert.Equal("response.completed", next[^1].Type);
@@ -178,7 +178,7 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var first = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "before")]));
         var (request, _) = SlowTurn(first.ResponseId());
-        var running = grain.RunTurn(request).GetAsyncEnumerator();
+        var running = grain.Follow(request).GetAsyncEnumerator();
         var created = (await ReadAsync(running, 2))[0];
 
         var clock = Stopwatch.StartNew();
@@ -189,7 +189,10 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var record = ledger.Requests.Single(r => r.ResponseId == ResponseIdOf(created));
         Assert.Equal(RequestOutcome.Aborted, record.Outcome);
         Assert.True(stopped < TimeSpan.FromSeconds(1), $"the provider stopped {stopped.TotalMilliseconds:F0} ms after the cancel");
-        Assert.Empty(await ReadAsync(running, 100)); // the follower ends without a terminal event: nobody is listening
+        // Nothing more of the turn for its follower (its gateway only asks again if the client were still there): the owner
+        // no longer knows the turn by that id.
+        var after = await ReadAsync(running, 100);
+        Assert.All(after, e => Assert.Equal(503, e.Rejection?.Status));
         await running.DisposeAsync();
 
         // The next turn does not wait behind the abandoned one; the abandoned response is no anchor.
@@ -208,11 +211,11 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (running, _) = SlowTurn();
-        var first = grain.RunTurn(running).GetAsyncEnumerator();
+        var first = grain.Follow(running).GetAsyncEnumerator();
         await ReadAsync(first, 1);
         var queuedMarker = "queued-" + Guid.NewGuid().ToString("N")[..8];
         var queued = Turns.Request(Items.Body([Items.Message("user", queuedMarker)])) with { TurnId = "queued-" + Guid.NewGuid() };
-        var waiting = ReadAllAsync(grain.RunTurn(queued));
+        var waiting = ReadAllAsync(grain.Follow(queued));
         await Task.Delay(200);
         var before = fixture.Simulator.Ledger.Requests.Count;
         await grain.CancelTurn(queued.TurnId);
@@ -229,7 +232,7 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var request = Turns.Request(Items.Body([Items.Message("user", "lost")])) with { TurnId = "unknown", AttachOnly = true, ReplayFrom = 5 };
         var before = fixture.Simulator.Ledger.Requests.Count;
-        var rejection = Assert.Single(await ReadAllAsync(grain.RunTurn(request))).Rejection!;
+        var rejection = Assert.Single(await ReadAllAsync(grain.Follow(request))).Rejection!;
         Assert.Equal(503, rejection.Status);
         Assert.NotNull(rejection.RetryAfterSeconds);
         Assert.Equal(before, fixture.Simulator.Ledger.Requests.Count);
@@ -245,18 +248,13 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         if (duringConnect) fixture.Simulator.Faults.Add(Fault.SlowHandshake(TimeSpan.FromSeconds(3)));
         var connectionsBefore = fixture.Simulator.Ledger.Connections.Select(c => c.Id).ToHashSet();
         var (request, _) = SlowTurn();
-        var events = grain.RunTurn(request).GetAsyncEnumerator();
+        var events = grain.Follow(request).GetAsyncEnumerator();
         var arrived = new System.Collections.Concurrent.ConcurrentQueue<TurnEvent>();
         var read = Task.Run(async () =>
         {
-            try
-            {
-                while (await events.MoveNextAsync()) if (!events.Current.IsHeartbeat) arrived.Enqueue(events.Current);
-            }
-            catch (EnumerationAbortedException)
-            {
-                // Orleans drops a deactivating grain's enumerations; the gateway re-dispatches and answers retryably.
-            }
+            // The deactivating owner cancels the turn: its follower gets what there was and the end, no terminal event
+            // (or, asking a fresh activation, that the turn is lost); a gateway then ends its client's stream retryably.
+            while (await events.MoveNextAsync()) if (!events.Current.IsHeartbeat) arrived.Enqueue(events.Current);
             return arrived.ToList();
         });
         // Deactivate at the point under test, not after a guessed delay (a loaded machine connects late): while the

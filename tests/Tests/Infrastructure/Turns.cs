@@ -2,6 +2,8 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
+using System.Runtime.CompilerServices;
+using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Requests;
 
 namespace CodexLb.Tests.Infrastructure;
@@ -18,8 +20,33 @@ public static class Turns
     public static async Task<List<TurnEvent>> RunAsync(IConversationGrain grain, JsonObject body)
     {
         var events = new List<TurnEvent>();
-        await foreach (var e in grain.RunTurn(Request(body))) events.Add(e);
+        await foreach (var e in grain.Follow(Request(body))) events.Add(e);
         return events;
+    }
+
+    /// <summary>
+    /// A turn's events exactly as the owner answers them (heartbeats and rejections included, nothing converted):
+    /// <see cref="IConversationGrain.RunTurn"/>, then <see cref="IConversationGrain.NextEvents"/> from the position reached,
+    /// until a terminal event or the end. Unlike a gateway it never re-dispatches: a turn the owner lost ends in its rejection.
+    /// </summary>
+    public static async IAsyncEnumerable<TurnEvent> Follow(this IConversationGrain grain, TurnRequest request,
+        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        if (request.TurnId.Length == 0) request = request with { TurnId = Guid.NewGuid().ToString("N") }; // the id it is followed by
+        var position = request.ReplayFrom;
+        var answer = await grain.RunTurn(request, cancellationToken);
+        while (true)
+        {
+            foreach (var e in answer.Events)
+            {
+                yield return e;
+                if (e.IsHeartbeat) continue;
+                position++;
+                if (e.Rejection is not null || EventTypes.IsTerminal(e.Type)) yield break;
+            }
+            if (answer.Ended) yield break;
+            answer = await grain.NextEvents(request.TurnId, position, cancellationToken);
+        }
     }
 
     public static string ResponseId(this IReadOnlyList<TurnEvent> events) =>

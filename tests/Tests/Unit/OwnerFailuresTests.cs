@@ -8,7 +8,6 @@ public sealed class OwnerFailuresTests
     {
         { new SiloUnavailableException("gone"), true },
         { new OrleansException("rejected"), true },
-        { new EnumerationAbortedException("deactivated"), true },
         { new CodexLb.Grains.Abstractions.OwnerDeactivatingException(), true },
         { new OwnerUnreachableException(TimeSpan.FromSeconds(2)), true },
         { new TimeoutException(), true },
