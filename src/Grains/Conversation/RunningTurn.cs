@@ -147,7 +147,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         from = Math.Max(0, from);
         if (from >= _events.Count && !Finished)
         {
-            var changed = (_changed ??= new(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            // Completed on the grain's scheduler at the end of a burst: the waiting call answers right there (Orleans runs a
+            // continuation inline on its own activation), instead of a thread-pool hop and a second trip through the queue.
+            var changed = (_changed ??= new()).Task;
             // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
             await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
