@@ -23,7 +23,7 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
 
     public async Task<TurnStream> StartAsync(string conversationKey, TurnRequest turn, CancellationToken cancellationToken)
     {
-        var stream = new TurnStream(grains.GetGrain<IConversationGrain>(conversationKey), turn, options.Value.OwnerTimeout, cancellationToken);
+        var stream = new TurnStream(grains.ByKey<IConversationGrain>(conversationKey), turn, options.Value.OwnerTimeout, cancellationToken);
         try
         {
             if (await stream.MoveNextAsync()) return stream;

@@ -83,7 +83,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         // A re-dispatch after bytes reached the client found no turn to attach to: end the stream retryably.
         if (turnEvent.Rejection is { } lost && _delivered > 0)
             turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), ResponseId, _delivered));
-        if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = EventReader.Summarize(turnEvent.Data).ResponseId;
+        if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = EventReader.ReadResponseId(turnEvent.Data);
         _current = turnEvent;
         _delivered++;
         if (turnEvent.Rejection is not null || EventTypes.IsTerminal(turnEvent.Type)) _ended = true; // nothing after it reaches the client

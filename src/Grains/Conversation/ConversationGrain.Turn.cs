@@ -95,7 +95,7 @@ public sealed partial class ConversationGrain
                 sink.Sent = true;
                 await socket.SendAsync(frame, cancellationToken);
             }
-            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+            catch (WebSocketException)
             {
                 await DropSocketAsync();
                 if (!replayed) { replayed = true; CountReplay(turn); continue; }
@@ -250,7 +250,7 @@ public sealed partial class ConversationGrain
             {
                 case EventTypes.Created:
                     turn.Generations++;
-                    responseId = sink.ResponseId = EventReader.Summarize(current.Data).ResponseId;
+                    responseId = sink.ResponseId = EventReader.ReadResponseId(current.Data);
                     if (responseId is not null) await MarkPendingAsync(responseId);
                     break;
                 case EventTypes.OutputItemDone:

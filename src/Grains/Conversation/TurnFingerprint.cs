@@ -12,11 +12,14 @@ public static class TurnFingerprint
 {
     public static ulong Of(TurnRequest request)
     {
-        var hash = new XxHash3();
-        if (request.PreviousResponseId is { } previous) hash.Append(System.Text.Encoding.UTF8.GetBytes(previous));
+        var hash = t_hash ??= new XxHash3(); // a hasher's state is ~0.5 KB: one per thread, reset per turn
+        hash.Reset();
+        if (request.PreviousResponseId is { } previous) hash.Append(MemoryMarshal.AsBytes(previous.AsSpan()));
         hash.Append([request.Generate ? (byte)1 : (byte)0]);
         hash.Append(MemoryMarshal.AsBytes(request.InputFingerprints.AsSpan()));
         hash.Append(request.Settings);
         return hash.GetCurrentHashAsUInt64();
     }
+
+    [ThreadStatic] private static XxHash3? t_hash;
 }

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 
 namespace CodexLb.Grains.Upstream;
@@ -10,31 +9,38 @@ namespace CodexLb.Grains.Upstream;
 /// </summary>
 public static class ResponseCreateFrame
 {
+    /// <remarks>Sized exactly and written once: no growing buffer, no copy of the finished frame.</remarks>
     public static byte[] Build(ReadOnlySpan<byte> settings, string? previousResponseId, IReadOnlyList<byte[]> items, int firstItem, bool? store = false)
     {
-        var size = 64 + settings.Length + (previousResponseId?.Length ?? 0);
-        for (var i = firstItem; i < items.Count; i++) size += items[i].Length + 1;
-        var buffer = new ArrayBufferWriter<byte>(size);
-        buffer.Write("{\"type\":\"response.create\","u8);
-        if (!settings.IsEmpty)
-        {
-            buffer.Write(settings);
-            buffer.Write(","u8);
-        }
-        if (store is { } stored) buffer.Write(stored ? "\"store\":true,"u8 : "\"store\":false,"u8);
-        if (previousResponseId is not null)
-        {
-            buffer.Write("\"previous_response_id\":"u8);
-            using (var writer = new Utf8JsonWriter(buffer)) writer.WriteStringValue(previousResponseId);
-            buffer.Write(","u8);
-        }
-        buffer.Write("\"input\":["u8);
+        var anchor = previousResponseId is null ? default : JsonEncodedText.Encode(previousResponseId).EncodedUtf8Bytes;
+        var storeField = store switch { true => "\"store\":true,"u8, false => "\"store\":false,"u8, null => default };
+        var size = Head.Length + (settings.IsEmpty ? 0 : settings.Length + 1) + storeField.Length
+                   + (previousResponseId is null ? 0 : AnchorName.Length + anchor.Length + 3) + InputOpen.Length + End.Length;
+        for (var i = firstItem; i < items.Count; i++) size += items[i].Length + (i > firstItem ? 1 : 0);
+
+        var frame = new byte[size];
+        var at = Put(frame, 0, Head);
+        if (!settings.IsEmpty) at = Put(frame, Put(frame, at, settings), ","u8);
+        at = Put(frame, at, storeField);
+        if (previousResponseId is not null) at = Put(frame, Put(frame, Put(frame, Put(frame, at, AnchorName), "\""u8), anchor), "\","u8);
+        at = Put(frame, at, InputOpen);
         for (var i = firstItem; i < items.Count; i++)
         {
-            if (i > firstItem) buffer.Write(","u8);
-            buffer.Write(items[i]);
+            if (i > firstItem) at = Put(frame, at, ","u8);
+            at = Put(frame, at, items[i]);
         }
-        buffer.Write("]}"u8);
-        return buffer.WrittenSpan.ToArray();
+        Put(frame, at, End);
+        return frame;
+    }
+
+    private static ReadOnlySpan<byte> Head => "{\"type\":\"response.create\","u8;
+    private static ReadOnlySpan<byte> AnchorName => "\"previous_response_id\":"u8;
+    private static ReadOnlySpan<byte> InputOpen => "\"input\":["u8;
+    private static ReadOnlySpan<byte> End => "]}"u8;
+
+    private static int Put(byte[] frame, int at, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(frame.AsSpan(at));
+        return at + bytes.Length;
     }
 }

@@ -116,6 +116,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
     }
 
     /// <summary>Sends one request frame once no earlier request is unacknowledged.</summary>
+    /// <exception cref="WebSocketException">The socket is gone (closed, aborted, or lost mid-send): nothing was acknowledged.</exception>
+    /// <exception cref="OperationCanceledException">The caller's token was cancelled.</exception>
     public async Task SendAsync(ReadOnlyMemory<byte> frame, CancellationToken cancellationToken)
     {
         await _ackGate.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -124,6 +126,13 @@ public sealed class UpstreamSocket : IAsyncDisposable
         {
             await _socket.SendAsync(frame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
             LastActivity = _time.GetUtcNow();
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not WebSocketException)
+        {
+            // A socket closed under the send surfaces as ObjectDisposed, IOException, InvalidOperation or even the
+            // framework's own OperationCanceledException (an abort mid-send): all mean the same to a turn.
+            Acknowledge();
+            throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The upstream socket closed under the send.", ex);
         }
         catch
         {

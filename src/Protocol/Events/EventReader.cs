@@ -57,6 +57,32 @@ public static class EventReader
         return null;
     }
 
+    /// <summary>
+    /// The <c>response.id</c> of an event, reading no further than the id: a <c>response.created</c> echoes the request's
+    /// instructions and tools after it (tens of KB for the Codex CLI), which a full <see cref="Summarize"/> would scan.
+    /// </summary>
+    public static string? ReadResponseId(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var response = reader.ValueTextEquals("response"u8);
+            reader.Read();
+            if (!response) { reader.Skip(); continue; }
+            if (reader.TokenType != JsonTokenType.StartObject) return null;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                var id = reader.ValueTextEquals("id"u8);
+                reader.Read();
+                if (id) return reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            return null;
+        }
+        return null;
+    }
+
     /// <summary>Fields of a terminal or created event's <c>response</c> object, and of error frames.</summary>
     /// <remarks>
     /// One forward pass that materializes nothing but the fields it returns: a <c>response.completed</c> carries the

@@ -26,6 +26,16 @@ public sealed class EventReaderTests
         Assert.Null(summary.Status);
     }
 
+    [Theory]
+    [InlineData("""{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","instructions":"long","tools":[{"id":"t"}]}}""", "resp_1")]
+    [InlineData("""{"response":{"tools":[{"id":"not this"}],"metadata":{"id":"nor this"},"id":"resp_2"},"type":"response.created"}""", "resp_2")]
+    [InlineData("""{"type":"response.created","item":{"id":"item"},"response":{"status":"in_progress"}}""", null)]
+    [InlineData("""{"type":"response.created","response":{"id":7}}""", null)]
+    [InlineData("""{"type":"error","error":{"code":"x"}}""", null)]
+    [InlineData("""[1]""", null)]
+    public void ReadResponseId_finds_the_responses_own_id_wherever_it_stands_and_nothing_else(string json, string? expected) =>
+        Assert.Equal(expected, EventReader.ReadResponseId(Encoding.UTF8.GetBytes(json)));
+
     [Fact]
     public void An_error_frame_gives_its_status_and_error_fields()
     {

@@ -77,4 +77,21 @@ public sealed class UpstreamSocketReadTests
         await Assert.ThrowsAsync<TimeoutException>(async () => await socket.ReadFirstAsync(TimeSpan.FromMilliseconds(300), CancellationToken.None));
         Assert.True(socket.IsOpen);
     }
+
+    [Fact]
+    public async Task A_send_on_a_socket_that_closed_under_it_fails_as_a_socket_failure_the_grain_replays_and_a_callers_cancel_stays_a_cancel()
+    {
+        var (sim, socket) = await ConnectAsync();
+        await using var _ = sim;
+        await using var __ = socket;
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => socket.SendAsync(Frame("never"), cancelled.Token));
+
+        // The provider (or the silo's socket budget) dropped the connection: whatever the framework throws for it
+        // (disposed, an I/O error, or its own cancellation when it aborted mid-send), the turn sees one kind of failure.
+        socket.Evict();
+        for (var i = 0; i < 3; i++)
+            await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => socket.SendAsync(Frame("after"), CancellationToken.None));
+    }
 }
