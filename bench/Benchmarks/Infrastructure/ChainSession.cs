@@ -20,24 +20,38 @@ public sealed class ChainSession(string id)
         Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous,
             textDeltas: TextDeltas);
 
-    /// <summary>The start of the body of this session's first failed HTTP turn: what a failure table cannot say.</summary>
+    /// <summary>
+    /// This session's first failed turn: the start of what the bridge answered, the anchor the turn sent and the session's
+    /// last few turns (number, anchor sent, answer's id): what a failure table cannot say.
+    /// </summary>
     public string? FirstError { get; private set; }
+
+    private readonly Queue<string> _recent = new();
 
     public async Task<TurnTiming> TurnAsync(TurnClient client, Uri url)
     {
         _capture.SetLength(0);
+        var sent = _previous;
         var timing = await client.PostAsync(url, NextBody(), id, _capture);
         var body = _capture.GetBuffer().AsSpan(0, (int)_capture.Length);
-        if (timing.Completed) _previous = Bodies.CompletedResponseId(body) ?? _previous;
-        else FirstError ??= $"{timing.Status}: {System.Text.Encoding.UTF8.GetString(body[..Math.Min(body.Length, 300)])}";
-        return timing;
+        return Ended(timing, sent, timing.Completed ? Bodies.CompletedResponseId(body) : null,
+            $"{timing.Status}: {System.Text.Encoding.UTF8.GetString(body[..Math.Min(body.Length, 300)])}");
     }
 
     /// <param name="socket">this session's websocket (connected with its session id).</param>
     public async Task<TurnTiming> TurnAsync(DirectWebSocket socket)
     {
+        var sent = _previous;
         var timing = await socket.TurnAsync(NextBody());
-        if (timing.Completed) _previous = socket.LastResponseId ?? _previous;
+        return Ended(timing, sent, timing.Completed ? socket.LastResponseId : null, $"websocket: {socket.LastFailure}");
+    }
+
+    private TurnTiming Ended(TurnTiming timing, string? sent, string? answered, string failure)
+    {
+        if (timing.Completed) _previous = answered ?? _previous;
+        else FirstError ??= $"turn {_turn} sent previous_response_id {sent ?? "(none)"}; got {failure}; the session's turns before it: {string.Join(", ", _recent)}";
+        _recent.Enqueue($"#{_turn} {sent ?? "-"} -> {(timing.Completed ? answered : "failed")}");
+        if (_recent.Count > 4) _recent.Dequeue();
         return timing;
     }
 }

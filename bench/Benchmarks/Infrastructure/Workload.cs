@@ -138,6 +138,9 @@ public sealed class DirectWebSocket : IAsyncDisposable
     private readonly ClientWebSocket _socket = new();
     private byte[] _buffer = new byte[64 * 1024];
 
+    /// <summary>The start of the last failure frame (<c>response.failed</c> or <c>error</c>).</summary>
+    public string? LastFailure { get; private set; }
+
     /// <summary>The response id of the last <c>response.completed</c> frame (kept only when connected with a session id).</summary>
     public string? LastResponseId { get; private set; }
 
@@ -191,7 +194,10 @@ public sealed class DirectWebSocket : IAsyncDisposable
                 return new TurnTiming(start, first, end, true, 200, bytes, events);
             }
             if (head.IndexOf("\"response.failed\""u8) >= 0 || head.IndexOf("\"type\":\"error\""u8) >= 0)
+            {
+                LastFailure = Encoding.UTF8.GetString(_buffer.AsSpan(0, Math.Min(length, 300)));
                 return new TurnTiming(start, first, Stopwatch.GetTimestamp(), false, 200, bytes, events);
+            }
         }
     }
 

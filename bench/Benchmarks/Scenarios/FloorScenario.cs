@@ -210,9 +210,10 @@ public static class FloorScenario
 
         Report([.. settings.Where(s => !s.Long)], paths, tallies, idle);
         foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
-        // What a failure table cannot say: what the bridge answered (the first failure of up to three HTTP sessions).
-        foreach (var error in chains.Select(c => c.FirstError).OfType<string>().Distinct().Take(3))
-            Log.Note($"- a bridge HTTP/SSE session's first failure: {error.ReplaceLineEndings(" ")}");
+        // What a failure table cannot say: what the bridge answered (the first failure of up to three sessions per path).
+        foreach (var (path, sessions) in new[] { (BridgeHttp, chains), (BridgeWs, wsChains) })
+            foreach (var error in sessions.Select(c => c.FirstError).OfType<string>().Take(3))
+                Log.Note($"- a {path} session's first failure: {error.ReplaceLineEndings(" ")}");
     }
 
     /// <summary>

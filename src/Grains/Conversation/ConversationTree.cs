@@ -186,9 +186,10 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         {
             var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
             if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
-            foreach (var node in loaded.Nodes) Remember(node);
-            path = LocalPath(responseId);
-            if (path is null) return (null, ResponseStatus.Expired);
+            // Assembled from what was read, not from the cache: a path deeper than the cache (a long session) would not
+            // fit in it. Cached oldest first, so the newest nodes are the ones that stay.
+            path = [.. loaded.Nodes.Reverse()];
+            foreach (var node in path) Remember(node);
         }
         var materialized = Assemble(path);
         RememberView(materialized);
@@ -196,29 +197,30 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     }
 
     /// <summary>The cached nodes from the root to <paramref name="responseId"/>, or null when one is not cached.</summary>
-    private List<CachedNode>? LocalPath(string responseId)
+    private List<ResponseNode>? LocalPath(string responseId)
     {
-        var path = new List<CachedNode>();
-        for (string? id = responseId; id is not null; id = path[^1].Node.ParentId)
+        var path = new List<ResponseNode>();
+        for (string? id = responseId; id is not null; id = path[^1].ParentId)
         {
-            if (!_nodes.TryGetValue(id, out var node) || path.Count > _nodes.Count) return null;
-            path.Add(node);
+            if (!_nodes.TryGetValue(id, out var cached) || path.Count > _nodes.Count) return null;
+            path.Add(cached.Node);
         }
         path.Reverse();
         return path;
     }
 
-    private static ContextView Assemble(List<CachedNode> path)
+    /// <summary>A path's context: every node's added items, root first.</summary>
+    private static ContextView Assemble(List<ResponseNode> path)
     {
-        var count = path.Sum(n => n.Node.Added.Count);
+        var count = path.Sum(n => n.Added.Count);
         var items = new byte[count][];
         var at = 0;
-        foreach (var cached in path)
+        foreach (var node in path)
         {
-            for (var i = 0; i < cached.Node.Added.Count; i++) items[at + i] = cached.Node.Added[i];
-            at += cached.Node.Added.Count;
+            for (var i = 0; i < node.Added.Count; i++) items[at + i] = node.Added[i];
+            at += node.Added.Count;
         }
-        var last = path[^1].Node;
+        var last = path[^1];
         return new ContextView(last.Id, items, last.Chain, last.Synthetic, ContextView.SizeOf(items));
     }
 
