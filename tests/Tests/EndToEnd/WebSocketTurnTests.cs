@@ -54,6 +54,26 @@ public sealed class WebSocketTurnTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_session_deeper_than_a_grains_node_cache_continues_after_every_grain_is_deactivated()
+    {
+        // 1,100 turns: a long Codex session (a turn per tool call) is deeper than the 1,024 nodes a grain caches; a
+        // reactivated grain reads the whole path back from the store and must still continue it.
+        await using var ws = await WsClient.ConnectAsync(product.BaseUrl, ProductFixture.ApiKey, Items.Session(Guid.NewGuid().ToString()));
+        string? previous = null;
+        for (var i = 0; i < 1_100; i++)
+        {
+            var turn = await ws.TurnAsync(Items.Body([Items.Message("user", $"step {i}")], previousResponseId: previous));
+            Assert.Equal("response.completed", turn[^1].Type());
+            previous = turn.ResponseId();
+        }
+
+        await product.Grains.GetGrain<IManagementGrain>(0).ForceActivationCollection(TimeSpan.Zero);
+        var next = await ws.TurnAsync(Items.Body([Items.Message("user", "and on")], previousResponseId: previous));
+        Assert.Equal("response.completed", next[^1].Type());
+        Assert.Equal(2 * 1_100 + 1, Upstream(next.ResponseId()).InputItemCount); // the whole context, rebuilt once
+    }
+
+    [Fact]
     public async Task Error_frames_always_carry_a_status()
     {
         await using var ws = await WsClient.ConnectAsync(product.BaseUrl, ProductFixture.ApiKey);
