@@ -189,8 +189,8 @@ public sealed partial class ConversationGrain(
     /// <summary>
     /// A turn that continues the last finished turn's answer proves its client has that answer: no gateway re-attaches to
     /// it any more, so the owner lets it go now instead of after <see cref="FinishedTurnLifetime"/> (unless a follower is
-    /// still reading it, e.g. a slow client whose retry through another gateway already got the answer). Kept for a minute, every turn and its events were most of a busy silo's heap, and all
-    /// of them died old: gen2 collections and long pauses.
+    /// still reading it: a slow client whose retry through another gateway already got the answer). Kept for a minute,
+    /// every turn and its events were most of a busy silo's heap, and all of them died old: gen2 collections and long pauses.
     /// </summary>
     private void ForgetAnswered(string? baseResponseId)
     {

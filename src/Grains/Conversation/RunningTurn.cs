@@ -20,6 +20,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     private readonly HashSet<string> _clients = [turnId];
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private int _lastSequence = -1;
+    private readonly HashSet<string> _reading = []; // followers that have not read to the end
+    private const int MaxBurst = 128;
+    private int _held; // events relayed since the followers were last woken
 
     public string TurnId { get; } = turnId;
 
@@ -44,8 +47,6 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
 
     /// <summary>A follower that asked for events has not read to the end yet (a slow client, or one whose gateway died).</summary>
     public bool StillRead => _reading.Count > 0;
-
-    private readonly HashSet<string> _reading = [];
 
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }
@@ -78,9 +79,6 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
         if (!more || ++_held >= MaxBurst) Pulse();
     }
-
-    private const int MaxBurst = 128;
-    private int _held; // events relayed since the followers were last woken
 
     public void Reject(OpenAIError error)
     {
@@ -156,7 +154,8 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
             cancellationToken.ThrowIfCancellationRequested();
             if (from >= _events.Count && !Finished) return TurnEvents.Quiet;
         }
-        var events = from < _events.Count ? _events.GetRange(from, _events.Count - from).ToArray() : [];
+        var events = new TurnEvent[Math.Max(0, _events.Count - from)];
+        _events.CopyTo(from, events, 0, events.Length);
         var terminal = events.Length > 0 && (events[^1].Rejection is not null || EventTypes.IsTerminal(events[^1].Type));
         if (terminal) Delivered = true;
         if (terminal || Finished) _reading.Remove(follower);
