@@ -46,7 +46,7 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
     {
         foreach (var name in Headers)
             if (headers?[name].ToString() is { Length: > 0 and <= 256 } key) return "client:" + key;
-        // Unique per gateway process (a random prefix) and per turn (a counter): no random read, a syscall here, per turn.
+        // Unique per gateway process (a random prefix) and per turn (a counter): no random read (a syscall) per turn.
         return string.Concat(ProcessPrefix, Interlocked.Increment(ref _turns).ToString("x", CultureInfo.InvariantCulture));
     }
 
