@@ -19,17 +19,28 @@ public static class ResponseCreateFrame
         for (var i = firstItem; i < items.Count; i++) size += items[i].Length + (i > firstItem ? 1 : 0);
 
         var frame = new byte[size];
-        var at = Put(frame, 0, Head);
-        if (!settings.IsEmpty) at = Put(frame, Put(frame, at, settings), ","u8);
-        at = Put(frame, at, storeField);
-        if (previousResponseId is not null) at = Put(frame, Put(frame, Put(frame, Put(frame, at, AnchorName), "\""u8), anchor), "\","u8);
-        at = Put(frame, at, InputOpen);
+        var rest = frame.AsSpan();
+        Put(ref rest, Head);
+        if (!settings.IsEmpty)
+        {
+            Put(ref rest, settings);
+            Put(ref rest, ","u8);
+        }
+        Put(ref rest, storeField);
+        if (previousResponseId is not null)
+        {
+            Put(ref rest, AnchorName);
+            Put(ref rest, "\""u8);
+            Put(ref rest, anchor);
+            Put(ref rest, "\","u8);
+        }
+        Put(ref rest, InputOpen);
         for (var i = firstItem; i < items.Count; i++)
         {
-            if (i > firstItem) at = Put(frame, at, ","u8);
-            at = Put(frame, at, items[i]);
+            if (i > firstItem) Put(ref rest, ","u8);
+            Put(ref rest, items[i]);
         }
-        Put(frame, at, End);
+        Put(ref rest, End);
         return frame;
     }
 
@@ -38,9 +49,10 @@ public static class ResponseCreateFrame
     private static ReadOnlySpan<byte> InputOpen => "\"input\":["u8;
     private static ReadOnlySpan<byte> End => "]}"u8;
 
-    private static int Put(byte[] frame, int at, ReadOnlySpan<byte> bytes)
+    /// <summary>Writes <paramref name="bytes"/> at the start of <paramref name="rest"/> and moves past them.</summary>
+    private static void Put(ref Span<byte> rest, ReadOnlySpan<byte> bytes)
     {
-        bytes.CopyTo(frame.AsSpan(at));
-        return at + bytes.Length;
+        bytes.CopyTo(rest);
+        rest = rest[bytes.Length..];
     }
 }

@@ -127,17 +127,13 @@ public sealed class UpstreamSocket : IAsyncDisposable
             await _socket.SendAsync(frame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
             LastActivity = _time.GetUtcNow();
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && ex is not WebSocketException)
+        catch (Exception ex)
         {
+            Acknowledge();
+            if (cancellationToken.IsCancellationRequested || ex is WebSocketException) throw;
             // A socket closed under the send surfaces as ObjectDisposed, IOException, InvalidOperation or even the
             // framework's own OperationCanceledException (an abort mid-send): all mean the same to a turn.
-            Acknowledge();
             throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The upstream socket closed under the send.", ex);
-        }
-        catch
-        {
-            Acknowledge();
-            throw;
         }
     }
 
