@@ -5,6 +5,7 @@ using CodexLb.Benchmarks.Scenarios;
 // dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick]
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
+//   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
@@ -13,7 +14,7 @@ if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildA
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE]");
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
     return 2;
 }
 
@@ -79,7 +80,7 @@ return failed == 0 ? 0 : 1;
 namespace CodexLb.Benchmarks
 {
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
-        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null)
+        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null)
     {
         private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "floor", "floor-profile", "failover", "all"];
 
@@ -93,6 +94,7 @@ namespace CodexLb.Benchmarks
             var (stateConversations, stateTurns) = (10_000, 20);
             var contextKb = 200;
             var bridgeEnvironment = new Dictionary<string, string>();
+            string? only = null;
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -108,11 +110,12 @@ namespace CodexLb.Benchmarks
                         var pair = args[++i];
                         bridgeEnvironment[pair[..pair.IndexOf('=')]] = pair[(pair.IndexOf('=') + 1)..];
                         break;
+                    case "--only" when i + 1 < args.Length: only = args[++i]; break;
                     case var name when Known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
-            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment);
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment, only);
         }
     }
 }

@@ -46,6 +46,31 @@ public static class PerfProfile
         if (perf.ExitCode != 0) throw new InvalidOperationException("perf record failed: " + await stderr);
     }
 
+    /// <summary>
+    /// Counts <paramref name="events"/> (software events and tracepoints, e.g. <c>context-switches</c>,
+    /// <c>syscalls:sys_enter_sendmsg</c>) in <paramref name="pid"/> while <paramref name="load"/> runs.
+    /// </summary>
+    public static async Task<Dictionary<string, double>> CountAsync(int pid, IEnumerable<string> events, TimeSpan duration, Func<Task> load)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in new[] { "stat", "-x", ",", "-e", string.Join(',', events), "-p", pid.ToString(), "--", "sleep", ((int)duration.TotalSeconds).ToString() })
+            info.ArgumentList.Add(arg);
+        using var perf = Process.Start(info)!;
+        var stderr = perf.StandardError.ReadToEndAsync();
+        await Task.Delay(300); // perf attaches
+        await load();
+        await perf.WaitForExitAsync();
+        if (perf.ExitCode != 0) throw new InvalidOperationException("perf stat failed: " + await stderr);
+        // -x , lines: value,unit,event,...
+        var counts = new Dictionary<string, double>();
+        foreach (var line in (await stderr).Split('\n'))
+        {
+            var fields = line.Split(',');
+            if (fields.Length >= 3 && double.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var value)) counts[fields[2]] = value;
+        }
+        return counts;
+    }
+
     /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym or dso; children = inclusive time).</summary>
     public static IReadOnlyList<string> Top(string file, string sort, bool children, int lines)
     {

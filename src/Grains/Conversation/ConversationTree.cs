@@ -93,7 +93,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         var items = new List<byte[]>(Math.Max(0, total));
         var prints = new List<ulong>(Math.Max(0, total));
         var bytes = baseView.Bytes;
-        for (var i = skip; i < anchor.Count; i++) { items.Add(anchor.Items[i]); prints.Add(ItemFingerprint.Compute(anchor.Items[i])); bytes += anchor.Items[i].Length; }
+        var anchorItems = anchor.Items.Span;
+        for (var i = skip; i < anchor.Count; i++) { items.Add(anchorItems[i]); prints.Add(ItemFingerprint.Compute(anchorItems[i])); bytes += anchorItems[i].Length; }
         Dictionary<string, byte[]>? byId = null;
         for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
         {
@@ -103,7 +104,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             {
                 // The provider cannot resolve a reference to an item it never stored (store:false upstream, another
                 // account): put back our own copy when the context holds it.
-                byId ??= IndexById(baseView.Items.Concat(items));
+                byId ??= IndexById(MemoryMarshal.ToEnumerable(baseView.Items).Concat(items));
                 if (byId.TryGetValue(id, out var resolved)) (item, print) = (resolved, ItemFingerprint.Compute(resolved));
             }
             items.Add(item);
@@ -134,35 +135,33 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         bool background = false)
     {
         var compaction = LastCompaction(outputs);
-        byte[][] context;
-        ulong chain;
-        long bytes;
+        ContextView view;
+        byte[][] turnItems;
         if (compaction >= 0)
         {
-            context = [.. outputs.Skip(compaction)];
-            chain = ContextChain.Empty;
+            turnItems = [.. outputs.Skip(compaction)];
+            var chain = ContextChain.Empty;
             for (var i = compaction; i < outputPrints.Count; i++) chain = ContextChain.Next(chain, outputPrints[i]);
-            bytes = ContextView.SizeOf(context);
+            view = new ContextView(responseId, turnItems, chain, synthetic, ContextView.SizeOf(turnItems));
         }
         else
         {
-            context = new byte[plan.BaseCount + plan.NewCount + outputs.Count][];
-            plan.Base.Items.CopyTo(context, 0);
-            for (var i = 0; i < plan.NewCount; i++) context[plan.BaseCount + i] = plan.NewItems[i];
-            for (var i = 0; i < outputs.Count; i++) context[plan.BaseCount + plan.NewCount + i] = outputs[i];
+            turnItems = new byte[plan.NewCount + outputs.Count][];
+            for (var i = 0; i < plan.NewCount; i++) turnItems[i] = plan.NewItems[i];
+            for (var i = 0; i < outputs.Count; i++) turnItems[plan.NewCount + i] = outputs[i];
             // The base's chain is known: only the new items and the outputs are hashed into it.
-            chain = ContextChain.Extend(plan.Base.Chain, CollectionsMarshal.AsSpan(plan.NewFingerprints));
+            var chain = ContextChain.Extend(plan.Base.Chain, CollectionsMarshal.AsSpan(plan.NewFingerprints));
             foreach (var print in outputPrints) chain = ContextChain.Next(chain, print);
-            bytes = plan.Bytes + ContextView.SizeOf(outputs);
+            view = plan.Base.Extend(responseId, turnItems, chain, synthetic, plan.Bytes + ContextView.SizeOf(outputs));
         }
-        var view = new ContextView(responseId, context, chain, synthetic, bytes);
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
-        var added = rooted ? context : context[plan.BaseCount..];
+        // A root's context is all it adds (a first turn's base is empty; a compaction's context is its outputs).
+        var added = rooted && view.Count != turnItems.Length ? view.Items.ToArray() : turnItems;
         byte[]? envelope = null;
         var stripped = false;
         // Outputs before a compaction are not tree items: the envelope then keeps its output whole.
         if (!response.IsEmpty) envelope = ResponseObjects.ToEnvelope(response, compaction > 0 ? -1 : outputs.Count, background, out stripped);
-        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, context.Length, chain, added, synthetic,
+        var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, view.Count, view.Chain, added, synthetic,
             envelope, stripped ? outputs.Count : 0);
         return (node, view);
     }

@@ -17,15 +17,15 @@ public sealed record TurnPlan(ContextView Base, IReadOnlyList<byte[]> NewItems, 
     /// <summary>The provider-side anchor a delta send would use: the base, unless it is empty or a local warm-up.</summary>
     public string? AnchorResponseId => Base.Synthetic ? null : Base.ResponseId;
 
-    private sealed class Concatenation(byte[][] first, IReadOnlyList<byte[]> second) : IReadOnlyList<byte[]>
+    private sealed class Concatenation(ReadOnlyMemory<byte[]> first, IReadOnlyList<byte[]> second) : IReadOnlyList<byte[]>
     {
         public int Count => first.Length + second.Count;
 
-        public byte[] this[int index] => index < first.Length ? first[index] : second[index - first.Length];
+        public byte[] this[int index] => index < first.Length ? first.Span[index] : second[index - first.Length];
 
         public IEnumerator<byte[]> GetEnumerator()
         {
-            foreach (var item in first) yield return item;
+            for (var i = 0; i < first.Length; i++) yield return first.Span[i];
             foreach (var item in second) yield return item;
         }
 
