@@ -328,7 +328,7 @@ public static class FloorScenario
             "setting", "path", "turns", "err", "first p50", "first p99", "last p50", "last p99", "added first p50", "added first p99", "added last p50", "added last p99");
         var cost = new Table("floor: throughput and cost per turn (CPU of each process from /proc/PID/stat; bridge counters from its /metrics)",
             "setting", "path", "turns/s", "proxy CPU µs/turn", "simulator CPU µs/turn", "client CPU µs/turn", "bridge alloc KB/turn",
-            "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full", "bridge GCs gen0/1/2", "GC pause µs/turn");
+            "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full", "bridge GCs gen0/1/2", "GC pause µs/turn", "GC paused % of wall", "ms per GC");
         var ratios = new Table("floor: bridge / YARP (added latency = over direct)",
             "setting", "path", "CPU/turn", "added last p50", "added last p99", "added first p50", "turns/s");
         foreach (var setting in settings)
@@ -351,7 +351,10 @@ public static class FloorScenario
                     isBridge ? t.PerTurn(t.Bridge.Activations) : double.NaN,
                     isBridge ? $"{t.Bridge.DeltaSends:N0} / {t.Bridge.FullSends:N0}" : "-",
                     isBridge ? $"{t.Bridge.Gen0:N0} / {t.Bridge.Gen1:N0} / {t.Bridge.Gen2:N0}" : "-",
-                    isBridge ? t.PerTurn(t.Bridge.GcPauseSeconds) * 1e6 : double.NaN);
+                    isBridge ? t.PerTurn(t.Bridge.GcPauseSeconds) * 1e6 : double.NaN,
+                    // A pause stops every turn in flight: the share of wall time paused is the share of turns a pause delays.
+                    isBridge ? 100 * t.Bridge.GcPauseSeconds / t.Wall : double.NaN,
+                    isBridge ? 1000 * t.Bridge.GcPauseSeconds / Math.Max(1, t.Bridge.Gen0 + t.Bridge.Gen1 + t.Bridge.Gen2) : double.NaN);
             }
             var y = Measures(tallies, setting, Yarp);
             foreach (var name in new[] { BridgeHttp, BridgeWs })
