@@ -17,7 +17,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
-    private readonly Dictionary<string, CachedNode> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ResponseNode> _nodes = new(StringComparer.Ordinal);
     private readonly Queue<string> _nodeOrder = new();
     private readonly Dictionary<ulong, string> _byChain = new();
     private readonly Queue<ulong> _chainOrder = new();
@@ -202,7 +202,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         for (string? id = responseId; id is not null; id = path[^1].ParentId)
         {
             if (!_nodes.TryGetValue(id, out var cached) || path.Count > _nodes.Count) return null;
-            path.Add(cached.Node);
+            path.Add(cached);
         }
         path.Reverse();
         return path;
@@ -225,7 +225,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     private void Remember(ResponseNode node)
     {
-        if (_nodes.TryAdd(node.Id, new CachedNode(node)))
+        if (_nodes.TryAdd(node.Id, node))
         {
             _nodeOrder.Enqueue(node.Id);
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
@@ -250,6 +250,4 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             if (EventReader.ReadType(outputs[i]) == "compaction") return i;
         return -1;
     }
-
-    private sealed record CachedNode(ResponseNode Node);
 }

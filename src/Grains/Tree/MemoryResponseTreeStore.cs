@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using CodexLb.Grains.Abstractions;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +24,11 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
+
+    // One string per tenant name: a node's three entries are keyed by it, and a substring per append was one more
+    // long-lived object per turn for every collection to move.
+    private readonly HashSet<string> _tenants = new(StringComparer.Ordinal);
+    private const int MaxInternedTenants = 100_000;
 
     private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
 
@@ -53,7 +60,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             if (!_heads.TryGetValue(node.ConversationKey, out var head) || head.Expires <= now || head.Epoch != epoch)
                 return Task.FromResult(false);
 
-            var tenant = node.Tenant;
+            var tenant = InternedTenant(node.ConversationKey);
             if (LiveNode(tenant, node.Id, now) is null)
             {
                 // Inherit the parent's refresh time while it is within the slack; otherwise refresh its whole path now.
@@ -67,9 +74,9 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
                 // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
                 var stored = node.ParentId == parentId ? node : node with { ParentId = parentId };
-                _nodes[(tenant, node.Id)] = new NodeEntry(stored) { Expires = now + _ttls.Node, Refreshed = refreshed };
+                _nodes[(tenant, node.Id)] = new NodeEntry(stored, now + _ttls.Node, refreshed);
                 _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
-                if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey) { Expires = now + _ttls.Node };
+                if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
             }
 
             _pending.Remove((tenant, node.Id));
@@ -78,6 +85,16 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             head.Expires = now + _ttls.Node;
             return Task.FromResult(true);
         }
+    }
+
+    private string InternedTenant(string conversationKey)
+    {
+        var slash = conversationKey.IndexOf('/');
+        var name = slash < 0 ? conversationKey.AsSpan() : conversationKey.AsSpan(0, slash);
+        if (_tenants.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var known)) return known;
+        var tenant = name.ToString();
+        if (_tenants.Count < MaxInternedTenants) _tenants.Add(tenant);
+        return tenant;
     }
 
     public Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)
@@ -90,7 +107,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             if (!complete) return Task.FromResult(NodePath.Expired);
 
             RefreshPath(tenant, path, now);
-            path[0].Refreshed = now;
+            CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, path[0].Node.Id)).Refreshed = now; // refreshed just above: present
             return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(entry => entry.Node)]));
         }
     }
@@ -112,7 +129,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            _pending[(ConversationKey.TenantOf(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey) { Expires = now + _ttls.Pending };
+            _pending[(InternedTenant(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey, now + _ttls.Pending);
             return Task.CompletedTask;
         }
     }
@@ -205,30 +222,25 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         foreach (var entry in path)
         {
             var node = entry.Node;
-            entry.Expires = now + _ttls.Node;
+            ref var stored = ref CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, node.Id));
+            if (!Unsafe.IsNullRef(ref stored)) stored.Expires = now + _ttls.Node;
             _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
-            if (!node.Synthetic && _index.TryGetValue((tenant, node.Chain), out var indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
+            if (node.Synthetic) continue;
+            ref var indexed = ref CollectionsMarshal.GetValueRefOrNullRef(_index, (tenant, node.Chain));
+            if (!Unsafe.IsNullRef(ref indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
                 indexed.Expires = now + _ttls.Node;
         }
     }
 
-    private sealed class NodeEntry(ResponseNode node)
-    {
-        public ResponseNode Node { get; } = node;
-        public DateTimeOffset Expires { get; set; }
+    // Entries are structs held in the dictionaries: a class per entry was two more long-lived objects per turn for every
+    // collection to move. A path's entries are copies; refreshing writes through to the dictionary.
 
-        /// <summary>When this node's whole path was last refreshed (Redis field <c>r</c>).</summary>
-        public DateTimeOffset Refreshed { get; set; }
-    }
+    /// <param name="Refreshed">When this node's whole path was last refreshed (Redis field <c>r</c>).</param>
+    private record struct NodeEntry(ResponseNode Node, DateTimeOffset Expires, DateTimeOffset Refreshed);
 
     private readonly record struct Tombstone(DateTimeOffset Until, bool Deleted);
 
-    private sealed class IndexEntry(string id, string conversationKey)
-    {
-        public string Id { get; } = id;
-        public string ConversationKey { get; } = conversationKey;
-        public DateTimeOffset Expires { get; set; }
-    }
+    private record struct IndexEntry(string Id, string ConversationKey, DateTimeOffset Expires);
 
     private sealed class HeadEntry
     {
