@@ -33,18 +33,8 @@ public static class PerfProfile
     }
 
     /// <summary>Samples <paramref name="pid"/> (499 Hz, call graphs) into <paramref name="output"/> while <paramref name="load"/> runs.</summary>
-    public static async Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load)
-    {
-        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output, "--", "sleep", ((int)duration.TotalSeconds).ToString() })
-            info.ArgumentList.Add(arg);
-        using var perf = Process.Start(info)!;
-        var stderr = perf.StandardError.ReadToEndAsync();
-        await Task.Delay(300); // perf attaches
-        await load();
-        await perf.WaitForExitAsync();
-        if (perf.ExitCode != 0) throw new InvalidOperationException("perf record failed: " + await stderr);
-    }
+    public static Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load) =>
+        AttachAsync(["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output], duration, load);
 
     /// <summary>
     /// Counts <paramref name="events"/> (software events and tracepoints, e.g. <c>context-switches</c>,
@@ -52,23 +42,29 @@ public static class PerfProfile
     /// </summary>
     public static async Task<Dictionary<string, double>> CountAsync(int pid, IEnumerable<string> events, TimeSpan duration, Func<Task> load)
     {
-        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in new[] { "stat", "-x", ",", "-e", string.Join(',', events), "-p", pid.ToString(), "--", "sleep", ((int)duration.TotalSeconds).ToString() })
-            info.ArgumentList.Add(arg);
-        using var perf = Process.Start(info)!;
-        var stderr = perf.StandardError.ReadToEndAsync();
-        await Task.Delay(300); // perf attaches
-        await load();
-        await perf.WaitForExitAsync();
-        if (perf.ExitCode != 0) throw new InvalidOperationException("perf stat failed: " + await stderr);
+        var stderr = await AttachAsync(["stat", "-x", ",", "-e", string.Join(',', events), "-p", pid.ToString()], duration, load);
         // -x , lines: value,unit,event,...
         var counts = new Dictionary<string, double>();
-        foreach (var line in (await stderr).Split('\n'))
+        foreach (var line in stderr.Split('\n'))
         {
             var fields = line.Split(',');
             if (fields.Length >= 3 && double.TryParse(fields[0], System.Globalization.CultureInfo.InvariantCulture, out var value)) counts[fields[2]] = value;
         }
         return counts;
+    }
+
+    /// <summary>Runs <c>perf ARGS -- sleep DURATION</c> attached to a process while <paramref name="load"/> runs; returns perf's stderr.</summary>
+    private static async Task<string> AttachAsync(string[] args, TimeSpan duration, Func<Task> load)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var arg in args.Concat(["--", "sleep", ((int)duration.TotalSeconds).ToString()])) info.ArgumentList.Add(arg);
+        using var perf = Process.Start(info)!;
+        var stderr = perf.StandardError.ReadToEndAsync();
+        await Task.Delay(300); // perf attaches
+        await load();
+        await perf.WaitForExitAsync();
+        if (perf.ExitCode != 0) throw new InvalidOperationException($"perf {args[0]} failed: " + await stderr);
+        return await stderr;
     }
 
     /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym or dso; children = inclusive time).</summary>
