@@ -148,6 +148,21 @@ public static class FloorScenario
         }
 
         var quick = options.Quick;
+        Setting[] settings =
+        [
+            new("c=1, 0 ms", 1, 0, quick ? 40 : 100, null, quick ? 3 : 10),
+            new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 12),
+            new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
+            new("c=256, 20 ms", 256, 20, int.MaxValue, TimeSpan.FromSeconds(quick ? 1.5 : 3), quick ? 2 : 6),
+            new($"long stream: c=8, {LongStreamDeltas:N0} deltas", 8, 0, quick ? 2 : 10, null, quick ? 2 : 4, LongStreamDeltas),
+        ];
+        if (options.Only is { } only)
+        {
+            var chosen = settings.Where(s => s.Name.StartsWith(only, StringComparison.Ordinal)).ToArray();
+            if (chosen.Length == 0)
+                throw new ArgumentException($"--only {only}: no setting's name starts with it ({string.Join(", ", settings.Select(s => s.Name))})");
+            settings = chosen;
+        }
         Log.Progress("floor: warm-up (activates 256 conversations per bridge path, then JIT at c=64)");
         concurrency = Sessions;
         foreach (var path in paths) await Workload.RunAsync(Sessions, 2, path.Turn);
@@ -162,15 +177,6 @@ public static class FloorScenario
             return;
         }
 
-        Setting[] settings =
-        [
-            new("c=1, 0 ms", 1, 0, quick ? 40 : 100, null, quick ? 3 : 10),
-            new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 12),
-            new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
-            new("c=256, 20 ms", 256, 20, int.MaxValue, TimeSpan.FromSeconds(quick ? 1.5 : 3), quick ? 2 : 6),
-            new($"long stream: c=8, {LongStreamDeltas:N0} deltas", 8, 0, quick ? 2 : 10, null, quick ? 2 : 4, LongStreamDeltas),
-        ];
-        if (options.Only is { } only) settings = [.. settings.Where(s => s.Name.StartsWith(only, StringComparison.Ordinal))];
         var tallies = new Dictionary<(string Setting, string Path), Tally>();
         var idle = new Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)>();
         foreach (var setting in settings)
