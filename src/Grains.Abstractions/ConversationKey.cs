@@ -10,8 +10,15 @@ public static class ConversationKey
 
     public static string TenantOf(string conversationKey)
     {
+        var tenant = TenantSpanOf(conversationKey);
+        return tenant.Length == conversationKey.Length ? conversationKey : tenant.ToString();
+    }
+
+    /// <summary>The tenant part of a key without allocating it (a store that keeps one string per tenant looks it up by this).</summary>
+    public static ReadOnlySpan<char> TenantSpanOf(string conversationKey)
+    {
         var slash = conversationKey.IndexOf('/');
-        return slash < 0 ? conversationKey : conversationKey[..slash];
+        return slash < 0 ? conversationKey : conversationKey.AsSpan(0, slash);
     }
 
     /// <summary>A response id scoped to the tenant that owns it (how gateways cache where a response lives).</summary>

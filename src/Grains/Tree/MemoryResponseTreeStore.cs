@@ -89,8 +89,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     private string InternedTenant(string conversationKey)
     {
-        var slash = conversationKey.IndexOf('/');
-        var name = slash < 0 ? conversationKey.AsSpan() : conversationKey.AsSpan(0, slash);
+        var name = ConversationKey.TenantSpanOf(conversationKey);
         if (_tenants.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var known)) return known;
         var tenant = name.ToString();
         if (_tenants.Count < MaxInternedTenants) _tenants.Add(tenant);

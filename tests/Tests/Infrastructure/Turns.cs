@@ -1,8 +1,8 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
-using System.Runtime.CompilerServices;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Requests;
 
