@@ -219,7 +219,10 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         await Task.Delay(200);
         var before = fixture.Simulator.Ledger.Requests.Count;
         await grain.CancelTurn(queued.TurnId);
-        Assert.Empty(await waiting);
+        // Its follower gets no event of it: the call in flight ends empty, or (a loaded machine let a heartbeat return
+        // first and the next ask came after the cancel) the owner no longer knows the turn: a retryable rejection.
+        var seen = (await waiting).Where(e => !e.IsHeartbeat).ToList();
+        Assert.True(seen.Count == 0 || seen is [{ Rejection.Status: 503 }], string.Join(", ", seen.Select(e => e.Type)));
         var rest = new List<TurnEvent>();
         while (await first.MoveNextAsync()) if (!first.Current.IsHeartbeat) rest.Add(first.Current);
         Assert.Equal("response.completed", rest[^1].Type);
