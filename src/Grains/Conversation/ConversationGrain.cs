@@ -94,16 +94,39 @@ public sealed partial class ConversationGrain(
     {
         // A reentrant grain can still be called while it deactivates: nothing runs here, the caller re-dispatches.
         if (_deactivating) throw new OwnerDeactivatingException();
+        var context = _tree.ContextOfAsync(request, cancellationToken);
+        return context.IsCompletedSuccessfully ? Start(request, context.Result, cancellationToken) : StartAsync(request, context, cancellationToken);
+    }
+
+    /// <summary>The anchor was read from the store first: other calls ran meanwhile, so everything is decided after it.</summary>
+    private async ValueTask<TurnEvents> StartAsync(TurnRequest request, ValueTask<ulong?> context, CancellationToken cancellationToken)
+    {
+        ulong? chain;
+        try
+        {
+            chain = await context;
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            chain = null; // the turn's own plan reads the anchor again and reports the failure to its client
+        }
+        if (_deactivating) throw new OwnerDeactivatingException();
+        return await Start(request, chain, cancellationToken);
+    }
+
+    private ValueTask<TurnEvents> Start(TurnRequest request, ulong? context, CancellationToken cancellationToken)
+    {
         ForgetFinishedTurns();
         ForgetAnswered(request.PreviousResponseId ?? request.ResumeFromResponseId);
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
-        var fingerprint = TurnFingerprint.Of(request);
+        var fingerprint = TurnFingerprint.Of(request, context);
         if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
         {
             // Before its first event a gateway also asks again this way when the turn was only quiet (heartbeats).
             return Reattach(same, turnId, request.ReplayFrom, request.ReplayFrom > 0 ? "redispatch" : null, cancellationToken);
         }
-        // A client's retry of a turn it never got the answer to (its gateway died): the same anchor, input and settings.
+        // A client's retry of a turn it never got the answer to (its gateway died): the same context and settings, however
+        // sent (the Codex CLI retries an anchored websocket turn as its full history on a new connection).
         if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && !(retried.Finished && retried.Delivered))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 

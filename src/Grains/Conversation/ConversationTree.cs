@@ -78,6 +78,32 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         return (Combine(baseView, prefix, request, skip), ResponseStatus.Found);
     }
 
+    /// <summary>
+    /// The chain of the request's whole context: its anchor's context, then its input. The same whichever way a client
+    /// sends the same question (anchored, as full history, anchored on a shorter response), so it identifies a turn where
+    /// the request's shape cannot (<see cref="TurnFingerprint"/>). Null when the anchor is not known. At once when there is
+    /// no anchor or it is cached (the running turn's base usually is); otherwise the store read the plan would make anyway.
+    /// </summary>
+    public ValueTask<ulong?> ContextOfAsync(TurnRequest request, CancellationToken cancellationToken)
+    {
+        if (request.PreviousResponseId is not { } previous) return new(ContextChain.Extend(ContextChain.Empty, request.InputFingerprints));
+        if (CachedChain(previous) is { } chain) return new(ContextChain.Extend(chain, request.InputFingerprints));
+        return LoadAsync();
+
+        async ValueTask<ulong?> LoadAsync()
+        {
+            var (view, _) = await MaterializeAsync(previous, cancellationToken);
+            return view is null ? null : ContextChain.Extend(view.Chain, request.InputFingerprints);
+        }
+    }
+
+    private ulong? CachedChain(string responseId)
+    {
+        foreach (var view in _views)
+            if (view.ResponseId == responseId) return view.Chain;
+        return _nodes.TryGetValue(responseId, out var node) ? node.Chain : null;
+    }
+
     /// <summary>The longest input prefix whose chain (anchor included) is a known response: its id and length in input items.</summary>
     private (string? Id, int Length) FindLocal(ulong[] chains)
     {

@@ -29,7 +29,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>The ids this turn is held under on its grain (its own, then retries that attached): all go when it expires.</summary>
     public List<string> Keys { get; } = [turnId];
 
-    /// <summary>The anchor, input and settings of the request: a client's retry of this turn has the same.</summary>
+    /// <summary>The request's context and settings (<see cref="TurnFingerprint"/>): a client's retry of this turn has the same.</summary>
     public ulong Fingerprint { get; } = fingerprint;
 
     /// <summary>Cancelled when every client went away (or the grain deactivates): the provider is told to stop.</summary>

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
@@ -16,11 +17,18 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
 {
     private static string NewKey() => ConversationKey.Create("lifecycle-tests", "session", Guid.NewGuid().ToString("N"));
 
-    /// <summary>A turn whose provider stream takes about two seconds (events 100 ms apart).</summary>
-    private (TurnRequest Request, string Marker) SlowTurn(string? previousResponseId = null)
+    /// <summary>A marker whose provider stream takes about two seconds (events 100 ms apart), once.</summary>
+    private string SlowMarker()
     {
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
         fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(100)).WhenTextContains(marker).Times(1));
+        return marker;
+    }
+
+    /// <summary>A turn whose provider stream takes about two seconds (events 100 ms apart).</summary>
+    private (TurnRequest Request, string Marker) SlowTurn(string? previousResponseId = null)
+    {
+        var marker = SlowMarker();
         var request = Turns.Request(Items.Body([Items.Message("user", marker)], previousResponseId: previousResponseId)) with { TurnId = "turn-" + marker };
         return (request, marker);
     }
@@ -103,6 +111,51 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         Assert.Equal(ResponseIdOf(seen[0]), ResponseIdOf(retried[0]));
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
         Assert.Equal(1, UpstreamRequestsFor(ResponseIdOf(retried[0])!));
+        await original.DisposeAsync();
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_retry_sent_in_another_shape_attaches_to_the_running_turn_and_the_provider_generates_once(bool anchoredOriginal)
+    {
+        // The Codex CLI over websockets sends a turn anchored (previous_response_id + the new items); when its connection
+        // dies it retries on a new one with its full history and no anchor, client_metadata in another order. The other
+        // way round (a full-history original, an anchored retry) is the same question too.
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var system = Items.Message("developer", "sys");
+        var q1 = Items.Message("user", "q1");
+        var first = await Turns.RunAsync(grain, Items.Body([system, q1]));
+        var marker = SlowMarker();
+        var q2 = Items.Message("user", marker);
+        var anchored = Items.Body([q2], previousResponseId: first.ResponseId()).WithClientMetadata("thread-" + marker, "turn-" + marker);
+        var fullHistory = Items.Body([system, q1, .. first.Outputs(), q2]).WithClientMetadata("thread-" + marker, "turn-" + marker, attempt: 1);
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var original = grain.Follow(Turns.Request(anchoredOriginal ? anchored : fullHistory) with { TurnId = "original-" + marker }).GetAsyncEnumerator();
+        var seen = await ReadAsync(original, 2);
+
+        var retried = await ReadAllAsync(grain.Follow(Turns.Request(anchoredOriginal ? fullHistory : anchored) with { TurnId = "retry-" + marker }));
+        AssertWholeStream(retried);
+        Assert.Equal(ResponseIdOf(seen[0]), ResponseIdOf(retried[0]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+        await original.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task A_request_with_the_same_context_but_other_settings_is_another_turn()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var marker = SlowMarker();
+        var body = Items.Body([Items.Message("user", marker)]);
+        var before = fixture.Simulator.Ledger.Requests.Count;
+        var original = grain.Follow(Turns.Request(body) with { TurnId = "original-" + marker }).GetAsyncEnumerator();
+        var seen = await ReadAsync(original, 1);
+
+        body["reasoning"] = new JsonObject { ["effort"] = "high" };
+        var other = await ReadAllAsync(grain.Follow(Turns.Request(body) with { TurnId = "other-" + marker }));
+        Assert.Equal("response.completed", other[^1].Type);
+        Assert.NotEqual(ResponseIdOf(seen[0]), ResponseIdOf(other[0]));
+        Assert.Equal(2, fixture.Simulator.Ledger.Requests.Count - before);
         await original.DisposeAsync();
     }
 

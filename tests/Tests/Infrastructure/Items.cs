@@ -34,6 +34,21 @@ public static class Items
         return body;
     }
 
+    /// <summary>
+    /// Adds the Codex CLI's <c>client_metadata</c> (thread, window and turn ids). It writes the object's properties in
+    /// another order on each attempt of the same turn (a hash map's order; captured with codex 0.169): odd attempts
+    /// reverse it.
+    /// </summary>
+    public static JsonObject WithClientMetadata(this JsonObject body, string thread, string turn, int attempt = 0)
+    {
+        (string Name, string Value)[] entries = [("thread_id", thread), ("x-codex-window-id", thread + ":0"), ("turn_id", turn), ("root_turn_id", turn)];
+        if (attempt % 2 == 1) Array.Reverse(entries);
+        var metadata = new JsonObject();
+        foreach (var (name, value) in entries) metadata[name] = value;
+        body["client_metadata"] = metadata;
+        return body;
+    }
+
     public static JsonNode ToNode(this JsonElement element) => JsonNode.Parse(element.GetRawText())!;
 
     public static Dictionary<string, string> Session(string threadId) => new() { ["thread-id"] = threadId, ["session-id"] = threadId };
