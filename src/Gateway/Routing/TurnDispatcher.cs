@@ -19,7 +19,6 @@ namespace CodexLb.Gateway.Routing;
 public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<GatewayOptions> options, ILogger<TurnDispatcher> logger)
 {
     public const string IdempotencyHeader = "Idempotency-Key";
-    public const string ClientRequestHeader = "x-client-request-id";
 
     public async Task<TurnStream> StartAsync(string conversationKey, TurnRequest turn, CancellationToken cancellationToken)
     {
@@ -39,18 +38,18 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
     }
 
     /// <summary>
-    /// A turn's identity: the client's idempotency key (or the Codex CLI's request id) when it sends one, so its own retry
-    /// of the turn attaches instead of generating again; otherwise a new one. The owner also checks the request's content.
+    /// A turn's identity: the client's idempotency key when it sends one, so its own retry of the turn attaches instead of
+    /// generating again; otherwise a new one (the owner then matches a retry by its content). Never the Codex CLI's
+    /// <c>x-client-request-id</c>: it is the thread's id, the same on every turn of the thread, so it would make a new
+    /// prompt attach to the previous turn and an interrupted turn's cancel stop the prompt that followed it.
     /// </summary>
     public static string TurnIdOf(IHeaderDictionary? headers)
     {
-        foreach (var name in Headers)
-            if (headers?[name].ToString() is { Length: > 0 and <= 256 } key) return "client:" + key;
+        if (headers?[IdempotencyHeader].ToString() is { Length: > 0 and <= 256 } key) return "client:" + key;
         // Unique per gateway process (a random prefix) and per turn (a counter): no random read (a syscall) per turn.
         return string.Concat(ProcessPrefix, Interlocked.Increment(ref _turns).ToString("x", CultureInfo.InvariantCulture));
     }
 
-    private static readonly string[] Headers = [IdempotencyHeader, ClientRequestHeader];
     private static readonly string ProcessPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)) + "-";
     private static long _turns;
 

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Http;
 
 namespace CodexLb.Tests.Unit;
 
-/// <summary>A turn's identity: the client's key when it sends one, otherwise one no other turn of this gateway shares.</summary>
+/// <summary>A turn's identity: the client's idempotency key when it sends one, otherwise one no other turn of this gateway shares.</summary>
 public sealed class TurnIdTests
 {
     [Fact]
@@ -16,12 +16,21 @@ public sealed class TurnIdTests
     }
 
     [Fact]
-    public void The_clients_idempotency_key_wins_over_its_request_id_and_an_overlong_key_is_ignored()
+    public void The_clients_idempotency_key_is_the_turn_id_and_an_overlong_key_is_ignored()
     {
-        var headers = new HeaderDictionary { [TurnDispatcher.IdempotencyHeader] = "k1", [TurnDispatcher.ClientRequestHeader] = "r1" };
-        Assert.Equal("client:k1", TurnDispatcher.TurnIdOf(headers));
-        Assert.Equal("client:r1", TurnDispatcher.TurnIdOf(new HeaderDictionary { [TurnDispatcher.ClientRequestHeader] = "r1" }));
+        Assert.Equal("client:k1", TurnDispatcher.TurnIdOf(new HeaderDictionary { [TurnDispatcher.IdempotencyHeader] = "k1", ["x-client-request-id"] = "r1" }));
         var overlong = TurnDispatcher.TurnIdOf(new HeaderDictionary { [TurnDispatcher.IdempotencyHeader] = new string('k', 257) });
         Assert.False(overlong.StartsWith("client:", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void The_codex_clis_request_id_is_no_turn_identity_because_every_turn_of_a_thread_sends_the_same()
+    {
+        // Codex CLI 0.169 sends x-client-request-id = its thread id on every request of the thread.
+        var thread = new HeaderDictionary { ["x-client-request-id"] = "01a23539-a9da-7183-90b8-ae521ba7fe41" };
+        var first = TurnDispatcher.TurnIdOf(thread);
+        var next = TurnDispatcher.TurnIdOf(thread);
+        Assert.NotEqual(first, next);
+        Assert.DoesNotContain("client:", first);
     }
 }
