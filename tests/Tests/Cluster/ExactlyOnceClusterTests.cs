@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -48,12 +49,19 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
 
         /// <summary>The Codex CLI over HTTP (store:false): full history, no key; routed by content, matched by content.</summary>
         FullHistoryWithoutKey,
+
+        /// <summary>
+        /// The Codex CLI over websockets (captured with codex 0.169): a warm-up, then the turn anchored on it; its retry, on
+        /// a new connection, is the full history without an anchor and with client_metadata in another order.
+        /// </summary>
+        CodexWebSocket,
     }
 
     [Theory]
     [InlineData(RetryingClient.AnchoredWithIdempotencyKey)]
     [InlineData(RetryingClient.AnchoredWithoutKey)]
     [InlineData(RetryingClient.FullHistoryWithoutKey)]
+    [InlineData(RetryingClient.CodexWebSocket)]
     public async Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style)
     {
         await using var cluster = await StartAsync("once-gw", silos: 2, gateways: 2);
@@ -68,18 +76,25 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             // Turn 1 (quick, no marker) makes a conversation both gateways can route to.
             var system = Items.Message("developer", "sys " + marker[..12] + " " + new string('s', 500));
             var q1 = Items.Message("user", "q1 of " + marker[..12]);
-            var first = await SseClient.PostAsync(gw1, Path, Items.Body([system, q1], stream: false));
+            var codex = style == RetryingClient.CodexWebSocket;
+            var thread = "thread-" + marker; // the Codex CLI names its thread in headers and prompt_cache_key
+            var cacheKey = codex ? thread : null;
+            var first = await SseClient.PostAsync(gw1, Path, Items.Body([system, q1], stream: false, cacheKey: cacheKey), codex ? Items.Session(thread) : null);
             Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
             var q2 = Items.Message("user", "q2 " + marker);
+            JsonNode[] history = [system, q1, .. Rx.OutputsOf(first).Select(o => o.ToNode()), q2];
             var body = (style == RetryingClient.FullHistoryWithoutKey
-                ? Items.Body([system, q1, .. Rx.OutputsOf(first).Select(o => o.ToNode()), q2], stream: true)
+                ? Items.Body(history, stream: true)
                 : Items.Body([q2], stream: true, previousResponseId: Rx.ResponseIdOf(first))).ToJsonString();
             var headers = style == RetryingClient.AnchoredWithIdempotencyKey
                 ? new Dictionary<string, string> { [Gateway.Routing.TurnDispatcher.IdempotencyHeader] = "idem-" + Guid.NewGuid().ToString("N") }
-                : [];
+                : codex ? Items.Session(thread) : [];
 
             var since = DateTimeOffset.UtcNow;
-            var original = LiveTurn.Start(gw1, body, headers);
+            var original = codex
+                ? LiveTurn.StartWebSocket(cluster.Gateways[0].HttpBase!, headers, warmUp: Items.Body([system], cacheKey: cacheKey),
+                    warmUpId => Frame(Items.Body(history[1..], previousResponseId: warmUpId, cacheKey: cacheKey).WithClientMetadata(thread, marker)))
+                : LiveTurn.Start(gw1, body, headers);
             await original.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
             var originalId = original.Events[0].ResponseId;
             Assert.Equal("response.created", original.Events[0].Type);
@@ -93,8 +108,12 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
                 await cluster.Sim.WaitUntilAsync(l => Generations(l.Requests, since).Any(r => r.Outcome == RequestOutcome.Completed), TimeSpan.FromSeconds(30));
             }
 
-            // The client retries the same request (same body, same headers) through the other gateway.
-            var retry = LiveTurn.Start(gw2, body, headers);
+            // The client retries the same request (same body, same headers) through the other gateway; the Codex CLI over
+            // websockets sends its full history on a new connection.
+            var retry = codex
+                ? LiveTurn.StartWebSocket(cluster.Gateways[1].HttpBase!, headers, warmUp: null,
+                    _ => Frame(Items.Body(history, cacheKey: cacheKey).WithClientMetadata(thread, marker, attempt: 1)))
+                : LiveTurn.Start(gw2, body, headers);
             await retry.Completion.WaitAsync(TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
             var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
@@ -358,7 +377,15 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     private static List<RequestRecord> Generations(IEnumerable<RequestRecord> requests, DateTimeOffset since) =>
         requests.Where(r => r.Generate && r.Fault == MarkerFaultLabel && r.StartedAt >= since).ToList();
 
-    /// <summary>One SSE event as the client received it, with its arrival time.</summary>
+    /// <summary>A create body as a websocket <c>response.create</c> frame.</summary>
+    private static string Frame(JsonObject body)
+    {
+        body["type"] = "response.create";
+        body.Remove("stream");
+        return body.ToJsonString();
+    }
+
+    /// <summary>One SSE event (or websocket frame) as the client received it, with its arrival time.</summary>
     private sealed record LiveEvent(string Type, string Data, DateTimeOffset At)
     {
         private JsonNode? Json
@@ -387,7 +414,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
 
         private LiveTurn() => SentAt = DateTimeOffset.UtcNow;
 
-        public DateTimeOffset SentAt { get; }
+        public DateTimeOffset SentAt { get; private set; }
 
         public Task Completion { get; private set; } = Task.CompletedTask;
 
@@ -419,6 +446,17 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         {
             var turn = new LiveTurn();
             turn.Completion = Task.Run(() => turn.RunAsync(http, body, headers));
+            return turn;
+        }
+
+        /// <summary>
+        /// A websocket turn on a new connection: after <paramref name="warmUp"/> (a <c>generate:false</c> create, when given),
+        /// the frame <paramref name="frame"/> makes of the warm-up's response id. <see cref="SentAt"/> is when the frame went.
+        /// </summary>
+        public static LiveTurn StartWebSocket(Uri gateway, IDictionary<string, string> headers, JsonObject? warmUp, Func<string?, string> frame)
+        {
+            var turn = new LiveTurn();
+            turn.Completion = Task.Run(() => turn.RunWebSocketAsync(gateway, headers, warmUp, frame));
             return turn;
         }
 
@@ -458,6 +496,40 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         }
 
         private static string Truncate(string text, int length) => text.Length <= length ? text : text[..length] + "…";
+
+        private async Task RunWebSocketAsync(Uri gateway, IDictionary<string, string> headers, JsonObject? warmUp, Func<string?, string> frame)
+        {
+            try
+            {
+                await using var socket = await WsClient.ConnectAsync(gateway, ApiKey, headers, Path);
+                ContentType = "websocket";
+                string? warmUpId = null;
+                if (warmUp is not null)
+                {
+                    warmUp["generate"] = false;
+                    var warmed = await socket.TurnAsync(warmUp);
+                    if (warmed[^1].Type() != "response.completed") throw new InvalidOperationException("warm-up failed: " + warmed[^1].GetRawText());
+                    warmUpId = warmed.ResponseId();
+                }
+                var text = frame(warmUpId);
+                SentAt = DateTimeOffset.UtcNow;
+                await socket.SendRawAsync(text);
+                while (await socket.ReceiveAsync(CancellationToken.None) is { } e)
+                {
+                    var type = e.Type();
+                    lock (_gate) _events.Add(new LiveEvent(type, e.GetRawText(), DateTimeOffset.UtcNow));
+                    if (type is "error" or "response.completed" or "response.failed" or "response.incomplete") return;
+                }
+            }
+            catch (Exception ex) when (ex is WebSocketException or IOException or OperationCanceledException)
+            {
+                Error = ex;
+            }
+            finally
+            {
+                EndedAt = DateTimeOffset.UtcNow;
+            }
+        }
 
         private async Task RunAsync(HttpClient http, string body, IReadOnlyDictionary<string, string> headers)
         {

@@ -79,6 +79,55 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the next turn waited {clock.Elapsed.TotalMilliseconds:F0} ms");
     }
 
+    [Fact]
+    public async Task An_interrupted_turns_cancel_stops_that_turn_and_not_the_next_prompt_though_both_carry_the_same_client_request_id()
+    {
+        // The Codex CLI sends its thread id as x-client-request-id on every request of the thread (captured, codex 0.169).
+        // Here the user's next prompt reaches the owner before the interrupted request's disconnect does.
+        var thread = Guid.NewGuid().ToString();
+        var headers = Items.Session(thread);
+        headers["x-client-request-id"] = thread;
+        var history = new List<JsonNode> { Items.Message("developer", "sys"), Items.Message("user", "q1") };
+        var first = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body(history), headers);
+        history.AddRange(first.OutputItems.Select(o => o.ToNode()));
+
+        var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
+        product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)) with { TextDeltas = 60 }).WhenTextContains(marker).Times(1));
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
+        {
+            Content = JsonContent.Create(Items.Body([.. history, Items.Message("user", marker)])),
+        };
+        foreach (var (name, value) in headers) request.Headers.Add(name, value);
+        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = product.BaseUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.ApiKey);
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        string? abandonedId = null;
+        while (abandonedId is null && await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            var data = JsonDocument.Parse(line[6..]).RootElement;
+            if (data.GetProperty("type").GetString() == "response.created") abandonedId = data.GetProperty("response").GetProperty("id").GetString();
+        }
+        Assert.NotNull(abandonedId);
+
+        // The next prompt (the abandoned one never reached the history) queues behind the abandoned turn; then the
+        // interrupted client's connection goes. A second lets the prompt reach the owner first on a loaded machine; should
+        // it not, the cancel simply comes first (nothing to tell apart, never a false failure).
+        var next = SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([.. history, Items.Message("user", "another question")]), headers);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var clock = Stopwatch.StartNew();
+        response.Dispose();
+
+        var (record, stopped) = await ProviderEndAsync(abandonedId!, clock);
+        output.WriteLine($"abandoned turn: {record.Outcome} {stopped.TotalMilliseconds:F0} ms after the disconnect");
+        var answer = await next.WaitAsync(TimeSpan.FromSeconds(30));
+        output.WriteLine($"next prompt: {answer.Terminal?.Type ?? answer.Status.ToString()}");
+        Assert.Equal(RequestOutcome.Aborted, record.Outcome);
+        Assert.Equal("response.completed", answer.Terminal?.Type);
+        Assert.NotEqual(abandonedId, answer.ResponseId);
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
