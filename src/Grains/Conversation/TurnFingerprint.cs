@@ -37,8 +37,8 @@ public static class TurnFingerprint
     }
 
     /// <summary>
-    /// The settings' meaning: properties in any order, each value by <see cref="ItemFingerprint"/> (order-independent
-    /// too). <c>client_metadata</c> is left out: it is the client's bookkeeping (the Codex CLI's thread, window and turn
+    /// The settings' meaning: properties in any order, each value by <see cref="ItemFingerprint.ComputeValue"/> (order-independent
+    /// too), in one pass. <c>client_metadata</c> is left out: it is the client's bookkeeping (the Codex CLI's thread, window and turn
     /// ids), nothing the provider generates from.
     /// </summary>
     private static ulong SettingsOf(byte[] settings)
@@ -60,10 +60,8 @@ public static class TurnFingerprint
                 var metadata = reader.ValueTextEquals("client_metadata"u8);
                 pair[0] = XxHash3.HashToUInt64(reader.ValueSpan);
                 reader.Read();
-                var start = (int)reader.TokenStartIndex;
-                reader.Skip();
-                if (metadata) continue;
-                pair[1] = ItemFingerprint.Compute(json[start..(int)reader.BytesConsumed]);
+                if (metadata) { reader.Skip(); continue; }
+                pair[1] = ItemFingerprint.ComputeValue(ref reader);
                 sum += XxHash3.HashToUInt64(MemoryMarshal.AsBytes(pair));
             }
             return sum;
