@@ -46,4 +46,7 @@ public sealed record TurnRequest
 
     /// <summary><c>background:true</c>: the turn runs to completion whether or not a client follows it.</summary>
     [Id(12)] public bool Background { get; init; }
+
+    /// <summary>The settings by meaning, as the gateway's parser read them (0: not sent; the owner reads them back).</summary>
+    [Id(13)] public ulong SettingsFingerprint { get; init; }
 }

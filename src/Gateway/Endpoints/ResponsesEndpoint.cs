@@ -90,6 +90,7 @@ public sealed class ResponsesEndpoint(
         TurnId = turnId,
         PreviousResponseId = parsed.PreviousResponseId,
         Settings = parsed.Settings,
+        SettingsFingerprint = parsed.SettingsFingerprint,
         InputItems = parsed.InputItems,
         InputFingerprints = fingerprints,
         Generate = parsed.Generate,

@@ -1,18 +1,16 @@
-using System.Buffers;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
-using System.Text.Json;
 using CodexLb.Grains.Abstractions;
-using CodexLb.Protocol;
-using CodexLb.Protocol.Items;
+using CodexLb.Protocol.Requests;
 
 namespace CodexLb.Grains.Conversation;
 
 /// <summary>
 /// What makes two requests the same turn: the context they ask the provider to continue (the anchor's context and the
-/// input, by chain) and the settings (by meaning). Not the request's shape: a client that retries a turn whose answer it
-/// never got (its gateway died) may send it differently — the Codex CLI sends an anchored turn again on a new websocket
-/// as its full history without an anchor, and writes <c>client_metadata</c> in another order on every attempt.
+/// input, by chain) and the settings (<see cref="RequestSettings.PairFingerprint"/>). Not the request's shape: a client
+/// that retries a turn whose answer it never got (its gateway died) may send it differently — the Codex CLI sends an
+/// anchored turn again on a new websocket as its full history without an anchor, and writes <c>client_metadata</c> in
+/// another order on every attempt.
 /// </summary>
 public static class TurnFingerprint
 {
@@ -31,45 +29,11 @@ public static class TurnFingerprint
             hash.Append(MemoryMarshal.AsBytes(request.InputFingerprints.AsSpan()));
         }
         hash.Append([request.Generate ? (byte)1 : (byte)0]);
-        var settings = SettingsOf(request.Settings);
+        // Read by the gateway's parser as it went; read back only from a caller that did not send it (an older gateway).
+        var settings = request.SettingsFingerprint != 0 || request.Settings.Length == 0
+            ? request.SettingsFingerprint : RequestSettings.Fingerprint(request.Settings);
         hash.Append(MemoryMarshal.AsBytes(new ReadOnlySpan<ulong>(in settings)));
         return hash.GetCurrentHashAsUInt64();
-    }
-
-    /// <summary>
-    /// The settings' meaning: properties in any order, each value by <see cref="ItemFingerprint.ComputeValue"/> (order-independent
-    /// too), in one pass. <c>client_metadata</c> is left out: it is the client's bookkeeping (the Codex CLI's thread, window and turn
-    /// ids), nothing the provider generates from.
-    /// </summary>
-    private static ulong SettingsOf(byte[] settings)
-    {
-        var length = settings.Length + 2;
-        var rented = ArrayPool<byte>.Shared.Rent(length);
-        try
-        {
-            var json = rented.AsSpan(0, length);
-            json[0] = (byte)'{';
-            settings.CopyTo(json[1..]);
-            json[^1] = (byte)'}';
-            var reader = new Utf8JsonReader(json, JsonLimits.Reader);
-            reader.Read();
-            ulong sum = 0;
-            Span<ulong> pair = stackalloc ulong[2];
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                var metadata = reader.ValueTextEquals("client_metadata"u8);
-                pair[0] = XxHash3.HashToUInt64(reader.ValueSpan);
-                reader.Read();
-                if (metadata) { reader.Skip(); continue; }
-                pair[1] = ItemFingerprint.ComputeValue(ref reader);
-                sum += XxHash3.HashToUInt64(MemoryMarshal.AsBytes(pair));
-            }
-            return sum;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(rented);
-        }
     }
 
     [ThreadStatic] private static XxHash3? t_hash;

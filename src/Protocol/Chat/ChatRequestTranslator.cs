@@ -177,6 +177,7 @@ public static class ChatRequestTranslator
                 Stream = stream,
                 Store = store,
                 Settings = settings.WrittenSpan[1..^1].ToArray(), // "name":value pairs, without the braces
+                SettingsFingerprint = RequestSettings.Fingerprint(settings.WrittenSpan[1..^1]),
                 InputItems = items,
             },
             IncludeUsage = includeUsage,

@@ -28,12 +28,6 @@ public static class ItemFingerprint
         return reader.TokenType == JsonTokenType.StartObject ? HashItem(ref reader) : HashValue(ref reader);
     }
 
-    /// <summary>
-    /// Any JSON value by meaning, as inside an item (object properties in any order, nulls as absent), read from the value's
-    /// first token to its last: the reader is left where <see cref="Utf8JsonReader.Skip"/> would leave it.
-    /// </summary>
-    public static ulong ComputeValue(ref Utf8JsonReader reader) => HashValue(ref reader);
-
     private static readonly ulong TypeName = Name("type"u8), ContentName = Name("content"u8), TextName = Name("text"u8),
         MessageType = Value("message"u8), InputTextPart = Part("input_text"u8), OutputTextPart = Part("output_text"u8);
 

@@ -1,8 +1,46 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+
 namespace CodexLb.Protocol.Requests;
 
-/// <summary>Reads one value back out of a request's raw settings (<c>"name":value</c> pairs without braces).</summary>
+/// <summary>Reads a request's raw settings (<c>"name":value</c> pairs without braces).</summary>
 public static class RequestSettings
 {
+    /// <summary>
+    /// One setting's share of <see cref="ResponseCreateRequest.SettingsFingerprint"/>: its name and its value as sent, summed
+    /// over the settings so their order does not count. <c>client_metadata</c> counts nothing: it is the client's own
+    /// bookkeeping (the Codex CLI's thread, window and turn ids, a map it writes in another order on every attempt), nothing
+    /// the provider generates from.
+    /// </summary>
+    public static ulong PairFingerprint(string name, ReadOnlySpan<byte> rawValue)
+    {
+        if (name == "client_metadata") return 0;
+        Span<ulong> pair = [XxHash3.HashToUInt64(MemoryMarshal.AsBytes(name.AsSpan())), XxHash3.HashToUInt64(rawValue)];
+        return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(pair));
+    }
+
+    /// <summary>The fingerprint of raw settings read back (a parser that wrote them sums <see cref="PairFingerprint"/> as it goes).</summary>
+    public static ulong Fingerprint(ReadOnlySpan<byte> settings)
+    {
+        var wrapped = new byte[settings.Length + 2];
+        wrapped[0] = (byte)'{';
+        settings.CopyTo(wrapped.AsSpan(1));
+        wrapped[^1] = (byte)'}';
+        var reader = new Utf8JsonReader(wrapped, JsonLimits.Reader);
+        reader.Read();
+        ulong sum = 0;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var name = reader.GetString()!;
+            reader.Read();
+            var start = (int)reader.TokenStartIndex;
+            reader.Skip();
+            sum += PairFingerprint(name, wrapped.AsSpan(start..(int)reader.BytesConsumed));
+        }
+        return sum;
+    }
+
     public static string? ReadString(ReadOnlySpan<byte> settings, string name)
     {
         var wrapped = new byte[settings.Length + 2];

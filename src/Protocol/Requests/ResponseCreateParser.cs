@@ -69,6 +69,7 @@ public static class ResponseCreateParser
         OpenAIError? fieldError = null;
         var items = new List<byte[]>();
         var settings = new ArrayBufferWriter<byte>(Math.Min(body.Length, 64 * 1024) + 16);
+        ulong settingsFingerprint = 0;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
@@ -76,6 +77,7 @@ public static class ResponseCreateParser
             if (!HasValidEscapes(ref reader)) return ProxyErrors.InvalidEncoding("A property name holds a lone surrogate escape.");
             var name = reader.GetString()!;
             reader.Read();
+            var valueStart = (int)reader.TokenStartIndex;
             var field = Field(name);
             if (field != Seen.None)
             {
@@ -154,6 +156,7 @@ public static class ResponseCreateParser
             }
             if (settings.WrittenCount > 0) settings.Write(","u8);
             settings.Write(body[nameStart..(int)reader.BytesConsumed]);
+            settingsFingerprint += RequestSettings.PairFingerprint(name, body[valueStart..(int)reader.BytesConsumed]);
         }
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             return ProxyErrors.InvalidJson("The request body must be a single JSON object.");
@@ -185,6 +188,7 @@ public static class ResponseCreateParser
             Store = store,
             Background = background,
             Settings = settings.WrittenSpan.ToArray(),
+            SettingsFingerprint = settingsFingerprint,
             InputItems = [.. items],
         };
         return null;

@@ -23,6 +23,9 @@ public sealed class ResponseCreateRequest
     /// <summary>Every other top-level property as raw <c>"name":value</c> pairs joined by commas (no braces).</summary>
     public required byte[] Settings { get; init; }
 
+    /// <summary>The settings by meaning (<see cref="RequestSettings.PairFingerprint"/>): what tells a client's retry from another turn.</summary>
+    public required ulong SettingsFingerprint { get; init; }
+
     /// <summary>Each input item as raw JSON (a string input becomes one user message item).</summary>
     public required byte[][] InputItems { get; init; }
 }

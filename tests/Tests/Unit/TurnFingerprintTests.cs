@@ -46,4 +46,16 @@ public sealed class TurnFingerprintTests
         Assert.Equal(TurnFingerprint.Of(request, null), TurnFingerprint.Of(Turns.Request(Items.Body([Question], previousResponseId: "resp_a")), null));
         Assert.NotEqual(TurnFingerprint.Of(request, null), TurnFingerprint.Of(Turns.Request(Items.Body([Question], previousResponseId: "resp_b")), null));
     }
+
+    [Fact]
+    public void A_request_from_a_gateway_that_sent_no_settings_fingerprint_is_the_same_turn()
+    {
+        // The owner reads the settings back for an older gateway's request: both ways must give one identity.
+        var body = Items.Body([System, Question]).WithClientMetadata("thread", "turn-1");
+        body["reasoning"] = new JsonObject { ["effort"] = "high", ["summary"] = "auto" };
+        var parsed = Turns.Request(body);
+        Assert.NotEqual(0UL, parsed.SettingsFingerprint);
+        var context = ContextChain.Extend(ContextChain.Empty, parsed.InputFingerprints);
+        Assert.Equal(TurnFingerprint.Of(parsed, context), TurnFingerprint.Of(parsed with { SettingsFingerprint = 0 }, context));
+    }
 }
