@@ -14,7 +14,7 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
 {
-    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4, ItemLimit = 8192;
+    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
     private readonly Dictionary<string, ResponseNode> _nodes = new(StringComparer.Ordinal);
@@ -206,7 +206,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         if (from >= outputs.Count) return null;
         var ids = new string[outputs.Count - from];
-        for (var i = 0; i < ids.Length; i++) ids[i] = ResponseObjects.ItemId(outputs[from + i]) ?? "";
+        for (var i = 0; i < ids.Length; i++)
+            // Stored joined by newlines: an id that could shift the others (or an oversized one) is left out, not misaligned.
+            ids[i] = ResponseObjects.ItemId(outputs[from + i]) is { Length: <= MaxItemId } id && !id.Contains('\n') ? id : "";
         return ids;
     }
 
