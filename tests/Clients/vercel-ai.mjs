@@ -38,7 +38,7 @@ await runScenario({
     return toolTurns(options, { store: false });
   },
 
-  // The same with the SDK's default store:true: the reasoning and the call go back as item_reference items.
+  // The same with the SDK's default store:true: the reasoning goes back as an item_reference (the function call in full).
   async 'tool-stored'(options) {
     return toolTurns(options, {});
   },
