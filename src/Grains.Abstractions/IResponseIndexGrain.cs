@@ -11,7 +11,9 @@ public interface IResponseIndexGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// The longest response of this tenant whose context chain equals one of <paramref name="prefixChains"/>
-    /// (element k-1 is the chain of the request's first k items), or null.
+    /// (element k-1 is the chain of the request's first k items); when none covers <paramref name="reference"/>, the
+    /// response that output the item it names, with <see cref="ContentMatch.PrefixLength"/> 0 (its conversation reads the
+    /// references against that response's items); or null.
     /// </summary>
-    Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains);
+    Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains, LastReference? reference = null);
 }

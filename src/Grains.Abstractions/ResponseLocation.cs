@@ -25,3 +25,11 @@ public sealed record ContentMatch(
     [property: Id(0)] string ResponseId,
     [property: Id(1)] string ConversationKey,
     [property: Id(2)] int PrefixLength);
+
+/// <summary>
+/// The last <c>item_reference</c> of a request's input: its index and the output item id it names. A client that echoes
+/// its history as references is found by that item when no chain can match (a chain hashes what an item says, and a
+/// reference says only which item it is).
+/// </summary>
+[GenerateSerializer, Immutable]
+public readonly record struct LastReference([property: Id(0)] int Index, [property: Id(1)] string ItemId);

@@ -7,6 +7,8 @@ import { model, runScenario, structuredPrompt, toolName, toolPrompt, toolResult,
 const responses = ({ baseUrl, apiKey }) => createOpenAI({ baseURL: baseUrl, apiKey }).responses(model);
 const turn = (result) => ({ id: result.response.id, text: result.text, finishReason: result.finishReason });
 const texts = ['My name is Alice.', 'What is my name?', 'Thanks, goodbye.'];
+// THINK_FIRST: the simulator reasons before it answers, as a reasoning model does.
+const thinkingTexts = texts.map((text) => `THINK_FIRST ${text}`);
 
 const tools = {
   [toolName]: tool({
@@ -36,7 +38,7 @@ await runScenario({
     return toolTurns(options, { store: false });
   },
 
-  // The same with the SDK's default store:true: the reasoning and the call go back as item_reference items.
+  // The same with the SDK's default store:true: the reasoning goes back as an item_reference (the function call in full).
   async 'tool-stored'(options) {
     return toolTurns(options, {});
   },
@@ -60,6 +62,12 @@ await runScenario({
     return historyTurns(options, { store: false });
   },
 
+  // The same with the SDK's default store:true and a model that reasons before it answers: the SDK sends each earlier
+  // reasoning item and answer back as item_reference items ({"type":"item_reference","id":"rs_…"/"msg_…"}).
+  async 'history-stored'(options) {
+    return historyTurns(options, {}, thinkingTexts);
+  },
+
   async structured(options) {
     const result = await generateText({
       model: responses(options), prompt: structuredPrompt, output: Output.object({ schema: Weather }), maxRetries: 0,
@@ -68,10 +76,10 @@ await runScenario({
   },
 });
 
-async function historyTurns(options, openai) {
+async function historyTurns(options, openai, prompts = texts) {
   const turns = [];
   const messages = [];
-  for (const content of texts) {
+  for (const content of prompts) {
     messages.push({ role: 'user', content });
     const result = await generateText({ model: responses(options), messages, maxRetries: 0, providerOptions: { openai } });
     turns.push(turn(result));

@@ -63,7 +63,7 @@ public sealed class ResponsesEndpoint(
         var admission = await admissions.AdmitAsync(client, parsed.Model, aborted);
         if (admission.Error is not null) { await ErrorResults.WriteAsync(context.Response, admission.Error); return; }
         var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
-        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, fingerprints);
+        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
         var key = route.Key;
         context.Response.Headers[TurnRouter.TurnStateHeader] = key;

@@ -111,7 +111,7 @@ public sealed class ResponsesWebSocketEndpoint(
         var admission = await admissions.AdmitAsync(client, parsed!.Model, aborted);
         if (admission.Error is not null) { await SendErrorAsync(socket, admission.Error, aborted); return; }
         var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
-        var route = await router.RouteAsync(client.Tenant, parsed.PreviousResponseId, null, context.Request.Headers, fingerprints, sessionKey);
+        var route = await router.RouteAsync(client.Tenant, parsed.PreviousResponseId, null, context.Request.Headers, parsed.InputItems, fingerprints, sessionKey);
         if (route.Error is not null) { await SendErrorAsync(socket, route.Error, aborted); return; }
         var key = route.Key;
 

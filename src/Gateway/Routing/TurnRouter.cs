@@ -13,7 +13,8 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// <summary>
 /// Finds the conversation a turn belongs to: by its <c>previous_response_id</c> when it has one (one read of the response
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
-/// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold), otherwise a new one.
+/// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold, or naming its
+/// items with <c>item_reference</c>s), otherwise a new one.
 /// </summary>
 public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, TimeSpan lookupTimeout, Limits.NewConversationLimiter newConversations)
 {
@@ -22,7 +23,7 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Time
 
     /// <param name="fallbackKey">The conversation of a keyless turn that resumes nothing (a websocket's own); null for a new one.</param>
     public async ValueTask<TurnRoute> RouteAsync(string tenant, string? previousResponseId, string? promptCacheKey, IHeaderDictionary headers,
-        ulong[] inputFingerprints, string? fallbackKey = null)
+        IReadOnlyList<byte[]> inputItems, ulong[] inputFingerprints, string? fallbackKey = null)
     {
         try
         {
@@ -40,7 +41,8 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Time
             if (inputFingerprints.Length > 1)
             {
                 Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "content"));
-                var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints)), lookupTimeout);
+                var reference = LastReferenceOf(inputItems);
+                var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints), reference), lookupTimeout);
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
         }
@@ -69,6 +71,10 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Time
         if (promptCacheKey is { Length: > 0 }) return ConversationKey.Create(tenant, "cache", Digest(promptCacheKey));
         return null;
     }
+
+    /// <summary>The input's last item_reference, which names an output the client got from a conversation we hold.</summary>
+    private static LastReference? LastReferenceOf(IReadOnlyList<byte[]> items) =>
+        ItemReference.LastOf(items) is (var index, { Length: > 0 and <= 256 } id) ? new LastReference(index, id) : null;
 
     private static string NewKey(string tenant) => ConversationKey.Create(tenant, "req", Guid.NewGuid().ToString("N"));
 

@@ -97,7 +97,8 @@ public sealed partial class ConversationGrain
     /// <summary>
     /// The items of a full send: the context minus reasoning the provider cannot take back — what another account produced,
     /// and, when the provider stores nothing (<c>store:false</c>), reasoning without <c>encrypted_content</c> (a client that
-    /// did not ask for it; such an item is only an id, which the provider could resolve from its store alone).
+    /// did not ask for it; such an item is only an id, which the provider could resolve from its store alone) and, for the
+    /// same reason, an <c>item_reference</c> the plan could not replace by our own copy of the item.
     /// </summary>
     private IReadOnlyList<byte[]> FullSendItems(TurnPlan plan, bool providerStores)
     {
@@ -108,15 +109,16 @@ public sealed partial class ConversationGrain
         }
         if (_foreignReasoning.Count == 0 && providerStores) return plan.Items;
         var kept = new List<byte[]>(plan.Items.Count);
-        var stripped = 0;
+        int stripped = 0, references = 0;
         for (var i = 0; i < plan.Items.Count; i++)
         {
             if (IsReasoning(plan, i) && (_foreignReasoning.Contains(XxHash3.HashToUInt64(plan.Items[i])) || (!providerStores && !Replayable(plan.Items[i]))))
                 stripped++;
+            else if (!providerStores && ItemReference.TargetOf(plan.Items[i]) is not null) references++;
             else kept.Add(plan.Items[i]);
         }
-        if (stripped == 0) return plan.Items;
-        AccountMetrics.ReasoningStripped.Add(stripped);
+        if (stripped + references == 0) return plan.Items;
+        if (stripped > 0) AccountMetrics.ReasoningStripped.Add(stripped);
         return kept;
     }
 

@@ -14,7 +14,7 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
 {
-    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4;
+    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
     private readonly Dictionary<string, ResponseNode> _nodes = new(StringComparer.Ordinal);
@@ -22,6 +22,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private readonly Dictionary<ulong, string> _byChain = new();
     private readonly Queue<ulong> _chainOrder = new();
     private readonly List<ContextView> _views = [];
+    private readonly Dictionary<string, ulong> _printById = new(StringComparer.Ordinal); // output item id -> its fingerprint
+    private readonly Queue<string> _idOrder = new();
 
     /// <summary>The conversation's latest response, whose context a full-history client most likely extends.</summary>
     public string? HeadResponseId { get; set; }
@@ -30,7 +32,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     public int HeadCount { get; private set; }
 
     /// <summary>True when nothing is cached: the next turn reads what it needs from the store.</summary>
-    public bool IsEmpty => _nodes.Count == 0 && _views.Count == 0 && _byChain.Count == 0;
+    public bool IsEmpty => _nodes.Count == 0 && _views.Count == 0 && _byChain.Count == 0 && _printById.Count == 0;
 
     /// <summary>
     /// The same conversation with nothing cached (an idle conversation must not hold its items): the next turn loads its
@@ -51,6 +53,16 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         }
         else if (HeadResponseId is { } head && _nodes.Count == 0)
             await MaterializeAsync(head, cancellationToken); // learn the conversation's chains after a reactivation
+
+        var references = References(request.InputItems);
+        if (references is not null)
+        {
+            // The gateway found this conversation by a referenced item (no chain could match before the references are
+            // read as the items they name): the response that output it teaches us those items.
+            if (anchor is null && request.ResumeFromResponseId is { } referenced && request.ResumePrefixLength == 0)
+                await MaterializeAsync(referenced, cancellationToken);
+            input = Resolve(input, references);
+        }
 
         // The request's whole context is the anchor's items, then the new input. A match must be longer than the anchor,
         // so only the chains of the input part are needed: element i is the chain of the anchor plus input[0..i].
@@ -75,7 +87,29 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             var (view, _) = await MaterializeAsync(matchId, cancellationToken);
             if (view is not null && view.Chain == chains[matchLength - 1]) (baseView, skip) = (view, prefix.Count + matchLength);
         }
-        return (Combine(baseView, prefix, request, skip), ResponseStatus.Found);
+        return (Combine(baseView, prefix, request, input, references, skip), ResponseStatus.Found);
+    }
+
+    /// <summary>The id each input item references (null where it is not a reference), or null when none is.</summary>
+    private static string?[]? References(byte[][] items)
+    {
+        string?[]? ids = null;
+        for (var i = 0; i < items.Length; i++)
+            if (ItemReference.TargetOf(items[i]) is { } id) (ids ??= new string?[items.Length])[i] = id;
+        return ids;
+    }
+
+    /// <summary>
+    /// The input's fingerprints with each reference to an output item this conversation knows read as that item, so an
+    /// SDK that echoes its history as <c>item_reference</c>s matches the response it continues. A reference to an item not
+    /// known here keeps its own fingerprint (its id): it matches nothing but the same reference.
+    /// </summary>
+    private ulong[] Resolve(ulong[] fingerprints, string?[] references)
+    {
+        var resolved = (ulong[])fingerprints.Clone();
+        for (var i = 0; i < references.Length; i++)
+            if (references[i] is { } id && _printById.TryGetValue(id, out var print)) resolved[i] = print;
+        return resolved;
     }
 
     /// <summary>
@@ -113,7 +147,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     }
 
     /// <summary>The base's items, then the request's items from <paramref name="skip"/> on (request = anchor items + input).</summary>
-    private static TurnPlan Combine(ContextView baseView, ContextView anchor, TurnRequest request, int skip)
+    private static TurnPlan Combine(ContextView baseView, ContextView anchor, TurnRequest request, ulong[] fingerprints, string?[]? references, int skip)
     {
         var total = anchor.Count + request.InputItems.Length - skip;
         var items = new List<byte[]>(Math.Max(0, total));
@@ -125,8 +159,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
         {
             var item = request.InputItems[i];
-            var print = request.InputFingerprints[i];
-            if (EventReader.ReadType(item) == "item_reference" && ResponseObjects.ItemId(item) is { } id)
+            var print = fingerprints[i];
+            if (references?[i] is { } id)
             {
                 // The provider cannot resolve a reference to an item it never stored (store:false upstream, another
                 // account): put back our own copy when the context holds it.
@@ -180,6 +214,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             foreach (var print in outputPrints) chain = ContextChain.Next(chain, print);
             view = plan.Base.Extend(responseId, turnItems, chain, synthetic, plan.Bytes + ContextView.SizeOf(outputs));
         }
+        // A client that stores its responses may send their outputs back as item_references: they are found by id.
+        var outputIds = response.IsEmpty || synthetic ? null : OutputIdsOf(outputs, Math.Max(0, compaction));
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
         // A root's context is all it adds (a first turn's base is empty; a compaction's context is its outputs).
         var added = rooted && view.Count != turnItems.Length ? view.Items.ToArray() : turnItems;
@@ -188,8 +224,18 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         // Outputs before a compaction are not tree items: the envelope then keeps its output whole.
         if (!response.IsEmpty) envelope = ResponseObjects.ToEnvelope(response, compaction > 0 ? -1 : outputs.Count, background, out stripped);
         var node = new ResponseNode(responseId, rooted ? null : plan.Base.ResponseId, conversationKey, view.Count, view.Chain, added, synthetic,
-            envelope, stripped ? outputs.Count : 0);
+            envelope, stripped ? outputs.Count : 0, outputIds);
         return (node, view);
+    }
+
+    private static string[]? OutputIdsOf(IReadOnlyList<byte[]> outputs, int from)
+    {
+        if (from >= outputs.Count) return null;
+        var ids = new string[outputs.Count - from];
+        for (var i = 0; i < ids.Length; i++)
+            // Stored joined by newlines: an id that could shift the others (or an oversized one) is left out, not misaligned.
+            ids[i] = ResponseObjects.ItemId(outputs[from + i]) is { Length: <= MaxItemId } id && !id.Contains('\n') ? id : "";
+        return ids;
     }
 
     /// <summary>Makes a persisted node part of what this grain knows; it becomes the head.</summary>
@@ -257,10 +303,24 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
         }
         if (node.Synthetic) return;
+        if (node.OutputIds is { } ids) RememberIds(node, ids);
         // The newest response with a context wins: it is the one the socket most likely still holds.
         if (!_byChain.ContainsKey(node.Chain)) _chainOrder.Enqueue(node.Chain);
         _byChain[node.Chain] = node.Id;
         while (_chainOrder.Count > ChainLimit) _byChain.Remove(_chainOrder.Dequeue());
+    }
+
+    private void RememberIds(ResponseNode node, IReadOnlyList<string> ids)
+    {
+        var first = node.Added.Count - ids.Count;
+        if (first < 0) return;
+        for (var i = 0; i < ids.Count; i++)
+        {
+            if (ids[i].Length == 0 || _printById.ContainsKey(ids[i])) continue;
+            _printById[ids[i]] = ItemFingerprint.Compute(node.Added[first + i]);
+            _idOrder.Enqueue(ids[i]);
+        }
+        while (_idOrder.Count > ItemLimit) _printById.Remove(_idOrder.Dequeue());
     }
 
     private void RememberView(ContextView view)

@@ -13,7 +13,7 @@ public interface IResponseTreeStore
     Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Writes a node, its chain index entry (not for synthetic nodes) and the conversation's head in one round trip, if
+    /// Writes a node, its chain index entry and output item entries (not for synthetic nodes) and the conversation's head in one round trip, if
     /// <paramref name="epoch"/> is still the conversation's epoch. False (nothing written) when a newer activation claimed it.
     /// </summary>
     Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken);
@@ -30,8 +30,13 @@ public interface IResponseTreeStore
     /// <summary>The conversation of a node (or of a pending response), without loading its items.</summary>
     Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
-    /// <summary>The longest non-synthetic node whose chain is one of <paramref name="prefixChains"/> (index k-1 = first k items).</summary>
-    Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken);
+    /// <summary>
+    /// The longest non-synthetic node whose chain is one of <paramref name="prefixChains"/> (index k-1 = first k items).
+    /// When no such node covers <paramref name="reference"/> (k at most its index), the node whose outputs include the item
+    /// it names, if the client stored it (<see cref="ResponseNode.OutputIds"/>), with prefix length 0.
+    /// </summary>
+    Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
+        LastReference? reference = null);
 
     /// <summary>A response object for retrieve: the node's envelope and outputs, or only its conversation while it is pending.</summary>
     Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken);

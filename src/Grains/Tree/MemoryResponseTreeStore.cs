@@ -22,6 +22,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly Dictionary<(string Tenant, string Id), NodeEntry> _nodes = [];
     private readonly Dictionary<(string Tenant, string Id), Tombstone> _tombstones = [];
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
+    private readonly Dictionary<(string Tenant, string ItemId), IndexEntry> _items = []; // output item id -> the node that output it
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
     private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
 
@@ -35,7 +36,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     /// <summary>How many entries (nodes, tombstones, index entries, heads) are held, expired or not: for tests and diagnostics.</summary>
     public int EntryCount
     {
-        get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _heads.Count + _pending.Count; }
+        get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _items.Count + _heads.Count + _pending.Count; }
     }
 
     public Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken)
@@ -76,7 +77,12 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 var stored = node.ParentId == parentId ? node : node with { ParentId = parentId };
                 _nodes[(tenant, node.Id)] = new NodeEntry(stored, now + _ttls.Node, refreshed);
                 _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
-                if (!node.Synthetic) _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
+                if (!node.Synthetic)
+                {
+                    _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
+                    foreach (var item in node.OutputIds ?? [])
+                        if (item.Length > 0) _items[(tenant, item)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
+                }
             }
 
             _pending.Remove((tenant, node.Id));
@@ -133,20 +139,35 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         }
     }
 
-    public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
+    public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
+        LastReference? reference = null)
     {
         lock (_lock)
         {
             var now = Now();
+            var pending = reference;
             for (var k = prefixChains.Count; k >= 1; k--)
             {
+                // The prefixes no longer reach the last reference: the node that output its item is the better base.
+                if (pending is { } r && k <= r.Index)
+                {
+                    if (ReferencedNode(tenant, r.ItemId, now) is { } referenced) return Task.FromResult<ContentMatch?>(referenced);
+                    pending = null;
+                }
                 if (!_index.TryGetValue((tenant, prefixChains[k - 1]), out var hit)) continue;
                 if (hit.Expires <= now) { _index.Remove((tenant, prefixChains[k - 1])); continue; }
                 if (LiveNode(tenant, hit.Id, now) is not null) return Task.FromResult<ContentMatch?>(new ContentMatch(hit.Id, hit.ConversationKey, k));
             }
 
-            return Task.FromResult<ContentMatch?>(null);
+            return Task.FromResult(pending is { } last && prefixChains.Count > 0 ? ReferencedNode(tenant, last.ItemId, now) : null);
         }
+    }
+
+    private ContentMatch? ReferencedNode(string tenant, string itemId, DateTimeOffset now)
+    {
+        if (!_items.TryGetValue((tenant, itemId), out var entry)) return null;
+        if (entry.Expires <= now) { _items.Remove((tenant, itemId)); return null; }
+        return LiveNode(tenant, entry.Id, now) is null ? null : new ContentMatch(entry.Id, entry.ConversationKey, 0);
     }
 
     public Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken)
@@ -189,6 +210,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         foreach (var (key, entry) in _nodes) if (entry.Expires <= now) _nodes.Remove(key);
         foreach (var (key, tombstone) in _tombstones) if (tombstone.Until <= now) _tombstones.Remove(key);
         foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
+        foreach (var (key, entry) in _items) if (entry.Expires <= now) _items.Remove(key);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
         foreach (var (key, entry) in _pending) if (entry.Expires <= now) _pending.Remove(key);
         return now;
@@ -228,6 +250,11 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             ref var indexed = ref CollectionsMarshal.GetValueRefOrNullRef(_index, (tenant, node.Chain));
             if (!Unsafe.IsNullRef(ref indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
                 indexed.Expires = now + _ttls.Node;
+            foreach (var item in node.OutputIds ?? [])
+            {
+                ref var output = ref CollectionsMarshal.GetValueRefOrNullRef(_items, (tenant, item));
+                if (!Unsafe.IsNullRef(ref output) && output.Id == node.Id) output.Expires = now + _ttls.Node;
+            }
         }
     }
 

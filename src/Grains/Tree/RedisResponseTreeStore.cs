@@ -11,29 +11,36 @@ namespace CodexLb.Grains.Tree;
 /// <list type="bullet">
 /// <item><c>{prefix}{tenant}:n:{id}</c> node hash: c conversation, p parent ("" = root), n item count, h chain (16 hex),
 /// i items (<see cref="NodeItemsCodec"/>), s "1" when synthetic, r unix seconds of the last refresh of its whole path,
-/// o the response envelope and k its output count (<see cref="ResponseNode.Response"/>), read only by retrieve.</item>
+/// o the response envelope and k its output count (<see cref="ResponseNode.Response"/>), read only by retrieve, d its output
+/// item ids joined by "\n" (<see cref="ResponseNode.OutputIds"/>, only when the client stores its responses).</item>
 /// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory); "d" once
 /// its client deleted it (the id then answers as never issued).</item>
 /// <item><c>{prefix}{tenant}:h:{chain}</c> index entry "{id}\n{conversation}" (never for synthetic nodes).</item>
+/// <item><c>{prefix}{tenant}:i:{item id}</c> output item entry "{id}\n{conversation}": the node that output an item its
+/// client may name in an <c>item_reference</c> (for each id in d).</item>
 /// <item><c>{prefix}{tenant}:head:{rest of conversation key}</c> head hash: e epoch, id last response, t turns.</item>
 /// <item><c>{prefix}{tenant}:w:{id}</c> pending marker "{conversation}": a started response, routable before it completes.</item>
 /// </list>
-/// TTLs: nodes, index entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
+/// TTLs: nodes, index and item entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
 /// </summary>
 public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IResponseTreeStore
 {
     /// <summary>Longest path walked; deeper (or cyclic) paths cannot be rebuilt and load as expired.</summary>
     public const int MaxDepth = 100_000;
 
-    // Extends one node, its tombstone and its index entry, the entry only while it still names this node (a later node
-    // with the same chain took it over, and keeps its own expiry).
+    // Extends one node, its tombstone, its output item entries and its index entry, the entry only while it still names
+    // this node (a later node with the same chain took it over, and keeps its own expiry). Item ids are the provider's,
+    // unique: their entries name no other node.
     private const string RefreshFunction = """
-        local function refresh(base, id, h, s, c, ttl, tombTtl)
+        local function refresh(base, id, h, s, c, d, ttl, tombTtl)
           redis.call('PEXPIRE', base .. 'n:' .. id, ttl)
           redis.call('SET', base .. 'x:' .. id, '1', 'PX', tombTtl)
           if s ~= '1' then
             local index = base .. 'h:' .. h
             if redis.call('GET', index) == id .. '\n' .. c then redis.call('PEXPIRE', index, ttl) end
+            if d then
+              for item in string.gmatch(d, '[^\n]+') do redis.call('PEXPIRE', base .. 'i:' .. item, ttl) end
+            end
           end
         end
 
@@ -57,7 +64,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
 
     // KEYS: 1 head, 2 node, 3 tombstone, 4 index entry, [5 parent node]. ARGV: 1 tenant base, 2 epoch, 3 id, 4 parent or '',
     // 5 conversation, 6 item count, 7 chain hex, 8 items, 9 synthetic '1'/'0', 10 node TTL ms, 11 tombstone TTL ms,
-    // 12 slack ms, 13 max depth, 14 response envelope ('' = none), 15 output count. The ancestors are refreshed only when the parent's path was last refreshed more than a
+    // 12 slack ms, 13 max depth, 14 response envelope ('' = none), 15 output count, 16 output item ids ('' = none). The ancestors are refreshed only when the parent's path was last refreshed more than a
     // slack ago; otherwise the node inherits the parent's r (its path lives at least until r+R+s anyway).
     private static readonly LuaScript Append = LuaScript.Prepare(RefreshFunction + """
         if redis.call('HGET', KEYS[1], 'e') ~= ARGV[2] then return 0 end
@@ -74,9 +81,9 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             else
               local at, depth, maxDepth = parent, 0, tonumber(ARGV[13])
               while at ~= '' and depth < maxDepth do
-                local f = redis.call('HMGET', base .. 'n:' .. at, 'p', 'h', 's', 'c')
+                local f = redis.call('HMGET', base .. 'n:' .. at, 'p', 'h', 's', 'c', 'd')
                 if not f[1] then break end
-                refresh(base, at, f[2], f[3], f[4], ttl, tombTtl)
+                refresh(base, at, f[2], f[3], f[4], f[5], ttl, tombTtl)
                 at, depth = f[1], depth + 1
               end
             end
@@ -87,6 +94,12 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             redis.call('HSET', KEYS[2], 's', '1')
           else
             redis.call('SET', KEYS[4], id .. '\n' .. ARGV[5], 'PX', ttl)
+            if ARGV[16] ~= '' then
+              redis.call('HSET', KEYS[2], 'd', ARGV[16])
+              for item in string.gmatch(ARGV[16], '[^\n]+') do
+                redis.call('SET', base .. 'i:' .. item, id .. '\n' .. ARGV[5], 'PX', ttl)
+              end
+            end
           end
           redis.call('PEXPIRE', KEYS[2], ttl)
           redis.call('SET', KEYS[3], '1', 'PX', tombTtl)
@@ -99,14 +112,14 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         """);
 
     // KEYS: 1 start node, 2 its tombstone. ARGV: 1 tenant base, 2 id, 3 node TTL ms, 4 tombstone TTL ms, 5 max depth.
-    // Returns {0} unknown, {2} expired, or {1, then per node newest first: id, c, p, n, h, i, s}. Reads the whole path
+    // Returns {0} unknown, {2} expired, or {1, then per node newest first: id, c, p, n, h, i, s, d}. Reads the whole path
     // before writing, so a path that cannot be rebuilt changes nothing.
     private static readonly LuaScript LoadPath = LuaScript.Prepare(RefreshFunction + """
         local base, ttl, tombTtl, maxDepth = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
         local out, at, depth = {1}, ARGV[2], 0
         while at ~= '' do
           if depth >= maxDepth then return {2} end
-          local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's')
+          local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's', 'd')
           if not f[1] then
             if depth == 0 then
               local x = redis.call('GET', KEYS[2])
@@ -115,10 +128,10 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             return {2}
           end
           local o = #out
-          out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7] = at, f[1], f[2], f[3], f[4], f[5], f[6] or '0'
+          out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7], out[o + 8] = at, f[1], f[2], f[3], f[4], f[5], f[6] or '0', f[7] or ''
           at, depth = f[2], depth + 1
         end
-        for k = 2, #out, 7 do refresh(base, out[k], out[k + 4], out[k + 6], out[k + 1], ttl, tombTtl) end
+        for k = 2, #out, 8 do refresh(base, out[k], out[k + 4], out[k + 6], out[k + 1], out[k + 7], ttl, tombTtl) end
         redis.call('HSET', KEYS[1], 'r', redis.call('TIME')[1])
         return out
         """);
@@ -154,18 +167,30 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return 1
         """);
 
-    // KEYS: 1 the longest prefix's index entry (routes the call to the tenant's slot). ARGV: 1 tenant base, 2.. chain hex,
-    // longest prefix first, so the first live hit is the answer. Returns {id, conversation, k} or nil.
+    // KEYS: 1 the longest prefix's index entry (routes the call to the tenant's slot). ARGV: 1 tenant base, 2 the last
+    // referenced item id ('' = none), 3 how many input items reach it, 4.. chain hex, longest prefix first, so the first
+    // live hit is the answer; once the prefixes no longer reach the reference, the node that output its item is.
+    // Returns {id, conversation, k} (k 0 for a referenced item) or nil.
     private static readonly LuaScript Find = LuaScript.Prepare("""
-        local base, n = ARGV[1], #ARGV
-        for a = 2, n do
-          local v = redis.call('GET', base .. 'h:' .. ARGV[a])
-          if v then
-            local nl = string.find(v, '\n', 1, true)
-            local id = string.sub(v, 1, nl - 1)
-            if redis.call('EXISTS', base .. 'n:' .. id) == 1 then return {id, string.sub(v, nl + 1), n - a + 1} end
-          end
+        local base, ref, reach, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), #ARGV
+        local function live(v, k)
+          if not v then return nil end
+          local nl = string.find(v, '\n', 1, true)
+          local id = string.sub(v, 1, nl - 1)
+          if redis.call('EXISTS', base .. 'n:' .. id) == 1 then return {id, string.sub(v, nl + 1), k} end
+          return nil
         end
+        for a = 4, n do
+          local k = n - a + 1
+          if ref ~= '' and k < reach then
+            local hit = live(redis.call('GET', base .. 'i:' .. ref), 0)
+            if hit then return hit end
+            ref = ''
+          end
+          local hit = live(redis.call('GET', base .. 'h:' .. ARGV[a]), k)
+          if hit then return hit end
+        end
+        if ref ~= '' then return live(redis.call('GET', base .. 'i:' .. ref), 0) or false end
         return false
         """);
 
@@ -192,6 +217,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             b, epoch, node.Id, parent, node.ConversationKey, node.ItemCount, chain, NodeItemsCodec.Encode(node.Added),
             node.Synthetic ? "1" : "0", Ms(_ttls.Node), Ms(_ttls.Tombstone), Ms(_ttls.Slack), MaxDepth,
             node.Response ?? RedisValue.EmptyString, node.OutputCount,
+            node.OutputIds is { Count: > 0 } ids ? string.Join('\n', ids) : RedisValue.EmptyString,
         ];
         return (long)(await Eval(Append, keys, args)) == 1;
     }
@@ -208,8 +234,8 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             case (int)ResponseStatus.Expired: return NodePath.Expired;
         }
 
-        var nodes = new List<ResponseNode>((result.Length - 1) / 7);
-        for (var k = 1; k < result.Length; k += 7)
+        var nodes = new List<ResponseNode>((result.Length - 1) / 8);
+        for (var k = 1; k < result.Length; k += 8)
         {
             var parent = (string)result[k + 2]!;
             nodes.Add(new ResponseNode(
@@ -219,7 +245,8 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
                 ItemCount: (int)result[k + 3],
                 Chain: ulong.Parse((string)result[k + 4]!, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture),
                 Added: NodeItemsCodec.Decode((byte[])result[k + 5]!),
-                Synthetic: (string?)result[k + 6] == "1"));
+                Synthetic: (string?)result[k + 6] == "1",
+                OutputIds: (string?)result[k + 7] is { Length: > 0 } ids ? ids.Split('\n') : null));
         }
 
         return new NodePath(ResponseStatus.Found, nodes);
@@ -270,15 +297,18 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         redis.GetDatabase().StringSetAsync(Base(ConversationKey.TenantOf(conversationKey)) + "w:" + responseId, conversationKey,
             _ttls.Pending, flags: CommandFlags.FireAndForget);
 
-    public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken)
+    public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
+        LastReference? reference = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (prefixChains.Count == 0) return null;
         var b = Base(tenant);
-        var args = new RedisValue[prefixChains.Count + 1];
+        var args = new RedisValue[prefixChains.Count + 3];
         args[0] = b;
-        for (var k = prefixChains.Count; k >= 1; k--) args[prefixChains.Count - k + 1] = Hex(prefixChains[k - 1]);
-        var result = await Eval(Find, [b + "h:" + (string)args[1]!], args);
+        args[1] = reference?.ItemId ?? "";
+        args[2] = reference is { } r ? r.Index + 1 : 0;
+        for (var k = prefixChains.Count; k >= 1; k--) args[prefixChains.Count - k + 3] = Hex(prefixChains[k - 1]);
+        var result = await Eval(Find, [b + "h:" + (string)args[3]!], args);
         if (result.IsNull) return null;
         var match = (RedisResult[])result!;
         return new ContentMatch((string)match[0]!, (string)match[1]!, (int)match[2]);

@@ -14,6 +14,6 @@ public sealed class ResponseIndexGrain(IResponseTreeStore store) : Grain, IRespo
 {
     public Task<ResponseLocation> Locate(string tenant, string responseId) => store.LocateAsync(tenant, responseId, CancellationToken.None);
 
-    public Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains) =>
-        store.FindByContentAsync(tenant, prefixChains, CancellationToken.None);
+    public Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains, LastReference? reference = null) =>
+        store.FindByContentAsync(tenant, prefixChains, CancellationToken.None, reference);
 }

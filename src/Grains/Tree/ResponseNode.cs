@@ -5,6 +5,8 @@ namespace CodexLb.Grains.Tree;
 /// items, then the output items), so any node's context is its ancestors' items in order. A node with no parent is a
 /// root: a conversation's first turn, a turn that resent everything, or a compaction (its context starts at the
 /// compaction item). <see cref="Chain"/> is the <c>ContextChain</c> of the node's whole context.
+/// <see cref="OutputIds"/> are the ids of the node's last items, its outputs ("" where one has none), kept when the client
+/// stores its responses: it may then send them back as <c>item_reference</c>s, which are matched by these ids.
 /// </summary>
 public sealed record ResponseNode(
     string Id,
@@ -15,7 +17,8 @@ public sealed record ResponseNode(
     IReadOnlyList<byte[]> Added,
     bool Synthetic = false,
     byte[]? Response = null,
-    int OutputCount = 0)
+    int OutputCount = 0,
+    IReadOnlyList<string>? OutputIds = null)
 {
     /// <summary>The tenant the node belongs to; every lookup is scoped to it.</summary>
     public string Tenant => Abstractions.ConversationKey.TenantOf(ConversationKey);

@@ -12,7 +12,8 @@ namespace CodexLb.Protocol.Items;
 /// item the provider returned: a message without <c>"type"</c> (<c>{"role":…}</c>), and a string <c>content</c> (one
 /// <c>input_text</c> part, <c>output_text</c> for the assistant). Every reasoning item has the fingerprint
 /// <see cref="Reasoning"/>: clients drop or re-encode reasoning when they echo it, so it never decides a match; so has an
-/// <c>item_reference</c> to one (an <c>rs_</c> id).
+/// <c>item_reference</c> to one (an <c>rs_</c> id). Any other <c>item_reference</c> is its id (the one place an id counts):
+/// two references match only when they name the same item, and the grain reads one as the item it names.
 /// </summary>
 public static class ItemFingerprint
 {
@@ -36,13 +37,17 @@ public static class ItemFingerprint
     {
         ulong sum = ObjectSeed;
         bool typed = false, assistant = false, roled = false, reference = false, reasoningId = false;
-        ulong? contentText = null;
+        ulong? contentText = null, id = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = HashString(ref reader, 0);
             var ignored = !reader.ValueIsEscaped && IsIgnored(reader.ValueSpan);
             reader.Read();
-            if (name == IdName && reader.TokenType == JsonTokenType.String) reasoningId = reader.ValueSpan.StartsWith("rs_"u8);
+            if (name == IdName && reader.TokenType == JsonTokenType.String)
+            {
+                reasoningId = reader.ValueSpan.StartsWith("rs_"u8);
+                id = HashString(ref reader, StringTag);
+            }
             if (ignored || reader.TokenType == JsonTokenType.Null) { reader.Skip(); continue; }
             if (name == TypeName && reader.TokenType == JsonTokenType.String)
             {
@@ -65,6 +70,7 @@ public static class ItemFingerprint
         // A reference to a reasoning item (the Vercel AI SDK echoes reasoning as {"type":"item_reference","id":"rs_…"}) is
         // reasoning as far as a match goes; the grain puts the item back from its own copy.
         if (reference && reasoningId) return Reasoning;
+        if (reference && id is { } target) sum += Mix(IdName, target);
         if (!typed && roled) sum += Mix(TypeName, MessageType);
         if (contentText is { } text)
         {

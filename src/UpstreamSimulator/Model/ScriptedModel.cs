@@ -10,6 +10,7 @@ namespace CodexLb.UpstreamSimulator.Model;
 internal static class ScriptedModel
 {
     public const string ToolMarker = "RUN_TOOL";
+    public const string ReasoningMarker = "THINK_FIRST";
     public const string CompactionMarker = "compaction_trigger";
     public const string ToolName = "exec_command";
     public const string ToolArguments = """{"cmd":"echo sim-tool-ran"}""";
@@ -27,10 +28,9 @@ internal static class ScriptedModel
         var text = request.NewestKind == NewestItemKind.UserMessage ? request.NewestUserText ?? "" : null;
         if (text is not null && text.Contains(ToolMarker, StringComparison.Ordinal))
         {
-            var reasoningId = ids.Next("rs");
             return
             [
-                new ReasoningItem(reasoningId, "**Simulating** a tool call", $"gAAAAA-sim-encrypted-{reasoningId}"),
+                Reasoning(ids, "**Simulating** a tool call"),
                 new FunctionCallItem(ids.Next("fc"), ids.Next("call"), ToolName, ToolArguments),
             ];
         }
@@ -47,13 +47,24 @@ internal static class ScriptedModel
             return [new FunctionCallItem(ids.Next("fc"), ids.Next("call"), tool.Name, AnswerText.Arguments(tool, request))];
         }
 
+        // A reasoning model thinks before it answers: SDKs then echo the answer differently (the Vercel AI SDK as an
+        // item_reference when it stores its responses).
+        List<OutputItem> output = text is not null && text.Contains(ReasoningMarker, StringComparison.Ordinal) ? [Reasoning(ids, "**Thinking** about the answer")] : [];
         var k = assistantMessagesBefore + 1;
         if (request.Settings.Format.Kind != Settings.OutputFormatKind.Text)
         {
-            return [new MessageItem(ids.Next("msg"), AnswerText.Formatted(request, k))]; // JSON is never stretched
+            output.Add(new MessageItem(ids.Next("msg"), AnswerText.Formatted(request, k))); // JSON is never stretched
+            return output;
         }
 
         var (answer, chunks) = AnswerText.Stretch(AnswerText.Plain(request, k), deltas);
-        return [new MessageItem(ids.Next("msg"), answer, chunks)];
+        output.Add(new MessageItem(ids.Next("msg"), answer, chunks));
+        return output;
+    }
+
+    private static ReasoningItem Reasoning(IdGenerator ids, string summary)
+    {
+        var id = ids.Next("rs");
+        return new ReasoningItem(id, summary, $"gAAAAA-sim-encrypted-{id}");
     }
 }

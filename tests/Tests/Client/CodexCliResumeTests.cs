@@ -34,12 +34,16 @@ public sealed class CodexCliResumeTests(ProductFixture product, ITestOutputHelpe
         var generating = upstream.Where(r => r.Generate).ToList();
         Assert.Equal(5, generating.Count); // one generation per client turn
         Assert.All(upstream, r => Assert.Equal(RequestOutcome.Completed, r.Outcome));
-        Assert.All(generating.Skip(1), r =>
+        for (var i = 1; i < generating.Count; i++)
         {
+            var (previous, r) = (generating[i - 1], generating[i]);
             Assert.True(r.IsDelta, $"request {r.Id} went upstream in full ({r.InputItemCount} items)");
-            // The new user message, plus whatever context item the CLI adds per process (never the history).
-            Assert.True(r.InputItemCount <= 2, $"request {r.Id} carried {r.InputItemCount} items");
-        });
+            // Exactly the resume's new user message, anchored on the turn before: the provider's cached context is that
+            // turn's whole context and output, so nothing of the history was sent again.
+            Assert.Equal(1, r.InputItemCount);
+            Assert.Equal(previous.ResponseId, r.PreviousResponseId);
+            Assert.Equal(previous.ContextTokens + previous.OutputTokens, r.CachedTokens);
+        }
         // A resume's warm-up never replaces the provider-side anchor: at most the first process's warm-up went upstream.
         Assert.True(upstream.Count(r => !r.Generate) <= 1, $"{upstream.Count(r => !r.Generate)} warm-ups reached the provider");
         Assert.Single(upstream.Select(r => r.ConnectionId).Distinct());

@@ -17,7 +17,7 @@ public abstract class ClientScenarioTests(ProductFixture product) : IClassFixtur
 
     protected abstract Task<ScenarioResult> RunAsync(string scenario);
 
-    private static string Answer(int k) => $"Simulated answer #{k}.";
+    protected static string Answer(int k) => $"Simulated answer #{k}.";
 
     [Fact]
     public async Task Create_answers_and_goes_upstream_once()

@@ -20,4 +20,17 @@ public sealed class VercelAiSdkTests(ProductFixture product) : NodeClientTests(p
         Assert.Equal(2, result.Turns.Count);
         Product.Simulator.Ledger.AssertDeltaChain(result.ResponseIds, 1, 1);
     }
+
+    /// <summary>
+    /// A chat app on a reasoning model with the default <c>store:true</c>: the SDK resends the whole history every turn,
+    /// each earlier answer as an <c>item_reference</c> to its <c>msg_</c> id (and its reasoning to its <c>rs_</c> id). The
+    /// references must resume the conversation they name: from the second turn on only the new user message goes upstream.
+    /// </summary>
+    [Fact]
+    public async Task Full_history_with_item_references_goes_upstream_as_deltas()
+    {
+        var result = (await RunAsync("history-stored")).AssertOk();
+        Product.Simulator.Ledger.AssertDeltaChain(result.ResponseIds, 1, 1, 1);
+        Assert.Equal([Answer(1), Answer(2), Answer(3)], result.Turns.Select(t => t.Text));
+    }
 }

@@ -68,6 +68,20 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         Assert.Equal(1, upstream.InputItemCount);
         Assert.Equal(Rx.ResponseIdOf(first), upstream.PreviousResponseId);
 
+        // The same with the history echoed as item_references (the Vercel AI SDK's store:true on a reasoning model): found
+        // through the other gateway by the item the last reference names, and sent as a delta.
+        var think = new JsonObject { ["role"] = "user", ["content"] = "THINK_FIRST stored " + Guid.NewGuid() };
+        var stored = await PostAsync(gw1, new JsonObject { ["model"] = "gpt-5.5", ["input"] = new JsonArray(think.DeepClone()) });
+        Assert.Equal(["reasoning", "message"], Rx.OutputsOf(stored).Select(o => o.GetProperty("type").GetString()));
+        var references = new JsonArray(think.DeepClone());
+        foreach (var output in Rx.OutputsOf(stored))
+            references.Add(new JsonObject { ["type"] = "item_reference", ["id"] = output.GetProperty("id").GetString() });
+        references.Add(new JsonObject { ["role"] = "user", ["content"] = "and then?" });
+        var continued = await PostAsync(gw2, new JsonObject { ["model"] = "gpt-5.5", ["input"] = references });
+        upstream = await cluster.Sim.GetRequestForResponseAsync(Rx.ResponseIdOf(continued)!);
+        Assert.Equal(1, upstream.InputItemCount);
+        Assert.Equal(Rx.ResponseIdOf(stored), upstream.PreviousResponseId);
+
         // Every key the bridge wrote expires; the only keys without a TTL are Orleans membership.
         using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString + ",allowAdmin=true");
         var server = redis.GetServer(redis.GetEndPoints()[0]);

@@ -99,7 +99,7 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
     public async Task Every_key_the_store_writes_has_a_ttl()
     {
         var conv = Conv("ttl");
-        await WriteAsync(conv, Node("r", null, conv, Text("r")), Node("a", "r", conv, Text("a")),
+        await WriteAsync(conv, Node("r", null, conv, Text("r")), Node("a", "r", conv, Text("a")) with { OutputIds = ["msg_a"] },
             Node("s", "a", conv, Text("s")) with { Synthetic = true });
         await Store.ClaimAsync(Conv("claimed-only"), CancellationToken.None);
         await Store.ClaimAsync(Conv("other", TenantB), CancellationToken.None);
@@ -111,8 +111,8 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
 
         var keys = new List<RedisKey>();
         await foreach (var key in server.Server.KeysAsync(pattern: _prefix + "*")) keys.Add(key);
-        // 3 nodes, 3 tombstones, 2 index entries (not the synthetic node), 3 heads, 1 pending marker.
-        Assert.Equal(12, keys.Count);
+        // 3 nodes, 3 tombstones, 2 index entries (not the synthetic node), 1 output item entry, 3 heads, 1 pending marker.
+        Assert.Equal(13, keys.Count);
         foreach (var key in keys)
         {
             var ttl = await Db.KeyTimeToLiveAsync(key);
@@ -122,6 +122,7 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:head:thread/ttl");
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:x:s");
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:w:w");
+        Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:i:msg_a");
     }
 
     [Fact]

@@ -38,5 +38,73 @@ public sealed class ConversationTreeTests
         Assert.Equal(Item(depth - 1), plan.Items[depth - 1]);
     }
 
+    /// <summary>
+    /// An SDK that stores its responses echoes earlier outputs as item_references: each must match the item it names, and
+    /// only that one. Two answers to the same first message (a fork) differ only in the answer a later request references.
+    /// </summary>
+    [Fact]
+    public async Task An_item_reference_matches_the_item_it_names_and_no_other()
+    {
+        var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var key = ConversationKey.Create("tree-tests", "req", Guid.NewGuid().ToString("N"));
+        var epoch = (await store.ClaimAsync(key, CancellationToken.None)).Epoch;
+        var tree = new ConversationTree(store, key);
+        var user = Json("""{"role":"user","content":"THINK_FIRST hi"}""");
+        await CompleteAsync(tree, store, epoch, key, [user], "resp_1", Reasoning("rs_1"), Answer("msg_1", "one"));
+        await CompleteAsync(tree, store, epoch, key, [user], "resp_2", Reasoning("rs_2"), Answer("msg_2", "two"));
+
+        var next = Json("""{"role":"user","content":"and then?"}""");
+        foreach (var (reasoning, answer, expected) in new[] { ("rs_1", "msg_1", "resp_1"), ("rs_2", "msg_2", "resp_2"), ("rs_1", "msg_2", "resp_2") })
+        {
+            var plan = await PlanAsync(tree, [user, Reference(reasoning), Reference(answer), next]);
+            Assert.Equal(expected, plan.Base.ResponseId);
+            Assert.Equal(3, plan.BaseCount);
+            Assert.Equal([next], plan.NewItems);
+        }
+
+        // A reference to an item this tenant never saw matches no response (it used to hash like every other reference).
+        var unknown = await PlanAsync(tree, [user, Reference("rs_1"), Reference("msg_never"), next]);
+        Assert.Null(unknown.Base.ResponseId);
+
+        // ... nor does a response whose context holds another unknown reference: it matches only the same reference.
+        await CompleteAsync(tree, store, epoch, key, [user, Reference("msg_foreign_a"), next], "resp_3", Answer("msg_3", "three"));
+        var then = Json("""{"role":"user","content":"more"}""");
+        Assert.Null((await PlanAsync(tree, [user, Reference("msg_foreign_b"), next, Answer("msg_3", "three"), then])).Base.ResponseId);
+        Assert.Equal("resp_3", (await PlanAsync(tree, [user, Reference("msg_foreign_a"), next, Answer("msg_3", "three"), then])).Base.ResponseId);
+
+        // A fresh tree (another activation) learns the referenced items from the response the gateway found by item id.
+        var fresh = new ConversationTree(store, key);
+        var resumed = await PlanAsync(fresh, [user, Reference("rs_2"), Reference("msg_2"), next], resumeFrom: "resp_2");
+        Assert.Equal("resp_2", resumed.Base.ResponseId);
+        Assert.Equal([next], resumed.NewItems);
+    }
+
+    private static async Task CompleteAsync(ConversationTree tree, IResponseTreeStore store, long epoch, string key, byte[][] input, string responseId,
+        params byte[][] outputs)
+    {
+        var plan = await PlanAsync(tree, input);
+        var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, ItemFingerprint.ComputeAll(outputs), key, response: """{"id":"r"}"""u8);
+        Assert.True(await store.AppendAsync(epoch, node, CancellationToken.None));
+        tree.Commit(node, view);
+    }
+
+    private static async Task<TurnPlan> PlanAsync(ConversationTree tree, byte[][] input, string? resumeFrom = null)
+    {
+        var (plan, _) = await tree.PlanAsync(new TurnRequest
+        {
+            Settings = [], InputItems = input, InputFingerprints = ItemFingerprint.ComputeAll(input), ResumeFromResponseId = resumeFrom,
+        }, CancellationToken.None);
+        return plan!;
+    }
+
+    private static byte[] Json(string json) => Encoding.UTF8.GetBytes(json);
+
+    private static byte[] Reference(string id) => Json($$"""{"type":"item_reference","id":"{{id}}"}""");
+
+    private static byte[] Reasoning(string id) => Json($$"""{"id":"{{id}}","type":"reasoning","summary":[],"encrypted_content":"gAAA-{{id}}"}""");
+
+    private static byte[] Answer(string id, string text) =>
+        Json($$"""{"id":"{{id}}","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"{{text}}","annotations":[]}]}""");
+
     private static byte[] Item(int i) => Encoding.UTF8.GetBytes($$"""{"type":"message","role":"user","content":"turn {{i}}"}""");
 }

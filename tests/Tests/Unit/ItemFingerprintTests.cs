@@ -62,6 +62,16 @@ public sealed class ItemFingerprintTests
     }
 
     [Fact]
+    public void A_reference_is_its_id_so_two_references_match_only_when_they_name_the_same_item()
+    {
+        var a = F("""{"type":"item_reference","id":"msg_a"}""");
+        Assert.Equal(a, F("""{"id":"msg_a","type":"item_reference"}"""));
+        Assert.NotEqual(a, F("""{"type":"item_reference","id":"msg_b"}"""));
+        Assert.NotEqual(a, F("""{"type":"item_reference"}"""));
+        Assert.NotEqual(a, F("""{"id":"msg_a","type":"message","role":"assistant","content":"x"}"""));
+    }
+
+    [Fact]
     public void Chains_depend_on_order_and_prefixes_match_extends()
     {
         ulong[] prints = [F("""{"role":"user","content":"a"}"""), F("""{"role":"assistant","content":"b"}"""), F("""{"role":"user","content":"c"}""")];

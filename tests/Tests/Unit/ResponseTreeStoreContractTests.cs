@@ -236,6 +236,24 @@ public abstract class ResponseTreeStoreContractTests
     }
 
     [Fact]
+    public async Task FindByContent_finds_the_node_that_output_a_referenced_item_when_no_chain_reaches_the_reference()
+    {
+        ulong[] chains = [Chain(), Chain(), Chain(), Chain()];
+        var stored = Node("ref1", null, Conv("ref"), Text("u"), Text("r"), Text("m")) with { Chain = chains[0], OutputIds = ["rs_1", "msg_1"] };
+        await WriteAsync(Conv("ref"), stored);
+
+        // Input [user, ref rs_1, ref msg_1, user]: only the first prefix's chain is known, and it does not reach the reference.
+        Assert.Equal(new ContentMatch("ref1", Conv("ref"), 0), await Store.FindByContentAsync(TenantA, chains, None, new LastReference(2, "msg_1")));
+        Assert.Equal(new ContentMatch("ref1", Conv("ref"), 0), await Store.FindByContentAsync(TenantA, chains, None, new LastReference(1, "rs_1")));
+        // A chain that reaches past the reference is the exact answer; one that stops short of an unknown one still counts.
+        Assert.Equal(new ContentMatch("ref1", Conv("ref"), 1), await Store.FindByContentAsync(TenantA, chains, None, new LastReference(0, "msg_1")));
+        Assert.Equal(new ContentMatch("ref1", Conv("ref"), 1), await Store.FindByContentAsync(TenantA, chains, None, new LastReference(2, "msg_other")));
+        Assert.Null(await Store.FindByContentAsync(TenantA, [Chain(), Chain(), Chain()], None, new LastReference(2, "msg_other")));
+        // Strictly per tenant.
+        Assert.Null(await Store.FindByContentAsync(TenantB, [Chain(), Chain(), Chain()], None, new LastReference(2, "msg_1")));
+    }
+
+    [Fact]
     public async Task FindByContent_handles_5000_prefixes()
     {
         var chains = Enumerable.Range(0, 5000).Select(_ => Chain()).ToArray();
