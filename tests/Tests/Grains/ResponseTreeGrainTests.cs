@@ -112,6 +112,24 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_response_whose_turn_failed_after_response_created_is_a_retryable_409_not_a_400()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body(History("failed")));
+        var marker = "failed-" + Guid.NewGuid().ToString("N")[..8];
+        fixture.Simulator.Faults.Add(Fault.Failed().WhenTextContains(marker));
+        var failed = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: first.ResponseId()));
+        Assert.Equal("response.failed", failed[^1].Type);
+        var failedId = failed.ResponseId();
+
+        var chained = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q3")], previousResponseId: failedId));
+        var rejection = Assert.Single(chained).Rejection!;
+        Assert.Equal((409, "previous_response_incomplete", "previous_response_id"), (rejection.Status, rejection.Code, rejection.Param));
+        Assert.NotNull(rejection.RetryAfterSeconds);
+        Assert.DoesNotContain(fixture.Simulator.Ledger.Requests, r => r.PreviousResponseId == failedId);
+    }
+
+    [Fact]
     public async Task A_never_issued_id_is_400_not_found_and_another_tenant_cannot_continue_ours()
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
