@@ -202,6 +202,7 @@ public sealed partial class ConversationGrain
         {
             if (await PersistAsync(node, view)) return true;
             LogFenced(logger, Key);
+            BridgeMetrics.FencedWrites.Add(1);
             sink.Fail(ProxyErrors.UpstreamUnavailable("the conversation moved to another owner"), node.Id);
             await DropSocketAsync();
             this.DeactivateOnIdle();
