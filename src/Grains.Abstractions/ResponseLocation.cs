@@ -6,6 +6,12 @@ public enum ResponseStatus
     Unknown = 0,
     Found = 1,
     Expired = 2,
+
+    /// <summary>
+    /// Started (its <c>response.created</c> was sent) but never completed: still running, failed, or its owner died
+    /// mid-turn. It routes, but it has no context to continue from (yet); a client chaining on it gets a retryable error.
+    /// </summary>
+    Pending = 3,
 }
 
 /// <summary>Where a response id lives: its conversation, when the tree still holds it.</summary>

@@ -22,9 +22,13 @@ public sealed partial class ConversationGrain
         var (plan, missing) = await _tree.PlanAsync(request, cancellationToken);
         if (plan is null)
         {
-            sink.Reject(missing == ResponseStatus.Expired
-                ? ProxyErrors.PreviousResponseExpired(request.PreviousResponseId!)
-                : ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!));
+            sink.Reject(missing switch
+            {
+                ResponseStatus.Expired => ProxyErrors.PreviousResponseExpired(request.PreviousResponseId!),
+                // Started but never completed (a turn that failed, or whose owner died): ours, so retryable, never a 400.
+                ResponseStatus.Pending => ProxyErrors.PreviousResponseIncomplete(request.PreviousResponseId!),
+                _ => ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!),
+            });
             return;
         }
         if (plan.Bytes > _options.MaxContextBytes)
@@ -198,6 +202,7 @@ public sealed partial class ConversationGrain
         {
             if (await PersistAsync(node, view)) return true;
             LogFenced(logger, Key);
+            BridgeMetrics.FencedWrites.Add(1);
             sink.Fail(ProxyErrors.UpstreamUnavailable("the conversation moved to another owner"), node.Id);
             await DropSocketAsync();
             this.DeactivateOnIdle();

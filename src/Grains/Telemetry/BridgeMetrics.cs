@@ -23,6 +23,8 @@ public static class BridgeMetrics
     public static readonly Counter<long> Cancellations = Meter.CreateCounter<long>("codexlb.turn.cancellations",
         description: "Turns stopped because their client went away (phase: queued, or upstream = the provider was told to stop)");
     public static readonly Counter<long> Replays = Meter.CreateCounter<long>("codexlb.upstream.replays", description: "Requests resent after a loss");
+    public static readonly Counter<long> FencedWrites = Meter.CreateCounter<long>("codexlb.state.fenced_writes",
+        description: "Turn writes refused because a newer activation owns the conversation (a stale owner: partition, stall past its death)");
     public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");

@@ -4,8 +4,9 @@ namespace CodexLb.Grains.Tree;
 
 /// <summary>
 /// The response tree: immutable nodes per tenant, an index from context chains to nodes, and one fenced head per
-/// conversation. Every key expires <see cref="StateOptions.Retention"/> after its last use; reading a node's path
-/// refreshes the whole path, so a node never outlives an ancestor it needs.
+/// conversation. Every key expires <see cref="StateOptions.Retention"/> after its last use; reading or extending a node's
+/// path refreshes the whole path when it was last refreshed more than a slack (min(1 day, R/10)) ago, so a node never
+/// outlives an ancestor it needs, and a path in use is rewritten at most once per slack.
 /// </summary>
 public interface IResponseTreeStore
 {
@@ -18,7 +19,11 @@ public interface IResponseTreeStore
     /// </summary>
     Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken);
 
-    /// <summary>The node and its ancestors, newest first, refreshing their expiry; Unknown or Expired when it is gone.</summary>
+    /// <summary>
+    /// The node and its ancestors, newest first, refreshing their expiry (only when the path was last refreshed more than a
+    /// slack ago: within it, nothing is written); Unknown or Expired when it is gone, Pending when it was started (marked
+    /// pending) and has not completed.
+    /// </summary>
     Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
     /// <summary>

@@ -108,11 +108,19 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             var (path, complete) = Walk(tenant, responseId, now);
-            if (path.Count == 0) return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? NodePath.Expired : NodePath.Unknown);
+            if (path.Count == 0)
+            {
+                if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now) return Task.FromResult(NodePath.Pending);
+                return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? NodePath.Expired : NodePath.Unknown);
+            }
             if (!complete) return Task.FromResult(NodePath.Expired);
 
-            RefreshPath(tenant, path, now);
-            CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, path[0].Node.Id)).Refreshed = now; // refreshed just above: present
+            // The rule appends use: a path refreshed within the slack already lives until now + R at least.
+            if (path[0].Refreshed < now - _ttls.Slack)
+            {
+                RefreshPath(tenant, path, now);
+                CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, path[0].Node.Id)).Refreshed = now; // refreshed just above: present
+            }
             return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(entry => entry.Node)]));
         }
     }

@@ -111,28 +111,35 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return 1
         """);
 
-    // KEYS: 1 start node, 2 its tombstone. ARGV: 1 tenant base, 2 id, 3 node TTL ms, 4 tombstone TTL ms, 5 max depth.
-    // Returns {0} unknown, {2} expired, or {1, then per node newest first: id, c, p, n, h, i, s, d}. Reads the whole path
-    // before writing, so a path that cannot be rebuilt changes nothing.
+    // KEYS: 1 start node, 2 its tombstone, 3 its pending marker. ARGV: 1 tenant base, 2 id, 3 node TTL ms, 4 tombstone TTL ms,
+    // 5 max depth, 6 slack ms. Returns {0} unknown, {2} expired, {3} pending (started, never completed), or {1, then per node
+    // newest first: id, c, p, n, h, i, s, d}. Reads the whole path before writing, so a path that cannot be rebuilt changes
+    // nothing; writes only when the path was last refreshed more than a slack ago (the rule Append uses): within it, every
+    // node already lives until at least now + R, and a human-paced conversation would otherwise rewrite its whole path
+    // (five commands per node) on nearly every turn.
     private static readonly LuaScript LoadPath = LuaScript.Prepare(RefreshFunction + """
         local base, ttl, tombTtl, maxDepth = ARGV[1], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-        local out, at, depth = {1}, ARGV[2], 0
+        local out, at, depth, r = {1}, ARGV[2], 0, false
         while at ~= '' do
           if depth >= maxDepth then return {2} end
-          local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's', 'd')
+          local f = redis.call('HMGET', base .. 'n:' .. at, 'c', 'p', 'n', 'h', 'i', 's', 'd', 'r')
           if not f[1] then
             if depth == 0 then
+              if redis.call('EXISTS', KEYS[3]) == 1 then return {3} end
               local x = redis.call('GET', KEYS[2])
               if not x or x == 'd' then return {0} end
             end
             return {2}
           end
+          if depth == 0 then r = f[8] end
           local o = #out
           out[o + 1], out[o + 2], out[o + 3], out[o + 4], out[o + 5], out[o + 6], out[o + 7], out[o + 8] = at, f[1], f[2], f[3], f[4], f[5], f[6] or '0', f[7] or ''
           at, depth = f[2], depth + 1
         end
+        local now = redis.call('TIME')
+        if r and tonumber(r) * 1000 >= tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[6]) then return out end
         for k = 2, #out, 8 do refresh(base, out[k], out[k + 4], out[k + 6], out[k + 1], out[k + 7], ttl, tombTtl) end
-        redis.call('HSET', KEYS[1], 'r', redis.call('TIME')[1])
+        redis.call('HSET', KEYS[1], 'r', now[1])
         return out
         """);
 
@@ -226,12 +233,13 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
     {
         cancellationToken.ThrowIfCancellationRequested();
         var b = Base(tenant);
-        var result = (RedisResult[])(await Eval(LoadPath, [b + "n:" + responseId, b + "x:" + responseId],
-            [b, responseId, Ms(_ttls.Node), Ms(_ttls.Tombstone), MaxDepth]))!;
+        var result = (RedisResult[])(await Eval(LoadPath, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId],
+            [b, responseId, Ms(_ttls.Node), Ms(_ttls.Tombstone), MaxDepth, Ms(_ttls.Slack)]))!;
         switch ((int)result[0])
         {
             case (int)ResponseStatus.Unknown: return NodePath.Unknown;
             case (int)ResponseStatus.Expired: return NodePath.Expired;
+            case (int)ResponseStatus.Pending: return NodePath.Pending;
         }
 
         var nodes = new List<ResponseNode>((result.Length - 1) / 8);

@@ -30,7 +30,7 @@ public sealed record ResponseNode(
 /// </summary>
 public sealed record ConversationHead(long Epoch, string? ResponseId, int Turns);
 
-/// <summary>A node and all its ancestors, newest first, or why there is none.</summary>
+/// <summary>A node and all its ancestors, newest first, or why there is none (unknown, expired, or pending: started, not completed).</summary>
 public sealed record NodePath(Abstractions.ResponseStatus Status, IReadOnlyList<ResponseNode> Nodes)
 {
     /// <summary>The whole context of the path's newest node: every node's items, oldest node first.</summary>
@@ -43,6 +43,7 @@ public sealed record NodePath(Abstractions.ResponseStatus Status, IReadOnlyList<
 
     public static readonly NodePath Unknown = new(Abstractions.ResponseStatus.Unknown, []);
     public static readonly NodePath Expired = new(Abstractions.ResponseStatus.Expired, []);
+    public static readonly NodePath Pending = new(Abstractions.ResponseStatus.Pending, []);
 }
 
 /// <summary>A response as retrieve sees it: its envelope and output, or that it is pending, expired or unknown (never issued or deleted).</summary>

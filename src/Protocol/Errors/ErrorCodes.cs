@@ -4,6 +4,7 @@ namespace CodexLb.Protocol.Errors;
 public static class ErrorCodes
 {
     public const string PreviousResponseNotFound = "previous_response_not_found";
+    public const string PreviousResponseIncomplete = "previous_response_incomplete";
     public const string InvalidJson = "invalid_json";
     public const string InvalidRequest = "invalid_request";
     public const string InvalidEncoding = "invalid_encoding";

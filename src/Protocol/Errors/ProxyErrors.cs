@@ -46,6 +46,17 @@ public static class ProxyErrors
             $"Previous response with id '{id}' has expired: this bridge keeps responses for a limited time after their last use (CodexLb:State:Retention).",
             ErrorTypes.InvalidRequest, "previous_response_id");
 
+    /// <summary>
+    /// The previous response was started (its id reached the client in <c>response.created</c>) but has not completed: it
+    /// failed, or its owner died mid-turn (a running one is waited for). Never a 400: the id is ours and the client did
+    /// nothing wrong. Retrying is safe; a client that wants to go on now continues from the response before it.
+    /// </summary>
+    public static OpenAIError PreviousResponseIncomplete(string id) =>
+        new(409, ErrorCodes.PreviousResponseIncomplete,
+            $"Previous response with id '{id}' did not complete (it failed or was interrupted), so it cannot be continued yet; retry, or continue from the response before it.",
+            ErrorTypes.InvalidRequest, "previous_response_id")
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError ResponseCancelled() =>
         new(400, "response_cancelled", "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
 

@@ -247,7 +247,8 @@ public sealed class ClusterHarness : IAsyncDisposable
         [
             _build.Silo,
             "--urls", $"http://127.0.0.1:{http}",
-            "--CodexLb:Redis:ConnectionString", RedisConnectionString,
+            // Named after the silo, so a test can tell its connections in CLIENT LIST.
+            "--CodexLb:Redis:ConnectionString", $"{RedisConnectionString},name={name}",
             "--CodexLb:Cluster:SiloPort", Text(siloPort),
             "--CodexLb:Cluster:GatewayPort", Text(gatewayPort),
             "--CodexLb:Cluster:ClusterId", ClusterId,

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json.Nodes;
 using CodexLb.Tests.Infrastructure;
@@ -10,8 +11,9 @@ namespace CodexLb.Tests.Cluster;
 
 /// <summary>
 /// The response tree in production mode (real processes, real Redis): forks continue through any front door over HTTP
-/// and websockets, keyless clients are found by content across gateways, every key expires, an expired id says so, and a
-/// stale owner (SIGSTOP past its death, then SIGCONT) changes nothing the new owner relies on.
+/// and websockets, keyless clients are found by content across gateways, every key expires, an expired id says so, a
+/// stale owner (SIGSTOP past its death, then SIGCONT) is fenced and changes nothing the new owner relies on, a kill -9
+/// during the persist step never yields a wrong context, and an id whose turn never completed is a retryable 409.
 /// </summary>
 [Collection(ClusterSmokeCollection.Name)]
 public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
@@ -143,8 +145,26 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         var second = await turn2; // rebound to the survivor once the owner was declared dead
         Assert.True(Rx.IsCompleted(second), Rx.Describe(second));
         await Task.Delay(TimeSpan.FromSeconds(1));
+
+        // What the new owner relies on: the conversation's head (epoch, last response, turns) and the tree's keys.
+        using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString + ",allowAdmin=true");
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+        var headKey = Assert.Single(await KeysAsync(server, "codexlb:*:head:*"));
+        var headBefore = await HeadAsync(redis, headKey);
+        var keysBefore = await KeysAsync(server, "codexlb:*");
         await owner.ResumeAsync(); // the stale activation's own turn 2 completes upstream now, and tries to persist
         await Task.Delay(TimeSpan.FromSeconds(3));
+
+        // The stale activation did try to write, and the fence refused it (its log says so before the silo stopped itself).
+        var log = owner.Tail(3000);
+        var resumed = log.LastIndexOf("==== SIGCONT", StringComparison.Ordinal);
+        Assert.True(resumed >= 0 && log.IndexOf("a newer activation owns it; this one stops", resumed, StringComparison.Ordinal) > resumed,
+            "after SIGCONT the stale owner logged no refused (fenced) write: either the fence let it through or it never tried, and then this test proves nothing\n" + owner.Tail(40));
+        Assert.Equal(headBefore, await HeadAsync(redis, headKey));
+        var added = (await KeysAsync(server, "codexlb:*")).Except(keysBefore).ToList();
+        output.WriteLine($"head {headKey} = {headBefore}, unchanged; keys the stale owner added: {string.Join(", ", added)}");
+        // Only a pending marker for its own response id (routable, never a node, index entry, tombstone or head change).
+        Assert.All(added, k => Assert.Contains(":w:resp_", k));
 
         var q3 = Items.Message("user", "q3");
         var third = await PostAsync(http, Items.Body([q3], stream: false, previousResponseId: Rx.ResponseIdOf(second)));
@@ -155,8 +175,9 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         Assert.Equal(u2.ContextTokens + u2.OutputTokens + TokenCounter.Count(q3.ToJsonString()), u3.ContextTokens);
 
         // The stale owner's own generation of turn 2 (on its socket, after turn 1) completed upstream but was never
-        // written to the tree: continuing it is "not found". (Generations of the same turn on the new owner are the
-        // rebind's duplicates, a separate problem; they are real forks there.)
+        // written to the tree: it was started (its pending marker) and never completed, so continuing it is the retryable
+        // 409, never a success. (Generations of the same turn on the new owner are the rebind's duplicates, a separate
+        // problem; they are real forks there.)
         var staleConnection = requests.Single(r => r.ResponseId == Rx.ResponseIdOf(first)).ConnectionId;
         var staleTurns = requests.Where(r => r.ConnectionId == staleConnection && r.ResponseId is not null && r.ResponseId != Rx.ResponseIdOf(first)).ToList();
         Assert.NotEmpty(staleTurns);
@@ -164,8 +185,160 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         {
             var probe = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("user", "probe")], stream: false, previousResponseId: stale.ResponseId));
             output.WriteLine($"stale response {stale.ResponseId} ({stale.Outcome}): continuing it answers {(int)probe.Status}");
-            Assert.Equal(HttpStatusCode.BadRequest, probe.Status);
+            AssertIncomplete(probe);
         }
         output.WriteLine(owner.Tail(20));
+    }
+
+    [Fact]
+    public async Task A_response_whose_turn_failed_is_a_retryable_409_through_any_gateway_never_a_400()
+    {
+        await using var cluster = await StartAsync("tree-failed", silos: 1, gateways: 2);
+        var (gw1, gw2) = (cluster.CreateClient(cluster.Gateways[0]), cluster.CreateClient(cluster.Gateways[1]));
+        var first = await PostAsync(gw1, Items.Body([Items.Message("developer", "sys"), Items.Message("user", "q1")], stream: false));
+        var marker = Rx.Marker("failed");
+        await cluster.Sim.AddFaultAsync(Fault.Failed().WhenTextContains(marker));
+        var failed = await SseClient.PostAsync(gw1, Path, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: Rx.ResponseIdOf(first)));
+        Assert.Equal("response.created", failed.Events[0].Type);
+        Assert.Equal("response.failed", failed.Terminal?.Type);
+        var failedId = failed.Events[0].Data.GetProperty("response").GetProperty("id").GetString()!;
+
+        // gw2 never saw the id (one store read: its pending marker); gw1 cached it at response.created.
+        var upstreamBefore = (await cluster.Sim.GetRequestsAsync()).Count;
+        foreach (var gateway in new[] { gw2, gw1 })
+        {
+            var chained = await SseClient.PostAsync(gateway, Path, Items.Body([Items.Message("user", "q3")], stream: false, previousResponseId: failedId));
+            AssertIncomplete(chained);
+        }
+        Assert.Equal(upstreamBefore, (await cluster.Sim.GetRequestsAsync()).Count); // nothing went upstream
+
+        // The client goes on from the response before it.
+        await PostAsync(gw2, Items.Body([Items.Message("user", "q2 again")], stream: false, previousResponseId: Rx.ResponseIdOf(first)));
+    }
+
+    [Fact]
+    public async Task Kill_9_of_the_owner_during_the_persist_step_never_yields_a_wrong_context_and_every_id_the_client_holds_resumes()
+    {
+        await using var cluster = await StartAsync("tree-persist-kill", silos: 2, gateways: 2);
+        var (gw1, gw2) = (cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90)), cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90)));
+        using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString + ",allowAdmin=true");
+        var server = redis.GetServer(redis.GetEndPoints()[0]);
+
+        var (system, q1) = (Items.Message("developer", "sys " + new string('s', 500)), Items.Message("user", "q1"));
+        var first = await PostAsync(gw1, Items.Body([system, q1], stream: false));
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
+
+        // Turn 2 streams slowly (18 events 500 ms apart); its 8 KB input makes its node's write recognisable in CLIENT LIST.
+        var marker = Rx.Marker("persist");
+        await cluster.Sim.AddFaultAsync((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(500)) with { TextDeltas = 10 }).WhenTextContains(marker).Times(1));
+        var q2 = Items.Message("user", "q2 " + marker + " " + new string('p', 8000));
+        JsonObject Turn2() => Items.Body([q2.DeepClone()], previousResponseId: Rx.ResponseIdOf(first));
+        var turn = LiveTurn.Start(gw1, Turn2().ToJsonString(), new Dictionary<string, string>());
+        await turn.WaitUntilAsync(t => t.Events.Count >= 1, TimeSpan.FromSeconds(30));
+        Assert.Equal("response.created", turn.Events[0].Type);
+        var killedId = turn.Events[0].ResponseId!;
+        await WaitAsync(async () => (await KeysAsync(server, $"codexlb:*:w:{killedId}")).Count == 1, "the pending marker");
+        // Past the key usage flush of the turn's admission (gateway batch, then the key grain, a second each): a write
+        // transaction held by the pause would keep the node's write in the client, where CLIENT LIST cannot see it.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        Assert.DoesNotContain(turn.Events, e => e.Type == "response.completed");
+
+        // The persist step, made slow and observable: Redis holds every write while the provider completes the turn, so
+        // the owner's write of the node (a script carrying the 8 KB) waits in Redis; the owner dies there.
+        await server.ExecuteAsync("CLIENT", "PAUSE", "60000", "WRITE");
+        try
+        {
+            await cluster.Sim.WaitUntilAsync(l => l.Requests.Any(r => r.ResponseId == killedId && r.Outcome == RequestOutcome.Completed), TimeSpan.FromSeconds(30));
+            string? blocked = null;
+            await WaitAsync(async () => (blocked = (await ClientListAsync(server)).FirstOrDefault(c => c.GetValueOrDefault("name") == owner.Name
+                && c["flags"].Contains('b') && c["cmd"] is "evalsha" or "eval" && long.Parse(c["argv-mem"], CultureInfo.InvariantCulture) > 8000)?["addr"]) is not null,
+                "the owner's node write waiting in Redis", async () => string.Join("\n", (await ClientListAsync(server)).Select(c => string.Join(' ', c.Select(kv => kv.Key + "=" + kv.Value)))));
+            output.WriteLine($"{owner.Name}'s node write waits in Redis (client {blocked}); killing it");
+            Assert.DoesNotContain(turn.Events, e => e.Type == "response.completed");
+            await owner.KillAsync();
+        }
+        finally
+        {
+            await server.ExecuteAsync("CLIENT", "UNPAUSE");
+        }
+        await turn.Completion.WaitAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine($"killed turn: {turn.Describe()}; its node written: {(await KeysAsync(server, $"codexlb:*:n:{killedId}")).Count == 1}");
+        Assert.False(turn.IsCompleted);
+
+        // The client retries the turn, then goes on; the id it saw in response.created is a retryable 409 through any gateway.
+        var retry = await PostAsync(gw1, Turn2());
+        AssertIncomplete(await SseClient.PostAsync(gw2, Path, Items.Body([Items.Message("user", "on the lost one")], stream: false, previousResponseId: killedId)));
+        var q3 = Items.Message("user", "q3");
+        var third = await PostAsync(gw2, Items.Body([q3], stream: false, previousResponseId: Rx.ResponseIdOf(retry)));
+
+        // Every id the client holds resumes, through either gateway.
+        (string Id, int Answers)[] held = [(Rx.ResponseIdOf(first)!, 1), (Rx.ResponseIdOf(retry)!, 2), (Rx.ResponseIdOf(third)!, 3)];
+        var probes = new List<(string Of, TurnResult Probe, JsonNode Input, int Answers)>();
+        foreach (var (id, answers) in held)
+        {
+            var input = Items.Message("user", "probe " + id);
+            probes.Add((id, await PostAsync(probes.Count % 2 == 0 ? gw2 : gw1, Items.Body([input], stream: false, previousResponseId: id)), input, answers));
+        }
+
+        // The ledger: each request's context is exactly its conversation (tokens: every item once), and the model saw every
+        // earlier answer once ("Simulated answer #k", k = 1 + the answers in its context).
+        var requests = await cluster.Sim.GetRequestsAsync();
+        foreach (var r in requests) output.WriteLine(SimulatorControlClient.Describe(r) + $" ctx={r.ContextTokens} out={r.OutputTokens}");
+        RequestRecord Of(TurnResult t) => requests.Single(r => r.ResponseId == Rx.ResponseIdOf(t));
+        var (u1, u2, u3) = (Of(first), Of(retry), Of(third));
+        Assert.Equal(u1.ContextTokens + u1.OutputTokens + Tokens(q2), u2.ContextTokens);
+        if (!u2.IsDelta) Assert.Equal(4, u2.InputItemCount); // system, q1, answer 1, q2
+        Assert.Equal(u2.ContextTokens + u2.OutputTokens + Tokens(q3), u3.ContextTokens);
+        Assert.Equal("Simulated answer #2.", AnswerOf(retry));
+        Assert.Equal("Simulated answer #3.", AnswerOf(third));
+        foreach (var (of, probe, input, answers) in probes)
+        {
+            var (parent, sent) = (requests.Single(r => r.ResponseId == of), Of(probe));
+            Assert.Equal(parent.ContextTokens + parent.OutputTokens + Tokens(input), sent.ContextTokens);
+            Assert.Equal($"Simulated answer #{answers + 1}.", AnswerOf(probe));
+        }
+    }
+
+    private static int Tokens(JsonNode item) => TokenCounter.Count(item.ToJsonString());
+
+    private static string? AnswerOf(TurnResult turn) =>
+        Rx.OutputsOf(turn).Where(o => o.GetProperty("type").GetString() == "message")
+            .Select(o => o.GetProperty("content")[0].GetProperty("text").GetString()).SingleOrDefault();
+
+    /// <summary>409 previous_response_incomplete with Retry-After: retryable, never a 400.</summary>
+    private static void AssertIncomplete(TurnResult result)
+    {
+        Assert.True(result.Status == HttpStatusCode.Conflict, Rx.Describe(result));
+        var error = result.Json.GetProperty("error");
+        Assert.Equal("previous_response_incomplete", error.GetProperty("code").GetString());
+        Assert.Equal("previous_response_id", error.GetProperty("param").GetString());
+        Assert.NotNull(result.Headers.RetryAfter);
+    }
+
+    private static async Task<List<string>> KeysAsync(IServer server, string pattern)
+    {
+        var keys = new List<string>();
+        await foreach (var key in server.KeysAsync(pattern: pattern)) keys.Add(key.ToString());
+        return keys;
+    }
+
+    private static async Task<string> HeadAsync(ConnectionMultiplexer redis, string key) =>
+        string.Join(",", (await redis.GetDatabase().HashGetAllAsync(key)).OrderBy(e => e.Name.ToString(), StringComparer.Ordinal).Select(e => $"{e.Name}={e.Value}"));
+
+    /// <summary>CLIENT LIST, one field map per connection.</summary>
+    private static async Task<List<Dictionary<string, string>>> ClientListAsync(IServer server) =>
+        ((string)(await server.ExecuteAsync("CLIENT", "LIST"))!)
+        .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        .Select(line => line.Split(' ').Select(f => f.Split('=', 2)).Where(kv => kv.Length == 2).ToDictionary(kv => kv[0], kv => kv[1]))
+        .ToList();
+
+    private static async Task WaitAsync(Func<Task<bool>> condition, string what, Func<Task<string>>? describe = null)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException($"not within 30 s: {what}{(describe is null ? "" : "\n" + await describe())}");
+            await Task.Delay(50);
+        }
     }
 }

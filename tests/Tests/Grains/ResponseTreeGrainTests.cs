@@ -1,6 +1,9 @@
+using System.Diagnostics.Metrics;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
 using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Tests.Grains;
@@ -109,6 +112,49 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
         var sent = Upstream(next.ResponseId());
         Assert.True(sent.IsDelta);
         Assert.Equal(1, sent.InputItemCount);
+    }
+
+    [Fact]
+    public async Task A_response_whose_turn_failed_after_response_created_is_a_retryable_409_not_a_400()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await Turns.RunAsync(grain, Items.Body(History("failed")));
+        var marker = "failed-" + Guid.NewGuid().ToString("N")[..8];
+        fixture.Simulator.Faults.Add(Fault.Failed().WhenTextContains(marker));
+        var failed = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: first.ResponseId()));
+        Assert.Equal("response.failed", failed[^1].Type);
+        var failedId = failed.ResponseId();
+
+        var chained = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q3")], previousResponseId: failedId));
+        var rejection = Assert.Single(chained).Rejection!;
+        Assert.Equal((409, "previous_response_incomplete", "previous_response_id"), (rejection.Status, rejection.Code, rejection.Param));
+        Assert.NotNull(rejection.RetryAfterSeconds);
+        Assert.DoesNotContain(fixture.Simulator.Ledger.Requests, r => r.PreviousResponseId == failedId);
+    }
+
+    [Fact]
+    public async Task An_activation_whose_conversation_a_newer_one_claimed_writes_nothing_and_fails_its_turn_retryably()
+    {
+        var key = NewKey();
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(key);
+        var first = await Turns.RunAsync(grain, Items.Body(History("fenced")));
+        AssertCompleted(first);
+        var newer = await fixture.Tree.ClaimAsync(key, CancellationToken.None); // another activation took the conversation over
+
+        long fenced = 0;
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Name == "codexlb.state.fenced_writes") l.EnableMeasurementEvents(instrument); };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref fenced, value));
+        listener.Start();
+        var stale = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q2")], previousResponseId: first.ResponseId()));
+
+        Assert.Equal("response.failed", stale[^1].Type);
+        var code = JsonDocument.Parse(stale[^1].Data).RootElement.GetProperty("response").GetProperty("error").GetProperty("code").GetString();
+        Assert.True(Rx.IsRetryableCode(code), code);
+        Assert.True(Interlocked.Read(ref fenced) >= 1, "the refused write was not counted");
+        var head = await fixture.Tree.ClaimAsync(key, CancellationToken.None);
+        Assert.Equal((first.ResponseId(), 1, newer.Epoch + 1), (head.ResponseId, head.Turns, head.Epoch)); // the stale write changed nothing
+        Assert.Equal(ResponseStatus.Pending, (await fixture.Tree.LoadPathAsync(ConversationKey.TenantOf(key), stale.ResponseId(), CancellationToken.None)).Status);
     }
 
     [Fact]

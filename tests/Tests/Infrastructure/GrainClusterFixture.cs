@@ -17,6 +17,9 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     public InProcessTestCluster Cluster { get; private set; } = null!;
     public IGrainFactory Grains => Cluster.Client;
 
+    /// <summary>The response tree both silos share (a test may act as another activation through it).</summary>
+    public IResponseTreeStore Tree { get; private set; } = null!;
+
     public async Task InitializeAsync()
     {
         Simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
@@ -32,7 +35,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
             ["CodexLb:Upstream:MaxSocketAge"] = "00:00:04",
         }).Build();
         // One tree (and one key usage store) for both silos, as Redis would be: a grain reactivated on the other silo finds its state.
-        var tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var tree = Tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
         var keyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
         builder.ConfigureSilo((_, silo) =>
         {

@@ -166,6 +166,40 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         Assert.Equal(await Db.HashGetAsync(NodeKey("r", prefix), "r"), await Db.HashGetAsync(NodeKey("c", prefix), "r"));
     }
 
+    [Fact]
+    public async Task A_load_within_the_slack_writes_nothing_and_one_past_it_refreshes_the_whole_path()
+    {
+        // 1 h retention: the slack is 6 min, so a load right after the writes is within it.
+        var conv = Conv("load-slack");
+        var prefix = $"test:{Guid.NewGuid():N}:";
+        var slow = new RedisResponseTreeStore(server.Redis, prefix, MsOptions.Create(new StateOptions { Retention = TimeSpan.FromHours(1) }));
+        var head = await slow.ClaimAsync(conv, CancellationToken.None);
+        var path = Enumerable.Range(0, 50).Select(i => Node($"n{i}", i == 0 ? null : $"n{i - 1}", conv, Text($"{i}"))).ToArray();
+        foreach (var node in path) Assert.True(await slow.AppendAsync(head.Epoch, node, CancellationToken.None));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var rootTtl = await Db.KeyTimeToLiveAsync(NodeKey("n0", prefix));
+        var refreshedAt = await Db.HashGetAsync(NodeKey("n49", prefix), "r");
+
+        var writesBefore = await WriteCallsAsync();
+        Assert.Equal(50, (await slow.LoadPathAsync(TenantA, "n49", CancellationToken.None)).Nodes.Count);
+        Assert.Equal(0, await WriteCallsAsync() - writesBefore);
+        Assert.True(await Db.KeyTimeToLiveAsync(NodeKey("n0", prefix)) <= rootTtl, "the root's TTL was extended");
+        Assert.Equal(refreshedAt, await Db.HashGetAsync(NodeKey("n49", prefix), "r"));
+
+        // 3 s retention (slack 300 ms): a load 1.5 s after the writes refreshes every node (PEXPIRE, tombstone SET, index
+        // PEXPIRE each, and the r field).
+        await WriteAsync(conv, path);
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var before = await Db.KeyTimeToLiveAsync(NodeKey("n0"));
+        writesBefore = await WriteCallsAsync();
+        Assert.Equal(50, (await Load("n49")).Nodes.Count);
+        Assert.True(await WriteCallsAsync() - writesBefore >= 50 * 2);
+        Assert.True(await Db.KeyTimeToLiveAsync(NodeKey("n0")) > before + TimeSpan.FromMilliseconds(900));
+    }
+
+    /// <summary>Writes the server has executed so far (scripts' own calls included), from <c>INFO commandstats</c>.</summary>
+    private Task<long> WriteCallsAsync() => CallsAsync("cmdstat_pexpire", "cmdstat_set", "cmdstat_hset", "cmdstat_del", "cmdstat_expire", "cmdstat_psetex");
+
     /// <summary>Runs one store operation and asserts it cost exactly one command sent and one script call on the server.</summary>
     private async Task<T> Measure<T>(Func<Task<T>> operation)
     {
@@ -179,12 +213,15 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
     }
 
     /// <summary>EVAL + EVALSHA calls so far, from <c>INFO commandstats</c>.</summary>
-    private async Task<long> ScriptCallsAsync()
+    private Task<long> ScriptCallsAsync() => CallsAsync("cmdstat_eval", "cmdstat_evalsha");
+
+    /// <summary>Calls of the named commands so far, from <c>INFO commandstats</c>.</summary>
+    private async Task<long> CallsAsync(params string[] commands)
     {
         var calls = 0L;
         foreach (var (key, value) in (await server.Server.InfoAsync("commandstats")).SelectMany(group => group))
         {
-            if (key is not ("cmdstat_eval" or "cmdstat_evalsha")) continue;
+            if (!commands.Contains(key)) continue;
             var field = value.Split(',')[0];
             calls += long.Parse(field["calls=".Length..], CultureInfo.InvariantCulture);
         }

@@ -363,8 +363,10 @@ public abstract class ResponseTreeStoreContractTests
         await Store.MarkPendingAsync(conversation, "resp_pending", None);
         Assert.Equal(new ResponseLocation(ResponseStatus.Found, conversation), await Locate("resp_pending"));
         Assert.Equal(ResponseStatus.Unknown, (await Locate("resp_pending", TenantB)).Status);
-        // It routes, but it is no node until it completes: its context cannot be loaded yet.
-        Assert.Equal(ResponseStatus.Unknown, (await Load("resp_pending")).Status);
+        // It routes, but it is no node until it completes: its context cannot be loaded yet, and it says it is pending
+        // (started, not completed: a client chaining on it gets a retryable error, not "not found").
+        Assert.Equal(ResponseStatus.Pending, (await Load("resp_pending")).Status);
+        Assert.Equal(ResponseStatus.Unknown, (await Load("resp_pending", TenantB)).Status);
         await WriteAsync(conversation, Node("resp_pending", null, conversation, Text("q"), Text("a")));
         Assert.Equal(ResponseStatus.Found, (await Load("resp_pending")).Status);
     }

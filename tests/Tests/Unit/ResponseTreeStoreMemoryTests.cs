@@ -57,6 +57,32 @@ public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTest
     }
 
     [Fact]
+    public async Task A_load_within_the_slack_refreshes_nothing_yet_the_path_outlives_that_use_by_R()
+    {
+        var conv = Conv("load-slack");
+        await WriteAsync(conv, Node("root", null, conv, Text("r")), Node("leaf", "root", conv, Text("l")));
+        await PassAsync(S / 2);
+        Assert.Equal(ResponseStatus.Found, (await Load("leaf")).Status); // within the slack of the write: nothing refreshed
+
+        // Unrefreshed, the root expires R+s after its write, which is still more than R after the load.
+        await PassAsync(R + S / 2 - TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseStatus.Found, (await Locate("root")).Status);
+        await PassAsync(TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseLocation.Expired, await Locate("root"));
+    }
+
+    [Fact]
+    public async Task A_load_past_the_slack_refreshes_the_whole_path()
+    {
+        var conv = Conv("load-refresh");
+        await WriteAsync(conv, Node("root", null, conv, Text("r")), Node("leaf", "root", conv, Text("l")));
+        await PassAsync(S + TimeSpan.FromTicks(1));
+        Assert.Equal(ResponseStatus.Found, (await Load("leaf")).Status);
+        await PassAsync(R);
+        Assert.Equal(ResponseStatus.Found, (await Load("leaf")).Status);
+    }
+
+    [Fact]
     public async Task Expired_entries_are_swept_so_memory_is_bounded_by_retention()
     {
         for (var c = 0; c < 10; c++)
