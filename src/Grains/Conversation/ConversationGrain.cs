@@ -308,18 +308,18 @@ public sealed partial class ConversationGrain(
         }
         socketBudget.Admit(socket);
         socket.Busy = true;
-        if (_deactivating || cancellationToken.IsCancellationRequested)
-        {
-            // The grain is going away (or the client did) while the handshake completed: never keep a socket it cannot close.
-            await socket.DisposeAsync();
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
-        }
         _socket = socket;
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketOpened, Usage = socket.Usage });
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
-        BridgeMetrics.OpenSockets.Add(1);
+        if (_deactivating || cancellationToken.IsCancellationRequested)
+        {
+            // The grain is going away (or the client did) while the handshake completed: closed the one way every socket
+            // is, which gives its slot in the budget back (a socket disposed here once kept its slot for good).
+            await DropSocketAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
+        }
         return socket;
     }
 
@@ -329,7 +329,6 @@ public sealed partial class ConversationGrain(
         _socket = null;
         socketBudget.Release(socket);
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
-        BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }
 

@@ -26,5 +26,6 @@ public static class BridgeMetrics
     public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");
-    public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets");
+    public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets",
+        description: "Upstream sockets holding a slot of their silo's budget (moved by UpstreamSocketBudget only)");
 }

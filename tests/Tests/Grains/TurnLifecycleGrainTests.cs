@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Text.Json;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 
 namespace CodexLb.Tests.Grains;
@@ -288,5 +290,12 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         }
         else Assert.Null(created);
         await events.DisposeAsync().AsTask().ContinueWith(_ => { });
+
+        // No closed socket keeps its slot in its silo's budget (what codexlb_upstream_open_sockets reports): once the idle
+        // sockets of earlier tests closed too (idle timeout 2 s), every budget is empty.
+        var budgets = fixture.Cluster.Silos.Select(s => s.ServiceProvider.GetRequiredService<UpstreamSocketBudget>()).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (budgets.Sum(b => b.Count) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(0, budgets.Sum(b => b.Count));
     }
 }
