@@ -298,4 +298,47 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         while (budgets.Sum(b => b.Count) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
         Assert.Equal(0, budgets.Sum(b => b.Count));
     }
+
+    [Fact]
+    public async Task A_trailing_frame_of_a_response_that_failed_mid_stream_never_reaches_the_next_turn()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", "before")]))));
+        var failing = "fails-" + Guid.NewGuid().ToString("N")[..10];
+        // The provider ends the response with an error after four events and sends its event 4 300 ms later: by then the
+        // next turn is streaming (events 100 ms apart), on the same socket if the owner kept it.
+        fixture.Simulator.Faults.Add(Fault.ErrorMidStream(4, TimeSpan.FromMilliseconds(300)).WhenTextContains(failing));
+        var failed = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", failing)], previousResponseId: first.ResponseId()))));
+        Assert.Equal("response.failed", failed[^1].Type);
+
+        var (request, _) = SlowTurn(first.ResponseId());
+        var next = await ReadAllAsync(grain.Follow(request));
+        AssertWholeStream(next);
+        AssertOneResponse(next);
+        Assert.Contains(fixture.Simulator.Ledger.Requests, r => r.Fault?.StartsWith("ErrorMidStream", StringComparison.Ordinal) == true && r.Outcome == RequestOutcome.Error);
+    }
+
+    [Fact]
+    public async Task A_frame_of_another_response_before_response_created_never_becomes_the_turns_event()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var marker = "stray-" + Guid.NewGuid().ToString("N")[..10];
+        fixture.Simulator.Faults.Add(Fault.StrayFrame().WhenTextContains(marker));
+        var turn = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", marker)]))));
+        AssertWholeStream(turn);
+        AssertOneResponse(turn);
+        Assert.Equal(1, UpstreamRequestsFor(ResponseIdOf(turn[0])!));
+
+        // What the conversation holds is the turn's own answer: it continues from it.
+        var next = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", "next")], previousResponseId: turn.ResponseId()))));
+        Assert.Equal("response.completed", next[^1].Type);
+    }
+
+    /// <summary>Every event that names a response names the one the turn created.</summary>
+    private static void AssertOneResponse(IReadOnlyList<TurnEvent> events)
+    {
+        var id = ResponseIdOf(events[0]);
+        Assert.NotNull(id);
+        Assert.All(events, e => Assert.True(ResponseIdOf(e) is null || ResponseIdOf(e) == id, $"{e.Type} of another response: {ResponseIdOf(e)}"));
+    }
 }
