@@ -46,4 +46,10 @@ public sealed record TurnRequest
 
     /// <summary><c>background:true</c>: the turn runs to completion whether or not a client follows it.</summary>
     [Id(12)] public bool Background { get; init; }
+
+    /// <summary>
+    /// A gateway re-dispatched this turn after losing an owner that may have run it (it answered, or failed in a way that
+    /// does not prove the call never arrived). An owner that then runs the turn afresh counts its generation as a repeat.
+    /// </summary>
+    [Id(13)] public bool Redispatched { get; init; }
 }

@@ -114,12 +114,20 @@ public sealed partial class ConversationGrain(
         {
             _turns[turnId] = turn;
             _turnsByFingerprint[fingerprint] = turn;
-            turn.Execution = RunAdmittedAsync(request, turn);
+            turn.Execution = RunAdmittedAsync(request, turn, RerunOf(request, retried));
             return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
         }
         turn.Complete(time.GetUtcNow());
         return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
     }
+
+    /// <summary>
+    /// Why a turn that runs here may repeat a generation already paid for: its gateway re-dispatched it after losing an owner
+    /// that may have sent it upstream, or the client asked again for an answer that was delivered (to a gateway that died,
+    /// or to a client that wants it once more). Null for a first run.
+    /// </summary>
+    private static string? RerunOf(TurnRequest request, RunningTurn? delivered) =>
+        !request.Generate ? null : request.Redispatched ? "redispatch" : delivered is not null ? "retry" : null;
 
     public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
         _turns.TryGetValue(turnId, out var turn)
@@ -216,9 +224,9 @@ public sealed partial class ConversationGrain(
         if (_turnsByFingerprint.TryGetValue(turn.Fingerprint, out var indexed) && indexed == turn) _turnsByFingerprint.Remove(turn.Fingerprint);
     }
 
-    private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn)
+    private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn, string? rerun)
     {
-        var record = new TurnAccounting();
+        var record = new TurnAccounting { Rerun = rerun };
         var cancellation = turn.Cancellation.Token;
         using var activity = BridgeMetrics.Source.StartActivity("codexlb.upstream_turn");
         activeTurns.Enter();
@@ -258,11 +266,24 @@ public sealed partial class ConversationGrain(
             _lastTurnEnded = turn.FinishedAt;
             ScheduleIdleRelease(_idleRelease);
             Record(request, turn, record);
-            BridgeMetrics.Generations.Record(record.Generations);
+            CountGenerations(record);
             activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)
                 .SetTag("codexlb.replays", record.Replays).SetTag("gen_ai.usage.input_tokens", record.InputTokens)
                 .SetTag("codexlb.outcome", turn.Outcome);
         }
+    }
+
+    /// <summary>
+    /// Generations per client turn, and the ones beyond its first (duplicated work: what an operator alerts on). A re-run
+    /// counts the generation its earlier run is presumed to have paid for (an upper bound when that owner died before
+    /// sending it: nothing here can know).
+    /// </summary>
+    private static void CountGenerations(TurnAccounting turn)
+    {
+        var generations = turn.GenerationsPerClientTurn;
+        BridgeMetrics.Generations.Record(generations);
+        if (generations > 1)
+            BridgeMetrics.Regenerations.Add(generations - 1, new KeyValuePair<string, object?>("reason", turn.Rerun ?? "replay"));
     }
 
     private void Record(TurnRequest request, RunningTurn sink, TurnAccounting turn)
@@ -272,6 +293,7 @@ public sealed partial class ConversationGrain(
             ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
             SentDelta = turn.SentDelta, FullSends = turn.FullSends, Replays = turn.Replays, UpstreamInputTokens = turn.InputTokens,
             CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
+            Generations = turn.GenerationsPerClientTurn,
         });
         while (_recentTurns.Count > RecentTurnLimit) _recentTurns.Dequeue();
         BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));

@@ -17,7 +17,10 @@ public static class BridgeMetrics
     public static readonly Counter<long> TurnBases = Meter.CreateCounter<long>("codexlb.turn.bases",
         description: "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)");
     public static readonly Histogram<long> Generations = Meter.CreateHistogram<long>("codexlb.turn.generations", unit: "{generation}",
-        description: "Generating response.create frames sent upstream per client turn on its owner (1 is the goal; 0 = answered without one)");
+        description: "Generating response.create frames the provider accepted per client turn (1 is the goal; 0 = answered without one); a re-run counts its earlier run's");
+    public static readonly Counter<long> Regenerations = Meter.CreateCounter<long>("codexlb.turn.regenerations", unit: "{generation}",
+        description: "Generations beyond a client turn's first: duplicated work (reason: replay = resent after the socket was lost before response.created, " +
+                     "redispatch = re-run after its owner was lost, retry = the client asked again for an answer already delivered)");
     public static readonly Counter<long> Reattachments = Meter.CreateCounter<long>("codexlb.turn.reattachments",
         description: "Calls that attached to a running turn instead of running it again (redispatch: a gateway after a stall; retry: a client's retry)");
     public static readonly Counter<long> Cancellations = Meter.CreateCounter<long>("codexlb.turn.cancellations",

@@ -334,6 +334,28 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         Assert.Equal("response.completed", next[^1].Type);
     }
 
+    [Fact]
+    public async Task A_client_turns_generations_count_what_reached_the_provider_and_a_rerun_counts_its_lost_run()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var markers = Enumerable.Range(0, 4).Select(i => $"gen{i}-" + Guid.NewGuid().ToString("N")[..10]).ToArray();
+        fixture.Simulator.Faults.Add(Fault.CloseBefore(0).WhenTextContains(markers[1])); // lost before response.created: sent again
+        fixture.Simulator.Faults.Add(Fault.Error(400, "invalid_value").WhenTextContains(markers[3])); // refused: nothing generated
+        for (var i = 0; i < markers.Length; i++)
+        {
+            var body = Items.Body([Items.Message("user", markers[i])]);
+            body["metadata"] = new System.Text.Json.Nodes.JsonObject { ["sim_tag"] = markers[i] };
+            // Turn 2 comes from a gateway that lost the turn's first owner: it runs afresh here.
+            await ReadAllAsync(grain.Follow(Turns.Request(body) with { Redispatched = i == 2 }));
+        }
+
+        // What the provider was asked to generate: one, two (the lost request and its replay), one (the other one went to the
+        // lost owner), one that it refused.
+        var upstream = markers.Select(m => fixture.Simulator.Ledger.Requests.Count(r => r.Tag == m && r.Generate)).ToList();
+        Assert.Equal([1, 2, 1, 1], upstream);
+        Assert.Equal([1, 2, 2, 0], (await grain.GetStats()).RecentTurns.Select(t => t.Generations));
+    }
+
     /// <summary>Every event that names a response names the one the turn created.</summary>
     private static void AssertOneResponse(IReadOnlyList<TurnEvent> events)
     {
