@@ -19,4 +19,6 @@ public sealed record TurnRecord
     [Id(9)] public string Outcome { get; init; } = "";
     /// <summary>Input items of the last upstream send of the turn (what the provider was charged for as new).</summary>
     [Id(10)] public int ItemsSent { get; init; }
+    /// <summary>Generations of the client turn as its owner counts them (<c>codexlb_turn_generations</c>; 1 is the goal).</summary>
+    [Id(11)] public int Generations { get; init; }
 }

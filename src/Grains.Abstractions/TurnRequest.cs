@@ -49,4 +49,10 @@ public sealed record TurnRequest
 
     /// <summary>The settings by meaning, as the gateway's parser read them (0: not sent; the owner reads them back).</summary>
     [Id(13)] public ulong SettingsFingerprint { get; init; }
+
+    /// <summary>
+    /// A gateway re-dispatched this turn after losing an owner that may have run it (it answered, or failed in a way that
+    /// does not prove the call never arrived). An owner that then runs the turn afresh counts its generation as a repeat.
+    /// </summary>
+    [Id(14)] public bool Redispatched { get; init; }
 }

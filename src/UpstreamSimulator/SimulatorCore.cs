@@ -44,6 +44,7 @@ internal sealed class SimulatorCore
         e.InputItemCount = request.InputItemCount;
         e.NewInputTokens = request.InputTokens;
         e.RequestBytes = request.RequestBytes;
+        e.Tag = request.Settings.Tag;
     });
 
     /// <summary>Validates the anchor, picks a fault and plans the turn.</summary>

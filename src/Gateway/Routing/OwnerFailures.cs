@@ -31,11 +31,6 @@ public static class OwnerFailures
             UseJitter = true,
             Delay = TimeSpan.FromMilliseconds(100),
             MaxDelay = TimeSpan.FromSeconds(2),
-            OnRetry = args =>
-            {
-                Telemetry.GatewayMetrics.Rebinds.Add(1);
-                return default;
-            },
         })
         .Build();
 

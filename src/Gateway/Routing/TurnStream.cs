@@ -1,4 +1,5 @@
 using CodexLb.Gateway.Endpoints;
+using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Events;
 
@@ -26,6 +27,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
     private TurnEvent? _current;
     private int _delivered;
     private bool _ended;
+    private bool _ownerMayHaveRun; // an owner answered for this turn, or failed without proving the call never arrived
 
     public TurnEvent Current => _current!;
 
@@ -95,11 +97,11 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         try
         {
             // Once an event went to the client the rest is asked for by turn id; before, asking again is RunTurn (it re-attaches).
-            return await WatchAsync(_delivered > 0 ? grain!.NextEvents(turn.TurnId, _delivered, aborted) : grain!.RunTurn(turn, aborted));
+            return Answered(await WatchAsync(_delivered > 0 ? grain!.NextEvents(turn.TurnId, _delivered, aborted) : grain!.RunTurn(turn, aborted)));
         }
         catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
         {
-            Abandon();
+            Failed(ex);
             return await OwnerFailures.Retry.ExecuteAsync(static (stream, _) => stream.RedispatchAsync(), this, aborted);
         }
     }
@@ -107,15 +109,34 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
     private async ValueTask<TurnEvents> RedispatchAsync()
     {
         Redispatches++;
+        GatewayMetrics.Rebinds.Add(1);
         try
         {
-            return await WatchAsync(grain!.RunTurn(_delivered == 0 ? turn : turn with { ReplayFrom = _delivered, AttachOnly = true }, aborted));
+            // A new owner that runs the turn afresh learns that the lost one may have generated it already (a repeat it counts).
+            var again = _delivered == 0 ? turn with { Redispatched = _ownerMayHaveRun } : turn with { ReplayFrom = _delivered, AttachOnly = true };
+            return Answered(await WatchAsync(grain!.RunTurn(again, aborted)));
         }
-        catch
+        catch (Exception ex)
         {
-            Abandon();
+            Failed(ex);
             throw;
         }
+    }
+
+    private TurnEvents Answered(TurnEvents answer)
+    {
+        _ownerMayHaveRun = true;
+        return answer;
+    }
+
+    /// <summary>
+    /// A message the cluster refused to deliver never reached an owner; anything else (a timeout above all, or a silo that
+    /// died under a call already delivered: <see cref="SiloUnavailableException"/>) may have run the turn there.
+    /// </summary>
+    private void Failed(Exception ex)
+    {
+        if (ex is not OrleansMessageRejectionException or SiloUnavailableException) _ownerMayHaveRun = true;
+        Abandon();
     }
 
     private ValueTask<TurnEvents> WatchAsync(ValueTask<TurnEvents> call) =>

@@ -13,7 +13,7 @@ public static class GatewayMetrics
     public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.gateway.turns", description: "Turns by transport and outcome");
     public static readonly Histogram<double> TimeToFirstByte = Meter.CreateHistogram<double>("codexlb.gateway.ttfb", unit: "ms", description: "Request start to the first byte sent to the client");
     public static readonly Histogram<double> Overhead = Meter.CreateHistogram<double>("codexlb.gateway.overhead", unit: "ms", description: "Gateway work before the grain call: read, authenticate, parse, route");
-    public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Turns re-dispatched after the owner failed before the first event");
+    public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Re-dispatches of a turn whose owner failed or stayed silent past the owner timeout (never a retried lookup)");
     public static readonly Counter<long> IndexLookups = Meter.CreateCounter<long>("codexlb.gateway.index_lookups",
         description: "Turns routed through the response index (a store read): an id the alias cache did not hold, or a keyless client's history matched by content");
     public static readonly UpDownCounter<long> ActiveStreams = Meter.CreateUpDownCounter<long>("codexlb.gateway.active_streams");

@@ -107,6 +107,7 @@ public sealed partial class ConversationGrain
                 return;
             }
             CountSend(turn, delta, frame.Length, delta ? plan.NewCount : items.Count);
+            if (request.Generate) turn.Generations++;
 
             UpstreamEvent? first;
             try
@@ -132,6 +133,7 @@ public sealed partial class ConversationGrain
 
             if (created.Type == EventTypes.Error)
             {
+                if (request.Generate) turn.Generations--; // refused: the provider generated nothing
                 var error = EventReader.Summarize(created.Data);
                 if (error.ErrorCode == ErrorCodes.PreviousResponseNotFound && delta && !forceFull)
                 {
@@ -254,7 +256,6 @@ public sealed partial class ConversationGrain
             switch (current.Type)
             {
                 case EventTypes.Created:
-                    turn.Generations++;
                     responseId = sink.ResponseId = EventReader.ReadResponseId(current.Data);
                     if (responseId is not null) await MarkPendingAsync(responseId);
                     break;

@@ -46,6 +46,13 @@ public sealed partial class ConversationGrain(
     private const int RecentTurnLimit = 64;
     private static readonly TimeSpan FinishedTurnLifetime = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// How long a delivered answer still counts as undelivered for a client asking the same again: the owner cannot tell a
+    /// gateway that read the terminal event and died before writing it (its client retries at once) from a client asking
+    /// again on purpose, so within this window the answer is replayed, as it is to identical requests sent together.
+    /// </summary>
+    public static readonly TimeSpan DeliveredRetryGrace = TimeSpan.FromSeconds(5);
+
     private string Key => this.GetPrimaryKeyString();
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
@@ -127,7 +134,8 @@ public sealed partial class ConversationGrain(
         }
         // A client's retry of a turn it never got the answer to (its gateway died): the same context and settings, however
         // sent (the Codex CLI retries an anchored websocket turn as its full history on a new connection).
-        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && !(retried.Finished && retried.Delivered))
+        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried)
+            && !(retried.Finished && retried.Delivered && time.GetUtcNow() - retried.FinishedAt > DeliveredRetryGrace))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
         var turn = new RunningTurn(turnId, fingerprint);
@@ -137,12 +145,20 @@ public sealed partial class ConversationGrain(
         {
             _turns[turnId] = turn;
             _turnsByFingerprint[fingerprint] = turn;
-            turn.Execution = RunAdmittedAsync(request, turn);
+            turn.Execution = RunAdmittedAsync(request, turn, RerunOf(request, retried));
             return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
         }
         turn.Complete(time.GetUtcNow());
         return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
     }
+
+    /// <summary>
+    /// Why a turn that runs here may repeat a generation already paid for: its gateway re-dispatched it after losing an owner
+    /// that may have sent it upstream, or the client asked again for an answer that was delivered (to a gateway that died,
+    /// or to a client that wants it once more). Null for a first run.
+    /// </summary>
+    private static string? RerunOf(TurnRequest request, RunningTurn? delivered) =>
+        !request.Generate ? null : request.Redispatched ? "redispatch" : delivered is not null ? "retry" : null;
 
     public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
         _turns.TryGetValue(turnId, out var turn)
@@ -239,9 +255,9 @@ public sealed partial class ConversationGrain(
         if (_turnsByFingerprint.TryGetValue(turn.Fingerprint, out var indexed) && indexed == turn) _turnsByFingerprint.Remove(turn.Fingerprint);
     }
 
-    private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn)
+    private async Task RunAdmittedAsync(TurnRequest request, RunningTurn turn, string? rerun)
     {
-        var record = new TurnAccounting();
+        var record = new TurnAccounting { Rerun = rerun };
         var cancellation = turn.Cancellation.Token;
         using var activity = BridgeMetrics.Source.StartActivity("codexlb.upstream_turn");
         activeTurns.Enter();
@@ -281,11 +297,24 @@ public sealed partial class ConversationGrain(
             _lastTurnEnded = turn.FinishedAt;
             ScheduleIdleRelease(_idleRelease);
             Record(request, turn, record);
-            BridgeMetrics.Generations.Record(record.Generations);
+            CountGenerations(record);
             activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)
                 .SetTag("codexlb.replays", record.Replays).SetTag("gen_ai.usage.input_tokens", record.InputTokens)
                 .SetTag("codexlb.outcome", turn.Outcome);
         }
+    }
+
+    /// <summary>
+    /// Generations per client turn, and the ones beyond its first (duplicated work: what an operator alerts on). A re-run
+    /// counts the generation its earlier run is presumed to have paid for (an upper bound when that owner died before
+    /// sending it: nothing here can know).
+    /// </summary>
+    private static void CountGenerations(TurnAccounting turn)
+    {
+        var generations = turn.GenerationsPerClientTurn;
+        BridgeMetrics.Generations.Record(generations);
+        if (generations > 1)
+            BridgeMetrics.Regenerations.Add(generations - 1, new KeyValuePair<string, object?>("reason", turn.Rerun ?? "replay"));
     }
 
     private void Record(TurnRequest request, RunningTurn sink, TurnAccounting turn)
@@ -295,6 +324,7 @@ public sealed partial class ConversationGrain(
             ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
             SentDelta = turn.SentDelta, FullSends = turn.FullSends, Replays = turn.Replays, UpstreamInputTokens = turn.InputTokens,
             CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
+            Generations = turn.GenerationsPerClientTurn,
         });
         while (_recentTurns.Count > RecentTurnLimit) _recentTurns.Dequeue();
         BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));
@@ -331,18 +361,18 @@ public sealed partial class ConversationGrain(
         }
         socketBudget.Admit(socket);
         socket.Busy = true;
-        if (_deactivating || cancellationToken.IsCancellationRequested)
-        {
-            // The grain is going away (or the client did) while the handshake completed: never keep a socket it cannot close.
-            await socket.DisposeAsync();
-            cancellationToken.ThrowIfCancellationRequested();
-            throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
-        }
         _socket = socket;
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketOpened, Usage = socket.Usage });
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
-        BridgeMetrics.OpenSockets.Add(1);
+        if (_deactivating || cancellationToken.IsCancellationRequested)
+        {
+            // The grain is going away (or the client did) while the handshake completed: closed the one way every socket
+            // is, which gives its slot in the budget back (a socket disposed here once kept its slot for good).
+            await DropSocketAsync();
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
+        }
         return socket;
     }
 
@@ -352,7 +382,6 @@ public sealed partial class ConversationGrain(
         _socket = null;
         socketBudget.Release(socket);
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
-        BridgeMetrics.OpenSockets.Add(-1);
         await socket.DisposeAsync();
     }
 

@@ -17,7 +17,10 @@ public static class BridgeMetrics
     public static readonly Counter<long> TurnBases = Meter.CreateCounter<long>("codexlb.turn.bases",
         description: "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)");
     public static readonly Histogram<long> Generations = Meter.CreateHistogram<long>("codexlb.turn.generations", unit: "{generation}",
-        description: "Generating response.create frames sent upstream per client turn on its owner (1 is the goal; 0 = answered without one)");
+        description: "Generating response.create frames the provider accepted per client turn (1 is the goal; 0 = answered without one); a re-run counts its earlier run's");
+    public static readonly Counter<long> Regenerations = Meter.CreateCounter<long>("codexlb.turn.regenerations", unit: "{generation}",
+        description: "Generations beyond a client turn's first: duplicated work (reason: replay = resent after the socket was lost before response.created, " +
+                     "redispatch = re-run after its owner was lost, retry = the client asked again for an answer already delivered)");
     public static readonly Counter<long> Reattachments = Meter.CreateCounter<long>("codexlb.turn.reattachments",
         description: "Calls that attached to a running turn instead of running it again (redispatch: a gateway after a stall; retry: a client's retry)");
     public static readonly Counter<long> Cancellations = Meter.CreateCounter<long>("codexlb.turn.cancellations",
@@ -28,5 +31,6 @@ public static class BridgeMetrics
     public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");
-    public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets");
+    public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets",
+        description: "Upstream sockets holding a slot of their silo's budget (moved by UpstreamSocketBudget only)");
 }

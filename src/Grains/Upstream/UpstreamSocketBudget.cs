@@ -1,3 +1,4 @@
+using CodexLb.Grains.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace CodexLb.Grains.Upstream;
@@ -5,7 +6,9 @@ namespace CodexLb.Grains.Upstream;
 /// <summary>
 /// The upstream sockets one silo may hold (<c>CodexLb:Upstream:MaxSocketsPerSilo</c>): every socket is a file descriptor
 /// and provider-side state. At the bound the socket idle the longest is closed to make room (its conversation reconnects
-/// on its next turn, with one full send); when every socket is in a turn, the new turn is answered 503 retryably.
+/// on its next turn, with one full send); when every socket is in a turn, the new turn is answered 503 retryably. The
+/// budget is also what <c>codexlb_upstream_open_sockets</c> reports: the gauge moves exactly when a socket takes or gives
+/// back its slot, so a socket that kept its slot after it closed shows there.
 /// </summary>
 public sealed class UpstreamSocketBudget(IOptions<UpstreamOptions> options)
 {
@@ -30,6 +33,7 @@ public sealed class UpstreamSocketBudget(IOptions<UpstreamOptions> options)
                     if (!socket.Busy && (victim is null || socket.LastActivity < victim.LastActivity)) victim = socket;
                 if (victim is null) return false;
                 _open.Remove(victim);
+                BridgeMetrics.OpenSockets.Add(-1);
             }
             _reserved++;
         }
@@ -43,13 +47,14 @@ public sealed class UpstreamSocketBudget(IOptions<UpstreamOptions> options)
         lock (_lock)
         {
             _reserved--;
-            if (socket is not null) _open.Add(socket);
+            if (socket is not null && _open.Add(socket)) BridgeMetrics.OpenSockets.Add(1);
         }
     }
 
     public void Release(UpstreamSocket socket)
     {
-        lock (_lock) _open.Remove(socket);
+        lock (_lock)
+            if (_open.Remove(socket)) BridgeMetrics.OpenSockets.Add(-1);
     }
 }
 

@@ -30,13 +30,13 @@ public sealed record Fault(FaultKind Kind)
 
     // ---- parameters ----
 
-    /// <summary>Event index (= sequence_number) for CloseBeforeEvent / CloseAfterEvent.</summary>
+    /// <summary>Event index (= sequence_number) for CloseBeforeEvent / CloseAfterEvent / ErrorMidStream.</summary>
     public int EventIndex { get; init; }
 
-    /// <summary>HTTP status for RefuseHandshake (default 503) and ErrorFrame (default 500).</summary>
+    /// <summary>HTTP status for RefuseHandshake (default 503), ErrorFrame and ErrorMidStream (default 500).</summary>
     public int? Status { get; init; }
 
-    /// <summary>Error code for ErrorFrame / ResponseFailed / RefuseHandshake.</summary>
+    /// <summary>Error code for ErrorFrame / ErrorMidStream / ResponseFailed / RefuseHandshake.</summary>
     public string? Code { get; init; }
 
     public string? Message { get; init; }
@@ -83,6 +83,11 @@ public sealed record Fault(FaultKind Kind)
 
     public static Fault Hang() => new(FaultKind.Hang);
 
+    public static Fault ErrorMidStream(int eventIndex, TimeSpan trailingDelay, int status = 500, string code = "server_error") =>
+        new(FaultKind.ErrorMidStream) { EventIndex = eventIndex, EventDelay = trailingDelay, Status = status, Code = code };
+
+    public static Fault StrayFrame() => new(FaultKind.StrayFrame);
+
     public static Fault Delay(TimeSpan firstEventDelay, TimeSpan eventDelay) =>
         new(FaultKind.Delay) { FirstEventDelay = firstEventDelay, EventDelay = eventDelay };
 
@@ -104,6 +109,7 @@ public sealed record Fault(FaultKind Kind)
     {
         FaultKind.CloseBeforeEvent or FaultKind.CloseAfterEvent => $"{Kind}({EventIndex})",
         FaultKind.ErrorFrame or FaultKind.RefuseHandshake => $"{Kind}({Status}/{Code})",
+        FaultKind.ErrorMidStream => $"{Kind}({EventIndex}/{Status}/{Code})",
         FaultKind.ResponseFailed => $"{Kind}({Code})",
         _ => Kind.ToString(),
     };

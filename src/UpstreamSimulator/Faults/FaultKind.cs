@@ -32,4 +32,17 @@ public enum FaultKind
 
     /// <summary>Answer normally with the fault's latency parameters (FirstEventDelay, EventDelay, TextDeltas).</summary>
     Delay,
+
+    /// <summary>
+    /// WebSocket: send events [0, EventIndex), then an error frame (<c>Status</c>/<c>Code</c> as ErrorFrame) that ends the
+    /// response, then, <c>EventDelay</c> later, event EventIndex of the failed response: a trailing frame that was already on
+    /// its way. The connection stays open and takes the next request meanwhile. HTTP: answers normally.
+    /// </summary>
+    ErrorMidStream,
+
+    /// <summary>
+    /// WebSocket: before the response, a <c>response.completed</c> frame of another response (another id): a frame that
+    /// belongs to no request in flight. HTTP: answers normally.
+    /// </summary>
+    StrayFrame,
 }

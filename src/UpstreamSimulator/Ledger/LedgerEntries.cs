@@ -44,9 +44,10 @@ internal sealed class RequestEntry
     public string? Fault;
     public string? Authorization;
     public RequestKind Kind;
+    public string? Tag;
 
     public RequestRecord ToRecord() =>
         new(Id, ConnectionId, IndexOnConnection, Transport, StartedAt, EndedAt, Model, PreviousResponseId, AnchorValid,
             IsDelta, InputItemCount, NewInputTokens, ContextTokens, CachedTokens, OutputTokens, ResponseId, Outcome,
-            ErrorCode, ErrorStatus, Generate, RequestBytes, Fault, Authorization, Kind);
+            ErrorCode, ErrorStatus, Generate, RequestBytes, Fault, Authorization, Kind, Tag);
 }

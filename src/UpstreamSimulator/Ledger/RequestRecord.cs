@@ -15,6 +15,7 @@ namespace CodexLb.UpstreamSimulator;
 /// <param name="Fault">Label of the fault that hit the request: the kind, or the in-band directive string.</param>
 /// <param name="Authorization">Authorization header (the websocket handshake's, or the HTTP request's).</param>
 /// <param name="Kind">The operation: a create, or one of the HTTP calls on stored responses, input_tokens, compact.</param>
+/// <param name="Tag">The request's <c>metadata.sim_tag</c>, if any: which of a test's requests this was.</param>
 public sealed record RequestRecord(
     long Id,
     long? ConnectionId,
@@ -39,4 +40,5 @@ public sealed record RequestRecord(
     int RequestBytes,
     string? Fault,
     string? Authorization,
-    RequestKind Kind = RequestKind.Create);
+    RequestKind Kind = RequestKind.Create,
+    string? Tag = null);

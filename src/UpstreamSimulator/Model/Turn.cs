@@ -72,6 +72,14 @@ internal sealed class TurnEffects
     public bool Hang { get; init; }
     public bool Graceful { get; init; }
 
+    /// <summary>End the response with this error frame before frame <see cref="ErrorAt"/>, and send that frame after it (WebSocket).</summary>
+    public SimError? MidStreamError { get; init; }
+
+    public int ErrorAt { get; init; }
+
+    /// <summary>Send a frame of another response before this one (WebSocket).</summary>
+    public bool StrayFrame { get; init; }
+
     /// <summary>Retry-After of an HTTP error answer.</summary>
     public TimeSpan? RetryAfter { get; init; }
 }

@@ -89,5 +89,18 @@ internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
         Hang = fault?.Kind == FaultKind.Hang,
         Graceful = fault?.Graceful ?? false,
         RetryAfter = fault?.RetryAfter,
+        MidStreamError = fault?.Kind == FaultKind.ErrorMidStream ? SimErrors.FromFault(fault) : null,
+        ErrorAt = fault?.Kind == FaultKind.ErrorMidStream ? fault.EventIndex : 0,
+        StrayFrame = fault?.Kind == FaultKind.StrayFrame,
     };
+
+    /// <summary>A <c>response.completed</c> frame of a response nobody asked for (another id, empty output).</summary>
+    public ReadOnlyMemory<byte> StrayFrame(string model)
+    {
+        var batch = new EventBatch();
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        var stray = new Turn { Kind = TurnKind.Completed, Frames = batch, ResponseId = ids.Next("resp"), Model = model, CreatedAt = now, CompletedAt = now };
+        ResponseEvents.WriteResponseEvent(batch, "response.completed", stray, "completed");
+        return batch[0];
+    }
 }

@@ -170,7 +170,9 @@ internal sealed class WebSocketSession
         else
         {
             _busy = true;
-            _inFlight = RunTurnAsync(request, entry);
+            var run = RunTurnAsync(request, entry);
+            // A response that ended with a mid-stream error may still send its trailing frame: wait for both at the end.
+            _inFlight = _inFlight.IsCompleted ? run : Task.WhenAll(_inFlight, run);
         }
     }
 
@@ -191,8 +193,18 @@ internal sealed class WebSocketSession
                 await SendAsync(usage, ct); // the ChatGPT backend reports the key's windows before each response
             }
             _core.Keys.BindReasoning(Authorization, turn.Items.Where(i => i.IsReasoning).Select(i => i.Id));
+            if (effects.StrayFrame)
+            {
+                await SendAsync(_core.Planner.StrayFrame(request.Model), ct);
+            }
 
             var count = turn.Frames.Count;
+            if (effects.MidStreamError is { } error && effects.ErrorAt < count)
+            {
+                await FailMidStreamAsync(request, entry, turn, effects, error, ct);
+                return;
+            }
+
             var limit = Math.Min(effects.StopBefore ?? count, count);
             var closeAfter = effects.StopBefore is not null || effects.CloseAtEnd;
             for (var i = 0; i < limit; i++)
@@ -232,6 +244,30 @@ internal sealed class WebSocketSession
         {
             _core.AbortIfInFlight(entry);
         }
+    }
+
+    /// <summary>
+    /// The provider gives up on a response it is streaming: an error frame ends it (the connection takes the next request
+    /// from then on), and one more frame of it that was already on its way follows.
+    /// </summary>
+    private async Task FailMidStreamAsync(CreateRequest request, RequestEntry entry, Turn turn, TurnEffects effects, SimError error, CancellationToken ct)
+    {
+        for (var i = 0; i < effects.ErrorAt; i++)
+        {
+            await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+            await SendAsync(turn.Frames[i], ct);
+        }
+
+        if (request.PreviousResponseId is not null)
+        {
+            _anchor = null; // A continuation that fails evicts the connection's cached state.
+        }
+
+        _core.Finish(entry, RequestOutcome.Error, error);
+        _busy = false;
+        await SendAsync(TurnPlanner.PlanError(error).Frames[0], ct);
+        await DelayAsync(effects.EventDelay, ct);
+        await SendAsync(turn.Frames[effects.ErrorAt], ct);
     }
 
     /// <summary>Makes the turn's result visible (anchor, ledger, busy flag) just before its terminal frame goes out.</summary>

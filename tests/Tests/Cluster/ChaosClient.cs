@@ -31,6 +31,7 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
         var body = style == ClientStyle.FullHistory
             ? Items.Body([.. _history, .. newItems])
             : Items.Body(newItems, previousResponseId: LastResponseId);
+        body["metadata"] = new JsonObject { ["sim_tag"] = TagOf(id, turn) }; // the ledger names each upstream request's client turn
         var trueTokens = _history.Concat(newItems).Sum(i => TokenCounter.Count(i.ToJsonString()));
         var started = clock.Elapsed.TotalSeconds;
         var errors = new List<string>();
@@ -51,6 +52,9 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
         }
         throw new InvalidOperationException($"conversation {id} turn {turn} did not complete: {string.Join("; ", errors)}");
     }
+
+    /// <summary>The simulator ledger's tag of every upstream request of one client turn (<c>metadata.sim_tag</c>).</summary>
+    public static string TagOf(int conversation, int turn) => $"chaos-{conversation}-{turn}";
 
     /// <summary>The last output asked for a tool: the next turn must answer it.</summary>
     public string? PendingCallId => _history.LastOrDefault() is JsonObject last && (string?)last["type"] == "function_call" ? (string?)last["call_id"] : null;

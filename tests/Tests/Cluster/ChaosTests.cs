@@ -32,7 +32,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var clock = Stopwatch.StartNew();
         var clients = Enumerable.Range(0, Conversations)
             .Select(i => new ChaosClient(i, i % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock)).ToList();
-        var kills = new List<(string What, double At)>();
+        var kills = new List<(string What, double At, double Done)>();
 
         var traffic = Task.WhenAll(clients.Select((c, i) => DriveAsync(c, i)));
         var chaos = ChaosAsync(cluster, clock, kills);
@@ -68,7 +68,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             Assert.True(drift <= 0.01, $"conv {t.Conversation} turn {t.Turn}: upstream context {upstream.ContextTokens} vs true {t.TrueTokens} tokens");
         }
 
-        foreach (var (what, at) in kills)
+        foreach (var (what, at, _) in kills)
         {
             // Affected: turns in flight at the kill that saw a failure. Recovery: kill to their successful completion.
             var inFlight = turns.Where(t => t.StartedAt <= at && t.EndedAt >= at).ToList();
@@ -78,8 +78,34 @@ public sealed class ChaosTests(ITestOutputHelper output)
                 (affected.Count == 0 ? "-" : $"first {affected[0]:F2}s, median {affected[affected.Count / 2]:F2}s, slowest {affected[^1]:F2}s"));
             Assert.True(recovered is null or < 30, $"{what}: no affected turn recovered within 30 s");
         }
+        AssertGenerationsPerClientTurn(turns, kills, await cluster.Sim.GetRequestsAsync());
         Assert.Contains(kills, k => turns.Any(t => t.StartedAt <= k.At && t.EndedAt >= k.At && k.What.StartsWith("kill -9 silo")));
         cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    /// <summary>
+    /// What the provider generated per client turn, from the simulator ledger (every upstream request carries its client
+    /// turn's tag; a request the provider refused generated nothing): exactly one, or at most two for a turn in flight when a
+    /// silo was killed (its owner may have died after sending it).
+    /// </summary>
+    private void AssertGenerationsPerClientTurn(List<TurnLog> turns, List<(string What, double At, double Done)> kills, IReadOnlyList<RequestRecord> ledger)
+    {
+        var generations = ledger.Where(r => r.Generate && r.Tag is not null && r.Outcome != RequestOutcome.Error)
+            .GroupBy(r => r.Tag!).ToDictionary(g => g.Key, g => g.ToList());
+        var perTurn = turns.Select(t =>
+        {
+            var mine = generations.GetValueOrDefault(ChaosClient.TagOf(t.Conversation, t.Turn)) ?? [];
+            // In flight while the kill went on (from the signal to the process's exit: the process may still send for a moment).
+            var siloKilled = kills.Any(k => k.What.StartsWith("kill -9 silo", StringComparison.Ordinal) && t.StartedAt <= k.Done && t.EndedAt >= k.At);
+            return (Turn: t, Generations: mine, SiloKilled: siloKilled);
+        }).ToList();
+        output.WriteLine("generations per client turn: " + string.Join(", ", perTurn.GroupBy(p => p.Generations.Count).OrderBy(g => g.Key)
+            .Select(g => $"{g.Key}: {g.Count()} turns ({g.Count(p => p.SiloKilled)} in flight at a silo kill)")));
+        var wrong = perTurn.Where(p => !(p.Generations.Count == 1 || (p.SiloKilled && p.Generations.Count == 2))).ToList();
+        foreach (var (t, mine, siloKilled) in wrong)
+            output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts, silo kill: {siloKilled}): " +
+                             string.Join(" | ", mine.Select(SimulatorControlClient.Describe)) + " errors: " + string.Join(" | ", t.Errors));
+        Assert.True(wrong.Count == 0, $"{wrong.Count} client turns were generated a wrong number of times (see the output)");
     }
 
     private static async Task DriveAsync(ChaosClient client, int index)
@@ -97,13 +123,14 @@ public sealed class ChaosTests(ITestOutputHelper output)
         }
     }
 
-    private async Task ChaosAsync(ClusterHarness cluster, Stopwatch clock, List<(string, double)> kills)
+    private async Task ChaosAsync(ClusterHarness cluster, Stopwatch clock, List<(string, double, double)> kills)
     {
         async Task Kill(ManagedProcess process)
         {
-            kills.Add(($"kill -9 {process.Name}", clock.Elapsed.TotalSeconds));
+            var at = clock.Elapsed.TotalSeconds;
             await process.KillAsync();
-            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s kill -9 {process.Name}");
+            kills.Add(($"kill -9 {process.Name}", at, clock.Elapsed.TotalSeconds));
+            output.WriteLine($"{clock.Elapsed.TotalSeconds:F1}s kill -9 {process.Name} (signalled at {at:F1}s)");
         }
 
         await Task.Delay(4000);

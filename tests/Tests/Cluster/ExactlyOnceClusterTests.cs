@@ -187,6 +187,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         Assert.Single(turn.Events, e => e.IsTerminal);
         turn.AssertContiguous();
         Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.Equal(0, await RegenerationsAsync(cluster, expected: 0)); // and the dashboard shows no duplicated work
 
         var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0]), Path,
             Items.Body([Items.Message("user", "after the stall " + marker)], stream: false, previousResponseId: turn.CompletedResponseId));
@@ -212,6 +213,10 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         Assert.True(evicted is not null, "the owner was not declared dead during its stall (5 s, held up to 15 s more): the test would not prove what it says");
 
         Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        // What an operator sees: the generations beyond the turn's first, as many as the provider really ran.
+        var regenerations = await RegenerationsAsync(cluster, expected: generations.Count - 1);
+        output.WriteLine($"MEASURED {point}: {generations.Count} generations in the ledger, codexlb_turn_regenerations_total {regenerations}");
+        Assert.Equal(generations.Count - 1, regenerations);
         if (turn.Status is { } status && (int)status >= 500)
         {
             Assert.Empty(turn.Events); // a 5xx before any event (retryable by status)
@@ -262,12 +267,20 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         await ReportAsync(cluster, turn, generations);
         var recovery = ((turn.CompletedAt ?? turn.EndedAt!.Value) - killedAt).TotalSeconds;
         var evicted = EvictedAt(cluster.Silos.Single(s => s != owner), killedAt);
+        var answered = generations.FirstOrDefault(r => r.ResponseId is not null && r.ResponseId == turn.CompletedResponseId);
         output.WriteLine($"MEASURED kill -9 of the owner ({owner.Name}) before response.created -> declared dead " +
-                         $"{(evicted is null ? "never" : $"{(evicted.Value - killedAt).TotalSeconds:F2}s")}, -> client's completed answer: {recovery:F2}s");
+                         $"{(evicted is null ? "never" : $"{(evicted.Value - killedAt).TotalSeconds:F2}s")}, -> the new owner's generation started " +
+                         $"{(answered is null ? "-" : $"{(answered.StartedAt - killedAt).TotalSeconds:F2}s")}, -> client's completed answer: {recovery:F2}s");
 
+        // The mechanism, not a stopwatch (CI has 2 cores): membership declared the owner dead, and the turn ran again,
+        // once, on the survivor, whose answer is the one the client got; the dashboard counts that repeat.
         Assert.True(turn.IsCompleted, "the turn was not recovered: " + turn.Describe());
-        Assert.True(recovery < 15, $"recovery took {recovery:F2}s");
-        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.True(evicted is not null, "membership never declared the killed owner dead");
+        Assert.True(generations.Count is 1 or 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.True(answered is not null && answered.StartedAt > killedAt,
+            $"the client's answer {turn.CompletedResponseId} is not a generation that started after the kill: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.Equal(generations.Count - 1, await RegenerationsAsync(cluster, expected: generations.Count - 1));
+        Assert.True(recovery < 15, $"recovery took {recovery:F2}s"); // a hang, not a timing goal
         Assert.Single(turn.Events, e => e.IsTerminal);
         turn.AssertContiguous();
         var next = await SseClient.PostAsync(http, Path, Items.Body([Items.Message("user", "after the kill")], stream: false, previousResponseId: turn.CompletedResponseId));
@@ -332,6 +345,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             {
                 var metrics = await cluster.CreateClient(process, TimeSpan.FromSeconds(5)).GetStringAsync("/metrics");
                 var lines = metrics.Split('\n').Where(l => !l.StartsWith('#') && (l.StartsWith("codexlb_turn_reattachments", StringComparison.Ordinal)
+                    || l.StartsWith("codexlb_turn_regenerations", StringComparison.Ordinal) || l.StartsWith("codexlb_turn_generations_sum", StringComparison.Ordinal)
                     || l.StartsWith("codexlb_turns_total", StringComparison.Ordinal) || l.StartsWith("codexlb_turn_cancellations", StringComparison.Ordinal)
                     || l.StartsWith("codexlb_gateway_rebinds", StringComparison.Ordinal) || l.StartsWith("codexlb_gateway_turns_total", StringComparison.Ordinal)));
                 output.WriteLine($"{process.Name} metrics: {string.Join(" | ", lines)}");
@@ -346,6 +360,26 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
         foreach (var process in cluster.Silos.Concat(cluster.Gateways))
             output.WriteLine($"---- {process.Name} ({(process.IsRunning ? "running" : $"exited {process.ExitCode}")}) last lines:\n{process.Tail(25)}");
+    }
+
+    /// <summary>
+    /// <c>codexlb_turn_regenerations_total</c> summed over the running silos (a silo declared dead takes its counts with it),
+    /// once it equals <paramref name="expected"/> or 5 s passed (the exporter caches a scrape for 300 ms).
+    /// </summary>
+    private static async Task<double> RegenerationsAsync(ClusterHarness cluster, int expected)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
+        while (true)
+        {
+            var sum = 0.0;
+            foreach (var silo in cluster.Silos.Where(s => s.IsRunning))
+            {
+                try { sum += await cluster.MetricAsync(silo, "codexlb_turn_regenerations_total"); }
+                catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException) { } // exiting after its death declaration
+            }
+            if (sum == expected || DateTime.UtcNow > deadline) return sum;
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>When <paramref name="survivor"/>'s membership evicted (declared dead) a silo after <paramref name="after"/>, from its log.</summary>

@@ -19,11 +19,18 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
 {
     private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(1);
 
-    /// <summary>A marker whose provider stream takes several seconds (events 150 ms apart).</summary>
+    /// <summary>
+    /// The next turn "starts at once": well within the abandoned answer's length (<see cref="SlowMarker"/>, about 30 s), so a
+    /// next turn that waited behind it cannot pass, and generous for a loaded 2-core machine. The Codex CLI's bound also
+    /// covers starting a new CLI process.
+    /// </summary>
+    private static readonly TimeSpan NextTurnBound = TimeSpan.FromSeconds(5), NextCliTurnBound = TimeSpan.FromSeconds(15);
+
+    /// <summary>A marker whose provider stream takes about 30 s (200 text deltas, events 150 ms apart).</summary>
     private string SlowMarker()
     {
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
-        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
+        product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)) with { TextDeltas = 200 }).WhenTextContains(marker).Times(1));
         return marker;
     }
 
@@ -75,8 +82,8 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         history.Add(Items.Message("user", "another question"));
         var next = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body(history), session);
         Assert.Equal("response.completed", next.Terminal!.Type);
-        output.WriteLine($"next turn completed in {clock.Elapsed.TotalMilliseconds:F0} ms");
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"the next turn waited {clock.Elapsed.TotalMilliseconds:F0} ms");
+        output.WriteLine($"MEASURED next turn completed in {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.True(clock.Elapsed < NextTurnBound, $"the next turn waited {clock.Elapsed.TotalMilliseconds:F0} ms");
     }
 
     [Fact]
@@ -160,6 +167,15 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         Assert.Equal(RequestOutcome.Aborted, record.Outcome);
         Assert.True(stopped < StopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
         socket.Dispose();
+
+        // The user's next prompt, on a new connection of the same session (the same conversation): at once, not behind
+        // the abandoned answer.
+        clock.Restart();
+        await using var again = await WsClient.ConnectAsync(product.BaseUrl, ProductFixture.ApiKey, session);
+        var next = await again.TurnAsync(Items.Body([Items.Message("user", "another question")]));
+        output.WriteLine($"MEASURED next turn completed in {clock.Elapsed.TotalMilliseconds:F0} ms");
+        Assert.Equal("response.completed", next[^1].Type());
+        Assert.True(clock.Elapsed < NextTurnBound, $"the next turn waited {clock.Elapsed.TotalMilliseconds:F0} ms");
     }
 
     [Theory]
@@ -193,8 +209,9 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
 
         clock.Restart();
         var next = await codex.ResumeLastAsync("a different question");
-        output.WriteLine($"next prompt completed in {clock.Elapsed.TotalMilliseconds:F0} ms: {next.Describe()}");
+        output.WriteLine($"MEASURED next prompt (a new CLI process) completed in {clock.Elapsed.TotalMilliseconds:F0} ms: {next.Describe()}");
         Assert.True(next.ExitCode == 0 && next.TurnCompleted, next.Describe());
+        Assert.True(clock.Elapsed < NextCliTurnBound, $"the next prompt took {clock.Elapsed.TotalMilliseconds:F0} ms");
         foreach (var r in product.Simulator.Ledger.Requests.Skip(before))
             output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} {r.Outcome} {r.Fault}");
         Assert.DoesNotContain(product.Simulator.Ledger.Requests.Skip(before), r => r.ErrorCode == "previous_response_not_found");

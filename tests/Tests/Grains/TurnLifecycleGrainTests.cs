@@ -2,8 +2,11 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Conversation;
+using CodexLb.Grains.Upstream;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
 
 namespace CodexLb.Tests.Grains;
@@ -160,7 +163,7 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
-    public async Task An_answer_nobody_received_is_replayed_to_the_retry_but_a_delivered_one_is_generated_again()
+    public async Task An_answer_nobody_received_is_replayed_to_the_retry_and_a_delivered_one_only_within_the_grace()
     {
         var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
         var (request, _) = SlowTurn();
@@ -176,7 +179,12 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         Assert.Equal(ResponseIdOf(created), ResponseIdOf(replayed[0]));
         Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
 
-        // Delivered now: asking again is a new question with a new answer.
+        // Delivered now, but the owner cannot know the gateway that read it wrote it (killed in between, its client retries
+        // at once): asked again at once, it is replayed; once the grace is over it is a new question with a new answer.
+        var soon = await ReadAllAsync(grain.Follow(request with { TurnId = "soon-" + Guid.NewGuid() }));
+        Assert.Equal(ResponseIdOf(created), ResponseIdOf(soon[0]));
+        Assert.Equal(1, fixture.Simulator.Ledger.Requests.Count - before);
+        await Task.Delay(ConversationGrain.DeliveredRetryGrace + TimeSpan.FromSeconds(1));
         var again = await ReadAllAsync(grain.Follow(request with { TurnId = "again-" + Guid.NewGuid() }));
         Assert.Equal("response.completed", again[^1].Type);
         Assert.NotEqual(ResponseIdOf(created), ResponseIdOf(again[0]));
@@ -256,7 +264,9 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var sent = fixture.Simulator.Ledger.Requests.Single(r => r.ResponseId == next.ResponseId());
         Assert.Null(sent.PreviousResponseId); // closing the socket was the only way to stop the provider: one full resend
         var stolen = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "x")], previousResponseId: ResponseIdOf(created)));
-        Assert.Equal(400, Assert.Single(stolen).Rejection!.Status); // nothing of the abandoned turn was written
+        // Nothing of the abandoned turn was written: it started and never completed, which its id says (retryably, never a 400).
+        var refused = Assert.Single(stolen).Rejection!;
+        Assert.Equal((409, "previous_response_incomplete"), (refused.Status, refused.Code));
     }
 
     [Fact]
@@ -341,5 +351,77 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         }
         else Assert.Null(created);
         await events.DisposeAsync().AsTask().ContinueWith(_ => { });
+
+        // No closed socket keeps its slot in its silo's budget (what codexlb_upstream_open_sockets reports): once the idle
+        // sockets of earlier tests closed too (idle timeout 2 s), every budget is empty.
+        var budgets = fixture.Cluster.Silos.Select(s => s.ServiceProvider.GetRequiredService<UpstreamSocketBudget>()).ToList();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (budgets.Sum(b => b.Count) > 0 && DateTime.UtcNow < deadline) await Task.Delay(100);
+        Assert.Equal(0, budgets.Sum(b => b.Count));
+    }
+
+    [Fact]
+    public async Task A_trailing_frame_of_a_response_that_failed_mid_stream_never_reaches_the_next_turn()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var first = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", "before")]))));
+        var failing = "fails-" + Guid.NewGuid().ToString("N")[..10];
+        // The provider ends the response with an error after four events and sends its event 4 300 ms later: by then the
+        // next turn is streaming (events 100 ms apart), on the same socket if the owner kept it.
+        fixture.Simulator.Faults.Add(Fault.ErrorMidStream(4, TimeSpan.FromMilliseconds(300)).WhenTextContains(failing));
+        var failed = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", failing)], previousResponseId: first.ResponseId()))));
+        Assert.Equal("response.failed", failed[^1].Type);
+
+        var (request, _) = SlowTurn(first.ResponseId());
+        var next = await ReadAllAsync(grain.Follow(request));
+        AssertWholeStream(next);
+        AssertOneResponse(next);
+        Assert.Contains(fixture.Simulator.Ledger.Requests, r => r.Fault?.StartsWith("ErrorMidStream", StringComparison.Ordinal) == true && r.Outcome == RequestOutcome.Error);
+    }
+
+    [Fact]
+    public async Task A_frame_of_another_response_before_response_created_never_becomes_the_turns_event()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var marker = "stray-" + Guid.NewGuid().ToString("N")[..10];
+        fixture.Simulator.Faults.Add(Fault.StrayFrame().WhenTextContains(marker));
+        var turn = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", marker)]))));
+        AssertWholeStream(turn);
+        AssertOneResponse(turn);
+        Assert.Equal(1, UpstreamRequestsFor(ResponseIdOf(turn[0])!));
+
+        // What the conversation holds is the turn's own answer: it continues from it.
+        var next = await ReadAllAsync(grain.Follow(Turns.Request(Items.Body([Items.Message("user", "next")], previousResponseId: turn.ResponseId()))));
+        Assert.Equal("response.completed", next[^1].Type);
+    }
+
+    [Fact]
+    public async Task A_client_turns_generations_count_what_reached_the_provider_and_a_rerun_counts_its_lost_run()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var markers = Enumerable.Range(0, 4).Select(i => $"gen{i}-" + Guid.NewGuid().ToString("N")[..10]).ToArray();
+        fixture.Simulator.Faults.Add(Fault.CloseBefore(0).WhenTextContains(markers[1])); // lost before response.created: sent again
+        fixture.Simulator.Faults.Add(Fault.Error(400, "invalid_value").WhenTextContains(markers[3])); // refused: nothing generated
+        for (var i = 0; i < markers.Length; i++)
+        {
+            var body = Items.Body([Items.Message("user", markers[i])]);
+            body["metadata"] = new System.Text.Json.Nodes.JsonObject { ["sim_tag"] = markers[i] };
+            // Turn 2 comes from a gateway that lost the turn's first owner: it runs afresh here.
+            await ReadAllAsync(grain.Follow(Turns.Request(body) with { Redispatched = i == 2 }));
+        }
+
+        // What the provider was asked to generate: one, two (the lost request and its replay), one (the other one went to the
+        // lost owner), one that it refused.
+        var upstream = markers.Select(m => fixture.Simulator.Ledger.Requests.Count(r => r.Tag == m && r.Generate)).ToList();
+        Assert.Equal([1, 2, 1, 1], upstream);
+        Assert.Equal([1, 2, 2, 0], (await grain.GetStats()).RecentTurns.Select(t => t.Generations));
+    }
+
+    /// <summary>Every event that names a response names the one the turn created.</summary>
+    private static void AssertOneResponse(IReadOnlyList<TurnEvent> events)
+    {
+        var id = ResponseIdOf(events[0]);
+        Assert.NotNull(id);
+        Assert.All(events, e => Assert.True(ResponseIdOf(e) is null || ResponseIdOf(e) == id, $"{e.Type} of another response: {ResponseIdOf(e)}"));
     }
 }

@@ -171,6 +171,62 @@ public sealed class SimulatorFaultTests
     }
 
     [Fact]
+    public async Task Error_mid_stream_ends_the_response_with_an_error_frame_then_sends_its_trailing_frame_while_the_socket_takes_the_next_request()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        sim.Faults.Add(Fault.ErrorMidStream(3, TimeSpan.FromMilliseconds(300)));
+        await using var client = await SimWsClient.ConnectAsync(sim);
+
+        var failed = await client.CreateAsync(Turn);
+        Assert.Equal(["response.created", "response.in_progress", "response.output_item.added", "error"], failed.Types);
+        Assert.Equal((500, "server_error"), (failed.ErrorStatus, failed.ErrorCode));
+        var record = sim.Ledger.Requests.Single();
+        Assert.Equal((RequestOutcome.Error, "ErrorMidStream(3/500/server_error)"), (record.Outcome, record.Fault));
+
+        // The next request is answered at once; the failed response's event 3 follows its error 300 ms later, on the same socket.
+        await client.SendAsync(Create(Turn));
+        var failedItem = failed.Events[2].GetProperty("item").GetProperty("id").GetString();
+        bool Trailing(System.Text.Json.JsonElement f) => f.TryGetProperty("item_id", out var item) && item.GetString() == failedItem;
+        var frames = new List<System.Text.Json.JsonElement>();
+        while (!frames.Any(Trailing) || !frames.Any(f => f.GetProperty("type").GetString() == "response.completed"))
+            frames.Add((await client.ReceiveAsync())!.Value);
+        var trailing = Assert.Single(frames, Trailing);
+        Assert.Equal(("response.content_part.added", 3), (trailing.GetProperty("type").GetString(), trailing.GetProperty("sequence_number").GetInt32()));
+        Assert.Equal(2, sim.Ledger.Requests.Count);
+    }
+
+    [Fact]
+    public async Task A_stray_frame_is_a_completed_response_of_another_id_before_the_response()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        sim.Faults.Add(Fault.StrayFrame());
+        await using var client = await SimWsClient.ConnectAsync(sim);
+
+        await client.SendAsync(Create(Turn));
+        var stray = (await client.ReceiveAsync())!.Value;
+        var response = await client.ReadResponseAsync();
+        Assert.Equal("response.completed", stray.GetProperty("type").GetString());
+        Assert.True(response.IsCompleted);
+        Assert.Equal("response.created", response.Types.First());
+        Assert.NotEqual(response.ResponseId, stray.GetProperty("response").GetProperty("id").GetString());
+        Assert.Equal(response.ResponseId, sim.Ledger.Requests.Single().ResponseId);
+    }
+
+    [Fact]
+    public async Task A_requests_sim_tag_metadata_is_recorded_in_the_ledger()
+    {
+        await using var sim = await UpstreamSimulatorHost.StartAsync();
+        await using var client = await SimWsClient.ConnectAsync(sim);
+        var body = JsonNode.Parse(Create(Turn))!;
+        body["metadata"] = new JsonObject { ["sim_tag"] = "turn-7" };
+
+        await client.SendAsync(body.ToJsonString());
+        Assert.True((await client.ReadResponseAsync()).IsCompleted);
+        await client.CreateAsync(Turn);
+        Assert.Equal(["turn-7", null], sim.Ledger.Requests.Select(r => r.Tag));
+    }
+
+    [Fact]
     public async Task Hang_never_answers_and_keeps_the_connection_busy()
     {
         await using var sim = await UpstreamSimulatorHost.StartAsync();

@@ -15,6 +15,9 @@ internal sealed class RequestSettings
     /// <summary>Metadata key (string value) that sets the number of text deltas of this request's answer.</summary>
     public const string TextDeltasMetadataKey = "sim_text_deltas";
 
+    /// <summary>Metadata key (string value, at most 128 characters) recorded in the ledger as the request's <c>Tag</c>.</summary>
+    public const string TagMetadataKey = "sim_tag";
+
     /// <summary>Upper bound of a per-request delta count, so one request cannot ask for gigabytes.</summary>
     public const int MaxTextDeltas = 200_000;
 
@@ -29,6 +32,9 @@ internal sealed class RequestSettings
     public ToolChoiceSpec ToolChoice { get; private set; } = ToolChoiceSpec.Auto;
     public OutputFormat Format { get; private set; } = OutputFormat.Text;
     public int? TextDeltas { get; private set; }
+
+    /// <summary>The <c>sim_tag</c> metadata value: lets a test tell which of its requests an upstream request was.</summary>
+    public string? Tag { get; private set; }
 
     /// <summary>Reads one top-level property; returns false for names it does not handle.</summary>
     public bool Read(JsonProperty property)
@@ -95,6 +101,7 @@ internal sealed class RequestSettings
             case "metadata" when v.ValueKind == JsonValueKind.Object:
                 Echo.Metadata = Echoable(v);
                 TextDeltas = DeltasFrom(v);
+                Tag = String(v, TagMetadataKey) is { Length: <= 128 } tag ? tag : null;
                 return true;
             case "prompt_cache_key" when v.ValueKind == JsonValueKind.String:
                 Echo.PromptCacheKey = v.GetString();
