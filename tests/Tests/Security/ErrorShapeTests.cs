@@ -95,6 +95,39 @@ public sealed class ErrorShapeTests(ProductFixture product)
         Assert.True(loud.Count == 0, "logged at Warning or above: " + string.Join("\n", loud.Select(l => $"{l.Logger} [{l.Level}] {l.Message} {HostileClient.Shorten(l.Exception)}")));
     }
 
+    [Theory]
+    [InlineData("/v1/responses")]
+    [InlineData("/v1/chat/completions")]
+    public async Task A_body_cut_short_by_the_client_logs_no_warning_and_no_stack_trace(string path)
+    {
+        // Kestrel logged "Reading is already in progress" with a stack trace at Warning for every client that closed a
+        // Content-Length body mid-way (dotnet/aspnetcore#52324): an easy log flood.
+        using var logs = new LogCapture();
+        for (var i = 0; i < 4; i++)
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(product.BaseUrl.Host, product.BaseUrl.Port);
+            var stream = tcp.GetStream();
+            var half = "{\"model\":\"gpt-5.5\",\"input\":\"" + new string('x', 500);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: {product.BaseUrl.Authority}\r\n" +
+                $"Authorization: Bearer {ProductFixture.ApiKey}\r\nContent-Type: application/json\r\nContent-Length: {half.Length * 2}\r\n\r\n{half}"));
+            await Task.Delay(500); // the endpoint is waiting for the rest of the body
+            if (i % 2 == 1) tcp.Client.LingerState = new LingerOption(true, 0); // a reset, as a killed client sends; else a plain close
+            tcp.Close();
+        }
+        Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/v1/models")).StatusCode); // the product still answers
+        await Task.Delay(1000); // let Kestrel finish the closed connections
+
+        // The capture is process-wide: the host's own categories. Debug lines (off by default) may carry a stack trace.
+        var loud = logs.Lines.Where(l => l.Logger.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || l.Logger.StartsWith("CodexLb", StringComparison.Ordinal))
+            .Where(l => l.Level >= 3 || (l.Level >= 2 && l.Exception.Contains(" at ", StringComparison.Ordinal)) || l.Exception.Contains("Reading is already in progress", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(loud.Count == 0, "logged at Warning or above, or with a stack trace: " +
+            string.Join("\n", loud.Select(l => $"{l.Logger} [{l.Level}] {l.Message} {HostileClient.Shorten(l.Exception)}")));
+        // Not vacuous: the capture sees the host's lines about these connections (Kestrel's at Debug).
+        Assert.Contains(logs.Lines, l => l.Logger.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal));
+    }
+
     [Fact]
     public void Kestrels_refusals_map_to_their_own_status()
     {
