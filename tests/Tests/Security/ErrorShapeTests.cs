@@ -128,6 +128,34 @@ public sealed class ErrorShapeTests(ProductFixture product)
         Assert.Contains(logs.Lines, l => l.Logger.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("GET", "/v1/models?after=", 10_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("GET", "/nope/", 10_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("POST", "/v1/responses?x=", 12_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("GET", "/v1/models", 0, 1, 40_000, 431, "request_headers_too_large")]
+    [InlineData("POST", "/v1/responses", 0, 150, 10, 431, "request_headers_too_large")]
+    [InlineData("GET", "/healthz", 0, 3, 15_000, 431, "request_headers_too_large")]
+    public async Task A_request_line_or_headers_past_the_limits_is_an_openai_shaped_414_or_431(
+        string method, string path, int pathPadding, int headerCount, int headerLength, int status, string code)
+    {
+        // Past the limits clients see (8 KiB request line, 32 KiB or 100 header fields) but within Kestrel's (twice
+        // those), which would otherwise refuse with an empty body before any app code runs.
+        var headers = Enumerable.Range(0, headerCount).Select(i => KeyValuePair.Create($"x-pad-{i}", new string('h', headerLength)));
+        var answer = await HostileClient.SendAsync(product.Http, new HttpMethod(method), path + new string('a', pathPadding),
+            method == "POST" ? "{}"u8.ToArray() : null, headers);
+        Assert.Equal(status, answer.Code);
+        Assert.Equal(code, answer.Error.GetProperty("code").GetString());
+        Assert.Equal(ErrorTypes.InvalidRequest, answer.Error.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_request_line_and_headers_just_within_the_limits_are_served()
+    {
+        var headers = Enumerable.Range(0, 90).Select(i => KeyValuePair.Create($"x-pad-{i}", new string('h', 300)));
+        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Get, "/v1/models?after=" + new string('a', 7_000), headers: headers);
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+    }
+
     [Fact]
     public void Kestrels_refusals_map_to_their_own_status()
     {
