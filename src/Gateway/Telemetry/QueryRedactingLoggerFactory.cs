@@ -61,6 +61,7 @@ public sealed partial class QueryRedactingLoggerFactory(ILoggerFactory inner) : 
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
+            if (!inner.IsEnabled(logLevel)) return; // no provider takes it: not formatted (callers need not check first)
             var message = formatter(state, exception);
             var redacted = redact(message);
             var values = state as IReadOnlyList<KeyValuePair<string, object?>>;
