@@ -165,7 +165,10 @@ public sealed class ErrorShapeTests(ProductFixture product)
         Assert.Equal(413, GatewayErrors.ForBadRequest(new BadHttpRequestException("big", StatusCodes.Status413PayloadTooLarge), 100).Status);
         Assert.Equal(400, GatewayErrors.ForBadRequest(new BadHttpRequestException("chunk", StatusCodes.Status400BadRequest)).Status);
         Assert.Equal(431, GatewayErrors.ForBadRequest(new BadHttpRequestException("headers", StatusCodes.Status431RequestHeaderFieldsTooLarge)).Status);
-        foreach (var status in new[] { 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 431, 500, 502, 503 })
+        // The same codes as the bridge's own head limits (RequestHeadLimits).
+        Assert.Equal(ErrorCodes.RequestHeadersTooLarge, GatewayErrors.ForStatus(431).Code);
+        Assert.Equal(ErrorCodes.UriTooLong, GatewayErrors.ForStatus(414).Code);
+        foreach (var status in new[] { 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 429, 431, 500, 502, 503 })
         {
             var error = GatewayErrors.ForStatus(status);
             Assert.Equal(status, error.Status);
