@@ -50,6 +50,8 @@ public static partial class GatewayErrors
         StatusCodes.Status401Unauthorized => new(401, ErrorCodes.InvalidApiKey, "Authentication is required.", ErrorTypes.Authentication),
         StatusCodes.Status408RequestTimeout => ProxyErrors.RequestTimeout(),
         StatusCodes.Status413PayloadTooLarge => new(413, ErrorCodes.RequestTooLarge, "The request is too large.", ErrorTypes.InvalidRequest),
+        StatusCodes.Status414UriTooLong => ProxyErrors.UriTooLong(RequestHeadLimits.MaxRequestLineBytes),
+        StatusCodes.Status431RequestHeaderFieldsTooLarge => ProxyErrors.RequestHeadersTooLarge(RequestHeadLimits.MaxHeaderBytes, RequestHeadLimits.MaxHeaderCount),
         StatusCodes.Status429TooManyRequests => new(429, ErrorCodes.RateLimitExceeded, "Too many requests; retry shortly.", ErrorTypes.RateLimit),
         >= 500 => new(status, ErrorCodes.ServerError, $"The bridge could not process the request ({ReasonPhrases.GetReasonPhrase(status)}).", ErrorTypes.Server),
         _ => new(status, Code(status), ReasonPhrases.GetReasonPhrase(status) is { Length: > 0 } reason ? reason + "." : $"HTTP {status}.", ErrorTypes.InvalidRequest),

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.IO.Pipelines;
 using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Http;
@@ -8,16 +7,23 @@ namespace CodexLb.Gateway.Endpoints;
 
 /// <summary>
 /// Reads a request body into one array, refusing it (413) past the configured limit before buffering it all, and
-/// answering a body Kestrel gave up on (too slow: 408, malformed: 400) with that status.
+/// answering a body Kestrel gave up on (too slow: 408, malformed or cut short: 400) with that status.
 /// </summary>
 public static class RequestBody
 {
+    /// <summary>The first buffer: a claimed Content-Length is not trusted with an allocation before the bytes arrive.</summary>
+    private const int InitialCapacity = 64 * 1024;
+
     public static async Task<(byte[]? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
         if (request.ContentLength > limit) return (null, ProxyErrors.RequestTooLarge(limit));
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
             feature.MaxRequestBodySize = limit + 1;
 
+        // Every read is consumed whole (copied out), never left examined-but-unconsumed: with a Content-Length body
+        // Kestrel cannot reset its connection pipe after such a read, and a client that then closes mid-body makes it
+        // log "Reading is already in progress" with a stack trace at Warning (dotnet/aspnetcore#52324), per connection.
+        using var body = new MemoryStream((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
         var reader = request.BodyReader;
         while (true)
         {
@@ -28,23 +34,19 @@ public static class RequestBody
             }
             catch (BadHttpRequestException ex)
             {
-                // Kestrel refused the body (too large, too slow, malformed chunking): the client's fault, answered
-                // with the status Kestrel chose, never a 500 with a stack trace.
+                // Kestrel refused the body (too large, too slow, malformed chunking, cut short): the client's fault,
+                // answered with the status Kestrel chose, never a 500 with a stack trace.
                 return (null, GatewayErrors.ForBadRequest(ex, limit));
             }
             var buffer = result.Buffer;
-            if (buffer.Length > limit)
+            if (body.Length + buffer.Length > limit)
             {
                 reader.AdvanceTo(buffer.End);
                 return (null, ProxyErrors.RequestTooLarge(limit));
             }
-            if (result.IsCompleted || result.IsCanceled)
-            {
-                var body = buffer.ToArray();
-                reader.AdvanceTo(buffer.End);
-                return (body, null);
-            }
-            reader.AdvanceTo(buffer.Start, buffer.End);
+            foreach (var segment in buffer) body.Write(segment.Span);
+            reader.AdvanceTo(buffer.End);
+            if (result.IsCompleted || result.IsCanceled) return (body.ToArray(), null);
         }
     }
 }

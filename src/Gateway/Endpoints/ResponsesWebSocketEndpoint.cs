@@ -53,7 +53,9 @@ public sealed class ResponsesWebSocketEndpoint(
         // The client is gone when the connection drops or it closes the socket, even in the middle of a turn: frames are
         // read concurrently with the turn, so a close mid-turn stops the turn instead of going unnoticed until it ends.
         using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        var frames = Channel.CreateBounded<ReceivedFrame>(new BoundedChannelOptions(4) { SingleReader = true, SingleWriter = true });
+        // One frame waits while a turn runs, and the next is read only once it has room: a socket holds at most two frames
+        // (the turn's and the next, MaxRequestBodyBytes each), however many a client sends ahead.
+        var frames = Channel.CreateBounded<ReceivedFrame>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
         var pump = PumpAsync(socket, frames.Writer, clientGone);
         try
         {
@@ -90,7 +92,7 @@ public sealed class ResponsesWebSocketEndpoint(
     {
         try
         {
-            while (await ReceiveAsync(socket, clientGone.Token) is { } received)
+            while (await frames.WaitToWriteAsync(clientGone.Token) && await ReceiveAsync(socket, clientGone.Token) is { } received)
                 await frames.WriteAsync(received, clientGone.Token);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)

@@ -10,8 +10,8 @@ public static class ClusterClientHosting
     /// <summary>
     /// Log levels every host (gateway and silo) starts from, below every other configuration source, so appsettings, the
     /// environment and the command line still override them. ASP.NET Core's own per-request lines (hosting, routing,
-    /// results, Kestrel) are Warning: at Information they write the full URL of every request, query string included,
-    /// which is where a client's key would be if it sent one there. Polly's per-call lines (every Orleans placement
+    /// results, Kestrel) are Warning: at Information they write a line per request (the URL without its query string,
+    /// which never reaches a log line). Polly's per-call lines (every Orleans placement
     /// decision) are Warning too. The product's own lines carry no key, no URL and no conversation text at any level.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> LogDefaults = new Dictionary<string, string?>
@@ -22,10 +22,14 @@ public static class ClusterClientHosting
         ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
     };
 
-    /// <summary>Adds <see cref="LogDefaults"/> as the lowest-priority configuration source.</summary>
+    /// <summary>
+    /// Adds <see cref="LogDefaults"/> as the lowest-priority configuration source, and cuts query strings from every log
+    /// line whatever the levels (<see cref="Telemetry.QueryRedactingLoggerFactory"/>).
+    /// </summary>
     public static WebApplicationBuilder AddCodexLogDefaults(this WebApplicationBuilder builder)
     {
         ((IConfigurationBuilder)builder.Configuration).Sources.Insert(0, new MemoryConfigurationSource { InitialData = LogDefaults });
+        Telemetry.QueryRedactingLoggerFactory.AddTo(builder.Services);
         return builder;
     }
 

@@ -25,6 +25,7 @@ public static class GatewayServiceCollectionExtensions
     {
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<GatewayOptions>, GatewayOptionsValidator>();
+        RequestHeadLimits.AddTo(services); // a request line or headers past the limits: a shaped 414/431, on every path
         services.AddSingleton<ClientAuthenticator>();
         services.AddClientKeys(configuration);
         services.AddSingleton(sp =>

@@ -13,6 +13,8 @@ public static class ErrorCodes
     public const string RequestTimeout = "request_timeout";
     public const string InvalidApiKey = "invalid_api_key";
     public const string RequestTooLarge = "request_too_large";
+    public const string RequestHeadersTooLarge = "request_headers_too_large";
+    public const string UriTooLong = "uri_too_long";
     public const string UpstreamUnavailable = "upstream_unavailable";
     public const string UpstreamRequestTimeout = "upstream_request_timeout";
     public const string StreamIncomplete = "stream_incomplete";
@@ -30,7 +32,7 @@ public static class ErrorCodes
     {
         ContextLengthExceeded or "insufficient_quota" or "invalid_prompt" or PreviousResponseNotFound
             or InvalidRequest or InvalidJson or InvalidEncoding or UnsupportedFrameType or InvalidApiKey or RequestTooLarge
-            or NotFound or MethodNotAllowed => false,
+            or RequestHeadersTooLarge or UriTooLong or NotFound or MethodNotAllowed => false,
         _ => true,
     };
 }

@@ -95,6 +95,12 @@ public static class ProxyErrors
     public static OpenAIError RequestTooLarge(long limit) =>
         new(413, ErrorCodes.RequestTooLarge, $"The request body exceeds {limit} bytes.", ErrorTypes.InvalidRequest);
 
+    public static OpenAIError RequestHeadersTooLarge(int maxBytes, int maxCount) =>
+        new(431, ErrorCodes.RequestHeadersTooLarge, $"The request headers exceed {maxBytes} bytes or {maxCount} fields.", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError UriTooLong(int limit) =>
+        new(414, ErrorCodes.UriTooLong, $"The request line (method, path and query string) exceeds {limit} bytes.", ErrorTypes.InvalidRequest);
+
     public static OpenAIError Internal() =>
         new(500, ErrorCodes.ServerError, "The bridge failed to process the request; retry it.", ErrorTypes.Server) { RetryAfterSeconds = 1 };
 }

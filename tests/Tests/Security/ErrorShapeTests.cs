@@ -95,6 +95,68 @@ public sealed class ErrorShapeTests(ProductFixture product)
         Assert.True(loud.Count == 0, "logged at Warning or above: " + string.Join("\n", loud.Select(l => $"{l.Logger} [{l.Level}] {l.Message} {HostileClient.Shorten(l.Exception)}")));
     }
 
+    [Theory]
+    [InlineData("/v1/responses")]
+    [InlineData("/v1/chat/completions")]
+    public async Task A_body_cut_short_by_the_client_logs_no_warning_and_no_stack_trace(string path)
+    {
+        // Kestrel logged "Reading is already in progress" with a stack trace at Warning for every client that closed a
+        // Content-Length body mid-way (dotnet/aspnetcore#52324): an easy log flood.
+        using var logs = new LogCapture();
+        for (var i = 0; i < 4; i++)
+        {
+            using var tcp = new TcpClient();
+            await tcp.ConnectAsync(product.BaseUrl.Host, product.BaseUrl.Port);
+            var stream = tcp.GetStream();
+            var half = "{\"model\":\"gpt-5.5\",\"input\":\"" + new string('x', 500);
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: {product.BaseUrl.Authority}\r\n" +
+                $"Authorization: Bearer {ProductFixture.ApiKey}\r\nContent-Type: application/json\r\nContent-Length: {half.Length * 2}\r\n\r\n{half}"));
+            await Task.Delay(500); // the endpoint is waiting for the rest of the body
+            if (i % 2 == 1) tcp.Client.LingerState = new LingerOption(true, 0); // a reset, as a killed client sends; else a plain close
+            tcp.Close();
+        }
+        Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/v1/models")).StatusCode); // the product still answers
+        await Task.Delay(1000); // let Kestrel finish the closed connections
+
+        // The capture is process-wide (other test classes' hosts log too): the categories that see a request's connection
+        // and its errors. Debug lines (off by default) may carry a stack trace.
+        var loud = logs.Lines.Where(l => l.Logger.StartsWith("Microsoft.AspNetCore", StringComparison.Ordinal) || l.Logger == GatewayErrors.LogCategory)
+            .Where(l => l.Level >= 3 || (l.Level >= 2 && l.Exception.Contains(" at ", StringComparison.Ordinal)) || l.Exception.Contains("Reading is already in progress", StringComparison.Ordinal))
+            .ToList();
+        Assert.True(loud.Count == 0, "logged at Warning or above, or with a stack trace: " +
+            string.Join("\n", loud.Select(l => $"{l.Logger} [{l.Level}] {l.Message} {HostileClient.Shorten(l.Exception)}")));
+        // Not vacuous: the capture sees the host's lines about these connections (Kestrel's at Debug).
+        Assert.Contains(logs.Lines, l => l.Logger.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("GET", "/v1/models?after=", 10_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("GET", "/nope/", 10_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("POST", "/v1/responses?x=", 12_000, 0, 0, 414, "uri_too_long")]
+    [InlineData("GET", "/v1/models", 0, 1, 40_000, 431, "request_headers_too_large")]
+    [InlineData("POST", "/v1/responses", 0, 150, 10, 431, "request_headers_too_large")]
+    [InlineData("GET", "/healthz", 0, 3, 15_000, 431, "request_headers_too_large")]
+    public async Task A_request_line_or_headers_past_the_limits_is_an_openai_shaped_414_or_431(
+        string method, string path, int pathPadding, int headerCount, int headerLength, int status, string code)
+    {
+        // Past the limits clients see (8 KiB request line, 32 KiB or 100 header fields) but within Kestrel's (twice
+        // those), which would otherwise refuse with an empty body before any app code runs.
+        var headers = Enumerable.Range(0, headerCount).Select(i => KeyValuePair.Create($"x-pad-{i}", new string('h', headerLength)));
+        var answer = await HostileClient.SendAsync(product.Http, new HttpMethod(method), path + new string('a', pathPadding),
+            method == "POST" ? "{}"u8.ToArray() : null, headers);
+        Assert.Equal(status, answer.Code);
+        Assert.Equal(code, answer.Error.GetProperty("code").GetString());
+        Assert.Equal(ErrorTypes.InvalidRequest, answer.Error.GetProperty("type").GetString());
+    }
+
+    [Fact]
+    public async Task A_request_line_and_headers_just_within_the_limits_are_served()
+    {
+        var headers = Enumerable.Range(0, 90).Select(i => KeyValuePair.Create($"x-pad-{i}", new string('h', 300)));
+        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Get, "/v1/models?after=" + new string('a', 7_000), headers: headers);
+        Assert.Equal(HttpStatusCode.OK, answer.Status);
+    }
+
     [Fact]
     public void Kestrels_refusals_map_to_their_own_status()
     {
@@ -103,7 +165,10 @@ public sealed class ErrorShapeTests(ProductFixture product)
         Assert.Equal(413, GatewayErrors.ForBadRequest(new BadHttpRequestException("big", StatusCodes.Status413PayloadTooLarge), 100).Status);
         Assert.Equal(400, GatewayErrors.ForBadRequest(new BadHttpRequestException("chunk", StatusCodes.Status400BadRequest)).Status);
         Assert.Equal(431, GatewayErrors.ForBadRequest(new BadHttpRequestException("headers", StatusCodes.Status431RequestHeaderFieldsTooLarge)).Status);
-        foreach (var status in new[] { 400, 401, 403, 404, 405, 408, 409, 413, 415, 429, 431, 500, 502, 503 })
+        // The same codes as the bridge's own head limits (RequestHeadLimits).
+        Assert.Equal(ErrorCodes.RequestHeadersTooLarge, GatewayErrors.ForStatus(431).Code);
+        Assert.Equal(ErrorCodes.UriTooLong, GatewayErrors.ForStatus(414).Code);
+        foreach (var status in new[] { 400, 401, 403, 404, 405, 408, 409, 413, 414, 415, 429, 431, 500, 502, 503 })
         {
             var error = GatewayErrors.ForStatus(status);
             Assert.Equal(status, error.Status);

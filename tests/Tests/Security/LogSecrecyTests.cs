@@ -128,7 +128,7 @@ public class LogSecrecyFixture : IAsyncLifetime
 /// Every category the shipped defaults do not name at Trace (the product's own, Orleans…); ASP.NET Core and Polly keep their
 /// shipped level (Warning), as they would in production with Default raised.
 /// </summary>
-public sealed class LogSecrecySecretsFixture : LogSecrecyFixture
+public class LogSecrecySecretsFixture : LogSecrecyFixture
 {
     protected override IEnumerable<string> LogLevels => ["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:CodexLb", "Trace"];
 
@@ -142,6 +142,19 @@ public sealed class LogSecrecySecretsFixture : LogSecrecyFixture
     ];
 }
 
+/// <summary>
+/// Everything at Trace, ASP.NET Core's own per-request lines included (hosting, routing, Kestrel, HttpClient): what an
+/// operator gets by raising the levels while debugging. The URLs those lines carry lose their query strings.
+/// </summary>
+public sealed class LogSecrecyTraceFixture : LogSecrecySecretsFixture
+{
+    protected override IEnumerable<string> LogLevels =>
+    [
+        "--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
+        "--Logging:LogLevel:Polly", "Trace", "--Logging:LogLevel:System.Net.Http.HttpClient", "Trace",
+    ];
+}
+
 /// <summary>The shipped levels, unchanged.</summary>
 public sealed class LogSecrecyQuietFixture : LogSecrecyFixture;
 
@@ -149,7 +162,26 @@ public sealed class LogSecrecyQuietFixture : LogSecrecyFixture;
 public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFixture<LogSecrecySecretsFixture>
 {
     [Fact]
-    public async Task No_key_credential_or_conversation_text_reaches_any_log_line()
+    public Task No_key_credential_or_conversation_text_reaches_any_log_line() => LogSecrecyScenario.RunAsync(product);
+}
+
+/// <summary>The same with ASP.NET Core's per-request lines at Trace: still no key (the query string never reaches a line).</summary>
+public sealed class LogSecrecyTraceTests(LogSecrecyTraceFixture product) : IClassFixture<LogSecrecyTraceFixture>
+{
+    [Fact]
+    public async Task No_key_credential_or_conversation_text_reaches_any_log_line_with_every_category_at_trace()
+    {
+        await LogSecrecyScenario.RunAsync(product);
+        // Not vacuous: the lines that quoted the keys are written at these levels, with the path and without the key.
+        Assert.Contains(product.Capture.Lines, l => l.Category == "Microsoft.AspNetCore.Hosting.Diagnostics" && l.Text.Contains("/v1/models?[redacted]", StringComparison.Ordinal));
+        Assert.Contains(product.Capture.Lines, l => l.Category == "Microsoft.AspNetCore.Server.Kestrel.BadRequests" && l.Text.Contains("Invalid request header: '[redacted]'", StringComparison.Ordinal));
+    }
+}
+
+/// <summary>Keys in every place a client may put one, credentials, failures and conversation text; then no line carries any.</summary>
+public static class LogSecrecyScenario
+{
+    public static async Task RunAsync(LogSecrecyFixture product)
     {
         var secrets = new List<string>
         {
@@ -167,6 +199,14 @@ public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFi
         Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.GetAsync("/v1/models?api_key=" + Secret("query"))).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await product.Anonymous.GetAsync(
             $"/v1/models?key={Secret("query")}&access_token={Secret("query")}")).StatusCode);
+        // Requests Kestrel refuses before any app code runs, a key in the query of a malformed request line and in a
+        // malformed header line (Kestrel quotes the offending bytes in its bad-request lines when its Information is on).
+        await SendRawAsync(product.BaseUrl, $"GET /v1/models?api_key={Secret("query")} HTTP/1.1 junk\r\nHost: x\r\n\r\n");
+        await SendRawAsync(product.BaseUrl, $"GET /v1/models HTTP/1.1\r\nHost: x\r\nx-api-key {Secret("header")}\r\n\r\n");
+        await SendRawAsync(product.BaseUrl, $"GET /v1/models?api_key={Secret("query")}\u0001 HTTP/1.1\r\nHost: x\r\n\r\n");
+        // A websocket upgrade with the key in the query string.
+        await using (var ws = await WsClient.ConnectAsync(new Uri(product.BaseUrl, "?api_key=" + Secret("query")), LogSecrecyFixture.ClientKey)) { }
+
         // A wrong bearer token, and keys in the headers other clients use (not read by the bridge: still a 401).
         using (var wrongBearer = new HttpRequestMessage(HttpMethod.Post, "/v1/responses?api_key=" + Secret("query"))
                {
@@ -245,6 +285,19 @@ public sealed class LogSecrecyTests(LogSecrecySecretsFixture product) : IClassFi
                      select line).Distinct().ToList();
         Assert.True(leaks.Count == 0, $"{leaks.Count} log lines carry a secret or conversation text:\n{string.Join("\n", leaks.Take(20))}");
     }
+
+    /// <summary>Sends raw bytes on a new connection and reads the answer (Kestrel's 400 for a malformed request).</summary>
+    private static async Task SendRawAsync(Uri baseUrl, string request)
+    {
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(baseUrl.Host, baseUrl.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.Latin1.GetBytes(request));
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var answer = new byte[4096];
+        var read = await stream.ReadAsync(answer, timeout.Token);
+        Assert.StartsWith("HTTP/1.1 4", Encoding.ASCII.GetString(answer, 0, read));
+    }
 }
 
 /// <summary>At the shipped levels a successful request writes no Information line (per-request logging is off by default).</summary>
@@ -275,17 +328,35 @@ public sealed class LogSecrecyQuietTests(LogSecrecyQuietFixture product) : IClas
     }
 }
 
-/// <summary>The standalone gateway and a production silo (real processes, the shipped log levels) keep keys in the query string out of their logs too.</summary>
+/// <summary>The standalone gateway and a production silo (real processes) keep keys in the query string out of their logs too.</summary>
 public sealed class LogSecrecyProcessTests
 {
     [Fact]
     public async Task Gateway_and_production_silo_processes_do_not_log_query_strings()
+    {
+        var logs = await RunAsync([]);
+        foreach (var (name, log) in logs)
+            Assert.False(log.Contains("Request starting", StringComparison.Ordinal), $"{name}: ASP.NET Core's per-request lines are off by default");
+    }
+
+    [Fact]
+    public async Task Gateway_and_production_silo_processes_do_not_log_query_strings_with_every_category_at_trace()
+    {
+        var logs = await RunAsync(["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace"]);
+        foreach (var (name, log) in logs) // not vacuous: the per-request lines are written, without the query
+            Assert.True(log.Contains("/v1/models?[redacted]", StringComparison.Ordinal), $"{name} wrote no per-request line at Trace");
+    }
+
+    /// <summary>Sends a key in the query string to each process, and returns each product process's log (none carries a secret).</summary>
+    private static async Task<List<(string Name, string Log)>> RunAsync(string[] logLevels)
     {
         const string Key = "sk-process-client-key-0001";
         await using var cluster = await Cluster.ClusterHarness.StartAsync(silos: 1, gateways: 1, new Cluster.ClusterHarnessOptions
         {
             Label = "log-secrecy",
             ApiKey = Key,
+            SiloArgs = logLevels,
+            GatewayArgs = logLevels,
         });
         var secrets = new List<string>();
         foreach (var process in new[] { cluster.Gateways[0], cluster.Silos[0] })
@@ -301,13 +372,15 @@ public sealed class LogSecrecyProcessTests
         }
         await Task.Delay(500);
 
+        var logs = new List<(string, string)>();
         foreach (var process in cluster.Gateways.Concat(cluster.Silos)) // the product's processes (not Redis or the simulator)
         {
             // The process's own output (the harness's "==== start" lines quote the command line, keys included).
             var log = string.Join('\n', (await File.ReadAllLinesAsync(process.LogPath)).Where(l => !l.Contains(" ==== ", StringComparison.Ordinal)));
             foreach (var secret in secrets.Append(Key).Append(Cluster.ClusterHarness.UpstreamApiKey))
                 Assert.False(log.Contains(secret, StringComparison.Ordinal), $"{process.Name}'s log carries {secret}:\n{log[^Math.Min(log.Length, 4000)..]}");
-            Assert.DoesNotContain("Request starting", log); // ASP.NET Core's per-request lines are off by default
+            logs.Add((process.Name, log));
         }
+        return logs;
     }
 }
