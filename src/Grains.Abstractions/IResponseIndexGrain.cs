@@ -16,4 +16,10 @@ public interface IResponseIndexGrain : IGrainWithIntegerKey
     /// references against that response's items); or null.
     /// </summary>
     Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains, LastReference? reference = null);
+
+    /// <summary>
+    /// Whether a conversation exists (it was activated and has not expired), without activating it: a turn to a session
+    /// key that does not exist yet starts a new conversation, which a gateway charges to the tenant's rate.
+    /// </summary>
+    Task<bool> HasConversation(string conversationKey);
 }

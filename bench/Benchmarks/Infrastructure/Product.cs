@@ -79,6 +79,9 @@ public sealed class Product : IAsyncDisposable
         "--CodexLb:Upstream:ApiKey", UpstreamKey,
         "--CodexLb:Upstream:FirstEventTimeout", "00:00:10",
         "--CodexLb:Gateway:ApiKeys:0", ApiKey,
+        // One key stands for every client of a benchmark, which starts thousands of sessions a minute: the per-key rate
+        // of new conversations is off, and with it the lookup that tells a session's first turn from an existing one's.
+        "--CodexLb:Limits:NewConversationsPerMinute", "0",
         "--CodexLb:Gateway:MaxRequestBodyBytes", BodyLimit.ToString(),
         "--CodexLb:Gateway:KeepAliveInterval", "00:00:00.200",
         "--CodexLb:Cluster:SiloPort", FreePort().ToString(),

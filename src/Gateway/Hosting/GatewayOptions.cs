@@ -22,7 +22,10 @@ public sealed class GatewayOptions
     /// </summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Response-id aliases each gateway remembers, saving the alias lookup for recent turns.</summary>
+    /// <summary>
+    /// Response-id aliases each gateway remembers, saving the alias lookup for recent turns; as many conversation keys are
+    /// remembered too, saving the lookup that tells a session key's first turn from a new conversation's.
+    /// </summary>
     public int AliasCacheEntries { get; set; } = 100_000;
 
     /// <summary>

@@ -129,6 +129,9 @@ public sealed class NewConversationLimiter(IOptions<LimitOptions> options)
                 PermitLimit = options.Value.NewConversationsPerMinute, Window = TimeSpan.FromMinutes(1), SegmentsPerWindow = 6, QueueLimit = 0,
             }));
 
+    /// <summary>False when the rate is unlimited (0): nothing needs to know whether a turn starts a conversation.</summary>
+    public bool Enabled => options.Value.NewConversationsPerMinute > 0;
+
     /// <summary>True when the tenant may start one more conversation now.</summary>
     public bool TryStart(string tenant)
     {

@@ -20,8 +20,10 @@ public sealed class LimitOptions
     public int WebSockets { get; set; } = 10_000;
 
     /// <summary>
-    /// Conversations a tenant may start per minute (a turn with no anchor, no session and no content match: each one is
-    /// a new grain and a new upstream socket); more are answered 429 with Retry-After.
+    /// Conversations a tenant may start per minute (each one is a new grain and a new upstream socket): a turn with no
+    /// anchor, session or content match, and the first turn of a session key (header, prompt cache key, turn state, or a
+    /// websocket's own) that names no existing conversation. More are answered 429 with Retry-After; a turn of an
+    /// existing conversation never is.
     /// </summary>
     public int NewConversationsPerMinute { get; set; } = 600;
 }

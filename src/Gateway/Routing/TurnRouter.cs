@@ -15,8 +15,12 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// tree, or this gateway's cache), otherwise by the session the client names (turn-state we issued, thread, session,
 /// prompt cache key), otherwise by its content (a full-history client resending a conversation we hold, or naming its
 /// items with <c>item_reference</c>s), otherwise a new one.
+/// Every turn that starts a conversation is charged to the tenant's rate of new conversations, a session key the client
+/// made up included; a turn of a conversation that exists never is.
 /// </summary>
-public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, TimeSpan lookupTimeout, Limits.NewConversationLimiter newConversations)
+/// <param name="knownConversations">Conversation keys this gateway routed to (key to itself), so only a key's first turn here looks it up.</param>
+public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, AliasCache knownConversations, TimeSpan lookupTimeout,
+    Limits.NewConversationLimiter newConversations)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
     private static readonly string[] SessionHeaders = ["session-id", "session_id", "x-codex-session-id"];
@@ -37,7 +41,7 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Time
                     _ => new TurnRoute(null, ProxyErrors.PreviousResponseNotFound(previousResponseId)),
                 };
             }
-            if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return new TurnRoute(named, null);
+            if (NamedSessionKey(tenant, promptCacheKey, headers) is { } named) return await ExistingOrNewAsync(tenant, named);
             if (inputFingerprints.Length > 1)
             {
                 Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "content"));
@@ -45,15 +49,33 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Time
                 var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints), reference), lookupTimeout);
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
+            if (fallbackKey is not null) return await ExistingOrNewAsync(tenant, fallbackKey);
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
             // We could not look; that is never the client's fault, so never a 400.
             return new TurnRoute(null, ProxyErrors.OwnerUnreachable());
         }
-        if (fallbackKey is not null) return new TurnRoute(fallbackKey, null);
         // A new conversation is a new grain and a new upstream socket: the one thing a client can create at will.
-        return newConversations.TryStart(tenant) ? new TurnRoute(NewKey(tenant), null) : new TurnRoute(null, ProxyErrors.TooManyConversations());
+        if (!newConversations.TryStart(tenant)) return new TurnRoute(null, ProxyErrors.TooManyConversations());
+        var key = NewKey(tenant);
+        knownConversations.Add(key, key); // its next turn names it (turn state) and needs no lookup
+        return new TurnRoute(key, null);
+    }
+
+    /// <summary>
+    /// A conversation the client names (a session key, or a websocket's own): charged as a new one when it does not exist
+    /// yet. Any client can make up session keys, so a named key is no proof of an existing conversation; the tree's head
+    /// is (an activation claims it, and it lives as long as the conversation's responses). One lookup per key and gateway.
+    /// </summary>
+    private async ValueTask<TurnRoute> ExistingOrNewAsync(string tenant, string key)
+    {
+        if (!newConversations.Enabled || knownConversations.TryGet(key, out _)) return new TurnRoute(key, null);
+        Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "conversation"));
+        var exists = await OwnerFailures.CallAsync(() => Index.HasConversation(key), lookupTimeout);
+        if (!exists && !newConversations.TryStart(tenant)) return new TurnRoute(null, ProxyErrors.TooManyConversations());
+        knownConversations.Add(key, key);
+        return new TurnRoute(key, null);
     }
 
     /// <summary>The conversation a request names through its headers or prompt cache key, else a new one.</summary>

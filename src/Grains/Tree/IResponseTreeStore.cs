@@ -14,6 +14,12 @@ public interface IResponseTreeStore
     Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Whether a conversation exists: some activation claimed it and its head has not expired. One cheap read, with no
+    /// refresh: gateways ask it before they charge a turn to a session key as a new conversation.
+    /// </summary>
+    Task<bool> HasConversationAsync(string conversationKey, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Writes a node, its chain index entry and output item entries (not for synthetic nodes) and the conversation's head in one round trip, if
     /// <paramref name="epoch"/> is still the conversation's epoch. False (nothing written) when a newer activation claimed it.
     /// </summary>

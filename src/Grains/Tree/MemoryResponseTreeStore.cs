@@ -53,6 +53,11 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         }
     }
 
+    public Task<bool> HasConversationAsync(string conversationKey, CancellationToken cancellationToken)
+    {
+        lock (_lock) return Task.FromResult(_heads.TryGetValue(conversationKey, out var head) && head.Expires > Now());
+    }
+
     public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
     {
         lock (_lock)

@@ -210,6 +210,12 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return new ConversationHead((long)result[0], result[1].IsNull ? null : (string?)result[1], result[2].IsNull ? 0 : (int)result[2]);
     }
 
+    public Task<bool> HasConversationAsync(string conversationKey, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        return redis.GetDatabase().KeyExistsAsync(HeadKey(conversationKey));
+    }
+
     public async Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();

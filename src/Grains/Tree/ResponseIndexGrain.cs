@@ -16,4 +16,6 @@ public sealed class ResponseIndexGrain(IResponseTreeStore store) : Grain, IRespo
 
     public Task<ContentMatch?> FindByContent(string tenant, ulong[] prefixChains, LastReference? reference = null) =>
         store.FindByContentAsync(tenant, prefixChains, CancellationToken.None, reference);
+
+    public Task<bool> HasConversation(string conversationKey) => store.HasConversationAsync(conversationKey, CancellationToken.None);
 }

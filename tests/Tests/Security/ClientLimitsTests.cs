@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.WebSockets;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CodexLb.Grains.Abstractions;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
 
@@ -10,13 +11,22 @@ namespace CodexLb.Tests.Security;
 /// <summary>The embedded product with small limits, so each one can be reached in a test.</summary>
 public sealed class LimitedProductFixture : ProductFixture
 {
+    public const int NewConversationsPerMinute = 4;
+
+    /// <summary>Tenants of their own for the tests that spend the rate of new conversations (a window of a minute).</summary>
+    public static readonly string[] Tenants =
+        ["session_id", "session-id", "x-codex-session-id", "thread-id", "x-codex-turn-state", "prompt_cache_key", "websocket", "existing", "lru", "unaffected"];
+
+    public static string KeyOf(string tenant) => "sk-limits-" + tenant;
+
     protected override IEnumerable<string> ExtraArgs =>
     [
         "--CodexLb:Limits:ConcurrentTurnsPerTenant", "2",
         "--CodexLb:Limits:WebSocketsPerTenant", "2",
         "--CodexLb:Limits:WebSockets", "3",
-        "--CodexLb:Limits:NewConversationsPerMinute", "4",
+        "--CodexLb:Limits:NewConversationsPerMinute", NewConversationsPerMinute.ToString(),
         "--CodexLb:Upstream:MaxSocketsPerSilo", "3",
+        .. Tenants.SelectMany((tenant, i) => new[] { $"--CodexLb:Gateway:ApiKeys:{i + 2}", KeyOf(tenant) }),
     ];
 }
 
@@ -60,7 +70,7 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
         var third = await SseClient.PostAsync(tenant, "/v1/responses", Items.Body([Items.Message("user", "third")], stream: false), Items.Session(Guid.NewGuid().ToString()));
         AssertOpenAIError(third, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
 
-        using var other = Client(ProductFixture.SecondApiKey);
+        using var other = Client(LimitedProductFixture.KeyOf("unaffected"));
         var unaffected = await SseClient.PostAsync(other, "/v1/responses", Items.Body([Items.Message("user", "other tenant")], stream: false), Items.Session(Guid.NewGuid().ToString()));
         Assert.Equal(HttpStatusCode.OK, unaffected.Status);
         foreach (var turn in running) Assert.Equal(HttpStatusCode.OK, (await turn).Status);
@@ -128,33 +138,172 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
         Assert.Equal(HttpStatusCode.OK, continued.Status);
     }
 
-    [Fact]
-    public async Task At_the_silos_socket_bound_the_longest_idle_sockets_make_room_and_their_conversations_continue()
+    /// <summary>
+    /// Issue 10, finding 6: a session key the client makes up is a new conversation (a grain and an upstream socket) as
+    /// much as a turn without one, so a fresh key on every request spends the tenant's rate like anything new.
+    /// </summary>
+    [Theory]
+    [InlineData("session_id")]
+    [InlineData("session-id")]
+    [InlineData("x-codex-session-id")]
+    [InlineData("thread-id")]
+    [InlineData("x-codex-turn-state")]
+    [InlineData("prompt_cache_key")]
+    public async Task A_fresh_session_key_on_every_request_spends_the_rate_of_new_conversations(string via)
     {
-        using var client = Client(ProductFixture.ApiKey);
-        var sessions = Enumerable.Range(0, 5).Select(_ => Items.Session(Guid.NewGuid().ToString())).ToList();
-        var histories = sessions.Select(_ => new List<JsonNode> { Items.Message("user", "hello " + Guid.NewGuid()) }).ToList();
-        var connections = new long?[sessions.Count];
-        for (var i = 0; i < sessions.Count; i++)
+        using var client = Client(LimitedProductFixture.KeyOf(via));
+        string? tenant = null;
+        var answers = new List<TurnResult>();
+        for (var i = 0; i < LimitedProductFixture.NewConversationsPerMinute + 2; i++)
         {
-            var turn = await SseClient.PostAsync(client, "/v1/responses", Items.Body(histories[i]), sessions[i]);
-            Assert.Equal("response.completed", turn.Terminal!.Type); // past the bound (3), an idle socket made room
-            histories[i].AddRange(turn.OutputItems.Select(o => o.ToNode()));
-            connections[i] = product.Simulator.Ledger.Requests.Single(r => r.ResponseId == turn.ResponseId).ConnectionId;
+            var fresh = Guid.NewGuid().ToString("N");
+            var headers = new Dictionary<string, string>();
+            if (via == "x-codex-turn-state")
+            {
+                // A forged turn state only needs the tenant's prefix, which any answer tells (the first turn has none).
+                if (tenant is not null) headers[via] = $"{tenant}/forged/{fresh}";
+            }
+            else if (via != "prompt_cache_key") headers[via] = fresh;
+            var body = Items.Body([Items.Message("user", $"fresh {via} {i} {fresh}")], stream: false, cacheKey: via == "prompt_cache_key" ? fresh : null);
+            var answer = await SseClient.PostAsync(client, "/v1/responses", body, headers);
+            tenant ??= answer.TurnState is { } state ? ConversationKey.TenantOf(state) : null;
+            answers.Add(answer);
         }
-        await Task.Delay(300);
-        Assert.True(product.Simulator.Ledger.Connections.Count(c => c.EndedBy == ConnectionEnd.Open) <= 3, "the silo holds more upstream sockets than its bound");
+        Assert.Equal(LimitedProductFixture.NewConversationsPerMinute, answers.Count(a => a.Status == HttpStatusCode.OK));
+        AssertOpenAIError(answers.Last(), HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+    }
 
-        // Every conversation continues; those whose socket was evicted reconnect and resend their context once.
-        var reconnected = 0;
-        for (var i = 0; i < sessions.Count; i++)
+    [Fact]
+    public async Task A_new_websocket_per_turn_spends_the_rate_of_new_conversations()
+    {
+        var answers = new List<JsonElement>();
+        for (var i = 0; i < LimitedProductFixture.NewConversationsPerMinute + 2; i++)
         {
-            histories[i].Add(Items.Message("user", "still there?"));
-            var again = await SseClient.PostAsync(client, "/v1/responses", Items.Body(histories[i]), sessions[i]);
-            Assert.Equal("response.completed", again.Terminal!.Type);
-            var upstream = product.Simulator.Ledger.Requests.Single(r => r.ResponseId == again.ResponseId);
-            if (upstream.ConnectionId != connections[i]) { reconnected++; Assert.False(upstream.IsDelta); }
+            await using (var ws = await WsClient.ConnectAsync(product.BaseUrl, LimitedProductFixture.KeyOf("websocket")))
+                answers.Add((await ws.TurnAsync(Items.Body([Items.Message("user", $"socket {i} {Guid.NewGuid()}")])))[^1]);
+            await Task.Delay(200); // the closed socket gives its permit back (2 per tenant)
         }
-        Assert.True(reconnected >= 2, $"{reconnected} conversations reconnected; five conversations on a bound of three must evict");
+        Assert.Equal(LimitedProductFixture.NewConversationsPerMinute, answers.Count(e => e.Type() == "response.completed"));
+        var refused = answers[^1];
+        Assert.Equal("error", refused.Type());
+        Assert.Equal(429, refused.GetProperty("status").GetInt32());
+        Assert.Equal("rate_limit_exceeded", refused.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
+    public async Task An_existing_conversation_continues_when_the_rate_of_new_ones_is_spent()
+    {
+        using var client = Client(LimitedProductFixture.KeyOf("existing"));
+        var session = Items.Session(Guid.NewGuid().ToString());
+        List<JsonNode> history = [Items.Message("user", "existing " + Guid.NewGuid())];
+        var first = await SseClient.PostAsync(client, "/v1/responses", Items.Body(history), session);
+        Assert.Equal("response.completed", first.Terminal!.Type);
+        history.AddRange(first.OutputItems.Select(o => o.ToNode()));
+
+        // A conversation this gateway never routed to (as if another gateway had started it): only the tree knows it.
+        var elsewhere = $"{ConversationKey.TenantOf(first.TurnState!)}/forged/{Guid.NewGuid():N}";
+        await product.Grains.GetGrain<IConversationGrain>(elsewhere).GetStats();
+
+        TurnResult? refused = null;
+        for (var i = 0; i < LimitedProductFixture.NewConversationsPerMinute + 1 && refused is null; i++)
+        {
+            var next = await SseClient.PostAsync(client, "/v1/responses", Items.Body([Items.Message("user", $"new {i}")], stream: false),
+                Items.Session(Guid.NewGuid().ToString()));
+            if (next.Status != HttpStatusCode.OK) refused = next;
+        }
+        Assert.NotNull(refused);
+        AssertOpenAIError(refused!, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+
+        history.Add(Items.Message("user", "still there?"));
+        var again = await SseClient.PostAsync(client, "/v1/responses", Items.Body(history), session);
+        Assert.Equal("response.completed", again.Terminal!.Type);
+        Assert.Equal(first.TurnState, again.TurnState); // the same conversation (its socket made room for the new ones: a full resend)
+
+        var named = await SseClient.PostAsync(client, "/v1/responses", Items.Body([Items.Message("user", "to the one started elsewhere")], stream: false),
+            new Dictionary<string, string> { [TurnStateHeader] = elsewhere });
+        Assert.Equal(HttpStatusCode.OK, named.Status);
+    }
+
+    private const string TurnStateHeader = "x-codex-turn-state";
+
+    /// <summary>
+    /// At the silo's socket bound (3) the idle socket used least recently is the one closed, not any idle one: a
+    /// conversation touched after the others keeps its socket. Every conversation continues; an evicted one resends in full.
+    /// </summary>
+    [Fact]
+    public async Task At_the_silos_socket_bound_the_least_recently_used_idle_socket_makes_room_and_its_conversation_continues()
+    {
+        using var client = Client(LimitedProductFixture.KeyOf("lru"));
+        var ledger = product.Simulator.Ledger;
+        var conversations = new Dictionary<string, (Dictionary<string, string> Session, List<JsonNode> History, long? Connection)>();
+        async Task<TurnResult> TurnAsync(string name, string text)
+        {
+            if (!conversations.TryGetValue(name, out var c))
+                conversations[name] = c = (Items.Session(Guid.NewGuid().ToString()), [], null);
+            c.History.Add(Items.Message("user", $"{text} {Guid.NewGuid()}"));
+            var turn = await SseClient.PostAsync(client, "/v1/responses", Items.Body(c.History), c.Session);
+            Assert.Equal("response.completed", turn.Terminal!.Type);
+            c.History.AddRange(turn.OutputItems.Select(o => o.ToNode()));
+            conversations[name] = c with { Connection = ledger.Requests.Single(r => r.ResponseId == turn.ResponseId).ConnectionId };
+            return turn;
+        }
+        bool IsOpen(string name) => ledger.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy == ConnectionEnd.Open;
+        async Task AssertEvictedAsync(string name) =>
+            await ledger.WaitUntilAsync(l => l.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy != ConnectionEnd.Open, TimeSpan.FromSeconds(30));
+
+        // A, B, C fill the bound (older sockets of this class make room); then A is used again, so B is the least recent.
+        await TurnAsync("A", "hello");
+        await TurnAsync("B", "hello");
+        await TurnAsync("C", "hello");
+        var reused = await TurnAsync("A", "again");
+        Assert.True(ledger.Requests.Single(r => r.ResponseId == reused.ResponseId).IsDelta);
+
+        await TurnAsync("D", "hello"); // a fourth socket: B's goes
+        await AssertEvictedAsync("B");
+        Assert.True(IsOpen("A") && IsOpen("C") && IsOpen("D"), "a socket other than the least recently used one was closed");
+
+        // B continues: it reconnects and resends its context once, and C (now the least recent) makes room.
+        var evicted = conversations["B"].Connection;
+        var resumed = await TurnAsync("B", "still there?");
+        var upstream = ledger.Requests.Single(r => r.ResponseId == resumed.ResponseId);
+        Assert.NotEqual(evicted, upstream.ConnectionId);
+        Assert.False(upstream.IsDelta);
+        await AssertEvictedAsync("C");
+        Assert.True(IsOpen("A") && IsOpen("D") && IsOpen("B"), "a socket other than the least recently used one was closed");
+        Assert.True(ledger.Connections.Count(c => c.EndedBy == ConnectionEnd.Open) <= 3, "the silo holds more upstream sockets than its bound");
+    }
+}
+
+/// <summary>The embedded product with room for one upstream socket.</summary>
+public sealed class SingleSocketProductFixture : ProductFixture
+{
+    protected override IEnumerable<string> ExtraArgs => ["--CodexLb:Upstream:MaxSocketsPerSilo", "1"];
+}
+
+/// <summary>The silo's socket bound when no socket is idle: nothing can make room, so a new turn is refused retryably.</summary>
+public sealed class UpstreamSocketBoundTests(SingleSocketProductFixture product) : IClassFixture<SingleSocketProductFixture>
+{
+    [Fact]
+    public async Task With_every_socket_in_a_turn_a_new_conversation_is_503_bridge_capacity_and_runs_once_one_is_idle()
+    {
+        var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(4), TimeSpan.Zero).WhenTextContains(marker));
+        var slow = SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", marker)], stream: false),
+            Items.Session(Guid.NewGuid().ToString()));
+        await product.Simulator.Ledger.WaitUntilAsync(l => l.Connections.Any(c => c.EndedBy == ConnectionEnd.Open), TimeSpan.FromSeconds(30));
+
+        var other = Items.Session(Guid.NewGuid().ToString());
+        var body = Items.Body([Items.Message("user", "another conversation")], stream: false);
+        var refused = await SseClient.PostAsync(product.Http, "/v1/responses", body, other);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.Status);
+        var error = refused.Json.GetProperty("error");
+        Assert.Equal("bridge_capacity", error.GetProperty("code").GetString());
+        Assert.Equal("server_error", error.GetProperty("type").GetString());
+        Assert.True(refused.Headers.RetryAfter is not null, "no Retry-After");
+        Assert.False(slow.IsCompleted, "the slow turn ended before the second one was refused: nothing was busy");
+
+        Assert.Equal(HttpStatusCode.OK, (await slow).Status);
+        var retried = await SseClient.PostAsync(product.Http, "/v1/responses", body, other);
+        Assert.Equal(HttpStatusCode.OK, retried.Status); // the slow turn's socket is idle now, and makes room
     }
 }

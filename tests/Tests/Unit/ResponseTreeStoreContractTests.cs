@@ -283,6 +283,22 @@ public abstract class ResponseTreeStoreContractTests
     }
 
     [Fact]
+    public async Task A_conversation_exists_from_its_claim_until_its_head_expires_and_no_lookup_creates_it()
+    {
+        var conv = Conv("exists");
+        Assert.False(await Store.HasConversationAsync(conv, None));
+        Assert.False(await Store.HasConversationAsync(conv, None)); // asking creates nothing
+        await Store.ClaimAsync(conv, None); // an activation, before any turn completed
+        Assert.True(await Store.HasConversationAsync(conv, None));
+        Assert.False(await Store.HasConversationAsync(Conv("exists", TenantB), None));
+
+        await PassAsync(R - Margin);
+        Assert.True(await Store.HasConversationAsync(conv, None));
+        await PassAsync(S + 2 * Margin); // R+s+margin since the claim
+        Assert.False(await Store.HasConversationAsync(conv, None));
+    }
+
+    [Fact]
     public async Task An_unused_node_is_found_then_expired_then_unknown()
     {
         var node = Node("aging", null, Conv("aging"), Text("a"));
