@@ -290,7 +290,7 @@ public sealed class UpstreamSocketBoundTests(SingleSocketProductFixture product)
         product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(4), TimeSpan.Zero).WhenTextContains(marker));
         var slow = SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", marker)], stream: false),
             Items.Session(Guid.NewGuid().ToString()));
-        await product.Simulator.Ledger.WaitUntilAsync(l => l.Connections.Any(c => c.EndedBy == ConnectionEnd.Open), TimeSpan.FromSeconds(30));
+        await product.Simulator.Ledger.WaitUntilAsync(l => l.Requests.Count > 0, TimeSpan.FromSeconds(30)); // its socket is up and in the turn
 
         var other = Items.Session(Guid.NewGuid().ToString());
         var body = Items.Body([Items.Message("user", "another conversation")], stream: false);
@@ -301,8 +301,13 @@ public sealed class UpstreamSocketBoundTests(SingleSocketProductFixture product)
         Assert.Equal("server_error", error.GetProperty("type").GetString());
         Assert.True(refused.Headers.RetryAfter is not null, "no Retry-After");
         Assert.False(slow.IsCompleted, "the slow turn ended before the second one was refused: nothing was busy");
+        // Refused, not made room for: the busy socket is the only one the provider ever saw, and it is still open.
+        var busy = Assert.Single(product.Simulator.Ledger.Connections);
+        Assert.Equal(ConnectionEnd.Open, busy.EndedBy);
 
-        Assert.Equal(HttpStatusCode.OK, (await slow).Status);
+        var finished = await slow;
+        Assert.Equal(HttpStatusCode.OK, finished.Status);
+        Assert.Equal(busy.Id, product.Simulator.Ledger.Requests.Single(r => r.ResponseId == finished.Json.GetProperty("id").GetString()).ConnectionId);
         var retried = await SseClient.PostAsync(product.Http, "/v1/responses", body, other);
         Assert.Equal(HttpStatusCode.OK, retried.Status); // the slow turn's socket is idle now, and makes room
     }
