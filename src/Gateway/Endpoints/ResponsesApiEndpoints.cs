@@ -1,10 +1,11 @@
 using System.Globalization;
-using System.Text.Unicode;
 using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Limits;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -27,8 +28,11 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
         endpoints.MapPost(prefix + "/{id}/cancel", (HttpContext c, string id, ResponsesApiEndpoints api) =>
             api.CallAsync(c, (grain, tenant) => grain.Cancel(tenant, id)));
         endpoints.MapGet(prefix + "/{id}/input_items", (HttpContext c, string id, ResponsesApiEndpoints api) => api.InputItemsAsync(c, id));
-        endpoints.MapPost(prefix + "/input_tokens", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "input_tokens"));
-        endpoints.MapPost(prefix + "/compact", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "compact"));
+        // Forwards reach the provider (a compaction is a paid generation): bounded per tenant like turns.
+        endpoints.MapPost(prefix + "/input_tokens", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "input_tokens"))
+            .RequireRateLimiting(ClientLimits.TurnsPolicy);
+        endpoints.MapPost(prefix + "/compact", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "compact"))
+            .RequireRateLimiting(ClientLimits.TurnsPolicy);
     }
 
     private Task RetrieveAsync(HttpContext context, string id)
@@ -56,7 +60,8 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
     {
         if (await AuthenticateAsync(context) is not { } tenant) return;
         var (body, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
-        if (error is null && !Utf8.IsValid(body)) error = ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
+        // The create body's checks (UTF-8, lone surrogate escapes, field types): what fails them never reaches the provider.
+        if (error is null) ResponseCreateParser.TryValidateForward(body, out error);
         if (error is not null)
         {
             await ErrorResults.WriteAsync(context.Response, error);

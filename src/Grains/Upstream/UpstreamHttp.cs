@@ -32,8 +32,11 @@ public sealed class UpstreamHttp(HttpClient http, IOptions<UpstreamOptions> opti
             if (status >= 500) return Reply(ProxyErrors.UpstreamUnavailable($"HTTP {status}"));
             if (status is 404 or 405 && !IsOpenAIError(bytes))
                 return Reply(new OpenAIError(404, ErrorCodes.NotFound, $"The model provider does not offer POST /{relativePath}.", ErrorTypes.InvalidRequest));
-            int? retryAfter = response.Headers.RetryAfter?.Delta is { } delta ? (int)Math.Ceiling(delta.TotalSeconds) : null;
-            return new ApiReply(status, bytes, retryAfter);
+            // The provider refused the request itself: the client's 4xx, OpenAI-shaped even when the provider's body is not.
+            if (status >= 400 && !IsOpenAIError(bytes))
+                return Reply(new OpenAIError(status, "upstream_rejected", $"The model provider refused the request (HTTP {status}).", ErrorTypes.InvalidRequest)
+                    { RetryAfterSeconds = RetryAfter(response) });
+            return new ApiReply(status, bytes, RetryAfter(response));
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -46,6 +49,9 @@ public sealed class UpstreamHttp(HttpClient http, IOptions<UpstreamOptions> opti
     }
 
     public static ApiReply Reply(OpenAIError error) => new(error.Status, error.ToJsonBytes(), error.RetryAfterSeconds);
+
+    private static int? RetryAfter(HttpResponseMessage response) =>
+        response.Headers.RetryAfter?.Delta is { } delta ? (int)Math.Ceiling(delta.TotalSeconds) : null;
 
     private static bool IsOpenAIError(byte[] body) => body.Length > 0 && body.AsSpan().IndexOf("\"error\""u8) >= 0;
 }

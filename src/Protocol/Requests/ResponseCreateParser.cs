@@ -22,18 +22,26 @@ public static class ResponseCreateParser
 
     /// <summary>Parses an HTTP create body.</summary>
     public static bool TryParse(ReadOnlySpan<byte> body, out ResponseCreateRequest? request, out OpenAIError? error) =>
-        TryParse(body, frame: false, out request, out error);
+        TryParse(body, Body.Create, out request, out error);
 
     /// <summary>Parses a websocket frame: it must be a <c>response.create</c>, and its type is checked before its fields.</summary>
     public static bool TryParseFrame(ReadOnlySpan<byte> frame, out ResponseCreateRequest? request, out OpenAIError? error) =>
-        TryParse(frame, frame: true, out request, out error);
+        TryParse(frame, Body.Frame, out request, out error);
 
-    private static bool TryParse(ReadOnlySpan<byte> body, bool frame, out ResponseCreateRequest? request, out OpenAIError? error)
+    /// <summary>
+    /// Checks a body the bridge forwards to the provider as written (input token counting, compaction) the way a create
+    /// body is checked, so nothing the provider could never accept leaves the bridge; neither model nor input is required.
+    /// </summary>
+    public static bool TryValidateForward(ReadOnlySpan<byte> body, out OpenAIError? error) => TryParse(body, Body.Forward, out _, out error);
+
+    private enum Body { Create, Frame, Forward }
+
+    private static bool TryParse(ReadOnlySpan<byte> body, Body kind, out ResponseCreateRequest? request, out OpenAIError? error)
     {
         request = null;
         try
         {
-            error = Parse(body, frame, out request);
+            error = Parse(body, kind, out request);
         }
         catch (JsonException)
         {
@@ -52,7 +60,7 @@ public static class ResponseCreateParser
     [Flags]
     private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64, Store = 128, Background = 256 }
 
-    private static OpenAIError? Parse(ReadOnlySpan<byte> body, bool frame, out ResponseCreateRequest? request)
+    private static OpenAIError? Parse(ReadOnlySpan<byte> body, Body kind, out ResponseCreateRequest? request)
     {
         request = null;
         if (!Utf8.IsValid(body)) return ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
@@ -161,7 +169,7 @@ public static class ResponseCreateParser
         if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
             return ProxyErrors.InvalidJson("The request body must be a single JSON object.");
 
-        if (frame)
+        if (kind == Body.Frame)
         {
             if ((seen & Seen.Type) == 0)
                 return ProxyErrors.UnsupportedFrameType($"Missing required parameter: 'type'; send a '{CreateFrameType}' frame.");
@@ -171,11 +179,13 @@ public static class ResponseCreateParser
                 return ProxyErrors.UnsupportedFrameType($"Unsupported frame type '{Shorten(type!)}'; send '{CreateFrameType}'.");
         }
         if (fieldError is not null) return fieldError;
-        if ((seen & Seen.Model) == 0) return ProxyErrors.InvalidRequest("Missing required parameter: 'model'.", "model");
-        if (model is not { Length: > 0 and <= MaxModelLength })
+        var forward = kind == Body.Forward;
+        if ((seen & Seen.Model) == 0 && !forward) return ProxyErrors.InvalidRequest("Missing required parameter: 'model'.", "model");
+        if ((seen & Seen.Model) != 0 && model is not { Length: > 0 and <= MaxModelLength })
             return ProxyErrors.InvalidRequest($"'model' must be a non-empty string of at most {MaxModelLength} characters.", "model");
-        if ((seen & Seen.Input) == 0 && previous is null && generate)
+        if ((seen & Seen.Input) == 0 && previous is null && generate && !forward)
             return ProxyErrors.InvalidRequest("Missing required parameter: 'input'.", "input");
+        if (forward) return null;
 
         request = new ResponseCreateRequest
         {

@@ -55,7 +55,7 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
     private string SlowMarker()
     {
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
-        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(2), TimeSpan.Zero).WhenTextContains(marker).Forever());
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromSeconds(5), TimeSpan.Zero).WhenTextContains(marker).Forever());
         return marker;
     }
 
@@ -69,6 +69,12 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
         await Task.Delay(500);
         var third = await SseClient.PostAsync(tenant, "/v1/responses", Items.Body([Items.Message("user", "third")], stream: false), Items.Session(Guid.NewGuid().ToString()));
         AssertOpenAIError(third, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        // Forwards to the provider (input token counting, compaction) are bounded with the tenant's turns.
+        foreach (var operation in new[] { "input_tokens", "compact" })
+        {
+            var forward = await SseClient.PostAsync(tenant, "/v1/responses/" + operation, new JsonObject { ["model"] = "gpt-5.5", ["input"] = "hi" });
+            AssertOpenAIError(forward, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        }
 
         using var other = Client(LimitedProductFixture.KeyOf("unaffected"));
         var unaffected = await SseClient.PostAsync(other, "/v1/responses", Items.Body([Items.Message("user", "other tenant")], stream: false), Items.Session(Guid.NewGuid().ToString()));

@@ -174,6 +174,67 @@ public sealed class InputValidationTests(ProductFixture product)
         Assert.Equal(before, product.Simulator.Ledger.Requests.Count);
     }
 
+    /// <summary>
+    /// Input token counting and compaction forward the client's body to the provider as written: it gets the create body's
+    /// checks first (they were UTF-8 only, so a lone surrogate or an object for model went upstream and came back as a
+    /// retryable 502 <c>upstream_unavailable</c>).
+    /// </summary>
+    [Theory]
+    [InlineData("input_tokens", """{"model":"gpt-5.5","input":"\ud800"}""", "invalid_encoding", "input")]
+    [InlineData("compact", """{"model":"gpt-5.5","input":[{"type":"message","role":"user","content":"\udc00"}]}""", "invalid_encoding", "input")]
+    [InlineData("compact", """{"model":"gpt-5.5","input":"hi","instructions":"\udbff\u0041"}""", "invalid_encoding", "instructions")]
+    [InlineData("input_tokens", """{"model":"gpt-5.5","input":"hi","\ud800":1}""", "invalid_encoding", null)]
+    [InlineData("input_tokens", """{"model":{"id":"gpt-5.5"},"input":"hi"}""", "invalid_request", "model")]
+    [InlineData("compact", """{"model":7,"input":"hi"}""", "invalid_request", "model")]
+    [InlineData("compact", """{"model":"","input":"hi"}""", "invalid_request", "model")]
+    [InlineData("input_tokens", """{"model":"gpt-5.5","input":7}""", "invalid_request", "input")]
+    [InlineData("compact", """{"model":"gpt-5.5","input":"hi","previous_response_id":5}""", "invalid_request", "previous_response_id")]
+    [InlineData("compact", """{"model":"gpt-5.5","input":"hi"} trailing""", "invalid_json", null)]
+    public async Task A_forwarded_body_gets_the_create_bodys_checks_and_a_bad_one_is_a_400_before_anything_is_sent(
+        string operation, string body, string code, string? param)
+    {
+        var before = product.Simulator.Ledger.Requests.Count;
+        foreach (var prefix in new[] { "/v1/responses/", "/backend-api/codex/responses/" })
+        {
+            var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Post, prefix + operation, Encoding.UTF8.GetBytes(body));
+            Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{prefix}{operation}: {answer.Code} {answer.Body}");
+            var error = answer.Error;
+            Assert.Equal(code, error.GetProperty("code").GetString());
+            if (param is not null) Assert.Equal(param, error.GetProperty("param").GetString());
+            Assert.False(answer.Headers.Contains("Retry-After"), "a request that can never work must not be retried");
+        }
+        Assert.Equal(before, product.Simulator.Ledger.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Invalid_utf8_in_a_forwarded_body_is_a_400_and_a_valid_one_without_model_is_forwarded()
+    {
+        var before = product.Simulator.Ledger.Requests.Count;
+        var bad = await HostileClient.SendAsync(product.Http, HttpMethod.Post, "/v1/responses/compact", With("""{"model":"gpt-5.5","input":"@"}""", [0xFF]));
+        Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.Equal(ErrorCodes.InvalidEncoding, bad.Error.GetProperty("code").GetString());
+        Assert.Equal(before, product.Simulator.Ledger.Requests.Count);
+
+        // Input token counting asks for neither model nor input: the provider decides what it needs.
+        var count = await HostileClient.SendAsync(product.Http, HttpMethod.Post, "/v1/responses/input_tokens", """{"input":"how many?"}"""u8.ToArray());
+        Assert.True(count.Status == HttpStatusCode.OK, $"{count.Code} {count.Body}");
+    }
+
+    [Fact]
+    public async Task A_forwarded_body_the_provider_refuses_is_its_4xx_never_a_retryable_5xx()
+    {
+        // Nested deeper than the provider (the simulator) reads, 64, and within what the bridge accepts, 256: only the
+        // provider refuses it.
+        var nested = string.Concat(Enumerable.Repeat("{\"a\":", 100)) + "1" + new string('}', 100);
+        var before = product.Simulator.Ledger.Requests.Count;
+        var answer = await HostileClient.SendAsync(product.Http, HttpMethod.Post, "/v1/responses/compact",
+            Encoding.UTF8.GetBytes($$"""{"model":"gpt-5.5","input":"hi","metadata":{{nested}}}"""));
+        Assert.True(answer.Status == HttpStatusCode.BadRequest, $"{answer.Code} {answer.Body}");
+        Assert.Equal(ErrorCodes.InvalidJson, answer.Error.GetProperty("code").GetString());
+        Assert.False(answer.Headers.Contains("Retry-After"));
+        Assert.Equal(before + 1, product.Simulator.Ledger.Requests.Count); // the provider's answer, not the bridge's
+    }
+
     [Fact]
     public async Task A_setting_nested_within_the_depth_limit_is_served_and_one_past_it_is_a_400()
     {
