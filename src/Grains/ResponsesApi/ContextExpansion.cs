@@ -20,13 +20,16 @@ public static class ContextExpansion
         JsonObject request;
         try
         {
-            if (JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = JsonLimits.RequestDepth }) is not JsonObject parsed)
+            // A repeated property name is refused here: the DOM would throw on it (a retryable 500), and what the provider
+            // makes of one is anyone's guess.
+            var options = new JsonDocumentOptions { MaxDepth = JsonLimits.RequestDepth, AllowDuplicateProperties = false };
+            if (JsonNode.Parse(body, documentOptions: options) is not JsonObject parsed)
                 return (null, ProxyErrors.InvalidJson("The request body must be a JSON object."));
             request = parsed;
         }
         catch (JsonException)
         {
-            return (null, ProxyErrors.InvalidJson("The request body is not valid JSON."));
+            return (null, ProxyErrors.InvalidJson("The request body is not valid JSON, or repeats a property name in one object."));
         }
 
         if (!request.TryGetPropertyValue("previous_response_id", out var previousNode) || previousNode is null) return (body, null);

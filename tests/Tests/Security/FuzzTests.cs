@@ -93,6 +93,30 @@ public sealed class FuzzTests(ProductFixture product, ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/healthz")).StatusCode);
     }
 
+    public const int ForwardCases = 2000;
+
+    /// <summary>
+    /// The forwarded calls (input token counting, compaction) with the same mutations: what the bridge lets through goes
+    /// to the provider as written, so a body it should have refused comes back as the provider's failure (a 502).
+    /// </summary>
+    [Fact]
+    public async Task Mutated_codex_requests_to_input_tokens_and_compact_get_no_5xx_no_hang_and_only_openai_errors()
+    {
+        var random = new Random(Seed + 2);
+        var http = new WireMutator(WireMutator.Load("http_"));
+        var cases = Enumerable.Range(0, ForwardCases).Select(i => http.Next(random, i, frame: false)).ToArray();
+        using var client = new HttpClient { BaseAddress = product.BaseUrl, Timeout = Timeout.InfiniteTimeSpan };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.SecondApiKey);
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, HttpWorkers).Select(w => RunHttpAsync(client, cases.Where(c => c.Index % HttpWorkers == w),
+            [], w % 2 == 0 ? "/v1/responses/input_tokens" : "/backend-api/codex/responses/compact")));
+
+        output.WriteLine($"seed {Seed + 2}: {ForwardCases} input_tokens and compact cases in {clock.Elapsed.TotalSeconds:F1} s");
+        AssertNoFailures(ForwardCases, Seed + 2);
+        Assert.True(_outcomes.Keys.Any(o => o.StartsWith("http 200", StringComparison.Ordinal)), "no case was forwarded: the samples do not reach the provider");
+        Assert.Equal(HttpStatusCode.OK, (await product.Http.GetAsync("/healthz")).StatusCode);
+    }
+
     /// <summary>Prints how the cases were answered, then fails with the first failures when any case failed.</summary>
     private void AssertNoFailures(int cases, int seed)
     {

@@ -190,6 +190,8 @@ public sealed class InputValidationTests(ProductFixture product)
     [InlineData("input_tokens", """{"model":"gpt-5.5","input":7}""", "invalid_request", "input")]
     [InlineData("compact", """{"model":"gpt-5.5","input":"hi","previous_response_id":5}""", "invalid_request", "previous_response_id")]
     [InlineData("compact", """{"model":"gpt-5.5","input":"hi"} trailing""", "invalid_json", null)]
+    [InlineData("compact", """{"model":"gpt-5.5","input":"hi","tools":[],"tools":[]}""", "invalid_json", null)]
+    [InlineData("input_tokens", """{"model":"gpt-5.5","input":[{"type":"message","role":"user","content":"a","content":"b"}]}""", "invalid_json", null)]
     public async Task A_forwarded_body_gets_the_create_bodys_checks_and_a_bad_one_is_a_400_before_anything_is_sent(
         string operation, string body, string code, string? param)
     {
