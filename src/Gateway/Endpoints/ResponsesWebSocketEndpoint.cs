@@ -92,8 +92,13 @@ public sealed class ResponsesWebSocketEndpoint(
     {
         try
         {
-            while (await frames.WaitToWriteAsync(clientGone.Token) && await ReceiveAsync(socket, clientGone.Token) is { } received)
+            // Not one condition with both awaits: its frame then lived in the state machine across the next read, so every
+            // idle socket held its last frame (WebSocketMemoryTests). Here the frame is handed over and nothing keeps it.
+            while (await frames.WaitToWriteAsync(clientGone.Token))
+            {
+                if (await ReceiveAsync(socket, clientGone.Token) is not { } received) break;
                 await frames.WriteAsync(received, clientGone.Token);
+            }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
