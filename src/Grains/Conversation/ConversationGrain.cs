@@ -134,8 +134,7 @@ public sealed partial class ConversationGrain(
         }
         // A client's retry of a turn it never got the answer to (its gateway died): the same context and settings, however
         // sent (the Codex CLI retries an anchored websocket turn as its full history on a new connection).
-        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried)
-            && !(retried.Finished && retried.Delivered && time.GetUtcNow() - retried.FinishedAt > DeliveredRetryGrace))
+        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && AnswersRetry(retried))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
         var turn = new RunningTurn(turnId, fingerprint);
@@ -151,6 +150,14 @@ public sealed partial class ConversationGrain(
         turn.Complete(time.GetUtcNow());
         return turn.NextAsync(turnId, 0, _options.HeartbeatInterval, cancellationToken);
     }
+
+    /// <summary>
+    /// Whether a client's retry gets this turn's answer: while it runs, when it finished with nobody listening, and, for
+    /// <see cref="DeliveredRetryGrace"/>, when a gateway read its completed answer. A failure a client was told is never
+    /// replayed: asking again after it is trying again.
+    /// </summary>
+    private bool AnswersRetry(RunningTurn turn) =>
+        !turn.Finished || !turn.Delivered || (turn.Outcome == "completed" && time.GetUtcNow() - turn.FinishedAt <= DeliveredRetryGrace);
 
     /// <summary>
     /// Why a turn that runs here may repeat a generation already paid for: its gateway re-dispatched it after losing an owner
