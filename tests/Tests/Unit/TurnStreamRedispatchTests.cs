@@ -89,14 +89,7 @@ public sealed class TurnStreamRedispatchTests
     public async Task A_retried_lookup_is_no_rebind()
     {
         using var rebinds = new RebindCounter();
-        var calls = 0;
-        var result = await OwnerFailures.CallAsync(async () =>
-        {
-            await Task.Yield();
-            if (++calls < 3) throw new SiloUnavailableException("gone");
-            return 42;
-        }, TimeSpan.FromSeconds(5));
-        Assert.Equal((42, 3), (result, calls));
+        Assert.Equal((42, 3), await OwnerFailuresTests.LookupLostTwiceAsync());
         Assert.Equal(0, rebinds.Count);
     }
 }
