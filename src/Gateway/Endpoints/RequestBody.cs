@@ -11,7 +11,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// </summary>
 public static class RequestBody
 {
-    /// <summary>The first buffer: a claimed Content-Length is not trusted with an allocation before the bytes arrive.</summary>
+    /// <summary>The first buffer (pooled): a claimed Content-Length is not trusted with more before the bytes arrive.</summary>
     private const int InitialCapacity = 64 * 1024;
 
     public static async Task<(byte[]? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
@@ -23,7 +23,7 @@ public static class RequestBody
         // Every read is consumed whole (copied out), never left examined-but-unconsumed: with a Content-Length body
         // Kestrel cannot reset its connection pipe after such a read, and a client that then closes mid-body makes it
         // log "Reading is already in progress" with a stack trace at Warning (dotnet/aspnetcore#52324), per connection.
-        using var body = new MemoryStream((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
+        using var body = new PooledBytes((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
         var reader = request.BodyReader;
         while (true)
         {

@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using CodexLb.Gateway.Health;
@@ -197,30 +196,19 @@ public sealed class ResponsesWebSocketEndpoint(
     /// </summary>
     private async Task<ReceivedFrame?> ReceiveAsync(WebSocket socket, CancellationToken aborted)
     {
-        var pool = ArrayPool<byte>.Shared;
-        var buffer = pool.Rent(16 * 1024);
-        var length = 0;
+        using var frame = new PooledBytes(16 * 1024);
         var tooLarge = false;
-        try
+        while (true)
         {
-            while (true)
+            var result = await socket.ReceiveAsync(frame.FreeMemory(), aborted);
+            if (result.MessageType == WebSocketMessageType.Close) return null;
+            if (!tooLarge)
             {
-                if (length == buffer.Length)
-                {
-                    var bigger = pool.Rent(buffer.Length * 2);
-                    buffer.AsSpan(0, length).CopyTo(bigger);
-                    pool.Return(buffer);
-                    buffer = bigger;
-                }
-                var result = await socket.ReceiveAsync(buffer.AsMemory(length), aborted);
-                if (result.MessageType == WebSocketMessageType.Close) return null;
-                if (!tooLarge && (length += result.Count) > _options.MaxRequestBodyBytes) (tooLarge, length) = (true, 0);
-                if (result.EndOfMessage) return new ReceivedFrame(tooLarge ? null : buffer.AsSpan(0, length).ToArray());
+                frame.Advance(result.Count);
+                tooLarge = frame.Length > _options.MaxRequestBodyBytes;
             }
-        }
-        finally
-        {
-            pool.Return(buffer);
+            if (tooLarge) frame.Clear(); // the rest of a frame past the limit is read and dropped
+            if (result.EndOfMessage) return new ReceivedFrame(tooLarge ? null : frame.ToArray());
         }
     }
 
