@@ -133,8 +133,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     private ulong? CachedChain(string responseId)
     {
-        foreach (var view in _views)
-            if (view.ResponseId == responseId) return view.Chain;
+        if (CachedView(responseId) is { } view) return view.Chain;
         return _nodes.TryGetValue(responseId, out var node) ? node.Chain : null;
     }
 
@@ -250,8 +249,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>The context of any response of this tenant: from the views, the cached nodes, or one store read.</summary>
     private async Task<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
     {
-        foreach (var view in _views)
-            if (view.ResponseId == responseId) return (view, ResponseStatus.Found);
+        if (CachedView(responseId) is { } cached) return (cached, ResponseStatus.Found);
         var path = LocalPath(responseId);
         if (path is null)
         {
@@ -321,6 +319,13 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             _idOrder.Enqueue(ids[i]);
         }
         while (_idOrder.Count > ItemLimit) _printById.Remove(_idOrder.Dequeue());
+    }
+
+    private ContextView? CachedView(string responseId)
+    {
+        foreach (var view in _views)
+            if (view.ResponseId == responseId) return view;
+        return null;
     }
 
     private void RememberView(ContextView view)

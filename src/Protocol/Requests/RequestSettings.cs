@@ -23,10 +23,7 @@ public static class RequestSettings
     /// <summary>The fingerprint of raw settings read back (a parser that wrote them sums <see cref="PairFingerprint"/> as it goes).</summary>
     public static ulong Fingerprint(ReadOnlySpan<byte> settings)
     {
-        var wrapped = new byte[settings.Length + 2];
-        wrapped[0] = (byte)'{';
-        settings.CopyTo(wrapped.AsSpan(1));
-        wrapped[^1] = (byte)'}';
+        var wrapped = AsObject(settings);
         var reader = new Utf8JsonReader(wrapped, JsonLimits.Reader);
         reader.Read();
         ulong sum = 0;
@@ -41,12 +38,15 @@ public static class RequestSettings
         return sum;
     }
 
-    public static string? ReadString(ReadOnlySpan<byte> settings, string name)
+    public static string? ReadString(ReadOnlySpan<byte> settings, string name) => Events.EventReader.ReadString(AsObject(settings), name);
+
+    /// <summary>The settings as the JSON object they came from (braces around the pairs).</summary>
+    private static byte[] AsObject(ReadOnlySpan<byte> settings)
     {
         var wrapped = new byte[settings.Length + 2];
         wrapped[0] = (byte)'{';
         settings.CopyTo(wrapped.AsSpan(1));
         wrapped[^1] = (byte)'}';
-        return Events.EventReader.ReadString(wrapped, name);
+        return wrapped;
     }
 }
