@@ -1,3 +1,4 @@
+using CodexLb.Protocol.Streaming;
 using CodexLb.UpstreamSimulator.Http;
 using CodexLb.UpstreamSimulator.WebSockets;
 using Microsoft.AspNetCore.Builder;
@@ -42,6 +43,7 @@ public static class SimulatorEndpointExtensions
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         core.Stopping = lifetime.ApplicationStopping;
         lifetime.ApplicationStopping.Register(core.ShutdownConnections);
+        app.UseBatchingWebSocketUpgrade(); // before UseWebSockets: a turn's frames can then leave in one write
         app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
 
         foreach (var path in ResponsesPaths)

@@ -5,13 +5,13 @@ using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
-using CodexLb.Gateway.Streaming;
 using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Items;
 using CodexLb.Protocol.Requests;
+using CodexLb.Protocol.Streaming;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 

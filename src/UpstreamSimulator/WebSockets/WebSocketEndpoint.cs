@@ -1,4 +1,5 @@
 using System.Net.WebSockets;
+using CodexLb.Protocol.Streaming;
 using CodexLb.UpstreamSimulator.Http;
 using CodexLb.UpstreamSimulator.Model;
 using Microsoft.AspNetCore.Http;
@@ -66,6 +67,6 @@ internal static class WebSocketEndpoint
             return;
         }
 
-        await new WebSocketSession(socket, connection, core).RunAsync();
+        await new WebSocketSession(socket, connection, core, BatchingUpgrade.StreamOf(http)).RunAsync();
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
+using CodexLb.Protocol.Streaming;
 using CodexLb.UpstreamSimulator.Faults;
 using CodexLb.UpstreamSimulator.Ledger;
 using CodexLb.UpstreamSimulator.Model;
@@ -18,6 +19,7 @@ internal sealed class WebSocketSession
     private readonly WebSocket _socket;
     private readonly ConnectionEntry _connection;
     private readonly SimulatorCore _core;
+    private readonly BatchingStream? _connectionStream;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly CancellationTokenSource _turnCts = new();
     private readonly CancellationTokenSource _receiveCts = new();
@@ -33,9 +35,11 @@ internal sealed class WebSocketSession
     private volatile bool _closing;
     private Anchor? _anchor;
 
-    public WebSocketSession(WebSocket socket, ConnectionEntry connection, SimulatorCore core)
+    /// <param name="connectionStream">the upgraded connection under <paramref name="socket"/>, when it can hold writes.</param>
+    public WebSocketSession(WebSocket socket, ConnectionEntry connection, SimulatorCore core, BatchingStream? connectionStream = null)
     {
         _socket = socket;
+        _connectionStream = connectionStream;
         _connection = connection;
         _core = core;
     }
@@ -207,15 +211,26 @@ internal sealed class WebSocketSession
 
             var limit = Math.Min(effects.StopBefore ?? count, count);
             var closeAfter = effects.StopBefore is not null || effects.CloseAtEnd;
-            for (var i = 0; i < limit; i++)
+            // As over HTTP (HttpResponsesEndpoint flushes only before a delay or at the end): frames with no delay between
+            // them leave in one write, so a proxy on either transport reads an answer the provider made at once at once.
+            var batched = effects.EventDelay == TimeSpan.Zero && limit > 1 ? _connectionStream : null;
+            try
             {
-                await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
-                if (i == count - 1)
+                for (var i = 0; i < limit; i++)
                 {
-                    Commit(request, entry, turn, closeAfter);
-                }
+                    await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+                    if (i == 0) batched?.Hold();
+                    if (i == count - 1)
+                    {
+                        Commit(request, entry, turn, closeAfter);
+                    }
 
-                await SendAsync(turn.Frames[i], ct);
+                    await SendAsync(turn.Frames[i], ct);
+                }
+            }
+            finally
+            {
+                if (batched is not null) await ReleaseAsync(batched);
             }
 
             if (closeAfter)
@@ -342,6 +357,18 @@ internal sealed class WebSocketSession
         finally
         {
             _sendLock.Release();
+        }
+    }
+
+    /// <summary>Sends the held frames; a connection lost meanwhile is the receive loop's to notice.</summary>
+    private static async Task ReleaseAsync(BatchingStream stream)
+    {
+        try
+        {
+            await stream.ReleaseAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (IsConnectionLoss(ex))
+        {
         }
     }
 

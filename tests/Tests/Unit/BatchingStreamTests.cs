@@ -1,6 +1,6 @@
 using System.Net.WebSockets;
 using System.Text;
-using CodexLb.Gateway.Streaming;
+using CodexLb.Protocol.Streaming;
 
 namespace CodexLb.Tests.Unit;
 

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace CodexLb.Gateway.Streaming;
+namespace CodexLb.Protocol.Streaming;
 
 /// <summary>
 /// A client websocket's upgraded connection that can hold writes: while held, each frame the websocket writes is kept in

@@ -2,10 +2,10 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace CodexLb.Gateway.Streaming;
+namespace CodexLb.Protocol.Streaming;
 
 /// <summary>
-/// Gives the websocket middleware a <see cref="BatchingStream"/> as the upgraded connection, so the websocket relay can
+/// Gives the websocket middleware a <see cref="BatchingStream"/> as the upgraded connection, so a websocket relay can
 /// send a batch of events in one write. It must sit before <c>UseWebSockets</c> (which takes the upgrade feature then);
 /// the handshake itself stays the framework's.
 /// </summary>
