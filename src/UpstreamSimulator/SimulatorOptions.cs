@@ -10,6 +10,12 @@ public sealed class SimulatorOptions
     public TimeSpan EventDelay { get; set; }
 
     /// <summary>
+    /// The delays above end on time instead of up to a few ms late (<see cref="Model.SimulatedDelay"/>): the last 6 ms of
+    /// each is spun, so keep it for one request at a time (a benchmark's c=1 latency floor).
+    /// </summary>
+    public bool PreciseDelays { get; set; }
+
+    /// <summary>
     /// Number of <c>response.output_text.delta</c> events a plain-text answer is streamed in (at least 1). Up to the
     /// answer's length the answer is split evenly; beyond it, numbered filler words are appended so the count is
     /// exact (thousands of deltas for benchmarks). A request may set its own with the metadata key

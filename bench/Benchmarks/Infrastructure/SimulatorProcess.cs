@@ -30,8 +30,12 @@ public sealed class SimulatorProcess : IAsyncDisposable
 
     public static async Task<SimulatorProcess> StartAsync() => new(await ChildProcess.StartSelfAsync(ChildFlag, []));
 
-    /// <summary>The simulated upstream work per turn (SimulatorOptions.FirstEventDelay), from the next request on.</summary>
-    public Task SetFirstEventDelayAsync(TimeSpan delay) => _child.CommandAsync(FirstEventDelayCommand + (int)delay.TotalMilliseconds);
+    /// <summary>
+    /// The simulated upstream work per turn (SimulatorOptions.FirstEventDelay), from the next request on; <paramref name="precise"/>:
+    /// it ends on time (SimulatorOptions.PreciseDelays, spun: for one turn at a time).
+    /// </summary>
+    public Task SetFirstEventDelayAsync(TimeSpan delay, bool precise = false) =>
+        _child.CommandAsync(FirstEventDelayCommand + (int)delay.TotalMilliseconds + (precise ? " precise" : ""));
 
     /// <summary>The child's main: run a default simulator until stdin closes.</summary>
     public static async Task<int> RunChildAsync()
@@ -40,7 +44,11 @@ public sealed class SimulatorProcess : IAsyncDisposable
         await ChildProcess.ServeAsync(simulator.Port, line =>
         {
             if (line.StartsWith(FirstEventDelayCommand, StringComparison.Ordinal))
-                simulator.Options.FirstEventDelay = TimeSpan.FromMilliseconds(int.Parse(line[FirstEventDelayCommand.Length..]));
+            {
+                var words = line[FirstEventDelayCommand.Length..].Split(' ');
+                simulator.Options.FirstEventDelay = TimeSpan.FromMilliseconds(int.Parse(words[0]));
+                simulator.Options.PreciseDelays = words is [_, "precise"];
+            }
         });
         return 0;
     }

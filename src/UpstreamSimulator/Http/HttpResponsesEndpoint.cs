@@ -145,7 +145,7 @@ internal static class HttpResponsesEndpoint
         {
             // Nothing is streamed: the whole schedule elapses before the status line.
             var total = effects.FirstEventDelay + (effects.EventDelay * Math.Max(0, limit - 1));
-            await DelayAsync(total, ct);
+            await SimulatedDelay.WaitAsync(total, effects.PreciseDelays, ct);
             if (limit < count)
             {
                 await AbortForFaultAsync(http, core, entry);
@@ -162,7 +162,7 @@ internal static class HttpResponsesEndpoint
         http.Response.Headers.CacheControl = "no-cache";
         for (var i = 0; i < limit; i++)
         {
-            await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+            await SimulatedDelay.WaitAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, effects.PreciseDelays, ct);
             if (i == count - 1)
             {
                 complete();
@@ -211,7 +211,4 @@ internal static class HttpResponsesEndpoint
 
         await HttpJson.WriteAsync(http, buffer.WrittenMemory);
     }
-
-    private static Task DelayAsync(TimeSpan delay, CancellationToken ct) =>
-        delay > TimeSpan.Zero ? Task.Delay(delay, ct) : Task.CompletedTask;
 }

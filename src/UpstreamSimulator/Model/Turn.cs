@@ -63,6 +63,9 @@ internal sealed class TurnEffects
     public TimeSpan FirstEventDelay { get; init; }
     public TimeSpan EventDelay { get; init; }
 
+    /// <summary>The delays end on time (<see cref="SimulatorOptions.PreciseDelays"/>).</summary>
+    public bool PreciseDelays { get; init; }
+
     /// <summary>Send only frames [0, StopBefore) and then close.</summary>
     public int? StopBefore { get; init; }
 

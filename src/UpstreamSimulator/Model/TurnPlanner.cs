@@ -79,6 +79,7 @@ internal sealed class TurnPlanner(SimulatorOptions options, IdGenerator ids)
     {
         FirstEventDelay = fault?.FirstEventDelay ?? options.FirstEventDelay,
         EventDelay = fault?.EventDelay ?? options.EventDelay,
+        PreciseDelays = options.PreciseDelays,
         StopBefore = fault?.Kind switch
         {
             FaultKind.CloseBeforeEvent => fault.EventIndex,

@@ -218,7 +218,7 @@ internal sealed class WebSocketSession
             {
                 for (var i = 0; i < limit; i++)
                 {
-                    await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+                    await SimulatedDelay.WaitAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, effects.PreciseDelays, ct);
                     if (i == 0) batched?.Hold();
                     if (i == count - 1)
                     {
@@ -269,7 +269,7 @@ internal sealed class WebSocketSession
     {
         for (var i = 0; i < effects.ErrorAt; i++)
         {
-            await DelayAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, ct);
+            await SimulatedDelay.WaitAsync(i == 0 ? effects.FirstEventDelay : effects.EventDelay, effects.PreciseDelays, ct);
             await SendAsync(turn.Frames[i], ct);
         }
 
@@ -281,7 +281,7 @@ internal sealed class WebSocketSession
         _core.Finish(entry, RequestOutcome.Error, error);
         _busy = false;
         await SendAsync(TurnPlanner.PlanError(error).Frames[0], ct);
-        await DelayAsync(effects.EventDelay, ct);
+        await SimulatedDelay.WaitAsync(effects.EventDelay, effects.PreciseDelays, ct);
         await SendAsync(turn.Frames[effects.ErrorAt], ct);
     }
 
@@ -416,7 +416,4 @@ internal sealed class WebSocketSession
             }
         }
     }
-
-    private static Task DelayAsync(TimeSpan delay, CancellationToken ct) =>
-        delay > TimeSpan.Zero ? Task.Delay(delay, ct) : Task.CompletedTask;
 }
