@@ -1,9 +1,15 @@
 namespace CodexLb.Grains.Abstractions;
 
 /// <summary>What one turn cost upstream: how the client sent it and how the bridge forwarded it.</summary>
+/// <remarks>A struct: a conversation keeps its last 64 in a queue, and an object per turn that lives 64 turns was one more
+/// thing for every garbage collection to move.</remarks>
 [GenerateSerializer, Immutable]
-public sealed record TurnRecord
+public readonly record struct TurnRecord
 {
+    public TurnRecord()
+    {
+    }
+
     [Id(0)] public string? ResponseId { get; init; }
     /// <summary>The client sent <c>previous_response_id</c> (a delta client) rather than its full history.</summary>
     [Id(1)] public bool ClientAnchored { get; init; }

@@ -79,9 +79,9 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 }
 
                 // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
+                // Its tombstone is written when it expires (Expired), not with every turn.
                 var stored = node.ParentId == parentId ? node : node with { ParentId = parentId };
                 _nodes[(tenant, node.Id)] = new NodeEntry(stored, now + _ttls.Node, refreshed);
-                _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
                 if (!node.Synthetic)
                 {
                     _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
@@ -220,7 +220,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         var now = time.GetUtcNow();
         if (now < _nextSweep) return now;
         _nextSweep = now + _ttls.Slack;
-        foreach (var (key, entry) in _nodes) if (entry.Expires <= now) _nodes.Remove(key);
+        foreach (var (key, entry) in _nodes) if (entry.Expires <= now) Expired(key, entry);
         foreach (var (key, tombstone) in _tombstones) if (tombstone.Until <= now) _tombstones.Remove(key);
         foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
         foreach (var (key, entry) in _items) if (entry.Expires <= now) _items.Remove(key);
@@ -233,8 +233,18 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     {
         if (!_nodes.TryGetValue((tenant, id), out var entry)) return null;
         if (entry.Expires > now) return entry;
-        _nodes.Remove((tenant, id));
+        Expired((tenant, id), entry);
         return null;
+    }
+
+    /// <summary>
+    /// Drops an expired node, leaving its tombstone: the id says "expired" for the expired memory after the node's own
+    /// expiry (what a tombstone written and refreshed with the node would say, without a write per turn).
+    /// </summary>
+    private void Expired((string Tenant, string Id) key, NodeEntry entry)
+    {
+        _nodes.Remove(key);
+        if (!_tombstones.ContainsKey(key)) _tombstones[key] = new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false);
     }
 
     /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
@@ -250,7 +260,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         return (path, true);
     }
 
-    /// <summary>Extends every node of a path, its tombstone and its index entry (only while the entry still names it) to a full retention.</summary>
+    /// <summary>Extends every node of a path and its index entry (only while the entry still names it) to a full retention.</summary>
     private void RefreshPath(string tenant, List<NodeEntry> path, DateTimeOffset now)
     {
         foreach (var entry in path)
@@ -258,7 +268,6 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             var node = entry.Node;
             ref var stored = ref CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, node.Id));
             if (!Unsafe.IsNullRef(ref stored)) stored.Expires = now + _ttls.Node;
-            _tombstones[(tenant, node.Id)] = new Tombstone(now + _ttls.Tombstone, Deleted: false);
             if (node.Synthetic) continue;
             ref var indexed = ref CollectionsMarshal.GetValueRefOrNullRef(_index, (tenant, node.Chain));
             if (!Unsafe.IsNullRef(ref indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)

@@ -92,10 +92,10 @@ public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTest
             await WriteAsync(conv, nodes);
         }
 
-        Assert.Equal(100 + 100 + 100 + 10, _store.EntryCount);
+        Assert.Equal(100 + 100 + 10, _store.EntryCount); // nodes, index entries, heads: a tombstone is written only at expiry
         await PassAsync(R + S + TimeSpan.FromSeconds(1));
         await Locate("nothing"); // any call sweeps once a slack has passed
-        Assert.Equal(100, _store.EntryCount); // the tombstones
+        Assert.Equal(100, _store.EntryCount); // the tombstones the expired nodes left
         await PassAsync(M);
         await Locate("nothing");
         Assert.Equal(0, _store.EntryCount);
