@@ -16,6 +16,7 @@ public sealed partial class DrainService(DrainState drain, IEnumerable<IInFlight
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
         drain.BeginDrain();
+        foreach (var w in work) w.BeginDrain();
         var o = options.Value;
         LogDraining(logger, o.DrainDelay, o.DrainTimeout);
         await Task.Delay(o.DrainDelay, CancellationToken.None);

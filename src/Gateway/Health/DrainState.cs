@@ -6,6 +6,9 @@ namespace CodexLb.Gateway.Health;
 public interface IInFlightWork
 {
     int InFlight { get; }
+
+    /// <summary>The drain began: accept no new work from now on.</summary>
+    void BeginDrain();
 }
 
 /// <summary>

@@ -130,12 +130,13 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
     }
 
     /// <summary>
-    /// A message the cluster refused to deliver never reached an owner; anything else (a timeout above all, or a silo that
-    /// died under a call already delivered: <see cref="SiloUnavailableException"/>) may have run the turn there.
+    /// A message the cluster refused to deliver never reached an owner, and an owner that deactivates or moves (a draining
+    /// silo) refuses a turn before running it; anything else (a timeout above all, or a silo that died under a call already
+    /// delivered: <see cref="SiloUnavailableException"/>) may have run the turn there.
     /// </summary>
     private void Failed(Exception ex)
     {
-        if (ex is not OrleansMessageRejectionException or SiloUnavailableException) _ownerMayHaveRun = true;
+        if (ex is not (OrleansMessageRejectionException or OwnerDeactivatingException) or SiloUnavailableException) _ownerMayHaveRun = true;
         Abandon();
     }
 

@@ -26,6 +26,8 @@ public sealed partial class ConversationGrain(
     IOptions<StateOptions> stateOptions,
     Accounts.AccountTurnReports turnReports,
     TimeProvider time,
+    IClusterMembershipService membership,
+    ILocalSiloDetails localSilo,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
     private readonly UpstreamOptions _options = upstreamOptions.Value;
@@ -137,6 +139,7 @@ public sealed partial class ConversationGrain(
         if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && AnswersRetry(retried))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
+        if (activeTurns.Draining && !request.AttachOnly) throw MoveForDrain();
         var turn = new RunningTurn(turnId, fingerprint);
         if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
         else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());

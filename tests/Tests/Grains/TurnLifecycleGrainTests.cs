@@ -8,6 +8,7 @@ using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.Core.Internal;
+using Orleans.Runtime;
 
 namespace CodexLb.Tests.Grains;
 
@@ -423,5 +424,55 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var id = ResponseIdOf(events[0]);
         Assert.NotNull(id);
         Assert.All(events, e => Assert.True(ResponseIdOf(e) is null || ResponseIdOf(e) == id, $"{e.Type} of another response: {ResponseIdOf(e)}"));
+    }
+
+    /// <summary>
+    /// A rolling restart: the silo holding the conversation drains. A new turn is refused there before anything reaches the
+    /// provider (started there, it could lose its owner mid-stream when the silo stops and be generated again on the
+    /// client's retry); the activation moves to the other silo, where the same turn (the gateway's re-dispatch) runs once and
+    /// continues the conversation.
+    /// </summary>
+    [Fact]
+    public async Task A_new_turn_on_a_draining_silo_runs_once_on_another_silo_and_never_reaches_the_provider_from_the_draining_one()
+    {
+        var key = NewKey();
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(key);
+        var first = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "before the drain")]));
+        var management = fixture.Grains.GetGrain<IManagementGrain>(0);
+        var draining = await management.GetActivationAddress(grain);
+        Assert.NotNull(draining);
+        var activeTurns = fixture.Cluster.GetSiloServiceProvider(draining).GetRequiredService<ActiveTurns>();
+
+        var tag = "drain-" + Guid.NewGuid().ToString("N")[..10];
+        var body = Items.Body([Items.Message("user", "during the drain")], previousResponseId: first.ResponseId());
+        body["metadata"] = new JsonObject { ["sim_tag"] = tag };
+        var request = Turns.Request(body) with { TurnId = "turn-" + tag };
+        activeTurns.BeginDrain();
+        try
+        {
+            await Assert.ThrowsAsync<OwnerDeactivatingException>(async () => await grain.RunTurn(request));
+            Assert.DoesNotContain(fixture.Simulator.Ledger.Requests, r => r.Tag == tag);
+
+            // The gateway's re-dispatch, by hand: the same turn again until the moved activation takes it.
+            List<TurnEvent>? events = null;
+            for (var attempt = 0; events is null; attempt++)
+            {
+                try { events = await ReadAllAsync(grain.Follow(request)); }
+                catch (OwnerDeactivatingException) when (attempt < 50) { await Task.Delay(100); }
+            }
+            Assert.Contains(events, e => e.Type == "response.completed");
+            var moved = await management.GetActivationAddress(grain);
+            Assert.NotNull(moved);
+            Assert.NotEqual(draining, moved);
+            var upstream = Assert.Single(fixture.Simulator.Ledger.Requests, r => r.Tag == tag);
+            Assert.Equal(RequestOutcome.Completed, upstream.Outcome);
+            Assert.Equal(events.ResponseId(), upstream.ResponseId);
+            // It continued the conversation: anchored on the first answer, or (a new socket) with its context in full.
+            Assert.True(upstream.PreviousResponseId == first.ResponseId() || upstream.InputItemCount >= 3, $"the moved turn lost its context: {upstream}");
+        }
+        finally
+        {
+            activeTurns.EndDrain();
+        }
     }
 }
