@@ -6,8 +6,9 @@ using Microsoft.Extensions.Options;
 namespace CodexLb.Gateway.Health;
 
 /// <summary>
-/// Graceful drain on SIGTERM, before any server or silo stops: readiness goes 503, the process waits a moment so load
-/// balancers notice, then waits (bounded) for in-flight turns; only then do Kestrel and the silo shut down, which
+/// Graceful drain on SIGTERM, before any server or silo stops: readiness goes 503 and every kind of in-flight work stops
+/// taking new turns (a silo's grains refuse them and move, <see cref="IInFlightWork.BeginDrain"/>), the process waits a
+/// moment so load balancers notice, then waits (bounded) for in-flight turns; only then do Kestrel and the silo shut down, which
 /// deactivates the conversations (their state is already persisted per turn) and closes their upstream sockets.
 /// </summary>
 public sealed partial class DrainService(DrainState drain, IEnumerable<IInFlightWork> work, IOptions<GatewayOptions> options, ILogger<DrainService> logger)
