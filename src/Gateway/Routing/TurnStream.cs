@@ -15,7 +15,8 @@ namespace CodexLb.Gateway.Routing;
 /// if nothing reached the client yet, or says it lost it (the caller then ends the stream retryably). Heartbeats never
 /// reach a client, unless the caller asks for them (<see cref="MoveNextAsync(bool)"/>: the SSE relay's keepalives ride on
 /// them). Disposing a stream whose client went away before the end tells the owner to stop the turn, unless the turn
-/// runs in the background. The owner keeps nothing per caller, so a stream owes it no call when it ends.
+/// runs in the background or the stream gave up on an unreachable owner (the client is told to retry, and its retry
+/// attaches to the turn wherever it still runs). The owner keeps nothing per caller, so a stream owes it no call when it ends.
 /// </summary>
 public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, TimeSpan ownerTimeout, CancellationToken aborted)
     : IAsyncDisposable
@@ -102,7 +103,18 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
         {
             Failed(ex);
-            return await OwnerFailures.Retry.ExecuteAsync(static (stream, _) => stream.RedispatchAsync(), this, aborted);
+            try
+            {
+                return await OwnerFailures.Retry.ExecuteAsync(static (stream, _) => stream.RedispatchAsync(), this, aborted);
+            }
+            catch (Exception unreachable) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(unreachable))
+            {
+                // The caller ends its client's stream retryably. The turn may still run on an owner only this gateway cannot
+                // reach: it is left running (no cancel on dispose), so the client's retry through another gateway attaches
+                // to it instead of generating it again.
+                _ended = true;
+                throw;
+            }
         }
     }
 

@@ -86,6 +86,66 @@ public sealed class TurnStreamRedispatchTests
     }
 
     [Fact]
+    public async Task A_refusal_by_an_owner_that_deactivates_or_moves_off_a_draining_silo_says_the_turn_never_ran()
+    {
+        var (owner, _) = await RunAsync(new OwnerDeactivatingException());
+        Assert.Equal([false, false], owner.Calls.Select(c => c.Redispatched));
+    }
+
+    /// <summary>An owner that answers the turn's first event, then is unreachable (every later call times out) or silent.</summary>
+    private sealed class LostAfterFirstEvent(bool unreachable) : IConversationGrain
+    {
+        private static readonly TurnEvents Created = new([new TurnEvent("response.created", """{"type":"response.created","response":{"id":"resp_1"}}"""u8.ToArray())], false);
+        private int _runs;
+
+        public int Cancels { get; private set; }
+
+        public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default) =>
+            _runs++ == 0 ? ValueTask.FromResult(Created) : ValueTask.FromException<TurnEvents>(new TimeoutException("unreachable"));
+
+        public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
+            unreachable ? ValueTask.FromException<TurnEvents>(new TimeoutException("unreachable")) : new(new TaskCompletionSource<TurnEvents>().Task);
+
+        public Task CancelTurn(string turnId)
+        {
+            Cancels++;
+            return Task.CompletedTask;
+        }
+
+        public Task<ConversationStats> GetStats() => throw new NotSupportedException();
+        public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
+        public Task<byte[]?> CancelResponse(string responseId) => throw new NotSupportedException();
+        public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
+    }
+
+    [Fact]
+    public async Task A_stream_that_gave_up_on_an_unreachable_owner_leaves_the_turn_running_for_the_clients_retry()
+    {
+        using var client = new CancellationTokenSource();
+        var owner = new LostAfterFirstEvent(unreachable: true);
+        var stream = new TurnStream(owner, Turn, TimeSpan.FromSeconds(5), client.Token);
+        Assert.True(await stream.MoveNextAsync());
+        // Every re-dispatch fails too: the caller ends its client's stream retryably.
+        await Assert.ThrowsAsync<TimeoutException>(async () => await stream.MoveNextAsync());
+        await client.CancelAsync(); // the client closes after the failure it was sent
+        await stream.DisposeAsync();
+        Assert.Equal(0, owner.Cancels);
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_mid_turn_stops_it()
+    {
+        using var client = new CancellationTokenSource();
+        var owner = new LostAfterFirstEvent(unreachable: false);
+        var stream = new TurnStream(owner, Turn, TimeSpan.FromSeconds(5), client.Token);
+        Assert.True(await stream.MoveNextAsync());
+        await client.CancelAsync();
+        await stream.DisposeAsync();
+        await Task.Delay(100); // the cancel is sent without waiting for it
+        Assert.Equal(1, owner.Cancels);
+    }
+
+    [Fact]
     public async Task A_retried_lookup_is_no_rebind()
     {
         using var rebinds = new RebindCounter();
