@@ -106,7 +106,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
             // stopping silo leaves (its gateway's calls went through it): its gateway finds no turn to re-attach to, ends
             // the stream retryably, and the client's retry runs it again (1, 4 and 1 turns in three runs on 2026-12-02; 1, 1
             // and 0 once such a stream leaves its turn running for the retry; Orleans' experimental distributed grain
-            // directory, tried against the rest, made kill -9 recovery take 30–40 s).
+            // directory, tried against the rest, made the turns a kill -9 hit take 24–42 s to complete).
             var siloKilled = kills.Any(k => (k.What.StartsWith("kill -9 silo", StringComparison.Ordinal) || k.What.StartsWith("rolling restart silo", StringComparison.Ordinal))
                                             && t.StartedAt <= k.Done + KillReachSeconds && t.EndedAt >= k.At);
             return (Turn: t, Generations: mine, SiloKilled: siloKilled);
