@@ -28,6 +28,7 @@ internal sealed class WebSocketSession
     private byte[] _buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
     private int _requestCount;
     private Task _inFlight = Task.CompletedTask;
+    private RequestEntry? _lastStarted;
 
     // Written by the turn task before it sends the terminal frame, read by the receive loop: the client may send
     // its next request the instant it sees response.completed, and it must find the anchor already in place.
@@ -174,6 +175,7 @@ internal sealed class WebSocketSession
         else
         {
             _busy = true;
+            _lastStarted = entry;
             var run = RunTurnAsync(request, entry);
             // A response that ended with a mid-stream error may still send its trailing frame: wait for both at the end.
             _inFlight = _inFlight.IsCompleted ? run : Task.WhenAll(_inFlight, run);
@@ -318,6 +320,9 @@ internal sealed class WebSocketSession
         _closing = true;
         _core.EndConnection(_connection, reason);
         _turnCts.Cancel(); // ends a hung or delayed turn
+        // Recorded now, not when the cancelled turn gets to its cleanup: a host disposed with this connection open returns
+        // first, and its ledger must already say so (a response that ended before keeps its outcome).
+        if (_lastStarted is { } last) _core.AbortIfInFlight(last);
         _dropped.TrySetResult();
     }
 
