@@ -52,25 +52,10 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         history.AddRange(first.OutputItems.Select(o => o.ToNode()));
 
         var abandoned = new List<JsonNode>(history) { Items.Message("user", SlowMarker()) };
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = JsonContent.Create(Items.Body(abandoned)) };
-        foreach (var (name, value) in session) request.Headers.Add(name, value);
-        // A client that really goes away: disposing the response closes the connection instead of draining it.
-        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = product.BaseUrl };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.ApiKey);
-        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        string? createdId = null;
-        var events = 0;
-        while (events < 4 && await reader.ReadLineAsync() is { } line)
-        {
-            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
-            events++;
-            var data = JsonDocument.Parse(line[6..]).RootElement;
-            if (data.GetProperty("type").GetString() == "response.created") createdId = data.GetProperty("response").GetProperty("id").GetString();
-        }
-        Assert.NotNull(createdId);
+        using var stream = await SseStream.OpenAsync(product, Items.Body(abandoned), session, events: 4);
+        var createdId = stream.ResponseId;
         var clock = Stopwatch.StartNew();
-        response.Dispose(); // the client goes away mid-answer
+        stream.Leave(); // the client goes away mid-answer
 
         var (record, stopped) = await ProviderEndAsync(createdId!, clock);
         output.WriteLine($"provider stopped {stopped.TotalMilliseconds:F0} ms after the disconnect ({record.Outcome})");
@@ -100,23 +85,8 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
 
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..10];
         product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(150)) with { TextDeltas = 60 }).WhenTextContains(marker).Times(1));
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses")
-        {
-            Content = JsonContent.Create(Items.Body([.. history, Items.Message("user", marker)])),
-        };
-        foreach (var (name, value) in headers) request.Headers.Add(name, value);
-        using var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = product.BaseUrl };
-        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.ApiKey);
-        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        string? abandonedId = null;
-        while (abandonedId is null && await reader.ReadLineAsync() is { } line)
-        {
-            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
-            var data = JsonDocument.Parse(line[6..]).RootElement;
-            if (data.GetProperty("type").GetString() == "response.created") abandonedId = data.GetProperty("response").GetProperty("id").GetString();
-        }
-        Assert.NotNull(abandonedId);
+        using var stream = await SseStream.OpenAsync(product, Items.Body([.. history, Items.Message("user", marker)]), headers);
+        var abandonedId = stream.ResponseId;
 
         // The next prompt (the abandoned one never reached the history) queues behind the abandoned turn; then the
         // interrupted client's connection goes. A second lets the prompt reach the owner first on a loaded machine; should
@@ -124,7 +94,7 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         var next = SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([.. history, Items.Message("user", "another question")]), headers);
         await Task.Delay(TimeSpan.FromSeconds(1));
         var clock = Stopwatch.StartNew();
-        response.Dispose();
+        stream.Leave();
 
         var (record, stopped) = await ProviderEndAsync(abandonedId!, clock);
         output.WriteLine($"abandoned turn: {record.Outcome} {stopped.TotalMilliseconds:F0} ms after the disconnect");
@@ -215,5 +185,55 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         foreach (var r in product.Simulator.Ledger.Requests.Skip(before))
             output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} {r.Outcome} {r.Fault}");
         Assert.DoesNotContain(product.Simulator.Ledger.Requests.Skip(before), r => r.ErrorCode == "previous_response_not_found");
+    }
+}
+
+/// <summary>
+/// A streamed turn read by a client that really goes away: leaving closes its connection instead of draining the rest
+/// (<c>MaxResponseDrainSize = 0</c>), as an interrupted CLI or a closed browser tab does.
+/// </summary>
+internal sealed class SseStream : IDisposable
+{
+    private readonly HttpClient _client;
+    private readonly HttpResponseMessage _response;
+
+    private SseStream(HttpClient client, HttpResponseMessage response, string responseId) =>
+        (_client, _response, ResponseId) = (client, response, responseId);
+
+    /// <summary>The id <c>response.created</c> carried.</summary>
+    public string ResponseId { get; }
+
+    /// <summary>
+    /// Posts <paramref name="body"/> and reads <paramref name="events"/> events, <c>response.created</c> among them, or with
+    /// none given up to <c>response.created</c>.
+    /// </summary>
+    public static async Task<SseStream> OpenAsync(ProductFixture product, JsonObject body, IDictionary<string, string> headers, int? events = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/responses") { Content = JsonContent.Create(body) };
+        foreach (var (name, value) in headers) request.Headers.Add(name, value);
+        var client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = product.BaseUrl };
+        client.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.ApiKey);
+        var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        string? createdId = null;
+        var read = 0;
+        while ((events is { } count ? read < count : createdId is null) && await reader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            read++;
+            var data = JsonDocument.Parse(line[6..]).RootElement;
+            if (data.GetProperty("type").GetString() == "response.created") createdId = data.GetProperty("response").GetProperty("id").GetString();
+        }
+        Assert.NotNull(createdId);
+        return new SseStream(client, response, createdId);
+    }
+
+    /// <summary>The client goes away mid-answer.</summary>
+    public void Leave() => _response.Dispose();
+
+    public void Dispose()
+    {
+        _response.Dispose();
+        _client.Dispose();
     }
 }
