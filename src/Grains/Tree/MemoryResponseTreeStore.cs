@@ -244,7 +244,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private void Expired((string Tenant, string Id) key, NodeEntry entry)
     {
         _nodes.Remove(key);
-        if (!_tombstones.ContainsKey(key)) _tombstones[key] = new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false);
+        _tombstones.TryAdd(key, new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false));
     }
 
     /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
