@@ -3,80 +3,57 @@ using CodexLb.Protocol.Items;
 namespace CodexLb.Grains.Conversation;
 
 /// <summary>
-/// A response's whole context, materialized: its items, its chain (the node's, known when the view is made) and its size
-/// in bytes, so a turn can be matched against it, bounded and sent from it without touching the store again or walking
-/// its items. No per-item fingerprints: a match is decided by chains, and a new node's chain extends its base's over the
-/// new items only, so a view read back from the store parses none of its items.
+/// A response's whole context as a grain knows it: its count, its chain (the node's) and its size in bytes, so a turn can
+/// be matched against it and bounded without touching the store; and its items only while a turn holds them (read from the
+/// store). No per-item fingerprints: a match is decided by chains, and a new node's chain extends its base's over the new
+/// items only, so a view read back from the store parses none of its items.
 /// </summary>
 /// <remarks>
-/// A view and the views that extend it share one growing buffer (<see cref="Extend"/>): a turn costs its new items, not a
-/// copy of the whole conversation (a Codex session reaches thousands of items, and that copy was most of a turn's
-/// allocations and of what each GC had to move). A view only ever reads its own <c>[0, Count)</c>; the slots past it
-/// belong to the one descendant that extended it at the end, and a fork copies.
+/// A grain remembers views without their items (<see cref="WithoutItems"/>): the store keeps every context, and a live
+/// conversation that also held its items kept each turn's items alive for as long as it ran, for every collection to move
+/// (the GC pauses were most of the added p99 at 64 concurrent turns). A delta send needs none of the base's items; a full
+/// send (a new socket, a provider that forgot the anchor, an account move) reads them back once.
 /// </remarks>
-public sealed class ContextView
+public sealed class ContextView(string? responseId, int count, ulong chain, bool synthetic, long bytes, byte[][]? items = null)
 {
-    public static readonly ContextView Empty = new(null, [], 0, new Tail(0), ContextChain.Empty, false, 0);
+    public static readonly ContextView Empty = new(null, 0, ContextChain.Empty, false, 0, []);
 
-    private readonly byte[][] _buffer;
-    private readonly Tail _tail;
-
-    private ContextView(string? responseId, byte[][] buffer, int count, Tail tail, ulong chain, bool synthetic, long bytes)
-    {
-        (ResponseId, _buffer, Count, _tail, Chain, Synthetic, Bytes) = (responseId, buffer, count, tail, chain, synthetic, bytes);
-    }
-
-    /// <summary>A view of <paramref name="items"/> (taken over, not copied).</summary>
+    /// <summary>A view holding <paramref name="items"/> (taken over, not copied).</summary>
     public ContextView(string? responseId, byte[][] items, ulong chain, bool synthetic, long bytes)
-        : this(responseId, items, items.Length, new Tail(items.Length), chain, synthetic, bytes)
+        : this(responseId, items.Length, chain, synthetic, bytes, items)
     {
     }
 
-    public string? ResponseId { get; }
-
-    public ReadOnlyMemory<byte[]> Items => new(_buffer, 0, Count);
+    public string? ResponseId { get; } = responseId;
 
     /// <summary>A local warm-up answer: its context is real, but the provider never saw it, so it is no anchor.</summary>
-    public bool Synthetic { get; }
+    public bool Synthetic { get; } = synthetic;
 
-    public int Count { get; }
+    public int Count { get; } = count;
 
     /// <summary>The <see cref="ContextChain"/> of all the items.</summary>
-    public ulong Chain { get; }
+    public ulong Chain { get; } = chain;
 
     /// <summary>The items' total length: each view adds its new items to its base's, so no turn sums a whole context.</summary>
-    public long Bytes { get; }
+    public long Bytes { get; } = bytes;
 
-    /// <summary>
-    /// The view of <paramref name="responseId"/>, whose context is this one's items and then <paramref name="added"/>:
-    /// written in place when this view ends the shared buffer and it has room, otherwise into a buffer twice the size.
-    /// </summary>
-    public ContextView Extend(string responseId, IReadOnlyList<byte[]> added, ulong chain, bool synthetic, long bytes)
-    {
-        var count = Count + added.Count;
-        // Only the grain's own turn extends its views (one at a time), so the claim on the tail needs no lock.
-        if (_tail.Used == Count && count <= _buffer.Length)
-        {
-            for (var i = 0; i < added.Count; i++) _buffer[Count + i] = added[i];
-            _tail.Used = count;
-            return new ContextView(responseId, _buffer, count, _tail, chain, synthetic, bytes);
-        }
-        var buffer = new byte[Math.Max(16, 2 * count)][];
-        Array.Copy(_buffer, buffer, Count);
-        for (var i = 0; i < added.Count; i++) buffer[Count + i] = added[i];
-        return new ContextView(responseId, buffer, count, new Tail(count), chain, synthetic, bytes);
-    }
+    /// <summary>Whether this view holds its items (an empty context always does).</summary>
+    public bool HasItems => items is not null;
+
+    /// <summary>The context's items; only on a view that holds them (<see cref="HasItems"/>).</summary>
+    public ReadOnlyMemory<byte[]> Items => items ?? throw new InvalidOperationException($"The view of {ResponseId} does not hold its items; read them from the store.");
+
+    /// <summary>The same view without its items: what a grain keeps between turns.</summary>
+    public ContextView WithoutItems() => items is null || Count == 0 ? this : new(ResponseId, Count, Chain, Synthetic, Bytes);
+
+    /// <summary>The view of <paramref name="responseId"/>, whose context is this one's and then <paramref name="addedCount"/> items; without items.</summary>
+    public ContextView Extend(string responseId, int addedCount, ulong chain, bool synthetic, long bytes) =>
+        new(responseId, Count + addedCount, chain, synthetic, bytes);
 
     public static long SizeOf(IEnumerable<byte[]> items)
     {
         long bytes = 0;
         foreach (var item in items) bytes += item.Length;
         return bytes;
-    }
-
-    /// <summary>How far a shared buffer is written: the view whose count it is may append in place.</summary>
-    private sealed class Tail(int used)
-    {
-        public int Used { get; set; } = used;
     }
 }

@@ -56,7 +56,7 @@ public sealed partial class ConversationGrain
     /// Moves the conversation to another account after <paramref name="reason"/> (the current one is reported and excluded
     /// for this turn). Null when it moved; otherwise the error the client gets (no account left, or attempts spent).
     /// </summary>
-    private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, AccountAttempts attempts, TurnPlan plan)
+    private async Task<OpenAIError?> MoveAccountAsync(string reason, AccountFailure? failure, int? retryAfter, AccountAttempts attempts)
     {
         var from = _account!;
         if (failure is { Event: AccountEvent.AuthFailed })
@@ -88,7 +88,7 @@ public sealed partial class ConversationGrain
         AccountMetrics.Failovers.Add(1, new KeyValuePair<string, object?>("reason", reason));
         LogAccountMoved(logger, Key, from, next.Account, reason);
         _account = next.Account;
-        MarkForeign(plan);
+        _reasoningOfUnknownOrigin = true; // the next send (a full one: the socket went) marks the context's reasoning
         return null;
     }
 

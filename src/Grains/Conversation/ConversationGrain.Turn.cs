@@ -22,13 +22,7 @@ public sealed partial class ConversationGrain
         var (plan, missing) = await _tree.PlanAsync(request, cancellationToken);
         if (plan is null)
         {
-            sink.Reject(missing switch
-            {
-                ResponseStatus.Expired => ProxyErrors.PreviousResponseExpired(request.PreviousResponseId!),
-                // Started but never completed (a turn that failed, or whose owner died): ours, so retryable, never a 400.
-                ResponseStatus.Pending => ProxyErrors.PreviousResponseIncomplete(request.PreviousResponseId!),
-                _ => ProxyErrors.PreviousResponseNotFound(request.PreviousResponseId!),
-            });
+            sink.Reject(MissingBaseError(missing, request.PreviousResponseId!));
             return;
         }
         if (plan.Bytes > _options.MaxContextBytes)
@@ -71,14 +65,14 @@ public sealed partial class ConversationGrain
             catch (AccountLeaseRefusedException ex)
             {
                 // Known to be cooling (or to need re-auth) before we even connect: move without asking the provider.
-                if ((moveError = await MoveAccountAsync("cooling", null, ex.Lease.RetryAfterSeconds, accounts, plan)) is null) continue;
+                if ((moveError = await MoveAccountAsync("cooling", null, ex.Lease.RetryAfterSeconds, accounts)) is null) continue;
                 sink.Reject(moveError);
                 return;
             }
             catch (UpstreamConnectException ex) when (AccountFailure.FromHandshake(ex.Status, ex.RetryAfterSeconds, [], time.GetUtcNow()) is { } failure)
             {
                 LogConnectFailed(logger, Key, ex.Status);
-                if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
+                if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts)) is null) continue;
                 sink.Reject(moveError);
                 return;
             }
@@ -90,9 +84,20 @@ public sealed partial class ConversationGrain
             }
 
             var delta = !forceFull && plan.AnchorResponseId is not null && socket.AnchorResponseId == plan.AnchorResponseId;
+            if (!delta && !plan.Base.HasItems)
+            {
+                // The grain keeps no items between turns: a full send reads its base's once.
+                var (loaded, gone) = await _tree.WithBaseItemsAsync(plan, cancellationToken);
+                if (loaded is null)
+                {
+                    sink.Reject(MissingBaseError(gone, plan.Base.ResponseId!));
+                    return;
+                }
+                plan = loaded;
+            }
             var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
-            var items = delta ? plan.Items : FullSendItems(plan, providerStores: store != false);
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, delta ? plan.BaseCount : 0, store);
+            var items = delta ? plan.NewItems : FullSendItems(plan, providerStores: store != false);
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, 0, store);
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
@@ -153,7 +158,7 @@ public sealed partial class ConversationGrain
                 if (AccountFailure.FromErrorEvent(created.Data, time.GetUtcNow()) is { } failure)
                 {
                     // The account is rate limited, out of quota or refused: nothing reached the client, so move it.
-                    if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts, plan)) is null) continue;
+                    if ((moveError = await MoveAccountAsync(failure.Reason, failure, failure.RetryAfterSeconds, accounts)) is null) continue;
                     sink.Reject(moveError);
                     return;
                 }
@@ -173,6 +178,14 @@ public sealed partial class ConversationGrain
             return;
         }
     }
+
+    private static OpenAIError MissingBaseError(ResponseStatus missing, string responseId) => missing switch
+    {
+        ResponseStatus.Expired => ProxyErrors.PreviousResponseExpired(responseId),
+        // Started but never completed (a turn that failed, or whose owner died): ours, so retryable, never a 400.
+        ResponseStatus.Pending => ProxyErrors.PreviousResponseIncomplete(responseId),
+        _ => ProxyErrors.PreviousResponseNotFound(responseId),
+    };
 
     private void CountSend(TurnAccounting turn, bool delta, int bytes, int items)
     {

@@ -8,16 +8,17 @@ using CodexLb.Protocol.Responses;
 namespace CodexLb.Grains.Conversation;
 
 /// <summary>
-/// A conversation grain's view of the response tree: the nodes it has seen (cached), the chains it can match a request
-/// against, and the rules that turn a request into a <see cref="TurnPlan"/>. Any response the tenant holds can be a base,
-/// on any branch: forks cost nothing and invalidate nothing.
+/// A conversation grain's view of the response tree: the nodes it has seen (cached without their items), the chains it can
+/// match a request against, and the rules that turn a request into a <see cref="TurnPlan"/>. Any response the tenant holds
+/// can be a base, on any branch: forks cost nothing and invalidate nothing. Items stay in the store: a plan holds its
+/// base's items only when it read them (see <see cref="ContextView"/>).
 /// </summary>
 public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
 {
     private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
-    private readonly Dictionary<string, ResponseNode> _nodes = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, KnownNode> _nodes = new(StringComparer.Ordinal);
     private readonly Queue<string> _nodeOrder = new();
     private readonly Dictionary<ulong, string> _byChain = new();
     private readonly Queue<ulong> _chainOrder = new();
@@ -87,7 +88,27 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             var (view, _) = await MaterializeAsync(matchId, cancellationToken);
             if (view is not null && view.Chain == chains[matchLength - 1]) (baseView, skip) = (view, prefix.Count + matchLength);
         }
-        return (Combine(baseView, prefix, request, input, references, skip), ResponseStatus.Found);
+        // A reference the plan sends may name an item of the base's context: our own copy replaces it, so read the items.
+        var first = skip - prefix.Count;
+        if (references is not null && !baseView.HasItems && references.AsSpan(first).ContainsAnyExcept((string?)null)
+            && (await LoadAsync(baseView.ResponseId!, cancellationToken)).View is { } loaded)
+            baseView = loaded;
+        return (Combine(baseView, request, input, references, first), ResponseStatus.Found);
+    }
+
+    /// <summary>
+    /// The same plan with its base's items, read from the store when the grain did not hold them (a full send needs them);
+    /// or why they cannot be read (the base expired or was deleted since the plan was made).
+    /// </summary>
+    public async Task<(TurnPlan? Plan, ResponseStatus Missing)> WithBaseItemsAsync(TurnPlan plan, CancellationToken cancellationToken)
+    {
+        if (plan.Base.HasItems) return (plan, ResponseStatus.Found);
+        var (view, status) = await LoadAsync(plan.Base.ResponseId!, cancellationToken);
+        if (view is null) return (null, status);
+        // Nodes never change: the same id with another context is a corrupted store, not something to send.
+        if (view.Count != plan.Base.Count || view.Chain != plan.Base.Chain)
+            throw new InvalidDataException($"The stored context of {plan.Base.ResponseId} is not the one the turn was planned on.");
+        return (new TurnPlan(view, plan.NewItems, plan.NewFingerprints, plan.Bytes), ResponseStatus.Found);
     }
 
     /// <summary>The id each input item references (null where it is not a reference), or null when none is.</summary>
@@ -134,7 +155,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private ulong? CachedChain(string responseId)
     {
         if (CachedView(responseId) is { } view) return view.Chain;
-        return _nodes.TryGetValue(responseId, out var node) ? node.Chain : null;
+        return _nodes.TryGetValue(responseId, out var known) ? known.Chain : null;
     }
 
     /// <summary>The longest input prefix whose chain (anchor included) is a known response: its id and length in input items.</summary>
@@ -145,17 +166,15 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         return (null, 0);
     }
 
-    /// <summary>The base's items, then the request's items from <paramref name="skip"/> on (request = anchor items + input).</summary>
-    private static TurnPlan Combine(ContextView baseView, ContextView anchor, TurnRequest request, ulong[] fingerprints, string?[]? references, int skip)
+    /// <summary>The base, then the request's input items from <paramref name="first"/> on (those before it are the base's).</summary>
+    private static TurnPlan Combine(ContextView baseView, TurnRequest request, ulong[] fingerprints, string?[]? references, int first)
     {
-        var total = anchor.Count + request.InputItems.Length - skip;
-        var items = new List<byte[]>(Math.Max(0, total));
-        var prints = new List<ulong>(Math.Max(0, total));
+        var total = request.InputItems.Length - first;
+        var items = new List<byte[]>(total);
+        var prints = new List<ulong>(total);
         var bytes = baseView.Bytes;
-        var anchorItems = anchor.Items.Span;
-        for (var i = skip; i < anchor.Count; i++) { items.Add(anchorItems[i]); prints.Add(ItemFingerprint.Compute(anchorItems[i])); bytes += anchorItems[i].Length; }
         Dictionary<string, byte[]>? byId = null;
-        for (var i = Math.Max(0, skip - anchor.Count); i < request.InputItems.Length; i++)
+        for (var i = first; i < request.InputItems.Length; i++)
         {
             var item = request.InputItems[i];
             var print = fingerprints[i];
@@ -163,7 +182,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             {
                 // The provider cannot resolve a reference to an item it never stored (store:false upstream, another
                 // account): put back our own copy when the context holds it.
-                byId ??= IndexById(MemoryMarshal.ToEnumerable(baseView.Items).Concat(items));
+                byId ??= IndexById((baseView.HasItems ? MemoryMarshal.ToEnumerable(baseView.Items) : []).Concat(items));
                 if (byId.TryGetValue(id, out var resolved)) (item, print) = (resolved, ItemFingerprint.Compute(resolved));
             }
             items.Add(item);
@@ -201,7 +220,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             turnItems = [.. outputs.Skip(compaction)];
             var chain = ContextChain.Empty;
             for (var i = compaction; i < outputPrints.Count; i++) chain = ContextChain.Next(chain, outputPrints[i]);
-            view = new ContextView(responseId, turnItems, chain, synthetic, ContextView.SizeOf(turnItems));
+            view = new ContextView(responseId, turnItems.Length, chain, synthetic, ContextView.SizeOf(turnItems));
         }
         else
         {
@@ -211,13 +230,13 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             // The base's chain is known: only the new items and the outputs are hashed into it.
             var chain = ContextChain.Extend(plan.Base.Chain, CollectionsMarshal.AsSpan(plan.NewFingerprints));
             foreach (var print in outputPrints) chain = ContextChain.Next(chain, print);
-            view = plan.Base.Extend(responseId, turnItems, chain, synthetic, plan.Bytes + ContextView.SizeOf(outputs));
+            view = plan.Base.Extend(responseId, turnItems.Length, chain, synthetic, plan.Bytes + ContextView.SizeOf(outputs));
         }
         // A client that stores its responses may send their outputs back as item_references: they are found by id.
         var outputIds = response.IsEmpty || synthetic ? null : OutputIdsOf(outputs, Math.Max(0, compaction));
         var rooted = compaction >= 0 || plan.Base.ResponseId is null;
         // A root's context is all it adds (a first turn's base is empty; a compaction's context is its outputs).
-        var added = rooted && view.Count != turnItems.Length ? view.Items.ToArray() : turnItems;
+        var added = rooted && view.Count != turnItems.Length ? [.. plan.Items, .. outputs] : turnItems;
         byte[]? envelope = null;
         var stripped = false;
         // Outputs before a compaction are not tree items: the envelope then keeps its output whole.
@@ -240,62 +259,50 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>Makes a persisted node part of what this grain knows; it becomes the head.</summary>
     public void Commit(ResponseNode node, ContextView view)
     {
-        Remember(node);
+        Remember(node, view.Bytes);
         RememberView(view);
         HeadResponseId = node.Id;
         HeadCount = view.Count;
     }
 
-    /// <summary>The context of any response of this tenant: from the views, the cached nodes, or one store read.</summary>
+    /// <summary>The context of any response of this tenant: from the views, the cached nodes (without items), or one store read (with them).</summary>
     private async Task<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
     {
         if (CachedView(responseId) is { } cached) return (cached, ResponseStatus.Found);
-        var path = LocalPath(responseId);
-        if (path is null)
+        if (_nodes.TryGetValue(responseId, out var known))
         {
-            var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
-            if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
-            // Assembled from what was read, not from the cache: a path deeper than the cache (a long session) would not
-            // fit in it. Cached oldest first, so the newest nodes are the ones that stay.
-            path = [.. loaded.Nodes.Reverse()];
-            foreach (var node in path) Remember(node);
+            var view = new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes);
+            RememberView(view);
+            return (view, ResponseStatus.Found);
         }
-        var materialized = Assemble(path);
-        RememberView(materialized);
-        return (materialized, ResponseStatus.Found);
+        return await LoadAsync(responseId, cancellationToken);
     }
 
-    /// <summary>The cached nodes from the root to <paramref name="responseId"/>, or null when one is not cached.</summary>
-    private List<ResponseNode>? LocalPath(string responseId)
+    /// <summary>
+    /// Reads a response's path from the store: its nodes become known (oldest first, so the newest are the ones the cache
+    /// keeps: a long session's path is deeper than the cache), and the view returned holds the items; the one remembered does not.
+    /// </summary>
+    private async Task<(ContextView? View, ResponseStatus Status)> LoadAsync(string responseId, CancellationToken cancellationToken)
     {
-        var path = new List<ResponseNode>();
-        for (string? id = responseId; id is not null; id = path[^1].ParentId)
+        var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
+        if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
+        var items = new byte[loaded.Nodes.Sum(n => n.Added.Count)][];
+        var (at, bytes) = (0, 0L);
+        for (var n = loaded.Nodes.Count - 1; n >= 0; n--)
         {
-            if (!_nodes.TryGetValue(id, out var cached) || path.Count > _nodes.Count) return null;
-            path.Add(cached);
+            var node = loaded.Nodes[n];
+            foreach (var item in node.Added) { items[at++] = item; bytes += item.Length; }
+            Remember(node, bytes);
         }
-        path.Reverse();
-        return path;
+        var last = loaded.Nodes[0];
+        var view = new ContextView(last.Id, items, last.Chain, last.Synthetic, bytes);
+        RememberView(view);
+        return (view, ResponseStatus.Found);
     }
 
-    /// <summary>A path's context: every node's added items, root first.</summary>
-    private static ContextView Assemble(List<ResponseNode> path)
+    private void Remember(ResponseNode node, long contextBytes)
     {
-        var count = path.Sum(n => n.Added.Count);
-        var items = new byte[count][];
-        var at = 0;
-        foreach (var node in path)
-        {
-            for (var i = 0; i < node.Added.Count; i++) items[at + i] = node.Added[i];
-            at += node.Added.Count;
-        }
-        var last = path[^1];
-        return new ContextView(last.Id, items, last.Chain, last.Synthetic, ContextView.SizeOf(items));
-    }
-
-    private void Remember(ResponseNode node)
-    {
-        if (_nodes.TryAdd(node.Id, node))
+        if (_nodes.TryAdd(node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)))
         {
             _nodeOrder.Enqueue(node.Id);
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
@@ -330,6 +337,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     private void RememberView(ContextView view)
     {
+        view = view.WithoutItems();
         _views.RemoveAll(v => v.ResponseId == view.ResponseId);
         _views.Insert(0, view);
         if (_views.Count > ViewLimit) _views.RemoveAt(_views.Count - 1);
@@ -341,4 +349,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             if (EventReader.ReadType(outputs[i]) == "compaction") return i;
         return -1;
     }
+
+    /// <summary>What a grain keeps of a node it has seen: enough to plan on it, not its items.</summary>
+    private readonly record struct KnownNode(ulong Chain, int Count, bool Synthetic, long Bytes);
 }

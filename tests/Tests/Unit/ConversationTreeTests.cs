@@ -79,13 +79,60 @@ public sealed class ConversationTreeTests
         Assert.Equal([next], resumed.NewItems);
     }
 
-    private static async Task CompleteAsync(ConversationTree tree, IResponseTreeStore store, long epoch, string key, byte[][] input, string responseId,
+    /// <summary>
+    /// A live conversation keeps no items between turns (the store does): the next turn plans on its anchor without them,
+    /// and a full send reads back exactly the anchor's context, once.
+    /// </summary>
+    [Fact]
+    public async Task A_committed_turn_leaves_no_items_in_the_tree_and_a_full_send_reads_the_exact_context_back()
+    {
+        var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var key = ConversationKey.Create("tree-tests", "thread", Guid.NewGuid().ToString("N"));
+        var epoch = (await store.ClaimAsync(key, CancellationToken.None)).Epoch;
+        var tree = new ConversationTree(store, key);
+        await CompleteAsync(tree, store, epoch, key, [Item(0)], "resp_1", Answer("msg_1", "one"));
+        var second = await AnchoredPlanAsync(tree, "resp_1", Item(1));
+        await CommitAsync(tree, store, epoch, key, second, "resp_2", Answer("msg_2", "two"));
+
+        var third = await AnchoredPlanAsync(tree, "resp_2", Item(2));
+        Assert.False(third.Base.HasItems);
+        Assert.Equal(("resp_2", 4), (third.Base.ResponseId, third.BaseCount));
+        Assert.Equal(third.Base.Bytes + Item(2).Length, third.Bytes);
+
+        var (loaded, missing) = await tree.WithBaseItemsAsync(third, CancellationToken.None);
+        Assert.True(loaded is not null, $"the base read back as {missing}");
+        Assert.Equal([Item(0), Answer("msg_1", "one"), Item(1), Answer("msg_2", "two"), Item(2)], loaded.Items);
+        Assert.Equal(third.Base.Bytes, ContextView.SizeOf(loaded.Items.Take(4)));
+
+        // Deleted since the plan was made: the full send reports it like the plan would have.
+        Assert.True(await store.DeleteAsync(ConversationKey.TenantOf(key), "resp_2", CancellationToken.None));
+        var (gone, status) = await tree.WithBaseItemsAsync(third, CancellationToken.None);
+        Assert.Null(gone);
+        Assert.Equal(ResponseStatus.Unknown, status);
+    }
+
+    private static async Task<TurnPlan> AnchoredPlanAsync(ConversationTree tree, string previous, params byte[][] input)
+    {
+        var (plan, missing) = await tree.PlanAsync(new TurnRequest
+        {
+            PreviousResponseId = previous, Settings = [], InputItems = input, InputFingerprints = ItemFingerprint.ComputeAll(input),
+        }, CancellationToken.None);
+        Assert.True(plan is not null, $"{previous} was answered {missing}");
+        return plan;
+    }
+
+    private static async Task CommitAsync(ConversationTree tree, IResponseTreeStore store, long epoch, string key, TurnPlan plan, string responseId,
         params byte[][] outputs)
     {
-        var plan = await PlanAsync(tree, input);
         var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, ItemFingerprint.ComputeAll(outputs), key, response: """{"id":"r"}"""u8);
         Assert.True(await store.AppendAsync(epoch, node, CancellationToken.None));
         tree.Commit(node, view);
+    }
+
+    private static async Task CompleteAsync(ConversationTree tree, IResponseTreeStore store, long epoch, string key, byte[][] input, string responseId,
+        params byte[][] outputs)
+    {
+        await CommitAsync(tree, store, epoch, key, await PlanAsync(tree, input), responseId, outputs);
     }
 
     private static async Task<TurnPlan> PlanAsync(ConversationTree tree, byte[][] input, string? resumeFrom = null)
