@@ -20,7 +20,4 @@ public static class ConversationKey
         var slash = conversationKey.IndexOf('/');
         return slash < 0 ? conversationKey : conversationKey.AsSpan(0, slash);
     }
-
-    /// <summary>A response id scoped to the tenant that owns it (how gateways cache where a response lives).</summary>
-    public static string AliasKey(string tenant, string responseId) => $"{tenant}/{responseId}";
 }

@@ -32,7 +32,7 @@ public static class GatewayServiceCollectionExtensions
         {
             var gateway = sp.GetRequiredService<IOptions<GatewayOptions>>().Value;
             return new TurnRouter(sp.GetRequiredService<IGrainFactory>(),
-                new AliasCache(gateway.AliasCacheEntries), new AliasCache(gateway.AliasCacheEntries), gateway.OwnerTimeout,
+                new AliasCache(gateway.AliasCacheEntries), new KnownConversations(gateway.AliasCacheEntries), gateway.OwnerTimeout,
                 sp.GetRequiredService<Limits.NewConversationLimiter>());
         });
         services.AddClientLimits(configuration);

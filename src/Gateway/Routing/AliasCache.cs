@@ -1,4 +1,6 @@
-using System.Collections.Concurrent;
+using System.Buffers;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 
 namespace CodexLb.Gateway.Routing;
 
@@ -9,23 +11,121 @@ namespace CodexLb.Gateway.Routing;
 /// used before, keeps an entry that was not read yet only in its hot and cold queues, a fifth of its capacity: an id
 /// whose user thought for 20,000 of the gateway's turns cost a store lookup, and under the floor benchmark's load every
 /// conversation of one path lost its newest id while the other path ran: 256 lookups at a time.)
+/// An entry is a 128-bit hash of its tenant and id in arrays allocated once, and its conversation key is the one
+/// instance held for that conversation: an entry lives ~100,000 turns, so a key string, node or queue slot per entry
+/// would be promoted through every GC generation and copied on the way under load.
 /// </summary>
 public sealed class AliasCache(int capacity)
 {
-    private readonly ConcurrentDictionary<string, string> _entries = new(StringComparer.Ordinal);
-    private readonly ConcurrentQueue<string> _order = new();
+    private readonly Lock _lock = new();
+    private readonly Dictionary<UInt128, string> _entries = new(capacity);
+    private readonly InsertionRing _order = new(capacity);
+    /// <summary>
+    /// The conversation keys the entries hold, one instance per conversation (a turn's key is often its own copy), and how
+    /// many entries hold it. At most one per entry; it grows to the most conversations held at once, then allocates no more.
+    /// </summary>
+    private readonly Dictionary<string, (string Instance, int Entries)> _conversations = new(StringComparer.Ordinal);
+
+    public int Count
+    {
+        get { lock (_lock) return _entries.Count; }
+    }
+
+    public bool TryGet(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId, out string conversationKey)
+    {
+        var hash = Hash(tenant, responseId);
+        lock (_lock) return _entries.TryGetValue(hash, out conversationKey!);
+    }
+
+    public void Add(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId, string conversationKey)
+    {
+        if (capacity == 0) return;
+        var hash = Hash(tenant, responseId);
+        lock (_lock)
+        {
+            if (_entries.ContainsKey(hash)) return; // known already, and an id never changes conversation
+            if (_order.Push(hash, out var oldest) && _entries.Remove(oldest, out var evicted)) Release(evicted);
+            ref var held = ref CollectionsMarshal.GetValueRefOrAddDefault(_conversations, conversationKey, out var exists);
+            if (!exists) held.Instance = conversationKey;
+            held.Entries++;
+            _entries.Add(hash, held.Instance); // after the removal: the dictionary never grows past its capacity
+        }
+    }
+
+    private void Release(string conversationKey)
+    {
+        ref var held = ref CollectionsMarshal.GetValueRefOrNullRef(_conversations, conversationKey);
+        if (--held.Entries == 0) _conversations.Remove(conversationKey);
+    }
+
+    /// <summary>
+    /// The tenant's and the id's characters, seeded with the tenant's length so no other pair hashes the same bytes.
+    /// Two pairs sharing a 128-bit hash (2^-128 per pair) would share an entry; that is accepted.
+    /// </summary>
+    private static UInt128 Hash(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId)
+    {
+        var length = tenant.Length + responseId.Length;
+        char[]? rented = null;
+        var chars = length <= 256 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
+        tenant.CopyTo(chars);
+        responseId.CopyTo(chars[tenant.Length..]);
+        var hash = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(chars), tenant.Length);
+        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
+        return hash;
+    }
+}
+
+/// <summary>
+/// The newest <c>capacity</c> conversation keys this gateway routed to, dropped oldest first; as <see cref="AliasCache"/>,
+/// 128-bit hashes of the keys in arrays allocated once (two keys sharing a hash, 2^-128 per pair, would both count as known).
+/// </summary>
+public sealed class KnownConversations(int capacity)
+{
+    private readonly Lock _lock = new();
+    private readonly HashSet<UInt128> _keys = new(capacity);
+    private readonly InsertionRing _order = new(capacity);
+
+    public int Count
+    {
+        get { lock (_lock) return _keys.Count; }
+    }
+
+    public bool Contains(string conversationKey)
+    {
+        var hash = Hash(conversationKey);
+        lock (_lock) return _keys.Contains(hash);
+    }
+
+    public void Add(string conversationKey)
+    {
+        if (capacity == 0) return;
+        var hash = Hash(conversationKey);
+        lock (_lock)
+        {
+            if (_keys.Contains(hash)) return;
+            if (_order.Push(hash, out var oldest)) _keys.Remove(oldest);
+            _keys.Add(hash);
+        }
+    }
+
+    private static UInt128 Hash(string key) => XxHash128.HashToUInt128(MemoryMarshal.AsBytes(key.AsSpan()));
+}
+
+/// <summary>The newest <c>capacity</c> hashes in the order they came, in one array; its owner locks.</summary>
+internal sealed class InsertionRing(int capacity)
+{
+    private readonly UInt128[] _hashes = new UInt128[capacity];
+    private int _next;
     private int _count;
 
-    public int Count => Volatile.Read(ref _count);
-
-    public bool TryGet(string responseKey, out string conversationKey) => _entries.TryGetValue(responseKey, out conversationKey!);
-
-    public void Add(string responseKey, string conversationKey)
+    /// <summary>Appends <paramref name="hash"/>; when the ring was full, it replaced the oldest, returned as <paramref name="oldest"/>.</summary>
+    public bool Push(UInt128 hash, out UInt128 oldest)
     {
-        if (!_entries.TryAdd(responseKey, conversationKey)) return; // known already, and an id never changes conversation
-        _order.Enqueue(responseKey);
-        if (Interlocked.Increment(ref _count) <= capacity || !_order.TryDequeue(out var oldest)) return;
-        _entries.TryRemove(oldest, out _);
-        Interlocked.Decrement(ref _count);
+        var full = _count == _hashes.Length;
+        oldest = full ? _hashes[_next] : default;
+        if (!full) _count++;
+        _hashes[_next] = hash;
+        _next = _next + 1 == _hashes.Length ? 0 : _next + 1;
+        return full;
     }
 }

@@ -18,8 +18,8 @@ public readonly record struct TurnRoute(string? Key, OpenAIError? Error, Content
 /// Every turn that starts a conversation is charged to the tenant's rate of new conversations, a session key the client
 /// made up included; a turn of a conversation that exists never is.
 /// </summary>
-/// <param name="knownConversations">Conversation keys this gateway routed to (key to itself), so only a key's first turn here looks it up.</param>
-public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, AliasCache knownConversations, TimeSpan lookupTimeout,
+/// <param name="knownConversations">Conversation keys this gateway routed to, so only a key's first turn here looks it up.</param>
+public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, KnownConversations knownConversations, TimeSpan lookupTimeout,
     Limits.NewConversationLimiter newConversations)
 {
     public const string TurnStateHeader = "x-codex-turn-state";
@@ -59,7 +59,7 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Alia
         // A new conversation is a new grain and a new upstream socket: the one thing a client can create at will.
         if (!newConversations.TryStart(tenant)) return new TurnRoute(null, ProxyErrors.TooManyConversations());
         var key = NewKey(tenant);
-        knownConversations.Add(key, key); // its next turn names it (turn state) and needs no lookup
+        knownConversations.Add(key); // its next turn names it (turn state) and needs no lookup
         return new TurnRoute(key, null);
     }
 
@@ -70,11 +70,11 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Alia
     /// </summary>
     private async ValueTask<TurnRoute> ExistingOrNewAsync(string tenant, string key)
     {
-        if (!newConversations.Enabled || knownConversations.TryGet(key, out _)) return new TurnRoute(key, null);
+        if (!newConversations.Enabled || knownConversations.Contains(key)) return new TurnRoute(key, null);
         Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "conversation"));
         var exists = await OwnerFailures.CallAsync(() => Index.HasConversation(key), lookupTimeout);
         if (!exists && !newConversations.TryStart(tenant)) return new TurnRoute(null, ProxyErrors.TooManyConversations());
-        knownConversations.Add(key, key);
+        knownConversations.Add(key);
         return new TurnRoute(key, null);
     }
 
@@ -102,7 +102,7 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Alia
 
     /// <summary>Remembers a response id this gateway saw issued (at response.created), so the next turn skips the lookup.</summary>
     public void Remember(string conversationKey, string responseId) =>
-        aliasCache.Add(ConversationKey.AliasKey(ConversationKey.TenantOf(conversationKey), responseId), conversationKey);
+        aliasCache.Add(ConversationKey.TenantSpanOf(conversationKey), responseId, conversationKey);
 
     /// <summary>
     /// A started turn: its response id routes to this conversation from <c>response.created</c> on, so a client that
@@ -117,11 +117,10 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Alia
 
     private async ValueTask<ResponseLocation> LocateAsync(string tenant, string responseId)
     {
-        var aliasKey = ConversationKey.AliasKey(tenant, responseId);
-        if (aliasCache.TryGet(aliasKey, out var cached)) return new ResponseLocation(ResponseStatus.Found, cached);
+        if (aliasCache.TryGet(tenant, responseId, out var cached)) return new ResponseLocation(ResponseStatus.Found, cached);
         Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "id"));
         var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
-        if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.Add(aliasKey, key);
+        if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.Add(tenant, responseId, key);
         return location;
     }
 
