@@ -11,6 +11,12 @@ namespace CodexLb.Grains.Tree;
 /// the same ancestor refresh rule), timed by <see cref="TimeProvider"/>. One lock guards everything: each operation is
 /// short, and a path walk must see one consistent tree. Expired entries are dropped when met and by a sweep at most
 /// once per slack, so memory is bounded by what was used within the retention.
+/// <para>
+/// Nodes live for the retention, long enough for every collection to promote and copy them: so a stored node is no
+/// object graph but one <see cref="NodeBlob"/> on the pinned object heap (never moved, nothing in it to trace), and the
+/// entries naming it are structs keyed by <see cref="TenantKey"/> hashes, not by strings. Nothing is shared with the
+/// caller; reads decode fresh objects.
+/// </para>
 /// </summary>
 public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, TimeProvider time) : IResponseTreeStore
 {
@@ -19,21 +25,21 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
     private readonly Lock _lock = new();
-    private readonly Dictionary<(string Tenant, string Id), NodeEntry> _nodes = [];
-    private readonly Dictionary<(string Tenant, string Id), Tombstone> _tombstones = [];
+    private readonly Dictionary<TenantKey, NodeEntry> _nodes = [];
+    private readonly Dictionary<TenantKey, Tombstone> _tombstones = [];
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
-    private readonly Dictionary<(string Tenant, string ItemId), IndexEntry> _items = []; // output item id -> the node that output it
+    private readonly Dictionary<TenantKey, IndexEntry> _items = []; // output item id -> the node that output it
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Tenant, string Id), IndexEntry> _pending = [];
+    private readonly Dictionary<(string Tenant, string Id), PendingEntry> _pending = []; // short-lived: gone at append
 
-    // One string per tenant name: a node's three entries are keyed by it, and a substring per append was one more
-    // long-lived object per turn for every collection to move.
+    // One string per tenant name: the index is keyed by it, and a substring per append was one more long-lived object
+    // per turn for every collection to move.
     private readonly HashSet<string> _tenants = new(StringComparer.Ordinal);
     private const int MaxInternedTenants = 100_000;
 
     private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
 
-    /// <summary>How many entries (nodes, tombstones, index entries, heads) are held, expired or not: for tests and diagnostics.</summary>
+    /// <summary>How many entries (nodes, tombstones, index and item entries, heads, pending ids) are held, expired or not: for tests and diagnostics.</summary>
     public int EntryCount
     {
         get { lock (_lock) return _nodes.Count + _tombstones.Count + _index.Count + _items.Count + _heads.Count + _pending.Count; }
@@ -60,6 +66,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
     {
+        // Copied before taking the lock: the copy is the longest step of an append (a fenced or repeated one wastes it).
+        var blob = NodeBlob.Encode(node);
         lock (_lock)
         {
             var now = Now();
@@ -67,26 +75,24 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 return Task.FromResult(false);
 
             var tenant = InternedTenant(node.ConversationKey);
-            if (LiveNode(tenant, node.Id, now) is null)
+            var key = TenantKey.Of(tenant, node.Id);
+            if (LiveNode(key, tenant, node.Id, now) is null)
             {
                 // Inherit the parent's refresh time while it is within the slack; otherwise refresh its whole path now.
-                var parentId = string.IsNullOrEmpty(node.ParentId) ? null : node.ParentId;
                 var refreshed = now;
-                if (parentId is not null)
+                if (!string.IsNullOrEmpty(node.ParentId))
                 {
-                    if (LiveNode(tenant, parentId, now) is { } parent && parent.Refreshed >= now - _ttls.Slack) refreshed = parent.Refreshed;
-                    else RefreshPath(tenant, Walk(tenant, parentId, now).Nodes, now);
+                    if (LiveNode(tenant, node.ParentId, now) is { } parent && parent.Refreshed >= now - _ttls.Slack) refreshed = parent.Refreshed;
+                    else RefreshPath(tenant, Walk(tenant, node.ParentId, now).Nodes, now);
                 }
 
-                // Items are shared with the caller (the grain never mutates them): no second copy of every conversation.
                 // Its tombstone is written when it expires (Expired), not with every turn.
-                var stored = node.ParentId == parentId ? node : node with { ParentId = parentId };
-                _nodes[(tenant, node.Id)] = new NodeEntry(stored, now + _ttls.Node, refreshed);
+                _nodes[key] = new NodeEntry(blob, now + _ttls.Node, refreshed);
                 if (!node.Synthetic)
                 {
-                    _index[(tenant, node.Chain)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
+                    _index[(tenant, node.Chain)] = new IndexEntry(key, now + _ttls.Node);
                     foreach (var item in node.OutputIds ?? [])
-                        if (item.Length > 0) _items[(tenant, item)] = new IndexEntry(node.Id, node.ConversationKey, now + _ttls.Node);
+                        if (item.Length > 0) _items[TenantKey.Of(tenant, item)] = new IndexEntry(key, now + _ttls.Node);
                 }
             }
 
@@ -121,12 +127,12 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             if (!complete) return Task.FromResult(NodePath.Expired);
 
             // The rule appends use: a path refreshed within the slack already lives until now + R at least.
-            if (path[0].Refreshed < now - _ttls.Slack)
+            if (path[0].Entry.Refreshed < now - _ttls.Slack)
             {
                 RefreshPath(tenant, path, now);
-                CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, path[0].Node.Id)).Refreshed = now; // refreshed just above: present
+                CollectionsMarshal.GetValueRefOrNullRef(_nodes, path[0].Key).Refreshed = now; // refreshed just above: present
             }
-            return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(entry => entry.Node)]));
+            return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(node => NodeBlob.Decode(node.Entry.Blob))]));
         }
     }
 
@@ -135,7 +141,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            if (LiveNode(tenant, responseId, now) is { } entry) return Task.FromResult(new ResponseLocation(ResponseStatus.Found, entry.Node.ConversationKey));
+            if (LiveNode(tenant, responseId, now) is { } entry)
+                return Task.FromResult(new ResponseLocation(ResponseStatus.Found, NodeBlob.Text(NodeBlob.Read(entry.Blob).ConversationKey)));
             if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new ResponseLocation(ResponseStatus.Found, pending.ConversationKey));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? ResponseLocation.Expired : ResponseLocation.Unknown);
@@ -147,7 +154,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            _pending[(InternedTenant(conversationKey), responseId)] = new IndexEntry(responseId, conversationKey, now + _ttls.Pending);
+            _pending[(InternedTenant(conversationKey), responseId)] = new PendingEntry(conversationKey, now + _ttls.Pending);
             return Task.CompletedTask;
         }
     }
@@ -169,7 +176,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 }
                 if (!_index.TryGetValue((tenant, prefixChains[k - 1]), out var hit)) continue;
                 if (hit.Expires <= now) { _index.Remove((tenant, prefixChains[k - 1])); continue; }
-                if (LiveNode(tenant, hit.Id, now) is not null) return Task.FromResult<ContentMatch?>(new ContentMatch(hit.Id, hit.ConversationKey, k));
+                if (Match(hit.Node, tenant, null, k, now) is { } match) return Task.FromResult<ContentMatch?>(match);
             }
 
             return Task.FromResult(pending is { } last && prefixChains.Count > 0 ? ReferencedNode(tenant, last.ItemId, now) : null);
@@ -178,9 +185,19 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     private ContentMatch? ReferencedNode(string tenant, string itemId, DateTimeOffset now)
     {
-        if (!_items.TryGetValue((tenant, itemId), out var entry)) return null;
-        if (entry.Expires <= now) { _items.Remove((tenant, itemId)); return null; }
-        return LiveNode(tenant, entry.Id, now) is null ? null : new ContentMatch(entry.Id, entry.ConversationKey, 0);
+        var key = TenantKey.Of(tenant, itemId);
+        if (!_items.TryGetValue(key, out var entry)) return null;
+        if (entry.Expires <= now) { _items.Remove(key); return null; }
+        return Match(entry.Node, tenant, itemId, 0, now);
+    }
+
+    /// <summary>The live node an index or item entry names, if it is the tenant's (and output <paramref name="itemId"/>).</summary>
+    private ContentMatch? Match(TenantKey key, string tenant, string? itemId, int prefixLength, DateTimeOffset now)
+    {
+        if (Live(key, now) is not { } entry) return null;
+        var node = NodeBlob.Read(entry.Blob);
+        if (!node.InTenant(tenant) || (itemId is not null && !node.OutputIds.Contains(itemId))) return null;
+        return new ContentMatch(NodeBlob.Text(node.Id), NodeBlob.Text(node.ConversationKey), prefixLength);
     }
 
     public Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken)
@@ -188,8 +205,14 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            if (LiveNode(tenant, responseId, now) is { Node: var node })
-                return Task.FromResult(new StoredResponse(ResponseStatus.Found, node.ConversationKey, node.Response, node.Added.Skip(node.Added.Count - node.OutputCount).ToList()));
+            if (LiveNode(tenant, responseId, now) is { } entry)
+            {
+                var node = NodeBlob.Read(entry.Blob);
+                var items = NodeItemsCodec.Decode(node.Items);
+                var outputs = Math.Clamp(node.OutputCount, 0, items.Count);
+                return Task.FromResult(new StoredResponse(ResponseStatus.Found, NodeBlob.Text(node.ConversationKey),
+                    node.HasResponse ? node.Response.ToArray() : null, items.GetRange(items.Count - outputs, outputs)));
+            }
             if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new StoredResponse(ResponseStatus.Found, pending.ConversationKey, null, [], Pending: true));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? StoredResponse.Expired : StoredResponse.Unknown);
@@ -201,17 +224,18 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         lock (_lock)
         {
             var now = Now();
-            if (LiveNode(tenant, responseId, now) is null) return Task.FromResult(false);
-            _nodes.Remove((tenant, responseId));
+            var key = TenantKey.Of(tenant, responseId);
+            if (LiveNode(key, tenant, responseId, now) is null) return Task.FromResult(false);
+            _nodes.Remove(key);
             _pending.Remove((tenant, responseId));
-            _tombstones[(tenant, responseId)] = new Tombstone(now + _ttls.Tombstone, Deleted: true);
+            _tombstones[key] = new Tombstone(now + _ttls.Tombstone, Deleted: true);
             return Task.FromResult(true);
         }
     }
 
     /// <summary>Why a response without a live node is gone: expired (its tombstone remembers it) or unknown (never issued, or deleted).</summary>
     private ResponseStatus Gone(string tenant, string responseId, DateTimeOffset now) =>
-        _tombstones.TryGetValue((tenant, responseId), out var tombstone) && tombstone.Until > now && !tombstone.Deleted
+        _tombstones.TryGetValue(TenantKey.Of(tenant, responseId), out var tombstone) && tombstone.Until > now && !tombstone.Deleted
             ? ResponseStatus.Expired : ResponseStatus.Unknown;
 
     /// <summary>The current time; sweeps everything expired when the last sweep is a slack ago (nothing expires much sooner).</summary>
@@ -229,11 +253,18 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         return now;
     }
 
-    private NodeEntry? LiveNode(string tenant, string id, DateTimeOffset now)
+    private NodeEntry? LiveNode(string tenant, string id, DateTimeOffset now) => LiveNode(TenantKey.Of(tenant, id), tenant, id, now);
+
+    /// <summary>The tenant's live node <paramref name="id"/> (<paramref name="key"/>): one that only shares its key's hash is absent.</summary>
+    private NodeEntry? LiveNode(TenantKey key, string tenant, string id, DateTimeOffset now) =>
+        Live(key, now) is { } entry && NodeBlob.Read(entry.Blob).Is(tenant, id) ? entry : null;
+
+    /// <summary>The node stored under a key, unless it expired (then it is dropped).</summary>
+    private NodeEntry? Live(TenantKey key, DateTimeOffset now)
     {
-        if (!_nodes.TryGetValue((tenant, id), out var entry)) return null;
+        if (!_nodes.TryGetValue(key, out var entry)) return null;
         if (entry.Expires > now) return entry;
-        Expired((tenant, id), entry);
+        Expired(key, entry);
         return null;
     }
 
@@ -241,54 +272,67 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     /// Drops an expired node, leaving its tombstone: the id says "expired" for the expired memory after the node's own
     /// expiry (what a tombstone written and refreshed with the node would say, without a write per turn).
     /// </summary>
-    private void Expired((string Tenant, string Id) key, NodeEntry entry)
+    private void Expired(TenantKey key, NodeEntry entry)
     {
         _nodes.Remove(key);
         _tombstones.TryAdd(key, new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false));
     }
 
     /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
-    private (List<NodeEntry> Nodes, bool Complete) Walk(string tenant, string id, DateTimeOffset now)
+    private (List<PathNode> Nodes, bool Complete) Walk(string tenant, string id, DateTimeOffset now)
     {
-        var path = new List<NodeEntry>();
-        for (string? next = id; next is not null; next = path[^1].Node.ParentId)
+        var path = new List<PathNode>();
+        var key = TenantKey.Of(tenant, id);
+        if (LiveNode(key, tenant, id, now) is not { } entry) return (path, false);
+        path.Add(new PathNode(key, entry));
+        while (NodeBlob.Read(path[^1].Entry.Blob) is { HasParent: true } child)
         {
-            if (path.Count >= MaxDepth || LiveNode(tenant, next, now) is not { } entry) return (path, false);
-            path.Add(entry);
+            // A parent is named by its id within the child's tenant, which the first node was checked against.
+            key = TenantKey.Of(child.Tenant, child.ParentId);
+            if (path.Count >= MaxDepth || Live(key, now) is not { } parent) return (path, false);
+            var found = NodeBlob.Read(parent.Blob);
+            if (!found.Id.SequenceEqual(child.ParentId) || !found.Tenant.SequenceEqual(child.Tenant)) return (path, false);
+            path.Add(new PathNode(key, parent));
         }
 
         return (path, true);
     }
 
-    /// <summary>Extends every node of a path and its index entry (only while the entry still names it) to a full retention.</summary>
-    private void RefreshPath(string tenant, List<NodeEntry> path, DateTimeOffset now)
+    /// <summary>Extends every node of a path and its index and item entries (only while they still name it) to a full retention.</summary>
+    private void RefreshPath(string tenant, List<PathNode> path, DateTimeOffset now)
     {
-        foreach (var entry in path)
+        foreach (var (key, entry) in path)
         {
-            var node = entry.Node;
-            ref var stored = ref CollectionsMarshal.GetValueRefOrNullRef(_nodes, (tenant, node.Id));
+            ref var stored = ref CollectionsMarshal.GetValueRefOrNullRef(_nodes, key);
             if (!Unsafe.IsNullRef(ref stored)) stored.Expires = now + _ttls.Node;
+            var node = NodeBlob.Read(entry.Blob);
             if (node.Synthetic) continue;
             ref var indexed = ref CollectionsMarshal.GetValueRefOrNullRef(_index, (tenant, node.Chain));
-            if (!Unsafe.IsNullRef(ref indexed) && indexed.Id == node.Id && indexed.ConversationKey == node.ConversationKey)
-                indexed.Expires = now + _ttls.Node;
-            foreach (var item in node.OutputIds ?? [])
+            if (!Unsafe.IsNullRef(ref indexed) && indexed.Node == key) indexed.Expires = now + _ttls.Node;
+            foreach (var item in node.OutputIds)
             {
-                ref var output = ref CollectionsMarshal.GetValueRefOrNullRef(_items, (tenant, item));
-                if (!Unsafe.IsNullRef(ref output) && output.Id == node.Id) output.Expires = now + _ttls.Node;
+                ref var output = ref CollectionsMarshal.GetValueRefOrNullRef(_items, TenantKey.Of(node.Tenant, item));
+                if (!Unsafe.IsNullRef(ref output) && output.Node == key) output.Expires = now + _ttls.Node;
             }
         }
     }
 
-    // Entries are structs held in the dictionaries: a class per entry was two more long-lived objects per turn for every
-    // collection to move. A path's entries are copies; refreshing writes through to the dictionary.
+    // Entries are structs held in the dictionaries, without strings: a class or a string per entry was one more
+    // long-lived object per turn for every collection to move. A path's entries are copies; refreshing writes through to
+    // the dictionary.
 
+    /// <param name="Blob">The node (<see cref="NodeBlob"/>), on the pinned object heap.</param>
     /// <param name="Refreshed">When this node's whole path was last refreshed (Redis field <c>r</c>).</param>
-    private record struct NodeEntry(ResponseNode Node, DateTimeOffset Expires, DateTimeOffset Refreshed);
+    private record struct NodeEntry(byte[] Blob, DateTimeOffset Expires, DateTimeOffset Refreshed);
+
+    private readonly record struct PathNode(TenantKey Key, NodeEntry Entry);
 
     private readonly record struct Tombstone(DateTimeOffset Until, bool Deleted);
 
-    private record struct IndexEntry(string Id, string ConversationKey, DateTimeOffset Expires);
+    /// <summary>A chain's or an output item's entry: the node it names (checked against the node's tenant when read).</summary>
+    private record struct IndexEntry(TenantKey Node, DateTimeOffset Expires);
+
+    private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires);
 
     private sealed class HeadEntry
     {

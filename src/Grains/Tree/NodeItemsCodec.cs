@@ -4,24 +4,33 @@ namespace CodexLb.Grains.Tree;
 
 /// <summary>
 /// A node's items as one binary-safe blob (each item: 4-byte little-endian length, then its bytes), so a node is a single
-/// Redis hash field whatever the items contain.
+/// Redis hash field whatever the items contain (and the items part of a <see cref="NodeBlob"/>).
 /// </summary>
 public static class NodeItemsCodec
 {
     public static byte[] Encode(IReadOnlyList<byte[]> items)
     {
+        var blob = new byte[EncodedLength(items)];
+        Write(items, blob);
+        return blob;
+    }
+
+    public static int EncodedLength(IReadOnlyList<byte[]> items)
+    {
         var length = 0L;
         foreach (var item in items) length += 4 + item.Length;
-        var blob = new byte[checked((int)length)];
-        var offset = 0;
+        return checked((int)length);
+    }
+
+    /// <summary>Writes the items into <paramref name="destination"/>, which is <see cref="EncodedLength"/> bytes at least.</summary>
+    public static void Write(IReadOnlyList<byte[]> items, Span<byte> destination)
+    {
         foreach (var item in items)
         {
-            BinaryPrimitives.WriteInt32LittleEndian(blob.AsSpan(offset), item.Length);
-            item.CopyTo(blob, offset + 4);
-            offset += 4 + item.Length;
+            BinaryPrimitives.WriteInt32LittleEndian(destination, item.Length);
+            item.CopyTo(destination[4..]);
+            destination = destination[(4 + item.Length)..];
         }
-
-        return blob;
     }
 
     public static List<byte[]> Decode(ReadOnlySpan<byte> blob)

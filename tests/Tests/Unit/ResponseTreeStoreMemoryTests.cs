@@ -102,6 +102,43 @@ public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTest
     }
 
     [Fact]
+    public async Task The_store_keeps_a_copy_of_a_node_and_none_of_the_callers_objects()
+    {
+        var conv = Conv("copied");
+        var item = Text("original");
+        var envelope = Text("""{"id":"copied"}""");
+        var outputIds = new List<string> { "msg_copied" };
+        var node = new ResponseNode("copied", null, conv, 1, Chain(), [item], Response: envelope, OutputCount: 1, OutputIds: outputIds);
+        await WriteAsync(conv, node);
+
+        // The caller reuses its buffers and lists (a pooled item, a list it keeps filling): the stored node must not change.
+        item[0] = (byte)'X';
+        envelope[0] = (byte)'X';
+        outputIds[0] = "msg_other";
+
+        var loaded = await Load("copied");
+        Assert.Equal("original", Encoding.UTF8.GetString(loaded.Nodes[0].Added[0]));
+        Assert.NotSame(node, loaded.Nodes[0]);
+        var response = await Store.LoadResponseAsync(TenantA, "copied", CancellationToken.None);
+        Assert.Equal("""{"id":"copied"}""", Encoding.UTF8.GetString(response.Envelope!));
+        Assert.Equal(["original"], response.Outputs.Select(Encoding.UTF8.GetString));
+        Assert.Equal(["msg_copied"], loaded.Nodes[0].OutputIds!);
+        Assert.Equal(new ContentMatch("copied", conv, 0), await Store.FindByContentAsync(TenantA, [Chain()], CancellationToken.None, new LastReference(0, "msg_copied")));
+    }
+
+    [Fact]
+    public async Task An_output_item_entry_is_swept_with_its_node()
+    {
+        var conv = Conv("items");
+        await WriteAsync(conv, Node("items", null, conv, Text("q"), Text("a")) with { OutputCount = 1, OutputIds = ["", "msg_items"] });
+        Assert.Equal(1 + 1 + 1 + 1, _store.EntryCount); // node, index entry, one item entry ("" names none), head
+
+        await PassAsync(R + S + TimeSpan.FromSeconds(1));
+        Assert.Null(await Store.FindByContentAsync(TenantA, [Chain()], CancellationToken.None, new LastReference(0, "msg_items")));
+        Assert.Equal(1, _store.EntryCount); // the tombstone
+    }
+
+    [Fact]
     public async Task Concurrent_callers_see_a_consistent_tree()
     {
         await Parallel.ForAsync(0, 64, async (c, _) =>
