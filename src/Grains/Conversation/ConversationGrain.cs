@@ -38,7 +38,7 @@ public sealed partial class ConversationGrain(
     private UpstreamSocket? _socket;
     private long _epoch;
     private int _persistedTurns;
-    private readonly Queue<TurnRecord> _recentTurns = new();
+    private readonly Queue<TurnRecord> _recentTurns = new(RecentTurnLimit + 1); // never regrown: it holds at most one over the limit
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head

@@ -15,7 +15,10 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
 {
-    private const int NodeLimit = 1024, ChainLimit = 8192, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256;
+    // The node and chain caches only spare store reads (a miss reads the node, or finds the match in the store's index):
+    // sized for a conversation's recent responses, not its whole history, because each entry keeps its response id alive
+    // and a busy silo's collector moves every one (8,192 chains were ~300 KB of tables per active conversation).
+    private const int NodeLimit = 256, ChainLimit = 1024, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256, RecentOnLoad = 32;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
     private readonly Dictionary<string, KnownNode> _nodes = new(StringComparer.Ordinal);
@@ -279,8 +282,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     }
 
     /// <summary>
-    /// Reads a response's path from the store: its nodes become known (oldest first, so the newest are the ones the cache
-    /// keeps: a long session's path is deeper than the cache), and the view returned holds the items; the one remembered does not.
+    /// Reads a response's path from the store: its newest nodes become known (forks and retries continue recent responses;
+    /// an older one costs a store read), and the view returned holds the items; the one remembered does not.
     /// </summary>
     private async Task<(ContextView? View, ResponseStatus Status)> LoadAsync(string responseId, CancellationToken cancellationToken)
     {
@@ -292,7 +295,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         {
             var node = loaded.Nodes[n];
             foreach (var item in node.Added) { items[at++] = item; bytes += item.Length; }
-            Remember(node, bytes);
+            Remember(node, bytes, recent: n < RecentOnLoad);
         }
         var last = loaded.Nodes[0];
         var view = new ContextView(last.Id, items, last.Chain, last.Synthetic, bytes);
@@ -300,15 +303,18 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         return (view, ResponseStatus.Found);
     }
 
-    private void Remember(ResponseNode node, long contextBytes)
+    /// <param name="recent">False for an old node of a path read back: only its output item ids are learnt (a client may
+    /// reference any of them), not the node: a long session's whole path filled both caches at every reload.</param>
+    private void Remember(ResponseNode node, long contextBytes, bool recent = true)
     {
+        if (!node.Synthetic && node.OutputIds is { } ids) RememberIds(node, ids);
+        if (!recent) return;
         if (_nodes.TryAdd(node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)))
         {
             _nodeOrder.Enqueue(node.Id);
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
         }
         if (node.Synthetic) return;
-        if (node.OutputIds is { } ids) RememberIds(node, ids);
         // The newest response with a context wins: it is the one the socket most likely still holds.
         if (!_byChain.ContainsKey(node.Chain)) _chainOrder.Enqueue(node.Chain);
         _byChain[node.Chain] = node.Id;

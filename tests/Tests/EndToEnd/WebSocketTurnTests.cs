@@ -56,7 +56,7 @@ public sealed class WebSocketTurnTests(ProductFixture product)
     [Fact]
     public async Task A_session_deeper_than_a_grains_node_cache_continues_after_every_grain_is_deactivated()
     {
-        // 1,100 turns: a long Codex session (a turn per tool call) is deeper than the 1,024 nodes a grain caches; a
+        // 1,100 turns: a long Codex session (a turn per tool call) is deeper than the nodes a grain caches; a
         // reactivated grain reads the whole path back from the store and must still continue it.
         await using var ws = await WsClient.ConnectAsync(product.BaseUrl, ProductFixture.ApiKey, Items.Session(Guid.NewGuid().ToString()));
         string? previous = null;

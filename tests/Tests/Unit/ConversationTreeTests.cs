@@ -12,7 +12,7 @@ public sealed class ConversationTreeTests
 {
     [Theory]
     [InlineData(10)]
-    [InlineData(1_500)] // deeper than the tree's node cache (1,024): a long Codex session's turns, one per tool call
+    [InlineData(1_500)] // far deeper than the tree's node cache: a long Codex session's turns, one per tool call
     public async Task A_fresh_tree_continues_the_newest_response_of_a_conversation_of_any_depth(int depth)
     {
         var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
