@@ -27,6 +27,9 @@ public static class DashboardHosting
         var settings = configuration.GetSection(DashboardSettings.Section).Get<DashboardSettings>() ?? new DashboardSettings();
         var clientKeys = configuration.GetSection(GatewayOptions.Section + ":ApiKeys").GetChildren().Any(k => !string.IsNullOrEmpty(k.Value))
             || configuration.GetSection("CodexLb:Keys").GetChildren().Any(); // named keys (CodexLb:Keys:N) lock it the same way
+        if (settings.CounterSeconds is < 1 or > 3600)
+            throw new OptionsValidationException(DashboardSettings.Section, typeof(DashboardSettings),
+                [$"{DashboardSettings.Section}:CounterSeconds must be between 1 and 3600."]);
         if (settings.Enabled && clientKeys && settings.RequireAuthentication == false)
         {
             throw new OptionsValidationException(DashboardSettings.Section, typeof(DashboardSettings),
@@ -42,7 +45,11 @@ public static class DashboardHosting
     public static void AddTo(ISiloBuilder silo, DashboardSettings settings)
     {
         if (!settings.Enabled) return;
-        silo.AddDashboard(o => o.HideTrace = true); // the live trace would stream log lines to the browser
+        silo.AddDashboard(o =>
+        {
+            o.HideTrace = true; // the live trace would stream log lines to the browser
+            o.CounterUpdateIntervalMs = settings.CounterSeconds * 1000;
+        });
         // Its profiler filter runs on every grain call even while nobody looks (it only skips the bookkeeping then).
         if (settings.Profiling) return;
         foreach (var profiler in silo.Services.Where(d => d.ServiceType == typeof(IIncomingGrainCallFilter) && d.ImplementationType?.Name == "GrainProfilerFilter").ToList())

@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace CodexLb.Tests.Dashboard;
@@ -108,7 +109,13 @@ public sealed class DashboardRenderTests(AuthenticatedDashboardFixture product)
         {
             UserName = "admin", Password = AuthenticatedDashboardFixture.Password, Path = "/dashboard/", Fragment = fragment,
         }.Uri;
+        // The dashboard learns grain types at its next counter sample (CodexLb:Dashboard:CounterSeconds, 5 s by default).
         var grains = await HeadlessChromium.DumpDomAsync(Page("/grains"));
+        for (var attempt = 0; attempt < 6 && !grains.Contains("ConversationGrain"); attempt++)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            grains = await HeadlessChromium.DumpDomAsync(Page("/grains"));
+        }
         Assert.Contains("ConversationGrain", grains);
         var silos = await HeadlessChromium.DumpDomAsync(Page("/silos"));
         Assert.Contains("127.0.0.1:", silos);
@@ -238,5 +245,23 @@ public sealed class DashboardSettingsTests
         // With the dashboard off there is nothing to protect.
         Assert.False(DashboardHosting.Read(Config(("CodexLb:Gateway:ApiKeys:0", "sk-client-key"), ("CodexLb:Dashboard:RequireAuthentication", "false"),
             ("CodexLb:Dashboard:Enabled", "false")), production: false).Enabled);
+    }
+
+    [Fact]
+    public void The_dashboard_samples_its_counters_every_five_seconds_unless_told_otherwise_and_refuses_an_interval_out_of_range()
+    {
+        Assert.Equal(5_000, CounterInterval(DashboardHosting.Read(Config(), production: false)));
+        Assert.Equal(1_000, CounterInterval(DashboardHosting.Read(Config(("CodexLb:Dashboard:CounterSeconds", "1")), production: false)));
+        var error = Assert.Throws<OptionsValidationException>(() => DashboardHosting.Read(Config(("CodexLb:Dashboard:CounterSeconds", "0")), production: false));
+        Assert.Contains("CodexLb:Dashboard:CounterSeconds", error.Message);
+    }
+
+    /// <summary>The interval Orleans' dashboard is configured with once the silo is built (not started).</summary>
+    private static int CounterInterval(DashboardSettings settings)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleans(silo => DashboardHosting.AddTo(silo.UseLocalhostClustering(), settings));
+        using var host = builder.Build();
+        return host.Services.GetRequiredService<IOptions<Orleans.Dashboard.DashboardOptions>>().Value.CounterUpdateIntervalMs;
     }
 }
