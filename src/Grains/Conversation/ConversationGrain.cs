@@ -38,7 +38,7 @@ public sealed partial class ConversationGrain(
     private UpstreamSocket? _socket;
     private long _epoch;
     private int _persistedTurns;
-    private readonly Queue<TurnRecord> _recentTurns = new(RecentTurnLimit + 1); // never regrown: it holds at most one over the limit
+    private readonly Queue<TurnRecord> _recentTurns = new(); // grows with use (an idle conversation of one turn holds one), never past the limit
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
@@ -329,6 +329,7 @@ public sealed partial class ConversationGrain(
 
     private void Record(TurnRequest request, RunningTurn sink, TurnAccounting turn)
     {
+        if (_recentTurns.Count == RecentTurnLimit) _recentTurns.Dequeue(); // before the enqueue: the queue never grows past the limit
         _recentTurns.Enqueue(new TurnRecord
         {
             ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
@@ -336,7 +337,6 @@ public sealed partial class ConversationGrain(
             CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
             Generations = turn.GenerationsPerClientTurn,
         });
-        while (_recentTurns.Count > RecentTurnLimit) _recentTurns.Dequeue();
         BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));
         if (turn.InputTokens > 0) BridgeMetrics.ContextTokens.Record(turn.InputTokens);
     }
