@@ -45,10 +45,7 @@ public sealed class ConversationTreeTests
     [Fact]
     public async Task An_item_reference_matches_the_item_it_names_and_no_other()
     {
-        var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
-        var key = ConversationKey.Create("tree-tests", "req", Guid.NewGuid().ToString("N"));
-        var epoch = (await store.ClaimAsync(key, CancellationToken.None)).Epoch;
-        var tree = new ConversationTree(store, key);
+        var (store, key, epoch, tree) = await NewConversationAsync("req");
         var user = Json("""{"role":"user","content":"THINK_FIRST hi"}""");
         await CompleteAsync(tree, store, epoch, key, [user], "resp_1", Reasoning("rs_1"), Answer("msg_1", "one"));
         await CompleteAsync(tree, store, epoch, key, [user], "resp_2", Reasoning("rs_2"), Answer("msg_2", "two"));
@@ -86,10 +83,7 @@ public sealed class ConversationTreeTests
     [Fact]
     public async Task A_committed_turn_leaves_no_items_in_the_tree_and_a_full_send_reads_the_exact_context_back()
     {
-        var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
-        var key = ConversationKey.Create("tree-tests", "thread", Guid.NewGuid().ToString("N"));
-        var epoch = (await store.ClaimAsync(key, CancellationToken.None)).Epoch;
-        var tree = new ConversationTree(store, key);
+        var (store, key, epoch, tree) = await NewConversationAsync("thread");
         await CompleteAsync(tree, store, epoch, key, [Item(0)], "resp_1", Answer("msg_1", "one"));
         var second = await AnchoredPlanAsync(tree, "resp_1", Item(1));
         await CommitAsync(tree, store, epoch, key, second, "resp_2", Answer("msg_2", "two"));
@@ -109,6 +103,15 @@ public sealed class ConversationTreeTests
         var (gone, status) = await tree.WithBaseItemsAsync(third, CancellationToken.None);
         Assert.Null(gone);
         Assert.Equal(ResponseStatus.Unknown, status);
+    }
+
+    /// <summary>A claimed conversation in a fresh memory store, and a grain's tree of it.</summary>
+    private static async Task<(MemoryResponseTreeStore Store, string Key, long Epoch, ConversationTree Tree)> NewConversationAsync(string kind)
+    {
+        var store = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var key = ConversationKey.Create("tree-tests", kind, Guid.NewGuid().ToString("N"));
+        var epoch = (await store.ClaimAsync(key, CancellationToken.None)).Epoch;
+        return (store, key, epoch, new ConversationTree(store, key));
     }
 
     private static async Task<TurnPlan> AnchoredPlanAsync(ConversationTree tree, string previous, params byte[][] input)

@@ -112,19 +112,14 @@ public sealed class NodeBlobTests
 
     private static ResponseNode RoundTrip(ResponseNode node) => NodeBlob.Decode(NodeBlob.Encode(node));
 
+    /// <summary>Every field: what a path keeps, and what retrieve and item references need.</summary>
     private static void AssertSame(ResponseNode expected, ResponseNode actual)
     {
         Assert.Equal(expected.Id, actual.Id);
-        Assert.Equal(expected.ParentId, actual.ParentId);
-        Assert.Equal(expected.ConversationKey, actual.ConversationKey);
-        Assert.Equal(expected.ItemCount, actual.ItemCount);
-        Assert.Equal(expected.Chain, actual.Chain);
-        Assert.Equal(expected.Synthetic, actual.Synthetic);
+        ResponseTreeStoreContractTests.AssertSameInPath(expected, actual);
         Assert.Equal(expected.Response, actual.Response);
         Assert.Equal(expected.OutputCount, actual.OutputCount);
         Assert.Equal(expected.OutputIds, actual.OutputIds);
-        Assert.Equal(expected.Added.Count, actual.Added.Count);
-        foreach (var (want, got) in expected.Added.Zip(actual.Added)) Assert.Equal(want, got);
     }
 
     private static byte[] Text(string text) => Encoding.UTF8.GetBytes(text);

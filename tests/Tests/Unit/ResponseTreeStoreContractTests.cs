@@ -62,16 +62,19 @@ public abstract class ResponseTreeStoreContractTests
     {
         Assert.Equal(ResponseStatus.Found, actual.Status);
         Assert.Equal(expected.Select(n => n.Id), actual.Nodes.Select(n => n.Id));
-        foreach (var (want, got) in expected.Zip(actual.Nodes))
-        {
-            Assert.Equal(want.ParentId, got.ParentId);
-            Assert.Equal(want.ConversationKey, got.ConversationKey);
-            Assert.Equal(want.ItemCount, got.ItemCount);
-            Assert.Equal(want.Chain, got.Chain);
-            Assert.Equal(want.Synthetic, got.Synthetic);
-            Assert.Equal(want.Added.Count, got.Added.Count);
-            foreach (var (a, b) in want.Added.Zip(got.Added)) Assert.Equal(a, b);
-        }
+        foreach (var (want, got) in expected.Zip(actual.Nodes)) AssertSameInPath(want, got);
+    }
+
+    /// <summary>What a path's node must keep: its place, its context's chain and count, and its items byte for byte.</summary>
+    internal static void AssertSameInPath(ResponseNode want, ResponseNode got)
+    {
+        Assert.Equal(want.ParentId, got.ParentId);
+        Assert.Equal(want.ConversationKey, got.ConversationKey);
+        Assert.Equal(want.ItemCount, got.ItemCount);
+        Assert.Equal(want.Chain, got.Chain);
+        Assert.Equal(want.Synthetic, got.Synthetic);
+        Assert.Equal(want.Added.Count, got.Added.Count);
+        foreach (var (a, b) in want.Added.Zip(got.Added)) Assert.Equal(a, b);
     }
 
     [Fact]
