@@ -15,7 +15,7 @@ public sealed class DashboardSettings
 
     /// <summary>
     /// Seconds between the dashboard's counter samples (its charts' resolution). Each sample collects every Orleans metric
-    /// and reports it through grain calls: at the library's 1 s it was a third of an idle silo's CPU.
+    /// and reports it through grain calls: at the library's 1 s an idle silo spent 30 ms CPU/s, at 5 s 23.
     /// </summary>
     public int CounterSeconds { get; set; } = 5;
 
