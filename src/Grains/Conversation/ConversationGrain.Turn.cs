@@ -97,7 +97,7 @@ public sealed partial class ConversationGrain
             }
             var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
             var items = delta ? plan.NewItems : FullSendItems(plan, providerStores: store != false);
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, 0, store);
+            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, store);
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {

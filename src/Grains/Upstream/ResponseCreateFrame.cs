@@ -10,13 +10,13 @@ namespace CodexLb.Grains.Upstream;
 public static class ResponseCreateFrame
 {
     /// <remarks>Sized exactly and written once: no growing buffer, no copy of the finished frame.</remarks>
-    public static byte[] Build(ReadOnlySpan<byte> settings, string? previousResponseId, IReadOnlyList<byte[]> items, int firstItem, bool? store = false)
+    public static byte[] Build(ReadOnlySpan<byte> settings, string? previousResponseId, IReadOnlyList<byte[]> items, bool? store = false)
     {
         var anchor = previousResponseId is null ? default : JsonEncodedText.Encode(previousResponseId).EncodedUtf8Bytes;
         var storeField = store switch { true => "\"store\":true,"u8, false => "\"store\":false,"u8, null => default };
         var size = Head.Length + (settings.IsEmpty ? 0 : settings.Length + 1) + storeField.Length
                    + (previousResponseId is null ? 0 : AnchorName.Length + anchor.Length + 3) + InputOpen.Length + End.Length;
-        for (var i = firstItem; i < items.Count; i++) size += items[i].Length + (i > firstItem ? 1 : 0);
+        for (var i = 0; i < items.Count; i++) size += items[i].Length + (i > 0 ? 1 : 0);
 
         var frame = new byte[size];
         var rest = frame.AsSpan();
@@ -35,9 +35,9 @@ public static class ResponseCreateFrame
             Put(ref rest, "\","u8);
         }
         Put(ref rest, InputOpen);
-        for (var i = firstItem; i < items.Count; i++)
+        for (var i = 0; i < items.Count; i++)
         {
-            if (i > firstItem) Put(ref rest, ","u8);
+            if (i > 0) Put(ref rest, ","u8);
             Put(ref rest, items[i]);
         }
         Put(ref rest, End);

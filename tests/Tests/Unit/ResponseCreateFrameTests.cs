@@ -14,10 +14,10 @@ public sealed class ResponseCreateFrameTests
     [InlineData("resp_abc", true)]
     [InlineData("resp_\"quoted\\back<slash>é", false)]
     [InlineData(null, null)]
-    public void A_frame_is_exactly_the_settings_the_anchor_the_store_and_the_items_from_the_first_sent(string? anchor, bool? store)
+    public void A_frame_is_exactly_the_settings_the_anchor_the_store_and_the_items_sent(string? anchor, bool? store)
     {
         var settings = Encoding.UTF8.GetBytes("\"model\":\"gpt-5.5\",\"instructions\":\"be brief\"");
-        var bytes = ResponseCreateFrame.Build(settings, anchor, Items, 1, store);
+        var bytes = ResponseCreateFrame.Build(settings, anchor, Items[1..], store);
         var frame = JsonDocument.Parse(bytes).RootElement;
         Assert.Equal("response.create", frame.GetProperty("type").GetString());
         Assert.Equal("gpt-5.5", frame.GetProperty("model").GetString());
@@ -32,7 +32,7 @@ public sealed class ResponseCreateFrameTests
     [Fact]
     public void No_settings_and_no_new_items_still_make_a_valid_frame()
     {
-        var frame = JsonDocument.Parse(ResponseCreateFrame.Build([], "resp_1", Items, Items.Length, false)).RootElement;
+        var frame = JsonDocument.Parse(ResponseCreateFrame.Build([], "resp_1", [], false)).RootElement;
         Assert.Equal(0, frame.GetProperty("input").GetArrayLength());
         Assert.Equal("resp_1", frame.GetProperty("previous_response_id").GetString());
     }

@@ -29,7 +29,7 @@ public sealed class UpstreamStoreTests
     {
         Assert.True(ResponseCreateParser.TryParse(Encoding.UTF8.GetBytes(body), out var parsed, out _));
         Assert.Equal(store, parsed!.Store);
-        var frame = JsonDocument.Parse(ResponseCreateFrame.Build(parsed.Settings, null, parsed.InputItems, 0, parsed.Store)).RootElement;
+        var frame = JsonDocument.Parse(ResponseCreateFrame.Build(parsed.Settings, null, parsed.InputItems, parsed.Store)).RootElement;
         var stores = frame.EnumerateObject().Count(p => p.Name == "store");
         Assert.Equal(store is null ? 0 : 1, stores);
         if (store is { } value) Assert.Equal(value, frame.GetProperty("store").GetBoolean());
