@@ -1,4 +1,4 @@
-using System.Buffers;
+using CodexLb.Grains.Abstractions;
 using System.IO.Hashing;
 using System.Runtime.InteropServices;
 
@@ -33,14 +33,14 @@ public sealed class AliasCache(int capacity)
 
     public bool TryGet(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId, out string conversationKey)
     {
-        var hash = Hash(tenant, responseId);
+        var hash = TenantKey.Of(tenant, responseId).Hash;
         lock (_lock) return _entries.TryGetValue(hash, out conversationKey!);
     }
 
     public void Add(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId, string conversationKey)
     {
         if (capacity == 0) return;
-        var hash = Hash(tenant, responseId);
+        var hash = TenantKey.Of(tenant, responseId).Hash; // a collision (2^-128 per pair) would share an entry: accepted
         lock (_lock)
         {
             if (_entries.ContainsKey(hash)) return; // known already, and an id never changes conversation
@@ -58,21 +58,6 @@ public sealed class AliasCache(int capacity)
         if (--held.Entries == 0) _conversations.Remove(conversationKey);
     }
 
-    /// <summary>
-    /// The tenant's and the id's characters, seeded with the tenant's length so no other pair hashes the same bytes.
-    /// Two pairs sharing a 128-bit hash (2^-128 per pair) would share an entry; that is accepted.
-    /// </summary>
-    private static UInt128 Hash(ReadOnlySpan<char> tenant, ReadOnlySpan<char> responseId)
-    {
-        var length = tenant.Length + responseId.Length;
-        char[]? rented = null;
-        var chars = length <= 256 ? stackalloc char[length] : (rented = ArrayPool<char>.Shared.Rent(length)).AsSpan(0, length);
-        tenant.CopyTo(chars);
-        responseId.CopyTo(chars[tenant.Length..]);
-        var hash = XxHash128.HashToUInt128(MemoryMarshal.AsBytes(chars), tenant.Length);
-        if (rented is not null) ArrayPool<char>.Shared.Return(rented);
-        return hash;
-    }
 }
 
 /// <summary>

@@ -1,3 +1,4 @@
+using CodexLb.Grains.Abstractions;
 using System.Text;
 using CodexLb.Grains.Tree;
 

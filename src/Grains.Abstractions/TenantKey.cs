@@ -1,14 +1,15 @@
 using System.IO.Hashing;
 using System.Text;
 
-namespace CodexLb.Grains.Tree;
+namespace CodexLb.Grains.Abstractions;
 
 /// <summary>
 /// A name within a tenant (a response id, an output item id) as a 128-bit hash of <c>{tenant}/{name}</c> in UTF-8: a
-/// dictionary key that holds no string. A tenant never contains '/', so no two pairs hash the same input; a store keyed by
-/// it still checks the name where it can (a collision then reads as absent).
+/// dictionary key that holds no string (the memory store's nodes, a gateway's alias cache). A tenant never contains '/', so
+/// no two pairs hash the same input; a store keyed by it still checks the name where it can (a collision then reads as
+/// absent), and a cache accepts the 2^-128 chance.
 /// </summary>
-internal readonly record struct TenantKey(UInt128 Hash)
+public readonly record struct TenantKey(UInt128 Hash)
 {
     private const int StackBytes = 512;
 
