@@ -63,6 +63,7 @@ public static class SiloApp
         builder.UseOrleans(silo =>
         {
             DashboardHosting.AddTo(silo, dashboard);
+            DirectoryCacheTuning.Apply(silo);
             if (cluster.UsesRedis)
             {
                 silo.UseRedisClustering(cluster.RedisConnectionString);
