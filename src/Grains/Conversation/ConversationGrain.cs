@@ -229,7 +229,7 @@ public sealed partial class ConversationGrain(
         var now = time.GetUtcNow();
         var quiet = now - _lastTurnEnded;
         if (quiet < _idleRelease) { ScheduleIdleRelease(_idleRelease - quiet); return Task.CompletedTask; }
-        if (!_tree.IsEmpty) _tree = _tree.Released();
+        if (!_tree.IsReleased) _tree = _tree.Released();
         ForgetFinishedTurns();
         if (_finishedTurns.First?.Value is { } oldest) ScheduleIdleRelease(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
         return Task.CompletedTask;

@@ -35,14 +35,28 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>How many items the latest committed context has.</summary>
     public int HeadCount { get; private set; }
 
-    /// <summary>True when nothing is cached: the next turn reads what it needs from the store.</summary>
-    public bool IsEmpty => _nodes.Count == 0 && _views.Count == 0 && _byChain.Count == 0 && _printById.Count == 0;
+    /// <summary>True when the tree holds at most its head's header (<see cref="Released"/>).</summary>
+    public bool IsReleased => _nodes.Count == 0 && _views.Count <= 1 && _byChain.Count <= 1 && _printById.Count == 0;
+
+    // Set by Released: the output ids of the head's path are not known here until a path is read again.
+    private bool _idsUnread;
 
     /// <summary>
-    /// The same conversation with nothing cached (an idle conversation must not hold its items): the next turn loads its
-    /// base from the store, one read, as after a reactivation.
+    /// The same conversation holding only its head's header (id, size, chain: no items, no other node). An idle conversation
+    /// holds almost nothing, and its next turn, which most likely continues the head, plans with no store read; any other
+    /// response, and the output ids a reference names, is read from the store when a turn needs it, as after a reactivation.
     /// </summary>
-    public ConversationTree Released() => new(store, conversationKey) { HeadResponseId = HeadResponseId, HeadCount = HeadCount };
+    public ConversationTree Released()
+    {
+        var released = new ConversationTree(store, conversationKey) { HeadResponseId = HeadResponseId, HeadCount = HeadCount, _idsUnread = true };
+        if (HeadResponseId is not { } head) return released;
+        var view = CachedView(head)
+                   ?? (_nodes.TryGetValue(head, out var known) ? new ContextView(head, known.Count, known.Chain, known.Synthetic, known.Bytes) : null);
+        if (view is null) return released;
+        released.RememberView(view);
+        if (!view.Synthetic) released.RememberChain(view.Chain, head);
+        return released;
+    }
 
     /// <summary>Plans a turn, or says why its anchor cannot be continued (never issued, or expired).</summary>
     public async Task<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
@@ -59,6 +73,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             await MaterializeAsync(head, cancellationToken); // learn the conversation's chains after a reactivation
 
         var references = References(request.InputItems);
+        // A released tree kept its head, not the ids of its path's outputs: read the path a reference may name an item of.
+        if (references is not null && _idsUnread && (request.PreviousResponseId ?? HeadResponseId) is { } path)
+            await LoadAsync(path, cancellationToken);
         if (references is not null)
         {
             // The gateway found this conversation by a referenced item (no chain could match before the references are
@@ -289,6 +306,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
         if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);
+        _idsUnread = false;
         var items = new byte[loaded.Nodes.Sum(n => n.Added.Count)][];
         var (at, bytes) = (0, 0L);
         for (var n = loaded.Nodes.Count - 1; n >= 0; n--)
@@ -314,10 +332,14 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
             _nodeOrder.Enqueue(node.Id);
             while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
         }
-        if (node.Synthetic) return;
+        if (!node.Synthetic) RememberChain(node.Chain, node.Id);
+    }
+
+    private void RememberChain(ulong chain, string responseId)
+    {
         // The newest response with a context wins: it is the one the socket most likely still holds.
-        if (!_byChain.ContainsKey(node.Chain)) _chainOrder.Enqueue(node.Chain);
-        _byChain[node.Chain] = node.Id;
+        if (!_byChain.ContainsKey(chain)) _chainOrder.Enqueue(chain);
+        _byChain[chain] = responseId;
         while (_chainOrder.Count > ChainLimit) _byChain.Remove(_chainOrder.Dequeue());
     }
 

@@ -105,6 +105,63 @@ public sealed class ConversationTreeTests
         Assert.Equal(ResponseStatus.Unknown, status);
     }
 
+    /// <summary>
+    /// An idle conversation keeps only its head's header: its next turn on the head, anchored or as full history, plans with
+    /// no store read; an older response costs one read; a reference to an output of the path still resolves (its path is
+    /// read once, as after a reactivation).
+    /// </summary>
+    [Fact]
+    public async Task A_released_conversation_continues_its_head_without_a_store_read_and_still_resolves_references()
+    {
+        var (memory, key, epoch, _) = await NewConversationAsync("idle");
+        var store = new PathReadCountingStore(memory);
+        var tree = new ConversationTree(store, key);
+        await CompleteAsync(tree, store, epoch, key, [Item(0)], "resp_1", Answer("msg_1", "one"));
+        var second = await AnchoredPlanAsync(tree, "resp_1", Item(1));
+        await CommitAsync(tree, store, epoch, key, second, "resp_2", Answer("msg_2", "two"));
+        var before = await AnchoredPlanAsync(tree, "resp_2", Item(2));
+
+        var released = tree.Released();
+        Assert.True(released.IsReleased);
+        Assert.False(tree.IsReleased);
+        var reads = store.PathReads;
+        var anchored = await AnchoredPlanAsync(released, "resp_2", Item(2));
+        Assert.Equal(("resp_2", before.BaseCount, before.Base.Chain, before.Bytes), (anchored.Base.ResponseId, anchored.BaseCount, anchored.Base.Chain, anchored.Bytes));
+        var history = await PlanAsync(released, [Item(0), Answer("msg_1", "one"), Item(1), Answer("msg_2", "two"), Item(2)]);
+        Assert.Equal(("resp_2", 4), (history.Base.ResponseId, history.BaseCount));
+        Assert.Equal(reads, store.PathReads);
+
+        Assert.Equal(2, (await AnchoredPlanAsync(released, "resp_1", Item(1))).BaseCount);
+        Assert.Equal(reads + 1, store.PathReads);
+
+        var again = tree.Released();
+        var referenced = await PlanAsync(again, [Item(0), Reference("msg_1"), Item(1), Reference("msg_2"), Item(2)]);
+        Assert.Equal(("resp_2", 4), (referenced.Base.ResponseId, referenced.BaseCount));
+        Assert.Equal([Item(2)], referenced.NewItems);
+    }
+
+    /// <summary>The memory store, counting the path reads a tree makes.</summary>
+    private sealed class PathReadCountingStore(IResponseTreeStore inner) : IResponseTreeStore
+    {
+        public int PathReads;
+
+        public Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref PathReads);
+            return inner.LoadPathAsync(tenant, responseId, cancellationToken);
+        }
+
+        public Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken ct) => inner.ClaimAsync(conversationKey, ct);
+        public Task<bool> HasConversationAsync(string conversationKey, CancellationToken ct) => inner.HasConversationAsync(conversationKey, ct);
+        public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken ct) => inner.AppendAsync(epoch, node, ct);
+        public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken ct) => inner.MarkPendingAsync(conversationKey, responseId, ct);
+        public Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken ct) => inner.LocateAsync(tenant, responseId, ct);
+        public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken ct, LastReference? reference = null) =>
+            inner.FindByContentAsync(tenant, prefixChains, ct, reference);
+        public Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken ct) => inner.LoadResponseAsync(tenant, responseId, ct);
+        public Task<bool> DeleteAsync(string tenant, string responseId, CancellationToken ct) => inner.DeleteAsync(tenant, responseId, ct);
+    }
+
     /// <summary>A claimed conversation in a fresh memory store, and a grain's tree of it.</summary>
     private static async Task<(MemoryResponseTreeStore Store, string Key, long Epoch, ConversationTree Tree)> NewConversationAsync(string kind)
     {
