@@ -67,7 +67,7 @@ public static class PerfProfile
         return await stderr;
     }
 
-    /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym or dso; children = inclusive time).</summary>
+    /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym, dso or comm; children = inclusive time).</summary>
     public static IReadOnlyList<string> Top(string file, string sort, bool children, int lines)
     {
         var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };

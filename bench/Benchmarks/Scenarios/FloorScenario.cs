@@ -203,7 +203,14 @@ public static class FloorScenario
         await SettleAsync(bridge, quick);
         if (profile)
         {
-            await CountKernelWorkAsync(paths, new() { ["bridge"] = bridge.Process.Id, ["YARP"] = yarp.Process.Id }, TimeSpan.FromSeconds(quick ? 4 : 10));
+            var pids = new Dictionary<string, int> { ["bridge"] = bridge.Process.Id, ["YARP"] = yarp.Process.Id };
+            await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 64, "c=64, 0 ms work");
+            // One turn at a time with 20 ms of upstream work: every hop of a turn wakes a thread that went to sleep.
+            concurrency = 1;
+            await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(20), precise: true);
+            await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 1, "c=1, 20 ms work");
+            await simulator.SetFirstEventDelayAsync(TimeSpan.Zero, precise: false);
+            concurrency = 64;
             await ProfileBridgeAsync(bridge, paths.Where(p => p.Proxy == "bridge"), TimeSpan.FromSeconds(quick ? 5 : 20));
             foreach (var socket in sockets) await socket.DisposeAsync();
             return;
@@ -310,18 +317,18 @@ public static class FloorScenario
     ];
 
     /// <summary>
-    /// What each proxy asks of the kernel per turn at c=64 (0 ms work): context switches (a thread that ran out of work
+    /// What each proxy asks of the kernel per turn at one setting: context switches (a thread that ran out of work
     /// and was woken again) and system calls by kind; the bridge's CPU gap to YARP is mostly made of these.
     /// </summary>
-    private static async Task CountKernelWorkAsync(IEnumerable<FloorPath> paths, Dictionary<string, int> pids, TimeSpan window)
+    private static async Task CountKernelWorkAsync(IEnumerable<FloorPath> paths, Dictionary<string, int> pids, TimeSpan window, int concurrency, string setting)
     {
-        var table = new Table("floor-profile: kernel work per turn of the proxy process, c=64, 0 ms work (perf stat)",
+        var table = new Table($"floor-profile: kernel work per turn of the proxy process, {setting} (perf stat)",
             ["path", "turns", .. KernelEvents.Select(e => e.Replace("syscalls:sys_enter_", "").Replace("raw_syscalls:sys_enter", "syscalls").Replace("task-clock", "CPU µs"))]);
         foreach (var path in paths.Where(p => p.Proxy is not null))
         {
             PhaseResult? result = null;
             var counts = await PerfProfile.CountAsync(pids[path.Proxy!], KernelEvents, window,
-                async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
+                async () => result = await Workload.RunAsync(concurrency, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
             // task-clock is in ms (msec); the rest are counts.
             table.Add([path.Name, result!.Turns, .. KernelEvents.Select(e =>
                 (object)(counts.GetValueOrDefault(e, double.NaN) * (e == "task-clock" ? 1000 : 1) / Math.Max(1, result.Turns)))]);
@@ -331,6 +338,16 @@ public static class FloorScenario
 
     private static async Task ProfileBridgeAsync(BridgeProcess bridge, IEnumerable<FloorPath> paths, TimeSpan window)
     {
+        // The bridge's background (timers, socket keepalives, tier-up), which a turn at c=1 pays a large share of.
+        var idleFile = Path.Combine(Path.GetTempPath(), $"floor-bridge-idle-{bridge.Process.Id}.perf.data");
+        Log.Progress($"floor-profile: the idle bridge for {window.TotalSeconds:N0} s under perf record -> {idleFile}");
+        var idleCpu = bridge.Process.CpuSeconds();
+        await PerfProfile.RecordAsync(bridge.Process.Id, idleFile, window, () => Task.Delay(window - TimeSpan.FromSeconds(1)));
+        idleCpu = bridge.Process.CpuSeconds() - idleCpu;
+        Log.Note("");
+        Log.Note($"### floor-profile: the idle bridge (no turn running, every conversation and socket still open): {idleCpu * 1000 / window.TotalSeconds:N1} ms CPU/s (perf attached)");
+        PrintProfile(idleFile, [("by thread (self)", "comm", false, 15), ("frames by inclusive time (children)", "sym", true, 60)]);
+
         foreach (var path in paths)
         {
             // Tier-up of the path's code first: samples of the JIT itself would say nothing about the hot path.
@@ -345,19 +362,19 @@ public static class FloorScenario
             Log.Note("");
             Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result!.Turns:N0} turns in {result.WallSeconds:N1} s, " +
                      $"bridge CPU {cpu * 1e6 / result.Turns:N0} µs/turn (perf attached)");
-            foreach (var (title, sort, children, lines) in new[]
-                     {
-                         ("by module (self)", "dso", false, 12),
-                         ("hottest frames (self)", "sym", false, 45),
-                         ("frames by inclusive time (children)", "sym", true, 80),
-                     })
-            {
-                Log.Note("");
-                Log.Note($"{title}: perf report -i {file} --stdio {(children ? "--children" : "--no-children")} --sort {sort} -g none");
-                Log.Note("```");
-                foreach (var line in PerfProfile.Top(file, sort, children, lines)) Log.Note(line);
-                Log.Note("```");
-            }
+            PrintProfile(file, [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 45), ("frames by inclusive time (children)", "sym", true, 80)]);
+        }
+    }
+
+    private static void PrintProfile(string file, (string Title, string Sort, bool Children, int Lines)[] views)
+    {
+        foreach (var (title, sort, children, lines) in views)
+        {
+            Log.Note("");
+            Log.Note($"{title}: perf report -i {file} --stdio {(children ? "--children" : "--no-children")} --sort {sort} -g none");
+            Log.Note("```");
+            foreach (var line in PerfProfile.Top(file, sort, children, lines)) Log.Note(line);
+            Log.Note("```");
         }
     }
 
