@@ -155,7 +155,7 @@ public static class FloorScenario
         // The runtime re-jits hot methods (tier 1) only once no new method has been jitted for 100 ms, which a start-up and
         // the c=64 warm-up keep postponing: thousands of methods are left to re-jit afterwards, on a background thread, in
         // the first settings' CPU windows (half the bridge's CPU in the first seconds at c=1, 20 ms; YARP's code is small).
-        // Light traffic on every path, one turn at a time and at c=64, until the bridge compiles almost nothing more.
+        // Light traffic on every path, in each setting's shape, until the bridge compiles almost nothing more.
         async Task SettleJitAsync()
         {
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(quick ? 10 : 90);
@@ -163,10 +163,13 @@ public static class FloorScenario
             var (rounds, quiet, last) = (0, 0, double.NaN);
             while (quiet < 2 && DateTime.UtcNow < deadline)
             {
-                foreach (var c in new[] { 1, 64 })
+                // The settings' shapes: a turn at a time with and without upstream work (a turn that waits for its first event
+                // takes other paths than one answered at once), then many at once.
+                foreach (var (c, work) in new[] { (1, 0), (1, 20), (64, 0) })
                 {
                     concurrency = c;
-                    foreach (var path in paths) await Workload.RunAsync(c, c == 1 ? 20 : int.MaxValue, path.Turn, c == 1 ? null : TimeSpan.FromSeconds(0.3));
+                    await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(work), precise: c == 1);
+                    foreach (var path in paths) await Workload.RunAsync(c, c == 1 ? 10 : int.MaxValue, path.Turn, c == 1 ? null : TimeSpan.FromSeconds(0.3));
                 }
                 await Task.Delay(TimeSpan.FromMilliseconds(300)); // the tier-up delay, then the background compile
                 var now = BridgeCounters.From(await MetricsScrape.ReadAsync(scraper, bridge.Metrics)).JitMethods;
