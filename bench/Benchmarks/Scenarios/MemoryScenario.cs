@@ -65,11 +65,15 @@ public static class MemoryScenario
         Log.Progress($"memory: a warm turn on {sample.Length} released conversations, then again while their contexts are cached");
         var cold = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
         var warm = await ChainedTurnsAsync(client, product, $"mem-{tag}", sample, anchors);
+        // What idle conversations cost in CPU (this process: the product and an idle client): timers and socket keepalives.
+        // While the newest conversations' sockets are still open (the count printed is the one read after the release).
+        var cpuOpen = await IdleCpuAsync();
 
         Log.Progress($"memory: waiting for the upstream sockets' idle close ({SocketIdle.TotalSeconds:N0} s)");
-        await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // the close timer ticks every IdleTimeout / 2
+        await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // each socket closes IdleTimeout after its last activity
         var idle = Measure();
         var openAfterIdle = await OpenUpstreamConnectionsAsync(product);
+        var cpuClosed = await IdleCpuAsync();
 
         var table = new Table($"memory per conversation (K = {k:N0}, each one completed turn with a {contextKb} KB context; response tree in Redis)",
             "state", "GC heap (GetTotalMemory)", "per conversation", "process RSS", "per conversation", "RSS after an aggressive GC", "per conversation",
@@ -91,6 +95,11 @@ public static class MemoryScenario
         Log.Note($"Goal <= 64 KB per idle conversation: GC heap {perReleased:N1} KB with its socket open, {perIdle:N1} KB without -> " +
                  $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}, " +
                  $"after an aggressive GC {trimmedIdle:N1} KB -> {(trimmedIdle <= 64 ? "MET" : "MISSED")}.");
+
+        Log.Note($"Idle CPU of this process (the product, and the benchmark's client doing nothing), {IdleWindow.TotalSeconds:N0} s each: " +
+                 $"{cpuOpen * 1000:N1} ms/s with the {k:N0} conversations active and {openAfterRelease} upstream sockets open " +
+                 $"({cpuOpen * 1e6 / k:N1} µs per conversation per second), {cpuClosed * 1000:N1} ms/s once the sockets closed " +
+                 $"({cpuClosed * 1e6 / k:N1} µs).");
 
         var reload = new Table($"the next turn after the release (previous_response_id, the {sample.Length} newest conversations, one at a time; both upstream as deltas on the socket still open)",
             "turn", "p50 µs", "p90 µs", "p99 µs");
@@ -154,6 +163,16 @@ public static class MemoryScenario
             anchors[i] = Bodies.CompletedResponseId(capture.GetBuffer().AsSpan(0, (int)capture.Length)) ?? anchors[i];
         }
         return new Distribution(latencies);
+    }
+
+    private static readonly TimeSpan IdleWindow = TimeSpan.FromSeconds(10);
+
+    /// <summary>This process's CPU seconds per second over <see cref="IdleWindow"/> of doing nothing.</summary>
+    private static async Task<double> IdleCpuAsync()
+    {
+        var cpu = CpuTime.Now();
+        await Task.Delay(IdleWindow);
+        return (CpuTime.Now() - cpu) / IdleWindow.TotalSeconds;
     }
 
     private static Sample Measure()
