@@ -208,9 +208,10 @@ public sealed partial class ConversationGrain(
     }
 
     /// <summary>
-    /// After a turn, a one-shot timer lets an idle conversation drop what it holds: the tree's cached nodes and views (the
-    /// items: the store has them, and the next turn reads its base back in one store read) once the conversation was
-    /// quiet for <see cref="StateOptions.IdleRelease"/>, then its finished turns' events as they expire.
+    /// After a turn, a one-shot timer lets an idle conversation drop what it holds: the tree's cached nodes, views and ids
+    /// but its head's header (the store has the rest: a turn on the head reads nothing, one on an older response reads its
+    /// path once) once the conversation was quiet for <see cref="StateOptions.IdleRelease"/>, then its finished turns'
+    /// events as they expire.
     /// </summary>
     private void ScheduleIdleRelease(TimeSpan due)
     {
