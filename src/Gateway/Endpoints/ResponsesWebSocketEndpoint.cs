@@ -53,8 +53,10 @@ public sealed class ResponsesWebSocketEndpoint(
         // read concurrently with the turn, so a close mid-turn stops the turn instead of going unnoticed until it ends.
         using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         // One frame waits while a turn runs, and the next is read only once it has room: a socket holds at most two frames
-        // (the turn's and the next, MaxRequestBodyBytes each), however many a client sends ahead.
-        var frames = Channel.CreateBounded<ReceivedFrame>(new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true });
+        // (the turn's and the next, MaxRequestBodyBytes each), however many a client sends ahead. A frame's turn starts on
+        // the thread that received it (synchronous continuations) instead of a thread woken for it.
+        var frames = Channel.CreateBounded<ReceivedFrame>(
+            new BoundedChannelOptions(1) { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
         var pump = PumpAsync(socket, frames.Writer, clientGone);
         try
         {
