@@ -50,9 +50,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         var released = new ConversationTree(store, conversationKey) { HeadResponseId = HeadResponseId, HeadCount = HeadCount, _idsUnread = true };
         if (HeadResponseId is not { } head) return released;
-        var view = CachedView(head)
-                   ?? (_nodes.TryGetValue(head, out var known) ? new ContextView(head, known.Count, known.Chain, known.Synthetic, known.Bytes) : null);
-        if (view is null) return released;
+        if ((CachedView(head) ?? NodeView(head)) is not { } view) return released;
         released.RememberView(view);
         if (!view.Synthetic) released.RememberChain(view.Chain, head);
         return released;
@@ -289,14 +287,17 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private async Task<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
     {
         if (CachedView(responseId) is { } cached) return (cached, ResponseStatus.Found);
-        if (_nodes.TryGetValue(responseId, out var known))
+        if (NodeView(responseId) is { } view)
         {
-            var view = new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes);
             RememberView(view);
             return (view, ResponseStatus.Found);
         }
         return await LoadAsync(responseId, cancellationToken);
     }
+
+    /// <summary>The context of a cached node, without its items; null when the node is not cached.</summary>
+    private ContextView? NodeView(string responseId) =>
+        _nodes.TryGetValue(responseId, out var known) ? new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes) : null;
 
     /// <summary>
     /// Reads a response's path from the store: its newest nodes become known (forks and retries continue recent responses;
