@@ -12,7 +12,7 @@ public static class ModelsEndpoint
 {
     public static async Task HandleAsync(HttpContext context, ClientAuthenticator authenticator, IOptions<GatewayOptions> options)
     {
-        if (authenticator.Identify(context.Request.Headers.Authorization) is not { } key)
+        if (authenticator.Identify(context) is not { } key)
         {
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
             return;

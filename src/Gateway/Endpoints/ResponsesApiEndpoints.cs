@@ -73,7 +73,7 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
     /// <summary>The caller's tenant, or null after answering 401.</summary>
     private async Task<string?> AuthenticateAsync(HttpContext context)
     {
-        var tenant = authenticator.Authenticate(context.Request.Headers.Authorization);
+        var tenant = authenticator.Authenticate(context);
         if (tenant is null) await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
         return tenant;
     }

@@ -45,7 +45,7 @@ public sealed class ResponsesEndpoint(
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
         using var inFlight = drain.Track();
         using var telemetry = new TurnTelemetry(transport);
-        var client = authenticator.Identify(context.Request.Headers.Authorization);
+        var client = authenticator.Identify(context);
         if (client is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
         var tenant = client.Tenant;
 

@@ -41,7 +41,7 @@ public sealed class ResponsesWebSocketEndpoint(
             return;
         }
         if (drain.IsDraining) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.DrainActive()); return; }
-        var client = authenticator.Identify(context.Request.Headers.Authorization);
+        var client = authenticator.Identify(context);
         if (client is null) { await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey()); return; }
         var tenant = client.Tenant;
 

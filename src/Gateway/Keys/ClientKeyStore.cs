@@ -40,6 +40,9 @@ public sealed partial class ClientKeyStore : IDisposable
         _poll = time.CreateTimer(_ => PollFiles(), null, interval, interval);
     }
 
+    /// <summary>Changes whenever the keys are rebuilt: what an identification remembered under an older one is stale.</summary>
+    public object Generation => _snapshot;
+
     /// <summary>Every key configured now (for the operator's usage listing); in open mode, the one shared "anonymous".</summary>
     public IReadOnlyCollection<ClientKey> Keys => _snapshot is { Open: true } ? [ClientKey.Anonymous] : [.. _snapshot.Entries.Select(e => e.Key).DistinctBy(k => k.Tenant)];
 

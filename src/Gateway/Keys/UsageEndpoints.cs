@@ -36,7 +36,7 @@ public sealed class UsageEndpoints(
 
     private async Task KeyAsync(HttpContext context)
     {
-        if (authenticator.Identify(context.Request.Headers.Authorization) is not { } key)
+        if (authenticator.Identify(context) is not { } key)
         {
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
             return;

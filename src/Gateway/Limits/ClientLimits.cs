@@ -46,7 +46,7 @@ public static class ClientLimits
     {
         var services = context.RequestServices;
         var permits = limit(services.GetRequiredService<IOptions<LimitOptions>>().Value);
-        var tenant = services.GetRequiredService<ClientAuthenticator>().Authenticate(context.Request.Headers.Authorization) ?? "unauthenticated";
+        var tenant = services.GetRequiredService<ClientAuthenticator>().Authenticate(context) ?? "unauthenticated";
         return permits == 0
             ? RateLimitPartition.GetNoLimiter(tenant)
             : RateLimitPartition.GetConcurrencyLimiter(tenant, _ => new ConcurrencyLimiterOptions { PermitLimit = permits, QueueLimit = 0 });

@@ -3,6 +3,8 @@ using System.Text;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Keys;
 using CodexLb.Gateway.Security;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
@@ -31,7 +33,7 @@ public sealed class ClientKeyStoreTests : IDisposable
     public void Open_mode_lets_anyone_in_each_token_its_own_tenant_and_all_of_them_one_usage()
     {
         var auth = Authenticator();
-        Assert.Equal(ClientKey.Anonymous, auth.Identify(null));
+        Assert.Equal(ClientKey.Anonymous, auth.Identify((string?)null));
         var a = auth.Identify("Bearer anything-at-all")!;
         var b = auth.Identify("Bearer something-else")!;
         Assert.NotEqual(a.Tenant, b.Tenant);
@@ -48,7 +50,7 @@ public sealed class ClientKeyStoreTests : IDisposable
         var alice = auth.Identify("bearer  sk-alice-key-1 ")!;
         Assert.Equal(("alice", KeyMaterial.TenantOfName("alice"), 7L), (alice.Name, alice.Tenant, alice.Limits.RequestsPerMinute));
         Assert.Null(auth.Identify("Bearer sk-alice-key-2"));
-        Assert.Null(auth.Identify(null));
+        Assert.Null(auth.Identify((string?)null));
         Assert.Null(auth.Identify("Basic sk-alice-key-1"));
     }
 
@@ -69,8 +71,49 @@ public sealed class ClientKeyStoreTests : IDisposable
         File.Delete(_file);
         _time.Advance(TimeSpan.FromSeconds(1));
         Assert.Null(auth.Identify("Bearer sk-second-file-key"));
-        Assert.Null(auth.Identify(null));                            // still keyed: a missing file never means "open"
+        Assert.Null(auth.Identify((string?)null));                            // still keyed: a missing file never means "open"
         Assert.Null(auth.Identify("Bearer whatever-else"));
+    }
+
+    [Fact]
+    public void A_connection_remembers_its_caller_only_while_it_sends_the_same_key_and_the_keys_stay_the_same()
+    {
+        File.WriteAllText(_file, "sk-first-file-key\n");
+        var auth = Authenticator(("CodexLb:Keys:0:Name", "filed"), ("CodexLb:Keys:0:KeyFile", _file), ("CodexLb:Gateway:KeyFilePollInterval", "00:00:01"));
+        var connection = new ConnectionItems();
+        HttpContext Request(string? authorization, string protocol = "HTTP/1.1")
+        {
+            var context = new DefaultHttpContext();
+            context.Features.Set<IConnectionItemsFeature>(connection);
+            context.Request.Protocol = protocol;
+            if (authorization is not null) context.Request.Headers.Authorization = authorization;
+            return context;
+        }
+
+        Assert.Equal("filed", auth.Identify(Request("Bearer sk-first-file-key"))?.Name);
+        Assert.Single(connection.Items);                                       // remembered for the connection's next request
+        Assert.Equal("filed", auth.Identify(Request("Bearer sk-first-file-key"))?.Name);
+        Assert.Null(auth.Identify(Request("Bearer sk-first-file-kez")));       // another header on the same connection: looked up again
+        Assert.Null(auth.Identify(Request(null)));
+        Assert.Equal("filed", auth.Identify(Request("Bearer sk-first-file-key"))?.Name);
+
+        File.WriteAllText(_file, "sk-second-file-key");
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Null(auth.Identify(Request("Bearer sk-first-file-key")));       // rotated away: what the connection remembered is stale
+        Assert.Equal("filed", auth.Identify(Request("Bearer sk-second-file-key"))?.Name);
+
+        var http2 = new ConnectionItems();
+        var context = new DefaultHttpContext();
+        context.Features.Set<IConnectionItemsFeature>(http2);
+        context.Request.Protocol = "HTTP/2";
+        context.Request.Headers.Authorization = "Bearer sk-second-file-key";
+        Assert.Equal("filed", auth.Identify(context)?.Name);
+        Assert.Empty(http2.Items);                                             // streams share an HTTP/2 connection concurrently
+    }
+
+    private sealed class ConnectionItems : IConnectionItemsFeature
+    {
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
     }
 
     public void Dispose()
