@@ -16,7 +16,16 @@ public static class GatewayMetrics
     public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Re-dispatches of a turn whose owner failed or stayed silent past the owner timeout (never a retried lookup)");
     public static readonly Counter<long> IndexLookups = Meter.CreateCounter<long>("codexlb.gateway.index_lookups",
         description: "Turns routed through the response index (a store read): an id the alias cache did not hold, or a keyless client's history matched by content");
-    public static readonly UpDownCounter<long> ActiveStreams = Meter.CreateUpDownCounter<long>("codexlb.gateway.active_streams");
+
+    /// <summary>Turns in flight on this gateway: a field each turn moves, read when metrics are collected (not a measurement per turn).</summary>
+    private static long _activeStreams;
+
+    public static void StreamStarted() => Interlocked.Increment(ref _activeStreams);
+
+    public static void StreamEnded() => Interlocked.Decrement(ref _activeStreams);
+
+    private static readonly ObservableUpDownCounter<long> ActiveStreams =
+        Meter.CreateObservableUpDownCounter("codexlb.gateway.active_streams", static () => Volatile.Read(ref _activeStreams), description: "Turns in flight on this gateway");
 
     /// <summary>Response header carrying <see cref="Overhead"/> in microseconds, so a client can see what the bridge added.</summary>
     public const string OverheadHeader = "x-codexlb-gateway-us";

@@ -18,6 +18,13 @@ public static class TelemetryHosting
     public static readonly string[] Meters = [GatewayMetrics.Name, "CodexLb.Grains", "Microsoft.Orleans"];
     public static readonly string[] Sources = [GatewayMetrics.Name, "CodexLb.Grains", "Microsoft.Orleans.Application", "Microsoft.Orleans.Runtime"];
 
+    /// <summary>
+    /// ASP.NET Core's request duration and Kestrel's connections. Not its routing, diagnostics, rate-limiting and memory-pool
+    /// meters (what the instrumentation package enables): each costs measurements on every request or buffer, and the
+    /// bridge's own turn, key and refusal counters already say what they would.
+    /// </summary>
+    public static readonly string[] AspNetCoreMeters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
+
     /// <summary>Traces on or off whatever the exporter (default: on exactly when an OTLP endpoint is configured).</summary>
     public const string TracingKey = "CodexLb:Telemetry:Tracing";
 
@@ -32,7 +39,7 @@ public static class TelemetryHosting
             .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(Meters).AddAspNetCoreInstrumentation().AddPrometheusExporter();
+                metrics.AddMeter(Meters).AddMeter(AspNetCoreMeters).AddPrometheusExporter();
                 if (otlp) metrics.AddOtlpExporter();
             });
         if (!TracingEnabled(builder.Configuration)) return builder;

@@ -21,7 +21,7 @@ public sealed class TurnTelemetry : IDisposable
         _activity = GatewayMetrics.Source.StartActivity("codexlb.turn", ActivityKind.Server);
         _activity?.SetTag("gen_ai.operation.name", "chat");
         _activity?.SetTag("codexlb.transport", transport);
-        GatewayMetrics.ActiveStreams.Add(1);
+        GatewayMetrics.StreamStarted();
     }
 
     /// <summary>Called just before the grain call; returns the gateway's own work so far in microseconds.</summary>
@@ -65,7 +65,7 @@ public sealed class TurnTelemetry : IDisposable
 
     public void Dispose()
     {
-        GatewayMetrics.ActiveStreams.Add(-1);
+        GatewayMetrics.StreamEnded();
         GatewayMetrics.Turns.Add(1, new KeyValuePair<string, object?>("transport", _transport), new KeyValuePair<string, object?>("outcome", _outcome));
         _activity?.Dispose();
     }

@@ -46,8 +46,12 @@ public sealed class GatewayApiTests(ProductFixture product)
             await Task.Delay(200);
             metrics = await anonymous.GetStringAsync("/metrics");
         }
-        foreach (var name in new[] { "codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens", "codexlb_conversations_active" })
+        foreach (var name in new[] { "codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens",
+                     "codexlb_conversations_active", "codexlb_gateway_active_streams", "http_server_request_duration_seconds" })
             Assert.Contains(name, metrics);
+        // ASP.NET Core's per-request routing and rate-limiting meters are not collected: they cost on every turn.
+        Assert.DoesNotContain("aspnetcore_routing_match_attempts", metrics);
+        Assert.DoesNotContain("aspnetcore_rate_limiting", metrics);
         Assert.Contains("outcome=\"completed\"", metrics);
         Assert.DoesNotContain("measure me", metrics);
     }
