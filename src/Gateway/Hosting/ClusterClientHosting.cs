@@ -12,12 +12,16 @@ public static class ClusterClientHosting
     /// environment and the command line still override them. ASP.NET Core's own per-request lines (hosting, routing,
     /// results, Kestrel) are Warning: at Information they write a line per request (the URL without its query string,
     /// which never reaches a log line). Polly's per-call lines (every Orleans placement
-    /// decision) are Warning too. The product's own lines carry no key, no URL and no conversation text at any level.
+    /// decision) are Warning too. Hosting's request lines are off altogether: while that category logs at any level,
+    /// ASP.NET Core starts an <see cref="System.Diagnostics.Activity"/> (ids, W3C header parsing) for every request, read by
+    /// nothing unless traces are on, which start it anyway. The product's own lines carry no key, no URL and no
+    /// conversation text at any level.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> LogDefaults = new Dictionary<string, string?>
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
         ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
     };

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using CodexLb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace CodexLb.Tests.EndToEnd;
 
@@ -54,6 +56,15 @@ public sealed class GatewayApiTests(ProductFixture product)
         Assert.DoesNotContain("aspnetcore_rate_limiting", metrics);
         Assert.Contains("outcome=\"completed\"", metrics);
         Assert.DoesNotContain("measure me", metrics);
+    }
+
+    [Fact]
+    public void Without_traces_a_request_starts_no_activity()
+    {
+        // ASP.NET Core starts an Activity for every request while its hosting logger is enabled at any level (or something
+        // listens to its activity source, as traces do): per-request work nothing reads when traces are off.
+        var hosting = product.App.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Microsoft.AspNetCore.Hosting.Diagnostics");
+        Assert.False(hosting.IsEnabled(LogLevel.Critical));
     }
 
     [Fact]

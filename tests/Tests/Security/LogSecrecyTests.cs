@@ -151,6 +151,7 @@ public sealed class LogSecrecyTraceFixture : LogSecrecySecretsFixture
     protected override IEnumerable<string> LogLevels =>
     [
         "--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
+        "--Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics", "Trace",
         "--Logging:LogLevel:Polly", "Trace", "--Logging:LogLevel:System.Net.Http.HttpClient", "Trace",
     ];
 }
@@ -342,7 +343,8 @@ public sealed class LogSecrecyProcessTests
     [Fact]
     public async Task Gateway_and_production_silo_processes_do_not_log_query_strings_with_every_category_at_trace()
     {
-        var logs = await RunAsync(["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace"]);
+        var logs = await RunAsync(["--Logging:LogLevel:Default", "Trace", "--Logging:LogLevel:Microsoft.AspNetCore", "Trace",
+            "--Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics", "Trace"]);
         foreach (var (name, log) in logs) // not vacuous: the per-request lines are written, without the query
             Assert.True(log.Contains("/v1/models?[redacted]", StringComparison.Ordinal), $"{name} wrote no per-request line at Trace");
     }
