@@ -34,7 +34,7 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("profile", ProfileScenario.RunAsync),
     ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
     ("floor", FloorScenario.RunAsync), // the bridge vs YARP, each in its own process; not part of `all`
-    ("floor-profile", FloorScenario.ProfileAsync), // perf record of the bridge at c=64; not part of `all`
+    ("floor-profile", FloorScenario.ProfileAsync), // perf record of the bridge and YARP at c=64; not part of `all`
     ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
 };
 

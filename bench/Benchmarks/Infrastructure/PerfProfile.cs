@@ -82,4 +82,41 @@ public static class PerfProfile
             .Take(lines)
             .ToList();
     }
+
+    /// <summary>
+    /// Who a process's CPU went to: each sample of <c>perf script</c> is charged to the first frame from its leaf up that
+    /// belongs to an owner in <paramref name="owners"/> (a namespace prefix and its name, first match wins), so the
+    /// library, runtime and kernel work a caller asked for lands on that caller; samples with no owner on their stack are
+    /// charged to their leaf's module. Percent of all samples, largest first.
+    /// </summary>
+    public static IReadOnlyList<(string Owner, double Percent)> ByOwner(string file, IReadOnlyList<(string Prefix, string Name)> owners)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[] { "script", "-i", file, "-F", "ip,sym,dso" }) info.ArgumentList.Add(arg);
+        using var perf = Process.Start(info)!;
+        _ = perf.StandardError.ReadToEndAsync();
+        var counts = new Dictionary<string, int>();
+        var samples = 0;
+        string? owner = null, leaf = null;
+        void Charge()
+        {
+            if (leaf is null) return;
+            samples++;
+            var name = owner ?? "no owner: " + leaf;
+            counts[name] = counts.GetValueOrDefault(name) + 1;
+            (owner, leaf) = (null, null);
+        }
+        while (perf.StandardOutput.ReadLine() is { } line)
+        {
+            if (line.Length == 0 || !char.IsWhiteSpace(line[0])) { Charge(); continue; }
+            // A frame: "  ip symbol (module)"; the module of the leaf names an unowned sample.
+            leaf ??= line.LastIndexOf('(') is var open and >= 0 ? Path.GetFileName(line[(open + 1)..].TrimEnd(')', ' ')) : "?";
+            if (owner is not null) continue;
+            foreach (var (prefix, name) in owners)
+                if (line.Contains(prefix, StringComparison.Ordinal)) { owner = name; break; }
+        }
+        Charge();
+        perf.WaitForExit();
+        return [.. counts.OrderByDescending(c => c.Value).Select(c => (c.Key, 100.0 * c.Value / Math.Max(1, samples)))];
+    }
 }

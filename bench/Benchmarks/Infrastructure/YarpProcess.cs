@@ -11,8 +11,8 @@ public sealed class YarpProcess : IAsyncDisposable
 
     public ChildProcess Process => _child;
 
-    public static async Task<YarpProcess> StartAsync(Uri simulatorBaseUrl) =>
-        new(await ChildProcess.StartAsync(Path.Combine(AppContext.BaseDirectory, "CodexLb.YarpFloor.dll"), [new Uri(simulatorBaseUrl, "/").ToString()]));
+    public static async Task<YarpProcess> StartAsync(Uri simulatorBaseUrl, IReadOnlyDictionary<string, string>? environment = null) =>
+        new(await ChildProcess.StartAsync(Path.Combine(AppContext.BaseDirectory, "CodexLb.YarpFloor.dll"), [new Uri(simulatorBaseUrl, "/").ToString()], environment));
 
     public ValueTask DisposeAsync() => _child.DisposeAsync();
 }

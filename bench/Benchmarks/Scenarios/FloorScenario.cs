@@ -82,9 +82,9 @@ public static class FloorScenario
     public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
 
     /// <summary>
-    /// <c>floor-profile</c>: the same processes and warm-up, then, instead of the measured settings, each bridge path alone
-    /// at c=64 (0 ms work) for a while under <c>perf record</c> (the bridge started with its perf map on); prints where
-    /// the bridge process's CPU goes.
+    /// <c>floor-profile</c>: the same processes and warm-up, then, instead of the measured settings, kernel counts per
+    /// turn, the idle bridge, and each proxy path alone (both bridge paths and YARP) at c=64 (0 ms work) for a while under
+    /// <c>perf record</c> (the proxies started with their perf maps on); prints where each proxy's CPU goes, side by side.
     /// </summary>
     public static Task ProfileAsync(BenchOptions options) => RunAsync(options, profile: true);
 
@@ -104,7 +104,7 @@ public static class FloorScenario
         // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
         await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"],
             BridgeEnvironment(options, profile));
-        await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl);
+        await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl, profile ? PerfProfile.Environment : null);
         using var client = new TurnClient(2 * Sessions);
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         var processes = new (string Name, Func<double> Cpu)[]
@@ -214,7 +214,7 @@ public static class FloorScenario
             await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 1, "c=1, 20 ms work");
             await simulator.SetFirstEventDelayAsync(TimeSpan.Zero, precise: false);
             concurrency = 64;
-            await ProfileBridgeAsync(bridge, paths.Where(p => p.Proxy == "bridge"), TimeSpan.FromSeconds(quick ? 5 : 20));
+            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), TimeSpan.FromSeconds(quick ? 5 : 20));
             foreach (var socket in sockets) await socket.DisposeAsync();
             return;
         }
@@ -339,7 +339,23 @@ public static class FloorScenario
         table.Print();
     }
 
-    private static async Task ProfileBridgeAsync(BridgeProcess bridge, IEnumerable<FloorPath> paths, TimeSpan window)
+    /// <summary>
+    /// Who the CPU of a turn goes to (<see cref="PerfProfile.ByOwner"/>): the product's folders, then the frameworks both
+    /// proxies share, so the bridge's and YARP's figures can be set side by side.
+    /// </summary>
+    private static readonly (string Prefix, string Name)[] Owners =
+    [
+        ("CodexLb.Grains.Upstream", "grain: upstream socket"), ("CodexLb.Grains.Tree", "grain: response store"),
+        ("CodexLb.Grains", "grain: turn"), ("CodexLb.Gateway.Routing", "gateway: routing, turn stream"),
+        ("CodexLb.Gateway", "gateway: endpoints"), ("CodexLb.Protocol", "protocol: JSON reading and writing"),
+        ("Yarp.ReverseProxy", "YARP forwarder"), ("OpenTelemetry", "metrics"), ("System.Diagnostics.Metrics", "metrics"),
+        ("Orleans", "Orleans runtime"), ("Microsoft.AspNetCore.Server.Kestrel", "Kestrel"), ("Microsoft.AspNetCore", "ASP.NET Core middleware"),
+        ("System.Net.WebSockets", "websocket framing"), ("System.Net.Http", "HttpClient"), ("System.Net.Sockets", "sockets"),
+        ("System.IO.Pipelines", "pipelines"), ("System.Threading.TimerQueue", "timers"), ("System.Threading.ThreadPool", "thread pool"),
+        ("System.Threading.PortableThreadPool", "thread pool"), ("System.Threading.LowLevel", "thread pool"),
+    ];
+
+    private static async Task ProfileProxiesAsync(BridgeProcess bridge, YarpProcess yarp, IEnumerable<FloorPath> paths, TimeSpan window)
     {
         // The bridge's background (timers, socket keepalives, tier-up), which a turn at c=1 pays a large share of.
         var idleFile = Path.Combine(Path.GetTempPath(), $"floor-bridge-idle-{bridge.Process.Id}.perf.data");
@@ -351,22 +367,38 @@ public static class FloorScenario
         Log.Note($"### floor-profile: the idle bridge (no turn running, every conversation and socket still open): {idleCpu * 1000 / window.TotalSeconds:N1} ms CPU/s (perf attached)");
         PrintProfile(idleFile, [("by thread (self)", "comm", false, 15), ("frames by inclusive time (children)", "sym", true, 60)]);
 
+        var owners = new List<(string Path, double CpuPerTurn, IReadOnlyList<(string Owner, double Percent)> Shares)>();
         foreach (var path in paths)
         {
+            var process = path.Proxy == "bridge" ? bridge.Process : yarp.Process;
             // Tier-up of the path's code first: samples of the JIT itself would say nothing about the hot path.
             await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(5));
-            var file = Path.Combine(Path.GetTempPath(), $"floor-bridge-{(path.Name == BridgeWs ? "ws" : "http")}-{bridge.Process.Id}.perf.data");
+            var file = Path.Combine(Path.GetTempPath(), $"floor-{path.Name.Split(' ')[0].ToLowerInvariant()}-{(path.Name == BridgeWs ? "ws" : "http")}-{process.Id}.perf.data");
             Log.Progress($"floor-profile: {path.Name} at c=64 for {window.TotalSeconds:N0} s under perf record -> {file}");
             PhaseResult? result = null;
-            var cpu = bridge.Process.CpuSeconds();
-            await PerfProfile.RecordAsync(bridge.Process.Id, file, window,
+            var cpu = process.CpuSeconds();
+            await PerfProfile.RecordAsync(process.Id, file, window,
                 async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
-            cpu = bridge.Process.CpuSeconds() - cpu;
+            cpu = process.CpuSeconds() - cpu;
+            var perTurn = cpu * 1e6 / result!.Turns;
             Log.Note("");
-            Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result!.Turns:N0} turns in {result.WallSeconds:N1} s, " +
-                     $"bridge CPU {cpu * 1e6 / result.Turns:N0} µs/turn (perf attached)");
-            PrintProfile(file, [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 45), ("frames by inclusive time (children)", "sym", true, 80)]);
+            Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result.Turns:N0} turns in {result.WallSeconds:N1} s, " +
+                     $"{path.Proxy} CPU {perTurn:N0} µs/turn (perf attached)");
+            PrintProfile(file, path.Proxy == "bridge"
+                ? [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 45), ("frames by inclusive time (children)", "sym", true, 80)]
+                : [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 30)]);
+            owners.Add((path.Name, perTurn, PerfProfile.ByOwner(file, Owners)));
         }
+
+        // One table: µs per turn by owner for every path (share of the path's samples × its CPU per turn under perf).
+        var names = owners.SelectMany(o => o.Shares.Select(s => s.Owner)).Distinct()
+            .OrderByDescending(n => owners.Max(o => o.Shares.FirstOrDefault(s => s.Owner == n).Percent * o.CpuPerTurn)).ToList();
+        var table = new Table("floor-profile: CPU µs per turn by owner, c=64 (each sample charged to the first product or framework frame above it; perf attached)",
+            ["owner", .. owners.Select(o => o.Path)]);
+        foreach (var name in names.Take(30))
+            table.Add([name, .. owners.Select(o => (object)(o.Shares.FirstOrDefault(s => s.Owner == name).Percent * o.CpuPerTurn / 100))]);
+        table.Add(["total", .. owners.Select(o => (object)o.CpuPerTurn)]);
+        table.Print();
     }
 
     private static void PrintProfile(string file, (string Title, string Sort, bool Children, int Lines)[] views)
