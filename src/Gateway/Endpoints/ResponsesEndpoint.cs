@@ -163,7 +163,8 @@ public sealed class ResponsesEndpoint(
         }
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(EventReader.ReadRawProperty(terminal.Data, "response"u8) ?? terminal.Data, context.RequestAborted);
+        var response = EventReader.TryFindRawProperty(terminal.Data, "response"u8, out var found) ? terminal.Data.AsMemory(found) : terminal.Data;
+        await context.Response.Body.WriteAsync(response, context.RequestAborted);
     }
 
     /// <summary>

@@ -42,19 +42,29 @@ public static class EventReader
     }
 
     /// <summary>The raw JSON of a top-level object property (e.g. <c>item</c> of output_item.done).</summary>
-    public static byte[]? ReadRawProperty(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name)
+    public static byte[]? ReadRawProperty(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name) =>
+        TryFindRawProperty(json, name, out var value) ? json[value].ToArray() : null;
+
+    /// <summary>
+    /// Where the raw JSON of a top-level object property lies in <paramref name="json"/>: for a caller that can read it in
+    /// place (a completed event's <c>response</c> is most of the event; a copy of it is a copy of the whole answer).
+    /// </summary>
+    public static bool TryFindRawProperty(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name, out Range value)
     {
+        value = default;
         var reader = new Utf8JsonReader(json, JsonLimits.Reader);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var match = reader.ValueTextEquals(name);
             reader.Read();
             var start = (int)reader.TokenStartIndex;
             reader.Skip();
-            if (match) return json[start..(int)reader.BytesConsumed].ToArray();
+            if (!match) continue;
+            value = start..(int)reader.BytesConsumed;
+            return true;
         }
-        return null;
+        return false;
     }
 
     /// <summary>

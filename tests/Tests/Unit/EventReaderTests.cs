@@ -26,6 +26,17 @@ public sealed class EventReaderTests
         Assert.Null(summary.Status);
     }
 
+    [Fact]
+    public void A_top_level_property_is_found_where_it_lies_and_not_inside_another_value()
+    {
+        var json = Encoding.UTF8.GetBytes("""{"type":"response.completed","note":{"response":1},"response":{"id":"resp_1","output":[]} ,"tail":"x"}""");
+        Assert.True(EventReader.TryFindRawProperty(json, "response"u8, out var found));
+        Assert.Equal("""{"id":"resp_1","output":[]}""", Encoding.UTF8.GetString(json.AsSpan(found)));
+        Assert.Equal("""{"id":"resp_1","output":[]}""", Encoding.UTF8.GetString(EventReader.ReadRawProperty(json, "response"u8)!));
+        Assert.False(EventReader.TryFindRawProperty(json, "item"u8, out _));
+        Assert.False(EventReader.TryFindRawProperty("[1]"u8, "response"u8, out _));
+    }
+
     [Theory]
     [InlineData("""{"type":"response.created","sequence_number":0,"response":{"id":"resp_1","instructions":"long","tools":[{"id":"t"}]}}""", "resp_1")]
     [InlineData("""{"response":{"tools":[{"id":"not this"}],"metadata":{"id":"nor this"},"id":"resp_2"},"type":"response.created"}""", "resp_2")]
