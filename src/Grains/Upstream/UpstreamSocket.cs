@@ -124,13 +124,18 @@ public sealed class UpstreamSocket : IAsyncDisposable
         Volatile.Write(ref _awaitingAck, 1);
         try
         {
-            await _socket.SendAsync(frame, WebSocketMessageType.Text, true, cancellationToken).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            // Sent without the token: the framework writes an uncancellable frame in place, where a token costs an async
+            // state machine per frame. A cancelled send aborts the socket either way (the framework does the same).
+            using (cancellationToken.UnsafeRegister(static socket => ((WebSocket)socket!).Abort(), _socket))
+                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
             LastActivity = _time.GetUtcNow();
         }
         catch (Exception ex)
         {
             Acknowledge();
-            if (cancellationToken.IsCancellationRequested || ex is WebSocketException) throw;
+            if (cancellationToken.IsCancellationRequested) throw new OperationCanceledException(cancellationToken);
+            if (ex is WebSocketException) throw;
             // A socket closed under the send surfaces as ObjectDisposed, IOException, InvalidOperation or even the
             // framework's own OperationCanceledException (an abort mid-send): all mean the same to a turn.
             throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The upstream socket closed under the send.", ex);

@@ -87,6 +87,9 @@ public sealed class UpstreamSocketReadTests
         using var cancelled = new CancellationTokenSource();
         await cancelled.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => socket.SendAsync(Frame("never"), cancelled.Token));
+        Assert.True(socket.IsOpen); // cancelled before the frame left: the socket is untouched and the next send goes
+        await socket.SendAsync(Frame("hello"), CancellationToken.None);
+        Assert.Equal(EventTypes.Created, (await socket.ReadFirstAsync(Generous, CancellationToken.None))?.Type);
 
         // The provider (or the silo's socket budget) dropped the connection: whatever the framework throws for it
         // (disposed, an I/O error, or its own cancellation when it aborted mid-send), the turn sees one kind of failure.
