@@ -9,6 +9,12 @@ public sealed record TurnEvent([property: Id(0)] string Type, [property: Id(1)] 
 {
     [Id(2)] public TurnRejection? Rejection { get; init; }
 
+    /// <summary>
+    /// On a <c>response.completed</c>, what its owner read from it to persist the turn: a gateway takes its id and usage
+    /// from here instead of parsing the whole response again. Absent on any other event (and from an older owner).
+    /// </summary>
+    [Id(3)] public TurnCompletion? Completion { get; init; }
+
     public static TurnEvent Rejected(TurnRejection rejection) => new("error", []) { Rejection = rejection };
 
     /// <summary>
@@ -21,6 +27,14 @@ public sealed record TurnEvent([property: Id(0)] string Type, [property: Id(1)] 
 
     public bool IsHeartbeat => Type == HeartbeatType;
 }
+
+/// <summary>A completed response's id and token usage (null where the provider sent none).</summary>
+[GenerateSerializer, Immutable]
+public sealed record TurnCompletion(
+    [property: Id(0)] string ResponseId,
+    [property: Id(1)] long? InputTokens,
+    [property: Id(2)] long? CachedTokens,
+    [property: Id(3)] long? OutputTokens);
 
 /// <summary>An error to answer with before any byte was sent: an HTTP status and an OpenAI-style error.</summary>
 [GenerateSerializer, Immutable]

@@ -188,13 +188,16 @@ public sealed class ResponsesEndpoint(
             { RetryAfterSeconds = retryable ? 1 : null };
     }
 
-    /// <summary>Reads the terminal event once: its id becomes a cached alias, its usage goes on the span and to the client's key.</summary>
+    /// <summary>The terminal event's summary: its id becomes a cached alias, its usage goes on the span and to the client's key.</summary>
     internal static EventSummary Ended(TurnRouter router, HttpTurn turn, TurnEvent terminal) =>
         Ended(router, turn.Key, terminal, turn.Telemetry, turn.Usage);
 
     internal static EventSummary Ended(TurnRouter router, string key, TurnEvent terminal, TurnTelemetry telemetry, KeyTurn? usage)
     {
-        var summary = EventReader.Summarize(terminal.Data);
+        // A completed event carries what its owner read from it; anything else (or an older owner's) is read here.
+        var summary = terminal.Completion is { } done
+            ? new EventSummary { ResponseId = done.ResponseId, InputTokens = done.InputTokens, CachedTokens = done.CachedTokens, OutputTokens = done.OutputTokens }
+            : EventReader.Summarize(terminal.Data);
         if (terminal.Type == EventTypes.Completed && summary.ResponseId is { } id) router.Remember(key, id);
         telemetry.Ended(terminal.Type, summary);
         usage?.Ended(summary);

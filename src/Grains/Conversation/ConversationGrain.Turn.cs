@@ -334,6 +334,7 @@ public sealed partial class ConversationGrain
         turn.ResponseId = responseId;
         if (!await TryPersistAsync(node, view, sink)) return;
         socket.AnchorResponseId = responseId;
-        sink.Relay(completed);
+        sink.Relay(completed, completion: summary.ErrorCode is null
+            ? new TurnCompletion(responseId, summary.InputTokens, summary.CachedTokens, summary.OutputTokens) : null);
     }
 }

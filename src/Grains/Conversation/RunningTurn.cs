@@ -71,12 +71,13 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// The next event is already here: the followers are woken by the last event of the burst (or every
     /// <see cref="MaxBurst"/> events of a long one, so a client never waits for a whole answer the provider sent at once).
     /// </param>
-    public void Relay(UpstreamEvent upstreamEvent, bool more = false)
+    /// <param name="completion">On a completed event: its id and usage as the owner read them (<see cref="TurnEvent.Completion"/>).</param>
+    public void Relay(UpstreamEvent upstreamEvent, bool more = false, TurnCompletion? completion = null)
     {
         Started = true;
         _lastSequence++;
         if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = upstreamEvent.Type["response.".Length..];
-        _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data));
+        _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data) { Completion = completion });
         if (!more || ++_held >= MaxBurst) Pulse();
     }
 

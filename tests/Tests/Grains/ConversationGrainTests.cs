@@ -22,6 +22,11 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         Assert.Equal("response.created", first[0].Type);
         Assert.Equal("response.completed", first[^1].Type);
         Assert.All(first, e => Assert.Null(e.Rejection));
+        // The completed event carries what the grain read from it, so a gateway need not parse the response again.
+        var read = CodexLb.Protocol.Events.EventReader.Summarize(first[^1].Data);
+        Assert.Equal(new TurnCompletion(read.ResponseId!, read.InputTokens, read.CachedTokens, read.OutputTokens), first[^1].Completion);
+        Assert.True(read.InputTokens > 0);
+        Assert.All(first.SkipLast(1), e => Assert.Null(e.Completion));
 
         history.AddRange(first.Outputs());
         history.Add(Items.Message("user", "q2"));
