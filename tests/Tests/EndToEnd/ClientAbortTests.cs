@@ -12,12 +12,20 @@ namespace CodexLb.Tests.EndToEnd;
 
 /// <summary>
 /// A client that goes away mid-answer (an aborted SSE request, a dropped or closed websocket, the Codex CLI interrupted)
-/// stops the provider within a second, and its next turn starts at once instead of waiting behind the abandoned one.
+/// stops the provider within a second (the Codex CLI: within the time it takes to exit, too), and its next turn starts at
+/// once instead of waiting behind the abandoned one.
 /// </summary>
 [Collection(ProductCollection.Name)]
 public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper output)
 {
     private static readonly TimeSpan StopBound = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// The same for the Codex CLI, whose clock also runs while the CLI handles SIGINT and closes its connection itself
+    /// (0.4–0.9 s of it alone on this 2-core machine, 1.2 s once under the whole suite's load): still far below the
+    /// abandoned answer's ~30 s, so a provider that kept generating cannot pass.
+    /// </summary>
+    private static readonly TimeSpan CliStopBound = TimeSpan.FromSeconds(3);
 
     /// <summary>
     /// The next turn "starts at once": well within the abandoned answer's length (<see cref="SlowMarker"/>, about 30 s), so a
@@ -175,7 +183,7 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         var (record, stopped) = await ProviderEndAsync(interrupted!.ResponseId!, clock);
         output.WriteLine($"provider stopped {stopped.TotalMilliseconds:F0} ms after the interrupt ({record.Outcome})");
         Assert.Equal(RequestOutcome.Aborted, record.Outcome);
-        Assert.True(stopped < StopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
+        Assert.True(stopped < CliStopBound, $"the provider kept generating for {stopped.TotalMilliseconds:F0} ms");
 
         clock.Restart();
         var next = await codex.ResumeLastAsync("a different question");
