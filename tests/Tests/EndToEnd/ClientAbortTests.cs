@@ -22,7 +22,7 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
 
     /// <summary>
     /// The same for the Codex CLI, whose clock also runs while the CLI handles SIGINT and closes its connection itself
-    /// (0.4–0.9 s of it alone on this 2-core machine, 1.2 s once under the whole suite's load): still far below the
+    /// (0.4–0.9 s of it on this 2-core machine, 1.2 s once under the whole suite's load): still far below the
     /// abandoned answer's ~30 s, so a provider that kept generating cannot pass.
     /// </summary>
     private static readonly TimeSpan CliStopBound = TimeSpan.FromSeconds(3);
