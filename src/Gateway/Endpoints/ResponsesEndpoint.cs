@@ -173,7 +173,8 @@ public sealed class ResponsesEndpoint(
     /// </summary>
     private static async Task RespondStartedAsync(HttpContext context, TurnStream stream)
     {
-        var started = EventReader.ReadRawProperty(stream.Current.Data, "response"u8) ?? stream.Current.Data;
+        var data = stream.Current.Data;
+        ReadOnlySpan<byte> started = EventReader.TryFindRawProperty(data, "response"u8, out var found) ? data.AsSpan(found) : data;
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(Protocol.Responses.ResponseObjects.ToEnvelope(started, -1, background: true, out _), context.RequestAborted);

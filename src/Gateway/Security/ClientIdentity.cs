@@ -39,7 +39,8 @@ public sealed class ClientAuthenticator(ClientKeyStore keys)
     /// <summary>The caller's key, or null when keys are configured and the caller's is missing or wrong.</summary>
     public ClientKey? Identify(string? authorizationHeader)
     {
-        var token = authorizationHeader is { } h && h.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? h.AsSpan(7).Trim() : default;
+        var bearer = authorizationHeader is { } h && h.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase);
+        var token = bearer ? authorizationHeader.AsSpan(7).Trim() : default;
         var length = Encoding.UTF8.GetMaxByteCount(token.Length);
         byte[]? rented = length > MaxStackTokenBytes ? ArrayPool<byte>.Shared.Rent(length) : null;
         Span<byte> bytes = rented is not null ? rented : stackalloc byte[MaxStackTokenBytes];
@@ -50,7 +51,7 @@ public sealed class ClientAuthenticator(ClientKeyStore keys)
             CryptographicOperations.ZeroMemory(rented);
             ArrayPool<byte>.Shared.Return(rented);
         }
-        return keys.Find(hash, authorizationHeader is { } s && s.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase));
+        return keys.Find(hash, bearer);
     }
 
     /// <summary>The caller's tenant, or null when keys are configured and the caller's is missing or wrong.</summary>

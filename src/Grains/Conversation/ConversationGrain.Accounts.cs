@@ -123,7 +123,8 @@ public sealed partial class ConversationGrain
     }
 
     private static bool Replayable(byte[] reasoning) =>
-        EventReader.ReadRawProperty(reasoning, "encrypted_content"u8) is { Length: > 2 } value && value[0] == (byte)'"';
+        EventReader.TryFindRawProperty(reasoning, "encrypted_content"u8, out var found) && reasoning.AsSpan(found) is { Length: > 2 } value
+        && value[0] == (byte)'"';
 
     private void MarkForeign(TurnPlan plan)
     {
