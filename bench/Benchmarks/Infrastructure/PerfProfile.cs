@@ -22,7 +22,7 @@ public static class PerfProfile
     {
         try
         {
-            using var perf = Process.Start(new ProcessStartInfo("perf", "--version") { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            using var perf = Start(["--version"]);
             perf.WaitForExit();
             return perf.ExitCode == 0;
         }
@@ -56,9 +56,7 @@ public static class PerfProfile
     /// <summary>Runs <c>perf ARGS -- sleep DURATION</c> attached to a process while <paramref name="load"/> runs; returns perf's stderr.</summary>
     private static async Task<string> AttachAsync(string[] args, TimeSpan duration, Func<Task> load)
     {
-        var info = new ProcessStartInfo("perf") { RedirectStandardError = true, RedirectStandardOutput = true };
-        foreach (var arg in args.Concat(["--", "sleep", ((int)duration.TotalSeconds).ToString()])) info.ArgumentList.Add(arg);
-        using var perf = Process.Start(info)!;
+        using var perf = Start(args.Concat(["--", "sleep", ((int)duration.TotalSeconds).ToString()]));
         var stderr = perf.StandardError.ReadToEndAsync();
         await Task.Delay(300); // perf attaches
         await load();
@@ -70,10 +68,7 @@ public static class PerfProfile
     /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym, dso or comm; children = inclusive time).</summary>
     public static IReadOnlyList<string> Top(string file, string sort, bool children, int lines)
     {
-        var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "report", "-i", file, "--stdio", children ? "--children" : "--no-children", "--sort", sort, "-g", "none", "--percent-limit", "0.3" })
-            info.ArgumentList.Add(arg);
-        using var perf = Process.Start(info)!;
+        using var perf = Start(["report", "-i", file, "--stdio", children ? "--children" : "--no-children", "--sort", sort, "-g", "none", "--percent-limit", "0.3"]);
         var text = perf.StandardOutput.ReadToEnd();
         perf.WaitForExit();
         return text.Split('\n')
@@ -91,9 +86,7 @@ public static class PerfProfile
     /// </summary>
     public static IReadOnlyList<(string Owner, double Percent)> ByOwner(string file, IReadOnlyList<(string Prefix, string Name)> owners)
     {
-        var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[] { "script", "-i", file, "-F", "ip,sym,dso" }) info.ArgumentList.Add(arg);
-        using var perf = Process.Start(info)!;
+        using var perf = Start(["script", "-i", file, "-F", "ip,sym,dso"]);
         _ = perf.StandardError.ReadToEndAsync();
         var counts = new Dictionary<string, int>();
         var samples = 0;
@@ -118,5 +111,13 @@ public static class PerfProfile
         Charge();
         perf.WaitForExit();
         return [.. counts.OrderByDescending(c => c.Value).Select(c => (c.Key, 100.0 * c.Value / Math.Max(1, samples)))];
+    }
+
+    /// <summary>Starts <c>perf ARGS</c> with its output and error read by the caller.</summary>
+    private static Process Start(IEnumerable<string> args)
+    {
+        var info = new ProcessStartInfo("perf") { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        return Process.Start(info)!;
     }
 }
