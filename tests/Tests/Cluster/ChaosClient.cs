@@ -26,6 +26,11 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
     public string? LastResponseId { get; private set; }
     public List<TurnLog> Turns { get; } = [];
 
+    /// <summary>A turn of this client is between its start and its completion (the chaos waits for one to kill a silo under it).</summary>
+    public bool InFlight => Volatile.Read(ref _inFlight) == 1;
+
+    private int _inFlight;
+
     public async Task RunTurnAsync(int turn, JsonNode[] newItems)
     {
         var body = style == ClientStyle.FullHistory
@@ -34,6 +39,19 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
         body["metadata"] = new JsonObject { ["sim_tag"] = TagOf(id, turn) }; // the ledger names each upstream request's client turn
         var trueTokens = _history.Concat(newItems).Sum(i => TokenCounter.Count(i.ToJsonString()));
         var started = clock.Elapsed.TotalSeconds;
+        Volatile.Write(ref _inFlight, 1);
+        try
+        {
+            await RunAttemptsAsync(turn, newItems, body, trueTokens, started);
+        }
+        finally
+        {
+            Volatile.Write(ref _inFlight, 0);
+        }
+    }
+
+    private async Task RunAttemptsAsync(int turn, JsonNode[] newItems, JsonObject body, int trueTokens, double started)
+    {
         var errors = new List<string>();
         var attempts = 0;
         for (var turnTry = 0; turnTry <= 5; turnTry++)

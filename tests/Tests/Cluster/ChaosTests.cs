@@ -35,7 +35,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var kills = new List<(string What, double At, double Done)>();
 
         var traffic = Task.WhenAll(clients.Select((c, i) => DriveAsync(c, i)));
-        var chaos = ChaosAsync(cluster, clock, kills);
+        var chaos = ChaosAsync(cluster, clock, kills, () => clients.Any(c => c.InFlight));
         await Task.WhenAll(traffic, chaos);
 
         // No alias lost: every conversation's last id routes from any front door, for an SDK-style turn.
@@ -135,7 +135,9 @@ public sealed class ChaosTests(ITestOutputHelper output)
         }
     }
 
-    private async Task ChaosAsync(ClusterHarness cluster, Stopwatch clock, List<(string, double, double)> kills)
+    /// <param name="turnInFlight">Whether some client's turn is running: the first silo kill waits for one (mid-turn by
+    /// construction, not by the timing of a slower or faster machine).</param>
+    private async Task ChaosAsync(ClusterHarness cluster, Stopwatch clock, List<(string, double, double)> kills, Func<bool> turnInFlight)
     {
         async Task Kill(ManagedProcess process)
         {
@@ -146,6 +148,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         }
 
         await Task.Delay(4000);
+        for (var waited = 0; !turnInFlight() && waited < 10_000; waited += 5) await Task.Delay(5);
         await Kill(cluster.Silos[0]);
         await Task.Delay(1500);
         await cluster.Silos[0].StartAsync();
