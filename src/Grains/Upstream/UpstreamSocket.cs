@@ -24,7 +24,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
     // One read at a time (a single reader): its timeout reuses this source and its timer while no read timed out.
     private CancellationTokenSource _readTimeout = new();
     private readonly SemaphoreSlim _ackGate = new(1, 1);
-    private readonly CancellationTokenSource _closing = new();
+    private volatile bool _closed; // disposed by the bridge
     private int _awaitingAck;
 
     private readonly TimeProvider _time;
@@ -209,7 +209,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 ValueWebSocketReceiveResult result;
                 do
                 {
-                    result = await _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), _closing.Token).ConfigureAwait(false);
+                    // Without a token, like the send: a token is a registration per frame read, and disposing the
+                    // socket (the only way this loop is stopped) ends a pending read anyway.
+                    result = await _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), CancellationToken.None).ConfigureAwait(false);
                     buffer.Advance(result.Count);
                 } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
 
@@ -232,7 +234,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            CloseReason ??= _closing.IsCancellationRequested ? "closed by bridge" : "connection lost";
+            CloseReason ??= _closed ? "closed by bridge" : "connection lost";
         }
         finally
         {
@@ -243,7 +245,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_closing.IsCancellationRequested) return;
+        if (_closed) return;
         CloseReason ??= "closed by bridge";
         try
         {
@@ -257,7 +259,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
         {
             // The socket is going away either way.
         }
-        _closing.Cancel();
+        _closed = true;
+        _socket.Abort(); // ends the read loop's pending read (it has no token to cancel)
         _socket.Dispose();
     }
 }
