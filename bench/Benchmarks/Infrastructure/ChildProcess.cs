@@ -4,8 +4,8 @@ namespace CodexLb.Benchmarks.Infrastructure;
 
 /// <summary>
 /// A helper process of a scenario (the simulator, the bridge, the YARP floor), so each one's CPU can be read on its own
-/// (/proc/PID/stat). The protocol: the child prints <c>PORT n</c> once listening, then answers each command line read
-/// from stdin with one <c>OK</c> line, and exits when its stdin closes.
+/// (<see cref="CpuSecondsAsync"/>). The protocol: the child prints <c>PORT n</c> once listening, then answers each command
+/// line read from stdin with one <c>OK</c> line (<c>cpu</c> with its CPU time), and exits when its stdin closes.
 /// </summary>
 public sealed class ChildProcess : IAsyncDisposable
 {
@@ -61,8 +61,18 @@ public sealed class ChildProcess : IAsyncDisposable
         await ReadLineAsync(_process, l => l == "OK", TimeSpan.FromSeconds(30));
     }
 
-    /// <summary>User + system CPU seconds of the whole process so far (all threads; /proc/PID/stat, clock ticks of 10 ms).</summary>
-    public double CpuSeconds() => ProcessCpu.Seconds(_process.Id);
+    /// <summary>
+    /// User + system CPU seconds of the whole process so far (all threads, ended ones too), as the child reads its own
+    /// nanosecond clock (<see cref="CpuTime"/>). /proc/PID/stat counts 10 ms ticks: ±10 ms on each reading was ±20% of a
+    /// long-stream batch's bridge CPU.
+    /// </summary>
+    public async Task<double> CpuSecondsAsync()
+    {
+        await _process.StandardInput.WriteLineAsync(CpuTime.Command);
+        await _process.StandardInput.FlushAsync();
+        var line = await ReadLineAsync(_process, l => l.StartsWith(CpuTime.Answer, StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        return double.Parse(line.AsSpan(CpuTime.Answer.Length), System.Globalization.CultureInfo.InvariantCulture);
+    }
 
     private static async Task<string> ReadLineAsync(Process process, Func<string, bool> wanted, TimeSpan limit)
     {
@@ -81,6 +91,7 @@ public sealed class ChildProcess : IAsyncDisposable
         Console.Out.Flush();
         while (await Console.In.ReadLineAsync() is { } line)
         {
+            if (CpuTime.TryAnswer(line)) continue;
             command?.Invoke(line);
             Console.WriteLine("OK");
             Console.Out.Flush();
@@ -107,8 +118,6 @@ public sealed class ChildProcess : IAsyncDisposable
 public static class ProcessCpu
 {
     private const double ClockTicksPerSecond = 100; // USER_HZ
-
-    public static double Seconds(int pid) => Read(pid) is { } stat ? stat.Seconds : double.NaN;
 
     /// <summary>
     /// CPU seconds of every live descendant of <paramref name="pid"/> (the simulator, bridge and YARP children of this

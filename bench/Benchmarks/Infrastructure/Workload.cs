@@ -72,63 +72,6 @@ public static class Workload
     }
 }
 
-/// <summary>This process's CPU time (user + system, all threads), nanosecond clock where available.</summary>
-public static partial class CpuTime
-{
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Timespec
-    {
-        public long Seconds;
-        public long Nanoseconds;
-    }
-
-    [LibraryImport("libc", EntryPoint = "clock_gettime")]
-    private static partial int ClockGetTime(int clock, out Timespec time);
-
-    private const int ClockProcessCpuTimeId = 2;
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct Rusage
-    {
-        public long UserSeconds, UserMicros, SystemSeconds, SystemMicros;
-        public long Maxrss, Ixrss, Idrss, Isrss, Minflt, Majflt, Nswap, Inblock, Oublock, Msgsnd, Msgrcv, Nsignals, Nvcsw, Nivcsw;
-    }
-
-    [LibraryImport("libc", EntryPoint = "getrusage")]
-    private static partial int GetRusage(int who, out Rusage usage);
-
-    private const int RusageChildren = -1;
-
-    /// <summary>CPU seconds of this process's children that ended and were reaped (with theirs), 0 where unknown.</summary>
-    public static double ReapedChildren()
-    {
-        if (!OperatingSystem.IsLinux()) return 0;
-        try
-        {
-            return GetRusage(RusageChildren, out var u) == 0 ? u.UserSeconds + u.SystemSeconds + (u.UserMicros + u.SystemMicros) / 1e6 : 0;
-        }
-        catch (DllNotFoundException)
-        {
-            return 0;
-        }
-    }
-
-    public static double Now()
-    {
-        if (OperatingSystem.IsLinux())
-        {
-            try
-            {
-                if (ClockGetTime(ClockProcessCpuTimeId, out var ts) == 0) return ts.Seconds + ts.Nanoseconds / 1e9;
-            }
-            catch (DllNotFoundException)
-            {
-            }
-        }
-        return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-    }
-}
-
 /// <summary>
 /// A Responses WebSocket-mode client: of the simulator directly (the relay scenario's second baseline), or of the
 /// gateway (<see cref="ConnectAsync(Uri, string, string?)"/>, the Codex CLI's default transport).

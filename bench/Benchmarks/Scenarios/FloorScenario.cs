@@ -8,8 +8,8 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// forwarder (bench/YarpFloor). The paths run interleaved, a batch each in turn with the starting path rotated every
 /// round, so drift hits all of them alike. Bridge turns are warm conversation turns: one new user message plus the
 /// previous_response_id of the last answer, on conversations activated during the warm-up. Direct and YARP turns send the
-/// same one-message body (the simulator's HTTP endpoint is stateless). CPU per turn is each process's own
-/// (/proc/PID/stat); allocations, grain calls and activations are the bridge's (its /metrics, scraped outside the CPU
+/// same one-message body (the simulator's HTTP endpoint is stateless). CPU per turn is each process's own, as it reads
+/// its clock (<see cref="ChildProcess.CpuSecondsAsync"/>); allocations, grain calls and activations are the bridge's (its /metrics, scraped outside the CPU
 /// windows).
 /// </summary>
 public static class FloorScenario
@@ -107,9 +107,10 @@ public static class FloorScenario
         await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl, profile ? PerfProfile.Environment : null);
         using var client = new TurnClient(2 * Sessions);
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-        var processes = new (string Name, Func<double> Cpu)[]
+        var processes = new (string Name, Func<Task<double>> Cpu)[]
         {
-            ("bridge", bridge.Process.CpuSeconds), ("YARP", yarp.Process.CpuSeconds), ("simulator", simulator.Process.CpuSeconds), ("client", CpuTime.Now),
+            ("bridge", bridge.Process.CpuSecondsAsync), ("YARP", yarp.Process.CpuSecondsAsync), ("simulator", simulator.Process.CpuSecondsAsync),
+            ("client", () => Task.FromResult(CpuTime.Now())),
         };
         Log.Progress($"floor: simulator pid {simulator.ProcessId}, bridge pid {bridge.Process.Id}, YARP pid {yarp.Process.Id}, client pid {Environment.ProcessId}");
 
@@ -137,9 +138,10 @@ public static class FloorScenario
         {
             // Scrapes outside the CPU window; their own allocations land in the next window's counters (a few KB per batch).
             var before = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
-            var cpu = processes.Select(p => p.Cpu()).ToArray();
+            var cpu = await CpuOfAsync(processes);
             var result = await Workload.RunAsync(setting.Concurrency, setting.TurnsPerWorker, path.Turn, setting.Duration);
-            var spent = processes.Select((p, i) => (p.Name, Seconds: p.Cpu() - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
+            var now = await CpuOfAsync(processes);
+            var spent = processes.Select((p, i) => (p.Name, Seconds: now[i] - cpu[i])).ToDictionary(p => p.Name, p => p.Seconds);
             var after = await MetricsScrape.ReadAsync(scraper, bridge.Metrics);
             // Which grain types activated (the counter's grain_type label), the gateway's index lookups, and the owner's turns
             // that did not complete (outcome names the error code): what a rare activation or a failed turn was.
@@ -180,7 +182,7 @@ public static class FloorScenario
         }
         Setting[] settings =
         [
-            // /proc counts CPU in 10 ms ticks: a c=1, 0 ms batch must run long enough for a proxy's CPU to be read to a few %.
+            // A c=1, 0 ms batch runs long enough that a proxy's background (timers, tier-up) is a small share of its CPU.
             new("c=1, 0 ms", 1, 0, quick ? 40 : 1000, null, quick ? 3 : 5),
             new("c=1, 20 ms", 1, 20, quick ? 15 : 30, null, quick ? 3 : 24),
             new("c=64, 0 ms", 64, 0, int.MaxValue, TimeSpan.FromSeconds(quick ? 1 : 2), quick ? 3 : 8),
@@ -278,9 +280,9 @@ public static class FloorScenario
         var used = double.NaN;
         while (DateTime.UtcNow < deadline)
         {
-            var cpu = bridge.Process.CpuSeconds();
+            var cpu = await bridge.Process.CpuSecondsAsync();
             await Task.Delay(TimeSpan.FromSeconds(1));
-            used = bridge.Process.CpuSeconds() - cpu;
+            used = await bridge.Process.CpuSecondsAsync() - cpu;
             if (used < 0.02) break;
         }
         Log.Progress($"floor: the idle bridge used {used * 1000:N0} ms CPU in its last second before the measured settings");
@@ -360,9 +362,9 @@ public static class FloorScenario
         // The bridge's background (timers, socket keepalives, tier-up), which a turn at c=1 pays a large share of.
         var idleFile = Path.Combine(Path.GetTempPath(), $"floor-bridge-idle-{bridge.Process.Id}.perf.data");
         Log.Progress($"floor-profile: the idle bridge for {window.TotalSeconds:N0} s under perf record -> {idleFile}");
-        var idleCpu = bridge.Process.CpuSeconds();
+        var idleCpu = await bridge.Process.CpuSecondsAsync();
         await PerfProfile.RecordAsync(bridge.Process.Id, idleFile, window, () => Task.Delay(window - TimeSpan.FromSeconds(1)));
-        idleCpu = bridge.Process.CpuSeconds() - idleCpu;
+        idleCpu = await bridge.Process.CpuSecondsAsync() - idleCpu;
         Log.Note("");
         Log.Note($"### floor-profile: the idle bridge (no turn running, every conversation and socket still open): {idleCpu * 1000 / window.TotalSeconds:N1} ms CPU/s (perf attached)");
         PrintProfile(idleFile, [("by thread (self)", "comm", false, 15), ("frames by inclusive time (children)", "sym", true, 60)]);
@@ -376,10 +378,10 @@ public static class FloorScenario
             var file = Path.Combine(Path.GetTempPath(), $"floor-{path.Name.Split(' ')[0].ToLowerInvariant()}-{(path.Name == BridgeWs ? "ws" : "http")}-{process.Id}.perf.data");
             Log.Progress($"floor-profile: {path.Name} at c=64 for {window.TotalSeconds:N0} s under perf record -> {file}");
             PhaseResult? result = null;
-            var cpu = process.CpuSeconds();
+            var cpu = await process.CpuSecondsAsync();
             await PerfProfile.RecordAsync(process.Id, file, window,
                 async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
-            cpu = process.CpuSeconds() - cpu;
+            cpu = await process.CpuSecondsAsync() - cpu;
             var perTurn = cpu * 1e6 / result!.Turns;
             Log.Note("");
             Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result.Turns:N0} turns in {result.WallSeconds:N1} s, " +
@@ -418,7 +420,7 @@ public static class FloorScenario
     {
         var latency = new Table("floor: latency per turn, µs (first event and last event as the client saw them), and added over direct",
             "setting", "path", "turns", "err", "first p50", "first p99", "last p50", "last p99", "added first p50", "added first p99", "added last p50", "added last p99");
-        var cost = new Table("floor: throughput and cost per turn (CPU of each process from /proc/PID/stat; bridge counters from its /metrics)",
+        var cost = new Table("floor: throughput and cost per turn (CPU of each process from its own clock; bridge counters from its /metrics)",
             "setting", "path", "turns/s", "proxy CPU µs/turn", "simulator CPU µs/turn", "client CPU µs/turn", "bridge alloc KB/turn",
             "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full", "bridge GCs gen0/1/2", "GC pause µs/turn", "GC paused % of wall", "ms per GC");
         var ratios = new Table("floor: bridge / YARP (added latency = over direct)",
@@ -554,4 +556,12 @@ public static class FloorScenario
 
     /// <summary>The size of a warm turn's request body (one message and an anchor), for the payload allowance.</summary>
     private static readonly int RequestBytes = new ChainSession("floor-payload-probe-000000000000").NextBody().Length + 40;
+
+    /// <summary>Each process's CPU seconds, read one after the other (a child answers from its own clock in microseconds).</summary>
+    private static async Task<double[]> CpuOfAsync((string Name, Func<Task<double>> Cpu)[] processes)
+    {
+        var seconds = new double[processes.Length];
+        for (var i = 0; i < processes.Length; i++) seconds[i] = await processes[i].Cpu();
+        return seconds;
+    }
 }

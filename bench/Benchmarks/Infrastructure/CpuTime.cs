@@ -1,0 +1,77 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+
+namespace CodexLb.Benchmarks.Infrastructure;
+
+/// <summary>
+/// This process's CPU time (user + system, all threads), nanosecond clock where available; and the child processes' side
+/// of the question (<c>ChildProcess.CpuSecondsAsync</c>). Linked into bench/YarpFloor too, which answers it.
+/// </summary>
+internal static partial class CpuTime
+{
+    /// <summary>The stdin line that asks a child for its CPU time; it answers <see cref="Answer"/> and the seconds (invariant culture).</summary>
+    public const string Command = "cpu";
+    public const string Answer = "CPU ";
+
+    /// <summary>Answers <see cref="Command"/> on stdout; false for any other line.</summary>
+    public static bool TryAnswer(string line)
+    {
+        if (line != Command) return false;
+        Console.WriteLine(Answer + Now().ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        Console.Out.Flush();
+        return true;
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec time);
+
+    private const int ClockProcessCpuTimeId = 2;
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct Rusage
+    {
+        public long UserSeconds, UserMicros, SystemSeconds, SystemMicros;
+        public long Maxrss, Ixrss, Idrss, Isrss, Minflt, Majflt, Nswap, Inblock, Oublock, Msgsnd, Msgrcv, Nsignals, Nvcsw, Nivcsw;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRusage(int who, out Rusage usage);
+
+    private const int RusageChildren = -1;
+
+    /// <summary>CPU seconds of this process's children that ended and were reaped (with theirs), 0 where unknown.</summary>
+    public static double ReapedChildren()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        try
+        {
+            return GetRusage(RusageChildren, out var u) == 0 ? u.UserSeconds + u.SystemSeconds + (u.UserMicros + u.SystemMicros) / 1e6 : 0;
+        }
+        catch (DllNotFoundException)
+        {
+            return 0;
+        }
+    }
+
+    public static double Now()
+    {
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                if (ClockGetTime(ClockProcessCpuTimeId, out var ts) == 0) return ts.Seconds + ts.Nanoseconds / 1e9;
+            }
+            catch (DllNotFoundException)
+            {
+            }
+        }
+        return Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+    }
+}
