@@ -294,7 +294,7 @@ public static class FloorScenario
     /// </summary>
     private static void ReportLongStream(Setting setting, FloorPath[] paths, Dictionary<(string, string), Tally> tallies)
     {
-        var table = new Table($"floor, {setting.Name}: CPU per relayed event (proxy CPU from /proc / events the client received)",
+        var table = new Table($"floor, {setting.Name}: CPU per relayed event (the proxy's CPU, read from its own clock, / events the client received)",
             "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "simulator CPU µs/event", "vs YARP");
         double PerEvent(Tally t, string process) => t.Cpu.GetValueOrDefault(process, double.NaN) * 1e6 / Math.Max(1, t.Samples.Events);
         var yarp = PerEvent(tallies[(setting.Name, Yarp)], "YARP");
