@@ -15,7 +15,9 @@ public abstract class KeyUsageStoreContract
     public async Task Increments_add_up_per_model_and_day_and_keys_and_days_stay_apart()
     {
         var key = "k" + Guid.NewGuid().ToString("N")[..8];
-        var day = new DateOnly(2026, 12, 1);
+        // Today, not a fixed date: the Redis store expires a day's counts two days after it, so a fixed day's writes
+        // vanish once the calendar passes it (this test failed on 2026-12-03 for that reason alone).
+        var day = DateOnly.FromDateTime(DateTime.UtcNow);
         await Store.AddAsync(key, day, [new ModelUsage("gpt-5.5", 1, 10, 2), new ModelUsage("mini", 1, 0, 0)], CancellationToken.None);
         await Store.AddAsync(key, day, [new ModelUsage("gpt-5.5", 2, 5, 1)], CancellationToken.None);
         await Store.AddAsync(key, day.AddDays(1), [new ModelUsage("gpt-5.5", 7, 7, 7)], CancellationToken.None);
