@@ -54,12 +54,7 @@ public sealed class ChildProcess : IAsyncDisposable
     }
 
     /// <summary>Sends one command line and waits for the child's <c>OK</c>.</summary>
-    public async Task CommandAsync(string command)
-    {
-        await _process.StandardInput.WriteLineAsync(command);
-        await _process.StandardInput.FlushAsync();
-        await ReadLineAsync(_process, l => l == "OK", TimeSpan.FromSeconds(30));
-    }
+    public Task CommandAsync(string command) => AskAsync(command, l => l == "OK");
 
     /// <summary>
     /// User + system CPU seconds of the whole process so far (all threads, ended ones too), as the child reads its own
@@ -68,10 +63,16 @@ public sealed class ChildProcess : IAsyncDisposable
     /// </summary>
     public async Task<double> CpuSecondsAsync()
     {
-        await _process.StandardInput.WriteLineAsync(CpuTime.Command);
-        await _process.StandardInput.FlushAsync();
-        var line = await ReadLineAsync(_process, l => l.StartsWith(CpuTime.Answer, StringComparison.Ordinal), TimeSpan.FromSeconds(30));
+        var line = await AskAsync(CpuTime.Command, l => l.StartsWith(CpuTime.Answer, StringComparison.Ordinal));
         return double.Parse(line.AsSpan(CpuTime.Answer.Length), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
+    private async Task<string> AskAsync(string line, Func<string, bool> answer)
+    {
+        await _process.StandardInput.WriteLineAsync(line);
+        await _process.StandardInput.FlushAsync();
+        return await ReadLineAsync(_process, answer, TimeSpan.FromSeconds(30));
     }
 
     private static async Task<string> ReadLineAsync(Process process, Func<string, bool> wanted, TimeSpan limit)

@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net.WebSockets;
-using System.Runtime.InteropServices;
 using System.Text;
 
 namespace CodexLb.Benchmarks.Infrastructure;

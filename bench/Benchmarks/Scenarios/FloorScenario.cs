@@ -9,8 +9,8 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// round, so drift hits all of them alike. Bridge turns are warm conversation turns: one new user message plus the
 /// previous_response_id of the last answer, on conversations activated during the warm-up. Direct and YARP turns send the
 /// same one-message body (the simulator's HTTP endpoint is stateless). CPU per turn is each process's own, as it reads
-/// its clock (<see cref="ChildProcess.CpuSecondsAsync"/>); allocations, grain calls and activations are the bridge's (its /metrics, scraped outside the CPU
-/// windows).
+/// its clock (<see cref="ChildProcess.CpuSecondsAsync"/>); allocations, grain calls and activations are the bridge's
+/// (its /metrics, scraped outside the CPU windows).
 /// </summary>
 public static class FloorScenario
 {
@@ -557,7 +557,7 @@ public static class FloorScenario
     /// <summary>The size of a warm turn's request body (one message and an anchor), for the payload allowance.</summary>
     private static readonly int RequestBytes = new ChainSession("floor-payload-probe-000000000000").NextBody().Length + 40;
 
-    /// <summary>Each process's CPU seconds, read one after the other (a child answers from its own clock in microseconds).</summary>
+    /// <summary>Each process's CPU seconds, read one after the other (a child answers from its own clock within a millisecond).</summary>
     private static async Task<double[]> CpuOfAsync((string Name, Func<Task<double>> Cpu)[] processes)
     {
         var seconds = new double[processes.Length];
