@@ -295,7 +295,8 @@ public static class FloorScenario
     private static void ReportLongStream(Setting setting, FloorPath[] paths, Dictionary<(string, string), Tally> tallies)
     {
         var table = new Table($"floor, {setting.Name}: CPU per relayed event (the proxy's CPU, read from its own clock, / events the client received)",
-            "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "simulator CPU µs/event", "vs YARP");
+            "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "simulator CPU µs/event", "vs YARP",
+            "bridge alloc B/event", "bridge gen0 GCs", "grain calls/turn");
         double PerEvent(Tally t, string process) => t.Cpu.GetValueOrDefault(process, double.NaN) * 1e6 / Math.Max(1, t.Samples.Events);
         var yarp = PerEvent(tallies[(setting.Name, Yarp)], "YARP");
         foreach (var path in paths)
@@ -303,7 +304,9 @@ public static class FloorScenario
             var t = tallies[(setting.Name, path.Name)];
             var proxy = path.Proxy is { } p ? PerEvent(t, p) : double.NaN;
             table.Add(path.Name, t.Samples.Turns, t.Samples.Errors, t.Samples.Events / (double)Math.Max(1, t.Samples.Turns), t.Samples.Events / t.Wall,
-                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), path.Proxy == "bridge" ? Ratio(proxy, yarp) : double.NaN);
+                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), path.Proxy == "bridge" ? Ratio(proxy, yarp) : double.NaN,
+                path.Proxy == "bridge" ? t.Bridge.Allocated / Math.Max(1, t.Samples.Events) : double.NaN, path.Proxy == "bridge" ? t.Bridge.Gen0 : double.NaN,
+                path.Proxy == "bridge" ? t.Bridge.GrainCalls / Math.Max(1, t.Samples.Turns) : double.NaN);
         }
         table.Print();
         Log.Note("");
