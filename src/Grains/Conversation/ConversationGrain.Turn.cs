@@ -220,7 +220,7 @@ public sealed partial class ConversationGrain
             BridgeMetrics.FencedWrites.Add(1);
             sink.Fail(ProxyErrors.UpstreamUnavailable("the conversation moved to another owner"), node.Id);
             await DropSocketAsync();
-            this.DeactivateOnIdle();
+            Retire(sink);
         }
         catch (Exception ex)
         {

@@ -140,6 +140,7 @@ public sealed partial class ConversationGrain(
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
         if (activeTurns.Draining && !request.AttachOnly) throw MoveForDrain();
+        if (_fencedTurn is not null && !request.AttachOnly) throw StepAside();
         var turn = new RunningTurn(turnId, fingerprint);
         if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
         else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());
@@ -172,7 +173,7 @@ public sealed partial class ConversationGrain(
 
     public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
         _turns.TryGetValue(turnId, out var turn)
-            ? turn.NextAsync(turnId, from, _options.HeartbeatInterval, cancellationToken)
+            ? NextOf(turn, turnId, from, cancellationToken)
             : ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.TurnLost())], true)); // lost with its activation
 
     private ValueTask<TurnEvents> Reattach(RunningTurn turn, string turnId, int from, string? reason, CancellationToken cancellationToken)
@@ -180,7 +181,7 @@ public sealed partial class ConversationGrain(
         turn.Attach(turnId);
         if (turnId != turn.TurnId && _turns.TryAdd(turnId, turn)) turn.Keys.Add(turnId);
         if (reason is not null) BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
-        return turn.NextAsync(turnId, from, _options.HeartbeatInterval, cancellationToken);
+        return NextOf(turn, turnId, from, cancellationToken);
     }
 
     public async Task CancelTurn(string turnId)
