@@ -151,7 +151,9 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
         // after a while too (a busy gateway): the fenced activation waits for it instead of leaving it an empty successor.
         var marker = "slow-" + Guid.NewGuid().ToString("N")[..8];
         fixture.Simulator.Faults.Add(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Times(1));
-        var stale = await FollowSlowlyAsync(grain, Items.Body([Items.Message("user", marker)], previousResponseId: first.ResponseId()));
+        var stale = new List<TurnEvent>();
+        var staleRequest = Turns.Request(Items.Body([Items.Message("user", marker)], previousResponseId: first.ResponseId()));
+        await foreach (var e in grain.Follow(staleRequest, pauseBeforeEachRead: TimeSpan.FromMilliseconds(300))) stale.Add(e);
 
         Assert.True(stale[^1].Type == "response.failed",
             $"the stale turn ended with {stale[^1].Type} {stale[^1].Rejection} {Encoding.UTF8.GetString(stale[^1].Data)}");
@@ -163,35 +165,7 @@ public sealed class ResponseTreeGrainTests(GrainClusterFixture fixture)
         Assert.Equal(ResponseStatus.Pending, (await fixture.Tree.LoadPathAsync(ConversationKey.TenantOf(key), stale.ResponseId(), CancellationToken.None)).Status);
 
         // The fenced activation steps aside: the conversation's next turn runs on a new one and continues the last id.
-        List<TurnEvent>? next = null;
-        for (var attempt = 0; next is null; attempt++)
-        {
-            try
-            {
-                next = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q3")], previousResponseId: first.ResponseId()));
-            }
-            catch (OwnerDeactivatingException) when (attempt < 50)
-            {
-                await Task.Delay(100); // what a gateway does: re-dispatch until the old activation is gone
-            }
-        }
-        AssertCompleted(next);
-    }
-
-    /// <summary>Runs a turn whose follower waits 300 ms before each further read.</summary>
-    private static async Task<List<TurnEvent>> FollowSlowlyAsync(IConversationGrain grain, JsonObject body)
-    {
-        var request = Turns.Request(body);
-        var events = new List<TurnEvent>();
-        var answer = await grain.RunTurn(request);
-        while (true)
-        {
-            events.AddRange(answer.Events.Where(e => !e.IsHeartbeat));
-            if (answer.Ended || events is [.., var last] && (last.Rejection is not null || last.Type is "response.completed" or "response.failed"))
-                return events;
-            await Task.Delay(300);
-            answer = await grain.NextEvents(request.TurnId, events.Count);
-        }
+        AssertCompleted(await grain.RedispatchAsync(Turns.Request(Items.Body([Items.Message("user", "q3")], previousResponseId: first.ResponseId()))));
     }
 
     [Fact]

@@ -454,12 +454,7 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
             Assert.DoesNotContain(fixture.Simulator.Ledger.Requests, r => r.Tag == tag);
 
             // The gateway's re-dispatch, by hand: the same turn again until the moved activation takes it.
-            List<TurnEvent>? events = null;
-            for (var attempt = 0; events is null; attempt++)
-            {
-                try { events = await ReadAllAsync(grain.Follow(request)); }
-                catch (OwnerDeactivatingException) when (attempt < 50) { await Task.Delay(100); }
-            }
+            var events = await grain.RedispatchAsync(request);
             Assert.Contains(events, e => e.Type == "response.completed");
             var moved = await management.GetActivationAddress(grain);
             Assert.NotNull(moved);

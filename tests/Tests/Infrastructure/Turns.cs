@@ -17,20 +17,42 @@ public static class Turns
         return CodexLb.Gateway.Endpoints.ResponsesEndpoint.ToTurn(parsed!, Guid.NewGuid().ToString("N"));
     }
 
-    public static async Task<List<TurnEvent>> RunAsync(IConversationGrain grain, JsonObject body)
+    public static Task<List<TurnEvent>> RunAsync(IConversationGrain grain, JsonObject body) => grain.RunAsync(Request(body));
+
+    private static async Task<List<TurnEvent>> RunAsync(this IConversationGrain grain, TurnRequest request)
     {
         var events = new List<TurnEvent>();
-        await foreach (var e in grain.Follow(Request(body))) events.Add(e);
+        await foreach (var e in grain.Follow(request)) events.Add(e);
         return events;
+    }
+
+    /// <summary>
+    /// What a gateway does while the owner deactivates (<see cref="OwnerDeactivatingException"/>: it drains, or it was
+    /// fenced): the same turn again, every 100 ms, until a new activation takes it (at most 50 times).
+    /// </summary>
+    public static async Task<List<TurnEvent>> RedispatchAsync(this IConversationGrain grain, TurnRequest request)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await grain.RunAsync(request);
+            }
+            catch (OwnerDeactivatingException) when (attempt < 50)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     /// <summary>
     /// A turn's events exactly as the owner answers them (heartbeats and rejections included, nothing converted):
     /// <see cref="IConversationGrain.RunTurn"/>, then <see cref="IConversationGrain.NextEvents"/> from the position reached,
     /// until a terminal event or the end. Unlike a gateway it never re-dispatches: a turn the owner lost ends in its rejection.
+    /// <paramref name="pauseBeforeEachRead"/>: a slow follower (a busy gateway) waits this long before each further read.
     /// </summary>
     public static async IAsyncEnumerable<TurnEvent> Follow(this IConversationGrain grain, TurnRequest request,
-        [EnumeratorCancellation] CancellationToken cancellationToken = default)
+        TimeSpan pauseBeforeEachRead = default, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
         if (request.TurnId.Length == 0) request = request with { TurnId = Guid.NewGuid().ToString("N") }; // the id it is followed by
         var position = request.ReplayFrom;
@@ -45,6 +67,7 @@ public static class Turns
                 if (e.Rejection is not null || EventTypes.IsTerminal(e.Type)) yield break;
             }
             if (answer.Ended) yield break;
+            if (pauseBeforeEachRead > TimeSpan.Zero) await Task.Delay(pauseBeforeEachRead, cancellationToken);
             answer = await grain.NextEvents(request.TurnId, position, cancellationToken);
         }
     }
