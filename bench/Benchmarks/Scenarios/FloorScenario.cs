@@ -303,10 +303,10 @@ public static class FloorScenario
         {
             var t = tallies[(setting.Name, path.Name)];
             var proxy = path.Proxy is { } p ? PerEvent(t, p) : double.NaN;
+            double OfBridge(double value) => path.Proxy == "bridge" ? value : double.NaN;
             table.Add(path.Name, t.Samples.Turns, t.Samples.Errors, t.Samples.Events / (double)Math.Max(1, t.Samples.Turns), t.Samples.Events / t.Wall,
-                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), path.Proxy == "bridge" ? Ratio(proxy, yarp) : double.NaN,
-                path.Proxy == "bridge" ? t.Bridge.Allocated / Math.Max(1, t.Samples.Events) : double.NaN, path.Proxy == "bridge" ? t.Bridge.Gen0 : double.NaN,
-                path.Proxy == "bridge" ? t.Bridge.GrainCalls / Math.Max(1, t.Samples.Turns) : double.NaN);
+                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), OfBridge(Ratio(proxy, yarp)),
+                OfBridge(t.Bridge.Allocated / Math.Max(1, t.Samples.Events)), OfBridge(t.Bridge.Gen0), OfBridge(t.Bridge.GrainCalls / Math.Max(1, t.Samples.Turns)));
         }
         table.Print();
         Log.Note("");
