@@ -1,6 +1,5 @@
 using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,17 +17,30 @@ public static partial class GatewayErrors
 {
     public const string LogCategory = "CodexLb.Gateway.Errors";
 
+    /// <summary>
+    /// One middleware for both halves (an exception, a status without a body) instead of ASP.NET Core's exception handler
+    /// and status-code pages: those were two more async frames and a feature object on every request, turns included.
+    /// </summary>
     public static IApplicationBuilder UseOpenAIErrors(this IApplicationBuilder app)
     {
-        app.UseExceptionHandler(new ExceptionHandlerOptions
+        var logger = app.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory);
+        return app.Use(next => context => InvokeAsync(next, context, logger));
+    }
+
+    private static async Task InvokeAsync(RequestDelegate next, HttpContext context, ILogger logger)
+    {
+        try
         {
-            ExceptionHandler = WriteExceptionAsync,
-            // A refused request is the client's doing: WriteExceptionAsync logs it at Debug, without the stack trace the
-            // middleware would log at Error for every slow or malformed request (an easy log flood).
-            SuppressDiagnosticsCallback = context => context.Exception is BadHttpRequestException,
-        });
-        app.UseStatusCodePages(new StatusCodePagesOptions { HandleAsync = context => WriteStatusAsync(context.HttpContext) });
-        return app;
+            await next(context);
+        }
+        catch (Exception ex) when (!context.Response.HasStarted)
+        {
+            await WriteExceptionAsync(context, ex, logger);
+            return;
+        }
+        var response = context.Response;
+        if (!response.HasStarted && response.StatusCode is >= 400 and < 600 && response.ContentLength is null && string.IsNullOrEmpty(response.ContentType))
+            await WriteStatusAsync(context);
     }
 
     /// <summary>The error for a request Kestrel refused, with Kestrel's status (408 too slow, 413 too large, 400 malformed).</summary>
@@ -63,15 +75,22 @@ public static partial class GatewayErrors
             ? string.Concat(reason.ToLowerInvariant().Select(c => c == ' ' ? '_' : c).Where(c => c is '_' or (>= 'a' and <= 'z') or (>= '0' and <= '9')))
             : "http_" + status;
 
-    private static Task WriteExceptionAsync(HttpContext context)
+    private static Task WriteExceptionAsync(HttpContext context, Exception exception, ILogger logger)
     {
-        if (context.Response.HasStarted) return Task.CompletedTask;
-        if (context.Features.Get<IExceptionHandlerFeature>()?.Error is BadHttpRequestException refused)
+        if (exception is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+        {
+            // The client went away: nobody reads an answer (499 is what the access log and the request metric show).
+            context.Response.StatusCode = StatusCodes.Status499ClientClosedRequest;
+            return Task.CompletedTask;
+        }
+        context.Response.Clear();
+        if (exception is BadHttpRequestException refused)
         {
             // Status only: Kestrel's messages may quote the request, and nothing a client sent belongs in a log line.
-            Refused(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(LogCategory), refused.StatusCode);
+            Refused(logger, refused.StatusCode);
             return ErrorResults.WriteAsync(context.Response, ForBadRequest(refused));
         }
+        Unhandled(logger, exception);
         return ErrorResults.WriteAsync(context.Response, ProxyErrors.Internal());
     }
 
@@ -92,4 +111,7 @@ public static partial class GatewayErrors
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Request refused by the server with {Status}")]
     private static partial void Refused(ILogger logger, int status);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "An unhandled exception has occurred while executing the request.")]
+    private static partial void Unhandled(ILogger logger, Exception exception);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,6 +26,17 @@ public static class TelemetryHosting
     /// </summary>
     public static readonly string[] AspNetCoreMeters = ["Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel"];
 
+    /// <summary>
+    /// Orleans' message-processing counters (<c>orleans-messaging-processing-*</c>: dispatcher and acceptor counts, two to
+    /// four tagged measurements per message, so several per grain call) are not collected: they count what
+    /// <c>orleans_app_requests_latency</c> (kept, one untagged measurement per call) and the bridge's turn counters already
+    /// count. Not enabled, they cost nothing on the call path.
+    /// </summary>
+    public static MetricStreamConfiguration? DropPerMessageCounters(Instrument instrument) =>
+        instrument.Meter.Name == "Microsoft.Orleans" && instrument.Name.StartsWith("orleans-messaging-processing-", StringComparison.Ordinal)
+            ? MetricStreamConfiguration.Drop
+            : null;
+
     /// <summary>Traces on or off whatever the exporter (default: on exactly when an OTLP endpoint is configured).</summary>
     public const string TracingKey = "CodexLb:Telemetry:Tracing";
 
@@ -39,7 +51,7 @@ public static class TelemetryHosting
             .ConfigureResource(r => r.AddService(serviceName, serviceInstanceId: Environment.GetEnvironmentVariable("POD_NAME") ?? Environment.MachineName))
             .WithMetrics(metrics =>
             {
-                metrics.AddMeter(Meters).AddMeter(AspNetCoreMeters).AddPrometheusExporter();
+                metrics.AddMeter(Meters).AddMeter(AspNetCoreMeters).AddView(DropPerMessageCounters).AddPrometheusExporter();
                 if (otlp) metrics.AddOtlpExporter();
             });
         if (!TracingEnabled(builder.Configuration)) return builder;
