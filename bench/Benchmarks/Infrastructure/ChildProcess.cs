@@ -64,8 +64,13 @@ public sealed class ChildProcess : IAsyncDisposable
     public async Task<double> CpuSecondsAsync()
     {
         var line = await AskAsync(CpuTime.Command, l => l.StartsWith(CpuTime.Answer, StringComparison.Ordinal));
-        return double.Parse(line.AsSpan(CpuTime.Answer.Length), System.Globalization.CultureInfo.InvariantCulture);
+        var fields = line[CpuTime.Answer.Length..].Split(' ');
+        if (fields.Length > 1) TierUpSeconds = double.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+        return double.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture);
     }
+
+    /// <summary>The child's tier-up compiler CPU seconds (<see cref="CpuTime.TierUp"/>) as of the last <see cref="CpuSecondsAsync"/>.</summary>
+    public double TierUpSeconds { get; private set; }
 
     /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
     private async Task<string> AskAsync(string line, Func<string, bool> answer)

@@ -13,11 +13,12 @@ internal static partial class CpuTime
     public const string Command = "cpu";
     public const string Answer = "CPU ";
 
-    /// <summary>Answers <see cref="Command"/> on stdout; false for any other line.</summary>
+    /// <summary>Answers <see cref="Command"/> on stdout (<see cref="Answer"/>, the CPU seconds, then <see cref="TierUp"/>'s); false for any other line.</summary>
     public static bool TryAnswer(string line)
     {
         if (line != Command) return false;
-        Console.WriteLine(Answer + Now().ToString("R", System.Globalization.CultureInfo.InvariantCulture));
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        Console.WriteLine(Answer + Now().ToString("R", invariant) + " " + TierUp().ToString("R", invariant));
         Console.Out.Flush();
         return true;
     }
@@ -57,6 +58,41 @@ internal static partial class CpuTime
         catch (DllNotFoundException)
         {
             return 0;
+        }
+    }
+
+    // The runtime's tier-up compiler is one background thread (".NET Tiered Compilation Worker", "comm" cut to 15 bytes),
+    // which exits when idle and is started again: each one's last reading is kept, so the sum never goes back.
+    private const string TierUpThread = ".NET Tiered Com";
+    private static readonly Dictionary<int, double> TierUpThreads = [];
+
+    /// <summary>
+    /// CPU seconds this process's tier-up compiler has used (re-jitting methods that became hot at a higher tier: a start-up
+    /// cost that trickles on for minutes as rarely run code reaches its call counts), from the threads' own nanosecond
+    /// clocks; what a thread used after its last reading and before it exited is not counted. 0 where unknown.
+    /// </summary>
+    public static double TierUp()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        lock (TierUpThreads)
+        {
+            try
+            {
+                foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+                {
+                    if (!int.TryParse(Path.GetFileName(task), out var tid)) continue;
+                    string name;
+                    try { name = File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n'); }
+                    catch (IOException) { continue; } // the thread exited meanwhile
+                    // A thread's CPU clock (Linux's MAKE_THREAD_CPUCLOCK(tid, CPUCLOCK_SCHED)).
+                    if (name == TierUpThread && ClockGetTime(~tid << 3 | 6, out var ts) == 0) TierUpThreads[tid] = ts.Seconds + ts.Nanoseconds / 1e9;
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DllNotFoundException)
+            {
+                return 0;
+            }
+            return TierUpThreads.Values.Sum();
         }
     }
 
