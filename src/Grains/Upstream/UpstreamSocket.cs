@@ -207,11 +207,14 @@ public sealed class UpstreamSocket : IAsyncDisposable
             {
                 buffer.ResetWrittenCount();
                 ValueWebSocketReceiveResult result;
+                var waited = false;
                 do
                 {
                     // Without a token, like the send: a token is a registration per frame read, and disposing the
                     // socket (the only way this loop is stopped) ends a pending read anyway.
-                    result = await _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), CancellationToken.None).ConfigureAwait(false);
+                    var receive = _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), CancellationToken.None);
+                    waited |= !receive.IsCompleted;
+                    result = await receive.ConfigureAwait(false);
                     buffer.Advance(result.Count);
                 } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
 
@@ -222,7 +225,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 }
                 var data = buffer.WrittenSpan.ToArray();
                 var type = EventReader.ReadType(data) ?? "unknown";
-                LastActivity = _time.GetUtcNow();
+                // Dated once per burst (the frame the loop waited for), not per event: the rest of a burst comes within
+                // microseconds, and a clock read per relayed event was a measurable share of a long answer's cost here.
+                if (waited) LastActivity = _time.GetUtcNow();
                 if (type == ProviderUsage.RateLimitsEvent)
                 {
                     Usage = ProviderUsage.FromEvent(data, LastActivity) ?? Usage;
