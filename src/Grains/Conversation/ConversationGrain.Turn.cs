@@ -325,8 +325,7 @@ public sealed partial class ConversationGrain
         }
         var outputPrints = ItemFingerprint.ComputeAll(outputs);
         // The response object is read where it lies in the event (the envelope built from it is the node's own copy).
-        var response = request.Store != false && EventReader.TryFindRawProperty(completed.Data, "response"u8, out var found)
-            ? completed.Data.AsSpan(found) : default;
+        var response = request.Store != false && summary.Response is { } found ? completed.Data.AsSpan(found) : default;
         var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key, response: response, background: request.Background);
         _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;

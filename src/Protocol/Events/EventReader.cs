@@ -114,7 +114,14 @@ public static class EventReader
             }
             // The response's own error wins over a top-level one, wherever each stands.
             else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: responseRead); }
-            else if (reader.ValueTextEquals("response"u8)) { reader.Read(); ReadResponse(ref reader, summary); responseRead = true; }
+            else if (reader.ValueTextEquals("response"u8))
+            {
+                reader.Read();
+                var start = (int)reader.TokenStartIndex;
+                ReadResponse(ref reader, summary);
+                summary.Response = start..(int)reader.BytesConsumed;
+                responseRead = true;
+            }
             else { reader.Read(); reader.Skip(); }
         }
         return summary;
@@ -207,4 +214,7 @@ public sealed class EventSummary
     public long? InputTokens { get; set; }
     public long? CachedTokens { get; set; }
     public long? OutputTokens { get; set; }
+
+    /// <summary>Where the event's top-level <c>response</c> value lies in it (read in place, as <c>TryFindRawProperty</c> finds it); null without one.</summary>
+    public Range? Response { get; set; }
 }

@@ -35,6 +35,12 @@ public sealed class EventReaderTests
         Assert.Equal("""{"id":"resp_1","output":[]}""", Encoding.UTF8.GetString(EventReader.ReadRawProperty(json, "response"u8)!));
         Assert.False(EventReader.TryFindRawProperty(json, "item"u8, out _));
         Assert.False(EventReader.TryFindRawProperty("[1]"u8, "response"u8, out _));
+
+        // The summary that reads the response's id and usage says where it lies too (the owner persists it from there).
+        var summary = EventReader.Summarize(json);
+        Assert.Equal("resp_1", summary.ResponseId);
+        Assert.Equal(found, summary.Response);
+        Assert.Null(EventReader.Summarize("""{"type":"error","error":{"code":"x"}}"""u8).Response);
     }
 
     [Theory]
