@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using CodexLb.Grains.Abstractions;
@@ -30,7 +31,9 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
     private readonly Dictionary<TenantKey, IndexEntry> _items = []; // output item id -> the node that output it
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
-    private readonly Dictionary<(string Tenant, string Id), PendingEntry> _pending = []; // short-lived: gone at append
+    // Short-lived (gone at append), and written once per turn while every other operation holds the lock: its own
+    // concurrent map, so marking a response pending never waits for (or spins on) the tree's lock.
+    private readonly ConcurrentDictionary<TenantKey, PendingEntry> _pending = new();
 
     // One string per tenant name: the index is keyed by it, and a substring per append was one more long-lived object
     // per turn for every collection to move.
@@ -96,7 +99,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 }
             }
 
-            _pending.Remove((tenant, node.Id));
+            _pending.TryRemove(key, out _);
             head.Id = node.Id;
             head.Turns++;
             head.Expires = now + _ttls.Node;
@@ -121,7 +124,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             var (path, complete) = Walk(tenant, responseId, now);
             if (path.Count == 0)
             {
-                if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now) return Task.FromResult(NodePath.Pending);
+                if (_pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending) && pending.Expires > now) return Task.FromResult(NodePath.Pending);
                 return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? NodePath.Expired : NodePath.Unknown);
             }
             if (!complete) return Task.FromResult(NodePath.Expired);
@@ -143,7 +146,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             var now = Now();
             if (LiveNode(tenant, responseId, now) is { } entry)
                 return Task.FromResult(new ResponseLocation(ResponseStatus.Found, NodeBlob.Text(NodeBlob.Read(entry.Blob).ConversationKey)));
-            if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
+            if (_pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new ResponseLocation(ResponseStatus.Found, pending.ConversationKey));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? ResponseLocation.Expired : ResponseLocation.Unknown);
         }
@@ -151,12 +154,9 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken)
     {
-        lock (_lock)
-        {
-            var now = Now();
-            _pending[(InternedTenant(conversationKey), responseId)] = new PendingEntry(conversationKey, now + _ttls.Pending);
-            return Task.CompletedTask;
-        }
+        // Not under the lock: the sweep that drops expired entries runs there, and an entry's expiry needs no sweep to hold.
+        _pending[TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId)] = new PendingEntry(conversationKey, time.GetUtcNow() + _ttls.Pending);
+        return Task.CompletedTask;
     }
 
     public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
@@ -213,7 +213,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 return Task.FromResult(new StoredResponse(ResponseStatus.Found, NodeBlob.Text(node.ConversationKey),
                     node.HasResponse ? node.Response.ToArray() : null, items.GetRange(items.Count - outputs, outputs)));
             }
-            if (_pending.TryGetValue((tenant, responseId), out var pending) && pending.Expires > now)
+            if (_pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new StoredResponse(ResponseStatus.Found, pending.ConversationKey, null, [], Pending: true));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? StoredResponse.Expired : StoredResponse.Unknown);
         }
@@ -227,7 +227,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             var key = TenantKey.Of(tenant, responseId);
             if (LiveNode(key, tenant, responseId, now) is null) return Task.FromResult(false);
             _nodes.Remove(key);
-            _pending.Remove((tenant, responseId));
+            _pending.TryRemove(key, out _);
             _tombstones[key] = new Tombstone(now + _ttls.Tombstone, Deleted: true);
             return Task.FromResult(true);
         }
@@ -249,7 +249,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
         foreach (var (key, entry) in _items) if (entry.Expires <= now) _items.Remove(key);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
-        foreach (var (key, entry) in _pending) if (entry.Expires <= now) _pending.Remove(key);
+        foreach (var pending in _pending) if (pending.Value.Expires <= now) _pending.TryRemove(pending); // not one marked again meanwhile
         return now;
     }
 
