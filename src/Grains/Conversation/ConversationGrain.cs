@@ -43,6 +43,7 @@ public sealed partial class ConversationGrain(
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
     private IGrainTimer? _idleTimer;
+    private DateTimeOffset? _idleTimerAt; // when the idle timer fires, while it is armed
     private DateTimeOffset _lastTurnEnded;
     private bool _deactivating;
     private const int RecentTurnLimit = 64;
@@ -217,6 +218,11 @@ public sealed partial class ConversationGrain(
     private void ScheduleIdleRelease(TimeSpan due)
     {
         if (due < TimeSpan.FromMilliseconds(100)) due = TimeSpan.FromMilliseconds(100);
+        // Armed to fire sooner already (a busy conversation: the last turn's release time): it fires, finds the
+        // conversation not quiet long enough and re-arms for the rest. No timer change per turn.
+        var at = time.GetUtcNow() + due;
+        if (_idleTimerAt is { } armed && armed <= at) return;
+        _idleTimerAt = at;
         if (_idleTimer is null)
         {
             _idleTimer = this.RegisterGrainTimer(ReleaseIdleStateAsync,
@@ -227,6 +233,7 @@ public sealed partial class ConversationGrain(
 
     private Task ReleaseIdleStateAsync(CancellationToken cancellationToken)
     {
+        _idleTimerAt = null; // fired (one-shot): whatever comes next arms it again
         if (!_queue.IsIdle) return Task.CompletedTask; // the running turn re-arms the timer when it ends
         var now = time.GetUtcNow();
         var quiet = now - _lastTurnEnded;
