@@ -6,8 +6,8 @@ namespace CodexLb.Gateway.Streaming;
 /// <summary>
 /// Keepalive comments of one SSE relay. They ride on the owner's heartbeats (every 500 ms while a turn is quiet, surfaced
 /// by <c>TurnStream.MoveNextAsync(heartbeats: true)</c>): a heartbeat after the interval without a write sends one, so
-/// no relay waits on a timer per event. A write only marks that one happened (no clock read per relayed event: on this
-/// VM a clock read costs a system call's worth); the next heartbeat dates it, late by at most a heartbeat.
+/// no relay waits on a timer per event. A write only marks that one happened (no clock read per relayed event); the next
+/// heartbeat dates it, late by at most a heartbeat, which a keepalive interval of seconds does not notice.
 /// </summary>
 public sealed class SseKeepAlive(PipeWriter writer, TimeSpan interval)
 {
