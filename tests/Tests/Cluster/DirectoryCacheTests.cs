@@ -40,11 +40,16 @@ public sealed class DirectoryCacheTests
             Assert.Equal(1, version);
 
             int? observed = null;
+            // This silo's gauge only: the listener sees every silo of the test process (a test cluster of another class,
+            // with Orleans' default cache, counted its 16 entries here once), and each silo's meter comes from its own
+            // host's meter factory.
+            var meters = host.Services.GetRequiredService<IMeterFactory>();
             using var listener = new MeterListener
             {
                 InstrumentPublished = (instrument, l) =>
                 {
-                    if (instrument.Meter.Name == "Microsoft.Orleans" && instrument.Name == "orleans-directory-cache-size") l.EnableMeasurementEvents(instrument);
+                    if (instrument.Meter.Name == "Microsoft.Orleans" && instrument.Name == "orleans-directory-cache-size" && ReferenceEquals(instrument.Meter.Scope, meters))
+                        l.EnableMeasurementEvents(instrument);
                 },
             };
             listener.SetMeasurementEventCallback<int>((_, value, _, _) => observed = (observed ?? 0) + value);
