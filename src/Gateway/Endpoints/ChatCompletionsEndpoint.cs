@@ -97,6 +97,6 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             }
             current = stream.Current;
         }
-        await writer.FlushAsync(aborted);
+        await SseWriter.EndAsync(context);
     }
 }

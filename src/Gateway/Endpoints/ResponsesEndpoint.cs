@@ -143,7 +143,7 @@ public sealed class ResponsesEndpoint(
             if (!more) break;
             current = stream.Current;
         }
-        await writer.FlushAsync(context.RequestAborted);
+        await SseWriter.EndAsync(context);
     }
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)

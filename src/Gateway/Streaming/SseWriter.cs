@@ -19,6 +19,12 @@ public static class SseWriter
         return response.BodyWriter;
     }
 
+    /// <summary>
+    /// Ends the answer: the events still buffered and the end of the chunked body go out in one write. A flush here and
+    /// then the host's own end of the response were two sends per turn, each waking the socket's sender.
+    /// </summary>
+    public static Task EndAsync(HttpContext context) => context.Response.CompleteAsync();
+
     public static void WriteEvent(PipeWriter writer, string type, ReadOnlySpan<byte> data)
     {
         var typeLength = System.Text.Encoding.UTF8.GetByteCount(type);
