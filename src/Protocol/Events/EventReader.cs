@@ -103,7 +103,6 @@ public static class EventReader
         var summary = new EventSummary();
         var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return summary;
-        var responseRead = false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("status"u8))
@@ -113,14 +112,13 @@ public static class EventReader
                 else reader.Skip();
             }
             // The response's own error wins over a top-level one, wherever each stands.
-            else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: responseRead); }
+            else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: summary.Response is not null); }
             else if (reader.ValueTextEquals("response"u8))
             {
                 reader.Read();
                 var start = (int)reader.TokenStartIndex;
                 ReadResponse(ref reader, summary);
                 summary.Response = start..(int)reader.BytesConsumed;
-                responseRead = true;
             }
             else { reader.Read(); reader.Skip(); }
         }
