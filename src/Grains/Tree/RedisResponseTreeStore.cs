@@ -10,7 +10,7 @@ namespace CodexLb.Grains.Tree;
 /// share a Redis Cluster slot through the hash tag <c>{tenant}</c>, which lets the scripts walk parent links server-side:
 /// <list type="bullet">
 /// <item><c>{prefix}{tenant}:n:{id}</c> node hash: c conversation, p parent ("" = root), n item count, h chain (16 hex),
-/// i items (<see cref="NodeItemsCodec"/>), s "1" when synthetic, r unix seconds of the last refresh of its whole path,
+/// i items (<see cref="NodeItemsCodec"/>, compressed from <see cref="StateOptions.CompressItemsAbove"/> bytes), s "1" when synthetic, r unix seconds of the last refresh of its whole path,
 /// o the response envelope and k its output count (<see cref="ResponseNode.Response"/>), read only by retrieve, d its output
 /// item ids joined by "\n" (<see cref="ResponseNode.OutputIds"/>, only when the client stores its responses).</item>
 /// <item><c>{prefix}{tenant}:x:{id}</c> tombstone "1": the id was issued here (outlives the node by ExpiredMemory); "d" once
@@ -202,6 +202,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         """);
 
     private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
+    private readonly int _compressItemsAbove = options.Value.CompressItemsAbove;
 
     public async Task<ConversationHead> ClaimAsync(string conversationKey, CancellationToken cancellationToken)
     {
@@ -227,7 +228,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             : [HeadKey(node.ConversationKey), b + "n:" + node.Id, b + "x:" + node.Id, b + "h:" + chain, b + "n:" + parent];
         RedisValue[] args =
         [
-            b, epoch, node.Id, parent, node.ConversationKey, node.ItemCount, chain, NodeItemsCodec.Encode(node.Added),
+            b, epoch, node.Id, parent, node.ConversationKey, node.ItemCount, chain, NodeItemsCodec.Encode(node.Added, _compressItemsAbove),
             node.Synthetic ? "1" : "0", Ms(_ttls.Node), Ms(_ttls.Tombstone), Ms(_ttls.Slack), MaxDepth,
             node.Response ?? RedisValue.EmptyString, node.OutputCount,
             node.OutputIds is { Count: > 0 } ids ? string.Join('\n', ids) : RedisValue.EmptyString,

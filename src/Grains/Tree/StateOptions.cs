@@ -21,12 +21,20 @@ public sealed class StateOptions
     /// its base back, one store read. Keeps memory per idle conversation small however long its context.
     /// </summary>
     public TimeSpan IdleRelease { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The Redis store keeps a node's items Brotli-compressed when they come to at least this many bytes (0: never).
+    /// A Codex context of source and logs shrinks ~3.5x. Silos of a version before compression cannot read compressed
+    /// nodes: set 0 while such silos are still running, as in a rolling upgrade from one.
+    /// </summary>
+    public int CompressItemsAbove { get; set; } = 1024;
 }
 
 public sealed class StateOptionsValidator : IValidateOptions<StateOptions>
 {
     public ValidateOptionsResult Validate(string? name, StateOptions options) =>
         options.Retention < TimeSpan.FromSeconds(1) || options.ExpiredMemory < TimeSpan.Zero || options.IdleRelease < TimeSpan.FromMilliseconds(100)
-            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second, ExpiredMemory not negative and IdleRelease at least 100 ms.")
+            || options.CompressItemsAbove < 0
+            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second, ExpiredMemory not negative, IdleRelease at least 100 ms and CompressItemsAbove not negative.")
             : ValidateOptionsResult.Success;
 }

@@ -197,6 +197,34 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         Assert.True(await Db.KeyTimeToLiveAsync(NodeKey("n0")) > before + TimeSpan.FromMilliseconds(900));
     }
 
+    [Fact]
+    public async Task A_large_context_is_kept_compressed_and_nodes_written_plain_before_compression_still_load()
+    {
+        var conv = Conv("compressed");
+        var context = NodeItemsCodecTests.CodexLikeItems(50);
+        var plainLength = NodeItemsCodec.EncodedLength(context);
+        var root = Node("big", null, conv, context);
+        var epoch = await WriteAsync(conv, root);
+
+        var stored = (long)await Db.ExecuteAsync("HSTRLEN", NodeKey("big"), "i");
+        Assert.True(stored < plainLength / 2, $"{plainLength} bytes of items took {stored} in Redis");
+        var child = Node("after", "big", conv, Text("""{"type":"message","content":"next"}"""));
+        Assert.True(await Store.AppendAsync(epoch, child, CancellationToken.None));
+        AssertPath([child, root], await Load("after"));
+
+        // A silo without compression wrote this path; a silo with it reads it, and continues it compressed.
+        var prefix = $"test:{Guid.NewGuid():N}:";
+        var plain = new RedisResponseTreeStore(server.Redis, prefix, MsOptions.Create(new StateOptions { CompressItemsAbove = 0 }));
+        var old = Node("old", null, conv, context);
+        Assert.True(await plain.AppendAsync((await plain.ClaimAsync(conv, CancellationToken.None)).Epoch, old, CancellationToken.None));
+        Assert.Equal(plainLength, (long)await Db.ExecuteAsync("HSTRLEN", NodeKey("old", prefix), "i"));
+        var current = new RedisResponseTreeStore(server.Redis, prefix, MsOptions.Create(new StateOptions()));
+        var next = Node("new", "old", conv, context);
+        Assert.True(await current.AppendAsync((await current.ClaimAsync(conv, CancellationToken.None)).Epoch, next, CancellationToken.None));
+        AssertPath([next, old], await current.LoadPathAsync(TenantA, "new", CancellationToken.None));
+        Assert.True((long)await Db.ExecuteAsync("HSTRLEN", NodeKey("new", prefix), "i") < plainLength / 2);
+    }
+
     /// <summary>Writes the server has executed so far (scripts' own calls included), from <c>INFO commandstats</c>.</summary>
     private Task<long> WriteCallsAsync() => CallsAsync("cmdstat_pexpire", "cmdstat_set", "cmdstat_hset", "cmdstat_del", "cmdstat_expire", "cmdstat_psetex");
 
