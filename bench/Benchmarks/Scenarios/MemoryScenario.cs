@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using System.Runtime;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.UpstreamSimulator;
+using StackExchange.Redis;
 
 namespace CodexLb.Benchmarks.Scenarios;
 
@@ -47,12 +48,16 @@ public static class MemoryScenario
         await TurnsAsync(client, product, $"mem-warm-{tag}", 50, contextKb, null);
         await TurnsAsync(client, product, $"mem-warm-{tag}", 50, contextKb, null);
         await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // the warm-up's own caches and sockets go first
+        using var redisAdmin = await ConnectionMultiplexer.ConnectAsync($"{redis.Endpoint},allowAdmin=true");
+        var redisServer = redisAdmin.GetServer(redisAdmin.GetEndPoints()[0]);
+        var redisBefore = await RedisUsedMemoryAsync(redisServer);
         var before = Measure();
         Log.Progress($"memory: {k:N0} conversations, one turn each with a {contextKb} KB context");
         var anchors = new string?[k];
         var created = Stopwatch.StartNew();
         await TurnsAsync(client, product, $"mem-{tag}", k, contextKb, anchors);
         var active = Measure();
+        var redisAfter = await RedisUsedMemoryAsync(redisServer);
         Log.Progress($"memory: turns done in {created.Elapsed.TotalSeconds:N0} s; waiting for the idle release ({IdleRelease.TotalSeconds:N0} s)");
         await Task.Delay(IdleRelease + TimeSpan.FromSeconds(3));
         var released = Measure();
@@ -96,6 +101,10 @@ public static class MemoryScenario
                  $"{(perReleased <= 64 ? "MET" : "MISSED")} / {(perIdle <= 64 ? "MET" : "MISSED")}; RSS {rssIdle:N1} KB -> {(rssIdle <= 64 ? "MET" : "MISSED")}, " +
                  $"after an aggressive GC {trimmedIdle:N1} KB -> {(trimmedIdle <= 64 ? "MET" : "MISSED")}.");
 
+        var plainItems = Context("sample", contextKb).Sum(item => 4L + item.Length);
+        Log.Note($"Redis used_memory grew {Kb(redisAfter - redisBefore)}: {(redisAfter - redisBefore) / 1024.0 / k:N1} KB per conversation, whose " +
+                 $"items come to {plainItems / 1024.0:N1} KB plain (CodexLb:State:CompressItemsAbove " +
+                 $"{Environment.GetEnvironmentVariable("CodexLb__State__CompressItemsAbove") ?? "at its default"}).");
         Log.Note($"Idle CPU of this process (the product, and the benchmark's client doing nothing), {IdleWindow.TotalSeconds:N0} s each: " +
                  $"{cpuOpen * 1000:N1} ms/s with the {k:N0} conversations active and {openAfterRelease} upstream sockets open " +
                  $"({cpuOpen * 1e6 / k:N1} µs per conversation per second), {cpuClosed * 1000:N1} ms/s once the sockets closed " +
@@ -139,13 +148,20 @@ public static class MemoryScenario
         if (errors > 0) Log.Note($"WARNING: {errors} of {count} turns failed");
     }
 
-    /// <summary>A Codex-like context: a user prompt naming the session, then tool outputs and messages of ~4 KB each.</summary>
+    /// <summary>
+    /// A Codex-like context: a user prompt naming the session, then tool outputs (files read) and messages of ~4 KB each,
+    /// their text quoted from <see cref="SourceCorpus"/> at places the session and item pick.
+    /// </summary>
     private static IEnumerable<byte[]> Context(string session, int contextKb)
     {
         yield return Bodies.Message("user", $"session {session}: look at the repository and fix the failing test");
-        var filler = new string('x', ItemBytes - 200);
+        var seed = unchecked((long)0xCBF29CE484222325UL); // FNV-1a of the session: its own places in the corpus
+        foreach (var c in session) seed = unchecked((seed ^ c) * 0x100000001B3L);
         for (var i = 0; i < contextKb * 1024 / ItemBytes; i++)
-            yield return i % 2 == 0 ? Bodies.FunctionOutput($"call_{i}", $"output {i} of {session}: {filler}") : Bodies.Message("user", $"note {i}: {filler}");
+        {
+            var text = SourceCorpus.Slice(seed + i, ItemBytes - 200);
+            yield return i % 2 == 0 ? Bodies.FunctionOutput($"call_{i}", text) : Bodies.Message("user", $"note {i}: {text}");
+        }
     }
 
     /// <summary>One warm turn (one new message after each session's anchor) per sample session, one at a time; the anchors move on.</summary>
@@ -173,6 +189,13 @@ public static class MemoryScenario
         var cpu = CpuTime.Now();
         await Task.Delay(IdleWindow);
         return (CpuTime.Now() - cpu) / IdleWindow.TotalSeconds;
+    }
+
+    private static async Task<long> RedisUsedMemoryAsync(IServer server)
+    {
+        var info = (string)(await server.ExecuteAsync("INFO", "memory"))!;
+        var line = info.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("used_memory:", StringComparison.Ordinal));
+        return long.Parse(line["used_memory:".Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static Sample Measure()
