@@ -125,7 +125,7 @@ public static class MemoryScenario
     /// </summary>
     private static async Task TurnsAsync(TurnClient client, Product product, string prefix, int count, int contextKb, string?[]? anchors)
     {
-        var errors = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
         var next = -1;
         await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => Task.Run(async () =>
         {
@@ -136,17 +136,23 @@ public static class MemoryScenario
                 try
                 {
                     var timing = await client.PostAsync(product.GatewayResponses, Bodies.Create(Context($"{prefix}-{i}", contextKb)), $"{prefix}-{i}", capture);
-                    if (!timing.Completed) { Interlocked.Increment(ref errors); continue; }
+                    if (!timing.Completed) { failures.Add(FailureOf(timing.Status, capture)); continue; }
                     if (anchors is not null) anchors[i] = Bodies.CompletedResponseId(capture.GetBuffer().AsSpan(0, (int)capture.Length));
                 }
                 catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
                 {
-                    Interlocked.Increment(ref errors);
+                    failures.Add(ex.GetType().Name + ": " + ex.Message);
                 }
             }
         })));
-        if (errors > 0) Log.Note($"WARNING: {errors} of {count} turns failed");
+        if (failures.IsEmpty) return;
+        Log.Note($"WARNING: {failures.Count} of {count} turns failed:");
+        foreach (var group in failures.GroupBy(f => f).OrderByDescending(g => g.Count())) Log.Note($"  {group.Count()} x {group.Key}");
     }
+
+    /// <summary>A failed turn's status and the code its answer gave (an error's or a response.failed's), not its text.</summary>
+    private static string FailureOf(int status, MemoryStream capture) =>
+        $"HTTP {status}, code {Bodies.ErrorCode(capture.GetBuffer().AsSpan(0, (int)capture.Length)) ?? "(none: no completed event)"}";
 
     /// <summary>
     /// A Codex-like context: a user prompt naming the session, then tool outputs (files read) and messages of ~4 KB each,

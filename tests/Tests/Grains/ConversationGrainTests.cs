@@ -81,6 +81,9 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
         Assert.Equal(3, resend.InputItemCount); // q1, its answer, q2: the grain rebuilt the context itself
         var third = await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q3")], previousResponseId: second.ResponseId()));
         Assert.True(Upstream(third.ResponseId()).IsDelta);
+
+        // The idle check stops with the socket it watched and starts again with the next one: this one closes too.
+        await WaitUntilAsync(async () => !(await grain.GetStats()).SocketOpen, TimeSpan.FromSeconds(15));
     }
 
     [Fact]
