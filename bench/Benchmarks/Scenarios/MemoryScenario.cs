@@ -55,10 +55,15 @@ public static class MemoryScenario
         Log.Progress($"memory: {k:N0} conversations, one turn each with a {contextKb} KB context");
         var anchors = new string?[k];
         var created = Stopwatch.StartNew();
-        await TurnsAsync(client, product, $"mem-{tag}", k, contextKb, anchors);
+        string collections;
+        await using (var gc = new GcWatch())
+        {
+            await TurnsAsync(client, product, $"mem-{tag}", k, contextKb, anchors);
+            collections = gc.Summary();
+        }
         var active = Measure();
         var redisAfter = await RedisUsedMemoryAsync(redisServer);
-        Log.Progress($"memory: turns done in {created.Elapsed.TotalSeconds:N0} s; waiting for the idle release ({IdleRelease.TotalSeconds:N0} s)");
+        Log.Progress($"memory: turns done in {created.Elapsed.TotalSeconds:N0} s ({collections}); waiting for the idle release ({IdleRelease.TotalSeconds:N0} s)");
         await Task.Delay(IdleRelease + TimeSpan.FromSeconds(3));
         var released = Measure();
         var openAfterRelease = await OpenUpstreamConnectionsAsync(product);
