@@ -24,10 +24,12 @@ public static class SourceCorpus
         var assembly = Assembly.GetExecutingAssembly();
         var names = assembly.GetManifestResourceNames().Where(n => n.StartsWith("corpus/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).ToArray();
         if (names.Length == 0) throw new InvalidOperationException("the benchmark was built without its embedded corpus");
+        // The simulator's own sources and docs spell its in-band fault directives ("[sim:close-after=3]"): quoted in a
+        // user message, one would make the simulator drop that turn's connection.
         return string.Concat(names.Select(name =>
         {
             using var reader = new StreamReader(assembly.GetManifestResourceStream(name)!);
             return $"$ cat {name["corpus/".Length..]}\n{reader.ReadToEnd()}\n";
-        }));
+        })).Replace("[sim:", "[sim-", StringComparison.Ordinal);
     }
 }
