@@ -533,6 +533,12 @@ public static class FloorScenario
     {
         Setting At(int c, int work) => settings.First(s => s.Concurrency == c && s.WorkMs == work);
         void Line(bool pass, string goal, string figures) => Log.Note($"- [{(pass ? "PASS" : "MISS")}] {path}: {goal}: {figures}");
+        // An added p99 below zero: direct's own tail was longer than the proxied path's in this run, so the run cannot
+        // tell whether the goal holds (one such run read -2.2 ms for the bridge against YARP's +1.3 ms).
+        void P99Line(PathMeasures bridge, PathMeasures yarp, double factor, string goal) =>
+            Log.Note(bridge.AddedP99 < 0
+                ? $"- [NOISE] {path}: {goal}: {AddedP99(bridge, yarp)}; direct's own p99 exceeded this path's: not judged"
+                : $"- [{(bridge.AddedP99 <= factor * Math.Max(yarp.AddedP99, 0) ? "PASS" : "MISS")}] {path}: {goal}: {AddedP99(bridge, yarp)}");
 
         var cpu = settings.Select(s => (s.Name, Ratio(Measures(tallies, s, path).Cpu, Measures(tallies, s, Yarp).Cpu))).ToList();
         Line(cpu.All(c => c.Item2 <= 2), "CPU per turn <= 2x YARP's (every setting)", string.Join(", ", cpu.Select(c => $"{c.Item2:N1}x at {c.Name}")));
@@ -541,10 +547,10 @@ public static class FloorScenario
         Line(c1.All(c => c.AddedP50 <= 1000), "added p50 (last event) at c=1 <= 1 ms", string.Join(", ", c1.Select(c => $"{c.AddedP50 / 1000:N2} ms at {c.Name}")));
 
         var (b20, y20) = (Measures(tallies, At(1, 20), path), Measures(tallies, At(1, 20), Yarp));
-        Line(b20.AddedP99 <= 1.5 * Math.Max(y20.AddedP99, 0), "added p99 (last event) at c=1, 20 ms work <= 1.5x YARP's", AddedP99(b20, y20));
+        P99Line(b20, y20, 1.5, "added p99 (last event) at c=1, 20 ms work <= 1.5x YARP's");
 
         var (b64, y64) = (Measures(tallies, At(64, 0), path), Measures(tallies, At(64, 0), Yarp));
-        Line(b64.AddedP99 <= 2 * Math.Max(y64.AddedP99, 0), "added p99 (last event) at c=64 <= 2x YARP's", AddedP99(b64, y64));
+        P99Line(b64, y64, 2, "added p99 (last event) at c=64 <= 2x YARP's");
 
         var (b256, y256) = (Measures(tallies, At(256, 20), path), Measures(tallies, At(256, 20), Yarp));
         Line(b256.TurnsPerSecond >= 0.7 * y256.TurnsPerSecond, "turns/s at c=256 (20 ms work) >= 0.7x YARP's",
