@@ -97,12 +97,14 @@ public sealed partial class ConversationGrain
             }
             var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
             var items = delta ? plan.NewItems : FullSendItems(plan, providerStores: store != false);
-            var frame = ResponseCreateFrame.Build(request.Settings, delta ? plan.AnchorResponseId : null, items, store);
+            int frameLength;
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
                 sink.Sent = true;
-                await socket.SendAsync(frame, cancellationToken);
+                using var frame = ResponseCreateFrame.Rent(request.Settings, delta ? plan.AnchorResponseId : null, items, store);
+                frameLength = frame.Length;
+                await socket.SendAsync(frame.Memory, cancellationToken); // the socket has copied (and masked) it when this completes
             }
             catch (WebSocketException)
             {
@@ -111,7 +113,7 @@ public sealed partial class ConversationGrain
                 sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
                 return;
             }
-            CountSend(turn, delta, frame.Length, delta ? plan.NewCount : items.Count);
+            CountSend(turn, delta, frameLength, delta ? plan.NewCount : items.Count);
             if (request.Generate) turn.Generations++;
 
             UpstreamEvent? first;

@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.Text.Json;
 
 namespace CodexLb.Grains.Upstream;
@@ -12,26 +14,50 @@ public static class ResponseCreateFrame
     /// <remarks>Sized exactly and written once: no growing buffer, no copy of the finished frame.</remarks>
     public static byte[] Build(ReadOnlySpan<byte> settings, string? previousResponseId, IReadOnlyList<byte[]> items, bool? store = false)
     {
-        var anchor = previousResponseId is null ? default : JsonEncodedText.Encode(previousResponseId).EncodedUtf8Bytes;
-        var storeField = store switch { true => "\"store\":true,"u8, false => "\"store\":false,"u8, null => default };
-        var size = Head.Length + (settings.IsEmpty ? 0 : settings.Length + 1) + storeField.Length
-                   + (previousResponseId is null ? 0 : AnchorName.Length + anchor.Length + 3) + InputOpen.Length + End.Length;
-        for (var i = 0; i < items.Count; i++) size += items[i].Length + (i > 0 ? 1 : 0);
+        var anchor = Anchor(previousResponseId);
+        var frame = new byte[Size(settings, anchor, items, store)];
+        Write(frame, settings, anchor, items, store);
+        return frame;
+    }
 
-        var frame = new byte[size];
-        var rest = frame.AsSpan();
+    /// <summary>
+    /// The frame in memory rented from the shared pool, returned when the result is disposed (once it was sent): a full
+    /// send of a long context is no large-object array per turn.
+    /// </summary>
+    public static RentedFrame Rent(ReadOnlySpan<byte> settings, string? previousResponseId, IReadOnlyList<byte[]> items, bool? store = false)
+    {
+        var anchor = Anchor(previousResponseId);
+        var size = Size(settings, anchor, items, store);
+        var buffer = ArrayPool<byte>.Shared.Rent(size);
+        Write(buffer.AsSpan(0, size), settings, anchor, items, store);
+        return new RentedFrame(buffer, size);
+    }
+
+    private static JsonEncodedText? Anchor(string? previousResponseId) => previousResponseId is null ? null : JsonEncodedText.Encode(previousResponseId);
+
+    private static int Size(ReadOnlySpan<byte> settings, JsonEncodedText? anchor, IReadOnlyList<byte[]> items, bool? store)
+    {
+        var size = Head.Length + (settings.IsEmpty ? 0 : settings.Length + 1) + StoreField(store).Length
+                   + (anchor is { } a ? AnchorName.Length + a.EncodedUtf8Bytes.Length + 3 : 0)
+                   + InputOpen.Length + End.Length;
+        for (var i = 0; i < items.Count; i++) size += items[i].Length + (i > 0 ? 1 : 0);
+        return size;
+    }
+
+    private static void Write(Span<byte> rest, ReadOnlySpan<byte> settings, JsonEncodedText? anchor, IReadOnlyList<byte[]> items, bool? store)
+    {
         Put(ref rest, Head);
         if (!settings.IsEmpty)
         {
             Put(ref rest, settings);
             Put(ref rest, ","u8);
         }
-        Put(ref rest, storeField);
-        if (previousResponseId is not null)
+        Put(ref rest, StoreField(store));
+        if (anchor is { } a)
         {
             Put(ref rest, AnchorName);
             Put(ref rest, "\""u8);
-            Put(ref rest, anchor);
+            Put(ref rest, a.EncodedUtf8Bytes);
             Put(ref rest, "\","u8);
         }
         Put(ref rest, InputOpen);
@@ -41,8 +67,10 @@ public static class ResponseCreateFrame
             Put(ref rest, items[i]);
         }
         Put(ref rest, End);
-        return frame;
+        Debug.Assert(rest.IsEmpty, "the frame is sized exactly");
     }
+
+    private static ReadOnlySpan<byte> StoreField(bool? store) => store switch { true => "\"store\":true,"u8, false => "\"store\":false,"u8, null => default };
 
     private static ReadOnlySpan<byte> Head => "{\"type\":\"response.create\","u8;
     private static ReadOnlySpan<byte> AnchorName => "\"previous_response_id\":"u8;
@@ -55,4 +83,14 @@ public static class ResponseCreateFrame
         bytes.CopyTo(rest);
         rest = rest[bytes.Length..];
     }
+}
+
+/// <summary>A <see cref="ResponseCreateFrame"/> in a rented buffer; disposing it returns the buffer (once: use it with <c>using</c>).</summary>
+public readonly struct RentedFrame(byte[] buffer, int length) : IDisposable
+{
+    public ReadOnlyMemory<byte> Memory => buffer.AsMemory(0, length);
+
+    public int Length => length;
+
+    public void Dispose() => ArrayPool<byte>.Shared.Return(buffer);
 }

@@ -36,4 +36,18 @@ public sealed class ResponseCreateFrameTests
         Assert.Equal(0, frame.GetProperty("input").GetArrayLength());
         Assert.Equal("resp_1", frame.GetProperty("previous_response_id").GetString());
     }
+
+    [Theory]
+    [InlineData("resp_\"quoted\\back<slash>é", false)]
+    [InlineData(null, null)]
+    public void A_rented_frame_holds_the_same_bytes_as_a_built_one(string? anchor, bool? store)
+    {
+        var settings = Encoding.UTF8.GetBytes("\"model\":\"gpt-5.5\"");
+        var big = Encoding.UTF8.GetBytes($$"""{"type":"function_call_output","call_id":"c","output":"{{new string('y', 200_000)}}"}""");
+
+        using var rented = ResponseCreateFrame.Rent(settings, anchor, [.. Items, big], store);
+
+        Assert.Equal(ResponseCreateFrame.Build(settings, anchor, [.. Items, big], store), rented.Memory.ToArray());
+        Assert.Equal(rented.Memory.Length, rented.Length);
+    }
 }
