@@ -19,7 +19,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
     public Task HandleAsync(HttpContext context) => turns.RunAsync(context, "chat", Parse, static chat => chat.Responses,
         (chat, turn) => chat.Stream ? StreamAsync(chat, turn) : RespondAsync(turn));
 
-    private static (ChatCompletionRequest?, OpenAIError?) Parse(byte[] body) =>
+    private static (ChatCompletionRequest?, OpenAIError?) Parse(ReadOnlyMemory<byte> body) =>
         ChatRequestTranslator.TryTranslate(body, out var chat, out var error) ? (chat, null) : (null, error);
 
     private async Task RespondAsync(HttpTurn turn)

@@ -4,7 +4,8 @@ namespace CodexLb.Gateway.Endpoints;
 
 /// <summary>
 /// Bytes gathered in memory rented from the shared pool, grown by doubling and returned on dispose: a request body or a
-/// websocket frame is read without a buffer that outlives it, and handed on as one array of exactly its bytes.
+/// websocket frame is read without a buffer that outlives it, and parsed in place (<see cref="Written"/>) or handed on as
+/// one array of exactly its bytes.
 /// </summary>
 public sealed class PooledBytes(int initialCapacity) : IDisposable
 {
@@ -30,6 +31,9 @@ public sealed class PooledBytes(int initialCapacity) : IDisposable
 
     /// <summary>Forgets the bytes, keeping the memory (a frame past the size limit is read on and dropped).</summary>
     public void Clear() => Length = 0;
+
+    /// <summary>The bytes gathered, valid until <see cref="Dispose"/>.</summary>
+    public ReadOnlyMemory<byte> Written => _buffer.AsMemory(0, Length);
 
     public byte[] ToArray() => _buffer.AsSpan(0, Length).ToArray();
 

@@ -6,15 +6,16 @@ using Microsoft.AspNetCore.Http.Features;
 namespace CodexLb.Gateway.Endpoints;
 
 /// <summary>
-/// Reads a request body into one array, refusing it (413) past the configured limit before buffering it all, and
-/// answering a body Kestrel gave up on (too slow: 408, malformed or cut short: 400) with that status.
+/// Reads a request body into rented memory (the caller disposes it once parsed: a long context is no large-object array
+/// per request), refusing it (413) past the configured limit before buffering it all, and answering a body Kestrel gave
+/// up on (too slow: 408, malformed or cut short: 400) with that status.
 /// </summary>
 public static class RequestBody
 {
     /// <summary>The first buffer (pooled): a claimed Content-Length is not trusted with more before the bytes arrive.</summary>
     private const int InitialCapacity = 64 * 1024;
 
-    public static async Task<(byte[]? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    public static async Task<(PooledBytes? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
         if (request.ContentLength > limit) return (null, ProxyErrors.RequestTooLarge(limit));
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)
@@ -23,8 +24,23 @@ public static class RequestBody
         // Every read is consumed whole (copied out), never left examined-but-unconsumed: with a Content-Length body
         // Kestrel cannot reset its connection pipe after such a read, and a client that then closes mid-body makes it
         // log "Reading is already in progress" with a stack trace at Warning (dotnet/aspnetcore#52324), per connection.
-        using var body = new PooledBytes((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
-        var reader = request.BodyReader;
+        var body = new PooledBytes((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
+        try
+        {
+            var (complete, error) = await ReadIntoAsync(request.BodyReader, body, limit, cancellationToken);
+            if (complete) return (body, null);
+            body.Dispose();
+            return (null, error);
+        }
+        catch
+        {
+            body.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<(bool Complete, OpenAIError? Error)> ReadIntoAsync(PipeReader reader, PooledBytes body, long limit, CancellationToken cancellationToken)
+    {
         while (true)
         {
             ReadResult result;
@@ -36,17 +52,17 @@ public static class RequestBody
             {
                 // Kestrel refused the body (too large, too slow, malformed chunking, cut short): the client's fault,
                 // answered with the status Kestrel chose, never a 500 with a stack trace.
-                return (null, GatewayErrors.ForBadRequest(ex, limit));
+                return (false, GatewayErrors.ForBadRequest(ex, limit));
             }
             var buffer = result.Buffer;
             if (body.Length + buffer.Length > limit)
             {
                 reader.AdvanceTo(buffer.End);
-                return (null, ProxyErrors.RequestTooLarge(limit));
+                return (false, ProxyErrors.RequestTooLarge(limit));
             }
             foreach (var segment in buffer) body.Write(segment.Span);
             reader.AdvanceTo(buffer.End);
-            if (result.IsCompleted || result.IsCanceled) return (body.ToArray(), null);
+            if (result.IsCompleted || result.IsCanceled) return (true, null);
         }
     }
 }

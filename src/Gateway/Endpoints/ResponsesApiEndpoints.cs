@@ -59,9 +59,13 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
     private async Task ForwardAsync(HttpContext context, string operation)
     {
         if (await AuthenticateAsync(context) is not { } tenant) return;
-        var (body, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
-        // The create body's checks (UTF-8, lone surrogate escapes, field types): what fails them never reaches the provider.
-        if (error is null) ResponseCreateParser.TryValidateForward(body, out error);
+        var (pooled, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
+        byte[]? body = null;
+        using (pooled)
+        {
+            // The create body's checks (UTF-8, lone surrogate escapes, field types): what fails them never reaches the provider.
+            if (error is null && ResponseCreateParser.TryValidateForward(pooled!.Written.Span, out error)) body = pooled.ToArray(); // sent to the grain
+        }
         if (error is not null)
         {
             await ErrorResults.WriteAsync(context.Response, error);

@@ -30,15 +30,15 @@ public sealed class ResponsesEndpoint(
             : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
             : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage));
 
-    private static (ResponseCreateRequest?, OpenAIError?) Parse(byte[] body) =>
-        ResponseCreateParser.TryParse(body, out var parsed, out var error) ? (parsed, null) : (null, error);
+    private static (ResponseCreateRequest?, OpenAIError?) Parse(ReadOnlyMemory<byte> body) =>
+        ResponseCreateParser.TryParse(body.Span, out var parsed, out var error) ? (parsed, null) : (null, error);
 
     /// <summary>
     /// An HTTP turn up to its first event, the part every API shape served over HTTP shares: drain, authentication, the
     /// body, the caller's <paramref name="parse"/> into the Responses request it runs, routing, dispatch, and the answer
     /// to anything refused before the first byte; then <paramref name="relay"/> answers the client from the turn's events.
     /// </summary>
-    public async Task RunAsync<TRequest>(HttpContext context, string transport, Func<byte[], (TRequest? Request, OpenAIError? Error)> parse,
+    public async Task RunAsync<TRequest>(HttpContext context, string transport, Func<ReadOnlyMemory<byte>, (TRequest? Request, OpenAIError? Error)> parse,
         Func<TRequest, ResponseCreateRequest> responses, Func<TRequest, HttpTurn, Task> relay) where TRequest : class
     {
         var aborted = context.RequestAborted;
@@ -51,7 +51,7 @@ public sealed class ResponsesEndpoint(
 
         var (body, error) = await RequestBody.ReadAsync(context.Request, _options.MaxRequestBodyBytes, aborted);
         TRequest? request = null;
-        if (error is null) (request, error) = parse(body!);
+        using (body) if (error is null) (request, error) = parse(body!.Written); // the parsed request holds copies
         if (error is not null)
         {
             await ErrorResults.WriteAsync(context.Response, error);
