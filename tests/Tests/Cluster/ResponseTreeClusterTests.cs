@@ -229,10 +229,11 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         var first = await PostAsync(gw1, Items.Body([system, q1], stream: false));
         var owner = await cluster.OwnerOfOnlyConversationAsync();
 
-        // Turn 2 streams slowly (18 events 500 ms apart); its 8 KB input makes its node's write recognisable in CLIENT LIST.
+        // Turn 2 streams slowly (18 events 500 ms apart); its 16 KB of random text (which the store's compression cannot
+        // shrink below 8 KB) makes its node's write recognisable in CLIENT LIST.
         var marker = Rx.Marker("persist");
         await cluster.Sim.AddFaultAsync((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(500)) with { TextDeltas = 10 }).WhenTextContains(marker).Times(1));
-        var q2 = Items.Message("user", "q2 " + marker + " " + new string('p', 8000));
+        var q2 = Items.Message("user", "q2 " + marker + " " + Convert.ToBase64String(System.Security.Cryptography.RandomNumberGenerator.GetBytes(12_000)));
         JsonObject Turn2() => Items.Body([q2.DeepClone()], previousResponseId: Rx.ResponseIdOf(first));
         var turn = LiveTurn.Start(gw1, Turn2().ToJsonString(), new Dictionary<string, string>());
         await turn.WaitUntilAsync(t => t.Events.Count >= 1, TimeSpan.FromSeconds(30));
@@ -245,7 +246,7 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         Assert.DoesNotContain(turn.Events, e => e.Type == "response.completed");
 
         // The persist step, made slow and observable: Redis holds every write while the provider completes the turn, so
-        // the owner's write of the node (a script carrying the 8 KB) waits in Redis; the owner dies there.
+        // the owner's write of the node (a script carrying more than 8 KB) waits in Redis; the owner dies there.
         await server.ExecuteAsync("CLIENT", "PAUSE", "60000", "WRITE");
         try
         {
