@@ -202,12 +202,8 @@ public static class MemoryScenario
         return (CpuTime.Now() - cpu) / IdleWindow.TotalSeconds;
     }
 
-    private static async Task<long> RedisUsedMemoryAsync(IServer server)
-    {
-        var info = (string)(await server.ExecuteAsync("INFO", "memory"))!;
-        var line = info.Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("used_memory:", StringComparison.Ordinal));
-        return long.Parse(line["used_memory:".Length..], System.Globalization.CultureInfo.InvariantCulture);
-    }
+    private static async Task<long> RedisUsedMemoryAsync(IServer server) =>
+        long.Parse((await RedisInfo.FieldsAsync(server, "memory"))["used_memory"], System.Globalization.CultureInfo.InvariantCulture);
 
     private static Sample Measure()
     {

@@ -280,7 +280,7 @@ public static class StateScenario
         public static async Task<RedisSnapshot> TakeAsync(IServer server)
         {
             var commands = new Dictionary<string, CommandStat>();
-            foreach (var line in Lines((string)(await server.ExecuteAsync("INFO", "commandstats"))!))
+            foreach (var line in await RedisInfo.LinesAsync(server, "commandstats"))
             {
                 // cmdstat_evalsha:calls=1,usec=2,usec_per_call=2.00,rejected_calls=0,failed_calls=0
                 if (!line.StartsWith("cmdstat_", StringComparison.Ordinal)) continue;
@@ -290,17 +290,10 @@ public static class StateScenario
             }
             var info = new Dictionary<string, string>();
             foreach (var section in new[] { "stats", "memory", "server", "cpu" })
-                foreach (var line in Lines((string)(await server.ExecuteAsync("INFO", section))!))
-                {
-                    var colon = line.IndexOf(':');
-                    if (colon > 0) info[line[..colon]] = line[(colon + 1)..];
-                }
+                foreach (var (name, value) in await RedisInfo.FieldsAsync(server, section)) info[name] = value;
             var keys = (long)await server.ExecuteAsync("DBSIZE");
             return new RedisSnapshot(commands, info, keys);
         }
-
-        private static IEnumerable<string> Lines(string text) =>
-            text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => !l.StartsWith('#'));
     }
 
     /// <summary>Every key (SCAN), grouped by shape, with its TTL and, for a sample, MEMORY USAGE.</summary>
