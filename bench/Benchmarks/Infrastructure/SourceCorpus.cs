@@ -15,8 +15,21 @@ public static class SourceCorpus
     public static string Slice(long seed, int length)
     {
         var text = Text.Value;
-        var start = (int)(unchecked((ulong)seed * 0x9E3779B97F4A7C15UL) % (ulong)(text.Length - length)); // Fibonacci hashing: neighbours land far apart
-        return text.Substring(start, length);
+        return text.Substring((int)(Mix((ulong)seed) % (ulong)(text.Length - length)), length);
+    }
+
+    // SplitMix64's finalizer: neighbouring seeds (a session's items) land at independent places. A multiplication alone
+    // (Fibonacci hashing) put them a fixed stride apart modulo the corpus length, and for some lengths those strides
+    // revisited the same text: a 1 KB longer corpus doubled the contexts' compression ratio (3.3x to 6.7x).
+    private static ulong Mix(ulong z)
+    {
+        unchecked
+        {
+            z += 0x9E3779B97F4A7C15UL;
+            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
+            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
+            return z ^ (z >> 31);
+        }
     }
 
     private static string Load()
