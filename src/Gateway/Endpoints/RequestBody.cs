@@ -25,44 +25,41 @@ public static class RequestBody
         // Kestrel cannot reset its connection pipe after such a read, and a client that then closes mid-body makes it
         // log "Reading is already in progress" with a stack trace at Warning (dotnet/aspnetcore#52324), per connection.
         var body = new PooledBytes((int)Math.Min(request.ContentLength ?? InitialCapacity, InitialCapacity));
+        var handedOver = false;
         try
         {
-            var (complete, error) = await ReadIntoAsync(request.BodyReader, body, limit, cancellationToken);
-            if (complete) return (body, null);
-            body.Dispose();
-            return (null, error);
-        }
-        catch
-        {
-            body.Dispose();
-            throw;
-        }
-    }
-
-    private static async Task<(bool Complete, OpenAIError? Error)> ReadIntoAsync(PipeReader reader, PooledBytes body, long limit, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            ReadResult result;
-            try
+            var reader = request.BodyReader;
+            while (true)
             {
-                result = await reader.ReadAsync(cancellationToken);
-            }
-            catch (BadHttpRequestException ex)
-            {
-                // Kestrel refused the body (too large, too slow, malformed chunking, cut short): the client's fault,
-                // answered with the status Kestrel chose, never a 500 with a stack trace.
-                return (false, GatewayErrors.ForBadRequest(ex, limit));
-            }
-            var buffer = result.Buffer;
-            if (body.Length + buffer.Length > limit)
-            {
+                ReadResult result;
+                try
+                {
+                    result = await reader.ReadAsync(cancellationToken);
+                }
+                catch (BadHttpRequestException ex)
+                {
+                    // Kestrel refused the body (too large, too slow, malformed chunking, cut short): the client's fault,
+                    // answered with the status Kestrel chose, never a 500 with a stack trace.
+                    return (null, GatewayErrors.ForBadRequest(ex, limit));
+                }
+                var buffer = result.Buffer;
+                if (body.Length + buffer.Length > limit)
+                {
+                    reader.AdvanceTo(buffer.End);
+                    return (null, ProxyErrors.RequestTooLarge(limit));
+                }
+                foreach (var segment in buffer) body.Write(segment.Span);
                 reader.AdvanceTo(buffer.End);
-                return (false, ProxyErrors.RequestTooLarge(limit));
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    handedOver = true;
+                    return (body, null);
+                }
             }
-            foreach (var segment in buffer) body.Write(segment.Span);
-            reader.AdvanceTo(buffer.End);
-            if (result.IsCompleted || result.IsCanceled) return (true, null);
+        }
+        finally
+        {
+            if (!handedOver) body.Dispose(); // refused or thrown: the caller gets no body to return
         }
     }
 }
