@@ -5,7 +5,10 @@ namespace CodexLb.Benchmarks.Infrastructure;
 /// <c>previous_response_id</c> of the last answer (over HTTP/SSE or over the Responses websocket). A failed turn leaves
 /// the anchor where it was, so the next turn continues from the last answer that arrived.
 /// </summary>
-public sealed class ChainSession(string id)
+/// <param name="anchored">false: every turn is a new one-message conversation (no <c>previous_response_id</c>), for a
+/// stateless path; the client still builds, captures and reads each turn alike, so its own CPU per turn is the same on
+/// every path and only the proxy differs.</param>
+public sealed class ChainSession(string id, bool anchored = true)
 {
     private readonly MemoryStream _capture = new();
     private string? _previous;
@@ -17,7 +20,8 @@ public sealed class ChainSession(string id)
     public int TextDeltas { get; set; }
 
     public byte[] NextBody() =>
-        Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")], previousResponseId: _previous,
+        Bodies.Create([Bodies.Message("user", $"prompt {++_turn} of session {id}: look at the repository and answer briefly")],
+            previousResponseId: anchored ? _previous : null,
             textDeltas: TextDeltas);
 
     /// <summary>

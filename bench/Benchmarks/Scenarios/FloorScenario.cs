@@ -7,8 +7,9 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// there is a proxy: direct (HTTP/SSE), the bridge over HTTP/SSE, the bridge over its websocket, and YARP's direct
 /// forwarder (bench/YarpFloor). The paths run interleaved, a batch each in turn with the starting path rotated every
 /// round, so drift hits all of them alike. Bridge turns are warm conversation turns: one new user message plus the
-/// previous_response_id of the last answer, on conversations activated during the warm-up. Direct and YARP turns send the
-/// same one-message body (the simulator's HTTP endpoint is stateless). CPU per turn is each process's own, as it reads
+/// previous_response_id of the last answer, on conversations activated during the warm-up. Direct and YARP turns send a
+/// one-message body of the same shape without the anchor (the simulator's HTTP endpoint is stateless), built and read by
+/// the same client code, so the client's CPU per turn differs by path only as the answers do. CPU per turn is each process's own, as it reads
 /// its clock (<see cref="ChildProcess.CpuSecondsAsync"/>); allocations, grain calls and activations are the bridge's
 /// (its /metrics, scraped outside the CPU windows).
 /// </summary>
@@ -128,8 +129,10 @@ public static class FloorScenario
         Log.Progress($"floor: simulator pid {simulator.ProcessId}, bridge pid {bridge.Process.Id}, YARP pid {yarp.Process.Id}, client pid {Environment.ProcessId}");
 
         var tag = Guid.NewGuid().ToString("N")[..8];
-        var direct = Enumerable.Range(0, Sessions).Select(i => new ClientSession($"floor-direct-{tag}-{i}", BodyStyle.Single)).ToArray();
-        var proxied = Enumerable.Range(0, Sessions).Select(i => new ClientSession($"floor-yarp-{tag}-{i}", BodyStyle.Single)).ToArray();
+        // Direct and YARP sessions do the client work a chained one does (a fresh body, the answer captured and its id
+        // read) without sending the anchor: the client shares these 2 cores, so its work per turn must not differ by path.
+        var direct = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-direct-{tag}-{i}", anchored: false)).ToArray();
+        var proxied = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-yarp-{tag}-{i}", anchored: false)).ToArray();
         var chains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-http-{tag}-{i}")).ToArray();
         var wsChains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-ws-{tag}-{i}")).ToArray();
         var sockets = new DirectWebSocket[Sessions];
@@ -239,8 +242,7 @@ public static class FloorScenario
         foreach (var setting in settings)
         {
             concurrency = setting.Concurrency;
-            foreach (var session in direct.Concat(proxied)) session.TextDeltas = setting.TextDeltas;
-            foreach (var session in chains.Concat(wsChains)) session.TextDeltas = setting.TextDeltas;
+            foreach (var session in direct.Concat(proxied).Concat(chains).Concat(wsChains)) session.TextDeltas = setting.TextDeltas;
             // One turn at a time, the upstream's work ends on time: a timer's few ms of lateness would otherwise be most of
             // every path's p99, and the added p99 a difference of two noises (YARP's came out negative).
             await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(setting.WorkMs), precise: setting.Concurrency == 1);
