@@ -26,6 +26,11 @@ public sealed class UpstreamSocket : IAsyncDisposable
     private readonly SemaphoreSlim _ackGate = new(1, 1);
     private volatile bool _closed; // disposed by the bridge
     private int _awaitingAck;
+    private readonly Task _readLoop;
+    private readonly Lazy<Task> _close; // the close handshake, started once by whichever of Evict and DisposeAsync comes first
+
+    /// <summary>How long closing may take: our close frame out, the provider's reply in; then the connection is cut.</summary>
+    internal static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(2);
 
     private readonly TimeProvider _time;
 
@@ -38,7 +43,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
         OpenedAt = LastActivity = time.GetUtcNow();
         Usage = ProviderUsage.FromHeaders(socket.HttpResponseHeaders, OpenedAt);
         socket.HttpResponseHeaders = null; // read once; the dictionary is not needed for the socket's lifetime
-        _ = ReadLoopAsync();
+        _readLoop = ReadLoopAsync();
+        _close = new(CloseAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     /// <summary>The upstream account whose credentials opened this socket (its anchors are that account's).</summary>
@@ -68,17 +74,23 @@ public sealed class UpstreamSocket : IAsyncDisposable
         return this;
     }
 
-    /// <summary>Closed to make room for another conversation's socket (<see cref="UpstreamSocketBudget"/>); thread-safe.</summary>
+    /// <summary>
+    /// Closed to make room for another conversation's socket (<see cref="UpstreamSocketBudget"/>); thread-safe. The close
+    /// handshake runs on its own: the evicting turn does not wait for it, the owner's <see cref="DisposeAsync"/> does.
+    /// </summary>
     public void Evict()
     {
         CloseReason ??= "evicted: the silo's socket budget was spent";
-        _socket.Abort();
+        _ = _close.Value;
     }
 
     /// <summary>An event is already here: the next read completes at once.</summary>
     public bool HasBuffered => _events.Reader.TryPeek(out _);
 
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
+
+    /// <summary>The connection's state: after a close, <see cref="WebSocketState.Closed"/> when both sides said so, else aborted.</summary>
+    internal WebSocketState State => _socket.State;
 
     /// <summary>Opens a socket with one account's credentials (<paramref name="lease"/>: its base URL, token and account id).</summary>
     public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, AccountLease lease, TimeProvider time, CancellationToken cancellationToken)
@@ -220,7 +232,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
-                    CloseReason = $"closed by upstream ({_socket.CloseStatus})";
+                    CloseReason ??= $"closed by upstream ({_socket.CloseStatus})"; // or the reply to our own close
                     break;
                 }
                 var data = buffer.WrittenSpan.ToArray();
@@ -250,22 +262,33 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_closed) return;
         CloseReason ??= "closed by bridge";
+        await _close.Value.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A websocket close as RFC 6455 asks of a client: our close frame, then the provider's reply read by the read loop
+    /// (frames still streaming before it are dropped with the loop's channel), then the connection is cut. Aborting right
+    /// after our frame made the provider see a reset instead of a close. A provider that does not answer within
+    /// <see cref="CloseTimeout"/> is cut off all the same.
+    /// </summary>
+    private async Task CloseAsync()
+    {
+        _closed = true;
+        using var timeout = new CancellationTokenSource(CloseTimeout);
         try
         {
             if (_socket.State == WebSocketState.Open)
             {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
                 await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token).ConfigureAwait(false);
+                await _readLoop.WaitAsync(timeout.Token).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
             // The socket is going away either way.
         }
-        _closed = true;
-        _socket.Abort(); // ends the read loop's pending read (it has no token to cancel)
+        _socket.Abort(); // ends the read loop's pending read if the reply never came (it has no token to cancel)
         _socket.Dispose();
     }
 }

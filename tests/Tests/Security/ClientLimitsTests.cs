@@ -254,8 +254,13 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
             return turn;
         }
         bool IsOpen(string name) => ledger.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy == ConnectionEnd.Open;
-        async Task AssertEvictedAsync(string name) =>
-            await ledger.WaitUntilAsync(l => l.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy != ConnectionEnd.Open, TimeSpan.FromSeconds(30));
+        // Evicted with a close frame (the provider sees a close, not a reset).
+        async Task AssertEvictedAsync(string name)
+        {
+            var ended = await ledger.WaitUntilAsync(l => l.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy != ConnectionEnd.Open,
+                TimeSpan.FromSeconds(30));
+            Assert.Equal(ConnectionEnd.ClientClosed, ended.Connections.Single(x => x.Id == conversations[name].Connection).EndedBy);
+        }
 
         // A, B, C fill the bound (older sockets of this class make room); then A is used again, so B is the least recent.
         await TurnAsync("A", "hello");

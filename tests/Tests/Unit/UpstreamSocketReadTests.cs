@@ -97,4 +97,23 @@ public sealed class UpstreamSocketReadTests
         for (var i = 0; i < 3; i++)
             await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() => socket.SendAsync(Frame("after"), CancellationToken.None));
     }
+
+    [Fact]
+    public async Task Closing_completes_the_close_handshake_with_the_provider_before_the_connection_is_cut()
+    {
+        var (sim, socket) = await ConnectAsync();
+        await using var _ = sim;
+        await socket.SendAsync(Frame("hello"), CancellationToken.None);
+        Assert.Equal(EventTypes.Created, (await socket.ReadFirstAsync(Generous, CancellationToken.None))?.Type);
+        var connection = sim.Ledger.Snapshot().Connections.Single().Id;
+
+        // The answer's unread frames are dropped; the provider's close reply is awaited (the connection is not reset under it).
+        await socket.DisposeAsync();
+
+        Assert.Equal(System.Net.WebSockets.WebSocketState.Closed, socket.State);
+        Assert.Equal("closed by bridge", socket.CloseReason);
+        var ledger = await sim.Ledger.WaitUntilAsync(l => l.Connections.Single(c => c.Id == connection).EndedBy != ConnectionEnd.Open, Generous);
+        Assert.Equal(ConnectionEnd.ClientClosed, ledger.Connections.Single(c => c.Id == connection).EndedBy);
+        await socket.DisposeAsync(); // twice is harmless
+    }
 }
