@@ -60,17 +60,10 @@ public sealed class ResponsesWebSocketEndpoint(
         var pump = PumpAsync(socket, frames.Writer, clientGone);
         try
         {
-            await foreach (var received in frames.Reader.ReadAllAsync(CancellationToken.None)) // ends when the pump does
-            {
-                if (received.Data is null) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), clientGone.Token); continue; }
-                using (drain.Track()) await RunTurnAsync(socket, client, sessionKey, received.Data, context, clientGone.Token);
-                if (drain.IsDraining)
-                {
-                    // Between turns: tell the client to reconnect (to another gateway) instead of holding this one open.
-                    await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, "draining", CancellationToken.None);
-                    return;
-                }
-            }
+            // A frame is a local of AnswerNextAsync only: as a local of this loop it lived in this method's state machine
+            // across the wait for the next frame, so every idle socket held its last frame (WebSocketMemoryTests).
+            while (await frames.Reader.WaitToReadAsync(CancellationToken.None)) // ends when the pump does
+                if (!await AnswerNextAsync(socket, frames.Reader, client, sessionKey, context, clientGone.Token)) return;
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
                 await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
         }
@@ -88,18 +81,27 @@ public sealed class ResponsesWebSocketEndpoint(
     /// <summary>A whole text frame from the client; null data when it exceeded the size limit.</summary>
     private readonly record struct ReceivedFrame(byte[]? Data);
 
+    /// <summary>Answers the next frame: its turn, or an error; false when the gateway drains and the socket was closed for it.</summary>
+    private async Task<bool> AnswerNextAsync(WebSocket socket, ChannelReader<ReceivedFrame> frames, ClientKey client, string sessionKey,
+        HttpContext context, CancellationToken aborted)
+    {
+        if (!frames.TryRead(out var received)) return true;
+        if (received.Data is null) { await SendErrorAsync(socket, ProxyErrors.RequestTooLarge(_options.MaxRequestBodyBytes), aborted); return true; }
+        using (drain.Track()) await RunTurnAsync(socket, client, sessionKey, received.Data, context, aborted);
+        if (!drain.IsDraining) return true;
+        // Between turns: tell the client to reconnect (to another gateway) instead of holding this one open.
+        await socket.CloseOutputAsync(WebSocketCloseStatus.EndpointUnavailable, "draining", CancellationToken.None);
+        return false;
+    }
+
     /// <summary>Reads frames until the client closes or goes away; then the connection counts as gone.</summary>
     private async Task PumpAsync(WebSocket socket, ChannelWriter<ReceivedFrame> frames, CancellationTokenSource clientGone)
     {
         try
         {
-            // Not one condition with both awaits: its frame then lived in the state machine across the next read, so every
-            // idle socket held its last frame (WebSocketMemoryTests). Here the frame is handed over and nothing keeps it.
+            // The frame is handed over inside ReceiveIntoAsync: no local of this loop holds one across the next read.
             while (await frames.WaitToWriteAsync(clientGone.Token))
-            {
-                if (await ReceiveAsync(socket, clientGone.Token) is not { } received) break;
-                await frames.WriteAsync(received, clientGone.Token);
-            }
+                if (!await ReceiveIntoAsync(socket, frames, clientGone.Token)) break;
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
@@ -192,25 +194,25 @@ public sealed class ResponsesWebSocketEndpoint(
     }
 
     /// <summary>
-    /// Reads one whole frame into pooled memory and hands back a copy of exactly its bytes, so a connection holds no
-    /// buffer between frames (however large its last one was): the frame, a frame with no data when it exceeded the size
-    /// limit (the rest is read and dropped), or null when the client closed.
+    /// Reads one whole frame into pooled memory and hands a copy of exactly its bytes to <paramref name="frames"/> (which
+    /// has room), so a connection holds no buffer between frames, however large its last one was. A frame past the size
+    /// limit is read and dropped and handed over with no data. False when the client closed.
     /// </summary>
-    private async Task<ReceivedFrame?> ReceiveAsync(WebSocket socket, CancellationToken aborted)
+    private async Task<bool> ReceiveIntoAsync(WebSocket socket, ChannelWriter<ReceivedFrame> frames, CancellationToken aborted)
     {
         using var frame = new PooledBytes(16 * 1024);
         var tooLarge = false;
         while (true)
         {
             var result = await socket.ReceiveAsync(frame.FreeMemory(), aborted);
-            if (result.MessageType == WebSocketMessageType.Close) return null;
+            if (result.MessageType == WebSocketMessageType.Close) return false;
             if (!tooLarge)
             {
                 frame.Advance(result.Count);
                 tooLarge = frame.Length > _options.MaxRequestBodyBytes;
             }
             if (tooLarge) frame.Clear(); // the rest of a frame past the limit is read and dropped
-            if (result.EndOfMessage) return new ReceivedFrame(tooLarge ? null : frame.ToArray());
+            if (result.EndOfMessage) return frames.TryWrite(new ReceivedFrame(tooLarge ? null : frame.ToArray()));
         }
     }
 
