@@ -11,12 +11,12 @@ namespace CodexLb.Gateway.Health;
 /// moment so load balancers notice, then waits (bounded) for in-flight turns; only then do Kestrel and the silo shut down, which
 /// deactivates the conversations (their state is already persisted per turn) and closes their upstream sockets.
 /// </summary>
-public sealed partial class DrainService(DrainState drain, IEnumerable<IInFlightWork> work, IOptions<GatewayOptions> options, ILogger<DrainService> logger)
+/// <param name="work">every kind of in-flight work, this gateway's <see cref="DrainState"/> (its readiness) among them.</param>
+public sealed partial class DrainService(IEnumerable<IInFlightWork> work, IOptions<GatewayOptions> options, ILogger<DrainService> logger)
     : IHostedLifecycleService
 {
     public async Task StoppingAsync(CancellationToken cancellationToken)
     {
-        drain.BeginDrain();
         foreach (var w in work) w.BeginDrain();
         var o = options.Value;
         LogDraining(logger, o.DrainDelay, o.DrainTimeout);
