@@ -82,7 +82,8 @@ public static class MemoryScenario
         Log.Progress($"memory: waiting for the upstream sockets' idle close ({SocketIdle.TotalSeconds:N0} s)");
         await Task.Delay(SocketIdle + TimeSpan.FromSeconds(12)); // each socket closes IdleTimeout after its last activity
         var idle = Measure();
-        var openAfterIdle = await OpenUpstreamConnectionsAsync(product);
+        var ends = await UpstreamConnectionEndsAsync(product);
+        var openAfterIdle = ends.GetValueOrDefault(ConnectionEnd.Open);
         var cpuClosed = await IdleCpuAsync();
 
         var table = new Table($"memory per conversation (K = {k:N0}, each one completed turn with a {contextKb} KB context; response tree in Redis)",
@@ -114,6 +115,10 @@ public static class MemoryScenario
                  $"{cpuOpen * 1000:N1} ms/s with the {k:N0} conversations active and {openAfterRelease} upstream sockets open " +
                  $"({cpuOpen * 1e6 / k:N1} µs per conversation per second), {cpuClosed * 1000:N1} ms/s once the sockets closed " +
                  $"({cpuClosed * 1e6 / k:N1} µs).");
+
+        // A close the provider can see is ClientClosed; ClientAborted is a connection cut without a close frame.
+        Log.Note("Upstream connections by how they ended (the simulator's ledger, after the idle close): " +
+                 string.Join(", ", ends.OrderBy(e => e.Key).Select(e => $"{e.Key} {e.Value:N0}")) + ".");
 
         var reload = new Table($"the next turn after the release (previous_response_id, the {sample.Length} newest conversations, one at a time; both upstream as deltas on the socket still open)",
             "turn", "p50 µs", "p90 µs", "p99 µs");
@@ -225,12 +230,15 @@ public static class MemoryScenario
         return new Sample(managed, info.HeapSizeBytes, workingSet, privateBytes, process.WorkingSet64);
     }
 
-    private static async Task<int> OpenUpstreamConnectionsAsync(Product product)
+    private static async Task<int> OpenUpstreamConnectionsAsync(Product product) =>
+        (await UpstreamConnectionEndsAsync(product)).GetValueOrDefault(ConnectionEnd.Open);
+
+    private static async Task<Dictionary<ConnectionEnd, int>> UpstreamConnectionEndsAsync(Product product)
     {
         using var http = new HttpClient();
         var root = new Uri(product.SimulatorBaseUrl, "/");
         var snapshot = await http.GetFromJsonAsync(new Uri(root, "_sim/ledger"), SimulatorJsonContext.Default.LedgerSnapshot);
-        return snapshot!.Connections.Count(c => c.EndedBy == ConnectionEnd.Open);
+        return snapshot!.Connections.CountBy(c => c.EndedBy).ToDictionary();
     }
 
     /// <summary>
