@@ -210,13 +210,23 @@ public sealed class UpstreamSocket : IAsyncDisposable
         if (Interlocked.Exchange(ref _awaitingAck, 0) == 1) _ackGate.Release();
     }
 
+    // A frame is copied out of this buffer as soon as it is whole. One grown for a large frame (a long answer's
+    // response.completed repeats all of its output) is let go rather than kept for the socket's lifetime, so an idle
+    // socket holds a small buffer whatever it received before.
+    private const int ReadBufferBytes = 4 * 1024, KeptReadBufferBytes = 16 * 1024;
+    private ArrayBufferWriter<byte> _readBuffer = new(ReadBufferBytes);
+
+    /// <summary>The read loop's buffer as it waits for the next frame: small, unless the frame being read is large.</summary>
+    internal int ReadBufferCapacity => _readBuffer.Capacity;
+
     private async Task ReadLoopAsync()
     {
-        var buffer = new ArrayBufferWriter<byte>(4 * 1024);
         try
         {
             while (true)
             {
+                if (_readBuffer.Capacity > KeptReadBufferBytes) _readBuffer = new(ReadBufferBytes);
+                var buffer = _readBuffer;
                 buffer.ResetWrittenCount();
                 ValueWebSocketReceiveResult result;
                 var waited = false;
@@ -224,7 +234,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
                 {
                     // Without a token, like the send: a token is a registration per frame read, and disposing the
                     // socket (the only way this loop is stopped) ends a pending read anyway.
-                    var receive = _socket.ReceiveAsync(buffer.GetMemory(4 * 1024), CancellationToken.None);
+                    var receive = _socket.ReceiveAsync(buffer.GetMemory(ReadBufferBytes), CancellationToken.None);
                     waited |= !receive.IsCompleted;
                     result = await receive.ConfigureAwait(false);
                     buffer.Advance(result.Count);

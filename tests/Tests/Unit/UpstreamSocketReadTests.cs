@@ -16,9 +16,9 @@ public sealed class UpstreamSocketReadTests
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
-    private static async Task<(UpstreamSimulatorHost Sim, UpstreamSocket Socket)> ConnectAsync()
+    private static async Task<(UpstreamSimulatorHost Sim, UpstreamSocket Socket)> ConnectAsync(SimulatorOptions? simulator = null)
     {
-        var sim = await UpstreamSimulatorHost.StartAsync();
+        var sim = await UpstreamSimulatorHost.StartAsync(simulator);
         var options = new UpstreamOptions { BaseUrl = sim.BaseUrl };
         var socket = await UpstreamSocket.ConnectAsync(options, new AccountLease { Account = "default", Available = true }, TimeProvider.System,
             CancellationToken.None);
@@ -115,5 +115,30 @@ public sealed class UpstreamSocketReadTests
         var ledger = await sim.Ledger.WaitUntilAsync(l => l.Connections.Single(c => c.Id == connection).EndedBy != ConnectionEnd.Open, Generous);
         Assert.Equal(ConnectionEnd.ClientClosed, ledger.Connections.Single(c => c.Id == connection).EndedBy);
         await socket.DisposeAsync(); // twice is harmless
+    }
+
+    [Fact]
+    public async Task After_a_large_frame_the_socket_waits_for_the_next_one_with_a_small_buffer()
+    {
+        // A long answer: its response.completed repeats all of the text, far past the read buffer kept between frames.
+        var (sim, socket) = await ConnectAsync(new SimulatorOptions { TextDeltas = 5_000 });
+        await using var _ = sim;
+        await using var __ = socket;
+        await socket.SendAsync(Frame("a long answer"), CancellationToken.None);
+        UpstreamEvent? last = null;
+        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
+        {
+            last = e;
+            if (EventTypes.IsTerminal(e.Type)) break;
+        }
+        Assert.Equal(EventTypes.Completed, last?.Type);
+        var completed = last!.Value.Data.Length;
+        Assert.True(completed > 16 * 1024, $"the completed frame was only {completed} bytes");
+
+        // The read loop lets the grown buffer go before it waits again: an idle socket does not keep its largest frame.
+        var deadline = DateTime.UtcNow + Generous;
+        while (socket.ReadBufferCapacity > 16 * 1024 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(socket.ReadBufferCapacity <= 16 * 1024, $"an idle socket kept a {socket.ReadBufferCapacity}-byte read buffer");
+        Assert.True(socket.IsOpen);
     }
 }
