@@ -65,14 +65,14 @@ public sealed partial class ConversationGrain
             if (await AccountGrain(from).CredentialsRefused() && !attempts.RefreshTried)
             {
                 attempts.RefreshTried = true;
-                await DropSocketAsync();
+                DropSocket();
                 return null;
             }
         }
         else if (failure is not null) await AccountGrain(from).Report(failure.ToReport());
         attempts.Tried.Add(from);
         attempts.RetryAfterSeconds = Sooner(attempts.RetryAfterSeconds, retryAfter);
-        await DropSocketAsync();
+        DropSocket();
         if (attempts.Tried.Count >= poolOptions.Value.MaxAttempts)
             return failure is { Event: not AccountEvent.AuthFailed, ClientError: var limited } && attempts.RetryAfterSeconds is { } soonest
                 ? limited with { RetryAfterSeconds = Math.Max(1, soonest) } // the soonest any tried account serves again

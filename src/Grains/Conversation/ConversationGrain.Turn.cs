@@ -108,7 +108,7 @@ public sealed partial class ConversationGrain
             }
             catch (WebSocketException)
             {
-                await DropSocketAsync();
+                DropSocket();
                 if (!replayed) { replayed = true; CountReplay(turn); continue; }
                 sink.Reject(ProxyErrors.UpstreamUnavailable("send failed"));
                 return;
@@ -123,7 +123,7 @@ public sealed partial class ConversationGrain
             }
             catch (TimeoutException)
             {
-                await DropSocketAsync();
+                DropSocket();
                 sink.Reject(ProxyErrors.UpstreamTimeout());
                 return;
             }
@@ -132,7 +132,7 @@ public sealed partial class ConversationGrain
             {
                 // Lost before the provider acknowledged: nothing reached the client, so replay once on a fresh socket.
                 LogSocketLost(logger, Key, socket.CloseReason);
-                await DropSocketAsync();
+                DropSocket();
                 if (!replayed) { replayed = true; CountReplay(turn); continue; }
                 sink.Reject(ProxyErrors.UpstreamUnavailable(socket.CloseReason ?? "connection lost"));
                 return;
@@ -152,7 +152,7 @@ public sealed partial class ConversationGrain
                 if (error.ErrorCode == UpstreamErrors.ConnectionLimitReached && !replayed)
                 {
                     // The provider retired this socket (its 60-minute limit): the socket's fault, not the client's.
-                    await DropSocketAsync();
+                    DropSocket();
                     replayed = true;
                     CountReplay(turn);
                     continue;
@@ -221,7 +221,7 @@ public sealed partial class ConversationGrain
             LogFenced(logger, Key);
             BridgeMetrics.FencedWrites.Add(1);
             sink.Fail(ProxyErrors.UpstreamUnavailable("the conversation moved to another owner"), node.Id);
-            await DropSocketAsync();
+            DropSocket();
             Retire(sink);
         }
         catch (Exception ex)
@@ -287,7 +287,7 @@ public sealed partial class ConversationGrain
                 case EventTypes.Error:
                     ReportLateAccountFailure(socket, current);
                     // The provider may still send frames of the failed response: this socket carries no further turn.
-                    await DropSocketAsync();
+                    DropSocket();
                     sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);
                     return;
             }
@@ -306,7 +306,7 @@ public sealed partial class ConversationGrain
             {
                 // Bytes already reached the client: never replay; end the stream retryably. The conversation stays valid.
                 LogSocketLost(logger, Key, socket.CloseReason);
-                await DropSocketAsync();
+                DropSocket();
                 sink.Fail(ProxyErrors.StreamIncomplete(), responseId);
                 return;
             }
@@ -321,7 +321,7 @@ public sealed partial class ConversationGrain
         if (summary.ResponseId is not { } responseId || (createdId is not null && responseId != createdId))
         {
             // Not the response this turn created: the socket's frames can no longer be trusted to belong to anyone.
-            await DropSocketAsync();
+            DropSocket();
             sink.Fail(ProxyErrors.StreamIncomplete(), createdId);
             return;
         }

@@ -37,6 +37,7 @@ public sealed partial class ConversationGrain(
     private ConversationTree _tree = null!;
     private UpstreamSocket? _socket;
     private IGrainTimer? _socketIdleTimer; // while _socket is set
+    private Task _socketsClosing = Task.CompletedTask; // dropped sockets finishing their close handshake; deactivation awaits them
     private long _epoch;
     private int _persistedTurns;
     private readonly Queue<TurnRecord> _recentTurns = new(); // grows with use (an idle conversation of one turn holds one), never past the limit
@@ -72,7 +73,8 @@ public sealed partial class ConversationGrain(
     /// Running turns are cancelled and awaited: Orleans drops a deactivating grain's enumerations, so no client can receive
     /// the rest of a turn, and stopping the provider at once beats paying for an answer nobody gets (the gateway re-dispatches
     /// and answers retryably). A graceful silo stop drains its turns before grains deactivate, so this is the rare path. A
-    /// connect in flight is cancelled with its turn: no socket outlives the grain.
+    /// connect in flight is cancelled with its turn, and dropped sockets finish their close handshakes: no socket outlives the
+    /// grain.
     /// </summary>
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
@@ -83,7 +85,9 @@ public sealed partial class ConversationGrain(
         await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
-        await DropSocketAsync();
+        DropSocket();
+        await _socketsClosing.WaitAsync(cancellationToken)
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         if (_account is not null && !_accountsGone) await Pool.Release(Key); // one-way: this conversation no longer loads its account
     }
 
@@ -294,7 +298,7 @@ public sealed partial class ConversationGrain(
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
             // The client went away (or the grain is deactivating): the provider was told to stop by closing the socket.
-            if (turn.Sent) await DropSocketAsync();
+            if (turn.Sent) DropSocket();
             if (turn.CancelRequested) turn.Fail(ProxyErrors.ResponseCancelled(), turn.ResponseId);
             else turn.Cancelled();
         }
@@ -364,7 +368,7 @@ public sealed partial class ConversationGrain(
     private async Task<UpstreamSocket> EnsureSocketAsync(CancellationToken cancellationToken)
     {
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open.MarkBusy();
-        await DropSocketAsync();
+        DropSocket();
         var lease = await LeaseAsync(); // the conversation's account: one grain call per connect, never per turn
         if (!socketBudget.TryReserve()) throw new UpstreamCapacityException();
         UpstreamSocket socket;
@@ -391,14 +395,19 @@ public sealed partial class ConversationGrain(
         {
             // The grain is going away (or the client did) while the handshake completed: closed the one way every socket
             // is, which gives its slot in the budget back (a socket disposed here once kept its slot for good).
-            await DropSocketAsync();
+            DropSocket();
             cancellationToken.ThrowIfCancellationRequested();
             throw new UpstreamConnectException(0, 1, new ObjectDisposedException(nameof(ConversationGrain)));
         }
         return socket;
     }
 
-    private async Task DropSocketAsync()
+    /// <summary>
+    /// Lets the socket go. Its close handshake (our close frame, the provider's reply, at most
+    /// <see cref="UpstreamSocket.CloseTimeout"/>) runs on without the turn waiting for it: a socket is dropped on the
+    /// turn's path, often because the provider stalled, and the replay must not wait for a reply that may never come.
+    /// </summary>
+    private void DropSocket()
     {
         if (_socket is not { } socket) return;
         _socket = null;
@@ -406,13 +415,15 @@ public sealed partial class ConversationGrain(
         _socketIdleTimer = null;
         socketBudget.Release(socket);
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
-        await socket.DisposeAsync();
+        var closing = socket.DisposeAsync().AsTask();
+        _socketsClosing = _socketsClosing.IsCompleted ? closing : Task.WhenAll(_socketsClosing, closing);
     }
 
-    private async Task CloseIdleSocketAsync(CancellationToken cancellationToken)
+    private Task CloseIdleSocketAsync(CancellationToken cancellationToken)
     {
         if (_socket is { } socket && _queue.IsIdle && time.GetUtcNow() - socket.LastActivity > _options.IdleTimeout)
-            await DropSocketAsync();
+            DropSocket();
+        return Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Turn {RequestId} of conversation {Conversation} failed unexpectedly")]
