@@ -24,7 +24,6 @@ public sealed class UpstreamSocket : IAsyncDisposable
     // One read at a time (a single reader): its timeout reuses this source and its timer while no read timed out.
     private CancellationTokenSource _readTimeout = new();
     private readonly SemaphoreSlim _ackGate = new(1, 1);
-    private volatile bool _closed; // disposed by the bridge
     private int _awaitingAck;
     private readonly Task _readLoop;
     private readonly Lazy<Task> _close; // the close handshake, started once by whichever of Evict and DisposeAsync comes first
@@ -261,7 +260,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            CloseReason ??= _closed ? "closed by bridge" : "connection lost";
+            CloseReason ??= "connection lost"; // a close of ours named its reason before it began
         }
         finally
         {
@@ -284,7 +283,6 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// </summary>
     private async Task CloseAsync()
     {
-        _closed = true;
         using var timeout = new CancellationTokenSource(CloseTimeout);
         try
         {
