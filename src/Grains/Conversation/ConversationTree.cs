@@ -17,8 +17,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 {
     // The node and chain caches only spare store reads (a miss reads the node, or finds the match in the store's index):
     // sized for a conversation's recent responses, not its whole history, because each entry keeps its response id alive
-    // and a busy silo's collector moves every one (8,192 chains were ~300 KB of tables per active conversation).
-    private const int NodeLimit = 256, ChainLimit = 1024, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256, RecentOnLoad = 32;
+    // and a busy silo's collector moves every one (8,192 chains were ~300 KB of tables per active conversation; at 256 and
+    // 1,024 a conversation's tables were still growing, and promoted with each turn, for its first thousand turns).
+    private const int NodeLimit = RecentOnLoad, ChainLimit = 64, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256, RecentOnLoad = 32;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
     private readonly Dictionary<string, KnownNode> _nodes = new(StringComparer.Ordinal);
@@ -37,6 +38,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     /// <summary>True when the tree holds at most its head's header (<see cref="Released"/>).</summary>
     public bool IsReleased => _nodes.Count == 0 && _views.Count <= 1 && _byChain.Count <= 1 && _printById.Count == 0;
+
+    /// <summary>How many response ids the node and chain caches keep alive (for tests).</summary>
+    internal int CachedResponseIds => _nodes.Keys.Union(_byChain.Values).Count();
 
     // Set by Released: the output ids of the head's path are not known here until a path is read again.
     private bool _idsUnread;

@@ -140,6 +140,36 @@ public sealed class ConversationTreeTests
         Assert.Equal([Item(2)], referenced.NewItems);
     }
 
+    /// <summary>
+    /// A long conversation's tree keeps only its recent responses' ids alive (each is one more object a busy silo's
+    /// collector moves, for as long as it is cached), and still continues any older response, anchored or as full history,
+    /// with one store read.
+    /// </summary>
+    [Fact]
+    public async Task A_long_conversation_caches_only_its_recent_responses_and_still_continues_an_old_one()
+    {
+        var (memory, key, epoch, _) = await NewConversationAsync("long");
+        var store = new PathReadCountingStore(memory);
+        var tree = new ConversationTree(store, key);
+        var history = new List<byte[]> { Item(0) };
+        await CompleteAsync(tree, store, epoch, key, [Item(0)], "resp_0", Answer("msg_0", "zero"));
+        history.Add(Answer("msg_0", "zero"));
+        for (var i = 1; i < 300; i++)
+        {
+            await CommitAsync(tree, store, epoch, key, await AnchoredPlanAsync(tree, $"resp_{i - 1}", Item(i)), $"resp_{i}", Answer($"msg_{i}", "n"));
+            if (i <= 5) history.AddRange([Item(i), Answer($"msg_{i}", "n")]);
+        }
+        Assert.InRange(tree.CachedResponseIds, 1, 64);
+
+        var reads = store.PathReads;
+        var anchored = await AnchoredPlanAsync(tree, "resp_5", Item(1000));
+        Assert.Equal(("resp_5", 12), (anchored.Base.ResponseId, anchored.BaseCount));
+        Assert.Equal(reads + 1, store.PathReads);
+        var full = await PlanAsync(tree, [.. history, Item(1000)]);
+        Assert.Equal(("resp_5", 12, anchored.Base.Chain), (full.Base.ResponseId, full.BaseCount, full.Base.Chain));
+        Assert.Equal([Item(1000)], full.NewItems);
+    }
+
     /// <summary>The memory store, counting the path reads a tree makes.</summary>
     private sealed class PathReadCountingStore(IResponseTreeStore inner) : IResponseTreeStore
     {

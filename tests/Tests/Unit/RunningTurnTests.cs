@@ -25,6 +25,20 @@ public sealed class RunningTurnTests
         Assert.False(answer.Ended);
     }
 
+    /// <summary>A conversation's recent-turn records keep each turn's outcome: every turn must not keep a string of its own.</summary>
+    [Theory]
+    [InlineData("response.completed", "completed")]
+    [InlineData("response.incomplete", "incomplete")]
+    [InlineData("response.failed", "failed")]
+    public void Turns_that_end_alike_share_one_outcome_string(string terminal, string outcome)
+    {
+        var (first, second) = (new RunningTurn("a", 1), new RunningTurn("b", 2));
+        first.Relay(new UpstreamEvent(terminal, Encoding.UTF8.GetBytes($$"""{"type":"{{terminal}}"}""")));
+        second.Relay(new UpstreamEvent(terminal, Encoding.UTF8.GetBytes($$"""{"type":"{{terminal}}"}""")));
+        Assert.Equal(outcome, first.Outcome);
+        Assert.Same(first.Outcome, second.Outcome);
+    }
+
     [Fact]
     public async Task A_long_burst_wakes_the_follower_every_128_events()
     {
