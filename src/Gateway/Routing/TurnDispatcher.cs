@@ -47,7 +47,7 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
     {
         if (headers?[IdempotencyHeader].ToString() is { Length: > 0 and <= 256 } key) return "client:" + key;
         // Unique per gateway process (a random prefix) and per turn (a counter): no random read (a syscall) per turn.
-        return string.Concat(ProcessPrefix, Interlocked.Increment(ref _turns).ToString("x", CultureInfo.InvariantCulture));
+        return string.Create(CultureInfo.InvariantCulture, stackalloc char[64], $"{ProcessPrefix}{Interlocked.Increment(ref _turns):x}");
     }
 
     private static readonly string ProcessPrefix = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)) + "-";

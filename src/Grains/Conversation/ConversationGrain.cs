@@ -58,7 +58,9 @@ public sealed partial class ConversationGrain(
     /// </summary>
     public static readonly TimeSpan DeliveredRetryGrace = TimeSpan.FromSeconds(5);
 
-    private string Key => this.GetPrimaryKeyString();
+    // Read once: Orleans decodes the key into a new string on every GetPrimaryKeyString, and a turn names its key several times.
+    private string Key => _key ??= this.GetPrimaryKeyString();
+    private string? _key;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {

@@ -379,7 +379,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private static int LastCompaction(IReadOnlyList<byte[]> outputs)
     {
         for (var i = outputs.Count - 1; i >= 0; i--)
-            if (EventReader.ReadType(outputs[i]) == "compaction") return i;
+            if (EventReader.HasType(outputs[i], "compaction"u8)) return i;
         return -1;
     }
 

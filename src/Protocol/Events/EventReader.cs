@@ -9,21 +9,23 @@ namespace CodexLb.Protocol.Events;
 public static class EventReader
 {
     /// <summary>The top-level <c>type</c>, or null when the payload has none.</summary>
-    public static string? ReadType(ReadOnlySpan<byte> json)
+    public static string? ReadType(ReadOnlySpan<byte> json) => FindType(json, out var reader) ? EventTypes.Intern(reader.ValueSpan) : null;
+
+    /// <summary>Whether the top-level <c>type</c> is <paramref name="type"/>: read without making a string of it.</summary>
+    public static bool HasType(ReadOnlySpan<byte> json, ReadOnlySpan<byte> type) => FindType(json, out var reader) && reader.ValueTextEquals(type);
+
+    /// <summary>Leaves <paramref name="reader"/> on the top-level <c>type</c>'s value when it is a string.</summary>
+    private static bool FindType(ReadOnlySpan<byte> json, out Utf8JsonReader reader)
     {
-        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return false;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (reader.ValueTextEquals("type"u8))
-            {
-                reader.Read();
-                return reader.TokenType == JsonTokenType.String ? EventTypes.Intern(reader.ValueSpan) : null;
-            }
+            if (reader.ValueTextEquals("type"u8)) return reader.Read() && reader.TokenType == JsonTokenType.String;
             reader.Read();
             reader.Skip();
         }
-        return null;
+        return false;
     }
 
     /// <summary>A top-level string property of an object (an item's <c>id</c>, a setting), or null when absent or not a string.</summary>

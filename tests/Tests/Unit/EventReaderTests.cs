@@ -53,6 +53,17 @@ public sealed class EventReaderTests
     public void ReadResponseId_finds_the_responses_own_id_wherever_it_stands_and_nothing_else(string json, string? expected) =>
         Assert.Equal(expected, EventReader.ReadResponseId(Encoding.UTF8.GetBytes(json)));
 
+    /// <summary>A compaction output is recognised by its top-level type alone, escaped or not, never by a nested one.</summary>
+    [Theory]
+    [InlineData("""{"type":"compaction","encrypted_content":"x"}""", true)]
+    [InlineData("""{"id":"cmp_1","type":"compa\u0063tion"}""", true)]
+    [InlineData("""{"type":"message","content":[{"type":"compaction"}]}""", false)]
+    [InlineData("""{"content":{"type":"compaction"}}""", false)]
+    [InlineData("""{"type":["compaction"]}""", false)]
+    [InlineData("""[{"type":"compaction"}]""", false)]
+    public void HasType_reads_the_top_level_type_only(string json, bool expected) =>
+        Assert.Equal(expected, EventReader.HasType(Encoding.UTF8.GetBytes(json), "compaction"u8));
+
     [Fact]
     public void An_error_frame_gives_its_status_and_error_fields()
     {
