@@ -55,7 +55,7 @@ public sealed class TurnTelemetry : IDisposable
 
     public void Ended(string terminalType, EventSummary? summary)
     {
-        _outcome = terminalType.StartsWith("response.", StringComparison.Ordinal) ? terminalType["response.".Length..] : terminalType;
+        _outcome = EventTypes.OutcomeOf(terminalType);
         if (_activity is null || summary is null) return;
         _activity.SetTag("gen_ai.response.id", summary.ResponseId);
         if (summary.InputTokens is { } input) _activity.SetTag("gen_ai.usage.input_tokens", input);

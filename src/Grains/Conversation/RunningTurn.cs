@@ -76,18 +76,10 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     {
         Started = true;
         _lastSequence++;
-        if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = OutcomeOf(upstreamEvent.Type);
+        if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = EventTypes.OutcomeOf(upstreamEvent.Type);
         _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data) { Completion = completion });
         if (!more || ++_held >= MaxBurst) Pulse();
     }
-
-    // Literals, not a substring per turn: a conversation's recent-turn records keep the outcome for 64 turns.
-    private static string OutcomeOf(string terminalType) => terminalType switch
-    {
-        EventTypes.Completed => "completed",
-        EventTypes.Failed => "failed",
-        _ => "incomplete",
-    };
 
     public void Reject(OpenAIError error)
     {

@@ -37,4 +37,16 @@ public static class EventTypes
     }
 
     public static bool IsTerminal(string type) => type is Completed or Failed or Incomplete;
+
+    /// <summary>
+    /// How a turn that ended with <paramref name="type"/> is named in records and metrics: the type without its
+    /// <c>response.</c> prefix; a literal for the terminal types, which end nearly every turn (no string per turn).
+    /// </summary>
+    public static string OutcomeOf(string type) => type switch
+    {
+        Completed => "completed",
+        Failed => "failed",
+        Incomplete => "incomplete",
+        _ => type.StartsWith("response.", StringComparison.Ordinal) ? type["response.".Length..] : type,
+    };
 }
