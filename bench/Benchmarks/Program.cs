@@ -8,6 +8,7 @@ using CodexLb.Benchmarks.Scenarios;
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
+using var pauseLog = RuntimePauseLog.FromEnvironment(); // a child of the floor: its runtime pauses, for the stall table
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
 if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildAsync(args);
 

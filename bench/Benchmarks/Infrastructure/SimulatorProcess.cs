@@ -28,7 +28,8 @@ public sealed class SimulatorProcess : IAsyncDisposable
 
     public ChildProcess Process => _child;
 
-    public static async Task<SimulatorProcess> StartAsync() => new(await ChildProcess.StartSelfAsync(ChildFlag, []));
+    public static async Task<SimulatorProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null) =>
+        new(await ChildProcess.StartSelfAsync(ChildFlag, [], environment));
 
     /// <summary>
     /// The simulated upstream work per turn (SimulatorOptions.FirstEventDelay), from the next request on; <paramref name="precise"/>:

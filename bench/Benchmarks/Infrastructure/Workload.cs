@@ -9,6 +9,9 @@ public sealed class PhaseResult
 {
     public List<double> Ttfb { get; } = [];
     public List<double> Ttlb { get; } = [];
+
+    /// <summary>When each turn of <see cref="Ttlb"/> ended (UTC ticks, the clock the runtime's pause events use).</summary>
+    public List<long> Ends { get; } = [];
     public int Errors { get; set; }
 
     /// <summary>The HTTP status of each failed turn (0: no answer, or a websocket turn that ended without response.completed).</summary>
@@ -33,6 +36,7 @@ public sealed class PhaseResult
             }
             Ttfb.Add(t.TtfbMicros);
             Ttlb.Add(t.TtlbMicros);
+            Ends.Add(DateTime.UtcNow.Ticks);
             Events += t.Events;
             Bytes += t.Bytes;
         }

@@ -111,10 +111,15 @@ public static class FloorScenario
     {
         if (profile && !PerfProfile.Available()) throw new InvalidOperationException("floor-profile needs perf on PATH");
         Log.Progress("floor: starting the simulator, the bridge and YARP (three processes)");
-        await using var simulator = await SimulatorProcess.StartAsync();
+        // Each process logs its runtime pauses (YARP's own program logs none): what the slowest turns waited for.
+        var pauseLogs = Directory.CreateTempSubdirectory("floor-pauses-").FullName;
+        string PauseLogOf(string process) => Path.Combine(pauseLogs, process + ".log");
+        using var clientPauses = RuntimePauseLog.Start(PauseLogOf("client"));
+        await using var simulator = await SimulatorProcess.StartAsync(new Dictionary<string, string> { [RuntimePauseLog.Variable] = PauseLogOf("simulator") });
+        var bridgeEnvironment = BridgeEnvironment(options, profile);
+        bridgeEnvironment[RuntimePauseLog.Variable] = PauseLogOf("bridge");
         // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
-        await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"],
-            BridgeEnvironment(options, profile));
+        await using var bridge = await BridgeProcess.StartAsync(simulator.BaseUrl, ["--CodexLb:Limits:ConcurrentTurnsPerTenant", "0"], bridgeEnvironment);
         await using var yarp = await YarpProcess.StartAsync(simulator.BaseUrl, profile ? PerfProfile.Environment : null);
         using var client = new TurnClient(2 * Sessions);
         using var scraper = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
@@ -263,6 +268,7 @@ public static class FloorScenario
                     var tally = tallies[(setting.Name, path.Name)];
                     tally.Samples.Ttfb.AddRange(result.Ttfb);
                     tally.Samples.Ttlb.AddRange(result.Ttlb);
+                    tally.Samples.Ends.AddRange(result.Ends);
                     tally.Samples.Errors += result.Errors;
                     foreach (var (status, count) in result.ErrorStatuses) tally.Samples.ErrorStatuses[status] = tally.Samples.ErrorStatuses.GetValueOrDefault(status) + count;
                     tally.Samples.Bytes += result.Bytes;
@@ -278,6 +284,10 @@ public static class FloorScenario
         foreach (var socket in sockets) await socket.DisposeAsync();
 
         Report([.. settings.Where(s => !s.Long)], paths, tallies, idle, judge: options.Only is null);
+        var pauses = new[] { "bridge", "simulator", "client" }.ToDictionary(p => p, p => RuntimePauseLog.Read(PauseLogOf(p)));
+        foreach (var setting in settings.Where(s => !s.Long && s.Concurrency > 1))
+            FloorStalls.Report(setting.Name, [.. paths.Select(p => new FloorStalls.PathTurns(p.Name, tallies[(setting.Name, p.Name)].Samples.Ttlb,
+                tallies[(setting.Name, p.Name)].Samples.Ends))], pauses);
         foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
         // What a failure table cannot say: what the bridge answered (the first failure of up to three sessions per path).
         foreach (var (path, sessions) in new[] { (BridgeHttp, chains), (BridgeWs, wsChains) })
