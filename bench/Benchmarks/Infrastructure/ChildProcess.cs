@@ -66,11 +66,15 @@ public sealed class ChildProcess : IAsyncDisposable
         var line = await AskAsync(CpuTime.Command, l => l.StartsWith(CpuTime.Answer, StringComparison.Ordinal));
         var fields = line[CpuTime.Answer.Length..].Split(' ');
         if (fields.Length > 1) TierUpSeconds = double.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
+        if (fields.Length > 2) AllocatedBytes = long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture);
         return double.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <summary>The child's tier-up compiler CPU seconds (<see cref="CpuTime.TierUp"/>) as of the last <see cref="CpuSecondsAsync"/>.</summary>
     public double TierUpSeconds { get; private set; }
+
+    /// <summary>The bytes the child allocated (<see cref="GC.GetTotalAllocatedBytes"/>) as of the last <see cref="CpuSecondsAsync"/>.</summary>
+    public long AllocatedBytes { get; private set; }
 
     /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
     private async Task<string> AskAsync(string line, Func<string, bool> answer)

@@ -13,12 +13,16 @@ internal static partial class CpuTime
     public const string Command = "cpu";
     public const string Answer = "CPU ";
 
-    /// <summary>Answers <see cref="Command"/> on stdout (<see cref="Answer"/>, the CPU seconds, then <see cref="TierUp"/>'s); false for any other line.</summary>
+    /// <summary>
+    /// Answers <see cref="Command"/> on stdout (<see cref="Answer"/>, the CPU seconds, <see cref="TierUp"/>'s, then the bytes
+    /// this process allocated so far); false for any other line.
+    /// </summary>
     public static bool TryAnswer(string line)
     {
         if (line != Command) return false;
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
-        Console.WriteLine(Answer + Now().ToString("R", invariant) + " " + TierUp().ToString("R", invariant));
+        Console.WriteLine(Answer + Now().ToString("R", invariant) + " " + TierUp().ToString("R", invariant) + " " +
+                          GC.GetTotalAllocatedBytes(false).ToString(invariant));
         Console.Out.Flush();
         return true;
     }
