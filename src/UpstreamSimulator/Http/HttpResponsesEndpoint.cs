@@ -66,6 +66,7 @@ internal static class HttpResponsesEndpoint
         core.Describe(entry, request);
         var context = new FaultContext(null, 1, SimTransport.Http, request.LatestUserText);
         var (turn, effects) = core.Prepare(request, entry, core.StoredAnchor(request.PreviousResponseId), context);
+        using var frames = turn.Frames; // rented: given back once the frames are written (SseWriter copies them into the pipe)
         var echo = request.Echo;
         var keep = turn.Kind != TurnKind.Error && (echo.Store || echo.Background);
         if (keep && echo.Background && !request.Stream)

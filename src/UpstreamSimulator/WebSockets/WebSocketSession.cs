@@ -189,6 +189,7 @@ internal sealed class WebSocketSession
         {
             var context = new FaultContext(_connection.Id, entry.IndexOnConnection, SimTransport.WebSocket, request.LatestUserText);
             var (turn, effects) = _core.Prepare(request, entry, _anchor, context);
+            using var frames = turn.Frames; // rented: given back once every frame went out (each send copies it)
             if (effects.Hang)
             {
                 await Task.Delay(Timeout.Infinite, ct);

@@ -1,15 +1,17 @@
-using System.Buffers;
 using System.Text.Json;
+using CommunityToolkit.HighPerformance.Buffers;
 
 namespace CodexLb.UpstreamSimulator.Wire;
 
 /// <summary>
 /// All frames of one response, encoded once into a single buffer. The websocket sends each segment as one text
-/// frame, SSE wraps the same bytes in <c>event:/data:</c>, so a response is serialised exactly once.
+/// frame, SSE wraps the same bytes in <c>event:/data:</c>, so a response is serialised exactly once. The buffer is rented:
+/// whoever delivers the frames disposes the batch once they are sent (both transports copy a frame on its way out); a
+/// batch nobody disposes is only memory the pool does not get back.
 /// </summary>
-internal sealed class EventBatch
+internal sealed class EventBatch : IDisposable
 {
-    private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+    private readonly ArrayPoolBufferWriter<byte> _buffer = new(4096);
     private readonly List<(string Type, int Start, int Length)> _frames = new(16);
     private readonly Utf8JsonWriter _writer;
     private int _frameStart;
@@ -30,6 +32,14 @@ internal sealed class EventBatch
             var (_, start, length) = _frames[index];
             return _buffer.WrittenMemory.Slice(start, length);
         }
+    }
+
+    /// <summary>Gives the buffer back; the frames are gone. <see cref="Empty"/>, shared, is never given back.</summary>
+    public void Dispose()
+    {
+        if (ReferenceEquals(this, Empty)) return;
+        _writer.Dispose();
+        _buffer.Dispose();
     }
 
     /// <summary>Starts a frame object and writes its <c>type</c> property.</summary>

@@ -61,7 +61,8 @@ internal static partial class ToolPolicy
     /// <summary>The first tool (in the request's order) that the text mentions by one of its distinctive words.</summary>
     private static ToolSpec? Mentioned(IReadOnlyList<ToolSpec> tools, string? text)
     {
-        if (string.IsNullOrWhiteSpace(text))
+        // The Codex CLI offers only built-ins on most turns: then no word of the text can pick one, so it is not read.
+        if (string.IsNullOrWhiteSpace(text) || tools.All(t => CodexBuiltIns.Contains(t.Name)))
         {
             return null;
         }
