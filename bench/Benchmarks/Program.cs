@@ -9,7 +9,7 @@ using CodexLb.Benchmarks.Scenarios;
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 using var pauseLog = RuntimePauseLog.FromEnvironment(); // a child of the floor: its runtime pauses, for the stall table
-if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync();
+if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync(args);
 if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildAsync(args);
 
 var options = BenchOptions.Parse(args);

@@ -28,8 +28,16 @@ public sealed class SimulatorProcess : IAsyncDisposable
 
     public ChildProcess Process => _child;
 
-    public static async Task<SimulatorProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null) =>
-        new(await ChildProcess.StartSelfAsync(ChildFlag, [], environment));
+    private const string LedgerCapacityArgument = "--ledger-capacity";
+
+    /// <param name="ledgerCapacity">
+    /// the requests (and connections) its ledger keeps (SimulatorOptions.LedgerCapacity); a run that reads no ledger keeps
+    /// few, so the records of the last 100,000 requests do not outlive a collection each and make the simulator's pauses
+    /// long (it shares the cores with what it measures).
+    /// </param>
+    public static async Task<SimulatorProcess> StartAsync(IReadOnlyDictionary<string, string>? environment = null, int? ledgerCapacity = null) =>
+        new(await ChildProcess.StartSelfAsync(ChildFlag, ledgerCapacity is { } capacity ? [LedgerCapacityArgument, capacity.ToString(System.Globalization.CultureInfo.InvariantCulture)] : [],
+            environment));
 
     /// <summary>
     /// The simulated upstream work per turn (SimulatorOptions.FirstEventDelay), from the next request on; <paramref name="precise"/>:
@@ -39,9 +47,11 @@ public sealed class SimulatorProcess : IAsyncDisposable
         _child.CommandAsync(FirstEventDelayCommand + (int)delay.TotalMilliseconds + (precise ? " precise" : ""));
 
     /// <summary>The child's main: run a default simulator until stdin closes.</summary>
-    public static async Task<int> RunChildAsync()
+    public static async Task<int> RunChildAsync(string[] args)
     {
-        await using var simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
+        var options = new SimulatorOptions();
+        if (Array.IndexOf(args, LedgerCapacityArgument) is var at and >= 0) options.LedgerCapacity = int.Parse(args[at + 1], System.Globalization.CultureInfo.InvariantCulture);
+        await using var simulator = await UpstreamSimulatorHost.StartAsync(options);
         await ChildProcess.ServeAsync(simulator.Port, line =>
         {
             if (line.StartsWith(FirstEventDelayCommand, StringComparison.Ordinal))

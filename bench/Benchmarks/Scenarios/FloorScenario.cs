@@ -116,7 +116,9 @@ public static class FloorScenario
         var pauseLogs = Directory.CreateTempSubdirectory("floor-pauses-").FullName;
         string PauseLogOf(string process) => Path.Combine(pauseLogs, process + ".log");
         using var clientPauses = RuntimePauseLog.Start(PauseLogOf("client"));
-        await using var simulator = await SimulatorProcess.StartAsync(new Dictionary<string, string> { [RuntimePauseLog.Variable] = PauseLogOf("simulator") });
+        // The floor reads nothing from the simulator's ledger: it keeps the last 1,000 requests, not 100,000.
+        await using var simulator = await SimulatorProcess.StartAsync(new Dictionary<string, string> { [RuntimePauseLog.Variable] = PauseLogOf("simulator") },
+            ledgerCapacity: 1_000);
         var bridgeEnvironment = BridgeEnvironment(options, profile);
         bridgeEnvironment[RuntimePauseLog.Variable] = PauseLogOf("bridge");
         // One tenant stands for 256 clients here: its in-flight cap (an admission policy YARP does not have) is off.
