@@ -290,7 +290,7 @@ public static class FloorScenario
 
         Report([.. settings.Where(s => !s.Long)], paths, tallies, idle, judge: options.Only is null);
         var pauses = new[] { "bridge", "simulator", "client" }.ToDictionary(p => p, p => RuntimePauseLog.Read(PauseLogOf(p)));
-        foreach (var setting in settings.Where(s => !s.Long && s.Concurrency > 1))
+        foreach (var setting in settings.Where(s => !s.Long))
             FloorStalls.Report(setting.Name, [.. paths.Select(p => new FloorStalls.PathTurns(p.Name, tallies[(setting.Name, p.Name)].Samples.Ttlb,
                 tallies[(setting.Name, p.Name)].Samples.Ends))], pauses);
         foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
