@@ -160,7 +160,10 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         /// <summary>Before response.created: the provider answers 3 s after the request, the owner freezes at 0.5 s.</summary>
         BeforeResponseCreated,
 
-        /// <summary>Before response.created, and the whole answer reaches the frozen owner's socket during the stall (1 s).</summary>
+        /// <summary>
+        /// Before response.created, and the whole answer reaches the frozen owner's socket during the stall (2 s after the
+        /// request: the owner freezes at 0.5 s, so a test process slowed by a loaded machine still freezes it first).
+        /// </summary>
         AnswerArrivesDuringStall,
     }
 
@@ -308,7 +311,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
 
         if (point is StallPoint.BeforeResponseCreated or StallPoint.AnswerArrivesDuringStall)
         {
-            var firstEvent = TimeSpan.FromSeconds(point == StallPoint.BeforeResponseCreated ? 3 : 1);
+            var firstEvent = TimeSpan.FromSeconds(point == StallPoint.BeforeResponseCreated ? 3 : 2);
             await cluster.Sim.AddFaultAsync(Fault.Delay(firstEvent, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Times(1));
             await cluster.Sim.AddFaultAsync(Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)).WhenTextContains(marker).Forever());
         }
