@@ -244,6 +244,7 @@ public static class FloorScenario
             concurrency = 64;
             await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), TimeSpan.FromSeconds(quick ? 5 : 20));
             foreach (var socket in sockets) await socket.DisposeAsync();
+            ForgetPauseLogs(pauseLogs);
             return;
         }
 
@@ -290,6 +291,7 @@ public static class FloorScenario
 
         Report([.. settings.Where(s => !s.Long)], paths, tallies, idle, judge: options.Only is null);
         var pauses = new[] { "bridge", "simulator", "client" }.ToDictionary(p => p, p => RuntimePauseLog.Read(PauseLogOf(p)));
+        ForgetPauseLogs(pauseLogs);
         foreach (var setting in settings.Where(s => !s.Long))
             FloorStalls.Report(setting.Name, [.. paths.Select(p => new FloorStalls.PathTurns(p.Name, tallies[(setting.Name, p.Name)].Samples.Ttlb,
                 tallies[(setting.Name, p.Name)].Samples.Ends))], pauses);
@@ -298,6 +300,12 @@ public static class FloorScenario
         foreach (var (path, sessions) in new[] { (BridgeHttp, chains), (BridgeWs, wsChains) })
             foreach (var error in sessions.Select(c => c.FirstError).OfType<string>().Take(3))
                 Log.Note($"- a {path} session's first failure: {error.ReplaceLineEndings(" ")}");
+    }
+
+    /// <summary>The pause logs, once read (the children may still have theirs open: on Linux the files go when they close).</summary>
+    private static void ForgetPauseLogs(string directory)
+    {
+        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
     }
 
     /// <summary>

@@ -5,9 +5,10 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// <summary>
 /// What a path's slowest turns were waiting for. At c=64 a closed loop keeps 64 turns in flight, so whatever stops a
 /// process on the path (a garbage collection, any stop of the world) makes all of them slow at once: the turns at or above
-/// the path's p99 come in episodes, not one by one (at c=1 an episode is one turn). Each episode is charged to the process whose runtime pauses overlap
-/// it most (the simulator, the bridge or this client; YARP logs none), or to none when no process paused for at least
-/// <see cref="MinOverlapMs"/> ms inside it (the cores were busy with other work, or a process was scheduled out).
+/// the path's p99 come in episodes, not one by one (at c=1 an episode is one turn). Each episode is charged to the process
+/// whose runtime pauses overlap it most (the simulator, the bridge or this client; YARP logs none), or to none when no
+/// process paused for at least <see cref="MinOverlapMs"/> ms inside it (the cores were busy with other work, or a process
+/// was scheduled out).
 /// </summary>
 internal static class FloorStalls
 {
