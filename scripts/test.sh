@@ -66,6 +66,9 @@ for r in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult[@outcome=
     print("  " + r.get("testName"))
     for line in message[:6]:
         print("      " + line[:300])
+    # What the test wrote (its ledger of upstream requests, the client's side): a CI flake is diagnosed from this alone.
+    for line in (r.findtext(".//t:StdOut", "", ns) or "").strip().splitlines()[:25]:
+        print("      | " + line[:300])
 PY
 fi
 echo "${passed:-0} passed, ${failed} failed"

@@ -29,8 +29,12 @@ public sealed class CodexCliResumeTests(ProductFixture product, ITestOutputHelpe
         }
 
         var upstream = product.Simulator.Ledger.Requests.Skip(before).ToList();
-        foreach (var r in upstream)
-            output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} ctx={r.ContextTokens} new={r.NewInputTokens} {r.Outcome}");
+        var ledger = string.Join("\n", upstream.Select(r =>
+            $"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} ctx={r.ContextTokens} new={r.NewInputTokens} {r.Outcome}"));
+        var recorded = codex.RecordedTurns();
+        output.WriteLine(ledger);
+        foreach (var turn in recorded) output.WriteLine("client turn: " + turn);
+        Assert.Equal(5, recorded.Count);
         var generating = upstream.Where(r => r.Generate).ToList();
         Assert.Equal(5, generating.Count); // one generation per client turn
         Assert.All(upstream, r => Assert.Equal(RequestOutcome.Completed, r.Outcome));
@@ -38,9 +42,11 @@ public sealed class CodexCliResumeTests(ProductFixture product, ITestOutputHelpe
         {
             var (previous, r) = (generating[i - 1], generating[i]);
             Assert.True(r.IsDelta, $"request {r.Id} went upstream in full ({r.InputItemCount} items)");
-            // Exactly the resume's new user message, anchored on the turn before: the provider's cached context is that
-            // turn's whole context and output, so nothing of the history was sent again.
-            Assert.Equal(1, r.InputItemCount);
+            // Exactly what the resume added (its new user message, and any context update the CLI itself appended, such as
+            // a skill list that changed since the session's first process), anchored on the turn before: the provider's
+            // cached context is that turn's whole context and output, so nothing of the history was sent again.
+            Assert.True(recorded[i].InputItems == r.InputItemCount,
+                $"resume {i}: {r.InputItemCount} items upstream; the client added {recorded[i]}\n{ledger}");
             Assert.Equal(previous.ResponseId, r.PreviousResponseId);
             Assert.Equal(previous.ContextTokens + previous.OutputTokens, r.CachedTokens);
         }

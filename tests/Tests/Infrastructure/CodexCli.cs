@@ -106,6 +106,37 @@ public sealed class CodexCli : IDisposable
         return new CodexRun(process.ExitCode, events, await stderr);
     }
 
+    /// <summary>
+    /// What the CLI itself recorded in its session (the rollout files under CODEX_HOME/sessions), turn by turn: the input
+    /// items it added to the history (user and developer messages, tool outputs: the new prompt and any context update
+    /// it appends, such as a changed skill list) and a one-line summary of every item. A test compares what went
+    /// upstream with what the client really added, not with what it usually adds.
+    /// </summary>
+    public IReadOnlyList<CodexTurnItems> RecordedTurns()
+    {
+        var turns = new List<CodexTurnItems>();
+        var sessions = Path.Combine(_home, "sessions");
+        if (!Directory.Exists(sessions)) return turns;
+        var lines = Directory.EnumerateFiles(sessions, "*.jsonl", SearchOption.AllDirectories)
+            .SelectMany(File.ReadLines).Select(line => JsonDocument.Parse(line).RootElement.Clone())
+            .OrderBy(e => e.TryGetProperty("timestamp", out var t) ? t.GetString() : "", StringComparer.Ordinal);
+        CodexTurnItems? turn = null;
+        foreach (var entry in lines)
+        {
+            var type = entry.GetProperty("type").GetString();
+            var payload = entry.TryGetProperty("payload", out var p) ? p : default;
+            var payloadType = payload.ValueKind == JsonValueKind.Object && payload.TryGetProperty("type", out var pt) ? pt.GetString() : null;
+            if (type == "event_msg" && payloadType == "task_started") turns.Add(turn = new CodexTurnItems());
+            if (type != "response_item" || turn is null) continue;
+            var role = payload.TryGetProperty("role", out var r) ? r.GetString() : null;
+            var text = payload.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.Array && c.GetArrayLength() > 0
+                && c[0].TryGetProperty("text", out var t) ? t.GetString() ?? "" : "";
+            if (role is "user" or "developer" or "system" || payloadType is "function_call_output" or "custom_tool_call_output") turn.InputItems++;
+            turn.Summary.Add($"{payloadType}{(role is null ? "" : ":" + role)} {text[..Math.Min(60, text.Length)].ReplaceLineEndings(" ")}");
+        }
+        return turns;
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_home, true); Directory.Delete(_workDir, true); } catch (IOException) { }
@@ -123,4 +154,13 @@ public sealed record CodexRun(int ExitCode, IReadOnlyList<JsonElement> Events, s
         text.Append("; stderr tail: ").Append(Stderr.Length > 2000 ? Stderr[^2000..] : Stderr);
         return text.ToString();
     }
+}
+
+/// <summary>One turn of a Codex session as the CLI recorded it.</summary>
+public sealed class CodexTurnItems
+{
+    public int InputItems { get; set; }
+    public List<string> Summary { get; } = [];
+
+    public override string ToString() => $"{InputItems} input item(s): " + string.Join(" | ", Summary);
 }
