@@ -25,6 +25,14 @@ public sealed class RuntimePauseLog : EventListener
     private readonly StreamWriter _file;
     private long _suspended; // ticks of the pending suspension's start (0: none)
     private int _generation = -1;
+    /// <summary>
+    /// Set to 1 (for the whole floor run): every GC event is also written, as <c>E ticks thread name payload</c> lines, and
+    /// the floor keeps the logs as <c>gc-detail-PROCESS.log</c> in the temp folder. <c>GCMarkWithType</c> lines say what
+    /// each root kind (stacks, handles, older generations) promoted and when its marking ended, so a pause can be split
+    /// into marking and the rest.
+    /// </summary>
+    public const string DetailVariable = "CODEXLB_BENCH_GC_DETAIL";
+    public static readonly bool Detail = Environment.GetEnvironmentVariable(DetailVariable) == "1";
 
     // The base constructor offers the existing sources (the runtime's among them) before this one runs: events that come
     // before the file is open are not written.
@@ -44,6 +52,11 @@ public sealed class RuntimePauseLog : EventListener
     protected override void OnEventWritten(EventWrittenEventArgs e)
     {
         if (_file is null) return;
+        if (Detail && e.EventName is { } name && name.StartsWith("GC", StringComparison.Ordinal) && !name.StartsWith("GCAllocationTick", StringComparison.Ordinal))
+        {
+            var payload = e.PayloadNames is null ? "" : string.Join(",", e.PayloadNames.Select((n, i) => n + "=" + e.Payload![i]));
+            lock (_file) _file.WriteLine(string.Create(CultureInfo.InvariantCulture, $"E {e.TimeStamp.Ticks} {e.OSThreadId} {name} {payload}"));
+        }
         switch (e.EventName)
         {
             case "GCSuspendEEBegin_V1":

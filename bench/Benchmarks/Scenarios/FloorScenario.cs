@@ -305,7 +305,13 @@ public static class FloorScenario
     /// <summary>The pause logs, once read (the children may still have theirs open: on Linux the files go when they close).</summary>
     private static void ForgetPauseLogs(string directory)
     {
-        try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
+        try
+        {
+            if (RuntimePauseLog.Detail)
+                foreach (var log in Directory.EnumerateFiles(directory)) File.Copy(log, Path.Combine(Path.GetTempPath(), "gc-detail-" + Path.GetFileName(log)), true);
+            Directory.Delete(directory, recursive: true);
+        }
+        catch (IOException) { }
     }
 
     /// <summary>
