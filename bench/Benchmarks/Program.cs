@@ -6,6 +6,7 @@ using CodexLb.Benchmarks.Scenarios;
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
+//   CODEXLB_BENCH_GC_DETAIL=1 (floor): every process also logs its GC events, kept as $TMPDIR/gc-detail-*.log (bench/scripts/gc_phases.py)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
 using var pauseLog = RuntimePauseLog.FromEnvironment(); // a child of the floor: its runtime pauses, for the stall table
