@@ -45,6 +45,8 @@ public sealed class CodexCliResumeTests(ProductFixture product, ITestOutputHelpe
             // Exactly what the resume added (its new user message, and any context update the CLI itself appended, such as
             // a skill list that changed since the session's first process), anchored on the turn before: the provider's
             // cached context is that turn's whole context and output, so nothing of the history was sent again.
+            // The rollout is read right: this turn of it is the resume's, and it added at least its prompt.
+            Assert.Contains(recorded[i].Summary, item => item.Contains($"resume number {i}", StringComparison.Ordinal));
             Assert.True(recorded[i].InputItems == r.InputItemCount,
                 $"resume {i}: {r.InputItemCount} items upstream; the client added {recorded[i]}\n{ledger}");
             Assert.Equal(previous.ResponseId, r.PreviousResponseId);
