@@ -241,6 +241,12 @@ public static class FloorScenario
             await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(20), precise: true);
             await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 1, "c=1, 20 ms work");
             await simulator.SetFirstEventDelayAsync(TimeSpan.Zero, precise: false);
+            // Long answers: what a relayed event asks of the kernel (its page faults above all).
+            concurrency = 8;
+            var everySession = direct.Concat(proxied).Concat(chains).Concat(wsChains).ToArray();
+            foreach (var session in everySession) session.TextDeltas = LongStreamDeltas;
+            await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas, per turn");
+            foreach (var session in everySession) session.TextDeltas = 0;
             concurrency = 64;
             await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), TimeSpan.FromSeconds(quick ? 5 : 20));
             foreach (var socket in sockets) await socket.DisposeAsync();
@@ -363,14 +369,15 @@ public static class FloorScenario
 
     private static readonly string[] KernelEvents =
     [
-        "task-clock", "context-switches", "raw_syscalls:sys_enter", "syscalls:sys_enter_sendmsg", "syscalls:sys_enter_sendto",
+        "task-clock", "context-switches", "page-faults", "raw_syscalls:sys_enter", "syscalls:sys_enter_sendmsg", "syscalls:sys_enter_sendto",
         "syscalls:sys_enter_recvmsg", "syscalls:sys_enter_recvfrom", "syscalls:sys_enter_read", "syscalls:sys_enter_write",
         "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_futex",
     ];
 
     /// <summary>
     /// What each proxy asks of the kernel per turn at one setting: context switches (a thread that ran out of work
-    /// and was woken again) and system calls by kind; the bridge's CPU gap to YARP is mostly made of these.
+    /// and was woken again), page faults (memory touched for the first time since the runtime committed it: each one a
+    /// trip into the kernel, ~10 µs apiece on this VM) and system calls by kind.
     /// </summary>
     private static async Task CountKernelWorkAsync(IEnumerable<FloorPath> paths, Dictionary<string, int> pids, TimeSpan window, int concurrency, string setting)
     {
