@@ -33,7 +33,7 @@ public sealed class CodexCliAccountFailoverTests(ITestOutputHelper output)
 
         var after = product.RequestsSince(mark);
         foreach (var r in after)
-            output.WriteLine($"{AccountsProduct.AccountOf(r)} conn {r.ConnectionId} delta={r.IsDelta} items={r.InputItemCount} ctx={r.ContextTokens} {r.Outcome} {r.ErrorCode}");
+            output.WriteLine($"{AccountsProduct.AccountOf(r)} {LedgerText.Line(r)}");
         var completed = after.Where(r => r.Outcome == RequestOutcome.Completed).ToList();
         Assert.Equal(3, completed.Count); // one generation per CLI turn
         Assert.All(completed, r => Assert.Equal(other, AccountsProduct.AccountOf(r)));

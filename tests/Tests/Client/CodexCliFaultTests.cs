@@ -38,8 +38,7 @@ public sealed class CodexCliFaultTests(ProductFixture product, ITestOutputHelper
         Assert.True(third.ExitCode == 0 && third.TurnCompleted, third.Describe());
 
         var upstream = product.Simulator.Ledger.Requests.Skip(before).ToList();
-        foreach (var r in upstream)
-            output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} ctx={r.ContextTokens} new={r.NewInputTokens} {r.Outcome} {r.Fault}");
+        output.WriteLine(LedgerText.Lines(upstream));
         Assert.DoesNotContain(upstream, r => r.ErrorCode == "previous_response_not_found");
 
         var threadId = first.Events.First(e => e.GetProperty("type").GetString() == "thread.started").GetProperty("thread_id").GetString()!;

@@ -24,7 +24,7 @@ public sealed class CodexCliHttpTests(ProductFixture product, ITestOutputHelper 
         Assert.Contains(second.Events, e => e.TryGetProperty("item", out var item) && item.TryGetProperty("type", out var t) && t.GetString() == "command_execution");
 
         var upstream = product.Simulator.Ledger.Requests.Skip(before).ToList();
-        foreach (var r in upstream) output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} delta={r.IsDelta} prev={r.PreviousResponseId} items={r.InputItemCount} ctx={r.ContextTokens} new={r.NewInputTokens} {r.Outcome}");
+        output.WriteLine(LedgerText.Lines(upstream));
         // exec (1 request), resume: the tool call and its follow-up (2 requests).
         Assert.True(upstream.Count >= 3, $"expected at least 3 upstream requests, saw {upstream.Count}");
         Assert.All(upstream, r => Assert.Equal(RequestOutcome.Completed, r.Outcome));

@@ -29,8 +29,7 @@ public sealed class CodexCliResumeTests(ProductFixture product, ITestOutputHelpe
         }
 
         var upstream = product.Simulator.Ledger.Requests.Skip(before).ToList();
-        var ledger = string.Join("\n", upstream.Select(r =>
-            $"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} ctx={r.ContextTokens} new={r.NewInputTokens} {r.Outcome}"));
+        var ledger = LedgerText.Lines(upstream);
         var recorded = codex.RecordedTurns();
         output.WriteLine(ledger);
         foreach (var turn in recorded) output.WriteLine("client turn: " + turn);

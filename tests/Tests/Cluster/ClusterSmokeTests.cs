@@ -62,7 +62,7 @@ public sealed class ClusterSmokeTests(ClusterSmokeFixture fixture)
 
         var upstream1 = await Cluster.Sim.GetRequestForResponseAsync(firstId);
         var upstream2 = await Cluster.Sim.GetRequestForResponseAsync(secondId);
-        var context = $"upstream 1: {SimulatorControlClient.Describe(upstream1)}; upstream 2: {SimulatorControlClient.Describe(upstream2)}";
+        var context = $"upstream 1: {LedgerText.Line(upstream1)}; upstream 2: {LedgerText.Line(upstream2)}";
         Assert.True(upstream2.IsDelta, $"turn 2 was not a delta upstream. {context}");
         Assert.Equal(firstId, upstream2.PreviousResponseId);
         Assert.True(upstream2.AnchorValid, context);

@@ -116,14 +116,14 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             await retry.Completion.WaitAsync(TimeSpan.FromSeconds(60));
             await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
             var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
-            foreach (var r in generations) output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
+            foreach (var r in generations) output.WriteLine("  ledger: " + LedgerText.Line(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
             output.WriteLine($"[{style}, provider {(providerFinished ? "already finished" : "still generating")} at the retry] original relayed {relayedBeforeKill} events before kill -9; " +
                              $"retry: {retry.Describe()}");
 
             Assert.True(retry.IsCompleted, "the retry did not complete: " + retry.Describe());
             Assert.All(retry.Events.Where(e => e.ResponseId is not null), e => Assert.Equal(originalId, e.ResponseId));
             Assert.Equal("response.created", retry.Events[0].Type);
-            Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+            Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
             var providerDone = generations[0].EndedAt ?? throw new InvalidOperationException("the generation has no end");
 
             var sendToFirst = (retry.Events[0].At - retry.SentAt).TotalSeconds;
@@ -189,7 +189,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         Assert.DoesNotContain(turn.Events, e => e.Type is "response.failed" or "error");
         Assert.Single(turn.Events, e => e.IsTerminal);
         turn.AssertContiguous();
-        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
         Assert.Equal(0, await RegenerationsAsync(cluster, expected: 0)); // and the dashboard shows no duplicated work
 
         var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0]), Path,
@@ -215,7 +215,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
                          $"{(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - paused).TotalSeconds:F2}s after SIGSTOP")}");
         Assert.True(evicted is not null, "the owner was not declared dead during its stall (5 s, held up to 15 s more): the test would not prove what it says");
 
-        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
         // What an operator sees: the generations beyond the turn's first, as many as the provider really ran.
         var regenerations = await RegenerationsAsync(cluster, expected: generations.Count - 1);
         output.WriteLine($"MEASURED {point}: {generations.Count} generations in the ledger, codexlb_turn_regenerations_total {regenerations}");
@@ -279,9 +279,9 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         // once, on the survivor, whose answer is the one the client got; the dashboard counts that repeat.
         Assert.True(turn.IsCompleted, "the turn was not recovered: " + turn.Describe());
         Assert.True(evicted is not null, "membership never declared the killed owner dead");
-        Assert.True(generations.Count is 1 or 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+        Assert.True(generations.Count is 1 or 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
         Assert.True(answered is not null && answered.StartedAt > killedAt,
-            $"the client's answer {turn.CompletedResponseId} is not a generation that started after the kill: {string.Join("; ", generations.Select(SimulatorControlClient.Describe))}");
+            $"the client's answer {turn.CompletedResponseId} is not a generation that started after the kill: {string.Join("; ", generations.Select(LedgerText.Line))}");
         Assert.Equal(generations.Count - 1, await RegenerationsAsync(cluster, expected: generations.Count - 1));
         Assert.True(recovery < 15, $"recovery took {recovery:F2}s"); // a hang, not a timing goal
         Assert.Single(turn.Events, e => e.IsTerminal);
@@ -360,7 +360,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         }
         output.WriteLine($"longest silence between two events the client saw: {turn.LongestGap().TotalSeconds:F2}s");
         foreach (var r in generations)
-            output.WriteLine("  ledger: " + SimulatorControlClient.Describe(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
+            output.WriteLine("  ledger: " + LedgerText.Line(r) + $" started {r.StartedAt:HH:mm:ss.fff} ended {r.EndedAt:HH:mm:ss.fff}");
         foreach (var process in cluster.Silos.Concat(cluster.Gateways))
             output.WriteLine($"---- {process.Name} ({(process.IsRunning ? "running" : $"exited {process.ExitCode}")}) last lines:\n{process.Tail(25)}");
     }

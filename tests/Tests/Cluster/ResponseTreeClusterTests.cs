@@ -170,7 +170,7 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         var q3 = Items.Message("user", "q3");
         var third = await PostAsync(http, Items.Body([q3], stream: false, previousResponseId: Rx.ResponseIdOf(second)));
         var requests = await cluster.Sim.GetRequestsAsync();
-        foreach (var r in requests) output.WriteLine(SimulatorControlClient.Describe(r));
+        foreach (var r in requests) output.WriteLine(LedgerText.Line(r));
         var (u2, u3) = (requests.Single(r => r.ResponseId == Rx.ResponseIdOf(second)), requests.Single(r => r.ResponseId == Rx.ResponseIdOf(third)));
         // Turn 3's context is exactly turn 2's context and output plus q3: nothing of the stale turn leaked in.
         Assert.Equal(u2.ContextTokens + u2.OutputTokens + TokenCounter.Count(q3.ToJsonString()), u3.ContextTokens);
@@ -285,7 +285,7 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         // The ledger: each request's context is exactly its conversation (tokens: every item once), and the model saw every
         // earlier answer once ("Simulated answer #k", k = 1 + the answers in its context).
         var requests = await cluster.Sim.GetRequestsAsync();
-        foreach (var r in requests) output.WriteLine(SimulatorControlClient.Describe(r) + $" ctx={r.ContextTokens} out={r.OutputTokens}");
+        foreach (var r in requests) output.WriteLine(LedgerText.Line(r) + $" ctx={r.ContextTokens} out={r.OutputTokens}");
         RequestRecord Of(TurnResult t) => requests.Single(r => r.ResponseId == Rx.ResponseIdOf(t));
         var (u1, u2, u3) = (Of(first), Of(retry), Of(third));
         Assert.Equal(u1.ContextTokens + u1.OutputTokens + Tokens(q2), u2.ContextTokens);

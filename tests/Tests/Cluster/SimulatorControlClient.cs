@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Tests.Cluster;
@@ -40,7 +41,7 @@ public sealed class SimulatorControlClient : IDisposable
         return matches.Count == 1
             ? matches[0]
             : throw new InvalidOperationException(
-                $"Expected one upstream request for {responseId}, found {matches.Count}. Ledger: {string.Join("; ", ledger.Requests.Select(Describe))}");
+                $"Expected one upstream request for {responseId}, found {matches.Count}. Ledger: {string.Join("; ", ledger.Requests.Select(LedgerText.Line))}");
     }
 
     /// <summary>DELETE /_sim/ledger (ids keep increasing).</summary>
@@ -78,18 +79,12 @@ public sealed class SimulatorControlClient : IDisposable
             if (clock.Elapsed > timeout)
             {
                 throw new TimeoutException(
-                    $"Simulator ledger condition not met within {timeout.TotalSeconds:0.#} s. Requests: {string.Join("; ", ledger.Requests.Select(Describe))}");
+                    $"Simulator ledger condition not met within {timeout.TotalSeconds:0.#} s. Requests: {string.Join("; ", ledger.Requests.Select(LedgerText.Line))}");
             }
 
             await Task.Delay(100, cancellationToken);
         }
     }
-
-    /// <summary>One line per request, for assertion messages.</summary>
-    public static string Describe(RequestRecord r) =>
-        $"#{r.Id} conn {r.ConnectionId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "http"}/{r.IndexOnConnection} " +
-        $"{r.Outcome}{(r.ErrorCode is null ? "" : $"({r.ErrorCode})")} delta={r.IsDelta} prev={r.PreviousResponseId ?? "-"} " +
-        $"items={r.InputItemCount} resp={r.ResponseId ?? "-"}{(r.Fault is null ? "" : $" fault={r.Fault}")}";
 
     public void Dispose() => _http.Dispose();
 

@@ -190,8 +190,7 @@ public sealed class ClientAbortTests(ProductFixture product, ITestOutputHelper o
         output.WriteLine($"MEASURED next prompt (a new CLI process) completed in {clock.Elapsed.TotalMilliseconds:F0} ms: {next.Describe()}");
         Assert.True(next.ExitCode == 0 && next.TurnCompleted, next.Describe());
         Assert.True(clock.Elapsed < NextCliTurnBound, $"the next prompt took {clock.Elapsed.TotalMilliseconds:F0} ms");
-        foreach (var r in product.Simulator.Ledger.Requests.Skip(before))
-            output.WriteLine($"conn {r.ConnectionId} #{r.IndexOnConnection} gen={r.Generate} delta={r.IsDelta} items={r.InputItemCount} {r.Outcome} {r.Fault}");
+        output.WriteLine(LedgerText.Lines(product.Simulator.Ledger.Requests.Skip(before)));
         Assert.DoesNotContain(product.Simulator.Ledger.Requests.Skip(before), r => r.ErrorCode == "previous_response_not_found");
     }
 }

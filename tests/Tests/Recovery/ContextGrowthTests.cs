@@ -132,15 +132,15 @@ public sealed class ContextGrowthTests(ProductFixture product, ITestOutputHelper
 
             // After EVERY turn: the provider holds exactly the client's conversation (within 1%) ...
             Assert.True(Math.Abs(upstream.ContextTokens - clientTokens) <= clientTokens / 100,
-                $"turn {turn}: upstream context {upstream.ContextTokens} tokens vs the client's conversation {clientTokens}\n{UpstreamLedger.Describe(sent)}");
+                $"turn {turn}: upstream context {upstream.ContextTokens} tokens vs the client's conversation {clientTokens}\n{LedgerText.Lines(sent)}");
             // ... at most one full send per fault (turn 1 is the conversation's one initial full send) ...
             var allowed = (turn == 1 ? 1 : 0) + faultsThisTurn;
-            Assert.True(full <= allowed, $"turn {turn}: {full} full sends, at most {allowed} allowed\n{UpstreamLedger.Describe(sent)}");
+            Assert.True(full <= allowed, $"turn {turn}: {full} full sends, at most {allowed} allowed\n{LedgerText.Lines(sent)}");
             // ... and a healthy turn sends exactly its new items.
             if (allowed == 0)
             {
                 var delta = Assert.Single(sent);
-                Assert.True(delta.IsDelta, $"turn {turn}: a healthy turn went upstream as a full send\n{UpstreamLedger.Describe(sent)}");
+                Assert.True(delta.IsDelta, $"turn {turn}: a healthy turn went upstream as a full send\n{LedgerText.Lines(sent)}");
                 Assert.Equal(newItems.Sum(Tokens), delta.NewInputTokens);
             }
 

@@ -27,7 +27,7 @@ public sealed class RecoveryContractTests(ProductFixture product, ITestOutputHel
 
     private static int Tokens(JsonNode item) => TokenCounter.Count(item.ToJsonString());
 
-    private void Log(string title, IEnumerable<RequestRecord> requests) => output.WriteLine(title + "\n" + UpstreamLedger.Describe(requests));
+    private void Log(string title, IEnumerable<RequestRecord> requests) => output.WriteLine(title + "\n" + LedgerText.Lines(requests));
 
     /// <summary>Asserts that a request carried the whole conversation: no anchor, and the context the client holds.</summary>
     private static void AssertFullSend(RequestRecord request, int expectedContextTokens, string because)

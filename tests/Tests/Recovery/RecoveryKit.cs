@@ -195,7 +195,4 @@ public sealed class UpstreamLedger(UpstreamSimulatorHost simulator)
         await simulator.Ledger.WaitUntilAsync(s => s.Connections.Any(c => c.Id == connectionId && c.EndedBy != ConnectionEnd.Open), TimeSpan.FromSeconds(30));
         await Task.Delay(TimeSpan.FromMilliseconds(400)); // the simulator aborts 100 ms after recording the close
     }
-
-    public static string Describe(IEnumerable<RequestRecord> requests) => string.Join("\n", requests.Select(r =>
-        $"  req {r.Id} conn {r.ConnectionId} #{r.IndexOnConnection} delta={r.IsDelta} prev={r.PreviousResponseId ?? "-"} anchorValid={r.AnchorValid?.ToString() ?? "-"} items={r.InputItemCount} new={r.NewInputTokens} ctx={r.ContextTokens} {r.Outcome} {r.ErrorCode} fault={r.Fault ?? "-"} resp={r.ResponseId ?? "-"}"));
 }
