@@ -67,6 +67,7 @@ public sealed class ChildProcess : IAsyncDisposable
         var fields = line[CpuTime.Answer.Length..].Split(' ');
         if (fields.Length > 1) TierUpSeconds = double.Parse(fields[1], System.Globalization.CultureInfo.InvariantCulture);
         if (fields.Length > 2) AllocatedBytes = long.Parse(fields[2], System.Globalization.CultureInfo.InvariantCulture);
+        if (fields.Length > 3) WorkItems = long.Parse(fields[3], System.Globalization.CultureInfo.InvariantCulture);
         return double.Parse(fields[0], System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -75,6 +76,9 @@ public sealed class ChildProcess : IAsyncDisposable
 
     /// <summary>The bytes the child allocated (<see cref="GC.GetTotalAllocatedBytes"/>) as of the last <see cref="CpuSecondsAsync"/>.</summary>
     public long AllocatedBytes { get; private set; }
+
+    /// <summary>The thread-pool work items the child ran (<see cref="ThreadPool.CompletedWorkItemCount"/>) as of the last <see cref="CpuSecondsAsync"/>.</summary>
+    public long WorkItems { get; private set; }
 
     /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
     private async Task<string> AskAsync(string line, Func<string, bool> answer)

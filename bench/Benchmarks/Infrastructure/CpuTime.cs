@@ -14,15 +14,16 @@ internal static partial class CpuTime
     public const string Answer = "CPU ";
 
     /// <summary>
-    /// Answers <see cref="Command"/> on stdout (<see cref="Answer"/>, the CPU seconds, <see cref="TierUp"/>'s, then the bytes
-    /// this process allocated so far); false for any other line.
+    /// Answers <see cref="Command"/> on stdout (<see cref="Answer"/>, the CPU seconds, <see cref="TierUp"/>'s, the bytes this
+    /// process allocated so far, then the thread-pool work items it ran: each hop of a request between threads is one);
+    /// false for any other line.
     /// </summary>
     public static bool TryAnswer(string line)
     {
         if (line != Command) return false;
         var invariant = System.Globalization.CultureInfo.InvariantCulture;
         Console.WriteLine(Answer + Now().ToString("R", invariant) + " " + TierUp().ToString("R", invariant) + " " +
-                          GC.GetTotalAllocatedBytes(false).ToString(invariant));
+                          GC.GetTotalAllocatedBytes(false).ToString(invariant) + " " + ThreadPool.CompletedWorkItemCount.ToString(invariant));
         Console.Out.Flush();
         return true;
     }

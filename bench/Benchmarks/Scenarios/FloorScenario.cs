@@ -32,6 +32,8 @@ public static class FloorScenario
     /// <summary>The suffix of a proxy's tier-up compiler in a tally's CPU (<see cref="CpuTime.TierUp"/>).</summary>
     private const string TierUp = " tier-up";
     private const string SimulatorAllocated = "simulator allocated";
+    /// <summary>The suffix of a proxy's thread-pool work items in a tally (<see cref="ChildProcess.WorkItems"/>): a turn's hops between threads.</summary>
+    private const string WorkItems = " work items";
 
     private sealed record FloorPath(string Name, Func<int, Task<TurnTiming>> Turn, string? Proxy);
 
@@ -130,7 +132,9 @@ public static class FloorScenario
         {
             // Each proxy's tier-up compiler, read from the same answer as its CPU (the entry right before it).
             ("bridge", bridge.Process.CpuSecondsAsync), ("bridge" + TierUp, () => Task.FromResult(bridge.Process.TierUpSeconds)),
+            ("bridge" + WorkItems, () => Task.FromResult((double)bridge.Process.WorkItems)),
             ("YARP", yarp.Process.CpuSecondsAsync), ("YARP" + TierUp, () => Task.FromResult(yarp.Process.TierUpSeconds)),
+            ("YARP" + WorkItems, () => Task.FromResult((double)yarp.Process.WorkItems)),
             ("simulator", simulator.Process.CpuSecondsAsync),
             // Bytes, not seconds: what the simulator allocated, read from the same answer (its collections stop every path).
             (SimulatorAllocated, () => Task.FromResult((double)simulator.Process.AllocatedBytes)),
@@ -475,7 +479,7 @@ public static class FloorScenario
         var latency = new Table("floor: latency per turn, µs (first event and last event as the client saw them), and added over direct",
             "setting", "path", "turns", "err", "first p50", "first p99", "last p50", "last p99", "added first p50", "added first p99", "added last p50", "added last p99");
         var cost = new Table("floor: throughput and cost per turn (CPU of each process from its own clock; bridge counters from its /metrics)",
-            "setting", "path", "turns/s", "proxy CPU µs/turn", "of it tier-up JIT", "simulator CPU µs/turn", "simulator alloc KB/turn", "client CPU µs/turn", "bridge alloc KB/turn",
+            "setting", "path", "turns/s", "proxy CPU µs/turn", "of it tier-up JIT", "thread-pool items/turn", "simulator CPU µs/turn", "simulator alloc KB/turn", "client CPU µs/turn", "bridge alloc KB/turn",
             "grain calls/turn", "Orleans messages/turn", "activations/turn", "upstream sends delta/full", "bridge GCs gen0/1/2", "GC pause µs/turn", "GC paused % of wall", "ms per GC");
         var ratios = new Table("floor: bridge / YARP (added latency = over direct)",
             "setting", "path", "CPU/turn (no tier-up)", "added last p50", "added last p99", "added first p50", "turns/s");
@@ -494,6 +498,7 @@ public static class FloorScenario
                 var isBridge = path.Proxy == "bridge";
                 cost.Add(setting.Name, path.Name, t.TurnsPerSecond, path.Proxy is { } proxy ? t.CpuMicrosPerTurn(proxy) : double.NaN,
                     path.Proxy is { } tiered ? t.CpuMicrosPerTurn(tiered + TierUp) : double.NaN,
+                    path.Proxy is { } hopped ? t.PerTurn(t.Cpu.GetValueOrDefault(hopped + WorkItems, double.NaN)) : double.NaN,
                     t.CpuMicrosPerTurn("simulator"), t.PerTurn(t.Cpu.GetValueOrDefault(SimulatorAllocated, double.NaN)) / 1024, t.CpuMicrosPerTurn("client"),
                     isBridge ? t.PerTurn(t.Bridge.Allocated) / 1024 : double.NaN,
                     isBridge ? t.PerTurn(t.Bridge.GrainCalls) : double.NaN, isBridge ? t.PerTurn(t.Bridge.Messages) : double.NaN,
