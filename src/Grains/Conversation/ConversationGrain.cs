@@ -185,7 +185,7 @@ public sealed partial class ConversationGrain(
     private ValueTask<TurnEvents> Reattach(RunningTurn turn, string turnId, int from, string? reason, CancellationToken cancellationToken)
     {
         turn.Attach(turnId);
-        if (turnId != turn.TurnId && _turns.TryAdd(turnId, turn)) turn.Keys.Add(turnId);
+        if (turnId != turn.TurnId && _turns.TryAdd(turnId, turn)) turn.AddKey(turnId);
         if (reason is not null) BridgeMetrics.Reattachments.Add(1, new KeyValuePair<string, object?>("reason", reason));
         return NextOf(turn, turnId, from, cancellationToken);
     }

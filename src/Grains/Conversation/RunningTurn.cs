@@ -17,17 +17,17 @@ namespace CodexLb.Grains.Conversation;
 public sealed class RunningTurn(string turnId, ulong fingerprint)
 {
     private readonly List<TurnEvent> _events = [];
-    private readonly HashSet<string> _clients = [turnId];
+    private FewIds _clients = new(turnId);
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private int _lastSequence = -1;
-    private readonly HashSet<string> _reading = []; // followers that have not read to the end
+    private FewIds _reading; // followers that have not read to the end
     private const int MaxBurst = 128;
     private int _held; // events relayed since the followers were last woken
 
     public string TurnId { get; } = turnId;
 
     /// <summary>The ids this turn is held under on its grain (its own, then retries that attached): all go when it expires.</summary>
-    public List<string> Keys { get; } = [turnId];
+    public string[] Keys { get; private set; } = [turnId];
 
     /// <summary>The request's context and settings (<see cref="TurnFingerprint"/>): a client's retry of this turn has the same.</summary>
     public ulong Fingerprint { get; } = fingerprint;
@@ -60,9 +60,10 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>How the turn ended for the client: the terminal event type, or rejected:/failed: with the code.</summary>
     public string Outcome { get; private set; } = "none";
 
-    public IReadOnlyCollection<string> Clients => _clients;
-
     public void Attach(string turnId) => _clients.Add(turnId);
+
+    /// <summary>Holds the turn under one more id (a retry that attached under its own).</summary>
+    public void AddKey(string turnId) => Keys = [.. Keys, turnId];
 
     /// <summary>Removes a client; true when none is left.</summary>
     public bool Detach(string turnId) => _clients.Remove(turnId) && _clients.Count == 0;
@@ -162,5 +163,35 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         if (terminal || Finished) _reading.Remove(follower);
         else _reading.Add(follower);
         return new TurnEvents(events, Finished);
+    }
+
+    /// <summary>
+    /// A few ids, nearly always one (a second client is a retry through another gateway): no set is made until a second
+    /// arrives, where two sets per turn were six objects for every collection to walk.
+    /// </summary>
+    private struct FewIds(string? first)
+    {
+        private string? _one = first;
+        private HashSet<string>? _more;
+
+        public readonly int Count => _more?.Count ?? (_one is null ? 0 : 1);
+
+        public bool Add(string id)
+        {
+            if (_more is not null) return _more.Add(id);
+            if (_one is null) { _one = id; return true; }
+            if (_one == id) return false;
+            _more = new HashSet<string>(StringComparer.Ordinal) { _one, id };
+            _one = null;
+            return true;
+        }
+
+        public bool Remove(string id)
+        {
+            if (_more is not null) return _more.Remove(id);
+            if (_one != id) return false;
+            _one = null;
+            return true;
+        }
     }
 }
