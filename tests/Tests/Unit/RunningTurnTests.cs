@@ -74,4 +74,30 @@ public sealed class RunningTurnTests
         var quiet = await turn.NextAsync("t", 1, TimeSpan.FromMilliseconds(50), CancellationToken.None);
         Assert.True(Assert.Single(quiet.Events).IsHeartbeat);
     }
+
+    [Fact]
+    public void The_provider_is_stopped_only_when_the_last_client_of_a_turn_detaches()
+    {
+        var turn = new RunningTurn("first", 1);
+        turn.Attach("retry"); // a client's retry through another gateway follows the same turn
+        turn.Attach("retry"); // attaching twice is still one client
+        Assert.False(turn.Detach("unknown"));
+        Assert.False(turn.Detach("first"));
+        Assert.False(turn.Detach("first")); // already gone: "retry" still follows
+        Assert.True(turn.Detach("retry"));
+    }
+
+    [Fact]
+    public async Task A_turn_is_still_read_until_every_follower_read_its_end()
+    {
+        var turn = new RunningTurn("first", 1);
+        turn.Relay(Delta(0));
+        await turn.NextAsync("first", 0, Heartbeat, CancellationToken.None);
+        await turn.NextAsync("retry", 0, Heartbeat, CancellationToken.None);
+        turn.Relay(new UpstreamEvent("response.completed", Encoding.UTF8.GetBytes("""{"type":"response.completed"}""")));
+        await turn.NextAsync("first", 1, Heartbeat, CancellationToken.None);
+        Assert.True(turn.StillRead); // the retry's follower has not read the end
+        await turn.NextAsync("retry", 1, Heartbeat, CancellationToken.None);
+        Assert.False(turn.StillRead);
+    }
 }
