@@ -371,7 +371,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private void RememberView(ContextView view)
     {
         view = view.WithoutItems();
-        _views.RemoveAll(v => v.ResponseId == view.ResponseId);
+        // A loop, not RemoveAll with a lambda: that was a closure and a delegate per turn for the collector to walk.
+        for (var i = _views.Count - 1; i >= 0; i--)
+            if (_views[i].ResponseId == view.ResponseId) _views.RemoveAt(i);
         _views.Insert(0, view);
         if (_views.Count > ViewLimit) _views.RemoveAt(_views.Count - 1);
     }
