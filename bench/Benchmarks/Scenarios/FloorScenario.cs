@@ -149,6 +149,7 @@ public static class FloorScenario
         var proxied = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-yarp-{tag}-{i}", anchored: false)).ToArray();
         var chains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-http-{tag}-{i}")).ToArray();
         var wsChains = Enumerable.Range(0, Sessions).Select(i => new ChainSession($"floor-ws-{tag}-{i}")).ToArray();
+        var everySession = direct.Concat(proxied).Concat(chains).Concat(wsChains).ToArray();
         var sockets = new DirectWebSocket[Sessions];
         for (var i = 0; i < Sessions; i++) sockets[i] = await DirectWebSocket.ConnectAsync(bridge.WebSocket, Product.ApiKey, wsChains[i].Id);
 
@@ -247,7 +248,6 @@ public static class FloorScenario
             await simulator.SetFirstEventDelayAsync(TimeSpan.Zero, precise: false);
             // Long answers: what a relayed event asks of the kernel (its page faults above all).
             concurrency = 8;
-            var everySession = direct.Concat(proxied).Concat(chains).Concat(wsChains).ToArray();
             foreach (var session in everySession) session.TextDeltas = LongStreamDeltas;
             await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas, per turn");
             foreach (var session in everySession) session.TextDeltas = 0;
@@ -263,7 +263,7 @@ public static class FloorScenario
         foreach (var setting in settings)
         {
             concurrency = setting.Concurrency;
-            foreach (var session in direct.Concat(proxied).Concat(chains).Concat(wsChains)) session.TextDeltas = setting.TextDeltas;
+            foreach (var session in everySession) session.TextDeltas = setting.TextDeltas;
             // One turn at a time, the upstream's work ends on time: a timer's few ms of lateness would otherwise be most of
             // every path's p99, and the added p99 a difference of two noises (YARP's came out negative).
             await simulator.SetFirstEventDelayAsync(TimeSpan.FromMilliseconds(setting.WorkMs), precise: setting.Concurrency == 1);
