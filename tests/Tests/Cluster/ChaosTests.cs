@@ -116,7 +116,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         var wrong = perTurn.Where(p => !(p.Generations.Count == 1 || (p.SiloKilled && p.Generations.Count == 2))).ToList();
         foreach (var (t, mine, siloKilled) in wrong)
             output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts, silo kill: {siloKilled}): " +
-                             string.Join(" | ", mine.Select(LedgerText.Line)) + " errors: " + string.Join(" | ", t.Errors));
+                             LedgerText.Lines(mine, " | ") + " errors: " + string.Join(" | ", t.Errors));
         Assert.True(wrong.Count == 0, $"{wrong.Count} client turns were generated a wrong number of times (see the output)");
     }
 

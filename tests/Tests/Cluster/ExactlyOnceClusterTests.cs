@@ -123,7 +123,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             Assert.True(retry.IsCompleted, "the retry did not complete: " + retry.Describe());
             Assert.All(retry.Events.Where(e => e.ResponseId is not null), e => Assert.Equal(originalId, e.ResponseId));
             Assert.Equal("response.created", retry.Events[0].Type);
-            Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
+            Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {LedgerText.Lines(generations, "; ")}");
             var providerDone = generations[0].EndedAt ?? throw new InvalidOperationException("the generation has no end");
 
             var sendToFirst = (retry.Events[0].At - retry.SentAt).TotalSeconds;
@@ -189,7 +189,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         Assert.DoesNotContain(turn.Events, e => e.Type is "response.failed" or "error");
         Assert.Single(turn.Events, e => e.IsTerminal);
         turn.AssertContiguous();
-        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
+        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {LedgerText.Lines(generations, "; ")}");
         Assert.Equal(0, await RegenerationsAsync(cluster, expected: 0)); // and the dashboard shows no duplicated work
 
         var next = await SseClient.PostAsync(cluster.CreateClient(cluster.Gateways[0]), Path,
@@ -215,7 +215,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
                          $"{(evicted is null ? "never declared dead" : $"declared dead {(evicted.Value - paused).TotalSeconds:F2}s after SIGSTOP")}");
         Assert.True(evicted is not null, "the owner was not declared dead during its stall (5 s, held up to 15 s more): the test would not prove what it says");
 
-        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
+        Assert.True(generations.Count <= 2, $"{generations.Count} generations for one turn: {LedgerText.Lines(generations, "; ")}");
         // What an operator sees: the generations beyond the turn's first, as many as the provider really ran.
         var regenerations = await RegenerationsAsync(cluster, expected: generations.Count - 1);
         output.WriteLine($"MEASURED {point}: {generations.Count} generations in the ledger, codexlb_turn_regenerations_total {regenerations}");
@@ -279,9 +279,9 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         // once, on the survivor, whose answer is the one the client got; the dashboard counts that repeat.
         Assert.True(turn.IsCompleted, "the turn was not recovered: " + turn.Describe());
         Assert.True(evicted is not null, "membership never declared the killed owner dead");
-        Assert.True(generations.Count is 1 or 2, $"{generations.Count} generations for one turn: {string.Join("; ", generations.Select(LedgerText.Line))}");
+        Assert.True(generations.Count is 1 or 2, $"{generations.Count} generations for one turn: {LedgerText.Lines(generations, "; ")}");
         Assert.True(answered is not null && answered.StartedAt > killedAt,
-            $"the client's answer {turn.CompletedResponseId} is not a generation that started after the kill: {string.Join("; ", generations.Select(LedgerText.Line))}");
+            $"the client's answer {turn.CompletedResponseId} is not a generation that started after the kill: {LedgerText.Lines(generations, "; ")}");
         Assert.Equal(generations.Count - 1, await RegenerationsAsync(cluster, expected: generations.Count - 1));
         Assert.True(recovery < 15, $"recovery took {recovery:F2}s"); // a hang, not a timing goal
         Assert.Single(turn.Events, e => e.IsTerminal);

@@ -285,7 +285,7 @@ public sealed class ResponseTreeClusterTests(ITestOutputHelper output)
         // The ledger: each request's context is exactly its conversation (tokens: every item once), and the model saw every
         // earlier answer once ("Simulated answer #k", k = 1 + the answers in its context).
         var requests = await cluster.Sim.GetRequestsAsync();
-        foreach (var r in requests) output.WriteLine(LedgerText.Line(r) + $" ctx={r.ContextTokens} out={r.OutputTokens}");
+        foreach (var r in requests) output.WriteLine(LedgerText.Line(r) + $" out={r.OutputTokens}");
         RequestRecord Of(TurnResult t) => requests.Single(r => r.ResponseId == Rx.ResponseIdOf(t));
         var (u1, u2, u3) = (Of(first), Of(retry), Of(third));
         Assert.Equal(u1.ContextTokens + u1.OutputTokens + Tokens(q2), u2.ContextTokens);

@@ -41,7 +41,7 @@ public sealed class SimulatorControlClient : IDisposable
         return matches.Count == 1
             ? matches[0]
             : throw new InvalidOperationException(
-                $"Expected one upstream request for {responseId}, found {matches.Count}. Ledger: {string.Join("; ", ledger.Requests.Select(LedgerText.Line))}");
+                $"Expected one upstream request for {responseId}, found {matches.Count}. Ledger: {LedgerText.Lines(ledger.Requests, "; ")}");
     }
 
     /// <summary>DELETE /_sim/ledger (ids keep increasing).</summary>
@@ -79,7 +79,7 @@ public sealed class SimulatorControlClient : IDisposable
             if (clock.Elapsed > timeout)
             {
                 throw new TimeoutException(
-                    $"Simulator ledger condition not met within {timeout.TotalSeconds:0.#} s. Requests: {string.Join("; ", ledger.Requests.Select(LedgerText.Line))}");
+                    $"Simulator ledger condition not met within {timeout.TotalSeconds:0.#} s. Requests: {LedgerText.Lines(ledger.Requests, "; ")}");
             }
 
             await Task.Delay(100, cancellationToken);

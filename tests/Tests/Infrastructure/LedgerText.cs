@@ -12,5 +12,6 @@ public static class LedgerText
         $"anchorValid={r.AnchorValid?.ToString() ?? "-"} items={r.InputItemCount} new={r.NewInputTokens} ctx={r.ContextTokens} " +
         $"resp={r.ResponseId ?? "-"}{(r.Fault is null ? "" : $" fault={r.Fault}")}";
 
-    public static string Lines(IEnumerable<RequestRecord> requests) => string.Join("\n", requests.Select(Line));
+    /// <summary>The lines of <paramref name="requests"/>, one per line, or joined by <paramref name="separator"/> inside a message.</summary>
+    public static string Lines(IEnumerable<RequestRecord> requests, string separator = "\n") => string.Join(separator, requests.Select(Line));
 }
