@@ -91,7 +91,13 @@ public static class FloorScenario
         /// </summary>
         public double SteadyCpuMicrosPerTurn(string proxy) => CpuMicrosPerTurn(proxy) - CpuMicrosPerTurn(proxy + TierUp);
         public double TurnsPerSecond => Samples.Turns / Wall;
+
+        /// <summary>Each round's batch alone, in round order: how far one run's ratios move from round to round.</summary>
+        public List<RoundFigures> Rounds { get; } = [];
     }
+
+    /// <summary>One batch's proxy CPU per turn (without tier-up; NaN for direct) and p99 of the last event, µs.</summary>
+    private readonly record struct RoundFigures(double SteadyCpuMicros, double LastP99);
 
     public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
 
@@ -292,6 +298,9 @@ public static class FloorScenario
                     tally.Wall += result.WallSeconds;
                     foreach (var (name, seconds) in cpu) tally.Cpu[name] = tally.Cpu.GetValueOrDefault(name) + seconds;
                     tally.Bridge += counters;
+                    tally.Rounds.Add(new RoundFigures(path.Proxy is { } proxy
+                        ? (cpu[proxy] - cpu.GetValueOrDefault(proxy + TierUp)) / Math.Max(1, result.Turns) * 1e6 : double.NaN,
+                        new Distribution(result.Ttlb).P99));
                     if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"], idleCounters + counters);
                 }
             }
@@ -521,6 +530,7 @@ public static class FloorScenario
         latency.Print();
         cost.Print();
         ratios.Print();
+        RoundSpread(settings, tallies).Print();
 
         var failed = tallies.Where(kv => kv.Value.Samples.Errors > 0).ToList();
         if (failed.Count > 0)
@@ -565,6 +575,34 @@ public static class FloorScenario
     }
 
     private static double Ratio(double bridge, double yarp) => yarp > 0 ? bridge / yarp : double.NaN;
+
+    /// <summary>
+    /// The ratios of the table above taken round by round (each round runs one batch of every path, so a round's ratio
+    /// compares batches seconds apart): the median and the range say whether one run's verdict at a line is a coin toss.
+    /// </summary>
+    private static Table RoundSpread(Setting[] settings, Dictionary<(string, string), Tally> tallies)
+    {
+        var table = new Table("floor: bridge / YARP round by round (median of the rounds' ratios, then lowest–highest)",
+            "setting", "path", "rounds", "CPU/turn (no tier-up)", "added last p99");
+        static string Spread(List<double> ratios) => ratios.Count == 0 ? "-"
+            : $"{new Distribution(ratios).P50:N2} ({ratios.Min():N2}–{ratios.Max():N2})";
+        foreach (var setting in settings)
+        {
+            var (direct, yarp) = (tallies[(setting.Name, Direct)].Rounds, tallies[(setting.Name, Yarp)].Rounds);
+            foreach (var name in new[] { BridgeHttp, BridgeWs })
+            {
+                var bridge = tallies[(setting.Name, name)].Rounds;
+                var rounds = Enumerable.Range(0, Math.Min(bridge.Count, Math.Min(direct.Count, yarp.Count))).ToList();
+                var cpu = rounds.Select(r => Ratio(bridge[r].SteadyCpuMicros, yarp[r].SteadyCpuMicros)).Where(double.IsFinite).ToList();
+                // A round where direct's own p99 was not below a proxy's says nothing about the ratio: left out, and counted.
+                var p99 = rounds.Select(r => (Bridge: bridge[r].LastP99 - direct[r].LastP99, Yarp: yarp[r].LastP99 - direct[r].LastP99))
+                    .Where(added => added.Bridge > 0 && added.Yarp > 0).Select(added => added.Bridge / added.Yarp).ToList();
+                table.Add(setting.Name, name, rounds.Count, Spread(cpu),
+                    Spread(p99) + (p99.Count < rounds.Count ? $", {rounds.Count - p99.Count} left out" : ""));
+            }
+        }
+        return table;
+    }
 
     /// <summary>A p99 comparison; a YARP figure at or below zero means the run's noise exceeded the floor's own cost (judged against 0).</summary>
     private static string AddedP99(PathMeasures bridge, PathMeasures yarp) => yarp.AddedP99 > 0
