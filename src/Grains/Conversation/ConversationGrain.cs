@@ -36,7 +36,6 @@ public sealed partial class ConversationGrain(
     private readonly ConversationCounters _counters = new();
     private ConversationTree _tree = null!;
     private UpstreamSocket? _socket;
-    private IGrainTimer? _socketIdleTimer; // while _socket is set
     private Task _socketsClosing = Task.CompletedTask; // dropped sockets finishing their close handshake; deactivation awaits them
     private long _epoch;
     private int _persistedTurns;
@@ -44,8 +43,8 @@ public sealed partial class ConversationGrain(
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
-    private IGrainTimer? _idleTimer;
-    private DateTimeOffset? _idleTimerAt; // when the idle timer fires, while it is armed
+    private IGrainTimer? _housekeeping;
+    private DateTimeOffset? _housekeepingAt; // when the housekeeping timer fires, while it is armed
     private DateTimeOffset _lastTurnEnded;
     private bool _deactivating;
     private const int RecentTurnLimit = 64;
@@ -215,37 +214,48 @@ public sealed partial class ConversationGrain(
     }
 
     /// <summary>
-    /// After a turn, a one-shot timer lets an idle conversation drop what it holds: the tree's cached nodes, views and ids
-    /// but its head's header (the store has the rest: a turn on the head reads nothing, one on an older response reads its
-    /// path once) once the conversation was quiet for <see cref="StateOptions.IdleRelease"/>, then its finished turns'
-    /// events as they expire.
+    /// Arms the conversation's one housekeeping timer (<see cref="HousekeepAsync"/>) to fire in <paramref name="due"/>,
+    /// unless it fires sooner already. One one-shot timer for everything a quiet conversation lets go: two per
+    /// conversation (a periodic socket check beside it) were 2,058 of a busy silo's 3,640 timer entries, each walked by the
+    /// runtime's timer thread and each firing waking a thread.
     /// </summary>
-    private void ScheduleIdleRelease(TimeSpan due)
+    private void ScheduleHousekeeping(TimeSpan due)
     {
         if (due < TimeSpan.FromMilliseconds(100)) due = TimeSpan.FromMilliseconds(100);
         // Armed to fire sooner already (a busy conversation: the last turn's release time): it fires, finds the
         // conversation not quiet long enough and re-arms for the rest. No timer change per turn.
         var at = time.GetUtcNow() + due;
-        if (_idleTimerAt is { } armed && armed <= at) return;
-        _idleTimerAt = at;
-        if (_idleTimer is null)
+        if (_housekeepingAt is { } armed && armed <= at) return;
+        _housekeepingAt = at;
+        if (_housekeeping is null)
         {
-            _idleTimer = this.RegisterGrainTimer(ReleaseIdleStateAsync,
+            _housekeeping = this.RegisterGrainTimer(HousekeepAsync,
                 new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = false });
         }
-        else _idleTimer.Change(due, Timeout.InfiniteTimeSpan);
+        else _housekeeping.Change(due, Timeout.InfiniteTimeSpan);
     }
 
-    private Task ReleaseIdleStateAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// What a quiet conversation lets go, each when it falls due: the tree's cached nodes, views and ids but its head's
+    /// header once it was quiet for <see cref="StateOptions.IdleRelease"/> (the store has the rest: a turn on the head
+    /// reads nothing, one on an older response reads its path once), its finished turns' events as they expire, and its
+    /// upstream socket once idle for <see cref="UpstreamOptions.IdleTimeout"/>. Then it re-arms for the next of these.
+    /// </summary>
+    private Task HousekeepAsync(CancellationToken cancellationToken)
     {
-        _idleTimerAt = null; // fired (one-shot): whatever comes next arms it again
+        _housekeepingAt = null; // fired (one-shot): whatever comes next arms it again
         if (!_queue.IsIdle) return Task.CompletedTask; // the running turn re-arms the timer when it ends
         var now = time.GetUtcNow();
+        if (_socket is { } idle && now - idle.LastActivity > _options.IdleTimeout) DropSocket();
         var quiet = now - _lastTurnEnded;
-        if (quiet < _idleRelease) { ScheduleIdleRelease(_idleRelease - quiet); return Task.CompletedTask; }
-        if (!_tree.IsReleased) _tree = _tree.Released();
-        ForgetFinishedTurns();
-        if (_finishedTurns.First?.Value is { } oldest) ScheduleIdleRelease(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
+        if (quiet < _idleRelease) ScheduleHousekeeping(_idleRelease - quiet);
+        else
+        {
+            if (!_tree.IsReleased) _tree = _tree.Released();
+            ForgetFinishedTurns();
+            if (_finishedTurns.First?.Value is { } oldest) ScheduleHousekeeping(oldest.FinishedAt + FinishedTurnLifetime - now + TimeSpan.FromSeconds(1));
+        }
+        if (_socket is { } socket) ScheduleHousekeeping(socket.LastActivity + _options.IdleTimeout - now);
         return Task.CompletedTask;
     }
 
@@ -319,7 +329,7 @@ public sealed partial class ConversationGrain(
             turn.Cancellation.Dispose();
             turn.Execution = Task.CompletedTask;
             _lastTurnEnded = turn.FinishedAt;
-            ScheduleIdleRelease(_idleRelease);
+            ScheduleHousekeeping(_idleRelease);
             Record(request, turn, record);
             CountGenerations(record);
             activity?.SetTag("codexlb.sent_delta", record.SentDelta).SetTag("codexlb.full_sends", record.FullSends)
@@ -386,10 +396,9 @@ public sealed partial class ConversationGrain(
         socketBudget.Admit(socket);
         socket.Busy = true;
         _socket = socket;
-        // Only a conversation with a socket checks for idleness: a silo's idle conversations (100,000 in the memory
-        // benchmark) had ticked every few seconds each for a socket most of them no longer had.
-        var check = TimeSpan.FromTicks(Math.Clamp(_options.IdleTimeout.Ticks / 2, TimeSpan.TicksPerSecond, 30 * TimeSpan.TicksPerSecond));
-        _socketIdleTimer ??= this.RegisterGrainTimer(CloseIdleSocketAsync, new GrainTimerCreationOptions(check, check) { Interleave = true, KeepAlive = false });
+        // Only a conversation with a socket looks at it again (a silo's idle conversations, 100,000 in the memory benchmark,
+        // had ticked every few seconds each for a socket most of them no longer had), once, when it could be idle.
+        ScheduleHousekeeping(_options.IdleTimeout);
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketOpened, Usage = socket.Usage });
         _counters.UpstreamConnects++;
         BridgeMetrics.UpstreamConnects.Add(1);
@@ -413,19 +422,10 @@ public sealed partial class ConversationGrain(
     {
         if (_socket is not { } socket) return;
         _socket = null;
-        _socketIdleTimer?.Dispose();
-        _socketIdleTimer = null;
         socketBudget.Release(socket);
         ReportAccount(socket.Account, new AccountReport { Event = AccountEvent.SocketClosed });
         var closing = socket.DisposeAsync().AsTask();
         _socketsClosing = _socketsClosing.IsCompleted ? closing : Task.WhenAll(_socketsClosing, closing);
-    }
-
-    private Task CloseIdleSocketAsync(CancellationToken cancellationToken)
-    {
-        if (_socket is { } socket && _queue.IsIdle && time.GetUtcNow() - socket.LastActivity > _options.IdleTimeout)
-            DropSocket();
-        return Task.CompletedTask;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Turn {RequestId} of conversation {Conversation} failed unexpectedly")]

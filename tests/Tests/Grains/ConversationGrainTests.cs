@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
 
@@ -84,6 +85,21 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
 
         // The idle check stops with the socket it watched and starts again with the next one: this one closes too.
         await WaitUntilAsync(async () => !(await grain.GetStats()).SocketOpen, TimeSpan.FromSeconds(15));
+    }
+
+    /// <summary>
+    /// A conversation's one housekeeping timer is armed for its socket's idle timeout (2 s here), not only for its idle
+    /// release (10 s, the default): the socket goes when it is idle, not when the conversation next lets its cache go.
+    /// </summary>
+    [Fact]
+    public async Task An_idle_socket_closes_at_its_own_timeout_well_before_the_conversations_idle_release()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        await Turns.RunAsync(grain, Items.Body([Items.Message("user", "q1")]));
+        var ended = System.Diagnostics.Stopwatch.StartNew();
+        await WaitUntilAsync(async () => !(await grain.GetStats()).SocketOpen, TimeSpan.FromSeconds(15));
+        Assert.True(ended.Elapsed < new StateOptions().IdleRelease - TimeSpan.FromSeconds(2),
+            $"the socket closed {ended.Elapsed.TotalSeconds:N1} s after the turn: with the idle release, not at its own 2 s timeout");
     }
 
     [Fact]
