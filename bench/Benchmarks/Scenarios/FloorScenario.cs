@@ -89,7 +89,7 @@ public static class FloorScenario
         /// became hot is a start-up cost that trickles on for minutes (timers and scrapes reach their call counts slowly) and
         /// lands in whichever batch runs then: 0.4 to 9.2 µs per turn in the c=64 batches of two runs of one build.
         /// </summary>
-        public double SteadyCpuMicrosPerTurn(string proxy) => CpuMicrosPerTurn(proxy) - CpuMicrosPerTurn(proxy + TierUp);
+        public double SteadyCpuMicrosPerTurn(string proxy) => SteadyCpuMicros(Cpu, proxy, Samples.Turns);
         public double TurnsPerSecond => Samples.Turns / Wall;
 
         /// <summary>Each round's batch alone, in round order: how far one run's ratios move from round to round.</summary>
@@ -98,6 +98,10 @@ public static class FloorScenario
 
     /// <summary>One batch's proxy CPU per turn (without tier-up; NaN for direct) and p99 of the last event, µs.</summary>
     private readonly record struct RoundFigures(double SteadyCpuMicros, double LastP99);
+
+    /// <summary>A proxy's CPU per turn without its tier-up compiler's, µs, from CPU seconds by process name (a batch's or a tally's).</summary>
+    private static double SteadyCpuMicros(IReadOnlyDictionary<string, double> cpu, string proxy, int turns) =>
+        (cpu.GetValueOrDefault(proxy, double.NaN) - cpu.GetValueOrDefault(proxy + TierUp, double.NaN)) / Math.Max(1, turns) * 1e6;
 
     public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
 
@@ -298,8 +302,7 @@ public static class FloorScenario
                     tally.Wall += result.WallSeconds;
                     foreach (var (name, seconds) in cpu) tally.Cpu[name] = tally.Cpu.GetValueOrDefault(name) + seconds;
                     tally.Bridge += counters;
-                    tally.Rounds.Add(new RoundFigures(path.Proxy is { } proxy
-                        ? (cpu[proxy] - cpu.GetValueOrDefault(proxy + TierUp)) / Math.Max(1, result.Turns) * 1e6 : double.NaN,
+                    tally.Rounds.Add(new RoundFigures(path.Proxy is { } proxy ? SteadyCpuMicros(cpu, proxy, result.Turns) : double.NaN,
                         new Distribution(result.Ttlb).P99));
                     if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"], idleCounters + counters);
                 }
