@@ -35,6 +35,9 @@ public static class FloorScenario
     /// <summary>The suffix of a proxy's thread-pool work items in a tally (<see cref="ChildProcess.WorkItems"/>): a turn's hops between threads.</summary>
     private const string WorkItems = " work items";
 
+    /// <summary>The suffix of a proxy's minor page faults in a tally (<see cref="ChildProcess.PageFaults"/>).</summary>
+    private const string PageFaults = " page faults";
+
     private sealed record FloorPath(string Name, Func<int, Task<TurnTiming>> Turn, string? Proxy);
 
     /// <summary>The bridge's counters (its /metrics) at one instant.</summary>
@@ -143,8 +146,10 @@ public static class FloorScenario
             // Each proxy's tier-up compiler, read from the same answer as its CPU (the entry right before it).
             ("bridge", bridge.Process.CpuSecondsAsync), ("bridge" + TierUp, () => Task.FromResult(bridge.Process.TierUpSeconds)),
             ("bridge" + WorkItems, () => Task.FromResult((double)bridge.Process.WorkItems)),
+            ("bridge" + PageFaults, () => Task.FromResult((double)bridge.Process.PageFaults())),
             ("YARP", yarp.Process.CpuSecondsAsync), ("YARP" + TierUp, () => Task.FromResult(yarp.Process.TierUpSeconds)),
             ("YARP" + WorkItems, () => Task.FromResult((double)yarp.Process.WorkItems)),
+            ("YARP" + PageFaults, () => Task.FromResult((double)yarp.Process.PageFaults())),
             ("simulator", simulator.Process.CpuSecondsAsync),
             // Bytes, not seconds: what the simulator allocated, read from the same answer (its collections stop every path).
             (SimulatorAllocated, () => Task.FromResult((double)simulator.Process.AllocatedBytes)),
@@ -304,7 +309,7 @@ public static class FloorScenario
                     tally.Bridge += counters;
                     tally.Rounds.Add(new RoundFigures(path.Proxy is { } proxy ? SteadyCpuMicros(cpu, proxy, result.Turns) : double.NaN,
                         new Distribution(result.Ttlb).P99));
-                    if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"], idleCounters + counters);
+                    if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"] - cpu["bridge" + TierUp], idleCounters + counters);
                 }
             }
             idle[setting.Name] = (idleWall, idleCpu, idleCounters);
@@ -361,7 +366,7 @@ public static class FloorScenario
     private static void ReportLongStream(Setting setting, FloorPath[] paths, Dictionary<(string, string), Tally> tallies)
     {
         var table = new Table($"floor, {setting.Name}: CPU per relayed event (the proxy's CPU, read from its own clock, / events the client received)",
-            "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "simulator CPU µs/event", "vs YARP",
+            "path", "turns", "err", "events/turn", "events/s", "last p50 µs", "proxy CPU µs/event", "of it tier-up JIT", "proxy page faults per 1,000 events", "simulator CPU µs/event", "vs YARP",
             "bridge alloc B/event", "bridge gen0 GCs", "grain calls/turn");
         double PerEvent(Tally t, string process) => t.Cpu.GetValueOrDefault(process, double.NaN) * 1e6 / Math.Max(1, t.Samples.Events);
         var yarp = PerEvent(tallies[(setting.Name, Yarp)], "YARP");
@@ -371,7 +376,8 @@ public static class FloorScenario
             var proxy = path.Proxy is { } p ? PerEvent(t, p) : double.NaN;
             double OfBridge(double value) => path.Proxy == "bridge" ? value : double.NaN;
             table.Add(path.Name, t.Samples.Turns, t.Samples.Errors, t.Samples.Events / (double)Math.Max(1, t.Samples.Turns), t.Samples.Events / t.Wall,
-                new Distribution(t.Samples.Ttlb).P50, proxy, PerEvent(t, "simulator"), OfBridge(Ratio(proxy, yarp)),
+                new Distribution(t.Samples.Ttlb).P50, proxy, path.Proxy is { } tiered ? PerEvent(t, tiered + TierUp) : double.NaN,
+                path.Proxy is { } faulted ? PerEvent(t, faulted + PageFaults) / 1000 : double.NaN, PerEvent(t, "simulator"), OfBridge(Ratio(proxy, yarp)),
                 OfBridge(t.Bridge.Allocated / Math.Max(1, t.Samples.Events)), OfBridge(t.Bridge.Gen0), OfBridge(t.Bridge.GrainCalls / Math.Max(1, t.Samples.Turns)));
         }
         table.Print();
@@ -546,14 +552,14 @@ public static class FloorScenario
 
         Log.Note("");
         // The same background runs during the bridge's own batches, inside its CPU per turn: at c=1 with 20 ms of work (~45
-        // turns/s) it was ~40% of it in the fifteenth session's runs, against a few percent at c=64.
-        Log.Note("Bridge background while the other paths ran (its rate also runs, and is charged, during the bridge's own batches):");
+        // turns/s) it was ~40% of it in the fifteenth session's runs (~34% without the tier-up compiler), a few percent at c=64.
+        Log.Note("Bridge background while the other paths ran, without its tier-up compiler (as in the ratios; its rate also runs, and is charged, during the bridge's own batches):");
         foreach (var setting in settings)
         {
             var (wall, cpu, c) = idle[setting.Name];
             var ownRate = tallies[(setting.Name, BridgeHttp)].TurnsPerSecond;
             Log.Note($"- {setting.Name}: {cpu * 1000 / wall:N1} ms CPU/s ({cpu / wall / ownRate * 1e6:N0} µs per bridge HTTP turn at its {ownRate:N0} turns/s), " +
-                     $"{c.Allocated / 1024 / wall:N0} KB/s allocated, {c.GrainCalls / wall:N1} grain calls/s, {c.Activations:N0} activations in {wall:N0} s, {c.JitMethods:N0} methods jitted.");
+                     $"{c.Allocated / 1024 / wall:N0} KB/s allocated, {c.GrainCalls / wall:N1} grain calls/s, {c.Activations:N0} activations in {wall:N0} s; besides, {c.JitMethods:N0} methods jitted in {c.JitSeconds * 1000 / wall:N1} ms/s.");
         }
         Log.Note("");
         Log.Note("JIT in the bridge during its own batches (charged to their turns above; the runtime's compile time, one thread):");
