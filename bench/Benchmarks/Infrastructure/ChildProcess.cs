@@ -84,19 +84,8 @@ public sealed class ChildProcess : IAsyncDisposable
     /// The child's minor page faults so far (Linux <c>/proc/PID/stat</c>, field 10; 0 elsewhere): on this kind of VM each
     /// costs ~10 µs, and a heap that keeps handing out fresh pages pays one per 4 KB allocated.
     /// </summary>
-    public long PageFaults()
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{Id}/stat");
-            // After the command name in parentheses: state, ppid, pgrp, session, tty_nr, tpgid, flags, minflt.
-            return long.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[7], System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
+    public long PageFaults() =>
+        ProcessCpu.StatFields(Id) is { } fields && long.TryParse(fields[7], out var faults) ? faults : 0; // minflt (10)
 
     /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
     private async Task<string> AskAsync(string line, Func<string, bool> answer)
@@ -182,12 +171,29 @@ public static class ProcessCpu
     {
         try
         {
-            // The command name in parentheses may hold spaces; the fields after it start at field 3 (state).
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return (int.Parse(fields[1]), (long.Parse(fields[11]) + long.Parse(fields[12])) / ClockTicksPerSecond); // ppid (4), utime (14) + stime (15)
+            return StatFields(pid) is { } fields
+                ? (int.Parse(fields[1]), (long.Parse(fields[11]) + long.Parse(fields[12])) / ClockTicksPerSecond) // ppid (4), utime (14) + stime (15)
+                : null;
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException)
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The fields of <c>/proc/PID/stat</c> after the command name, from field 3 (state) on: index i is field i + 3. Null
+    /// where the process is gone or the file cannot be read (not Linux).
+    /// </summary>
+    public static string[]? StatFields(int pid)
+    {
+        try
+        {
+            // The command name in parentheses may hold spaces and parentheses: the fields start after the last ')'.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             return null;
         }

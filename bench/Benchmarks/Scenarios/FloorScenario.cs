@@ -104,7 +104,11 @@ public static class FloorScenario
 
     /// <summary>A proxy's CPU per turn without its tier-up compiler's, µs, from CPU seconds by process name (a batch's or a tally's).</summary>
     private static double SteadyCpuMicros(IReadOnlyDictionary<string, double> cpu, string proxy, int turns) =>
-        (cpu.GetValueOrDefault(proxy, double.NaN) - cpu.GetValueOrDefault(proxy + TierUp, double.NaN)) / Math.Max(1, turns) * 1e6;
+        SteadyCpuSeconds(cpu, proxy) / Math.Max(1, turns) * 1e6;
+
+    /// <summary>A proxy's CPU seconds without its tier-up compiler's, from CPU seconds by process name.</summary>
+    private static double SteadyCpuSeconds(IReadOnlyDictionary<string, double> cpu, string proxy) =>
+        cpu.GetValueOrDefault(proxy, double.NaN) - cpu.GetValueOrDefault(proxy + TierUp, double.NaN);
 
     public static Task RunAsync(BenchOptions options) => RunAsync(options, profile: false);
 
@@ -309,7 +313,7 @@ public static class FloorScenario
                     tally.Bridge += counters;
                     tally.Rounds.Add(new RoundFigures(path.Proxy is { } proxy ? SteadyCpuMicros(cpu, proxy, result.Turns) : double.NaN,
                         new Distribution(result.Ttlb).P99));
-                    if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + cpu["bridge"] - cpu["bridge" + TierUp], idleCounters + counters);
+                    if (path.Proxy != "bridge") (idleWall, idleCpu, idleCounters) = (idleWall + result.WallSeconds, idleCpu + SteadyCpuSeconds(cpu, "bridge"), idleCounters + counters);
                 }
             }
             idle[setting.Name] = (idleWall, idleCpu, idleCounters);
@@ -373,11 +377,12 @@ public static class FloorScenario
         foreach (var path in paths)
         {
             var t = tallies[(setting.Name, path.Name)];
-            var proxy = path.Proxy is { } p ? PerEvent(t, p) : double.NaN;
+            // The proxy's own figure (its CPU, or one read beside it under a suffix) per event; NaN for direct.
+            double OfProxy(string suffix) => path.Proxy is { } p ? PerEvent(t, p + suffix) : double.NaN;
+            var proxy = OfProxy("");
             double OfBridge(double value) => path.Proxy == "bridge" ? value : double.NaN;
             table.Add(path.Name, t.Samples.Turns, t.Samples.Errors, t.Samples.Events / (double)Math.Max(1, t.Samples.Turns), t.Samples.Events / t.Wall,
-                new Distribution(t.Samples.Ttlb).P50, proxy, path.Proxy is { } tiered ? PerEvent(t, tiered + TierUp) : double.NaN,
-                path.Proxy is { } faulted ? PerEvent(t, faulted + PageFaults) / 1000 : double.NaN, PerEvent(t, "simulator"), OfBridge(Ratio(proxy, yarp)),
+                new Distribution(t.Samples.Ttlb).P50, proxy, OfProxy(TierUp), OfProxy(PageFaults) / 1000, PerEvent(t, "simulator"), OfBridge(Ratio(proxy, yarp)),
                 OfBridge(t.Bridge.Allocated / Math.Max(1, t.Samples.Events)), OfBridge(t.Bridge.Gen0), OfBridge(t.Bridge.GrainCalls / Math.Max(1, t.Samples.Turns)));
         }
         table.Print();
