@@ -56,6 +56,8 @@ public sealed class GatewayApiTests(ProductFixture product)
         Assert.DoesNotContain("aspnetcore_rate_limiting", metrics);
         // Nor Orleans' per-message dispatcher counters (several tagged measurements per grain call); its per-call count is.
         Assert.DoesNotContain("orleans_messaging_processing", metrics);
+        Assert.DoesNotContain("orleans_directory_lookups_cache", metrics); // two per call
+        Assert.Contains("orleans_directory_cache_size", metrics);
         Assert.Contains("orleans_app_requests_latency", metrics);
         Assert.Contains("orleans_catalog_activations", metrics);
         Assert.Contains("outcome=\"completed\"", metrics);
