@@ -54,7 +54,7 @@ public sealed class KeyAdmissions(IGrainFactory grains, ClientKeyStore keys, Usa
             recorder.Add(key.UsageKey, model, 1, 0, 0);
         }
         var label = ModelLabel(key, model);
-        KeyMetrics.Requests.Add(1, new KeyValuePair<string, object?>("key", key.Name), new KeyValuePair<string, object?>("model", label));
+        KeyMetrics.Requests.Add(1, key.Name, label);
         return new Admission(new KeyTurn(key, model, label, recorder), null);
     }
 

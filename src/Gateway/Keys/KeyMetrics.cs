@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using CodexLb.Gateway.Telemetry;
+using CodexLb.Protocol.Telemetry;
 
 namespace CodexLb.Gateway.Keys;
 
@@ -11,9 +12,9 @@ public static class KeyMetrics
 {
     private static readonly Meter Meter = new(GatewayMetrics.Name);
 
-    public static readonly Counter<long> Requests = Meter.CreateCounter<long>("codexlb.key.requests", description: "Turns admitted, by client key and model");
-    public static readonly Counter<long> Tokens = Meter.CreateCounter<long>("codexlb.key.tokens", unit: "{token}",
-        description: "Tokens of completed turns (response usage), by client key, model and type (input or output)");
+    public static readonly TaggedCounter Requests = new(Meter, "codexlb.key.requests", null, "Turns admitted, by client key and model", "key", "model");
+    public static readonly TaggedCounter Tokens = new(Meter, "codexlb.key.tokens", "{token}",
+        "Tokens of completed turns (response usage), by client key, model and type (input or output)", "key", "model", "type");
     public static readonly Counter<long> Refusals = Meter.CreateCounter<long>("codexlb.key.refusals",
         description: "Turns refused by a key's limits, by client key and reason (requests_per_minute, tokens_per_minute, tokens_per_day, model)");
 

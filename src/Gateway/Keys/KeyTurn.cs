@@ -13,8 +13,7 @@ public sealed class KeyTurn(ClientKey key, string model, string modelLabel, Usag
         var (input, output) = (Math.Max(0, summary.InputTokens ?? 0), Math.Max(0, summary.OutputTokens ?? 0));
         if (input == 0 && output == 0) return;
         recorder.Add(key.UsageKey, model, 0, input, output);
-        var (name, label) = (new KeyValuePair<string, object?>("key", key.Name), new KeyValuePair<string, object?>("model", modelLabel));
-        KeyMetrics.Tokens.Add(input, name, label, new KeyValuePair<string, object?>("type", "input"));
-        KeyMetrics.Tokens.Add(output, name, label, new KeyValuePair<string, object?>("type", "output"));
+        KeyMetrics.Tokens.Add(input, key.Name, modelLabel, "input");
+        KeyMetrics.Tokens.Add(output, key.Name, modelLabel, "output");
     }
 }

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using CodexLb.Protocol.Telemetry;
 
 namespace CodexLb.Gateway.Telemetry;
 
@@ -10,7 +11,7 @@ public static class GatewayMetrics
     public static readonly ActivitySource Source = new(Name);
     private static readonly Meter Meter = new(Name);
 
-    public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.gateway.turns", description: "Turns by transport and outcome");
+    public static readonly TaggedCounter Turns = new(Meter, "codexlb.gateway.turns", null, "Turns by transport and outcome", "transport", "outcome");
     public static readonly Histogram<double> TimeToFirstByte = Meter.CreateHistogram<double>("codexlb.gateway.ttfb", unit: "ms", description: "Request start to the first byte sent to the client");
     public static readonly Histogram<double> Overhead = Meter.CreateHistogram<double>("codexlb.gateway.overhead", unit: "ms", description: "Gateway work before the grain call: read, authenticate, parse, route");
     public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Re-dispatches of a turn whose owner failed or stayed silent past the owner timeout (never a retried lookup)");

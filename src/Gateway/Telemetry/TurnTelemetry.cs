@@ -66,7 +66,7 @@ public sealed class TurnTelemetry : IDisposable
     public void Dispose()
     {
         GatewayMetrics.StreamEnded();
-        GatewayMetrics.Turns.Add(1, new KeyValuePair<string, object?>("transport", _transport), new KeyValuePair<string, object?>("outcome", _outcome));
+        GatewayMetrics.Turns.Add(1, _transport, _outcome);
         _activity?.Dispose();
     }
 }

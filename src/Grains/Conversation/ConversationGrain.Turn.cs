@@ -196,11 +196,11 @@ public sealed partial class ConversationGrain
         turn.ItemsSent = items;
         turn.SentDelta = delta;
         turn.BytesSent += bytes;
-        BridgeMetrics.UpstreamSends.Add(1, new KeyValuePair<string, object?>("kind", delta ? "delta" : "full"));
+        BridgeMetrics.UpstreamSends.Add(1, delta ? "delta" : "full");
         BridgeMetrics.BytesSent.Add(bytes);
     }
 
-    private static void CountBase(string how) => BridgeMetrics.TurnBases.Add(1, new KeyValuePair<string, object?>("base", how));
+    private static void CountBase(string how) => BridgeMetrics.TurnBases.Add(1, how);
 
     private void CountReplay(TurnAccounting turn)
     {

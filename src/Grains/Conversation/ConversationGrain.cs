@@ -361,7 +361,7 @@ public sealed partial class ConversationGrain(
             CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
             Generations = turn.GenerationsPerClientTurn,
         });
-        BridgeMetrics.Turns.Add(1, new KeyValuePair<string, object?>("outcome", sink.Outcome));
+        BridgeMetrics.Turns.Add(1, sink.Outcome);
         if (turn.InputTokens > 0) BridgeMetrics.ContextTokens.Record(turn.InputTokens);
     }
 

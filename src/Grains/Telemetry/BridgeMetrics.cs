@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using CodexLb.Protocol.Telemetry;
 
 namespace CodexLb.Grains.Telemetry;
 
@@ -11,11 +12,11 @@ public static class BridgeMetrics
     /// <summary>Spans for the grain's side of a turn (the upstream exchange), children of the gateway's turn span.</summary>
     public static readonly System.Diagnostics.ActivitySource Source = new(MeterName);
 
-    public static readonly Counter<long> Turns = Meter.CreateCounter<long>("codexlb.turns", description: "Turns by outcome");
-    public static readonly Counter<long> UpstreamSends = Meter.CreateCounter<long>("codexlb.upstream.sends", description: "response.create frames by kind (delta or full)");
+    public static readonly TaggedCounter Turns = new(Meter, "codexlb.turns", null, "Turns by outcome", "outcome");
+    public static readonly TaggedCounter UpstreamSends = new(Meter, "codexlb.upstream.sends", null, "response.create frames by kind (delta or full)", "kind");
     public static readonly Counter<long> UpstreamConnects = Meter.CreateCounter<long>("codexlb.upstream.connects", description: "Upstream websocket connects");
-    public static readonly Counter<long> TurnBases = Meter.CreateCounter<long>("codexlb.turn.bases",
-        description: "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)");
+    public static readonly TaggedCounter TurnBases = new(Meter, "codexlb.turn.bases", null,
+        "Turns by what they continued: anchor (the client's previous_response_id), content (a longer response found by content), warmup (answered locally), none (a new context)", "base");
     public static readonly Histogram<long> Generations = Meter.CreateHistogram<long>("codexlb.turn.generations", unit: "{generation}",
         description: "Generating response.create frames the provider accepted per client turn (1 is the goal; 0 = answered without one); a re-run counts its earlier run's");
     public static readonly Counter<long> Regenerations = Meter.CreateCounter<long>("codexlb.turn.regenerations", unit: "{generation}",
@@ -28,7 +29,7 @@ public static class BridgeMetrics
     public static readonly Counter<long> Replays = Meter.CreateCounter<long>("codexlb.upstream.replays", description: "Requests resent after a loss");
     public static readonly Counter<long> FencedWrites = Meter.CreateCounter<long>("codexlb.state.fenced_writes",
         description: "Turn writes refused because a newer activation owns the conversation (a stale owner: partition, stall past its death)");
-    public static readonly Counter<long> BytesSent = Meter.CreateCounter<long>("codexlb.upstream.bytes_sent", unit: "By");
+    public static readonly TaggedCounter BytesSent = new(Meter, "codexlb.upstream.bytes_sent", "By", null);
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");
     public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets",
