@@ -9,12 +9,17 @@ namespace CodexLb.Protocol.Telemetry;
 /// collected: an observable counter, the same series at <c>/metrics</c>. An add is a dictionary read and an interlocked
 /// add. A <see cref="Counter{T}"/> measurement goes through the OpenTelemetry SDK's tag lookup instead (~0.4 µs each in
 /// the floor's profile, eight of them per bridge turn). For tags with a bounded set of values (outcomes, kinds, client
-/// keys with their model labels); at most three.
+/// keys with their model labels); at most three. As the SDK caps a metric's series, combinations past
+/// <see cref="MaxCells"/> are counted under one whose every tag reads <see cref="Overflow"/>.
 /// </summary>
 public sealed class TaggedCounter
 {
+    public const int MaxCells = 2000;
+    public const string Overflow = "other";
+
     private readonly string[] _tagNames;
     private readonly ConcurrentDictionary<TagValues, StrongBox<long>> _cells = new();
+    private readonly StrongBox<long> _overflow = new();
 
     public TaggedCounter(Meter meter, string name, string? unit, string? description, params string[] tagNames)
     {
@@ -31,13 +36,19 @@ public sealed class TaggedCounter
 
     public void Add(long value, string tag, string tag2, string tag3) => Add(value, new TagValues(tag, tag2, tag3));
 
-    private void Add(long value, TagValues values) =>
-        Interlocked.Add(ref _cells.GetOrAdd(values, static _ => new StrongBox<long>()).Value, value);
+    private void Add(long value, TagValues values)
+    {
+        if (!_cells.TryGetValue(values, out var cell))
+            cell = _cells.Count < MaxCells ? _cells.GetOrAdd(values, static _ => new StrongBox<long>()) : _overflow;
+        Interlocked.Add(ref cell.Value, value);
+    }
 
     private IEnumerable<Measurement<long>> Observe()
     {
         foreach (var (values, cell) in _cells)
             yield return new Measurement<long>(Volatile.Read(ref cell.Value), values.Tags(_tagNames));
+        if (Volatile.Read(ref _overflow.Value) is var overflow and > 0)
+            yield return new Measurement<long>(overflow, new TagValues(Overflow, Overflow, Overflow).Tags(_tagNames));
     }
 
     private readonly record struct TagValues(string? First, string? Second, string? Third)

@@ -45,6 +45,20 @@ public sealed class TaggedCounterTests
     }
 
     [Fact]
+    public void Combinations_past_the_cap_are_counted_under_one_overflow_series()
+    {
+        using var meter = new Meter("test." + Guid.NewGuid().ToString("N"));
+        var counter = new TaggedCounter(meter, "turns", null, null, "outcome");
+        for (var i = 0; i < TaggedCounter.MaxCells + 50; i++) counter.Add(1, "failed:code" + i);
+        counter.Add(2, "failed:code0"); // a known combination still counts as itself
+
+        var totals = Collect(meter);
+        Assert.Equal(TaggedCounter.MaxCells + 1, totals.Count);
+        Assert.Equal(3, totals["turns|outcome=failed:code0"]);
+        Assert.Equal(50, totals["turns|outcome=" + TaggedCounter.Overflow]);
+    }
+
+    [Fact]
     public void More_than_three_tags_are_refused_where_the_counter_is_made()
     {
         using var meter = new Meter("test." + Guid.NewGuid().ToString("N"));
