@@ -53,7 +53,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             await ErrorResults.WriteAsync(context.Response, ResponsesEndpoint.FailedError(ResponsesEndpoint.Ended(router, turn, current)));
             return;
         }
-        var writer = SseWriter.Start(context);
+        var writer = await SseWriter.StartAsync(context);
         var aborted = context.RequestAborted;
 
         using var chunks = new ChatChunkWriter(writer, chat.IncludeUsage);

@@ -103,7 +103,7 @@ public sealed class ResponsesEndpoint(
 
     private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)
     {
-        var writer = SseWriter.Start(context);
+        var writer = await SseWriter.StartAsync(context);
 
         var current = stream.Current;
         var relayed = 0;

@@ -7,8 +7,13 @@ namespace CodexLb.Gateway.Streaming;
 /// <summary>Frames relayed event payloads as server-sent events, straight into the response pipe (no copies of the payload).</summary>
 public static class SseWriter
 {
-    /// <summary>Starts an SSE answer: 200, the event-stream headers (no proxy buffering), and the pipe to write events to.</summary>
-    public static PipeWriter Start(HttpContext context)
+    /// <summary>
+    /// Starts an SSE answer: 200, the event-stream headers (no proxy buffering), and the pipe to write events to. The
+    /// headers are committed before the first event (not sent: the first flush carries both), so events are framed
+    /// straight into the connection's pipe; written before the headers, each went into a leased block first and was
+    /// copied once more when the headers went out.
+    /// </summary>
+    public static async ValueTask<PipeWriter> StartAsync(HttpContext context)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -16,6 +21,7 @@ public static class SseWriter
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        await response.StartAsync();
         return response.BodyWriter;
     }
 
