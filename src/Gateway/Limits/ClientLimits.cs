@@ -34,7 +34,7 @@ public static class ClientLimits
                     ? new OpenAIError(503, "bridge_capacity", "This gateway holds as many websockets as it may; retry, or use another.", ErrorTypes.Server) { RetryAfterSeconds = 1 }
                     : new OpenAIError(429, ErrorCodes.RateLimitExceeded, "Too many concurrent requests for this API key; retry shortly.", ErrorTypes.RateLimit) { RetryAfterSeconds = 1 });
             };
-            limiter.AddPolicy(TurnsPolicy, context => Partition(context, o => o.ConcurrentTurnsPerTenant));
+            limiter.AddPolicy<string, TurnPolicy>(TurnsPolicy);
             limiter.AddPolicy<string, WebSocketPolicy>(WebSocketsPolicy);
         });
         return services;
@@ -42,19 +42,35 @@ public static class ClientLimits
 
     private const string GatewayFull = "gateway-full";
 
-    private static RateLimitPartition<string> Partition(HttpContext context, Func<LimitOptions, int> limit)
+    /// <summary>
+    /// One tenant's permits: a concurrency limiter per tenant, or none when the limit is 0. Built once per policy, so a
+    /// request costs the caller's identity and no service lookup or closure of its own.
+    /// </summary>
+    private sealed class TenantPartitions(ClientAuthenticator authenticator, int permits)
     {
-        var services = context.RequestServices;
-        var permits = limit(services.GetRequiredService<IOptions<LimitOptions>>().Value);
-        var tenant = services.GetRequiredService<ClientAuthenticator>().Authenticate(context) ?? "unauthenticated";
-        return permits == 0
-            ? RateLimitPartition.GetNoLimiter(tenant)
-            : RateLimitPartition.GetConcurrencyLimiter(tenant, _ => new ConcurrencyLimiterOptions { PermitLimit = permits, QueueLimit = 0 });
+        private readonly Func<string, ConcurrencyLimiterOptions> _options = _ => new ConcurrencyLimiterOptions { PermitLimit = permits, QueueLimit = 0 };
+
+        public RateLimitPartition<string> Of(HttpContext context)
+        {
+            var tenant = authenticator.Authenticate(context) ?? "unauthenticated";
+            return permits == 0 ? RateLimitPartition.GetNoLimiter(tenant) : RateLimitPartition.GetConcurrencyLimiter(tenant, _options);
+        }
+    }
+
+    /// <summary>HTTP turns in flight, per tenant.</summary>
+    private sealed class TurnPolicy(IOptions<LimitOptions> options, ClientAuthenticator authenticator) : IRateLimiterPolicy<string>
+    {
+        private readonly TenantPartitions _tenants = new(authenticator, options.Value.ConcurrentTurnsPerTenant);
+
+        public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => null;
+
+        public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _tenants.Of(httpContext);
     }
 
     /// <summary>Open websockets: per tenant, and all tenants together on this gateway.</summary>
-    private sealed class WebSocketPolicy(IOptions<LimitOptions> options) : IRateLimiterPolicy<string>
+    private sealed class WebSocketPolicy(IOptions<LimitOptions> options, ClientAuthenticator authenticator) : IRateLimiterPolicy<string>
     {
+        private readonly TenantPartitions _tenants = new(authenticator, options.Value.WebSocketsPerTenant);
         private readonly ConcurrencyLimiter? _overall = options.Value.WebSockets == 0 ? null
             : new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = options.Value.WebSockets, QueueLimit = 0 });
 
@@ -62,7 +78,7 @@ public static class ClientLimits
 
         public RateLimitPartition<string> GetPartition(HttpContext httpContext)
         {
-            var perTenant = Partition(httpContext, o => o.WebSocketsPerTenant);
+            var perTenant = _tenants.Of(httpContext);
             if (_overall is null) return perTenant;
             return RateLimitPartition.Get(perTenant.PartitionKey, key => new BothLimiters(_overall, perTenant.Factory(key)));
         }
