@@ -28,11 +28,12 @@ public static class TelemetryHosting
 
     /// <summary>
     /// Orleans' per-message and per-call counters are not collected: they count what <c>orleans_app_requests_latency</c>
-    /// (kept, one untagged measurement per call) and the bridge's turn counters already count. Not enabled, they cost
-    /// nothing on the call path. They are the message-processing counters (<c>orleans-messaging-processing-*</c>:
-    /// dispatcher and acceptor counts, two to four tagged measurements per message) and the directory cache's lookup
-    /// counters (<c>orleans-directory-lookups-cache-*</c>: two per call, as every call is addressed through the cache;
-    /// ~1 µs of a bridge turn in the floor's profile). The cache's size is still collected.
+    /// (kept, one untagged measurement per call) and the bridge's turn counters already count. They are the
+    /// message-processing counters (<c>orleans-messaging-processing-*</c>: dispatcher and acceptor counts, two to four
+    /// tagged measurements per message) and the directory cache's lookup counters (<c>orleans-directory-lookups-cache-*</c>:
+    /// two per call, as every call is addressed through the cache). The cache's size is still collected. Where nothing
+    /// else listens (a gateway pod) they then cost nothing on the call path; a silo with the Orleans dashboard still
+    /// measures every Orleans instrument for the dashboard's own meter provider, whatever this view says.
     /// </summary>
     public static MetricStreamConfiguration? DropPerMessageCounters(Instrument instrument) =>
         instrument.Meter.Name == "Microsoft.Orleans"
