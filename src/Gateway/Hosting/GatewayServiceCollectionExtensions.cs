@@ -57,17 +57,19 @@ public static class GatewayServiceCollectionExtensions
         endpoints.UseBatchingWebSocketUpgrade(); // the websocket relay writes a pulled batch of events at once
         endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
         endpoints.UseRateLimiter();
+        // The turn endpoints are singletons bound once, as plain request delegates: resolving a handler per request made
+        // each turn open (and, after the response, dispose) a request service scope for a lookup that never changes.
+        RequestDelegate responses = endpoints.Services.GetRequiredService<ResponsesEndpoint>().HandleAsync;
+        RequestDelegate webSockets = endpoints.Services.GetRequiredService<ResponsesWebSocketEndpoint>().HandleAsync;
+        RequestDelegate chat = endpoints.Services.GetRequiredService<ChatCompletionsEndpoint>().HandleAsync;
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
         {
-            endpoints.MapPost(path, (HttpContext context, ResponsesEndpoint handler) => handler.HandleAsync(context))
-                .RequireRateLimiting(ClientLimits.TurnsPolicy);
-            endpoints.MapGet(path, (HttpContext context, ResponsesWebSocketEndpoint handler) => handler.HandleAsync(context))
-                .RequireRateLimiting(ClientLimits.WebSocketsPolicy);
+            endpoints.MapPost(path, responses).RequireRateLimiting(ClientLimits.TurnsPolicy);
+            endpoints.MapGet(path, webSockets).RequireRateLimiting(ClientLimits.WebSocketsPolicy);
             ResponsesApiEndpoints.Map(endpoints, path);
         }
         foreach (var path in new[] { "/v1/chat/completions", "/chat/completions" })
-            endpoints.MapPost(path, (HttpContext context, ChatCompletionsEndpoint handler) => handler.HandleAsync(context))
-                .RequireRateLimiting(ClientLimits.TurnsPolicy);
+            endpoints.MapPost(path, chat).RequireRateLimiting(ClientLimits.TurnsPolicy);
         endpoints.MapClientKeys();
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
