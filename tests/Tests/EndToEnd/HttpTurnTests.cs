@@ -125,6 +125,38 @@ public sealed class HttpTurnTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task An_sse_answer_reaches_the_client_while_the_provider_still_generates_it_with_headers_that_keep_proxies_from_buffering()
+    {
+        var marker = "streaming-" + Guid.NewGuid().ToString("N");
+        product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(250)) with { TextDeltas = 4 }).WhenTextContains(marker).Times(1));
+        using var request = new HttpRequestMessage(HttpMethod.Post, Path)
+        {
+            Content = new StringContent(System.Text.Json.JsonSerializer.Serialize(Items.Body([Items.Message("user", marker)])), System.Text.Encoding.UTF8, "application/json"),
+        };
+        using var response = await product.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+
+        // The headers are committed before the first event and go out with it: all of them, set before the answer started.
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
+        Assert.True(response.Headers.TransferEncodingChunked);
+        Assert.True(response.Headers.CacheControl?.NoCache);
+        Assert.Equal("no", Assert.Single(response.Headers.GetValues("X-Accel-Buffering")));
+        Assert.False(string.IsNullOrEmpty(Assert.Single(response.Headers.GetValues("x-codex-turn-state"))));
+        Assert.True(long.TryParse(Assert.Single(response.Headers.GetValues("x-codexlb-gateway-us")), out _));
+
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Equal("event: response.created", await reader.ReadLineAsync());
+        var data = (await reader.ReadLineAsync())!;
+        var responseId = JsonNode.Parse(data["data: ".Length..])!["response"]!["id"]!.GetValue<string>();
+        // The provider still has ~3 s of its answer to send: the first event was not held back until the answer was whole.
+        Assert.Equal(RequestOutcome.InFlight, Upstream(responseId).Outcome);
+
+        var rest = await reader.ReadToEndAsync();
+        Assert.Contains("event: response.completed", rest);
+        Assert.Equal(RequestOutcome.Completed, Upstream(responseId).Outcome);
+    }
+
+    [Fact]
     public async Task A_provider_silent_longer_than_the_owner_timeout_is_not_mistaken_for_owner_loss()
     {
         var marker = "silent-" + Guid.NewGuid().ToString("N");
