@@ -43,8 +43,7 @@ public static class SimulatorEndpointExtensions
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
         core.Stopping = lifetime.ApplicationStopping;
         lifetime.ApplicationStopping.Register(core.ShutdownConnections);
-        app.UseBatchingWebSocketUpgrade(); // before UseWebSockets: a turn's frames can then leave in one write
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
+        app.UseBatchingWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) }); // a turn's frames leave in one write
 
         foreach (var path in ResponsesPaths)
         {

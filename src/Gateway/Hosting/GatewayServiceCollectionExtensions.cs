@@ -54,8 +54,7 @@ public static class GatewayServiceCollectionExtensions
     public static WebApplication MapCodexGateway(this WebApplication endpoints)
     {
         endpoints.UseOpenAIErrors(); // every non-2xx answer is an OpenAI-shaped error (GatewayErrors)
-        endpoints.UseBatchingWebSocketUpgrade(); // the websocket relay writes a pulled batch of events at once
-        endpoints.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
+        endpoints.UseBatchingWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) }); // a pulled batch of events in one write
         endpoints.UseRateLimiter();
         // The turn endpoints are singletons bound once, as plain request delegates: resolving a handler per request made
         // each turn open (and, after the response, dispose) a request service scope for a lookup that never changes.
