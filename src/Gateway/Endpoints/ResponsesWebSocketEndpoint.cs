@@ -166,8 +166,11 @@ public sealed class ResponsesWebSocketEndpoint(
         var relayed = 0;
         while (true)
         {
-            batch?.Hold();
-            await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, aborted); // the ValueTask overload
+            // Held, a frame only appends to memory. Sent without a token it skips the websocket's cancellable path (a
+            // registration and an awaited lock per frame); the release carries the token. A write in flight keeps it.
+            var appendOnly = batch?.Hold() ?? false;
+            if (appendOnly) aborted.ThrowIfCancellationRequested();
+            await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, appendOnly ? CancellationToken.None : aborted);
             relayed++;
             if (EventTypes.IsTerminal(current.Type))
             {

@@ -15,8 +15,17 @@ public sealed class BatchingStream(Stream inner) : Stream
     private int _length;
     private bool _held;
 
-    /// <summary>Keeps the following writes until <see cref="ReleaseAsync"/>.</summary>
-    public void Hold() => _held = true;
+    /// <summary>
+    /// Keeps the following writes until <see cref="ReleaseAsync"/>. True when no write was in flight either (a keepalive
+    /// ping that began before the hold may still wait on the connection): then every write until the release only appends
+    /// to memory, and the caller may send without a cancellation token (the release carries it).
+    /// </summary>
+    public bool Hold()
+    {
+        _held = true;
+        Interlocked.MemoryBarrier(); // a write that starts after the check below sees the hold, and appends
+        return _writing.CurrentCount > 0;
+    }
 
     /// <summary>Sends what was held, in one write, and lets the following writes through.</summary>
     public async ValueTask ReleaseAsync(CancellationToken cancellationToken)
@@ -89,8 +98,9 @@ public sealed class BatchingStream(Stream inner) : Stream
         _pending = null;
     }
 
-    // Nothing is pending unless held (a write through sends what was pending first), and a held batch waits for its release.
-    public override Task FlushAsync(CancellationToken cancellationToken) => inner.FlushAsync(cancellationToken);
+    // Nothing is pending unless held (a write through sends what was pending first), and a held batch waits for its release:
+    // the websocket flushes after every frame, and a held frame's flush would only take the connection's locks.
+    public override Task FlushAsync(CancellationToken cancellationToken) => _held ? Task.CompletedTask : inner.FlushAsync(cancellationToken);
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => inner.ReadAsync(buffer, cancellationToken);
 

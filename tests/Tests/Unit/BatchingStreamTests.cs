@@ -12,12 +12,21 @@ public sealed class BatchingStreamTests
     {
         public List<byte[]> Writes { get; } = [];
         public bool Fail { get; set; }
+        public int Flushes { get; private set; }
+        /// <summary>When set, a write waits for it: a write still on its way to a slow client.</summary>
+        public TaskCompletionSource? Stall { get; set; }
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             if (Fail) throw new IOException("connection reset");
             Writes.Add(buffer.ToArray());
-            return ValueTask.CompletedTask;
+            if (Stall is { } stall) await stall.Task;
+        }
+
+        public override Task FlushAsync(CancellationToken cancellationToken)
+        {
+            Flushes++;
+            return Task.CompletedTask;
         }
     }
 
@@ -46,6 +55,30 @@ public sealed class BatchingStreamTests
         Assert.Equal(["a", "b" + new string('c', 40_000) + "d", "e"], inner.Writes.Select(w => Encoding.UTF8.GetString(w)));
         await stream.ReleaseAsync(CancellationToken.None); // nothing held: no empty write
         Assert.Equal(3, inner.Writes.Count);
+    }
+
+    [Fact]
+    public async Task A_hold_says_whether_a_write_is_still_on_its_way_and_held_flushes_stay_off_the_connection()
+    {
+        var inner = new RecordingStream { Stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) };
+        await using var stream = new BatchingStream(inner);
+
+        var ping = stream.WriteAsync(Bytes("ping")).AsTask(); // a keepalive written through, waiting on the connection
+        Assert.False(ping.IsCompleted);
+        Assert.False(stream.Hold()); // a frame sent now would wait behind it: the caller keeps its token
+        inner.Stall.SetResult();
+        inner.Stall = null;
+        await ping.WaitAsync(TimeSpan.FromSeconds(30));
+        await stream.ReleaseAsync(CancellationToken.None);
+
+        Assert.True(stream.Hold()); // nothing in flight: every write until the release only appends
+        await stream.WriteAsync(Bytes("frame"));
+        await stream.FlushAsync();
+        Assert.Equal(0, inner.Flushes); // held: the websocket's flush after each frame does not reach the connection
+        await stream.ReleaseAsync(CancellationToken.None);
+        await stream.FlushAsync();
+        Assert.Equal(1, inner.Flushes); // not held: flushes pass through
+        Assert.Equal(["ping", "frame"], inner.Writes.Select(w => Encoding.UTF8.GetString(w)));
     }
 
     [Fact]
