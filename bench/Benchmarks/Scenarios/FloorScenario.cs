@@ -114,8 +114,9 @@ public static class FloorScenario
 
     /// <summary>
     /// <c>floor-profile</c>: the same processes and warm-up, then, instead of the measured settings, kernel counts per
-    /// turn, the idle bridge, and each proxy path alone (both bridge paths and YARP) at c=64 (0 ms work) for a while under
-    /// <c>perf record</c> (the proxies started with their perf maps on); prints where each proxy's CPU goes, side by side.
+    /// turn, the idle bridge, and each proxy path alone (both bridge paths and YARP) at c=64 (0 ms work), then on the long
+    /// stream, for a while under <c>perf record</c> (the proxies started with their perf maps on); prints where each proxy's
+    /// CPU goes, side by side, per turn and per relayed event.
     /// </summary>
     public static Task ProfileAsync(BenchOptions options) => RunAsync(options, profile: true);
 
@@ -271,7 +272,15 @@ public static class FloorScenario
             await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas, per turn");
             foreach (var session in everySession) session.TextDeltas = 0;
             concurrency = 64;
-            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), TimeSpan.FromSeconds(quick ? 5 : 20));
+            var window = TimeSpan.FromSeconds(quick ? 5 : 20);
+            await ProfileIdleAsync(bridge, window);
+            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 64, "c=64, 0 ms work", "turn");
+            // The same for a long answer, per relayed event: what the long-stream goal (µs per event) is spent on.
+            concurrency = 8;
+            foreach (var session in everySession) session.TextDeltas = LongStreamDeltas;
+            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas", "event");
+            foreach (var session in everySession) session.TextDeltas = 0;
+            concurrency = 64;
             foreach (var socket in sockets) await socket.DisposeAsync();
             ForgetPauseLogs(pauseLogs);
             return;
@@ -438,9 +447,9 @@ public static class FloorScenario
         ("System.Threading.PortableThreadPool", "thread pool"), ("System.Threading.LowLevel", "thread pool"),
     ];
 
-    private static async Task ProfileProxiesAsync(BridgeProcess bridge, YarpProcess yarp, IEnumerable<FloorPath> paths, TimeSpan window)
+    /// <summary>The bridge's background (timers, socket keepalives, tier-up), which a turn at c=1 pays a large share of.</summary>
+    private static async Task ProfileIdleAsync(BridgeProcess bridge, TimeSpan window)
     {
-        // The bridge's background (timers, socket keepalives, tier-up), which a turn at c=1 pays a large share of.
         var idleFile = Path.Combine(Path.GetTempPath(), $"floor-bridge-idle-{bridge.Process.Id}.perf.data");
         Log.Progress($"floor-profile: the idle bridge for {window.TotalSeconds:N0} s under perf record -> {idleFile}");
         var idleCpu = await bridge.Process.CpuSecondsAsync();
@@ -449,38 +458,51 @@ public static class FloorScenario
         Log.Note("");
         Log.Note($"### floor-profile: the idle bridge (no turn running, every conversation and socket still open): {idleCpu * 1000 / window.TotalSeconds:N1} ms CPU/s (perf attached)");
         PrintProfile(idleFile, [("by thread (self)", "comm", false, 15), ("frames by inclusive time (children)", "sym", true, 60)]);
+    }
 
-        var owners = new List<(string Path, double CpuPerTurn, IReadOnlyList<(string Owner, double Percent)> Shares)>();
+    /// <summary>
+    /// Each proxy path alone at <paramref name="concurrency"/> under perf record, then one table: CPU µs per
+    /// <paramref name="unit"/> (a turn, or a relayed event) by owner, side by side.
+    /// </summary>
+    private static async Task ProfileProxiesAsync(BridgeProcess bridge, YarpProcess yarp, IEnumerable<FloorPath> paths, TimeSpan window,
+        int concurrency, string setting, string unit)
+    {
+        var perEvent = unit == "event";
+        var owners = new List<(string Path, double CpuPerUnit, IReadOnlyList<(string Owner, double Percent)> Shares)>();
         foreach (var path in paths)
         {
             var process = path.Proxy == "bridge" ? bridge.Process : yarp.Process;
             // Tier-up of the path's code first: samples of the JIT itself would say nothing about the hot path.
-            await Workload.RunAsync(64, int.MaxValue, path.Turn, TimeSpan.FromSeconds(5));
-            var file = Path.Combine(Path.GetTempPath(), $"floor-{path.Name.Split(' ')[0].ToLowerInvariant()}-{(path.Name == BridgeWs ? "ws" : "http")}-{process.Id}.perf.data");
-            Log.Progress($"floor-profile: {path.Name} at c=64 for {window.TotalSeconds:N0} s under perf record -> {file}");
+            await Workload.RunAsync(concurrency, int.MaxValue, path.Turn, TimeSpan.FromSeconds(5));
+            var file = Path.Combine(Path.GetTempPath(),
+                $"floor-{path.Name.Split(' ')[0].ToLowerInvariant()}-{(path.Name == BridgeWs ? "ws" : "http")}{(perEvent ? "-long" : "")}-{process.Id}.perf.data");
+            Log.Progress($"floor-profile: {path.Name}, {setting}, for {window.TotalSeconds:N0} s under perf record -> {file}");
             PhaseResult? result = null;
             var cpu = await process.CpuSecondsAsync();
             await PerfProfile.RecordAsync(process.Id, file, window,
-                async () => result = await Workload.RunAsync(64, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
+                async () => result = await Workload.RunAsync(concurrency, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
             cpu = await process.CpuSecondsAsync() - cpu;
-            var perTurn = cpu * 1e6 / result!.Turns;
+            var units = perEvent ? result!.Events : result!.Turns;
+            var perUnit = cpu * 1e6 / units;
             Log.Note("");
-            Log.Note($"### floor-profile: {path.Name}, c=64, 0 ms work: {result.Turns:N0} turns in {result.WallSeconds:N1} s, " +
-                     $"{path.Proxy} CPU {perTurn:N0} µs/turn (perf attached)");
+            Log.Note($"### floor-profile: {path.Name}, {setting}: {result.Turns:N0} turns, {result.Events:N0} events in {result.WallSeconds:N1} s, " +
+                     $"{path.Proxy} CPU {perUnit:N2} µs/{unit} (perf attached)");
             PrintProfile(file, path.Proxy == "bridge"
                 ? [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 45), ("frames by inclusive time (children)", "sym", true, 80)]
                 : [("by module (self)", "dso", false, 12), ("hottest frames (self)", "sym", false, 30)]);
-            owners.Add((path.Name, perTurn, PerfProfile.ByOwner(file, Owners)));
+            owners.Add((path.Name, perUnit, PerfProfile.ByOwner(file, Owners)));
         }
 
-        // One table: µs per turn by owner for every path (share of the path's samples × its CPU per turn under perf).
+        // One table: CPU per unit by owner for every path (share of the path's samples × its CPU per unit under perf), in ns
+        // per event (a relayed event costs well under a µs per owner) or µs per turn.
+        var (scale, clock) = perEvent ? (1000.0, "ns") : (1.0, "µs");
         var names = owners.SelectMany(o => o.Shares.Select(s => s.Owner)).Distinct()
-            .OrderByDescending(n => owners.Max(o => o.Shares.FirstOrDefault(s => s.Owner == n).Percent * o.CpuPerTurn)).ToList();
-        var table = new Table("floor-profile: CPU µs per turn by owner, c=64 (each sample charged to the first product or framework frame above it; perf attached)",
+            .OrderByDescending(n => owners.Max(o => o.Shares.FirstOrDefault(s => s.Owner == n).Percent * o.CpuPerUnit)).ToList();
+        var table = new Table($"floor-profile: CPU {clock} per {unit} by owner, {setting} (each sample charged to the first product or framework frame above it; perf attached)",
             ["owner", .. owners.Select(o => o.Path)]);
         foreach (var name in names.Take(30))
-            table.Add([name, .. owners.Select(o => (object)(o.Shares.FirstOrDefault(s => s.Owner == name).Percent * o.CpuPerTurn / 100))]);
-        table.Add(["total", .. owners.Select(o => (object)o.CpuPerTurn)]);
+            table.Add([name, .. owners.Select(o => (object)(o.Shares.FirstOrDefault(s => s.Owner == name).Percent * o.CpuPerUnit * scale / 100))]);
+        table.Add(["total", .. owners.Select(o => (object)(o.CpuPerUnit * scale))]);
         table.Print();
     }
 
