@@ -11,28 +11,27 @@ public static class EventTypes
     public const string OutputItemDone = "response.output_item.done";
     public const string Error = "error";
 
+    // The deltas first: a long answer is thousands of them, and the lookup below tries the names in this order.
     private static readonly string[] Known =
     [
+        "response.output_text.delta", "response.function_call_arguments.delta", "response.reasoning_summary_text.delta",
         Created, InProgress, Completed, Failed, Incomplete, OutputItemDone, Error,
         "response.output_item.added", "response.content_part.added", "response.content_part.done",
-        "response.output_text.delta", "response.output_text.done", "response.function_call_arguments.delta",
-        "response.function_call_arguments.done", "response.reasoning_summary_text.delta",
+        "response.output_text.done", "response.function_call_arguments.done",
         "response.reasoning_summary_text.done", "response.reasoning_summary_part.added",
         "response.reasoning_summary_part.done", "response.queued",
     ];
 
-    private static readonly Dictionary<string, string>.AlternateLookup<ReadOnlySpan<char>> Lookup =
-        Known.ToDictionary(k => k, k => k).GetAlternateLookup<ReadOnlySpan<char>>();
+    private static readonly byte[][] KnownUtf8 = [.. Known.Select(System.Text.Encoding.UTF8.GetBytes)];
 
+    /// <summary>
+    /// The known name with these UTF-8 bytes (no string made), or a new string. Compared byte-wise in order: most names
+    /// differ in length, so a miss costs a length check, where a dictionary needed the name decoded and hashed first.
+    /// </summary>
     public static string Intern(ReadOnlySpan<byte> utf8)
     {
-        Span<char> chars = stackalloc char[Math.Min(utf8.Length, 128)];
-        if (utf8.Length <= 128)
-        {
-            var count = System.Text.Encoding.UTF8.GetChars(utf8, chars);
-            if (Lookup.TryGetValue(chars[..count], out var known)) return known;
-            return new string(chars[..count]);
-        }
+        for (var i = 0; i < KnownUtf8.Length; i++)
+            if (utf8.SequenceEqual(KnownUtf8[i])) return Known[i];
         return System.Text.Encoding.UTF8.GetString(utf8);
     }
 

@@ -8,6 +8,30 @@ public sealed class EventReaderTests
 {
     private static EventSummary Summarize(string json) => EventReader.Summarize(Encoding.UTF8.GetBytes(json));
 
+    [Theory]
+    [InlineData("response.output_text.delta")]
+    [InlineData("response.completed")]
+    [InlineData("error")]
+    [InlineData("response.queued")]
+    public void A_known_event_type_is_read_as_the_one_interned_name(string type)
+    {
+        var read = EventReader.ReadType(Encoding.UTF8.GetBytes($$"""{"sequence_number":3,"type":"{{type}}","delta":"x"}"""));
+        Assert.Equal(type, read);
+        Assert.Same(EventTypes.Intern(Encoding.UTF8.GetBytes(type)), read); // no string per relayed event
+        Assert.Same(EventTypes.Completed, EventTypes.Intern("response.completed"u8));
+    }
+
+    [Fact]
+    public void An_unknown_or_near_miss_event_type_is_read_as_its_own_text()
+    {
+        Assert.Equal("response.output_text.deltas", EventReader.ReadType("""{"type":"response.output_text.deltas"}"""u8));
+        Assert.Equal("response.output_text.delt", EventReader.ReadType("""{"type":"response.output_text.delt"}"""u8));
+        Assert.Equal("codex.rate_limits", EventReader.ReadType("""{"type":"codex.rate_limits"}"""u8));
+        var longName = new string('x', 300);
+        Assert.Equal(longName, EventReader.ReadType(Encoding.UTF8.GetBytes($$"""{"type":"{{longName}}"}""")));
+        Assert.Null(EventReader.ReadType("""{"kind":"response.completed"}"""u8));
+    }
+
     [Fact]
     public void A_completed_event_gives_its_id_and_usage_past_a_long_output()
     {
