@@ -274,11 +274,11 @@ public static class FloorScenario
             concurrency = 64;
             var window = TimeSpan.FromSeconds(quick ? 5 : 20);
             await ProfileIdleAsync(bridge, window);
-            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 64, "c=64, 0 ms work", "turn");
+            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 64, "c=64, 0 ms work", perEvent: false);
             // The same for a long answer, per relayed event: what the long-stream goal (µs per event) is spent on.
             concurrency = 8;
             foreach (var session in everySession) session.TextDeltas = LongStreamDeltas;
-            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas", "event");
+            await ProfileProxiesAsync(bridge, yarp, paths.Where(p => p.Proxy is not null), window, 8, $"long stream, c=8, {LongStreamDeltas:N0} deltas", perEvent: true);
             foreach (var session in everySession) session.TextDeltas = 0;
             concurrency = 64;
             foreach (var socket in sockets) await socket.DisposeAsync();
@@ -462,12 +462,12 @@ public static class FloorScenario
 
     /// <summary>
     /// Each proxy path alone at <paramref name="concurrency"/> under perf record, then one table: CPU µs per
-    /// <paramref name="unit"/> (a turn, or a relayed event) by owner, side by side.
+    /// turn, or per relayed event when <paramref name="perEvent"/>, by owner, side by side.
     /// </summary>
     private static async Task ProfileProxiesAsync(BridgeProcess bridge, YarpProcess yarp, IEnumerable<FloorPath> paths, TimeSpan window,
-        int concurrency, string setting, string unit)
+        int concurrency, string setting, bool perEvent)
     {
-        var perEvent = unit == "event";
+        var unit = perEvent ? "event" : "turn";
         var owners = new List<(string Path, double CpuPerUnit, IReadOnlyList<(string Owner, double Percent)> Shares)>();
         foreach (var path in paths)
         {
