@@ -1,9 +1,9 @@
-using System.Buffers;
 using System.Diagnostics;
 using System.Net.Http.Json;
-using System.Net.WebSockets;
 using System.Runtime;
 using CodexLb.Benchmarks.Infrastructure;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream;
 using CodexLb.UpstreamSimulator;
 using StackExchange.Redis;
 
@@ -241,28 +241,22 @@ public static class MemoryScenario
         return snapshot!.Connections.CountBy(c => c.EndedBy).ToDictionary();
     }
 
-    /// <summary>
-    /// Reference: what K bare upstream websockets cost in this process, each held the way UpstreamSocket holds one
-    /// (a ClientWebSocket, a 16 KB ArrayBufferWriter and a pending ReceiveAsync of 8 KB).
-    /// </summary>
+    /// <summary>Reference: what K upstream sockets cost in this process, each open and waiting for its next frame.</summary>
     private static async Task BareSocketReferenceAsync(Product product, int k)
     {
-        Log.Progress($"memory: reference, {k:N0} bare websockets");
+        Log.Progress($"memory: reference, {k:N0} bare upstream sockets");
         var before = Measure();
-        var sockets = new List<(ClientWebSocket Socket, ArrayBufferWriter<byte> Buffer, Task Receive)>(k);
-        using var closing = new CancellationTokenSource();
+        var options = new UpstreamOptions { BaseUrl = product.SimulatorBaseUrl };
+        var lease = new AccountLease { Account = "default", Available = true };
+        var sockets = new List<UpstreamSocket>(k);
         var gate = new SemaphoreSlim(32);
         var tasks = Enumerable.Range(0, k).Select(async _ =>
         {
             await gate.WaitAsync();
             try
             {
-                var socket = new ClientWebSocket();
-                socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
-                await socket.ConnectAsync(product.DirectWebSocket, CancellationToken.None);
-                var buffer = new ArrayBufferWriter<byte>(16 * 1024);
-                var receive = socket.ReceiveAsync(buffer.GetMemory(8 * 1024), closing.Token).AsTask();
-                lock (sockets) sockets.Add((socket, buffer, receive));
+                var socket = await UpstreamSocket.ConnectAsync(options, lease, TimeProvider.System, CancellationToken.None);
+                lock (sockets) sockets.Add(socket);
             }
             finally
             {
@@ -272,16 +266,11 @@ public static class MemoryScenario
         await Task.WhenAll(tasks);
         await Task.Delay(TimeSpan.FromSeconds(1));
         var after = Measure();
-        var table = new Table($"reference: {k:N0} bare ClientWebSockets held like UpstreamSocket holds one", "measure", "delta", "per socket");
+        var table = new Table($"reference: {k:N0} bare upstream sockets (UpstreamSocket, each waiting for its next frame)", "measure", "delta", "per socket");
         table.Add("GC.GetTotalMemory(true)", Kb(after.Managed - before.Managed), $"{(after.Managed - before.Managed) / 1024.0 / k:N1} KB");
         table.Add("process working set", Kb(after.WorkingSet - before.WorkingSet), $"{(after.WorkingSet - before.WorkingSet) / 1024.0 / k:N1} KB");
         table.Print();
-        closing.Cancel();
-        foreach (var (socket, _, receive) in sockets)
-        {
-            try { await receive; } catch (OperationCanceledException) { } catch (WebSocketException) { }
-            socket.Dispose();
-        }
+        await Task.WhenAll(sockets.Select(s => s.DisposeAsync().AsTask()));
     }
 
     private static string Kb(long bytes) => $"{bytes / 1024.0:N0} KB";

@@ -14,7 +14,7 @@ public static class ProviderUsage
     public const string RateLimitsEvent = "codex.rate_limits";
 
     /// <summary>Null when the headers carry none of the known fields.</summary>
-    public static AccountUsage? FromHeaders(IReadOnlyDictionary<string, IEnumerable<string>>? headers, DateTimeOffset now)
+    public static AccountUsage? FromHeaders(IEnumerable<KeyValuePair<string, IEnumerable<string>>>? headers, DateTimeOffset now)
     {
         if (headers is null) return null;
         var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);

@@ -1,8 +1,9 @@
-using System.Buffers;
+using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Accounts;
+using CodexLb.Grains.Upstream.WebSockets;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Errors;
 
@@ -15,7 +16,7 @@ namespace CodexLb.Grains.Upstream;
 /// </summary>
 public sealed class UpstreamSocket : IAsyncDisposable
 {
-    private readonly ClientWebSocket _socket;
+    private readonly WebSocketConnection _socket;
     // The reader's continuation is a TryRead and a return: run it on the read loop's thread rather than queue it (one
     // thread-pool hop less per event the grain waits for; the grain's own continuation still goes to its scheduler).
     private readonly Channel<UpstreamEvent> _events = Channel.CreateUnbounded<UpstreamEvent>(
@@ -33,15 +34,14 @@ public sealed class UpstreamSocket : IAsyncDisposable
 
     private readonly TimeProvider _time;
 
-    private UpstreamSocket(ClientWebSocket socket, TimeProvider time, string account, Uri baseUrl)
+    private UpstreamSocket(WebSocketConnection socket, HttpResponseHeaders handshake, TimeProvider time, string account, Uri baseUrl)
     {
         _socket = socket;
         _time = time;
         Account = account;
         BaseUrl = baseUrl;
         OpenedAt = LastActivity = time.GetUtcNow();
-        Usage = ProviderUsage.FromHeaders(socket.HttpResponseHeaders, OpenedAt);
-        socket.HttpResponseHeaders = null; // read once; the dictionary is not needed for the socket's lifetime
+        Usage = ProviderUsage.FromHeaders(handshake, OpenedAt); // read once: the headers are not kept for the socket's lifetime
         _readLoop = ReadLoopAsync();
         _close = new(CloseAsync, LazyThreadSafetyMode.ExecutionAndPublication);
     }
@@ -94,37 +94,30 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// <summary>Opens a socket with one account's credentials (<paramref name="lease"/>: its base URL, token and account id).</summary>
     public static async Task<UpstreamSocket> ConnectAsync(UpstreamOptions options, AccountLease lease, TimeProvider time, CancellationToken cancellationToken)
     {
-        var socket = new ClientWebSocket();
-        socket.Options.CollectHttpResponseDetails = true;
-        socket.Options.KeepAliveInterval = TimeSpan.FromSeconds(20);
-        socket.Options.SetRequestHeader("OpenAI-Beta", "responses_websockets=2026-02-06");
-        if (!string.IsNullOrEmpty(lease.Token)) socket.Options.SetRequestHeader("Authorization", "Bearer " + lease.Token);
-        if (!string.IsNullOrEmpty(lease.AccountId)) socket.Options.SetRequestHeader("chatgpt-account-id", lease.AccountId);
+        List<KeyValuePair<string, string>> headers = [new("OpenAI-Beta", "responses_websockets=2026-02-06")];
+        if (!string.IsNullOrEmpty(lease.Token)) headers.Add(new("Authorization", "Bearer " + lease.Token));
+        if (!string.IsNullOrEmpty(lease.AccountId)) headers.Add(new("chatgpt-account-id", lease.AccountId));
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(options.ConnectTimeout);
         var baseUrl = lease.BaseUrl is { } leaseUrl ? new Uri(leaseUrl) : options.BaseUrl;
         try
         {
-            await socket.ConnectAsync(UpstreamOptions.WebSocketUriFor(baseUrl), timeout.Token).ConfigureAwait(false);
+            var (stream, handshake) = await WebSocketHandshake.ConnectAsync(UpstreamOptions.WebSocketUriFor(baseUrl), headers, timeout.Token)
+                .ConfigureAwait(false);
+            return new UpstreamSocket(new WebSocketConnection(stream, time), handshake, time, lease.Account, baseUrl);
         }
-        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or HttpRequestException)
+        catch (WebSocketHandshakeException ex)
         {
-            var status = (int)socket.HttpStatusCode;
-            var retryAfter = ReadRetryAfter(socket.HttpResponseHeaders);
-            socket.Dispose();
-            throw new UpstreamConnectException(status, retryAfter, ex);
+            throw new UpstreamConnectException(ex.Status, ReadRetryAfter(ex.Headers), ex);
         }
-        return new UpstreamSocket(socket, time, lease.Account, baseUrl);
+        catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException)
+        {
+            throw new UpstreamConnectException(0, null, ex);
+        }
     }
 
-    private static int? ReadRetryAfter(IReadOnlyDictionary<string, IEnumerable<string>>? headers)
-    {
-        if (headers is null) return null;
-        foreach (var (key, values) in headers)
-            if (key.Equals("Retry-After", StringComparison.OrdinalIgnoreCase) && int.TryParse(values.FirstOrDefault(), out var seconds))
-                return seconds;
-        return null;
-    }
+    private static int? ReadRetryAfter(HttpResponseHeaders? headers) =>
+        headers?.RetryAfter?.Delta is { } delta ? (int)delta.TotalSeconds : null;
 
     /// <summary>Sends one request frame once no earlier request is unacknowledged.</summary>
     /// <exception cref="WebSocketException">The socket is gone (closed, aborted, or lost mid-send): nothing was acknowledged.</exception>
@@ -136,10 +129,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
         try
         {
             cancellationToken.ThrowIfCancellationRequested();
-            // Sent without the token: the framework writes an uncancellable frame in place, where a token costs an async
-            // state machine per frame. A cancelled send aborts the socket either way (the framework does the same).
-            using (cancellationToken.UnsafeRegister(static socket => ((WebSocket)socket!).Abort(), _socket))
-                await _socket.SendAsync(frame, WebSocketMessageType.Text, true, CancellationToken.None).ConfigureAwait(false);
+            // A frame cut off halfway leaves the connection unusable, so a cancelled send aborts the socket.
+            using (cancellationToken.UnsafeRegister(static socket => ((WebSocketConnection)socket!).Abort(), _socket))
+                await _socket.SendTextAsync(frame).ConfigureAwait(false);
             LastActivity = _time.GetUtcNow();
         }
         catch (Exception ex)
@@ -147,8 +139,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
             Acknowledge();
             if (cancellationToken.IsCancellationRequested) throw new OperationCanceledException(cancellationToken);
             if (ex is WebSocketException) throw;
-            // A socket closed under the send surfaces as ObjectDisposed, IOException, InvalidOperation or even the
-            // framework's own OperationCanceledException (an abort mid-send): all mean the same to a turn.
+            // Anything else thrown by a send on a socket closing under it means the same to a turn.
             throw new WebSocketException(WebSocketError.ConnectionClosedPrematurely, "The upstream socket closed under the send.", ex);
         }
     }
@@ -209,14 +200,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
         if (Interlocked.Exchange(ref _awaitingAck, 0) == 1) _ackGate.Release();
     }
 
-    // A frame is copied out of this buffer as soon as it is whole. One grown for a large frame (a long answer's
-    // response.completed repeats all of its output) is let go rather than kept for the socket's lifetime, so an idle
-    // socket holds a small buffer whatever it received before.
-    private const int ReadBufferBytes = 4 * 1024, KeptReadBufferBytes = 16 * 1024;
-    private ArrayBufferWriter<byte> _readBuffer = new(ReadBufferBytes);
-
-    /// <summary>The read loop's buffer as it waits for the next frame: small, unless the frame being read is large.</summary>
-    internal int ReadBufferCapacity => _readBuffer.Capacity;
+    /// <summary>The read buffer as the loop waits for the next frame: small, unless the frame being read is large.</summary>
+    internal int ReadBufferCapacity => _socket.ReadBufferCapacity;
 
     private async Task ReadLoopAsync()
     {
@@ -224,27 +209,13 @@ public sealed class UpstreamSocket : IAsyncDisposable
         {
             while (true)
             {
-                if (_readBuffer.Capacity > KeptReadBufferBytes) _readBuffer = new(ReadBufferBytes);
-                var buffer = _readBuffer;
-                buffer.ResetWrittenCount();
-                ValueWebSocketReceiveResult result;
-                var waited = false;
-                do
-                {
-                    // Without a token, like the send: a token is a registration per frame read, and disposing the
-                    // socket (the only way this loop is stopped) ends a pending read anyway.
-                    var receive = _socket.ReceiveAsync(buffer.GetMemory(ReadBufferBytes), CancellationToken.None);
-                    waited |= !receive.IsCompleted;
-                    result = await receive.ConfigureAwait(false);
-                    buffer.Advance(result.Count);
-                } while (!result.EndOfMessage && result.MessageType != WebSocketMessageType.Close);
-
-                if (result.MessageType == WebSocketMessageType.Close)
+                var receive = _socket.ReceiveAsync();
+                var waited = !receive.IsCompleted;
+                if (await receive.ConfigureAwait(false) is not { } data)
                 {
                     CloseReason ??= $"closed by upstream ({_socket.CloseStatus})"; // or the reply to our own close
                     break;
                 }
-                var data = buffer.WrittenSpan.ToArray();
                 var type = EventReader.ReadType(data) ?? "unknown";
                 // Dated once per burst (the frame the loop waited for), not per event: the rest of a burst comes within
                 // microseconds, and a clock read per relayed event was a measurable share of a long answer's cost here.
@@ -297,7 +268,6 @@ public sealed class UpstreamSocket : IAsyncDisposable
             // The socket is going away either way.
         }
         _socket.Abort(); // ends the read loop's pending read if the reply never came (it has no token to cancel)
-        _socket.Dispose();
     }
 }
 

@@ -1,0 +1,226 @@
+using System.Net.WebSockets;
+using System.Text;
+using CodexLb.Grains.Upstream;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream.WebSockets;
+using CodexLb.Tests.Infrastructure;
+using Microsoft.Extensions.Time.Testing;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>
+/// The upstream websocket's client end against a server that writes raw frames on loopback: whatever way the provider
+/// splits, fragments and interleaves its frames, whole messages come out; pings are answered, closes are answered,
+/// protocol errors end the connection with the right status, and every frame we write is masked afresh.
+/// </summary>
+public sealed class WebSocketConnectionTests
+{
+    private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
+
+    private static async Task<(RawWebSocketServer Server, RawPeer Peer, WebSocketConnection Client)> ConnectAsync(TimeProvider? time = null)
+    {
+        var server = new RawWebSocketServer();
+        var accepted = server.AcceptAsync();
+        var (stream, _) = await WebSocketHandshake.ConnectAsync(server.Uri, [new("Authorization", "Bearer sk-test")], CancellationToken.None);
+        return (server, await accepted, new WebSocketConnection(stream, time ?? TimeProvider.System));
+    }
+
+    private static async Task<string?> ReceiveTextAsync(WebSocketConnection client) =>
+        await client.ReceiveAsync().AsTask().WaitAsync(Generous) is { } bytes ? Encoding.UTF8.GetString(bytes) : null;
+
+    [Fact]
+    public async Task Messages_come_out_whole_however_the_provider_splits_and_fragments_them_and_pings_are_answered()
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+        Assert.Contains("Authorization: Bearer sk-test", peer.Request);
+
+        // Two small messages in one write, then one written a byte at a time (its header arrives in pieces too).
+        await peer.SendTextAsync("{\"type\":\"one\"}");
+        await peer.SendTextAsync("{\"type\":\"two\"}");
+        await peer.SendTextAsync("{\"type\":\"three\"}", chunk: 1);
+        Assert.Equal("{\"type\":\"one\"}", await ReceiveTextAsync(client));
+        Assert.Equal("{\"type\":\"two\"}", await ReceiveTextAsync(client));
+        Assert.Equal("{\"type\":\"three\"}", await ReceiveTextAsync(client));
+
+        // A message in three fragments with a ping between them: the pong carries the ping's payload, the message is whole.
+        await peer.SendTextAsync("{\"type\":", fin: false);
+        await peer.SendAsync(0x9, Encoding.UTF8.GetBytes("are you there"));
+        await peer.SendAsync(0x0, Encoding.UTF8.GetBytes("\"frag"), fin: false, chunk: 3);
+        await peer.SendAsync(0x0, Encoding.UTF8.GetBytes("mented\"}"));
+        var receive = ReceiveTextAsync(client);
+        var pong = await peer.ReadAsync().WaitAsync(Generous);
+        Assert.Equal((0xA, true, "are you there"), (pong.Opcode, pong.Fin, Encoding.UTF8.GetString(pong.Payload)));
+        Assert.Equal("{\"type\":\"fragmented\"}", await receive);
+
+        // Larger than the read buffer, with a 16-bit and a 64-bit length, split at odd offsets.
+        var medium = "{\"d\":\"" + new string('m', 40_000) + "\"}";
+        var large = "{\"d\":\"" + new string('é', 150_000) + "\"}";
+        await peer.SendTextAsync(medium, chunk: 4093);
+        await peer.SendTextAsync(large, chunk: 65_537);
+        Assert.Equal(medium, await ReceiveTextAsync(client));
+        Assert.Equal(large, await ReceiveTextAsync(client));
+
+        // The buffer grown for those is let go before the next wait, and the connection still reads.
+        await peer.SendTextAsync("{\"type\":\"after\"}");
+        Assert.Equal("{\"type\":\"after\"}", await ReceiveTextAsync(client));
+        Assert.True(client.ReadBufferCapacity <= 16 * 1024, $"the connection kept a {client.ReadBufferCapacity}-byte buffer");
+        Assert.Equal(WebSocketState.Open, client.State);
+    }
+
+    [Fact]
+    public async Task Every_frame_the_client_writes_is_masked_with_a_fresh_mask()
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+
+        var messages = new[] { "a", new string('b', 125), new string('c', 126), new string('d', 70_000), "{\"é\":1}" };
+        foreach (var message in messages) await client.SendTextAsync(Encoding.UTF8.GetBytes(message));
+        var masks = new HashSet<string>();
+        foreach (var message in messages)
+        {
+            var frame = await peer.ReadAsync().WaitAsync(Generous);
+            Assert.Equal((0x1, true), (frame.Opcode, frame.Fin));
+            Assert.Equal(message, Encoding.UTF8.GetString(frame.Payload));
+            masks.Add(Convert.ToHexString(frame.Mask));
+        }
+        Assert.Equal(messages.Length, masks.Count);
+    }
+
+    [Fact]
+    public async Task A_close_from_the_provider_is_answered_with_its_status_and_ends_the_reads()
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+
+        await peer.SendTextAsync("{\"type\":\"last\"}");
+        await peer.SendAsync(0x8, new byte[] { 0x03, 0xE9, (byte)'b', (byte)'y', (byte)'e' }); // 1001, "bye"
+        Assert.Equal("{\"type\":\"last\"}", await ReceiveTextAsync(client));
+        Assert.Null(await ReceiveTextAsync(client));
+        Assert.Equal(WebSocketCloseStatus.EndpointUnavailable, client.CloseStatus);
+        Assert.Equal(WebSocketState.Closed, client.State);
+
+        var reply = await peer.ReadAsync().WaitAsync(Generous);
+        Assert.Equal((0x8, "03E9"), (reply.Opcode, Convert.ToHexString(reply.Payload)));
+        Assert.True(await peer.EndedAsync(Generous));
+        await Assert.ThrowsAsync<WebSocketException>(async () => await client.SendTextAsync("{}"u8.ToArray()));
+    }
+
+    [Fact]
+    public async Task Our_close_is_sent_and_the_providers_reply_completes_it()
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        Assert.Equal(WebSocketState.CloseSent, client.State);
+        var close = await peer.ReadAsync().WaitAsync(Generous);
+        Assert.Equal((0x8, "\u0003\u00e8bye"), (close.Opcode, Encoding.Latin1.GetString(close.Payload)));
+
+        await peer.SendAsync(0x8, new byte[] { 0x03, 0xE8 });
+        Assert.Null(await ReceiveTextAsync(client));
+        Assert.Equal(WebSocketState.Closed, client.State);
+        client.Abort();
+        Assert.Equal(WebSocketState.Closed, client.State); // a completed close stays one
+    }
+
+    public static TheoryData<string> ProtocolErrors => ["masked", "reserved", "opcode", "long ping", "stray continuation", "interleaved", "not utf-8", "too big"];
+
+    [Theory]
+    [MemberData(nameof(ProtocolErrors))]
+    public async Task A_frame_that_breaks_the_protocol_ends_the_connection_with_the_status_it_earned(string fault)
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+
+        var expected = fault switch { "not utf-8" => WebSocketCloseStatus.InvalidPayloadData, "too big" => WebSocketCloseStatus.MessageTooBig, _ => WebSocketCloseStatus.ProtocolError };
+        var send = fault switch
+        {
+            "masked" => SendInOrderAsync(() => peer.SendTextAsync("{}"), () => peer.SendAsync(0x1, "{}"u8.ToArray(), mask: true)),
+            "reserved" => peer.SendAsync(0x1, "{}"u8.ToArray(), reserved: 0x40),
+            "opcode" => peer.SendAsync(0x3, "{}"u8.ToArray()),
+            "long ping" => peer.SendAsync(0x9, new byte[126]),
+            "stray continuation" => peer.SendAsync(0x0, "{}"u8.ToArray()),
+            "interleaved" => SendInOrderAsync(() => peer.SendTextAsync("{", fin: false), () => peer.SendTextAsync("{}")),
+            "not utf-8" => peer.SendAsync(0x1, new byte[] { 0x7B, 0xC3, 0x28, 0x7D }),
+            _ => peer.SendHeaderOnlyAsync(0x1, WebSocketConnection.MaxMessageBytes + 1UL),
+        };
+        await send;
+        if (fault == "masked") Assert.Equal("{}", await ReceiveTextAsync(client)); // the frame before it was fine
+
+        await Assert.ThrowsAsync<WebSocketException>(async () => await client.ReceiveAsync().AsTask().WaitAsync(Generous));
+        Assert.Equal(WebSocketState.Aborted, client.State);
+        var close = await peer.ReadAsync().WaitAsync(Generous);
+        Assert.Equal(0x8, close.Opcode);
+        Assert.Equal((int)expected, close.Payload[0] << 8 | close.Payload[1]);
+        Assert.True(await peer.EndedAsync(Generous));
+    }
+
+    private static async Task SendInOrderAsync(params Func<Task>[] sends)
+    {
+        foreach (var send in sends) await send();
+    }
+
+    [Fact]
+    public async Task A_connection_that_ends_without_a_close_is_a_lost_connection()
+    {
+        var (server, peer, client) = await ConnectAsync();
+        await using var _ = server;
+        using var ___ = client;
+        await peer.SendTextAsync("{\"type\":\"partial\"", fin: false);
+        peer.Dispose();
+        var lost = await Assert.ThrowsAsync<WebSocketException>(async () => await client.ReceiveAsync().AsTask().WaitAsync(Generous));
+        Assert.Equal(WebSocketError.ConnectionClosedPrematurely, lost.WebSocketErrorCode);
+        Assert.Equal(WebSocketState.Aborted, client.State);
+    }
+
+    [Fact]
+    public async Task An_idle_connection_sends_a_pong_each_keepalive_interval_and_a_busy_one_does_not()
+    {
+        var time = new FakeTimeProvider();
+        var (server, peer, client) = await ConnectAsync(time);
+        await using var _ = server;
+        using var __ = peer;
+        using var ___ = client;
+
+        time.Advance(WebSocketConnection.KeepAliveInterval);
+        var pong = await peer.ReadAsync().WaitAsync(Generous);
+        Assert.Equal((0xA, 0), (pong.Opcode, pong.Payload.Length));
+
+        // A send within half an interval of the timer: the timer sends nothing, so the next frame is the next message.
+        time.Advance(WebSocketConnection.KeepAliveInterval * 0.75);
+        await client.SendTextAsync("{\"type\":\"busy\"}"u8.ToArray());
+        time.Advance(WebSocketConnection.KeepAliveInterval * 0.25);
+        await client.SendTextAsync("{\"type\":\"next\"}"u8.ToArray());
+        Assert.Equal("{\"type\":\"busy\"}", Encoding.UTF8.GetString((await peer.ReadAsync().WaitAsync(Generous)).Payload));
+        Assert.Equal("{\"type\":\"next\"}", Encoding.UTF8.GetString((await peer.ReadAsync().WaitAsync(Generous)).Payload));
+    }
+
+    [Fact]
+    public async Task A_refused_or_wrong_upgrade_is_a_handshake_failure_with_the_providers_status_and_retry_after()
+    {
+        await using var server = new RawWebSocketServer();
+
+        var limited = server.AcceptAsync(_ => "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n");
+        var refused = await Assert.ThrowsAsync<UpstreamConnectException>(() => UpstreamSocket.ConnectAsync(
+            new UpstreamOptions { BaseUrl = new Uri(server.Uri, "/v1") }, new AccountLease { Account = "default", Available = true },
+            TimeProvider.System, CancellationToken.None));
+        using (await limited)
+            Assert.Equal((429, 7), (refused.Status, refused.RetryAfterSeconds));
+
+        var forged = server.AcceptAsync(_ => "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: bm90IGl0\r\n\r\n");
+        var wrong = await Assert.ThrowsAsync<WebSocketHandshakeException>(() => WebSocketHandshake.ConnectAsync(server.Uri, [], CancellationToken.None));
+        using (await forged)
+            Assert.Contains("Sec-WebSocket-Accept", wrong.Message);
+    }
+}
