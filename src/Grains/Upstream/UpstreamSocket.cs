@@ -231,7 +231,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
-            CloseReason ??= "connection lost"; // a close of ours named its reason before it began
+            // A close of ours named its reason before it began; a provider that broke the protocol is named as such.
+            CloseReason ??= ex is WebSocketException { WebSocketErrorCode: WebSocketError.Faulted } ? ex.Message : "connection lost";
         }
         finally
         {

@@ -172,6 +172,24 @@ public sealed class WebSocketConnectionTests
     }
 
     [Fact]
+    public async Task The_upstream_socket_names_a_provider_that_broke_the_protocol_and_ends_its_reads()
+    {
+        await using var server = new RawWebSocketServer();
+        var accepted = server.AcceptAsync();
+        await using var socket = await UpstreamSocket.ConnectAsync(new UpstreamOptions { BaseUrl = new Uri(server.Uri, "/v1") },
+            new AccountLease { Account = "default", Available = true }, TimeProvider.System, CancellationToken.None);
+        using var peer = await accepted;
+        Assert.Contains("GET /v1/responses HTTP/1.1", peer.Request);
+
+        await peer.SendTextAsync("{\"type\":\"response.created\"}");
+        await peer.SendAsync(0x1, "{}"u8.ToArray(), mask: true);
+        Assert.Equal("response.created", (await socket.ReadAsync(Generous, CancellationToken.None))?.Type);
+        Assert.Null(await socket.ReadAsync(Generous, CancellationToken.None));
+        Assert.Contains("a masked frame from the server", socket.CloseReason);
+        Assert.False(socket.IsOpen);
+    }
+
+    [Fact]
     public async Task A_connection_that_ends_without_a_close_is_a_lost_connection()
     {
         var (server, peer, client) = await ConnectAsync();
