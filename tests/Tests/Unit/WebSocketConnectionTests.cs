@@ -17,12 +17,26 @@ public sealed class WebSocketConnectionTests
 {
     private static readonly TimeSpan Generous = TimeSpan.FromSeconds(30);
 
-    private static async Task<(RawWebSocketServer Server, RawPeer Peer, WebSocketConnection Client)> ConnectAsync(TimeProvider? time = null)
+    /// <summary>A raw server, its end of one connection, and our client end on it; disposed together.</summary>
+    private sealed class Connected(RawWebSocketServer server, RawPeer peer, WebSocketConnection client) : IAsyncDisposable
     {
-        var server = new RawWebSocketServer();
-        var accepted = server.AcceptAsync();
-        var (stream, _) = await WebSocketHandshake.ConnectAsync(server.Uri, [new("Authorization", "Bearer sk-test")], CancellationToken.None);
-        return (server, await accepted, new WebSocketConnection(stream, time ?? TimeProvider.System));
+        public RawPeer Peer { get; } = peer;
+        public WebSocketConnection Client { get; } = client;
+
+        public static async Task<Connected> OpenAsync(TimeProvider? time = null)
+        {
+            var server = new RawWebSocketServer();
+            var accepted = server.AcceptAsync();
+            var (stream, _) = await WebSocketHandshake.ConnectAsync(server.Uri, [new("Authorization", "Bearer sk-test")], CancellationToken.None);
+            return new Connected(server, await accepted, new WebSocketConnection(stream, time ?? TimeProvider.System));
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            Peer.Dispose();
+            await server.DisposeAsync();
+        }
     }
 
     private static async Task<string?> ReceiveTextAsync(WebSocketConnection client) =>
@@ -31,10 +45,8 @@ public sealed class WebSocketConnectionTests
     [Fact]
     public async Task Messages_come_out_whole_however_the_provider_splits_and_fragments_them_and_pings_are_answered()
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
         Assert.Contains("Authorization: Bearer sk-test", peer.Request);
 
         // Two small messages in one write, then one written a byte at a time (its header arrives in pieces too).
@@ -73,10 +85,8 @@ public sealed class WebSocketConnectionTests
     [Fact]
     public async Task Every_frame_the_client_writes_is_masked_with_a_fresh_mask()
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
 
         var messages = new[] { "a", new string('b', 125), new string('c', 126), new string('d', 70_000), "{\"é\":1}" };
         foreach (var message in messages) await client.SendTextAsync(Encoding.UTF8.GetBytes(message));
@@ -94,10 +104,8 @@ public sealed class WebSocketConnectionTests
     [Fact]
     public async Task A_close_from_the_provider_is_answered_with_its_status_and_ends_the_reads()
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
 
         await peer.SendTextAsync("{\"type\":\"last\"}");
         await peer.SendAsync(0x8, new byte[] { 0x03, 0xE9, (byte)'b', (byte)'y', (byte)'e' }); // 1001, "bye"
@@ -115,10 +123,8 @@ public sealed class WebSocketConnectionTests
     [Fact]
     public async Task Our_close_is_sent_and_the_providers_reply_completes_it()
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
 
         await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
         Assert.Equal(WebSocketState.CloseSent, client.State);
@@ -138,10 +144,8 @@ public sealed class WebSocketConnectionTests
     [MemberData(nameof(ProtocolErrors))]
     public async Task A_frame_that_breaks_the_protocol_ends_the_connection_with_the_status_it_earned(string fault)
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
 
         var expected = fault switch { "not utf-8" => WebSocketCloseStatus.InvalidPayloadData, "too big" => WebSocketCloseStatus.MessageTooBig, _ => WebSocketCloseStatus.ProtocolError };
         var send = fault switch
@@ -192,9 +196,8 @@ public sealed class WebSocketConnectionTests
     [Fact]
     public async Task A_connection_that_ends_without_a_close_is_a_lost_connection()
     {
-        var (server, peer, client) = await ConnectAsync();
-        await using var _ = server;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
         await peer.SendTextAsync("{\"type\":\"partial\"", fin: false);
         peer.Dispose();
         var lost = await Assert.ThrowsAsync<WebSocketException>(async () => await client.ReceiveAsync().AsTask().WaitAsync(Generous));
@@ -206,10 +209,8 @@ public sealed class WebSocketConnectionTests
     public async Task An_idle_connection_sends_a_pong_each_keepalive_interval_and_a_busy_one_does_not()
     {
         var time = new FakeTimeProvider();
-        var (server, peer, client) = await ConnectAsync(time);
-        await using var _ = server;
-        using var __ = peer;
-        using var ___ = client;
+        await using var connected = await Connected.OpenAsync(time);
+        var (peer, client) = (connected.Peer, connected.Client);
 
         time.Advance(WebSocketConnection.KeepAliveInterval);
         var pong = await peer.ReadAsync().WaitAsync(Generous);
