@@ -21,6 +21,16 @@ public sealed class EventReaderTests
         Assert.Same(EventTypes.Completed, EventTypes.Intern("response.completed"u8));
     }
 
+    /// <summary>A leading plain type is taken from the bytes; every other layout (an escaped one too) goes through the reader, with the same answer.</summary>
+    [Theory]
+    [InlineData("""{"type":"response.output_text.delta","delta":"x"}""")]
+    [InlineData(""" { "type" :	"response.output_text.delta" , "delta" : "x" }""")]
+    [InlineData("""{"delta":"x","type":"response.output_text.delta"}""")]
+    [InlineData("""{"delta":{"type":"nested"},"type":"response.output_text.delta"}""")]
+    [InlineData("""{"type":"response.output_text.\u0064elta"}""")]
+    public void The_type_reads_the_same_wherever_it_stands_and_however_it_is_spaced(string json) =>
+        Assert.Same(EventTypes.Intern("response.output_text.delta"u8), EventReader.ReadType(Encoding.UTF8.GetBytes(json)));
+
     [Fact]
     public void An_unknown_or_near_miss_event_type_is_read_as_its_own_text()
     {
@@ -81,6 +91,10 @@ public sealed class EventReaderTests
     [Theory]
     [InlineData("""{"type":"compaction","encrypted_content":"x"}""", true)]
     [InlineData("""{"id":"cmp_1","type":"compa\u0063tion"}""", true)]
+    [InlineData("""{"type":"compa\u0063tion"}""", true)]
+    [InlineData("""{ "type" : "compaction" }""", true)]
+    [InlineData("""{"type":"compactions"}""", false)]
+    [InlineData("""{"type":"compact"}""", false)]
     [InlineData("""{"type":"message","content":[{"type":"compaction"}]}""", false)]
     [InlineData("""{"content":{"type":"compaction"}}""", false)]
     [InlineData("""{"type":["compaction"]}""", false)]

@@ -21,10 +21,11 @@ internal static class WebSocketHandshake
 {
     private const string AcceptGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-    // One handler for every upstream socket: an upgraded connection leaves its pool, so nothing is shared between sockets
-    // but the handler's settings (and its proxy lookup).
+    // One handler for every upstream socket, set up as the framework's websocket sets up its own: an upgraded connection
+    // leaves the pool, and one that answered anything else is not kept for another handshake.
     private static readonly HttpMessageInvoker Invoker = new(new SocketsHttpHandler
     {
+        PooledConnectionLifetime = TimeSpan.Zero,
         AllowAutoRedirect = false,
         UseCookies = false,
         AutomaticDecompression = DecompressionMethods.None,
