@@ -194,6 +194,22 @@ public sealed class WebSocketConnectionTests
     }
 
     [Fact]
+    public async Task After_an_abort_nothing_more_is_read_not_even_a_frame_already_buffered()
+    {
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
+        await peer.SendTextAsync("{\"type\":\"one\"}");
+        await peer.SendTextAsync("{\"type\":\"two\"}");
+        Assert.Equal("{\"type\":\"one\"}", await ReceiveTextAsync(client));
+
+        client.Abort();
+        var lost = await Assert.ThrowsAsync<WebSocketException>(async () => await client.ReceiveAsync().AsTask().WaitAsync(Generous));
+        Assert.Equal(WebSocketError.ConnectionClosedPrematurely, lost.WebSocketErrorCode);
+        Assert.Equal(WebSocketState.Aborted, client.State);
+        Assert.True(await peer.EndedAsync(Generous));
+    }
+
+    [Fact]
     public async Task A_connection_that_ends_without_a_close_is_a_lost_connection()
     {
         await using var connected = await Connected.OpenAsync();

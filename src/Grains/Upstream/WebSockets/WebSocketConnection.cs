@@ -62,7 +62,7 @@ internal sealed class WebSocketConnection : IDisposable
     {
         message = null!;
         var unread = _buffer.AsSpan(_start, _end - _start);
-        if (_fragments is not null || !WebSocketFrame.TryReadHeader(unread, out var header, out var error) || error is not null
+        if (_fragments is not null || State == WebSocketState.Aborted || !WebSocketFrame.TryReadHeader(unread, out var header, out var error) || error is not null
             || !header.Fin || header.Opcode is not (WebSocketOpcode.Text or WebSocketOpcode.Binary)
             || unread.Length - header.HeaderLength < header.PayloadLength)
             return false;
@@ -80,6 +80,8 @@ internal sealed class WebSocketConnection : IDisposable
         {
             while (true)
             {
+                // Aborted: nothing more is read, not even frames already in the buffer (as with the framework's websocket).
+                if (State == WebSocketState.Aborted) throw new ObjectDisposedException(nameof(WebSocketConnection));
                 if (TryTakeWholeMessage(out var whole)) return whole;
                 if (!WebSocketFrame.TryReadHeader(_buffer.AsSpan(_start, _end - _start), out var header, out var error))
                 {
