@@ -131,11 +131,27 @@ public sealed class WebSocketConnectionTests
         var close = await peer.ReadAsync().WaitAsync(Generous);
         Assert.Equal((0x8, "\u0003\u00e8bye"), (close.Opcode, Encoding.Latin1.GetString(close.Payload)));
 
+        // The provider answers and then leaves the TCP connection open: the client gives it its second, then ends it.
         await peer.SendAsync(0x8, new byte[] { 0x03, 0xE8 });
         Assert.Null(await ReceiveTextAsync(client));
         Assert.Equal(WebSocketState.Closed, client.State);
+        Assert.True(await peer.EndedAsync(Generous));
         client.Abort();
         Assert.Equal(WebSocketState.Closed, client.State); // a completed close stays one
+    }
+
+    [Fact]
+    public async Task A_provider_that_ends_the_connection_after_answering_our_close_leaves_a_clean_close()
+    {
+        await using var connected = await Connected.OpenAsync();
+        var (peer, client) = (connected.Peer, connected.Client);
+        await client.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", CancellationToken.None);
+        Assert.Equal(0x8, (await peer.ReadAsync().WaitAsync(Generous)).Opcode);
+
+        await peer.SendAsync(0x8, new byte[] { 0x03, 0xE8 });
+        peer.Dispose(); // the server closes the TCP connection first, as RFC 6455 7.1.1 has it
+        Assert.Null(await ReceiveTextAsync(client));
+        Assert.Equal((WebSocketState.Closed, WebSocketCloseStatus.NormalClosure), (client.State, client.CloseStatus));
     }
 
     public static TheoryData<string> ProtocolErrors => ["masked", "reserved", "opcode", "long ping", "stray continuation", "interleaved", "not utf-8", "too big"];

@@ -180,9 +180,20 @@ internal sealed class WebSocketConnection : IDisposable
             // Answered as RFC 6455 5.5.1 asks, echoing the provider's status; a connection already gone changes nothing.
             try { await SendCloseAsync(status == WebSocketCloseStatus.Empty ? null : status, null).ConfigureAwait(false); }
             catch (WebSocketException) { }
+            Finish(WebSocketState.Closed);
+            return;
         }
+        // The reply to our close: as the framework's client does (RFC 6455 7.1.1), the provider gets a second to close the
+        // TCP connection first, so the connection's wait state after it stays on the provider's side, not this silo's.
+        SetFinalState(WebSocketState.Closed);
+        var end = _stream.ReadAsync(_buffer).AsTask();
+        try { await end.WaitAsync(ProviderCloseWait).ConfigureAwait(false); }
+        catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException or SocketException) { }
+        _ = end.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
         Finish(WebSocketState.Closed);
     }
+
+    private static readonly TimeSpan ProviderCloseWait = TimeSpan.FromSeconds(1);
 
     /// <summary>Sends one whole text message.</summary>
     /// <exception cref="WebSocketException">The connection is closing or gone; it is aborted.</exception>
@@ -263,13 +274,18 @@ internal sealed class WebSocketConnection : IDisposable
 
     private void Finish(WebSocketState state)
     {
+        SetFinalState(state);
+        _keepAlive.Dispose();
+        _stream.Dispose();
+    }
+
+    private void SetFinalState(WebSocketState state)
+    {
         int current;
         do
         {
             current = Volatile.Read(ref _state);
-            if (current is (int)WebSocketState.Closed or (int)WebSocketState.Aborted) break;
+            if (current is (int)WebSocketState.Closed or (int)WebSocketState.Aborted) return;
         } while (Interlocked.CompareExchange(ref _state, (int)state, current) != current);
-        _keepAlive.Dispose();
-        _stream.Dispose();
     }
 }
