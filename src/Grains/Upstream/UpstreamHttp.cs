@@ -35,8 +35,8 @@ public sealed class UpstreamHttp(HttpClient http, IOptions<UpstreamOptions> opti
             // The provider refused the request itself: the client's 4xx, OpenAI-shaped even when the provider's body is not.
             if (status >= 400 && !IsOpenAIError(bytes))
                 return Reply(new OpenAIError(status, "upstream_rejected", $"The model provider refused the request (HTTP {status}).", ErrorTypes.InvalidRequest)
-                    { RetryAfterSeconds = RetryAfter(response) });
-            return new ApiReply(status, bytes, RetryAfter(response));
+                    { RetryAfterSeconds = RetryAfterSeconds(response.Headers) });
+            return new ApiReply(status, bytes, RetryAfterSeconds(response.Headers));
         }
         catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
@@ -50,8 +50,9 @@ public sealed class UpstreamHttp(HttpClient http, IOptions<UpstreamOptions> opti
 
     public static ApiReply Reply(OpenAIError error) => new(error.Status, error.ToJsonBytes(), error.RetryAfterSeconds);
 
-    private static int? RetryAfter(HttpResponseMessage response) =>
-        response.Headers.RetryAfter?.Delta is { } delta ? (int)Math.Ceiling(delta.TotalSeconds) : null;
+    /// <summary>The provider's <c>Retry-After</c> in whole seconds (an HTTP answer's, or a refused websocket upgrade's).</summary>
+    internal static int? RetryAfterSeconds(HttpResponseHeaders? headers) =>
+        headers?.RetryAfter?.Delta is { } delta ? (int)Math.Ceiling(delta.TotalSeconds) : null;
 
     private static bool IsOpenAIError(byte[] body) => body.Length > 0 && body.AsSpan().IndexOf("\"error\""u8) >= 0;
 }

@@ -108,16 +108,13 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
         catch (WebSocketHandshakeException ex)
         {
-            throw new UpstreamConnectException(ex.Status, ReadRetryAfter(ex.Headers), ex);
+            throw new UpstreamConnectException(ex.Status, UpstreamHttp.RetryAfterSeconds(ex.Headers), ex);
         }
         catch (Exception ex) when (ex is OperationCanceledException or HttpRequestException or IOException)
         {
             throw new UpstreamConnectException(0, null, ex);
         }
     }
-
-    private static int? ReadRetryAfter(HttpResponseHeaders? headers) =>
-        headers?.RetryAfter?.Delta is { } delta ? (int)delta.TotalSeconds : null;
 
     /// <summary>Sends one request frame once no earlier request is unacknowledged.</summary>
     /// <exception cref="WebSocketException">The socket is gone (closed, aborted, or lost mid-send): nothing was acknowledged.</exception>
