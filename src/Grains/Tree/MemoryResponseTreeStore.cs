@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Tree.Native;
 using Microsoft.Extensions.Options;
 
 namespace CodexLb.Grains.Tree;
@@ -13,34 +13,32 @@ namespace CodexLb.Grains.Tree;
 /// short, and a path walk must see one consistent tree. Expired entries are dropped when met and by a sweep at most
 /// once per slack, so memory is bounded by what was used within the retention.
 /// <para>
-/// Nodes live for the retention, long enough for every collection to promote and copy them: so a stored node is no
-/// object graph but one <see cref="NodeBlob"/> on the pinned object heap (never moved, nothing in it to trace), and the
-/// entries naming it are structs keyed by <see cref="TenantKey"/> hashes, not by strings. Nothing is shared with the
-/// caller; reads decode fresh objects.
+/// Nodes live for the retention, and a busy process holds millions of them. So the tree is kept off the collector's heap:
+/// a stored node is one <see cref="NodeBlob"/> in native memory, and the tables naming nodes (by <see cref="TenantKey"/>
+/// hashes, not strings) are <see cref="NativeTable{TKey,TValue}"/>s. A collection neither walks them nor counts their
+/// growth; on the managed heap, the pinned blobs and the tables' large arrays had the runtime start a full background
+/// collection every few hundred megabytes stored. Nothing is shared with the caller; reads decode fresh objects, under the
+/// lock that also guards every free. <see cref="Dispose"/> frees it all.
 /// </para>
 /// </summary>
-public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, TimeProvider time) : IResponseTreeStore
+public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, TimeProvider time) : IResponseTreeStore, IDisposable
 {
     /// <summary>Longest path walked; deeper (or cyclic) paths cannot be rebuilt and load as expired.</summary>
     public const int MaxDepth = 100_000;
 
     private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
     private readonly Lock _lock = new();
-    private readonly Dictionary<TenantKey, NodeEntry> _nodes = [];
-    private readonly Dictionary<TenantKey, Tombstone> _tombstones = [];
-    private readonly Dictionary<(string Tenant, ulong Chain), IndexEntry> _index = [];
-    private readonly Dictionary<TenantKey, IndexEntry> _items = []; // output item id -> the node that output it
-    private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal);
+    private readonly NativeTable<TenantKey, NodeEntry> _nodes = new();
+    private readonly NativeTable<TenantKey, Tombstone> _tombstones = new();
+    private readonly NativeTable<ChainKey, IndexEntry> _index = new();
+    private readonly NativeTable<TenantKey, IndexEntry> _items = new(); // output item id -> the node that output it
+    private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal); // one per conversation
     // Short-lived (gone at append), and written once per turn while every other operation holds the lock: its own
     // concurrent map, so marking a response pending never waits for (or spins on) the tree's lock.
     private readonly ConcurrentDictionary<TenantKey, PendingEntry> _pending = new();
 
-    // One string per tenant name: the index is keyed by it, and a substring per append was one more long-lived object
-    // per turn for every collection to move.
-    private readonly HashSet<string> _tenants = new(StringComparer.Ordinal);
-    private const int MaxInternedTenants = 100_000;
-
     private DateTimeOffset _nextSweep = DateTimeOffset.MinValue;
+    private bool _disposed;
 
     /// <summary>How many entries (nodes, tombstones, index and item entries, heads, pending ids) are held, expired or not: for tests and diagnostics.</summary>
     public int EntryCount
@@ -64,20 +62,38 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     public Task<bool> HasConversationAsync(string conversationKey, CancellationToken cancellationToken)
     {
-        lock (_lock) return Task.FromResult(_heads.TryGetValue(conversationKey, out var head) && head.Expires > Now());
+        lock (_lock)
+        {
+            var now = Now();
+            return Task.FromResult(_heads.TryGetValue(conversationKey, out var head) && head.Expires > now);
+        }
     }
 
     public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
     {
         // Copied before taking the lock: the copy is the longest step of an append (a fenced or repeated one wastes it).
-        var blob = NodeBlob.Encode(node);
+        var blob = NativeBlob.Allocate(NodeBlob.EncodedLength(node));
+        NodeBlob.Write(node, blob.Bytes);
+        var kept = false;
+        try
+        {
+            return Task.FromResult(Append(epoch, node, blob, ref kept));
+        }
+        finally
+        {
+            if (!kept) blob.Free();
+        }
+    }
+
+    private bool Append(long epoch, ResponseNode node, NativeBlob blob, ref bool kept)
+    {
         lock (_lock)
         {
             var now = Now();
             if (!_heads.TryGetValue(node.ConversationKey, out var head) || head.Expires <= now || head.Epoch != epoch)
-                return Task.FromResult(false);
+                return false;
 
-            var tenant = InternedTenant(node.ConversationKey);
+            var tenant = ConversationKey.TenantSpanOf(node.ConversationKey);
             var key = TenantKey.Of(tenant, node.Id);
             if (LiveNode(key, tenant, node.Id, now) is null)
             {
@@ -86,16 +102,19 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                 if (!string.IsNullOrEmpty(node.ParentId))
                 {
                     if (LiveNode(tenant, node.ParentId, now) is { } parent && parent.Refreshed >= now - _ttls.Slack) refreshed = parent.Refreshed;
-                    else RefreshPath(tenant, Walk(tenant, node.ParentId, now).Nodes, now);
+                    else RefreshPath(Walk(tenant, node.ParentId, now).Nodes, now);
                 }
 
                 // Its tombstone is written when it expires (Expired), not with every turn.
-                _nodes[key] = new NodeEntry(blob, now + _ttls.Node, refreshed);
+                ref var stored = ref _nodes.GetValueRefOrAddDefault(key, out var taken);
+                if (taken) stored.Blob.Free(); // another node with the same 128-bit key (LiveNode told them apart): the newer wins
+                stored = new NodeEntry(blob, now + _ttls.Node, refreshed);
+                kept = true;
                 if (!node.Synthetic)
                 {
-                    _index[(tenant, node.Chain)] = new IndexEntry(key, now + _ttls.Node);
+                    _index.Set(new ChainKey(TenantOnly(tenant), node.Chain), new IndexEntry(key, now + _ttls.Node));
                     foreach (var item in node.OutputIds ?? [])
-                        if (item.Length > 0) _items[TenantKey.Of(tenant, item)] = new IndexEntry(key, now + _ttls.Node);
+                        if (item.Length > 0) _items.Set(TenantKey.Of(tenant, item), new IndexEntry(key, now + _ttls.Node));
                 }
             }
 
@@ -103,18 +122,14 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             head.Id = node.Id;
             head.Turns++;
             head.Expires = now + _ttls.Node;
-            return Task.FromResult(true);
+            return true;
         }
     }
 
-    private string InternedTenant(string conversationKey)
-    {
-        var name = ConversationKey.TenantSpanOf(conversationKey);
-        if (_tenants.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(name, out var known)) return known;
-        var tenant = name.ToString();
-        if (_tenants.Count < MaxInternedTenants) _tenants.Add(tenant);
-        return tenant;
-    }
+    /// <summary>A tenant's own key in the chain index (a node's tenant is checked when an entry is read).</summary>
+    private static TenantKey TenantOnly(ReadOnlySpan<char> tenant) => TenantKey.Of(tenant, []);
+
+    private static TenantKey TenantOnly(ReadOnlySpan<byte> tenantUtf8) => TenantKey.Of(tenantUtf8, []);
 
     public Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)
     {
@@ -132,10 +147,10 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             // The rule appends use: a path refreshed within the slack already lives until now + R at least.
             if (path[0].Entry.Refreshed < now - _ttls.Slack)
             {
-                RefreshPath(tenant, path, now);
-                CollectionsMarshal.GetValueRefOrNullRef(_nodes, path[0].Key).Refreshed = now; // refreshed just above: present
+                RefreshPath(path, now);
+                _nodes.GetValueRefOrNullRef(path[0].Key).Refreshed = now; // refreshed just above: present
             }
-            return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(node => NodeBlob.Decode(node.Entry.Blob))]));
+            return Task.FromResult(new NodePath(ResponseStatus.Found, [.. path.Select(node => NodeBlob.Decode(node.Entry.Blob.Bytes))]));
         }
     }
 
@@ -145,7 +160,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             if (LiveNode(tenant, responseId, now) is { } entry)
-                return Task.FromResult(new ResponseLocation(ResponseStatus.Found, NodeBlob.Text(NodeBlob.Read(entry.Blob).ConversationKey)));
+                return Task.FromResult(new ResponseLocation(ResponseStatus.Found, NodeBlob.Text(NodeBlob.Read(entry.Blob.Bytes).ConversationKey)));
             if (_pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending) && pending.Expires > now)
                 return Task.FromResult(new ResponseLocation(ResponseStatus.Found, pending.ConversationKey));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? ResponseLocation.Expired : ResponseLocation.Unknown);
@@ -166,6 +181,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             var pending = reference;
+            var tenantKey = TenantOnly(tenant);
             for (var k = prefixChains.Count; k >= 1; k--)
             {
                 // The prefixes no longer reach the last reference: the node that output its item is the better base.
@@ -174,8 +190,9 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                     if (ReferencedNode(tenant, r.ItemId, now) is { } referenced) return Task.FromResult<ContentMatch?>(referenced);
                     pending = null;
                 }
-                if (!_index.TryGetValue((tenant, prefixChains[k - 1]), out var hit)) continue;
-                if (hit.Expires <= now) { _index.Remove((tenant, prefixChains[k - 1])); continue; }
+                var chain = new ChainKey(tenantKey, prefixChains[k - 1]);
+                if (!_index.TryGetValue(chain, out var hit)) continue;
+                if (hit.Expires <= now) { _index.Remove(chain); continue; }
                 if (Match(hit.Node, tenant, null, k, now) is { } match) return Task.FromResult<ContentMatch?>(match);
             }
 
@@ -195,7 +212,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private ContentMatch? Match(TenantKey key, string tenant, string? itemId, int prefixLength, DateTimeOffset now)
     {
         if (Live(key, now) is not { } entry) return null;
-        var node = NodeBlob.Read(entry.Blob);
+        var node = NodeBlob.Read(entry.Blob.Bytes);
         if (!node.InTenant(tenant) || (itemId is not null && !node.OutputIds.Contains(itemId))) return null;
         return new ContentMatch(NodeBlob.Text(node.Id), NodeBlob.Text(node.ConversationKey), prefixLength);
     }
@@ -207,7 +224,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
             var now = Now();
             if (LiveNode(tenant, responseId, now) is { } entry)
             {
-                var node = NodeBlob.Read(entry.Blob);
+                var node = NodeBlob.Read(entry.Blob.Bytes);
                 var items = NodeItemsCodec.Decode(node.Items);
                 var outputs = Math.Clamp(node.OutputCount, 0, items.Count);
                 return Task.FromResult(new StoredResponse(ResponseStatus.Found, NodeBlob.Text(node.ConversationKey),
@@ -225,10 +242,11 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         {
             var now = Now();
             var key = TenantKey.Of(tenant, responseId);
-            if (LiveNode(key, tenant, responseId, now) is null) return Task.FromResult(false);
+            if (LiveNode(key, tenant, responseId, now) is not { } entry) return Task.FromResult(false);
             _nodes.Remove(key);
+            entry.Blob.Free();
             _pending.TryRemove(key, out _);
-            _tombstones[key] = new Tombstone(now + _ttls.Tombstone, Deleted: true);
+            _tombstones.Set(key, new Tombstone(now + _ttls.Tombstone, Deleted: true));
             return Task.FromResult(true);
         }
     }
@@ -241,23 +259,24 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     /// <summary>The current time; sweeps everything expired when the last sweep is a slack ago (nothing expires much sooner).</summary>
     private DateTimeOffset Now()
     {
+        ObjectDisposedException.ThrowIf(_disposed, this); // every operation under the lock starts here
         var now = time.GetUtcNow();
         if (now < _nextSweep) return now;
         _nextSweep = now + _ttls.Slack;
-        foreach (var (key, entry) in _nodes) if (entry.Expires <= now) Expired(key, entry);
-        foreach (var (key, tombstone) in _tombstones) if (tombstone.Until <= now) _tombstones.Remove(key);
-        foreach (var (key, entry) in _index) if (entry.Expires <= now) _index.Remove(key);
-        foreach (var (key, entry) in _items) if (entry.Expires <= now) _items.Remove(key);
+        _nodes.RemoveWhere((_, entry) => entry.Expires <= now, Buried);
+        _tombstones.RemoveWhere((_, tombstone) => tombstone.Until <= now);
+        _index.RemoveWhere((_, entry) => entry.Expires <= now);
+        _items.RemoveWhere((_, entry) => entry.Expires <= now);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
         foreach (var pending in _pending) if (pending.Value.Expires <= now) _pending.TryRemove(pending); // not one marked again meanwhile
         return now;
     }
 
-    private NodeEntry? LiveNode(string tenant, string id, DateTimeOffset now) => LiveNode(TenantKey.Of(tenant, id), tenant, id, now);
+    private NodeEntry? LiveNode(ReadOnlySpan<char> tenant, string id, DateTimeOffset now) => LiveNode(TenantKey.Of(tenant, id), tenant, id, now);
 
     /// <summary>The tenant's live node <paramref name="id"/> (<paramref name="key"/>): one that only shares its key's hash is absent.</summary>
-    private NodeEntry? LiveNode(TenantKey key, string tenant, string id, DateTimeOffset now) =>
-        Live(key, now) is { } entry && NodeBlob.Read(entry.Blob).Is(tenant, id) ? entry : null;
+    private NodeEntry? LiveNode(TenantKey key, ReadOnlySpan<char> tenant, string id, DateTimeOffset now) =>
+        Live(key, now) is { } entry && NodeBlob.Read(entry.Blob.Bytes).Is(tenant, id) ? entry : null;
 
     /// <summary>The node stored under a key, unless it expired (then it is dropped).</summary>
     private NodeEntry? Live(TenantKey key, DateTimeOffset now)
@@ -275,22 +294,29 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private void Expired(TenantKey key, NodeEntry entry)
     {
         _nodes.Remove(key);
+        Buried(key, entry);
+    }
+
+    /// <summary>An expired node out of the table: its bytes are freed and its tombstone written.</summary>
+    private void Buried(TenantKey key, NodeEntry entry)
+    {
+        entry.Blob.Free();
         _tombstones.TryAdd(key, new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false));
     }
 
     /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
-    private (List<PathNode> Nodes, bool Complete) Walk(string tenant, string id, DateTimeOffset now)
+    private (List<PathNode> Nodes, bool Complete) Walk(ReadOnlySpan<char> tenant, string id, DateTimeOffset now)
     {
         var path = new List<PathNode>();
         var key = TenantKey.Of(tenant, id);
         if (LiveNode(key, tenant, id, now) is not { } entry) return (path, false);
         path.Add(new PathNode(key, entry));
-        while (NodeBlob.Read(path[^1].Entry.Blob) is { HasParent: true } child)
+        while (NodeBlob.Read(path[^1].Entry.Blob.Bytes) is { HasParent: true } child)
         {
             // A parent is named by its id within the child's tenant, which the first node was checked against.
             key = TenantKey.Of(child.Tenant, child.ParentId);
             if (path.Count >= MaxDepth || Live(key, now) is not { } parent) return (path, false);
-            var found = NodeBlob.Read(parent.Blob);
+            var found = NodeBlob.Read(parent.Blob.Bytes);
             if (!found.Id.SequenceEqual(child.ParentId) || !found.Tenant.SequenceEqual(child.Tenant)) return (path, false);
             path.Add(new PathNode(key, parent));
         }
@@ -299,33 +325,51 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     }
 
     /// <summary>Extends every node of a path and its index and item entries (only while they still name it) to a full retention.</summary>
-    private void RefreshPath(string tenant, List<PathNode> path, DateTimeOffset now)
+    private void RefreshPath(List<PathNode> path, DateTimeOffset now)
     {
         foreach (var (key, entry) in path)
         {
-            ref var stored = ref CollectionsMarshal.GetValueRefOrNullRef(_nodes, key);
+            ref var stored = ref _nodes.GetValueRefOrNullRef(key);
             if (!Unsafe.IsNullRef(ref stored)) stored.Expires = now + _ttls.Node;
-            var node = NodeBlob.Read(entry.Blob);
+            var node = NodeBlob.Read(entry.Blob.Bytes);
             if (node.Synthetic) continue;
-            ref var indexed = ref CollectionsMarshal.GetValueRefOrNullRef(_index, (tenant, node.Chain));
+            ref var indexed = ref _index.GetValueRefOrNullRef(new ChainKey(TenantOnly(node.Tenant), node.Chain));
             if (!Unsafe.IsNullRef(ref indexed) && indexed.Node == key) indexed.Expires = now + _ttls.Node;
             foreach (var item in node.OutputIds)
             {
-                ref var output = ref CollectionsMarshal.GetValueRefOrNullRef(_items, TenantKey.Of(node.Tenant, item));
+                ref var output = ref _items.GetValueRefOrNullRef(TenantKey.Of(node.Tenant, item));
                 if (!Unsafe.IsNullRef(ref output) && output.Node == key) output.Expires = now + _ttls.Node;
             }
         }
     }
 
-    // Entries are structs held in the dictionaries, without strings: a class or a string per entry was one more
-    // long-lived object per turn for every collection to move. A path's entries are copies; refreshing writes through to
-    // the dictionary.
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            _nodes.ForEachValue(entry => entry.Blob.Free());
+            _nodes.Dispose();
+            _tombstones.Dispose();
+            _index.Dispose();
+            _items.Dispose();
+            _heads.Clear();
+            _pending.Clear();
+        }
+    }
 
-    /// <param name="Blob">The node (<see cref="NodeBlob"/>), on the pinned object heap.</param>
+    // Entries are structs without references, held in native tables. A path's entries are copies; refreshing writes
+    // through to the table.
+
+    /// <param name="Blob">The node (<see cref="NodeBlob"/>), in native memory: freed when the entry leaves the table.</param>
     /// <param name="Refreshed">When this node's whole path was last refreshed (Redis field <c>r</c>).</param>
-    private record struct NodeEntry(byte[] Blob, DateTimeOffset Expires, DateTimeOffset Refreshed);
+    private record struct NodeEntry(NativeBlob Blob, DateTimeOffset Expires, DateTimeOffset Refreshed);
 
     private readonly record struct PathNode(TenantKey Key, NodeEntry Entry);
+
+    /// <summary>A chain index key: the tenant's own key (<see cref="TenantOnly(ReadOnlySpan{char})"/>) and the chain hash.</summary>
+    private readonly record struct ChainKey(TenantKey Tenant, ulong Chain);
 
     private readonly record struct Tombstone(DateTimeOffset Until, bool Deleted);
 

@@ -6,8 +6,8 @@ using System.Text.Unicode;
 namespace CodexLb.Grains.Tree;
 
 /// <summary>
-/// A <see cref="ResponseNode"/> as one byte array, the way <see cref="MemoryResponseTreeStore"/> holds it: one object
-/// without references instead of a record, lists, arrays and strings. Little-endian; a text is a 4-byte length and its
+/// A <see cref="ResponseNode"/> as one run of bytes, the way <see cref="MemoryResponseTreeStore"/> holds it (in native
+/// memory) instead of a record, lists, arrays and strings. Little-endian; a text is a 4-byte length and its
 /// UTF-8 bytes:
 /// <code>
 /// chain u64 | item count i32 | output count i32 | flags u8 (1 synthetic, 2 parent, 4 response, 8 output ids)
@@ -24,27 +24,28 @@ internal static class NodeBlob
 
     private const int FixedLength = 8 + 4 + 4 + 1;
 
-    /// <summary>
-    /// The node in one array on the pinned object heap: a collection never moves or copies it, and it holds no references
-    /// to trace, however long it lives.
-    /// </summary>
-    public static byte[] Encode(ResponseNode node)
+    /// <summary>How many bytes <see cref="Write"/> writes for the node.</summary>
+    public static int EncodedLength(ResponseNode node)
     {
-        var parent = string.IsNullOrEmpty(node.ParentId) ? null : node.ParentId;
-        var flags = (node.Synthetic ? Flags.Synthetic : 0) | (parent is null ? 0 : Flags.Parent)
-            | (node.Response is null ? 0 : Flags.Response) | (node.OutputIds is null ? 0 : Flags.OutputIds);
-
         var length = (long)FixedLength + TextLength(node.Id) + TextLength(node.ConversationKey) + NodeItemsCodec.EncodedLength(node.Added);
-        if (parent is not null) length += TextLength(parent);
+        if (!string.IsNullOrEmpty(node.ParentId)) length += TextLength(node.ParentId);
         if (node.OutputIds is { } outputIds)
         {
             length += 4;
             foreach (var id in outputIds) length += TextLength(id);
         }
         if (node.Response is { } response) length += 4 + response.Length;
+        return checked((int)length);
+    }
 
-        var blob = GC.AllocateUninitializedArray<byte>(checked((int)length), pinned: true);
-        var rest = blob.AsSpan();
+    /// <summary>Writes the node into exactly <see cref="EncodedLength"/> bytes (wherever they live: the memory store's are native).</summary>
+    public static void Write(ResponseNode node, Span<byte> blob)
+    {
+        var parent = string.IsNullOrEmpty(node.ParentId) ? null : node.ParentId;
+        var flags = (node.Synthetic ? Flags.Synthetic : 0) | (parent is null ? 0 : Flags.Parent)
+            | (node.Response is null ? 0 : Flags.Response) | (node.OutputIds is null ? 0 : Flags.OutputIds);
+
+        var rest = blob;
         BinaryPrimitives.WriteUInt64LittleEndian(rest, node.Chain);
         BinaryPrimitives.WriteInt32LittleEndian(rest[8..], node.ItemCount);
         BinaryPrimitives.WriteInt32LittleEndian(rest[12..], node.OutputCount);
@@ -64,9 +65,8 @@ internal static class NodeBlob
             envelope.CopyTo(rest[4..]);
             rest = rest[(4 + envelope.Length)..];
         }
+        Debug.Assert(rest.Length == NodeItemsCodec.EncodedLength(node.Added), "the bytes are uninitialized: every one must be written");
         NodeItemsCodec.Write(node.Added, rest);
-        Debug.Assert(rest.Length == NodeItemsCodec.EncodedLength(node.Added), "the array is uninitialized: every byte must be written");
-        return blob;
     }
 
     /// <summary>The whole node, in new objects.</summary>
@@ -164,9 +164,9 @@ internal static class NodeBlob
         public ReadOnlySpan<byte> Tenant => ConversationKey.IndexOf((byte)'/') is var slash and >= 0 ? ConversationKey[..slash] : ConversationKey;
 
         /// <summary>Whether this is the node a tenant's id names (a key's hash matching is not enough).</summary>
-        public bool Is(string tenant, string id) => TextEquals(Id, id) && InTenant(tenant);
+        public bool Is(ReadOnlySpan<char> tenant, ReadOnlySpan<char> id) => TextEquals(Id, id) && InTenant(tenant);
 
-        public bool InTenant(string tenant) => TextEquals(Tenant, tenant);
+        public bool InTenant(ReadOnlySpan<char> tenant) => TextEquals(Tenant, tenant);
     }
 
     /// <summary>Length-prefixed UTF-8 texts after their count, or none at all (null, not empty, when decoded).</summary>

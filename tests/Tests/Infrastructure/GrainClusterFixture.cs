@@ -51,6 +51,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     {
         await Cluster.DisposeAsync();
         await Simulator.DisposeAsync();
+        ((MemoryResponseTreeStore)Tree).Dispose(); // native memory: freed here, not by either silo
     }
 }
 

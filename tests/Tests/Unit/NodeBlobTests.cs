@@ -52,7 +52,7 @@ public sealed class NodeBlobTests
     public void The_header_reads_without_decoding_and_checks_the_tenant_and_id_it_names()
     {
         var node = new ResponseNode("resp_x", "resp_p", Conversation, 2, 42, [Text("a"), Text("b")], OutputCount: 1, OutputIds: ["", "msg_ö"]);
-        var fields = NodeBlob.Read(NodeBlob.Encode(node));
+        var fields = NodeBlob.Read(Encode(node));
 
         Assert.Equal((42UL, 2, 1, false, true), (fields.Chain, fields.ItemCount, fields.OutputCount, fields.Synthetic, fields.HasParent));
         Assert.Equal("tenant-1", NodeBlob.Text(fields.Tenant));
@@ -72,17 +72,28 @@ public sealed class NodeBlobTests
         byte[][] items = [Text("one"), [], new byte[70_000]];
         var node = new ResponseNode("resp_items", null, Conversation, 3, 3, items, Response: Text("r"), OutputIds: ["a"]);
 
-        Assert.Equal(NodeItemsCodec.Encode(items), NodeBlob.Read(NodeBlob.Encode(node)).Items.ToArray());
+        Assert.Equal(NodeItemsCodec.Encode(items), NodeBlob.Read(Encode(node)).Items.ToArray());
     }
 
     [Fact]
-    public void The_blob_is_on_the_pinned_heap_and_a_tenantless_key_is_its_own_tenant()
+    public void A_tenantless_key_is_its_own_tenant()
     {
         var node = new ResponseNode("resp_1", null, "no-slash", 0, 0, []);
-        var blob = NodeBlob.Encode(node);
 
-        Assert.Equal(2, GC.GetGeneration(blob)); // pinned object heap objects report the oldest generation
-        Assert.True(NodeBlob.Read(blob).Is("no-slash", "resp_1"));
+        Assert.True(NodeBlob.Read(Encode(node)).Is("no-slash", "resp_1"));
+    }
+
+    [Fact]
+    public void Writing_fills_exactly_the_encoded_length()
+    {
+        var node = new ResponseNode("resp_w", "resp_p", Conversation, 1, 9, [Text("x")], Response: Text("r"), OutputIds: ["o"]);
+        var blob = new byte[NodeBlob.EncodedLength(node) + 1];
+        blob[^1] = 0xAB;
+
+        NodeBlob.Write(node, blob.AsSpan(0, blob.Length - 1));
+
+        Assert.Equal(0xAB, blob[^1]); // nothing written past it
+        AssertSame(node, NodeBlob.Decode(blob.AsSpan(0, blob.Length - 1)));
     }
 
     [Theory]
@@ -111,7 +122,14 @@ public sealed class NodeBlobTests
         Assert.Equal(TenantKey.Of("tenant", longName), TenantKey.Of(Text("tenant"), Text(longName)));
     }
 
-    private static ResponseNode RoundTrip(ResponseNode node) => NodeBlob.Decode(NodeBlob.Encode(node));
+    private static ResponseNode RoundTrip(ResponseNode node) => NodeBlob.Decode(Encode(node));
+
+    private static byte[] Encode(ResponseNode node)
+    {
+        var blob = new byte[NodeBlob.EncodedLength(node)];
+        NodeBlob.Write(node, blob);
+        return blob;
+    }
 
     /// <summary>Every field: what a path keeps, and what retrieve and item references need.</summary>
     private static void AssertSame(ResponseNode expected, ResponseNode actual)

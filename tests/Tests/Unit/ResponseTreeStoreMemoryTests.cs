@@ -8,7 +8,7 @@ using Microsoft.Extensions.Time.Testing;
 namespace CodexLb.Tests.Unit;
 
 /// <summary>The memory store, on fake time: boundaries are exact, so the margins are small.</summary>
-public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTests
+public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTests, IDisposable
 {
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
     private readonly MemoryResponseTreeStore _store;
@@ -25,6 +25,22 @@ public sealed class ResponseTreeStoreMemoryTests : ResponseTreeStoreContractTest
     {
         _time.Advance(span);
         return Task.CompletedTask;
+    }
+
+    public void Dispose() => _store.Dispose();
+
+    [Fact]
+    public async Task A_disposed_store_has_freed_its_tree_and_refuses_every_use()
+    {
+        var conv = Conv("disposed");
+        await WriteAsync(conv, Node("before", null, conv, Text("b")));
+
+        _store.Dispose();
+        _store.Dispose();
+
+        Assert.Equal(0, _store.EntryCount);
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => Locate("before"));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => Store.AppendAsync(1, Node("after", "before", conv, Text("a")), default));
     }
 
     [Fact]
