@@ -301,7 +301,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     private void Buried(TenantKey key, NodeEntry entry)
     {
         entry.Blob.Free();
-        _tombstones.TryAdd(key, new Tombstone(entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false));
+        _tombstones.TryAdd(key, new Tombstone((DateTimeOffset)entry.Expires + (_ttls.Tombstone - _ttls.Node), Deleted: false));
     }
 
     /// <summary>The live nodes from <paramref name="id"/> to its root, newest first; incomplete when one is missing or the path is too deep.</summary>
@@ -364,17 +364,17 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     /// <param name="Blob">The node (<see cref="NodeBlob"/>), in native memory: freed when the entry leaves the table.</param>
     /// <param name="Refreshed">When this node's whole path was last refreshed (Redis field <c>r</c>).</param>
-    private record struct NodeEntry(NativeBlob Blob, DateTimeOffset Expires, DateTimeOffset Refreshed);
+    private record struct NodeEntry(NativeBlob Blob, UtcInstant Expires, UtcInstant Refreshed);
 
     private readonly record struct PathNode(TenantKey Key, NodeEntry Entry);
 
     /// <summary>A chain index key: the tenant's own key (<see cref="TenantOnly(ReadOnlySpan{char})"/>) and the chain hash.</summary>
     private readonly record struct ChainKey(TenantKey Tenant, ulong Chain);
 
-    private readonly record struct Tombstone(DateTimeOffset Until, bool Deleted);
+    private readonly record struct Tombstone(UtcInstant Until, bool Deleted);
 
     /// <summary>A chain's or an output item's entry: the node it names (checked against the node's tenant when read).</summary>
-    private record struct IndexEntry(TenantKey Node, DateTimeOffset Expires);
+    private record struct IndexEntry(TenantKey Node, UtcInstant Expires);
 
     private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires);
 

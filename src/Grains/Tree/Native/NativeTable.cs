@@ -57,7 +57,7 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
             i = Find(key, hash);
         }
         ref var slot = ref _slots[~i];
-        slot = new Slot { Hash = hash, Key = key };
+        slot = new Slot { Key = key, Hash = hash };
         Count++;
         return ref slot.Value;
     }
@@ -166,10 +166,11 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
 
     private static Slot* Allocate(int capacity) => (Slot*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(Slot));
 
+    // The hash last: a 16-byte key (UInt128 is 16-byte aligned) first would otherwise pad a 4-byte hash to 16.
     private struct Slot
     {
-        public uint Hash; // 0: empty
         public TKey Key;
         public TValue Value;
+        public uint Hash; // 0: empty
     }
 }
