@@ -2,7 +2,7 @@ using CodexLb.Benchmarks;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick]
+// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|store|floor|floor-profile|failover|all] [--quick]
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
@@ -16,7 +16,7 @@ if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildA
 var options = BenchOptions.Parse(args);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
+    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|store|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
     return 2;
 }
 
@@ -35,6 +35,7 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
     ("chat", ChatScenario.RunAsync),
     ("profile", ProfileScenario.RunAsync),
     ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
+    ("store", StoreScenario.RunAsync), // the embedded tree grown to 1M nodes in this process; not part of `all`
     ("floor", FloorScenario.RunAsync), // the bridge vs YARP, each in its own process; not part of `all`
     ("floor-profile", FloorScenario.ProfileAsync), // perf record of the bridge and YARP at c=64; not part of `all`
     ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
@@ -42,7 +43,7 @@ var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
 
 var failed = 0;
 var started = DateTime.UtcNow;
-foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name is not ("state" or "floor" or "floor-profile")) || s.Name == options.Scenario))
+foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name is not ("state" or "store" or "floor" or "floor-profile")) || s.Name == options.Scenario))
 {
     if (options.WaitQuiet && name != "failover")
     {
@@ -84,7 +85,7 @@ namespace CodexLb.Benchmarks
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
         int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "floor", "floor-profile", "failover", "all"];
+        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "store", "floor", "floor-profile", "failover", "all"];
 
         public static BenchOptions? Parse(string[] args)
         {
