@@ -1,6 +1,5 @@
 using System.Numerics;
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 
 namespace CodexLb.Grains.Tree.Native;
 
@@ -23,7 +22,11 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
     private Slot* _slots;
     private int _mask; // capacity - 1
 
-    public NativeTable() => _slots = Allocate(MinCapacity);
+    public NativeTable()
+    {
+        _slots = Allocate(MinCapacity);
+        _mask = MinCapacity - 1;
+    }
 
     public int Count { get; private set; }
 
@@ -109,14 +112,28 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
     public void Dispose()
     {
         var slots = _slots;
+        var capacity = Capacity;
         _slots = null;
         _mask = 0;
         Count = 0;
-        if (slots is not null) NativeMemory.Free(slots);
+        if (slots is not null) LargePages.Free(slots, Bytes(capacity));
     }
 
-    // A key's hash with its top bit set, so a stored hash is never 0 (the mark of an empty slot); the low bits pick the slot.
-    private static uint HashOf(in TKey key) => (uint)key.GetHashCode() | 0x8000_0000u;
+    /// <summary>
+    /// The key's hash, mixed (lowbias32): linear probing needs its low bits spread, and an identity hash (an int's)
+    /// would line consecutive keys up in one run. Its top bit set, so a stored hash is never 0, the mark of an empty slot.
+    /// </summary>
+    private static uint HashOf(in TKey key) => Mix((uint)key.GetHashCode()) | 0x8000_0000u;
+
+    internal static uint Mix(uint h)
+    {
+        h ^= h >> 16;
+        h *= 0x7feb352d;
+        h ^= h >> 15;
+        h *= 0x846ca68b;
+        h ^= h >> 16;
+        return h;
+    }
 
     private int Mask => _slots is null ? throw new ObjectDisposedException(nameof(NativeTable<TKey, TValue>)) : _mask;
 
@@ -161,10 +178,12 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
             while (_slots[j].Hash != 0) j = (j + 1) & _mask;
             _slots[j] = old[i];
         }
-        NativeMemory.Free(old);
+        LargePages.Free(old, Bytes(oldCapacity));
     }
 
-    private static Slot* Allocate(int capacity) => (Slot*)NativeMemory.AllocZeroed((nuint)capacity, (nuint)sizeof(Slot));
+    private static Slot* Allocate(int capacity) => (Slot*)LargePages.AllocateZeroed(Bytes(capacity));
+
+    private static nuint Bytes(int capacity) => (nuint)capacity * (nuint)sizeof(Slot);
 
     // The hash last: a 16-byte key (UInt128 is 16-byte aligned) first would otherwise pad a 4-byte hash to 16.
     private struct Slot
