@@ -125,6 +125,7 @@ internal sealed unsafe class NativeTable<TKey, TValue> : IDisposable
     /// </summary>
     private static uint HashOf(in TKey key) => Mix((uint)key.GetHashCode()) | 0x8000_0000u;
 
+    /// <summary>The mixer <see cref="HashOf"/> applies (internal: the tests place keys in chosen slots with it).</summary>
     internal static uint Mix(uint h)
     {
         h ^= h >> 16;
