@@ -84,8 +84,7 @@ public sealed class ChildProcess : IAsyncDisposable
     /// The child's minor page faults so far (Linux <c>/proc/PID/stat</c>, field 10; 0 elsewhere): on this kind of VM each
     /// costs ~10 µs, and a heap that keeps handing out fresh pages pays one per 4 KB allocated.
     /// </summary>
-    public long PageFaults() =>
-        ProcessCpu.StatFields(Id) is { } fields && long.TryParse(fields[7], out var faults) ? faults : 0; // minflt (10)
+    public long PageFaults() => ProcessCpu.PageFaults(Id);
 
     /// <summary>Sends one line to the child and returns its first answer line that is <paramref name="answer"/>.</summary>
     private async Task<string> AskAsync(string line, Func<string, bool> answer)
@@ -180,6 +179,10 @@ public static class ProcessCpu
             return null;
         }
     }
+
+    /// <summary>A process's minor page faults so far (Linux <c>/proc/PID/stat</c>, field 10; 0 elsewhere).</summary>
+    public static long PageFaults(int pid) =>
+        StatFields(pid) is { } fields && long.TryParse(fields[7], out var faults) ? faults : 0; // minflt (10)
 
     /// <summary>
     /// The fields of <c>/proc/PID/stat</c> after the command name, from field 3 (state) on: index i is field i + 3. Null

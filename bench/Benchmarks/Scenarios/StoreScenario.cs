@@ -74,8 +74,6 @@ public static class StoreScenario
     private static Snapshot Sample()
     {
         using var self = Process.GetCurrentProcess();
-        var stat = File.ReadAllText("/proc/self/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        return new Snapshot(self.WorkingSet64, long.Parse(fields[7]), GC.CollectionCount(2)); // field 10: minflt
+        return new Snapshot(self.WorkingSet64, ProcessCpu.PageFaults(self.Id), GC.CollectionCount(2));
     }
 }
