@@ -2,7 +2,7 @@ using CodexLb.Benchmarks;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Benchmarks.Scenarios;
 
-// dotnet run -c Release --project bench/Benchmarks -- [latency|throughput|relay|memory|context|profile|state|store|floor|floor-profile|failover|all] [--quick]
+// dotnet run -c Release --project bench/Benchmarks -- [SCENARIO|all] [--quick] (the scenarios: the table below)
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
@@ -13,10 +13,27 @@ using var pauseLog = RuntimePauseLog.FromEnvironment(); // a child of the floor:
 if (args.Contains(SimulatorProcess.ChildFlag)) return await SimulatorProcess.RunChildAsync(args);
 if (args.Contains(BridgeProcess.ChildFlag)) return await BridgeProcess.RunChildAsync(args);
 
-var options = BenchOptions.Parse(args);
+var scenarios = new Scenario[]
+{
+    // Memory first: its working-set figures are only meaningful in a process that has not yet grown its heap.
+    new("memory", MemoryScenario.RunAsync),
+    new("latency", LatencyScenario.RunAsync),
+    new("throughput", ThroughputScenario.RunAsync),
+    new("relay", RelayScenario.RunAsync),
+    new("context", ContextScenario.RunAsync),
+    new("chat", ChatScenario.RunAsync),
+    new("profile", ProfileScenario.RunAsync),
+    new("state", StateScenario.RunAsync, InAll: false), // production mode (redis-server on PATH)
+    new("store", StoreScenario.RunAsync, InAll: false), // the embedded tree grown to 1M nodes in this process
+    new("floor", FloorScenario.RunAsync, InAll: false), // the bridge vs YARP, each in its own process
+    new("floor-profile", FloorScenario.ProfileAsync, InAll: false), // perf record of the bridge and YARP at c=64
+    new("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
+};
+
+var options = BenchOptions.Parse(args, [.. scenarios.Select(s => s.Name), "all"]);
 if (options is null)
 {
-    Console.Error.WriteLine("usage: Benchmarks [latency|throughput|relay|memory|context|profile|state|store|floor|floor-profile|failover|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
+    Console.Error.WriteLine($"usage: Benchmarks [{string.Join('|', scenarios.Select(s => s.Name))}|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
     return 2;
 }
 
@@ -24,26 +41,9 @@ MachineInfo.Print();
 Console.WriteLine();
 Console.WriteLine($"command: dotnet run -c Release --project bench/Benchmarks -- {string.Join(' ', args)}");
 
-var scenarios = new (string Name, Func<BenchOptions, Task> Run)[]
-{
-    // Memory first: its working-set figures are only meaningful in a process that has not yet grown its heap.
-    ("memory", MemoryScenario.RunAsync),
-    ("latency", LatencyScenario.RunAsync),
-    ("throughput", ThroughputScenario.RunAsync),
-    ("relay", RelayScenario.RunAsync),
-    ("context", ContextScenario.RunAsync),
-    ("chat", ChatScenario.RunAsync),
-    ("profile", ProfileScenario.RunAsync),
-    ("state", StateScenario.RunAsync), // production mode (redis-server on PATH); not part of `all`
-    ("store", StoreScenario.RunAsync), // the embedded tree grown to 1M nodes in this process; not part of `all`
-    ("floor", FloorScenario.RunAsync), // the bridge vs YARP, each in its own process; not part of `all`
-    ("floor-profile", FloorScenario.ProfileAsync), // perf record of the bridge and YARP at c=64; not part of `all`
-    ("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
-};
-
 var failed = 0;
 var started = DateTime.UtcNow;
-foreach (var (name, run) in scenarios.Where(s => (options.Scenario == "all" && s.Name is not ("state" or "store" or "floor" or "floor-profile")) || s.Name == options.Scenario))
+foreach (var (name, run, _) in scenarios.Where(s => options.Scenario == "all" ? s.InAll : s.Name == options.Scenario))
 {
     if (options.WaitQuiet && name != "failover")
     {
@@ -82,12 +82,14 @@ return failed == 0 ? 0 : 1;
 
 namespace CodexLb.Benchmarks
 {
+    /// <summary>One scenario the benchmark can run by name; <paramref name="InAll"/>: also run by <c>all</c>.</summary>
+    public sealed record Scenario(string Name, Func<BenchOptions, Task> Run, bool InAll = true);
+
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
         int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null)
     {
-        private static readonly string[] Known = ["latency", "throughput", "relay", "memory", "context", "chat", "profile", "state", "store", "floor", "floor-profile", "failover", "all"];
-
-        public static BenchOptions? Parse(string[] args)
+        /// <param name="known">The names a scenario argument may take.</param>
+        public static BenchOptions? Parse(string[] args, IReadOnlyCollection<string> known)
         {
             var scenario = "all";
             var quick = false;
@@ -114,7 +116,7 @@ namespace CodexLb.Benchmarks
                         bridgeEnvironment[pair[..pair.IndexOf('=')]] = pair[(pair.IndexOf('=') + 1)..];
                         break;
                     case "--only" when i + 1 < args.Length: only = args[++i]; break;
-                    case var name when Known.Contains(name): scenario = name; break;
+                    case var name when known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
