@@ -52,12 +52,13 @@ def sides(rows):
             n = int(args.strip(), 16)
             if entered and 0 < n < 1 << 63:
                 reads.append((ts, entered[0], entered[1], n))
+    send_times = [s[0] for s in sends]  # rows come sorted by time, so sends do too
     last, found = {}, []
     for ts, fd, entered, n in reads:
         quiet_since, last[fd] = last.get(fd), ts
         if quiet_since is None or ts - quiet_since < QUIET_US:
             continue
-        send = next((s for s in sends if s[0] > ts and s[1] != fd), None)
+        send = next((sends[j] for j in range(bisect.bisect_right(send_times, ts), len(sends)) if sends[j][1] != fd), None)
         if send and send[0] - ts < QUIET_US:
             i = bisect.bisect_right(polls, entered) - 1
             found.append(dict(read=ts, sent=send[0], fd=fd, to=send[1], poll=polls[i] if i >= 0 else None, entered=entered))
