@@ -33,17 +33,24 @@ public static class PerfProfile
     }
 
     /// <summary>Samples <paramref name="pid"/> (499 Hz, call graphs) into <paramref name="output"/> while <paramref name="load"/> runs.</summary>
-    public static Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load) =>
-        AttachAsync(["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output], duration, load);
+    public static async Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load) =>
+        await AttachAsync([["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output]], duration, load);
 
     /// <summary>
     /// Counts <paramref name="events"/> (software events and tracepoints, e.g. <c>context-switches</c>,
-    /// <c>syscalls:sys_enter_sendmsg</c>) in <paramref name="pid"/> while <paramref name="load"/> runs.
+    /// <c>syscalls:sys_enter_sendmsg</c>) in each of <paramref name="pids"/> (one <c>perf stat</c> each, side by side)
+    /// while <paramref name="load"/> runs; the counts in the order of the pids.
     /// </summary>
-    public static async Task<Dictionary<string, double>> CountAsync(int pid, IEnumerable<string> events, TimeSpan duration, Func<Task> load)
+    public static async Task<Dictionary<string, double>[]> CountAsync(IReadOnlyList<int> pids, IEnumerable<string> events, TimeSpan duration, Func<Task> load)
     {
-        var stderr = await AttachAsync(["stat", "-x", ",", "-e", string.Join(',', events), "-p", pid.ToString()], duration, load);
-        // -x , lines: value,unit,event,...
+        var list = string.Join(',', events);
+        var outputs = await AttachAsync([.. pids.Select(pid => new[] { "stat", "-x", ",", "-e", list, "-p", pid.ToString() })], duration, load);
+        return [.. outputs.Select(Counts)];
+    }
+
+    /// <summary>Parses <c>perf stat -x ,</c> lines (value,unit,event,…) into counts by event.</summary>
+    private static Dictionary<string, double> Counts(string stderr)
+    {
         var counts = new Dictionary<string, double>();
         foreach (var line in stderr.Split('\n'))
         {
@@ -53,16 +60,29 @@ public static class PerfProfile
         return counts;
     }
 
-    /// <summary>Runs <c>perf ARGS -- sleep DURATION</c> attached to a process while <paramref name="load"/> runs; returns perf's stderr.</summary>
-    private static async Task<string> AttachAsync(string[] args, TimeSpan duration, Func<Task> load)
+    /// <summary>
+    /// Runs each <c>perf ARGS -- sleep DURATION</c> (one per process watched) while <paramref name="load"/> runs; returns
+    /// each perf's stderr.
+    /// </summary>
+    private static async Task<string[]> AttachAsync(IReadOnlyList<string[]> runs, TimeSpan duration, Func<Task> load)
     {
-        using var perf = Start(args.Concat(["--", "sleep", ((int)duration.TotalSeconds).ToString()]));
-        var stderr = perf.StandardError.ReadToEndAsync();
-        await Task.Delay(300); // perf attaches
-        await load();
-        await perf.WaitForExitAsync();
-        if (perf.ExitCode != 0) throw new InvalidOperationException($"perf {args[0]} failed: " + await stderr);
-        return await stderr;
+        var perfs = runs.Select(args => Start(args.Concat(["--", "sleep", ((int)duration.TotalSeconds).ToString()]))).ToArray();
+        try
+        {
+            var stderrs = perfs.Select(perf => perf.StandardError.ReadToEndAsync()).ToArray();
+            await Task.Delay(300); // perf attaches
+            await load();
+            for (var i = 0; i < perfs.Length; i++)
+            {
+                await perfs[i].WaitForExitAsync();
+                if (perfs[i].ExitCode != 0) throw new InvalidOperationException($"perf {runs[i][0]} failed: " + await stderrs[i]);
+            }
+            return await Task.WhenAll(stderrs);
+        }
+        finally
+        {
+            foreach (var perf in perfs) perf.Dispose();
+        }
     }
 
     /// <summary>The top lines of <c>perf report</c> (<paramref name="sort"/>: sym, dso or comm; children = inclusive time).</summary>

@@ -259,7 +259,10 @@ public static class FloorScenario
         await SettleAsync(bridge, quick);
         if (profile)
         {
-            var pids = new Dictionary<string, int> { ["bridge"] = bridge.Process.Id, ["YARP"] = yarp.Process.Id };
+            var pids = new Dictionary<string, int>
+            {
+                ["bridge"] = bridge.Process.Id, ["YARP"] = yarp.Process.Id, ["simulator"] = simulator.ProcessId, ["client"] = Environment.ProcessId,
+            };
             await CountKernelWorkAsync(paths, pids, TimeSpan.FromSeconds(quick ? 4 : 10), 64, "c=64, 0 ms work");
             // One turn at a time with 20 ms of upstream work: every hop of a turn wakes a thread that went to sleep.
             concurrency = 1;
@@ -411,22 +414,25 @@ public static class FloorScenario
     ];
 
     /// <summary>
-    /// What each proxy asks of the kernel per turn at one setting: context switches (a thread that ran out of work
-    /// and was woken again), page faults (memory touched for the first time since the runtime committed it: each one a
-    /// trip into the kernel, ~10 µs apiece on this VM) and system calls by kind.
+    /// What a turn asks of the kernel at one setting, in each process it crosses (the proxy, the simulator, the client):
+    /// context switches (a thread that ran out of work and was woken again), page faults (memory touched for the first
+    /// time since the runtime committed it: each one a trip into the kernel, ~10 µs apiece on this VM) and system calls by
+    /// kind. Each path runs alone, so the simulator's and the client's rows say what that path costs them per turn.
     /// </summary>
     private static async Task CountKernelWorkAsync(IEnumerable<FloorPath> paths, Dictionary<string, int> pids, TimeSpan window, int concurrency, string setting)
     {
-        var table = new Table($"floor-profile: kernel work per turn of the proxy process, {setting} (perf stat)",
-            ["path", "turns", .. KernelEvents.Select(e => e.Replace("syscalls:sys_enter_", "").Replace("raw_syscalls:sys_enter", "syscalls").Replace("task-clock", "CPU µs"))]);
-        foreach (var path in paths.Where(p => p.Proxy is not null))
+        var table = new Table($"floor-profile: kernel work per turn of each process, {setting} (perf stat)",
+            ["path", "process", "turns", .. KernelEvents.Select(e => e.Replace("syscalls:sys_enter_", "").Replace("raw_syscalls:sys_enter", "syscalls").Replace("task-clock", "CPU µs"))]);
+        foreach (var path in paths)
         {
+            string[] processes = path.Proxy is { } proxy ? [proxy, "simulator", "client"] : ["simulator", "client"];
             PhaseResult? result = null;
-            var counts = await PerfProfile.CountAsync(pids[path.Proxy!], KernelEvents, window,
+            var counts = await PerfProfile.CountAsync([.. processes.Select(p => pids[p])], KernelEvents, window,
                 async () => result = await Workload.RunAsync(concurrency, int.MaxValue, path.Turn, window - TimeSpan.FromSeconds(1)));
             // task-clock is in ms (msec); the rest are counts.
-            table.Add([path.Name, result!.Turns, .. KernelEvents.Select(e =>
-                (object)(counts.GetValueOrDefault(e, double.NaN) * (e == "task-clock" ? 1000 : 1) / Math.Max(1, result.Turns)))]);
+            for (var i = 0; i < processes.Length; i++)
+                table.Add([path.Name, processes[i], result!.Turns, .. KernelEvents.Select(e =>
+                    (object)(counts[i].GetValueOrDefault(e, double.NaN) * (e == "task-clock" ? 1000 : 1) / Math.Max(1, result.Turns)))]);
         }
         table.Print();
     }
