@@ -40,11 +40,12 @@ public interface IConversationGrain : IGrainWithStringKey
     Task<byte[]?> GetRunningResponse(string responseId);
 
     /// <summary>
-    /// Stops a response this conversation is generating, whoever follows it (they get <c>response.failed</c>, code
-    /// <c>response_cancelled</c>): its response object with status <c>cancelled</c>, or null when none runs.
+    /// Stops a background response this conversation is generating, whoever follows it (they get <c>response.failed</c>,
+    /// code <c>response_cancelled</c>): 200 with its response object, status <c>cancelled</c>. A response created without
+    /// <c>background</c> is refused with a 400 and keeps running, as the Responses API refuses it; null when none runs.
     /// </summary>
     [AlwaysInterleave]
-    Task<byte[]?> CancelResponse(string responseId);
+    Task<ApiReply?> CancelResponse(string responseId);
 
     /// <summary>Deletes a response of this conversation from the tree and from what this activation holds; false when unknown.</summary>
     Task<bool> DeleteResponse(string responseId);

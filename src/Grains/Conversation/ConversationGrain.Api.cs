@@ -1,4 +1,7 @@
+using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Telemetry;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Responses;
 
 namespace CodexLb.Grains.Conversation;
@@ -6,17 +9,23 @@ namespace CodexLb.Grains.Conversation;
 /// <summary>The parts of the Responses API that need the conversation itself: a response it is generating, and deletion.</summary>
 public sealed partial class ConversationGrain
 {
-    public Task<byte[]?> GetRunningResponse(string responseId) => Task.FromResult(RunningByResponse(responseId)?.LatestResponse());
+    public Task<byte[]?> GetRunningResponse(string responseId) =>
+        Task.FromResult(RunningByResponse(responseId) is { } turn ? AsAsked(turn, turn.LatestResponse()) : null);
 
-    public async Task<byte[]?> CancelResponse(string responseId)
+    public async Task<ApiReply?> CancelResponse(string responseId)
     {
         if (RunningByResponse(responseId) is not { } turn) return null;
+        if (!turn.Background) return UpstreamHttp.Reply(ProxyErrors.CannotCancelSynchronous(responseId));
         var latest = turn.LatestResponse();
         turn.CancelRequested = true;
         BridgeMetrics.Cancellations.Add(1, new KeyValuePair<string, object?>("phase", "api"));
         await turn.Cancellation.CancelAsync();
-        return latest is null ? null : ResponseObjects.WithStatus(latest, "cancelled");
+        return latest is null ? null : new ApiReply(200, ResponseObjects.WithStatus(AsAsked(turn, latest)!, "cancelled"));
     }
+
+    /// <summary>A running response's object as its client asked for it: the provider runs every turn in the foreground.</summary>
+    private static byte[]? AsAsked(RunningTurn turn, byte[]? response) =>
+        response is not null && turn.Background ? ResponseObjects.AsBackground(response) : response;
 
     public async Task<bool> DeleteResponse(string responseId)
     {

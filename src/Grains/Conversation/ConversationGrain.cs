@@ -146,7 +146,7 @@ public sealed partial class ConversationGrain(
 
         if (activeTurns.Draining && !request.AttachOnly) throw MoveForDrain();
         if (_fencedTurn is not null && !request.AttachOnly) throw StepAside();
-        var turn = new RunningTurn(turnId, fingerprint);
+        var turn = new RunningTurn(turnId, fingerprint) { Background = request.Background };
         if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
         else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());
         else

@@ -54,6 +54,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>The provider's id of the response, from <c>response.created</c> on.</summary>
     public string? ResponseId { get; set; }
 
+    /// <summary>Created with <c>background: true</c>: the only kind the API may cancel, and what its response object says.</summary>
+    public bool Background { get; init; }
+
     /// <summary>Cancelled through the API (<c>POST /responses/{id}/cancel</c>): followers are told so.</summary>
     public bool CancelRequested { get; set; }
 

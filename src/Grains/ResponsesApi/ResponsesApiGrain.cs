@@ -33,13 +33,13 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     public async Task<ApiReply> Cancel(string tenant, string responseId)
     {
         var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
-        if (stored.Pending)
-        {
-            var cancelled = await Conversation(stored).CancelResponse(responseId);
-            return cancelled is null ? Lost(responseId) : Ok(cancelled);
-        }
-        // Already over (it may have finished before the cancel arrived): cancel changes nothing and answers the response.
-        return Stored(stored, responseId) is { } error ? error : Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
+        if (stored.Pending) return await Conversation(stored).CancelResponse(responseId) ?? Lost(responseId);
+        if (Stored(stored, responseId) is { } error) return error;
+        // Only a background response can be cancelled. One already over (it may have finished before the cancel arrived)
+        // is answered as it is: cancel changes nothing.
+        return ResponseObjects.IsBackground(stored.Envelope)
+            ? Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs))
+            : UpstreamHttp.Reply(ProxyErrors.CannotCancelSynchronous(responseId));
     }
 
     public async Task<ApiReply> Delete(string tenant, string responseId)

@@ -60,6 +60,10 @@ public static class ProxyErrors
     public static OpenAIError ResponseCancelled() =>
         new(400, "response_cancelled", "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
 
+    /// <summary>The Responses API cancels only what was created with <c>background: true</c>; a foreground response is the client's own stream to close.</summary>
+    public static OpenAIError CannotCancelSynchronous(string id) =>
+        InvalidRequest($"Cannot cancel a synchronous response: '{id}' was not created with background=true, and only such a response can be cancelled.");
+
     public static OpenAIError ResponseNotFound(string id, string? why = null) =>
         new(404, ErrorCodes.NotFound, why is null ? $"Response with id '{id}' not found." : $"Response with id '{id}' not found: {why}",
             ErrorTypes.InvalidRequest);

@@ -87,6 +87,19 @@ public static class ResponseObjects
             return true;
         });
 
+    /// <summary>Whether a response object says it was created with <c>background: true</c>.</summary>
+    public static bool IsBackground(ReadOnlySpan<byte> response) =>
+        Events.EventReader.TryFindRawProperty(response, "background"u8, out var value) && response[value].SequenceEqual("true"u8);
+
+    /// <summary>The response with <c>background</c> true, when it has that property (a client's background turn, run upstream in the foreground).</summary>
+    public static byte[] AsBackground(ReadOnlySpan<byte> response) =>
+        Rewrite(response, (name, _, writer) =>
+        {
+            if (name != "background") return false;
+            writer.WriteBoolean(name, true);
+            return true;
+        });
+
     /// <summary><c>{"id":…,"object":"response.deleted","deleted":true}</c>.</summary>
     public static byte[] Deleted(string responseId) => Write(writer =>
     {

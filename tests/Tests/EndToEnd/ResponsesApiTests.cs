@@ -173,14 +173,51 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.Equal(HttpStatusCode.OK, status);
         Assert.Equal("cancelled", cancelled.GetProperty("status").GetString());
         Assert.Equal(id, cancelled.GetProperty("id").GetString());
+        Assert.True(cancelled.GetProperty("background").GetBoolean()); // as the client created it, not as it ran upstream
         // The provider was told to stop: the request never completed upstream.
         var record = await WaitForAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
         Assert.NotEqual(RequestOutcome.Completed, record.Outcome);
 
-        var done = (await CreateAsync(Stored("short one"))).GetProperty("id").GetString()!;
+        var quick = Stored("short one in the background");
+        quick["background"] = true;
+        var done = (await CreateAsync(quick)).GetProperty("id").GetString()!;
+        var finished = await WaitForAsync(async () =>
+        {
+            var (_, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{done}");
+            return polled.GetProperty("status").GetString() == "completed" ? "completed" : null;
+        });
         var (doneStatus, unchanged) = await SendAsync(HttpMethod.Post, $"/v1/responses/{done}/cancel");
         Assert.Equal(HttpStatusCode.OK, doneStatus);
-        Assert.Equal(("completed", done), (unchanged.GetProperty("status").GetString(), unchanged.GetProperty("id").GetString()));
+        Assert.Equal((finished, done), (unchanged.GetProperty("status").GetString(), unchanged.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task Cancel_refuses_a_foreground_response_running_or_completed_and_the_running_one_completes_untouched()
+    {
+        var marker = "foreground-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var running = CreateAsync(Stored("a slow foreground answer " + marker));
+        var upstream = await WaitForAsync(() => product.Simulator.Ledger.Requests
+            .FirstOrDefault(r => r.StartedAt >= started && r.ResponseId is not null && r.EndedAt is null));
+        var id = upstream.ResponseId!;
+        // The bridge holds it as running once response.created went by: retrieve answers it in progress.
+        await WaitForAsync(async () => (await SendAsync(HttpMethod.Get, $"/v1/responses/{id}")).Status == HttpStatusCode.OK ? "running" : null);
+
+        var (status, refused) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Equal("invalid_request_error", refused.GetProperty("error").GetProperty("type").GetString());
+        Assert.Contains("background", refused.GetProperty("error").GetProperty("message").GetString());
+
+        // Nothing was stopped: the client's own request completes, and so did the provider's.
+        var completed = await running;
+        Assert.Equal((id, "completed"), (completed.GetProperty("id").GetString(), completed.GetProperty("status").GetString()));
+        var record = await WaitForAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
+        Assert.Equal(RequestOutcome.Completed, record.Outcome);
+
+        var (doneStatus, doneRefused) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
+        Assert.Equal(HttpStatusCode.BadRequest, doneStatus);
+        Assert.Equal("invalid_request_error", doneRefused.GetProperty("error").GetProperty("type").GetString());
     }
 
     [Fact]
@@ -232,11 +269,13 @@ public sealed class ResponsesApiTests(ProductFixture product)
         }
     }
 
-    private static async Task<T> WaitForAsync<T>(Func<T?> probe) where T : class
+    private static Task<T> WaitForAsync<T>(Func<T?> probe) where T : class => WaitForAsync(() => Task.FromResult(probe()));
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe) where T : class
     {
         for (var i = 0; i < 200; i++)
         {
-            if (probe() is { } value) return value;
+            if (await probe() is { } value) return value;
             await Task.Delay(50);
         }
         throw new TimeoutException("condition not met");

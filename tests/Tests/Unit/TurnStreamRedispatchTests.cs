@@ -31,7 +31,7 @@ public sealed class TurnStreamRedispatchTests
         public Task CancelTurn(string turnId) => Task.CompletedTask;
         public Task<ConversationStats> GetStats() => throw new NotSupportedException();
         public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
-        public Task<byte[]?> CancelResponse(string responseId) => throw new NotSupportedException();
+        public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
     }
 
@@ -114,7 +114,7 @@ public sealed class TurnStreamRedispatchTests
 
         public Task<ConversationStats> GetStats() => throw new NotSupportedException();
         public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
-        public Task<byte[]?> CancelResponse(string responseId) => throw new NotSupportedException();
+        public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
     }
 
