@@ -21,19 +21,27 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
 {
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
     {
-        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+        var stored = await LoadAsync(tenant, responseId);
         if (stored.Pending)
         {
-            var running = await Conversation(stored).GetRunningResponse(responseId);
-            return running is null ? Lost(responseId) : Ok(running);
+            if (await Conversation(stored).GetRunningResponse(responseId) is { } running) return Ok(running);
+            // Its conversation no longer runs it: it completed since the first read (a short background response polled
+            // at once), or, still pending, it was lost with its owner.
+            stored = await LoadAsync(tenant, responseId);
+            if (stored.Pending) return Lost(responseId);
         }
         return Stored(stored, responseId) is { } error ? error : Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
     }
 
     public async Task<ApiReply> Cancel(string tenant, string responseId)
     {
-        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
-        if (stored.Pending) return await Conversation(stored).CancelResponse(responseId) ?? Lost(responseId);
+        var stored = await LoadAsync(tenant, responseId);
+        if (stored.Pending)
+        {
+            if (await Conversation(stored).CancelResponse(responseId) is { } reply) return reply;
+            stored = await LoadAsync(tenant, responseId); // as in Retrieve: it may have completed since the first read
+            if (stored.Pending) return Lost(responseId);
+        }
         if (Stored(stored, responseId) is { } error) return error;
         // Only a background response can be cancelled. One already over (it may have finished before the cancel arrived)
         // is answered as it is: cancel changes nothing.
@@ -52,7 +60,7 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
 
     public async Task<ApiReply> ListInputItems(string tenant, string responseId, int limit, bool ascending, string? after)
     {
-        var stored = await store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+        var stored = await LoadAsync(tenant, responseId);
         if (stored.Pending) return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' is still in progress; list its input items once it completed."));
         if (Stored(stored, responseId) is { } error) return error;
         var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
@@ -85,6 +93,8 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
             await account.Report(failure.ToReport());
         return reply;
     }
+
+    private Task<StoredResponse> LoadAsync(string tenant, string responseId) => store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
 
     private IConversationGrain Conversation(StoredResponse stored) => GrainFactory.GetGrain<IConversationGrain>(stored.ConversationKey!);
 

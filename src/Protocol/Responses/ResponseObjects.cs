@@ -91,14 +91,11 @@ public static class ResponseObjects
     public static bool IsBackground(ReadOnlySpan<byte> response) =>
         Events.EventReader.TryFindRawProperty(response, "background"u8, out var value) && response[value].SequenceEqual("true"u8);
 
-    /// <summary>The response with <c>background</c> true, when it has that property (a client's background turn, run upstream in the foreground).</summary>
-    public static byte[] AsBackground(ReadOnlySpan<byte> response) =>
-        Rewrite(response, (name, _, writer) =>
-        {
-            if (name != "background") return false;
-            writer.WriteBoolean(name, true);
-            return true;
-        });
+    /// <summary>
+    /// The response with <c>background</c> true (set, or added when the provider does not echo it) and its output kept: a
+    /// client's background turn, which runs upstream in the foreground.
+    /// </summary>
+    public static byte[] AsBackground(ReadOnlySpan<byte> response) => ToEnvelope(response, storedOutputs: -1, background: true, out _);
 
     /// <summary><c>{"id":…,"object":"response.deleted","deleted":true}</c>.</summary>
     public static byte[] Deleted(string responseId) => Write(writer =>

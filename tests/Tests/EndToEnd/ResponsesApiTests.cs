@@ -183,7 +183,9 @@ public sealed class ResponsesApiTests(ProductFixture product)
         var done = (await CreateAsync(quick)).GetProperty("id").GetString()!;
         var finished = await WaitForAsync(async () =>
         {
-            var (_, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{done}");
+            // Polled at once, it completes between reads: never "lost" (a 404) on the way.
+            var (polledStatus, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{done}");
+            Assert.Equal(HttpStatusCode.OK, polledStatus);
             return polled.GetProperty("status").GetString() == "completed" ? "completed" : null;
         });
         var (doneStatus, unchanged) = await SendAsync(HttpMethod.Post, $"/v1/responses/{done}/cancel");

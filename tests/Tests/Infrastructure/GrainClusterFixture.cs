@@ -20,6 +20,14 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// <summary>The response tree both silos share (a test may act as another activation through it).</summary>
     public IResponseTreeStore Tree { get; private set; } = null!;
 
+    private SettlingTree _silosTree = null!;
+
+    /// <summary>
+    /// The silos' next read of <paramref name="responseId"/> says it is still running on <paramref name="conversationKey"/>;
+    /// the reads after it see the tree: a response that completes between two reads of the same caller.
+    /// </summary>
+    public void ReportPendingOnce(string responseId, string conversationKey) => _silosTree.PendingOnce[responseId] = conversationKey;
+
     public async Task InitializeAsync()
     {
         Simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
@@ -36,10 +44,12 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         }).Build();
         // One tree (and one key usage store) for both silos, as Redis would be: a grain reactivated on the other silo finds its state.
         var tree = Tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
+        var silosTree = SettlingTree.Over(tree);
+        _silosTree = (SettlingTree)(object)silosTree;
         var keyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.Services.AddSingleton<IResponseTreeStore>(tree);
+            silo.Services.AddSingleton(silosTree);
             silo.Services.AddSingleton<CodexLb.Grains.ClientKeys.IKeyUsageStore>(keyUsage);
             silo.Services.AddConversationGrainServices(configuration);
         });
@@ -59,4 +69,34 @@ public sealed class GrainClusterFixture : IAsyncLifetime
 public sealed class GrainClusterCollection : ICollectionFixture<GrainClusterFixture>
 {
     public const string Name = "grain-cluster";
+}
+
+/// <summary>The shared tree as the silos see it: each call goes to it, except a read of a response armed to be reported pending once.</summary>
+public class SettlingTree : System.Reflection.DispatchProxy
+{
+    private IResponseTreeStore _inner = null!;
+
+    public System.Collections.Concurrent.ConcurrentDictionary<string, string> PendingOnce { get; } = new();
+
+    public static IResponseTreeStore Over(IResponseTreeStore inner)
+    {
+        var proxy = Create<IResponseTreeStore, SettlingTree>();
+        ((SettlingTree)(object)proxy)._inner = inner;
+        return proxy;
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? method, object?[]? args)
+    {
+        if (method!.Name == nameof(IResponseTreeStore.LoadResponseAsync) && args![1] is string id && PendingOnce.TryRemove(id, out var key))
+            return Task.FromResult(new StoredResponse(CodexLb.Grains.Abstractions.ResponseStatus.Found, key, null, [], Pending: true));
+        try
+        {
+            return method.Invoke(_inner, args);
+        }
+        catch (System.Reflection.TargetInvocationException e) when (e.InnerException is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(e.InnerException);
+            throw;
+        }
+    }
 }

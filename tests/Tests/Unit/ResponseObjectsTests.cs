@@ -37,6 +37,18 @@ public sealed class ResponseObjectsTests
     }
 
     [Fact]
+    public void A_running_background_response_keeps_its_output_and_reads_back_as_background()
+    {
+        var running = B("""{"id":"r","background":false,"output":[{"id":"a"}]}""");
+        var asked = ResponseObjects.AsBackground(running);
+        Assert.True(ResponseObjects.IsBackground(asked));
+        Assert.Equal(1, J(asked).GetProperty("output").GetArrayLength());
+        Assert.False(ResponseObjects.IsBackground(running));
+        Assert.False(ResponseObjects.IsBackground(B("""{"id":"r"}""")));
+        Assert.True(ResponseObjects.IsBackground(ResponseObjects.AsBackground(B("""{"id":"r"}"""))));
+    }
+
+    [Fact]
     public void Input_item_pages_follow_order_limit_and_after()
     {
         byte[][] items = [B("""{"id":"a"}"""), B("""{"id":"b"}"""), B("""{"id":"c"}""")];
