@@ -33,8 +33,8 @@ public static class PerfProfile
     }
 
     /// <summary>Samples <paramref name="pid"/> (499 Hz, call graphs) into <paramref name="output"/> while <paramref name="load"/> runs.</summary>
-    public static async Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load) =>
-        await AttachAsync([["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output]], duration, load);
+    public static Task RecordAsync(int pid, string output, TimeSpan duration, Func<Task> load) =>
+        AttachAsync([["record", "-e", "cpu-clock", "-F", "499", "-g", "-p", pid.ToString(), "-o", output]], duration, load);
 
     /// <summary>
     /// Counts <paramref name="events"/> (software events and tracepoints, e.g. <c>context-switches</c>,

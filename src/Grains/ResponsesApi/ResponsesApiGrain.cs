@@ -21,28 +21,15 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
 {
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
     {
-        var stored = await LoadAsync(tenant, responseId);
-        if (stored.Pending)
-        {
-            if (await Conversation(stored).GetRunningResponse(responseId) is { } running) return Ok(running);
-            // Its conversation no longer runs it: it completed since the first read (a short background response polled
-            // at once), or, still pending, it was lost with its owner.
-            stored = await LoadAsync(tenant, responseId);
-            if (stored.Pending) return Lost(responseId);
-        }
-        return Stored(stored, responseId) is { } error ? error : Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
+        var (answer, stored) = await LoadSettledAsync(tenant, responseId,
+            async conversation => await conversation.GetRunningResponse(responseId) is { } running ? Ok(running) : null);
+        return answer ?? Stored(stored, responseId) ?? Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
     }
 
     public async Task<ApiReply> Cancel(string tenant, string responseId)
     {
-        var stored = await LoadAsync(tenant, responseId);
-        if (stored.Pending)
-        {
-            if (await Conversation(stored).CancelResponse(responseId) is { } reply) return reply;
-            stored = await LoadAsync(tenant, responseId); // as in Retrieve: it may have completed since the first read
-            if (stored.Pending) return Lost(responseId);
-        }
-        if (Stored(stored, responseId) is { } error) return error;
+        var (answer, stored) = await LoadSettledAsync(tenant, responseId, conversation => conversation.CancelResponse(responseId));
+        if ((answer ?? Stored(stored, responseId)) is { } reply) return reply;
         // Only a background response can be cancelled. One already over (it may have finished before the cancel arrived)
         // is answered as it is: cancel changes nothing.
         return ResponseObjects.IsBackground(stored.Envelope)
@@ -95,6 +82,21 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     }
 
     private Task<StoredResponse> LoadAsync(string tenant, string responseId) => store.LoadResponseAsync(tenant, responseId, CancellationToken.None);
+
+    /// <summary>
+    /// The stored response, and for one the store holds as running, its conversation's answer (<paramref name="whileRunning"/>).
+    /// When the conversation no longer runs it, the store is read again: it completed since the first read (a short
+    /// background response polled at once) and is answered as stored, or, still pending, it was lost with its owner.
+    /// </summary>
+    private async Task<(ApiReply? Answer, StoredResponse Stored)> LoadSettledAsync(string tenant, string responseId,
+        Func<IConversationGrain, Task<ApiReply?>> whileRunning)
+    {
+        var stored = await LoadAsync(tenant, responseId);
+        if (!stored.Pending) return (null, stored);
+        if (await whileRunning(Conversation(stored)) is { } answer) return (answer, stored);
+        stored = await LoadAsync(tenant, responseId);
+        return (stored.Pending ? Lost(responseId) : null, stored);
+    }
 
     private IConversationGrain Conversation(StoredResponse stored) => GrainFactory.GetGrain<IConversationGrain>(stored.ConversationKey!);
 

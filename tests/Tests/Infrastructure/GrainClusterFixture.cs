@@ -44,12 +44,11 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         }).Build();
         // One tree (and one key usage store) for both silos, as Redis would be: a grain reactivated on the other silo finds its state.
         var tree = Tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
-        var silosTree = SettlingTree.Over(tree);
-        _silosTree = (SettlingTree)(object)silosTree;
+        var silosTree = _silosTree = SettlingTree.Over(tree);
         var keyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
         builder.ConfigureSilo((_, silo) =>
         {
-            silo.Services.AddSingleton(silosTree);
+            silo.Services.AddSingleton(silosTree.Store);
             silo.Services.AddSingleton<CodexLb.Grains.ClientKeys.IKeyUsageStore>(keyUsage);
             silo.Services.AddConversationGrainServices(configuration);
         });
@@ -78,10 +77,13 @@ public class SettlingTree : System.Reflection.DispatchProxy
 
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> PendingOnce { get; } = new();
 
-    public static IResponseTreeStore Over(IResponseTreeStore inner)
+    /// <summary>This proxy as the store it stands for.</summary>
+    public IResponseTreeStore Store => (IResponseTreeStore)(object)this;
+
+    public static SettlingTree Over(IResponseTreeStore inner)
     {
-        var proxy = Create<IResponseTreeStore, SettlingTree>();
-        ((SettlingTree)(object)proxy)._inner = inner;
+        var proxy = (SettlingTree)(object)Create<IResponseTreeStore, SettlingTree>();
+        proxy._inner = inner;
         return proxy;
     }
 
