@@ -25,6 +25,14 @@ public interface IConversationGrain : IGrainWithStringKey
     ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The events of a background response this conversation runs or has just finished, for a client streaming it again:
+    /// from position <paramref name="from"/> on, as <see cref="NextEvents"/> answers them, for the follower
+    /// <paramref name="follower"/> (any id of the caller's own). A response this owner no longer holds answers a rejection,
+    /// and the caller reads its final state from the store instead. One created without <c>background</c> is refused (400).
+    /// </summary>
+    ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// The client of a turn went away: when no other client is attached to it, the provider is told to stop (its socket is
     /// closed) and the next turn starts at once. Answers while the turn streams.
     /// </summary>

@@ -10,6 +10,9 @@ public interface IResponsesApiGrain : IGrainWithIntegerKey
 {
     Task<ApiReply> Retrieve(string tenant, string responseId);
 
+    /// <summary>Where a background response's events are streamed again from (<see cref="ResponseReplay"/>).</summary>
+    Task<ResponseReplay> Replay(string tenant, string responseId);
+
     Task<ApiReply> Delete(string tenant, string responseId);
 
     Task<ApiReply> Cancel(string tenant, string responseId);

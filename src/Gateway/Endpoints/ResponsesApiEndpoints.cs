@@ -14,15 +14,17 @@ using Microsoft.Extensions.Options;
 namespace CodexLb.Gateway.Endpoints;
 
 /// <summary>
-/// The Responses API beyond create, on every responses path: retrieve, delete, cancel, input items, input token counting
-/// and compaction. The gateway authenticates, validates and relays to <see cref="IResponsesApiGrain"/>; the answer is
-/// the grain's (an OpenAI object or error).
+/// The Responses API beyond create, on every responses path: retrieve (streamed again with <c>stream=true</c>:
+/// <see cref="ResponseReplayEndpoint"/>), delete, cancel, input items, input token counting and compaction. The gateway
+/// authenticates, validates and relays to <see cref="IResponsesApiGrain"/>; the answer is the grain's (an OpenAI object
+/// or error).
 /// </summary>
 public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGrainFactory grains, IOptions<GatewayOptions> options)
 {
     public static void Map(IEndpointRouteBuilder endpoints, string prefix)
     {
-        endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) => api.RetrieveAsync(c, id));
+        endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api, ResponseReplayEndpoint replay) =>
+            c.Request.Query["stream"] == "true" ? replay.StreamAsync(c, id) : api.CallAsync(c, (grain, tenant) => grain.Retrieve(tenant, id)));
         endpoints.MapDelete(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) =>
             api.CallAsync(c, (grain, tenant) => grain.Delete(tenant, id)));
         endpoints.MapPost(prefix + "/{id}/cancel", (HttpContext c, string id, ResponsesApiEndpoints api) =>
@@ -33,14 +35,6 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
             .RequireRateLimiting(ClientLimits.TurnsPolicy);
         endpoints.MapPost(prefix + "/compact", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "compact"))
             .RequireRateLimiting(ClientLimits.TurnsPolicy);
-    }
-
-    private Task RetrieveAsync(HttpContext context, string id)
-    {
-        if (context.Request.Query["stream"] == "true")
-            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest(
-                "Streaming a stored response is not supported by this bridge; retrieve it without 'stream' (poll until its status is final).", "stream"));
-        return CallAsync(context, (grain, tenant) => grain.Retrieve(tenant, id));
     }
 
     private Task InputItemsAsync(HttpContext context, string id)
@@ -107,6 +101,12 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.OwnerUnreachable());
             return;
         }
+        await WriteAsync(context, reply);
+    }
+
+    /// <summary>A grain's answer as it is: its status, its JSON body and, when retryable, Retry-After.</summary>
+    internal static async Task WriteAsync(HttpContext context, ApiReply reply)
+    {
         context.Response.StatusCode = reply.Status;
         context.Response.ContentType = "application/json";
         if (reply.RetryAfterSeconds is { } seconds) context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);

@@ -41,6 +41,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<ChatCompletionsEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
         services.AddSingleton<ResponsesApiEndpoints>();
+        services.AddSingleton<ResponseReplayEndpoint>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IInFlightWork>(sp => sp.GetRequiredService<DrainState>());
         services.AddHostedService<DrainService>();

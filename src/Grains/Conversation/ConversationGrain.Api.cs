@@ -23,6 +23,14 @@ public sealed partial class ConversationGrain
         return latest is null ? null : new ApiReply(200, ResponseObjects.WithStatus(AsAsked(turn, latest)!, "cancelled"));
     }
 
+    public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default)
+    {
+        // Running, or finished and still held for retries (FinishedTurnLifetime): its events are all here, in order.
+        if (_turns.Values.FirstOrDefault(t => t.ResponseId == responseId) is not { } turn) return ValueTask.FromResult(Lost);
+        if (!turn.Background) return ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.CannotStreamSynchronous(responseId))], true));
+        return NextOf(turn, follower, from, cancellationToken);
+    }
+
     /// <summary>A running response's object as its client asked for it: the provider runs every turn in the foreground.</summary>
     private static byte[]? AsAsked(RunningTurn turn, byte[]? response) =>
         response is not null && turn.Background ? ResponseObjects.AsBackground(response) : response;

@@ -179,7 +179,10 @@ public sealed partial class ConversationGrain(
     public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
         _turns.TryGetValue(turnId, out var turn)
             ? NextOf(turn, turnId, from, cancellationToken)
-            : ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.TurnLost())], true)); // lost with its activation
+            : ValueTask.FromResult(Lost);
+
+    /// <summary>What a turn this activation does not hold answers (lost with an earlier activation, or let go).</summary>
+    private static readonly TurnEvents Lost = new([RunningTurn.Rejection(ProxyErrors.TurnLost())], true);
 
     private ValueTask<TurnEvents> Reattach(RunningTurn turn, string turnId, int from, string? reason, CancellationToken cancellationToken)
     {

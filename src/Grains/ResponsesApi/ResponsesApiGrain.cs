@@ -22,13 +22,13 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
     {
         var (answer, stored) = await LoadSettledAsync(tenant, responseId,
-            async conversation => await conversation.GetRunningResponse(responseId) is { } running ? Ok(running) : null);
+            async conversation => await conversation.GetRunningResponse(responseId) is { } running ? Ok(running) : null, AsIs);
         return answer ?? Stored(stored, responseId) ?? Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
     }
 
     public async Task<ApiReply> Cancel(string tenant, string responseId)
     {
-        var (answer, stored) = await LoadSettledAsync(tenant, responseId, conversation => conversation.CancelResponse(responseId));
+        var (answer, stored) = await LoadSettledAsync(tenant, responseId, conversation => conversation.CancelResponse(responseId), AsIs);
         if ((answer ?? Stored(stored, responseId)) is { } reply) return reply;
         // Only a background response can be cancelled. One already over (it may have finished before the cancel arrived)
         // is answered as it is: cancel changes nothing.
@@ -36,6 +36,24 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
             ? Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs))
             : UpstreamHttp.Reply(ProxyErrors.CannotCancelSynchronous(responseId));
     }
+
+    public async Task<ResponseReplay> Replay(string tenant, string responseId)
+    {
+        var (running, stored) = await LoadSettledAsync(tenant, responseId, async conversation =>
+            await conversation.GetRunningResponse(responseId) is { } response
+                ? ResponseObjects.IsBackground(response) ? new ResponseReplay { ConversationKey = conversation.GetPrimaryKeyString() } : NotStreamable(responseId)
+                : null,
+            static lost => new ResponseReplay { Refusal = lost });
+        if (running is not null) return running;
+        if (Stored(stored, responseId) is { } refusal) return new ResponseReplay { Refusal = refusal };
+        // Over: its conversation may still hold its events (for a while after it finished); else the stored object stands in.
+        return ResponseObjects.IsBackground(stored.Envelope)
+            ? new ResponseReplay { ConversationKey = stored.ConversationKey, Final = ResponseObjects.Compose(stored.Envelope!, stored.Outputs) }
+            : NotStreamable(responseId);
+    }
+
+    private static ResponseReplay NotStreamable(string responseId) =>
+        new() { Refusal = UpstreamHttp.Reply(ProxyErrors.CannotStreamSynchronous(responseId)) };
 
     public async Task<ApiReply> Delete(string tenant, string responseId)
     {
@@ -86,16 +104,17 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     /// <summary>
     /// The stored response, and for one the store holds as running, its conversation's answer (<paramref name="whileRunning"/>).
     /// When the conversation no longer runs it, the store is read again: it completed since the first read (a short
-    /// background response polled at once) and is answered as stored, or, still pending, it was lost with its owner.
+    /// background response polled at once) and is answered as stored, or, still pending, it was lost with its owner
+    /// (<paramref name="lost"/> makes that answer).
     /// </summary>
-    private async Task<(ApiReply? Answer, StoredResponse Stored)> LoadSettledAsync(string tenant, string responseId,
-        Func<IConversationGrain, Task<ApiReply?>> whileRunning)
+    private async Task<(T? Answer, StoredResponse Stored)> LoadSettledAsync<T>(string tenant, string responseId,
+        Func<IConversationGrain, Task<T?>> whileRunning, Func<ApiReply, T> lost) where T : class
     {
         var stored = await LoadAsync(tenant, responseId);
         if (!stored.Pending) return (null, stored);
         if (await whileRunning(Conversation(stored)) is { } answer) return (answer, stored);
         stored = await LoadAsync(tenant, responseId);
-        return (stored.Pending ? Lost(responseId) : null, stored);
+        return (stored.Pending ? lost(Lost(responseId)) : null, stored);
     }
 
     private IConversationGrain Conversation(StoredResponse stored) => GrainFactory.GetGrain<IConversationGrain>(stored.ConversationKey!);
@@ -117,4 +136,6 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
         "it was interrupted before it completed (its owner was lost); send the turn again."));
 
     private static ApiReply Ok(byte[] body) => new(200, body);
+
+    private static readonly Func<ApiReply, ApiReply> AsIs = static reply => reply;
 }

@@ -64,6 +64,10 @@ public static class ProxyErrors
     public static OpenAIError CannotCancelSynchronous(string id) =>
         InvalidRequest($"Cannot cancel a synchronous response: '{id}' was not created with background=true, and only such a response can be cancelled.");
 
+    /// <summary>Only a background response's events are kept to be streamed again; a foreground one went to its own client.</summary>
+    public static OpenAIError CannotStreamSynchronous(string id) =>
+        InvalidRequest($"Cannot stream a synchronous response again: '{id}' was not created with background=true, and only such a response can be streamed from its id. Retrieve it without 'stream'.", "stream");
+
     public static OpenAIError ResponseNotFound(string id, string? why = null) =>
         new(404, ErrorCodes.NotFound, why is null ? $"Response with id '{id}' not found." : $"Response with id '{id}' not found: {why}",
             ErrorTypes.InvalidRequest);

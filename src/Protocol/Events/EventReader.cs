@@ -106,6 +106,21 @@ public static class EventReader
         return false;
     }
 
+    /// <summary>An event's top-level <c>sequence_number</c>, or null when it has none (or not an integer).</summary>
+    public static long? ReadSequenceNumber(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
+        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var match = reader.ValueTextEquals("sequence_number"u8);
+            reader.Read();
+            if (match) return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) ? number : null;
+            reader.Skip();
+        }
+        return null;
+    }
+
     /// <summary>
     /// The <c>response.id</c> of an event, reading no further than the id: a <c>response.created</c> echoes the request's
     /// instructions and tools after it (tens of KB for the Codex CLI), which a full <see cref="Summarize"/> would scan.

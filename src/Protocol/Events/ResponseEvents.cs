@@ -35,6 +35,33 @@ public static class ResponseEvents
     }
 
     /// <summary>
+    /// An event carrying a whole response object as it is (<c>{"type":…,"response":…,"sequence_number":…}</c>): how a
+    /// background response that is over, and whose events are no longer held, is streamed again.
+    /// </summary>
+    public static byte[] BuildWithResponse(string type, ReadOnlySpan<byte> response, long sequenceNumber)
+    {
+        var buffer = new ArrayBufferWriter<byte>(response.Length + 96);
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("type", type);
+            writer.WritePropertyName("response");
+            writer.WriteRawValue(response, skipInputValidation: true);
+            writer.WriteNumber("sequence_number", sequenceNumber);
+            writer.WriteEndObject();
+        }
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    /// <summary>The terminal event type that ends a response with this <c>status</c> (a cancelled one ends failed, as the bridge streams it).</summary>
+    public static string TerminalTypeOf(string? status) => status switch
+    {
+        "completed" => EventTypes.Completed,
+        "incomplete" => EventTypes.Incomplete,
+        _ => EventTypes.Failed,
+    };
+
+    /// <summary>
     /// <c>response.created</c> or <c>response.completed</c> of a warm-up (<c>generate:false</c>) the bridge answers itself:
     /// no output, no usage charged.
     /// </summary>

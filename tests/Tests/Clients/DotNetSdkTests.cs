@@ -2,6 +2,7 @@ using System.ClientModel;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
 using OpenAI.Responses;
 
 // The SDK marks its whole Responses surface experimental (OPENAI001); testing that surface is the point.
@@ -172,5 +173,43 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
         Assert.Equal(created.Id, deleted.ResponseId);
         var gone = await Assert.ThrowsAsync<ClientResultException>(() => client.GetResponseAsync(created.Id));
         Assert.Equal(404, gone.Status);
+    }
+
+    [Fact]
+    public async Task A_dropped_background_stream_resumes_with_GetResponseStreamingAsync_at_the_next_event()
+    {
+        var client = Client;
+        var marker = "sdk-replay-" + Guid.NewGuid().ToString("N")[..8];
+        Product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)) with { TextDeltas = 20 }).WhenTextContains(marker).Times(1));
+        var options = Options(ResponseItem.CreateUserMessageItem("Stream this in the background " + marker));
+        options.StoredOutputEnabled = true;
+        options.BackgroundModeEnabled = true;
+        options.StreamingEnabled = true;
+
+        string? id = null;
+        var text = "";
+        var first = new List<StreamingResponseUpdate>();
+        await foreach (var update in await client.CreateResponseStreamingAsync(options))
+        {
+            first.Add(update);
+            if (update is StreamingResponseCreatedUpdate created) id = created.Response.Id;
+            if (update is StreamingResponseOutputTextDeltaUpdate delta) text += delta.Delta;
+            if (first.Count == 6) break; // the connection drops
+        }
+        Assert.NotNull(id);
+
+        var resumed = new List<StreamingResponseUpdate>();
+        ResponseResult? final = null;
+        await foreach (var update in await client.GetResponseStreamingAsync(new GetResponseOptions(id) { StreamingEnabled = true, StartingAfter = first[^1].SequenceNumber }))
+        {
+            resumed.Add(update);
+            if (update is StreamingResponseOutputTextDeltaUpdate delta) text += delta.Delta;
+            if (update is StreamingResponseCompletedUpdate completed) final = completed.Response;
+        }
+        Assert.Equal(Enumerable.Range(first[^1].SequenceNumber + 1, resumed.Count), resumed.Select(u => u.SequenceNumber));
+        Assert.NotNull(final);
+        Assert.Equal(id, final.Id);
+        Assert.Equal(final.GetOutputText(), text);
+        Assert.Single(Product.Simulator.Ledger.Requests, r => r.ResponseId == id); // generated once
     }
 }

@@ -32,6 +32,18 @@ public static class SseClient
             Content = new StringContent(body as string ?? JsonSerializer.Serialize(body), Encoding.UTF8, "application/json"),
         };
         foreach (var (name, value) in headers ?? new Dictionary<string, string>()) request.Headers.TryAddWithoutValidation(name, value);
+        return await SendAsync(http, request, cancellationToken);
+    }
+
+    /// <summary>A GET answered as SSE (a response streamed again) or as JSON (an error).</summary>
+    public static async Task<TurnResult> GetAsync(HttpClient http, string path, CancellationToken cancellationToken = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        return await SendAsync(http, request, cancellationToken);
+    }
+
+    private static async Task<TurnResult> SendAsync(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
+    {
         using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
         var raw = await response.Content.ReadAsStringAsync(cancellationToken);
         var contentType = response.Content.Headers.ContentType?.MediaType;
@@ -42,15 +54,33 @@ public static class SseClient
             foreach (var block in raw.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
             {
                 if (block.StartsWith(':')) { keepAlives++; continue; }
-                string? type = null, data = null;
-                foreach (var line in block.Split('\n'))
-                {
-                    if (line.StartsWith("event: ")) type = line[7..];
-                    else if (line.StartsWith("data: ")) data = line[6..];
-                }
-                if (type is not null && data is not null) events.Add(new SseEvent(type, JsonDocument.Parse(data).RootElement.Clone()));
+                if (Parse(block.Split('\n')) is { } parsed) events.Add(parsed);
             }
         }
         return new TurnResult(response.StatusCode, response.Headers, contentType, events, raw, keepAlives);
+    }
+
+    /// <summary>The events of an SSE body as they arrive: a caller that stops early drops the stream, as a client whose connection broke.</summary>
+    public static async IAsyncEnumerable<SseEvent> ReadAsync(Stream body, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        using var reader = new StreamReader(body, Encoding.UTF8);
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            if (line.Length > 0) { lines.Add(line); continue; }
+            if (Parse(lines) is { } parsed) yield return parsed;
+            lines.Clear();
+        }
+    }
+
+    private static SseEvent? Parse(IEnumerable<string> lines)
+    {
+        string? type = null, data = null;
+        foreach (var line in lines)
+        {
+            if (line.StartsWith("event: ")) type = line[7..];
+            else if (line.StartsWith("data: ")) data = line[6..];
+        }
+        return type is not null && data is not null ? new SseEvent(type, JsonDocument.Parse(data).RootElement.Clone()) : null;
     }
 }

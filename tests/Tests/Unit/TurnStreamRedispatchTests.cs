@@ -31,6 +31,7 @@ public sealed class TurnStreamRedispatchTests
         public Task CancelTurn(string turnId) => Task.CompletedTask;
         public Task<ConversationStats> GetStats() => throw new NotSupportedException();
         public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default) => throw new NotSupportedException();
         public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
     }
@@ -114,6 +115,7 @@ public sealed class TurnStreamRedispatchTests
 
         public Task<ConversationStats> GetStats() => throw new NotSupportedException();
         public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default) => throw new NotSupportedException();
         public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
     }

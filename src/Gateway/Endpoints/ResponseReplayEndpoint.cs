@@ -1,0 +1,171 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using CodexLb.Gateway.Hosting;
+using CodexLb.Gateway.Routing;
+using CodexLb.Gateway.Security;
+using CodexLb.Gateway.Streaming;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Responses;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+
+namespace CodexLb.Gateway.Endpoints;
+
+/// <summary>
+/// <c>GET /v1/responses/{id}?stream=true[&amp;starting_after=N]</c>: a background response's events streamed again as
+/// SSE, those numbered after N only (all of them without N), as the SDKs resume a dropped background stream. While it
+/// runs, and for a while after it finished, they come from its conversation exactly as its own stream had them, then live
+/// until its terminal event. Once it is over and its events are no longer held (a minute after it finished, or once a
+/// later turn continued it), its stored object comes as <c>response.created</c> (numbered 0) and its terminal event
+/// (numbered after the last the client has): the whole output in one event. A response created without
+/// <c>background</c> is a 400, as in the API; an unknown, expired or <c>store:false</c> one a 404.
+/// </summary>
+public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IGrainFactory grains, IOptions<GatewayOptions> options)
+{
+    private readonly GatewayOptions _options = options.Value;
+
+    public async Task StreamAsync(HttpContext context, string id)
+    {
+        if (!TryReadStartingAfter(context.Request.Query, out var startingAfter, out var invalid))
+        {
+            await ErrorResults.WriteAsync(context.Response, invalid);
+            return;
+        }
+        if (authenticator.Authenticate(context) is not { } tenant)
+        {
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
+            return;
+        }
+        var relay = new Relay(context, id, _options.KeepAliveInterval, startingAfter);
+        try
+        {
+            // Read twice at most: a response that ends, or is let go, between the look-up and the follow is looked up again.
+            for (var lookup = 0; lookup < 2; lookup++)
+            {
+                var replay = await OwnerFailures.CallAsync(() => grains.GetGrain<IResponsesApiGrain>(0).Replay(tenant, id),
+                    _options.OwnerTimeout * 4, context.RequestAborted);
+                if (replay.Refusal is { } refusal)
+                {
+                    if (!relay.Started) { await ResponsesApiEndpoints.WriteAsync(context, refusal); return; }
+                    break; // it ran when the stream began: lost with its owner since
+                }
+                if (replay.ConversationKey is { } key && await FollowAsync(relay, grains.GetGrain<IConversationGrain>(key), id)) return;
+                if (replay.Final is { } final)
+                {
+                    await relay.WriteSettledAsync(final);
+                    return;
+                }
+            }
+            await relay.FailAsync(ProxyErrors.TurnLost());
+        }
+        catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
+        {
+            if (relay.Started) await relay.FailAsync(ProxyErrors.OwnerUnreachable());
+            else await ErrorResults.WriteAsync(context.Response, ProxyErrors.OwnerUnreachable());
+        }
+    }
+
+    /// <summary>Relays the owner's events until the terminal one (true); false when the owner no longer holds the response.</summary>
+    private async Task<bool> FollowAsync(Relay relay, IConversationGrain conversation, string id)
+    {
+        var aborted = relay.Context.RequestAborted;
+        using var follower = new ResponseFollower(conversation, id, "replay:" + relay.Context.TraceIdentifier, _options.OwnerTimeout, aborted);
+        while (true)
+        {
+            var answer = await follower.NextAsync();
+            foreach (var turnEvent in answer.Events)
+            {
+                if (turnEvent.IsHeartbeat) await relay.HeartbeatAsync();
+                else if (turnEvent.Rejection is not null) return false;
+                else if (await relay.WriteAsync(turnEvent.Type, turnEvent.Data)) return true;
+            }
+            if (answer.Ended) return false; // over without a terminal event: the store says how it ended
+            await relay.FlushAsync();
+        }
+    }
+
+    private static bool TryReadStartingAfter(IQueryCollection query, out long? startingAfter, out OpenAIError error)
+    {
+        startingAfter = null;
+        error = null!;
+        if (!query.TryGetValue("starting_after", out var text)) return true;
+        if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+        {
+            startingAfter = value;
+            return true;
+        }
+        error = ProxyErrors.InvalidRequest("'starting_after' must be a non-negative integer: the sequence_number of the last event the client has.", "starting_after");
+        return false;
+    }
+
+    /// <summary>One replay's answer: the SSE stream (started at its first write), and the last sequence number the client has.</summary>
+    private sealed class Relay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter)
+    {
+        private PipeWriter? _writer;
+        private SseKeepAlive? _keepAlive;
+        private long _last = startingAfter ?? -1;
+
+        public HttpContext Context => context;
+
+        public bool Started => _writer is not null;
+
+        private async ValueTask<PipeWriter> WriterAsync()
+        {
+            if (_writer is null)
+            {
+                _writer = await SseWriter.StartAsync(context);
+                _keepAlive = new SseKeepAlive(_writer, keepAliveInterval);
+            }
+            return _writer;
+        }
+
+        /// <summary>Writes an event the client does not have yet; true once the terminal event went by (written or not).</summary>
+        public async ValueTask<bool> WriteAsync(string type, ReadOnlyMemory<byte> data)
+        {
+            var sequence = EventReader.ReadSequenceNumber(data.Span);
+            if (sequence is null || sequence > _last)
+            {
+                SseWriter.WriteEvent(await WriterAsync(), type, data.Span);
+                _keepAlive!.Wrote();
+                if (sequence is { } written) _last = written;
+            }
+            if (!EventTypes.IsTerminal(type)) return false;
+            await EndAsync();
+            return true;
+        }
+
+        public async ValueTask HeartbeatAsync()
+        {
+            await WriterAsync();
+            await _keepAlive!.HeartbeatAsync(context.RequestAborted);
+        }
+
+        public async ValueTask FlushAsync()
+        {
+            if (_writer is not null) await _writer.FlushAsync(context.RequestAborted);
+        }
+
+        /// <summary>A response that is over, from its stored object: created (unless the client has it), then its terminal event.</summary>
+        public async Task WriteSettledAsync(byte[] final)
+        {
+            if (_last < 0) await WriteAsync(EventTypes.Created, ResponseEvents.BuildWithResponse(EventTypes.Created, ResponseObjects.WithStatus(final, "in_progress"), 0));
+            var terminal = ResponseEvents.TerminalTypeOf(EventReader.ReadString(final, "status"));
+            await WriteAsync(terminal, ResponseEvents.BuildWithResponse(terminal, final, _last + 1));
+        }
+
+        /// <summary>Ends the stream with <c>response.failed</c> carrying <paramref name="error"/>'s (retryable) code.</summary>
+        public async Task FailAsync(OpenAIError error)
+        {
+            SseWriter.WriteEvent(await WriterAsync(), ResponseEvents.Failed, ResponseEvents.BuildFailed(error, id, (int)Math.Min(_last + 1, int.MaxValue)));
+            await EndAsync();
+        }
+
+        private async Task EndAsync()
+        {
+            await WriterAsync();
+            await SseWriter.EndAsync(context);
+        }
+    }
+}
