@@ -100,6 +100,35 @@ await runScenario({
     };
   },
 
+  // A streamed background response whose connection drops after a few events, resumed by id: with retrieve's
+  // stream and starting_after (the events after the last one seen), then with the stream helper by response_id (a full
+  // replay it filters itself), whose final response must be the same answer.
+  async 'background-resume'(options) {
+    const openai = client(options);
+    const first = await openai.responses.create({ model, input: 'Count slowly in the background.', store: true, background: true, stream: true });
+    const seen = [];
+    for await (const event of first) {
+      seen.push(event);
+      if (seen.length === 5) break; // leaving the loop aborts the request
+    }
+    const id = seen[0].response.id;
+    const last = seen.at(-1).sequence_number;
+    const after = [];
+    for await (const event of await openai.responses.retrieve(id, { stream: true, starting_after: last })) after.push(event);
+    const helper = openai.responses.stream({ response_id: id, starting_after: last });
+    const helped = [];
+    for await (const event of helper) helped.push(event.sequence_number);
+    const final = await helper.finalResponse();
+    const deltas = (events) => events.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join('');
+    return {
+      turns: [turn(final)],
+      last,
+      resumed: after.map((e) => ({ type: e.type, sequence: e.sequence_number })),
+      deltas: deltas(seen) + deltas(after),
+      helped,
+    };
+  },
+
   // The SDK's parse helper: a zod schema sent as text.format json_schema, the answer parsed and validated by zod.
   async structured(options) {
     const response = await client(options).responses.parse({

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using CodexLb.Tests.Infrastructure;
+using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Tests.Clients;
 
@@ -42,6 +43,24 @@ public sealed class OpenAiNodeSdkTests(ProductFixture product) : NodeClientTests
         var afterDelete = result["afterDelete"];
         Assert.False(afterDelete.GetProperty("ok").GetBoolean(), "a deleted response could still be retrieved");
         Assert.Equal(404, afterDelete.GetProperty("status").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_dropped_background_stream_resumes_by_id_with_retrieve_and_with_the_stream_helper()
+    {
+        Product.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(50)) with { TextDeltas = 20 })
+            .WhenTextContains("Count slowly in the background").Times(1));
+        var result = (await RunAsync("background-resume")).AssertOk();
+        var last = result["last"].GetInt64();
+        var resumed = result["resumed"].EnumerateArray().ToList();
+        // retrieve(id, {stream, starting_after}): every event after the last one seen, none twice, to the completed one.
+        Assert.Equal(Enumerable.Range((int)last + 1, resumed.Count).Select(n => (long)n), resumed.Select(e => e.GetProperty("sequence").GetInt64()));
+        Assert.Equal("response.completed", resumed[^1].GetProperty("type").GetString());
+        var final = Assert.Single(result.Turns);
+        Assert.Equal(final.Text, result["deltas"].GetString());
+        // The helper replays from the start and emits only what comes after starting_after, and builds the same answer.
+        Assert.Equal(resumed.Select(e => e.GetProperty("sequence").GetInt64()), result["helped"].EnumerateArray().Select(e => e.GetInt64()));
+        Assert.Single(Product.Simulator.Ledger.Requests, r => r.ResponseId == final.Id); // generated once
     }
 
     [Fact]
