@@ -58,7 +58,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
                     return;
                 }
             }
-            await relay.FailAsync(ProxyErrors.TurnLost());
+            await relay.FailAsync(ProxyErrors.ResponseInterrupted());
         }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
         {

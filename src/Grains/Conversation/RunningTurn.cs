@@ -2,6 +2,7 @@ using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Responses;
 
 namespace CodexLb.Grains.Conversation;
 
@@ -81,7 +82,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         Started = true;
         _lastSequence++;
         if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = EventTypes.OutcomeOf(upstreamEvent.Type);
-        _events.Add(new TurnEvent(upstreamEvent.Type, upstreamEvent.Data) { Completion = completion });
+        // The provider ran a background turn in the foreground: its response objects say so, the client's must not.
+        var data = Background && EventTypes.CarriesResponse(upstreamEvent.Type) ? ResponseObjects.EventAsBackground(upstreamEvent.Data) : upstreamEvent.Data;
+        _events.Add(new TurnEvent(upstreamEvent.Type, data) { Completion = completion });
         if (!more || ++_held >= MaxBurst) Pulse();
     }
 

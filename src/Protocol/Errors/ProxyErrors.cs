@@ -22,6 +22,11 @@ public static class ProxyErrors
         new(503, ErrorCodes.OwnerUnreachable, "The conversation's owner lost this turn after it started; retry the request.", ErrorTypes.Server)
         { RetryAfterSeconds = 1 };
 
+    /// <summary>A background response whose owner was lost mid-generation: it will not complete; its turn must be sent again.</summary>
+    public static OpenAIError ResponseInterrupted() =>
+        new(503, ErrorCodes.OwnerUnreachable, "The response was interrupted before it completed (its owner was lost); send the turn again.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError TooManyConversations() =>
         new(429, ErrorCodes.RateLimitExceeded, "Too many new conversations for this API key; retry shortly, or continue an existing one.", ErrorTypes.RateLimit)
         { RetryAfterSeconds = 5 };

@@ -37,6 +37,9 @@ public static class EventTypes
 
     public static bool IsTerminal(string type) => type is Completed or Failed or Incomplete;
 
+    /// <summary>Whether an event of this type carries the whole response object (its <c>response</c> property).</summary>
+    public static bool CarriesResponse(string type) => type is Created or InProgress or Completed or Failed or Incomplete or "response.queued";
+
     /// <summary>
     /// How a turn that ended with <paramref name="type"/> is named in records and metrics: the type without its
     /// <c>response.</c> prefix; a literal for the terminal types, which end nearly every turn (no string per turn).

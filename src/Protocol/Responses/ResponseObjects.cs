@@ -97,6 +97,18 @@ public static class ResponseObjects
     /// </summary>
     public static byte[] AsBackground(ReadOnlySpan<byte> response) => ToEnvelope(response, storedOutputs: -1, background: true, out _);
 
+    /// <summary>
+    /// An event whose <c>response</c> says <c>background: true</c>, everything else as it came: a background turn's events,
+    /// which the provider ran in the foreground and so describes as such.
+    /// </summary>
+    public static byte[] EventAsBackground(byte[] eventJson)
+    {
+        if (!Events.EventReader.TryFindRawProperty(eventJson, "response"u8, out var response)) return eventJson;
+        var (start, length) = response.GetOffsetAndLength(eventJson.Length);
+        var background = AsBackground(eventJson.AsSpan(response));
+        return [.. eventJson.AsSpan(0, start), .. background, .. eventJson.AsSpan(start + length)];
+    }
+
     /// <summary><c>{"id":…,"object":"response.deleted","deleted":true}</c>.</summary>
     public static byte[] Deleted(string responseId) => Write(writer =>
     {

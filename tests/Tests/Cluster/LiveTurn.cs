@@ -11,7 +11,7 @@ namespace CodexLb.Tests.Cluster;
 /// <summary>One SSE event (or websocket frame) as the client received it, with its arrival time.</summary>
 internal sealed record LiveEvent(string Type, string Data, DateTimeOffset At)
 {
-    private JsonNode? Json
+    public JsonNode? Json
     {
         get
         {
@@ -68,7 +68,20 @@ internal sealed class LiveTurn
     public static LiveTurn Start(HttpClient http, string body, IReadOnlyDictionary<string, string> headers, string path = "/v1/responses")
     {
         var turn = new LiveTurn();
-        turn.Completion = Task.Run(() => turn.RunAsync(http, path, body, headers));
+        turn.Completion = Task.Run(() => turn.RunAsync(http, () =>
+        {
+            var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
+            foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+            return request;
+        }));
+        return turn;
+    }
+
+    /// <summary>A GET answered as a stream: a background response streamed again by id.</summary>
+    public static LiveTurn Get(HttpClient http, string path)
+    {
+        var turn = new LiveTurn();
+        turn.Completion = Task.Run(() => turn.RunAsync(http, () => new HttpRequestMessage(HttpMethod.Get, path)));
         return turn;
     }
 
@@ -156,12 +169,11 @@ internal sealed class LiveTurn
         }
     }
 
-    private async Task RunAsync(HttpClient http, string path, string body, IReadOnlyDictionary<string, string> headers)
+    private async Task RunAsync(HttpClient http, Func<HttpRequestMessage> makeRequest)
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
-            foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
+            using var request = makeRequest();
             using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             Status = response.StatusCode;
             ContentType = response.Content.Headers.ContentType?.MediaType;

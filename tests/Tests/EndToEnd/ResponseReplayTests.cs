@@ -63,6 +63,9 @@ public sealed class ResponseReplayTests(ProductFixture product)
         Assert.Equal("response.completed", resumed.Terminal?.Type);
         var completed = resumed.Terminal!.Data.GetProperty("response");
         Assert.Equal(OutputText(completed), Deltas(first) + Deltas(resumed.Events));
+        // Streamed, first and again, it says what its client created: a background response (the provider ran it in the foreground).
+        Assert.True(first[0].Data.GetProperty("response").GetProperty("background").GetBoolean());
+        Assert.True(completed.GetProperty("background").GetBoolean());
         Assert.Equal(30, first.Concat(resumed.Events).Count(e => e.Type == "response.output_text.delta"));
         var record = Assert.Single(product.Simulator.Ledger.Requests, r => r.ResponseId == id); // generated once
         Assert.Equal(RequestOutcome.Completed, record.Outcome);

@@ -49,6 +49,17 @@ public sealed class ResponseObjectsTests
     }
 
     [Fact]
+    public void A_background_turns_event_says_background_and_keeps_everything_else_byte_for_byte()
+    {
+        var completed = B("""{"type":"response.completed","response":{"id":"r","background":false,"output":[{"id":"a"}]},"sequence_number":9}""");
+        var asked = ResponseObjects.EventAsBackground(completed);
+        Assert.Equal("""{"type":"response.completed","response":{"id":"r","background":true,"output":[{"id":"a"}]},"sequence_number":9}""",
+            System.Text.Encoding.UTF8.GetString(asked));
+        var delta = B("""{"type":"response.output_text.delta","delta":"x","sequence_number":3}""");
+        Assert.Same(delta, ResponseObjects.EventAsBackground(delta)); // no response object: the event as it came
+    }
+
+    [Fact]
     public void Input_item_pages_follow_order_limit_and_after()
     {
         byte[][] items = [B("""{"id":"a"}"""), B("""{"id":"b"}"""), B("""{"id":"c"}""")];

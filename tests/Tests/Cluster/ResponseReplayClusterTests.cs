@@ -1,0 +1,96 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using CodexLb.Protocol.Errors;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using CodexLb.UpstreamSimulator;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>
+/// A background response streamed again by id across real processes: a client whose gateway was killed mid-stream
+/// resumes through another gateway at the next event, and the provider generates the answer once; a replay whose owner
+/// silo is killed under it ends with a retryable <c>response.failed</c> instead of hanging.
+/// </summary>
+[Collection(ClusterSmokeCollection.Name)]
+public sealed class ResponseReplayClusterTests(ITestOutputHelper output)
+{
+    private const string ApiKey = "sk-replay-key";
+    private const string Path = "/v1/responses";
+
+    /// <summary>A slow answer: 30 deltas 150 ms apart, about 4.5 s from response.created to response.completed.</summary>
+    private static Fault SlowStream(string marker) =>
+        (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
+
+    private static string Background(string text)
+    {
+        var body = Items.Body([Items.Message("user", text)], stream: true);
+        body.Remove("store"); // the API's default: stored
+        body["background"] = true;
+        return body.ToJsonString();
+    }
+
+    private static string Deltas(IEnumerable<LiveEvent> events) =>
+        string.Concat(events.Where(e => e.Type == "response.output_text.delta").Select(e => e.Json!["delta"]!.GetValue<string>()));
+
+    [Fact]
+    public async Task A_replay_survives_a_killed_gateway_and_ends_retryably_when_its_owner_silo_is_killed()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
+        {
+            Label = "replay", ApiKey = ApiKey,
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning"],
+            GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+        });
+        var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+        var gw2 = cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90));
+
+        // 1. The owner silo is killed while a client streams the response again through the other gateway.
+        var lostMarker = Rx.Marker("replay-owner");
+        await cluster.Sim.AddFaultAsync(SlowStream(lostMarker));
+        var original = LiveTurn.Start(gw1, Background("count slowly " + lostMarker), new Dictionary<string, string>());
+        await original.WaitUntilAsync(t => t.Events.Count >= 3, TimeSpan.FromSeconds(30));
+        var lostId = original.Events[0].ResponseId!;
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
+        var replay = LiveTurn.Get(gw2, $"{Path}/{lostId}?stream=true");
+        await replay.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+        await owner.KillAsync();
+        var killedAt = DateTimeOffset.UtcNow;
+        await replay.Completion.WaitAsync(TimeSpan.FromSeconds(90));
+        output.WriteLine($"MEASURED replay after kill -9 of the owner {owner.Name}: ended {(replay.EndedAt!.Value - killedAt).TotalSeconds:F2}s later; {replay.Describe()}");
+        var terminal = replay.Events[^1];
+        Assert.True(terminal.Type == "response.failed", "the replay did not end with response.failed: " + replay.Describe());
+        Assert.True(ErrorCodes.IsRetryable(terminal.ErrorCode), $"the replay ended with a non-retryable code {terminal.ErrorCode}");
+        Assert.Equal("response.created", replay.Events[0].Type);
+        replay.AssertContiguous();
+
+        // 2. The gateway carrying a background stream is killed; the client resumes through the other one.
+        var marker = Rx.Marker("replay-gw");
+        await cluster.Sim.AddFaultAsync(SlowStream(marker));
+        var since = DateTimeOffset.UtcNow;
+        var cut = LiveTurn.Start(gw1, Background("count slowly " + marker), new Dictionary<string, string>());
+        await cut.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+        await cluster.Gateways[0].KillAsync();
+        await cut.Completion.WaitAsync(TimeSpan.FromSeconds(30));
+        var had = cut.Events;
+        var id = had[0].ResponseId!;
+        var last = had[^1].Sequence!.Value;
+
+        var resumed = LiveTurn.Get(gw2, $"{Path}/{id}?stream=true&starting_after={last}");
+        await resumed.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"MEASURED the cut stream had {had.Count} events; resumed after {last}: {resumed.Describe()}");
+        Assert.Equal(HttpStatusCode.OK, resumed.Status);
+        Assert.True(resumed.IsCompleted, "the resumed stream did not complete: " + resumed.Describe());
+        Assert.Equal(last + 1, resumed.Events[0].Sequence);
+        resumed.AssertContiguous();
+        var completed = JsonNode.Parse(resumed.Events[^1].Data)!["response"]!;
+        var text = string.Concat(completed["output"]!.AsArray().Where(i => i!["type"]!.GetValue<string>() == "message")
+            .SelectMany(i => i!["content"]!.AsArray()).Select(c => c!["text"]!.GetValue<string>()));
+        Assert.Equal(text, Deltas(had) + Deltas(resumed.Events));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
+        var generations = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= since).ToList();
+        Assert.True(generations.Count == 1, $"{generations.Count} generations for one response: {LedgerText.Lines(generations, "; ")}");
+        Assert.Equal(id, generations[0].ResponseId);
+    }
+}
