@@ -28,6 +28,19 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         _timer = new Timer(static watch => ((OwnerWatch)watch!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
+    /// <summary>
+    /// A caller's call watched with its own watch (made at its first pending call): a call already answered costs no watch.
+    /// </summary>
+    public static ValueTask<TurnEvents> Watch(ref OwnerWatch? watch, TimeSpan timeout, ValueTask<TurnEvents> call) =>
+        call.IsCompletedSuccessfully ? call : (watch ??= new OwnerWatch(timeout)).WaitAsync(call);
+
+    /// <summary>Drops a caller's watch after an abandoned call (its late outcome is observed by it): the next call gets a new one.</summary>
+    public static void Abandon(ref OwnerWatch? watch)
+    {
+        watch?.Dispose();
+        watch = null;
+    }
+
     /// <summary>The call's outcome, or <see cref="OwnerUnreachableException"/> when the owner sent nothing in time.</summary>
     public ValueTask<TurnEvents> WaitAsync(ValueTask<TurnEvents> pending)
     {

@@ -30,8 +30,7 @@ public sealed class ResponseFollower(IConversationGrain grain, string responseId
     {
         try
         {
-            var call = grain.FollowResponse(responseId, follower, Taken, aborted);
-            return call.IsCompletedSuccessfully ? call.Result : await (_watch ??= new OwnerWatch(ownerTimeout)).WaitAsync(call);
+            return await OwnerWatch.Watch(ref _watch, ownerTimeout, grain.FollowResponse(responseId, follower, Taken, aborted));
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
@@ -40,9 +39,5 @@ public sealed class ResponseFollower(IConversationGrain grain, string responseId
         }
     }
 
-    public void Dispose()
-    {
-        _watch?.Dispose();
-        _watch = null;
-    }
+    public void Dispose() => OwnerWatch.Abandon(ref _watch);
 }

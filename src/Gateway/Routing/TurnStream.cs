@@ -152,15 +152,10 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         Abandon();
     }
 
-    private ValueTask<TurnEvents> WatchAsync(ValueTask<TurnEvents> call) =>
-        call.IsCompletedSuccessfully ? call : (_watch ??= new OwnerWatch(ownerTimeout)).WaitAsync(call);
+    private ValueTask<TurnEvents> WatchAsync(ValueTask<TurnEvents> call) => OwnerWatch.Watch(ref _watch, ownerTimeout, call);
 
     /// <summary>Drops a call the owner does not answer (its watch expired; the call's late outcome is observed by it).</summary>
-    private void Abandon()
-    {
-        _watch?.Dispose();
-        _watch = null;
-    }
+    private void Abandon() => OwnerWatch.Abandon(ref _watch);
 
     public ValueTask DisposeAsync()
     {

@@ -26,7 +26,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     private const string MarkerFaultLabel = "Delay";
 
     /// <summary>A slow answer: 28 events 150 ms apart, about 4 s from response.created to response.completed.</summary>
-    private static Fault SlowStream(string marker) =>
+    internal static Fault SlowStream(string marker) =>
         (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
 
     private static Task<ClusterHarness> StartAsync(string label, int silos, int gateways) =>

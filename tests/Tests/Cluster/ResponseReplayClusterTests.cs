@@ -1,9 +1,7 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using CodexLb.Protocol.Errors;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.Tests.Recovery;
-using CodexLb.UpstreamSimulator;
 using Xunit.Abstractions;
 
 namespace CodexLb.Tests.Cluster;
@@ -18,10 +16,6 @@ public sealed class ResponseReplayClusterTests(ITestOutputHelper output)
 {
     private const string ApiKey = "sk-replay-key";
     private const string Path = "/v1/responses";
-
-    /// <summary>A slow answer: 30 deltas 150 ms apart, about 4.5 s from response.created to response.completed.</summary>
-    private static Fault SlowStream(string marker) =>
-        (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
 
     private static string Background(string text)
     {
@@ -48,7 +42,7 @@ public sealed class ResponseReplayClusterTests(ITestOutputHelper output)
 
         // 1. The owner silo is killed while a client streams the response again through the other gateway.
         var lostMarker = Rx.Marker("replay-owner");
-        await cluster.Sim.AddFaultAsync(SlowStream(lostMarker));
+        await cluster.Sim.AddFaultAsync(ExactlyOnceClusterTests.SlowStream(lostMarker));
         var original = LiveTurn.Start(gw1, Background("count slowly " + lostMarker), new Dictionary<string, string>());
         await original.WaitUntilAsync(t => t.Events.Count >= 3, TimeSpan.FromSeconds(30));
         var lostId = original.Events[0].ResponseId!;
@@ -67,7 +61,7 @@ public sealed class ResponseReplayClusterTests(ITestOutputHelper output)
 
         // 2. The gateway carrying a background stream is killed; the client resumes through the other one.
         var marker = Rx.Marker("replay-gw");
-        await cluster.Sim.AddFaultAsync(SlowStream(marker));
+        await cluster.Sim.AddFaultAsync(ExactlyOnceClusterTests.SlowStream(marker));
         var since = DateTimeOffset.UtcNow;
         var cut = LiveTurn.Start(gw1, Background("count slowly " + marker), new Dictionary<string, string>());
         await cut.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
@@ -84,10 +78,8 @@ public sealed class ResponseReplayClusterTests(ITestOutputHelper output)
         Assert.True(resumed.IsCompleted, "the resumed stream did not complete: " + resumed.Describe());
         Assert.Equal(last + 1, resumed.Events[0].Sequence);
         resumed.AssertContiguous();
-        var completed = JsonNode.Parse(resumed.Events[^1].Data)!["response"]!;
-        var text = string.Concat(completed["output"]!.AsArray().Where(i => i!["type"]!.GetValue<string>() == "message")
-            .SelectMany(i => i!["content"]!.AsArray()).Select(c => c!["text"]!.GetValue<string>()));
-        Assert.Equal(text, Deltas(had) + Deltas(resumed.Events));
+        var completed = System.Text.Json.JsonDocument.Parse(resumed.Events[^1].Data).RootElement.GetProperty("response");
+        Assert.Equal(ResponseJson.OutputText(completed), Deltas(had) + Deltas(resumed.Events));
         await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
         var generations = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= since).ToList();
         Assert.True(generations.Count == 1, $"{generations.Count} generations for one response: {LedgerText.Lines(generations, "; ")}");

@@ -28,10 +28,6 @@ public sealed class ResponseReplayTests(ProductFixture product)
     private static string Deltas(IEnumerable<SseEvent> events) =>
         string.Concat(events.Where(e => e.Type == "response.output_text.delta").Select(e => e.Data.GetProperty("delta").GetString()));
 
-    private static string OutputText(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
-        .Where(i => i.GetProperty("type").GetString() == "message")
-        .SelectMany(i => i.GetProperty("content").EnumerateArray()).Select(c => c.GetProperty("text").GetString()));
-
     /// <summary>Creates a streamed background response and reads its first <paramref name="take"/> events, then drops the stream.</summary>
     private async Task<List<SseEvent>> StartAndDropAsync(JsonObject body, int take)
     {
@@ -62,7 +58,7 @@ public sealed class ResponseReplayTests(ProductFixture product)
         Assert.Equal(Enumerable.Range((int)last + 1, resumed.Events.Count).Select(n => (long)n), resumed.Events.Select(Sequence));
         Assert.Equal("response.completed", resumed.Terminal?.Type);
         var completed = resumed.Terminal!.Data.GetProperty("response");
-        Assert.Equal(OutputText(completed), Deltas(first) + Deltas(resumed.Events));
+        Assert.Equal(ResponseJson.OutputText(completed), Deltas(first) + Deltas(resumed.Events));
         // Streamed, first and again, it says what its client created: a background response (the provider ran it in the foreground).
         Assert.True(first[0].Data.GetProperty("response").GetProperty("background").GetBoolean());
         Assert.True(completed.GetProperty("background").GetBoolean());
@@ -82,7 +78,7 @@ public sealed class ResponseReplayTests(ProductFixture product)
         var done = await SseClient.PostAsync(product.Http, "/v1/responses", Background("a short background answer"));
         Assert.Equal(HttpStatusCode.OK, done.Status);
         var id = done.ResponseId!;
-        var text = OutputText(done.Terminal!.Data.GetProperty("response"));
+        var text = ResponseJson.OutputText(done.Terminal!.Data.GetProperty("response"));
         // A turn that continues it proves its client had it: the conversation lets its events go at once.
         var next = await SseClient.PostAsync(product.Http, "/v1/responses", Items.Body([Items.Message("user", "and then?")], stream: true, previousResponseId: id));
         Assert.Equal("response.completed", next.Terminal?.Type);
@@ -94,13 +90,13 @@ public sealed class ResponseReplayTests(ProductFixture product)
         Assert.Equal("in_progress", replayed.Events[0].Data.GetProperty("response").GetProperty("status").GetString());
         var completed = replayed.Events[1].Data.GetProperty("response");
         Assert.Equal((id, "completed", true), (completed.GetProperty("id").GetString(), completed.GetProperty("status").GetString(), completed.GetProperty("background").GetBoolean()));
-        Assert.Equal(text, OutputText(completed));
+        Assert.Equal(text, ResponseJson.OutputText(completed));
 
         // After event 7: the terminal event alone, numbered after what the client has.
         var after = await SseClient.GetAsync(product.Http, $"/v1/responses/{id}?stream=true&starting_after=7");
         var terminal = Assert.Single(after.Events);
         Assert.Equal(("response.completed", 8L), (terminal.Type, Sequence(terminal)));
-        Assert.Equal(text, OutputText(terminal.Data.GetProperty("response")));
+        Assert.Equal(text, ResponseJson.OutputText(terminal.Data.GetProperty("response")));
         Assert.Single(product.Simulator.Ledger.Requests, r => r.ResponseId == id);
     }
 

@@ -36,10 +36,6 @@ public sealed class ResponsesApiTests(ProductFixture product)
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
-    private static string OutputText(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
-        .Where(i => i.GetProperty("type").GetString() == "message")
-        .SelectMany(i => i.GetProperty("content").EnumerateArray()).Select(c => c.GetProperty("text").GetString()));
-
     [Theory]
     [InlineData("/v1/responses")]
     [InlineData("/backend-api/codex/responses")]
@@ -53,8 +49,8 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.Equal(id, retrieved.GetProperty("id").GetString());
         Assert.Equal("completed", retrieved.GetProperty("status").GetString());
         Assert.Equal(created.GetProperty("output").GetArrayLength(), retrieved.GetProperty("output").GetArrayLength());
-        Assert.Equal(OutputText(created), OutputText(retrieved));
-        Assert.False(string.IsNullOrEmpty(OutputText(retrieved)));
+        Assert.Equal(ResponseJson.OutputText(created), ResponseJson.OutputText(retrieved));
+        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(retrieved)));
 
         using var other = new HttpClient { BaseAddress = product.BaseUrl };
         other.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.SecondApiKey);
@@ -156,7 +152,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
         }
         Assert.Equal("completed", polled.GetProperty("status").GetString());
         Assert.True(polled.GetProperty("background").GetBoolean());
-        Assert.False(string.IsNullOrEmpty(OutputText(polled)));
+        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(polled)));
         Assert.Single(product.Simulator.Ledger.Requests, r => r.ResponseId == id);
     }
 

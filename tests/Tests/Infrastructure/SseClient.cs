@@ -23,6 +23,15 @@ public sealed record TurnResult(HttpStatusCode Status, HttpResponseHeaders Heade
     public IReadOnlyList<JsonElement> OutputItems => Events.Where(e => e.Type == "response.output_item.done").Select(e => e.Data.GetProperty("item").Clone()).ToList();
 }
 
+/// <summary>What a client reads out of a response object.</summary>
+public static class ResponseJson
+{
+    /// <summary>The text of a response's assistant messages, as the SDKs' <c>output_text</c> joins it.</summary>
+    public static string OutputText(JsonElement response) => string.Concat(response.GetProperty("output").EnumerateArray()
+        .Where(i => i.GetProperty("type").GetString() == "message")
+        .SelectMany(i => i.GetProperty("content").EnumerateArray()).Select(c => c.GetProperty("text").GetString()));
+}
+
 public static class SseClient
 {
     public static async Task<TurnResult> PostAsync(HttpClient http, string path, object body, IDictionary<string, string>? headers = null, CancellationToken cancellationToken = default)

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using CodexLb.Tests.Infrastructure;
 using CodexLb.UpstreamSimulator;
 using static CodexLb.Tests.Simulator.SimulatorSchemaTests;
 
@@ -68,7 +69,7 @@ public sealed class SimulatorModelTests
         ResponsesSchema.AssertValidAgainst(EventSchema, JsonNode.Parse(text));
         var answer = JsonNode.Parse(text)!;
         Assert.Equal("Berlin", answer["venue"]!["city"]!.GetValue<string>());
-        Assert.Equal(text, OutputText(response));
+        Assert.Equal(text, ResponseJson.OutputText(response));
     }
 
     [Fact]
@@ -83,7 +84,7 @@ public sealed class SimulatorModelTests
 
         Assert.Equal(HttpStatusCode.OK, status);
         ResponsesSchema.AssertValid("ResponseResource", response);
-        Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(OutputText(response)).RootElement.ValueKind);
+        Assert.Equal(JsonValueKind.Object, JsonDocument.Parse(ResponseJson.OutputText(response)).RootElement.ValueKind);
     }
 
     [Theory]
@@ -137,7 +138,7 @@ public sealed class SimulatorModelTests
         var (_, second) = await http.PostAsync("", followUp);
 
         ResponsesSchema.AssertValid("ResponseResource", second);
-        var text = OutputText(second);
+        var text = ResponseJson.OutputText(second);
         Assert.Contains("lookupOrder", text);
         Assert.Contains("shipped on Monday", text);
     }
@@ -200,8 +201,8 @@ public sealed class SimulatorModelTests
         var (_, seen) = await http.PostAsync("", withImages);
         var (_, blind) = await http.PostAsync("", textOnly);
 
-        Assert.Contains("I see 2 images.", OutputText(seen));
-        Assert.DoesNotContain("image", OutputText(blind));
+        Assert.Contains("I see 2 images.", ResponseJson.OutputText(seen));
+        Assert.DoesNotContain("image", ResponseJson.OutputText(blind));
         Assert.True(seen.GetProperty("usage").GetProperty("input_tokens").GetInt32() > blind.GetProperty("usage").GetProperty("input_tokens").GetInt32());
     }
 
@@ -219,7 +220,7 @@ public sealed class SimulatorModelTests
         var deltas = events.Where(e => e.GetProperty("type").GetString() == "response.output_text.delta").Select(e => e.GetProperty("delta").GetString()).ToList();
         Assert.Equal(5_000, deltas.Count);
         Assert.All(deltas, d => Assert.False(string.IsNullOrEmpty(d)));
-        Assert.Equal(string.Concat(deltas), OutputText(events[^1].GetProperty("response")));
+        Assert.Equal(string.Concat(deltas), ResponseJson.OutputText(events[^1].GetProperty("response")));
         Assert.StartsWith("Simulated answer #1.", deltas[0]);
         Assert.Equal(2_000, byOptions.Count(e => e.GetProperty("type").GetString() == "response.output_text.delta"));
     }
@@ -247,10 +248,4 @@ public sealed class SimulatorModelTests
         ["type"] = "function", ["name"] = name, ["description"] = description, ["strict"] = false,
         ["parameters"] = JsonNode.Parse("""{"type":"object","properties":{"cmd":{"type":"string"}},"required":["cmd"]}"""),
     };
-
-    private static string OutputText(JsonElement response) => string.Concat(
-        response.GetProperty("output").EnumerateArray()
-            .Where(o => o.GetProperty("type").GetString() == "message")
-            .SelectMany(o => o.GetProperty("content").EnumerateArray())
-            .Select(c => c.GetProperty("text").GetString()));
 }
