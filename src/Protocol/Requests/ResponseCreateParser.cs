@@ -186,6 +186,9 @@ public static class ResponseCreateParser
         if ((seen & Seen.Input) == 0 && previous is null && generate && !forward)
             return ProxyErrors.InvalidRequest("Missing required parameter: 'input'.", "input");
         if (forward) return null;
+        // As the API does: a background response is polled and streamed again by its id, which store=false rules out.
+        if (background && store == false)
+            return ProxyErrors.InvalidRequest("background=true requires store=true: a background response is read back by its id, and a store=false response is never kept to be read.", "store");
 
         request = new ResponseCreateRequest
         {

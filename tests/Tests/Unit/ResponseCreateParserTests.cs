@@ -59,6 +59,7 @@ public sealed class ResponseCreateParserTests
     [InlineData("""{"model":"m","input":[],"previous_response_id":5}""", ErrorCodes.InvalidRequest, "previous_response_id")]
     [InlineData("""{"model":"m","input":[],"stream":"yes"}""", ErrorCodes.InvalidRequest, "stream")]
     [InlineData("""{"model":"m","input":[]} {}""", ErrorCodes.InvalidJson, null)]
+    [InlineData("""{"model":"m","input":[],"background":true,"store":false}""", ErrorCodes.InvalidRequest, "store")]
     public void Bad_bodies_are_400_with_an_openai_error(string body, string code, string? param)
     {
         Assert.False(ResponseCreateParser.TryParse(Encoding.UTF8.GetBytes(body), out _, out var error));
