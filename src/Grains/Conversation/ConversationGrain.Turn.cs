@@ -248,6 +248,22 @@ public sealed partial class ConversationGrain
         }
     }
 
+    /// <summary>
+    /// Keeps how a started response ended without completing, for retrieve (cancelled, failed, incomplete). Not worth
+    /// failing anything over: unsettled, it reads as interrupted once this owner lets it go.
+    /// </summary>
+    private async Task SettleAsync(string responseId, byte[] ended)
+    {
+        try
+        {
+            await store.SettleAsync(Key, responseId, ended, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogNotSettled(logger, ex, Key);
+        }
+    }
+
     /// <summary>A <c>generate:false</c> answer from the bridge: a chainable id for the warm-up's context, nothing upstream.</summary>
     private async Task WarmUpLocallyAsync(TurnRequest request, TurnPlan plan, RunningTurn sink)
     {

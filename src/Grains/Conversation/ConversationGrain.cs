@@ -325,6 +325,9 @@ public sealed partial class ConversationGrain(
         finally
         {
             if (_socket is { } socket) socket.Busy = false;
+            // Read back as it ended, before it reads as finished here (retrieve asks the store once this owner lets it go).
+            if (turn.ResponseId is { } responseId && turn.Outcome != "completed" && request.Store != false && turn.EndedResponse() is { } ended)
+                await SettleAsync(responseId, ended);
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
             _finishedTurns.AddLast(turn);
@@ -445,6 +448,9 @@ public sealed partial class ConversationGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a started response could not be made routable")]
     private static partial void LogPendingNotMarked(ILogger logger, Exception ex, string conversation);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: how a response ended without completing could not be kept (it reads as interrupted)")]
+    private static partial void LogNotSettled(ILogger logger, Exception ex, string conversation);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a newer activation owns it; this one stops")]
     private static partial void LogFenced(ILogger logger, string conversation);

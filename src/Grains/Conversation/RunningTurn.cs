@@ -103,7 +103,29 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     {
         if (!Started) { Reject(error); return; }
         Outcome = "failed:" + error.Code;
-        Append(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+        _failure = error;
+        Append(_failedEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+    }
+
+    private OpenAIError? _failure; // how the bridge ended the stream (Fail), when it did
+    private TurnEvent? _failedEvent;
+
+    /// <summary>
+    /// How a response that is over without completing reads back: the provider's latest object for it, with the status its
+    /// end gives it (cancelled, through the API or by its client's leaving; failed with the bridge's error), or as the
+    /// provider ended it (failed, incomplete). Null when no response was created.
+    /// </summary>
+    public byte[]? EndedResponse()
+    {
+        for (var i = _events.Count - 1; i >= 0; i--)
+        {
+            var turnEvent = _events[i];
+            if (ReferenceEquals(turnEvent, _failedEvent) || !EventTypes.CarriesResponse(turnEvent.Type)) continue;
+            if (EventReader.ReadRawProperty(turnEvent.Data, "response"u8) is not { } latest) continue;
+            if (CancelRequested || Outcome == "cancelled") return ResponseObjects.WithStatus(latest, "cancelled");
+            return _failure is { } error ? ResponseObjects.AsFailed(latest, error.Code, error.Message) : latest;
+        }
+        return null;
     }
 
     /// <summary>The response object of the newest event that carries one (created, in_progress, or the terminal event).</summary>

@@ -38,6 +38,13 @@ public interface IResponseTreeStore
     /// </summary>
     Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A started response that ended without completing (cancelled, failed, incomplete) keeps its final object beside its
+    /// pending marker, for as long as the marker lives: <see cref="LoadResponseAsync"/> answers that object (it is over),
+    /// while <see cref="LoadPathAsync"/> still says pending (it cannot be continued). Nothing when the marker is gone.
+    /// </summary>
+    Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken cancellationToken);
+
     /// <summary>The conversation of a node (or of a pending response), without loading its items.</summary>
     Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
@@ -49,7 +56,10 @@ public interface IResponseTreeStore
     Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
         LastReference? reference = null);
 
-    /// <summary>A response object for retrieve: the node's envelope and outputs, or only its conversation while it is pending.</summary>
+    /// <summary>
+    /// A response object for retrieve: the node's envelope and outputs, only its conversation while it is pending, or the
+    /// final object of a started response that ended without completing (<see cref="SettleAsync"/>).
+    /// </summary>
     Task<StoredResponse> LoadResponseAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
     /// <summary>

@@ -174,6 +174,13 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         return Task.CompletedTask;
     }
 
+    public Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken cancellationToken)
+    {
+        var key = TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId);
+        if (_pending.TryGetValue(key, out var pending)) _pending.TryUpdate(key, pending with { Final = response }, pending);
+        return Task.CompletedTask;
+    }
+
     public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
         LastReference? reference = null)
     {
@@ -231,7 +238,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
                     node.HasResponse ? node.Response.ToArray() : null, items.GetRange(items.Count - outputs, outputs)));
             }
             if (_pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending) && pending.Expires > now)
-                return Task.FromResult(new StoredResponse(ResponseStatus.Found, pending.ConversationKey, null, [], Pending: true));
+                return Task.FromResult(new StoredResponse(ResponseStatus.Found, pending.ConversationKey, pending.Final, [], Pending: pending.Final is null));
             return Task.FromResult(Gone(tenant, responseId, now) == ResponseStatus.Expired ? StoredResponse.Expired : StoredResponse.Unknown);
         }
     }
@@ -376,7 +383,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     /// <summary>A chain's or an output item's entry: the node it names (checked against the node's tenant when read).</summary>
     private record struct IndexEntry(TenantKey Node, UtcInstant Expires);
 
-    private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires);
+    private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires, byte[]? Final = null);
 
     private sealed class HeadEntry
     {

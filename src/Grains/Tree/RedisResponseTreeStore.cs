@@ -20,6 +20,8 @@ namespace CodexLb.Grains.Tree;
 /// client may name in an <c>item_reference</c> (for each id in d).</item>
 /// <item><c>{prefix}{tenant}:head:{rest of conversation key}</c> head hash: e epoch, id last response, t turns.</item>
 /// <item><c>{prefix}{tenant}:w:{id}</c> pending marker "{conversation}": a started response, routable before it completes.</item>
+/// <item><c>{prefix}{tenant}:e:{id}</c> the final response object of a started response that ended without completing
+/// (cancelled, failed, incomplete); it expires with its pending marker.</item>
 /// </list>
 /// TTLs: nodes, index and item entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
 /// </summary>
@@ -154,16 +156,28 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return {0}
         """);
 
-    // KEYS: 1 node, 2 tombstone, 3 pending marker. Returns {1, conversation, items, envelope, output count}, {3, conversation}
-    // while pending, {2} expired or {0} unknown.
+    // KEYS: 1 node, 2 tombstone, 3 pending marker, 4 its final object. Returns {1, conversation, items, envelope, output
+    // count}, {3, conversation} while pending, {4, conversation, final object} once it ended without completing, {2}
+    // expired or {0} unknown.
     private static readonly LuaScript LoadResponse = LuaScript.Prepare("""
         local f = redis.call('HMGET', KEYS[1], 'c', 'i', 'o', 'k')
         if f[1] then return {1, f[1], f[2], f[3] or '', f[4] or '0'} end
         local w = redis.call('GET', KEYS[3])
-        if w then return {3, w} end
+        if w then
+            local e = redis.call('GET', KEYS[4])
+            if e then return {4, w, e} end
+            return {3, w}
+        end
         local x = redis.call('GET', KEYS[2])
         if x and x ~= 'd' then return {2} end
         return {0}
+        """);
+
+    // KEYS: 1 pending marker, 2 its final object. ARGV: 1 the object. Written to expire with the marker; nothing without one.
+    private static readonly LuaScript Settle = LuaScript.Prepare("""
+        local t = redis.call('PTTL', KEYS[1])
+        if t > 0 then redis.call('SET', KEYS[2], ARGV[1], 'PX', t) end
+        return t
         """);
 
     // KEYS: 1 node, 2 tombstone, 3 pending marker. ARGV: 1 tombstone TTL ms. Returns 1 when a node was deleted.
@@ -284,7 +298,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
     {
         cancellationToken.ThrowIfCancellationRequested();
         var b = Base(tenant);
-        var result = (RedisResult[])(await Eval(LoadResponse, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId], []))!;
+        var result = (RedisResult[])(await Eval(LoadResponse, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId, b + "e:" + responseId], []))!;
         switch ((int)result[0])
         {
             case 1:
@@ -294,6 +308,8 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
                 return new StoredResponse(ResponseStatus.Found, (string?)result[1], envelope.Length == 0 ? null : envelope, items.GetRange(items.Count - outputs, outputs));
             case 3:
                 return new StoredResponse(ResponseStatus.Found, (string?)result[1], null, [], Pending: true);
+            case 4:
+                return new StoredResponse(ResponseStatus.Found, (string?)result[1], (byte[])result[2]!, []);
             case (int)ResponseStatus.Expired:
                 return StoredResponse.Expired;
             default:
@@ -311,6 +327,13 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
     public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken) =>
         redis.GetDatabase().StringSetAsync(Base(ConversationKey.TenantOf(conversationKey)) + "w:" + responseId, conversationKey,
             _ttls.Pending, flags: CommandFlags.FireAndForget);
+
+    public async Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(ConversationKey.TenantOf(conversationKey));
+        await Eval(Settle, [b + "w:" + responseId, b + "e:" + responseId], [response]);
+    }
 
     public async Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken cancellationToken,
         LastReference? reference = null)

@@ -87,6 +87,22 @@ public static class ResponseObjects
             return true;
         });
 
+    /// <summary>A response object the bridge ended: status <c>failed</c>, with the error it ended on.</summary>
+    public static byte[] AsFailed(ReadOnlySpan<byte> response, string code, string message) =>
+        Rewrite(response, (name, _, writer) =>
+        {
+            if (name == "status") writer.WriteString(name, "failed");
+            else if (name == "error")
+            {
+                writer.WriteStartObject(name);
+                writer.WriteString("code", code);
+                writer.WriteString("message", message);
+                writer.WriteEndObject();
+            }
+            else return false;
+            return true;
+        });
+
     /// <summary>Whether a response object says it was created with <c>background: true</c>.</summary>
     public static bool IsBackground(ReadOnlySpan<byte> response) =>
         Events.EventReader.TryFindRawProperty(response, "background"u8, out var value) && response[value].SequenceEqual("true"u8);

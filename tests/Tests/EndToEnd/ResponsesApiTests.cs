@@ -190,6 +190,29 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_cancelled_background_response_reads_back_cancelled_by_retrieve_by_a_second_cancel_and_streamed_again()
+    {
+        var marker = "cancel-read-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
+        var body = Stored("a long answer please " + marker);
+        body["background"] = true;
+        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel")).Status);
+
+        // Over, as cancelled: never "lost with its owner" (a 404), whichever of its owner or the store answers.
+        var (status, retrieved) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal((id, "cancelled", true), (retrieved.GetProperty("id").GetString(), retrieved.GetProperty("status").GetString(), retrieved.GetProperty("background").GetBoolean()));
+        var (againStatus, again) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel"); // idempotent, as in the API
+        Assert.Equal((HttpStatusCode.OK, "cancelled"), (againStatus, again.GetProperty("status").GetString()));
+        var replayed = await SseClient.GetAsync(product.Http, $"/v1/responses/{id}?stream=true");
+        Assert.Equal(("response.failed", "response_cancelled"), (replayed.Terminal?.Type, replayed.Terminal?.Data.GetProperty("response").GetProperty("error").GetProperty("code").GetString()));
+        // A turn on it is still told it did not complete (retryable), never that it does not exist.
+        var next = await SseClient.PostAsync(product.Http, "/v1/responses", Stored("continue the cancelled one", previous: id));
+        Assert.Equal("previous_response_incomplete", next.Json.GetProperty("error").GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task Cancel_refuses_a_foreground_response_running_or_completed_and_the_running_one_completes_untouched()
     {
         var marker = "foreground-" + Guid.NewGuid().ToString("N")[..8];

@@ -185,6 +185,7 @@ public sealed class ConversationTreeTests
         public Task<bool> HasConversationAsync(string conversationKey, CancellationToken ct) => inner.HasConversationAsync(conversationKey, ct);
         public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken ct) => inner.AppendAsync(epoch, node, ct);
         public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken ct) => inner.MarkPendingAsync(conversationKey, responseId, ct);
+        public Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken ct) => inner.SettleAsync(conversationKey, responseId, response, ct);
         public Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken ct) => inner.LocateAsync(tenant, responseId, ct);
         public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken ct, LastReference? reference = null) =>
             inner.FindByContentAsync(tenant, prefixChains, ct, reference);

@@ -391,6 +391,26 @@ public abstract class ResponseTreeStoreContractTests
     }
 
     [Fact]
+    public async Task A_started_response_that_ended_without_completing_reads_back_as_it_ended_and_still_cannot_be_continued()
+    {
+        var conversation = Conv("settled");
+        var cancelled = Encoding.UTF8.GetBytes("""{"id":"resp_settled","status":"cancelled","output":[]}""");
+        await Store.SettleAsync(conversation, "resp_settled", cancelled, None); // no pending marker: nothing is kept
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantA, "resp_settled", None)).Status);
+
+        await Store.MarkPendingAsync(conversation, "resp_settled", None);
+        await Store.SettleAsync(conversation, "resp_settled", cancelled, None);
+        var settled = await Store.LoadResponseAsync(TenantA, "resp_settled", None);
+        Assert.Equal((ResponseStatus.Found, conversation, false), (settled.Status, settled.ConversationKey, settled.Pending));
+        Assert.Equal(cancelled, settled.Envelope);
+        Assert.Empty(settled.Outputs);
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantB, "resp_settled", None)).Status);
+        // Over, but never completed: a client chaining on it is still told it did not complete.
+        Assert.Equal(ResponseStatus.Pending, (await Load("resp_settled")).Status);
+        Assert.Equal(new ResponseLocation(ResponseStatus.Found, conversation), await Locate("resp_settled"));
+    }
+
+    [Fact]
     public async Task Epochs_keep_rising_after_an_idle_head_expired()
     {
         var conversation = Conv("epochs");
