@@ -69,6 +69,8 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
         if (stored.Pending) return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' is still in progress; list its input items once it completed."));
         if (Stored(stored, responseId) is { } error) return error;
         var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
+        if (path.Status == ResponseStatus.Pending) // over without completing (cancelled, failed): no node holds its context
+            return UpstreamHttp.Reply(ProxyErrors.ResponseNotFound(responseId, "it did not complete, and input items are kept only for completed responses."));
         if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
         var context = path.ContextItems();
         var input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));

@@ -205,6 +205,9 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.Equal((id, "cancelled", true), (retrieved.GetProperty("id").GetString(), retrieved.GetProperty("status").GetString(), retrieved.GetProperty("background").GetBoolean()));
         var (againStatus, again) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel"); // idempotent, as in the API
         Assert.Equal((HttpStatusCode.OK, "cancelled"), (againStatus, again.GetProperty("status").GetString()));
+        var (itemsStatus, items) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items");
+        Assert.Equal(HttpStatusCode.NotFound, itemsStatus);
+        Assert.Contains("did not complete", items.GetProperty("error").GetProperty("message").GetString());
         var replayed = await SseClient.GetAsync(product.Http, $"/v1/responses/{id}?stream=true");
         Assert.Equal(("response.failed", "response_cancelled"), (replayed.Terminal?.Type, replayed.Terminal?.Data.GetProperty("response").GetProperty("error").GetProperty("code").GetString()));
         // A turn on it is still told it did not complete (retryable), never that it does not exist.
