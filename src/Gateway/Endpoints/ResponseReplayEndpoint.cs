@@ -26,6 +26,9 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
 {
     private readonly GatewayOptions _options = options.Value;
 
+    /// <summary>A retrieve that asks for the response's events (<c>stream=true</c>), not its object.</summary>
+    public static bool IsAsked(HttpRequest request) => request.Query["stream"] == "true";
+
     public async Task StreamAsync(HttpContext context, string id)
     {
         if (!TryReadStartingAfter(context.Request.Query, out var startingAfter, out var invalid))

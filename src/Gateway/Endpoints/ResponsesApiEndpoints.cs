@@ -23,8 +23,10 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
 {
     public static void Map(IEndpointRouteBuilder endpoints, string prefix)
     {
+        // A stream again holds its permit like a turn; a plain retrieve takes none (the policy tells them apart).
         endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api, ResponseReplayEndpoint replay) =>
-            c.Request.Query["stream"] == "true" ? replay.StreamAsync(c, id) : api.CallAsync(c, (grain, tenant) => grain.Retrieve(tenant, id)));
+            ResponseReplayEndpoint.IsAsked(c.Request) ? replay.StreamAsync(c, id) : api.CallAsync(c, (grain, tenant) => grain.Retrieve(tenant, id)))
+            .RequireRateLimiting(ClientLimits.TurnsPolicy);
         endpoints.MapDelete(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) =>
             api.CallAsync(c, (grain, tenant) => grain.Delete(tenant, id)));
         endpoints.MapPost(prefix + "/{id}/cancel", (HttpContext c, string id, ResponsesApiEndpoints api) =>

@@ -57,14 +57,19 @@ public static class ClientLimits
         }
     }
 
-    /// <summary>HTTP turns in flight, per tenant.</summary>
+    /// <summary>
+    /// HTTP turns in flight, per tenant, and what holds a connection or the provider as long as one: forwards, and background
+    /// responses streamed again. A plain retrieve on the same route takes no permit (a poll is short).
+    /// </summary>
     private sealed class TurnPolicy(IOptions<LimitOptions> options, ClientAuthenticator authenticator) : IRateLimiterPolicy<string>
     {
+        private static readonly RateLimitPartition<string> Unlimited = RateLimitPartition.GetNoLimiter("");
         private readonly TenantPartitions _tenants = new(authenticator, options.Value.ConcurrentTurnsPerTenant);
 
         public Func<OnRejectedContext, CancellationToken, ValueTask>? OnRejected => null;
 
-        public RateLimitPartition<string> GetPartition(HttpContext httpContext) => _tenants.Of(httpContext);
+        public RateLimitPartition<string> GetPartition(HttpContext httpContext) =>
+            HttpMethods.IsGet(httpContext.Request.Method) && !ResponseReplayEndpoint.IsAsked(httpContext.Request) ? Unlimited : _tenants.Of(httpContext);
     }
 
     /// <summary>Open websockets: per tenant, and all tenants together on this gateway.</summary>

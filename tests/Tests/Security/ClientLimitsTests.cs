@@ -69,6 +69,9 @@ public sealed class ClientLimitsTests(LimitedProductFixture product) : IClassFix
         await Task.Delay(500);
         var third = await SseClient.PostAsync(tenant, "/v1/responses", Items.Body([Items.Message("user", "third")], stream: false), Items.Session(Guid.NewGuid().ToString()));
         AssertOpenAIError(third, HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        // A background response streamed again holds a permit as a turn does; a plain retrieve (a poll) takes none.
+        AssertOpenAIError(await SseClient.GetAsync(tenant, "/v1/responses/resp_not_issued?stream=true"), HttpStatusCode.TooManyRequests, "rate_limit_exceeded");
+        Assert.Equal(HttpStatusCode.NotFound, (await SseClient.GetAsync(tenant, "/v1/responses/resp_not_issued")).Status);
         // Forwards to the provider (input token counting, compaction) are bounded with the tenant's turns.
         foreach (var operation in new[] { "input_tokens", "compact" })
         {
