@@ -36,6 +36,16 @@ public sealed class ResponsesApiTests(ProductFixture product)
         return (response.StatusCode, JsonDocument.Parse(text).RootElement.Clone());
     }
 
+    /// <summary>A background response that takes seconds (a second between events): still running when the test acts on it.</summary>
+    private async Task<string> StartSlowBackgroundAsync()
+    {
+        var marker = "slow-background-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
+        var body = Stored("a long answer please " + marker);
+        body["background"] = true;
+        return (await CreateAsync(body)).GetProperty("id").GetString()!;
+    }
+
     [Theory]
     [InlineData("/v1/responses")]
     [InlineData("/backend-api/codex/responses")]
@@ -159,11 +169,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
     [Fact]
     public async Task Cancel_stops_an_in_flight_response_upstream_and_leaves_a_completed_one_as_it_is()
     {
-        var marker = "cancel-" + Guid.NewGuid().ToString("N")[..8];
-        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
-        var body = Stored("a long answer please " + marker);
-        body["background"] = true;
-        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+        var id = await StartSlowBackgroundAsync();
 
         var (status, cancelled) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
         Assert.Equal(HttpStatusCode.OK, status);
@@ -192,11 +198,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
     [Fact]
     public async Task A_cancelled_background_response_reads_back_cancelled_by_retrieve_by_a_second_cancel_and_streamed_again()
     {
-        var marker = "cancel-read-" + Guid.NewGuid().ToString("N")[..8];
-        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
-        var body = Stored("a long answer please " + marker);
-        body["background"] = true;
-        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+        var id = await StartSlowBackgroundAsync();
         Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel")).Status);
 
         // Over, as cancelled: never "lost with its owner" (a 404), whichever of its owner or the store answers.
