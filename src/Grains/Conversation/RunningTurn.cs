@@ -115,24 +115,28 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// end gives it (cancelled, through the API or by its client's leaving; failed with the bridge's error), or as the
     /// provider ended it (failed, incomplete). Null when no response was created.
     /// </summary>
-    public byte[]? EndedResponse()
+    public byte[]? EndedResponse() => NewestResponse(skip: _failedEvent) switch
+    {
+        null => null,
+        var latest when CancelRequested || Outcome == "cancelled" => ResponseObjects.WithStatus(latest, "cancelled"),
+        var latest => _failure is { } error ? ResponseObjects.AsFailed(latest, error.Code, error.Message) : latest,
+    };
+
+    /// <summary>The response object of the newest event that carries one (created, in_progress, or the terminal event).</summary>
+    public byte[]? LatestResponse() => NewestResponse(skip: null);
+
+    /// <summary>
+    /// The response object of the newest event of a type that carries one, but <paramref name="skip"/>; only those events
+    /// are read (a running long answer is thousands of deltas after its created event).
+    /// </summary>
+    private byte[]? NewestResponse(TurnEvent? skip)
     {
         for (var i = _events.Count - 1; i >= 0; i--)
         {
             var turnEvent = _events[i];
-            if (ReferenceEquals(turnEvent, _failedEvent) || !EventTypes.CarriesResponse(turnEvent.Type)) continue;
-            if (EventReader.ReadRawProperty(turnEvent.Data, "response"u8) is not { } latest) continue;
-            if (CancelRequested || Outcome == "cancelled") return ResponseObjects.WithStatus(latest, "cancelled");
-            return _failure is { } error ? ResponseObjects.AsFailed(latest, error.Code, error.Message) : latest;
+            if (ReferenceEquals(turnEvent, skip) || turnEvent.Rejection is not null || !EventTypes.CarriesResponse(turnEvent.Type)) continue;
+            if (EventReader.ReadRawProperty(turnEvent.Data, "response"u8) is { } response) return response;
         }
-        return null;
-    }
-
-    /// <summary>The response object of the newest event that carries one (created, in_progress, or the terminal event).</summary>
-    public byte[]? LatestResponse()
-    {
-        for (var i = _events.Count - 1; i >= 0; i--)
-            if (_events[i].Rejection is null && EventReader.ReadRawProperty(_events[i].Data, "response"u8) is { } response) return response;
         return null;
     }
 

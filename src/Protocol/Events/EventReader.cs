@@ -107,19 +107,10 @@ public static class EventReader
     }
 
     /// <summary>An event's top-level <c>sequence_number</c>, or null when it has none (or not an integer).</summary>
-    public static long? ReadSequenceNumber(ReadOnlySpan<byte> json)
-    {
-        var reader = new Utf8JsonReader(json, JsonLimits.Reader);
-        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-        {
-            var match = reader.ValueTextEquals("sequence_number"u8);
-            reader.Read();
-            if (match) return reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var number) ? number : null;
-            reader.Skip();
-        }
-        return null;
-    }
+    public static long? ReadSequenceNumber(ReadOnlySpan<byte> json) =>
+        TryFindRawProperty(json, "sequence_number"u8, out var value)
+        && System.Buffers.Text.Utf8Parser.TryParse(json[value], out long number, out var consumed) && consumed == json[value].Length
+            ? number : null;
 
     /// <summary>
     /// The <c>response.id</c> of an event, reading no further than the id: a <c>response.created</c> echoes the request's

@@ -142,4 +142,14 @@ public sealed class EventReaderTests
         Assert.Null(summary.InputTokens);
         Assert.Null(summary.CachedTokens);
     }
+
+    [Theory]
+    [InlineData("""{"type":"response.output_text.delta","delta":"x","sequence_number":7}""", 7L)]
+    [InlineData("""{"sequence_number":0,"type":"response.created","response":{"sequence_number":9}}""", 0L)]
+    [InlineData("""{"type":"response.created","response":{"sequence_number":9}}""", null)]
+    [InlineData("""{"type":"x","sequence_number":"7"}""", null)]
+    [InlineData("""{"type":"x","sequence_number":1.5}""", null)]
+    [InlineData("""{"type":"x","sequence_number":null}""", null)]
+    public void The_sequence_number_is_read_at_the_top_level_and_only_as_an_integer(string json, long? expected) =>
+        Assert.Equal(expected, EventReader.ReadSequenceNumber(Encoding.UTF8.GetBytes(json)));
 }
