@@ -13,8 +13,11 @@ namespace CodexLb.Tests.Security;
 
 /// <summary>
 /// The gateway's error middleware on a host of its own, with endpoints the product does not have: one that throws before
-/// answering, one that throws after its first byte, one that answers a bare status.
+/// answering, one that throws after its first byte, one that answers a bare status. In the product's collection, so it
+/// never runs beside <see cref="ErrorShapeTests"/>: both read the process-wide log capture, and this one logs errors on
+/// purpose in the categories that test must find quiet.
 /// </summary>
+[Collection(Infrastructure.ProductCollection.Name)]
 public sealed class GatewayErrorsTests
 {
     [Fact]
