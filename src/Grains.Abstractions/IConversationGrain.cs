@@ -55,6 +55,15 @@ public interface IConversationGrain : IGrainWithStringKey
     [AlwaysInterleave]
     Task<ApiReply?> CancelResponse(string responseId);
 
+    /// <summary>
+    /// A background response whose owner was lost mid-generation (the store holds it as started, and nothing here runs it):
+    /// runs it again on this conversation under the id its client has, and answers its response object (in progress); with
+    /// <paramref name="cancel"/>, ends it cancelled instead, without running it, and answers that object. A response already
+    /// running here is answered as it runs (or cancelled). Null when it cannot be recovered (not a background response, or
+    /// over, or lost too often): it then reads as the store holds it.
+    /// </summary>
+    Task<byte[]?> RecoverResponse(string responseId, bool cancel);
+
     /// <summary>Deletes a response of this conversation from the tree and from what this activation holds; false when unknown.</summary>
     Task<bool> DeleteResponse(string responseId);
 }

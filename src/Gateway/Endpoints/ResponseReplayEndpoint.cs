@@ -161,7 +161,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
         /// <summary>Ends the stream with <c>response.failed</c> carrying <paramref name="error"/>'s (retryable) code.</summary>
         public async Task FailAsync(OpenAIError error)
         {
-            SseWriter.WriteEvent(await WriterAsync(), ResponseEvents.Failed, ResponseEvents.BuildFailed(error, id, (int)Math.Min(_last + 1, int.MaxValue)));
+            SseWriter.WriteEvent(await WriterAsync(), ResponseEvents.Failed, ResponseEvents.BuildFailed(error, id, _last + 1));
             await EndAsync();
         }
 

@@ -7,6 +7,7 @@ using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Items;
+using CodexLb.Protocol.Responses;
 
 namespace CodexLb.Grains.Conversation;
 
@@ -22,6 +23,8 @@ public sealed partial class ConversationGrain
         var (plan, missing) = await _tree.PlanAsync(request, cancellationToken);
         if (plan is null)
         {
+            // A background response lost with its owner runs again; this turn, sent again, waits behind it.
+            if (missing == ResponseStatus.Pending) StartRecovery(request.PreviousResponseId!);
             sink.Reject(MissingBaseError(missing, request.PreviousResponseId!));
             return;
         }
@@ -98,11 +101,12 @@ public sealed partial class ConversationGrain
             var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
             var items = delta ? plan.NewItems : FullSendItems(plan, providerStores: store != false);
             int frameLength;
+            var anchor = delta ? socket.ProviderAnchorId : null;
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
             try
             {
                 sink.Sent = true;
-                using var frame = ResponseCreateFrame.Rent(request.Settings, delta ? plan.AnchorResponseId : null, items, store);
+                using var frame = ResponseCreateFrame.Rent(request.Settings, anchor, items, store);
                 frameLength = frame.Length;
                 await socket.SendAsync(frame.Memory, cancellationToken); // the socket has copied (and masked) it when this completes
             }
@@ -236,11 +240,27 @@ public sealed partial class ConversationGrain
     /// Lets any gateway route a client that chains on this response before it completes (it then waits behind it). Not
     /// worth failing a turn over: a client that cannot be routed gets a retryable error, never a 400.
     /// </summary>
-    private async Task MarkPendingAsync(string responseId)
+    private async Task MarkPendingAsync(TurnRequest request, string responseId, byte[] createdEvent)
     {
         try
         {
-            await store.MarkPendingAsync(Key, responseId, CancellationToken.None);
+            // Nobody follows a background response: what it takes to run it again is kept, should its owner be lost.
+            if (request.Background && request.Store != false && EventReader.ReadRawProperty(createdEvent, "response"u8) is { } created)
+                await store.MarkResumableAsync(Key, responseId, Resumable(new ResumableResponse { Request = request, Created = ResponseObjects.AsBackground(created) }), CancellationToken.None);
+            else await store.MarkPendingAsync(Key, responseId, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogPendingNotMarked(logger, ex, Key);
+        }
+    }
+
+    /// <summary>A long response's pending marker lives on (refreshed every third of its lifetime while it runs).</summary>
+    private async Task RefreshPendingAsync(string responseId)
+    {
+        try
+        {
+            await store.RefreshPendingAsync(Key, responseId, CancellationToken.None);
         }
         catch (Exception ex)
         {
@@ -281,14 +301,17 @@ public sealed partial class ConversationGrain
     {
         var outputs = new List<byte[]>();
         string? responseId = null;
+        var markedAt = DateTimeOffset.MaxValue; // when the response was last marked pending (refreshed while it runs)
         var current = first;
         while (true)
         {
             switch (current.Type)
             {
                 case EventTypes.Created:
-                    responseId = sink.ResponseId = EventReader.ReadResponseId(current.Data);
-                    if (responseId is not null) await MarkPendingAsync(responseId);
+                    responseId = EventReader.ReadResponseId(current.Data);
+                    // A re-run keeps the id its client has (marked pending when it was resumed): only a first run is marked.
+                    if (sink.Resumed is null && (sink.ResponseId = responseId) is not null) await MarkPendingAsync(request, responseId!, current.Data);
+                    markedAt = socket.LastActivity;
                     break;
                 case EventTypes.OutputItemDone:
                     if (EventReader.ReadRawProperty(current.Data, "item"u8) is { } item) outputs.Add(item);
@@ -304,10 +327,17 @@ public sealed partial class ConversationGrain
                     ReportLateAccountFailure(socket, current);
                     // The provider may still send frames of the failed response: this socket carries no further turn.
                     DropSocket();
-                    sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), responseId);
+                    sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), sink.ResponseId);
                     return;
             }
             sink.Relay(current, more: socket.HasBuffered); // followers wake once per burst, not once per event
+            if (socket.LastActivity - markedAt >= _pendingRefresh && sink.ResponseId is { } running)
+            {
+                // A long response (a background one can run for an hour) stays routable while it runs. The socket's clock
+                // is read once per burst already: no clock read per event here.
+                markedAt = socket.LastActivity;
+                await RefreshPendingAsync(running);
+            }
 
             UpstreamEvent? next;
             try
@@ -323,7 +353,7 @@ public sealed partial class ConversationGrain
                 // Bytes already reached the client: never replay; end the stream retryably. The conversation stays valid.
                 LogSocketLost(logger, Key, socket.CloseReason);
                 DropSocket();
-                sink.Fail(ProxyErrors.StreamIncomplete(), responseId);
+                sink.Fail(ProxyErrors.StreamIncomplete(), sink.ResponseId);
                 return;
             }
             current = evt;
@@ -338,19 +368,26 @@ public sealed partial class ConversationGrain
         {
             // Not the response this turn created: the socket's frames can no longer be trusted to belong to anyone.
             DropSocket();
-            sink.Fail(ProxyErrors.StreamIncomplete(), createdId);
+            sink.Fail(ProxyErrors.StreamIncomplete(), sink.ResponseId);
             return;
         }
         var outputPrints = ItemFingerprint.ComputeAll(outputs);
         // The response object is read where it lies in the event (the envelope built from it is the node's own copy).
         var response = request.Store != false && summary.Response is { } found ? completed.Data.AsSpan(found) : default;
+        var providerId = responseId;
+        if (sink.Resumed is not null)
+        {
+            // A re-run is stored under the id its client has; the provider knows it by its own.
+            responseId = sink.ResponseId!;
+            if (!response.IsEmpty) response = ResponseObjects.WithId(response, responseId);
+        }
         var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key, response: response, background: request.Background);
         _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;
         turn.OutputTokens = summary.OutputTokens ?? 0;
         turn.ResponseId = responseId;
         if (!await TryPersistAsync(node, view, sink)) return;
-        socket.AnchorResponseId = responseId;
+        socket.AnchorAs(responseId, providerId);
         sink.Relay(completed, completion: summary.ErrorCode is null
             ? new TurnCompletion(responseId, summary.InputTokens, summary.CachedTokens, summary.OutputTokens) : null);
     }

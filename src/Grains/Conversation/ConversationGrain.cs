@@ -28,10 +28,12 @@ public sealed partial class ConversationGrain(
     TimeProvider time,
     IClusterMembershipService membership,
     ILocalSiloDetails localSilo,
+    Orleans.Serialization.Serializer<ResumableResponse> resumables,
     ILogger<ConversationGrain> logger) : Grain, IConversationGrain
 {
     private readonly UpstreamOptions _options = upstreamOptions.Value;
     private readonly TimeSpan _idleRelease = stateOptions.Value.IdleRelease;
+    private readonly TimeSpan _pendingRefresh = stateOptions.Value.PendingLifetime / 3;
     private readonly TurnQueue _queue = new(upstreamOptions.Value.TurnQueueLimit);
     private readonly ConversationCounters _counters = new();
     private ConversationTree _tree = null!;
@@ -81,6 +83,8 @@ public sealed partial class ConversationGrain(
     {
         _deactivating = true;
         _accountsGone = reason.ReasonCode == DeactivationReasonCode.ShuttingDown; // the account grains go with the silo
+        await ((Task)Task.WhenAll(_recoveries.Values)).WaitAsync(cancellationToken) // none starts a run from here on
+            .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         var running = _turns.Values.Where(t => !t.Finished).Distinct().ToList();
         foreach (var turn in running) await turn.Cancellation.CancelAsync();
         await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
@@ -326,7 +330,9 @@ public sealed partial class ConversationGrain(
         {
             if (_socket is { } socket) socket.Busy = false;
             // Read back as it ended, before it reads as finished here (retrieve asks the store once this owner lets it go).
-            if (turn.ResponseId is { } responseId && turn.Outcome != "completed" && request.Store != false && turn.EndedResponse() is { } ended)
+            // A background response stopped only because this activation goes away is not over: it runs again elsewhere.
+            if (turn.ResponseId is { } responseId && turn.Outcome != "completed" && request.Store != false
+                && !(turn.Background && _deactivating && !turn.CancelRequested) && turn.EndedResponse() is { } ended)
                 await SettleAsync(responseId, ended);
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());

@@ -20,7 +20,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     private readonly List<TurnEvent> _events = [];
     private FewIds _clients = new(turnId);
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
-    private int _lastSequence = -1;
+    private long _lastSequence = -1;
     private FewIds _reading; // followers that have not read to the end
     private const int MaxBurst = 128;
     private int _held; // events relayed since the followers were last woken
@@ -58,6 +58,20 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>Created with <c>background: true</c>: the only kind the API may cancel, and what its response object says.</summary>
     public bool Background { get; init; }
 
+    /// <summary>
+    /// A background response run again under the id its client has (its owner was lost mid-generation): its events carry
+    /// that id, numbered from <see cref="ResumedResponse.SequenceOffset"/>.
+    /// </summary>
+    public ResumedResponse? Resumed
+    {
+        get;
+        init
+        {
+            field = value;
+            if (value is not null) _lastSequence = value.SequenceOffset - 1;
+        }
+    }
+
     /// <summary>Cancelled through the API (<c>POST /responses/{id}/cancel</c>): followers are told so.</summary>
     public bool CancelRequested { get; set; }
 
@@ -82,8 +96,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         Started = true;
         _lastSequence++;
         if (EventTypes.IsTerminal(upstreamEvent.Type)) Outcome = EventTypes.OutcomeOf(upstreamEvent.Type);
+        var data = Resumed is null ? upstreamEvent.Data : ResponseObjects.EventAsResumed(upstreamEvent.Data, ResponseId!, Resumed.SequenceOffset);
         // The provider ran a background turn in the foreground: its response objects say so, the client's must not.
-        var data = Background && EventTypes.CarriesResponse(upstreamEvent.Type) ? ResponseObjects.EventAsBackground(upstreamEvent.Data) : upstreamEvent.Data;
+        if (Background && EventTypes.CarriesResponse(upstreamEvent.Type)) data = ResponseObjects.EventAsBackground(data);
         _events.Add(new TurnEvent(upstreamEvent.Type, data) { Completion = completion });
         if (!more || ++_held >= MaxBurst) Pulse();
     }
@@ -92,6 +107,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     {
         if (Started) { Fail(error, null); return; }
         Outcome = "rejected:" + error.Code;
+        _failure = error;
         Append(Rejection(error));
     }
 
@@ -115,15 +131,18 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// end gives it (cancelled, through the API or by its client's leaving; failed with the bridge's error), or as the
     /// provider ended it (failed, incomplete). Null when no response was created.
     /// </summary>
-    public byte[]? EndedResponse() => NewestResponse(skip: _failedEvent) switch
+    public byte[]? EndedResponse() => (NewestResponse(skip: _failedEvent) ?? Resumed?.Created) switch
     {
         null => null,
         var latest when CancelRequested || Outcome == "cancelled" => ResponseObjects.WithStatus(latest, "cancelled"),
         var latest => _failure is { } error ? ResponseObjects.AsFailed(latest, error.Code, error.Message) : latest,
     };
 
-    /// <summary>The response object of the newest event that carries one (created, in_progress, or the terminal event).</summary>
-    public byte[]? LatestResponse() => NewestResponse(skip: null);
+    /// <summary>
+    /// The response object of the newest event that carries one (created, in_progress, or the terminal event); a re-run's
+    /// first object until its own arrives.
+    /// </summary>
+    public byte[]? LatestResponse() => NewestResponse(skip: null) ?? Resumed?.Created;
 
     /// <summary>
     /// The response object of the newest event of a type that carries one, but <paramref name="skip"/>; only those events
@@ -226,4 +245,16 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
             return true;
         }
     }
+}
+
+/// <summary>How a re-run background response appears to its client: the object it was first told of, and where its numbering starts.</summary>
+public sealed record ResumedResponse(byte[] Created, long SequenceOffset)
+{
+    /// <summary>
+    /// The numbers of each run start this far apart, so a client that streams the response by id (<c>starting_after</c>)
+    /// gets every event of the new run whichever run its cursor came from. No run comes near it: output is bounded by
+    /// <c>max_output_tokens</c> (128K tokens at most), and each event of a run carries at least one of them or is one of a
+    /// few per output item.
+    /// </summary>
+    public const long SequenceGap = 1_000_000;
 }

@@ -22,13 +22,15 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
     {
         var (answer, stored) = await LoadSettledAsync(tenant, responseId,
-            async conversation => await conversation.GetRunningResponse(responseId) is { } running ? Ok(running) : null, AsIs);
+            async conversation => await conversation.GetRunningResponse(responseId) is { } running ? Ok(running) : null, AsIs,
+            static (_, recovered) => Ok(recovered));
         return answer ?? Stored(stored, responseId) ?? Ok(ResponseObjects.Compose(stored.Envelope!, stored.Outputs));
     }
 
     public async Task<ApiReply> Cancel(string tenant, string responseId)
     {
-        var (answer, stored) = await LoadSettledAsync(tenant, responseId, conversation => conversation.CancelResponse(responseId), AsIs);
+        var (answer, stored) = await LoadSettledAsync(tenant, responseId, conversation => conversation.CancelResponse(responseId), AsIs,
+            static (_, cancelled) => Ok(cancelled), cancelLost: true);
         if ((answer ?? Stored(stored, responseId)) is { } reply) return reply;
         // Only a background response can be cancelled. One already over (it may have finished before the cancel arrived)
         // is answered as it is: cancel changes nothing.
@@ -43,7 +45,8 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
             await conversation.GetRunningResponse(responseId) is { } response
                 ? ResponseObjects.IsBackground(response) ? new ResponseReplay { ConversationKey = conversation.GetPrimaryKeyString() } : NotStreamable(responseId)
                 : null,
-            static lost => new ResponseReplay { Refusal = lost });
+            static lost => new ResponseReplay { Refusal = lost },
+            static (conversation, _) => new ResponseReplay { ConversationKey = conversation.GetPrimaryKeyString() });
         if (running is not null) return running;
         if (Stored(stored, responseId) is { } refusal) return new ResponseReplay { Refusal = refusal };
         // Over: its conversation may still hold its events (for a while after it finished); else the stored object stands in.
@@ -106,16 +109,30 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     /// <summary>
     /// The stored response, and for one the store holds as running, its conversation's answer (<paramref name="whileRunning"/>).
     /// When the conversation no longer runs it, the store is read again: it completed since the first read (a short
-    /// background response polled at once) and is answered as stored, or, still pending, it was lost with its owner
-    /// (<paramref name="lost"/> makes that answer).
+    /// background response polled at once) and is answered as stored, or, still pending, it was lost with its owner. A
+    /// background one then runs again on its conversation (or, <paramref name="cancelLost"/>, ends cancelled there), and
+    /// <paramref name="recovered"/> makes the answer from its object; any other is lost (<paramref name="lost"/>).
     /// </summary>
     private async Task<(T? Answer, StoredResponse Stored)> LoadSettledAsync<T>(string tenant, string responseId,
-        Func<IConversationGrain, Task<T?>> whileRunning, Func<ApiReply, T> lost) where T : class
+        Func<IConversationGrain, Task<T?>> whileRunning, Func<ApiReply, T> lost, Func<IConversationGrain, byte[], T> recovered,
+        bool cancelLost = false) where T : class
     {
         var stored = await LoadAsync(tenant, responseId);
         if (!stored.Pending) return (null, stored);
-        if (await whileRunning(Conversation(stored)) is { } answer) return (answer, stored);
+        var conversation = Conversation(stored);
+        if (await whileRunning(conversation) is { } answer) return (answer, stored);
         stored = await LoadAsync(tenant, responseId);
+        if (!stored.Pending) return (null, stored);
+        try
+        {
+            if (await conversation.RecoverResponse(responseId, cancelLost) is { } response) return (recovered(conversation, response), stored);
+        }
+        catch (OwnerDeactivatingException)
+        {
+            // Its conversation is moving off a draining silo: asked again, the caller finds it on another.
+            return (lost(UpstreamHttp.Reply(ProxyErrors.DrainActive())), stored);
+        }
+        stored = await LoadAsync(tenant, responseId); // ended failed there (lost too often), or not a background one
         return (stored.Pending ? lost(Lost(responseId)) : null, stored);
     }
 

@@ -34,9 +34,26 @@ public interface IResponseTreeStore
 
     /// <summary>
     /// Makes a started response (its <c>response.created</c> reached the client) routable before it completes, for
-    /// <see cref="StateOptions"/>-independent 15 minutes: a client may chain on it through any gateway and wait behind it.
+    /// <see cref="StateOptions.PendingLifetime"/>: a client may chain on it through any gateway and wait behind it. Marked
+    /// again, the lifetime starts over (its owner refreshes a long response while it runs).
     /// </summary>
     Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks a started background response pending, as <see cref="MarkPendingAsync"/> does, with what it takes to run it
+    /// again (<paramref name="resumable"/>, opaque here) for as long as the marker lives: nobody follows a background
+    /// response, so if its owner is lost mid-generation, the next call that asks for it runs it again on its conversation.
+    /// </summary>
+    Task MarkResumableAsync(string conversationKey, string responseId, byte[] resumable, CancellationToken cancellationToken);
+
+    /// <summary>Starts a running response's lifetime over (<see cref="StateOptions.PendingLifetime"/>), what it takes to resume it included.</summary>
+    Task RefreshPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// What <see cref="MarkResumableAsync"/> kept for a response that is still pending (neither completed nor settled);
+    /// null for any other.
+    /// </summary>
+    Task<byte[]?> LoadResumableAsync(string tenant, string responseId, CancellationToken cancellationToken);
 
     /// <summary>
     /// A started response that ended without completing (cancelled, failed, incomplete) keeps its final object beside its

@@ -174,6 +174,31 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         return Task.CompletedTask;
     }
 
+    public Task MarkResumableAsync(string conversationKey, string responseId, byte[] resumable, CancellationToken cancellationToken)
+    {
+        _pending[TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId)] =
+            new PendingEntry(conversationKey, time.GetUtcNow() + _ttls.Pending, Resumable: resumable);
+        return Task.CompletedTask;
+    }
+
+    public Task RefreshPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken)
+    {
+        var key = TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId);
+        var expires = time.GetUtcNow() + _ttls.Pending;
+        _pending.AddOrUpdate(key, _ => new PendingEntry(conversationKey, expires), (_, entry) => entry with { Expires = expires });
+        return Task.CompletedTask;
+    }
+
+    public Task<byte[]?> LoadResumableAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            var now = Now();
+            return Task.FromResult(LiveNode(tenant, responseId, now) is null && _pending.TryGetValue(TenantKey.Of(tenant, responseId), out var pending)
+                && pending.Expires > now && pending.Final is null ? pending.Resumable : null);
+        }
+    }
+
     public Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken cancellationToken)
     {
         var key = TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId);
@@ -383,7 +408,7 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     /// <summary>A chain's or an output item's entry: the node it names (checked against the node's tenant when read).</summary>
     private record struct IndexEntry(TenantKey Node, UtcInstant Expires);
 
-    private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires, byte[]? Final = null);
+    private record struct PendingEntry(string ConversationKey, DateTimeOffset Expires, byte[]? Final = null, byte[]? Resumable = null);
 
     private sealed class HeadEntry
     {
@@ -396,7 +421,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
 /// <summary>
 /// The expiry rules both stores share: R = retention, s = min(1 day, R/10) the refresh slack, M = expired memory. A started
-/// response stays routable (pending) for 15 minutes, longer than any stream runs, and never past R+s.
+/// response stays routable (pending) for <see cref="StateOptions.PendingLifetime"/> past its owner's last refresh, and
+/// never past R+s.
 /// </summary>
 internal readonly record struct TreeTtls(TimeSpan Slack, TimeSpan Node, TimeSpan Tombstone, TimeSpan Pending)
 {
@@ -404,6 +430,6 @@ internal readonly record struct TreeTtls(TimeSpan Slack, TimeSpan Node, TimeSpan
     {
         var slack = TimeSpan.FromTicks(Math.Min(TimeSpan.FromDays(1).Ticks, options.Retention.Ticks / 10));
         var node = options.Retention + slack;
-        return new TreeTtls(slack, node, node + options.ExpiredMemory, TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(15).Ticks, node.Ticks)));
+        return new TreeTtls(slack, node, node + options.ExpiredMemory, TimeSpan.FromTicks(Math.Min(options.PendingLifetime.Ticks, node.Ticks)));
     }
 }

@@ -22,6 +22,8 @@ namespace CodexLb.Grains.Tree;
 /// <item><c>{prefix}{tenant}:w:{id}</c> pending marker "{conversation}": a started response, routable before it completes.</item>
 /// <item><c>{prefix}{tenant}:e:{id}</c> the final response object of a started response that ended without completing
 /// (cancelled, failed, incomplete); it expires with its pending marker.</item>
+/// <item><c>{prefix}{tenant}:r:{id}</c> what it takes to run a started background response again (its request, opaque
+/// here); it expires with its pending marker, and goes with its node when its client deletes it.</item>
 /// </list>
 /// TTLs: nodes, index and item entries and heads R+s, tombstones R+s+M (R retention, s = min(1 day, R/10), M expired memory).
 /// </summary>
@@ -180,10 +182,23 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return t
         """);
 
-    // KEYS: 1 node, 2 tombstone, 3 pending marker. ARGV: 1 tombstone TTL ms. Returns 1 when a node was deleted.
+    // KEYS: 1 pending marker, 2 resumable. ARGV: 1 conversation, 2 TTL ms, 3 the resumable ('' = keep the one there, if any).
+    private static readonly LuaScript Mark = LuaScript.Prepare("""
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        if ARGV[3] ~= '' then redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[2]) else redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+        return 1
+        """);
+
+    // KEYS: 1 node, 2 pending marker, 3 final object, 4 resumable. The resumable only of a response still pending.
+    private static readonly LuaScript LoadResumable = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 0 or redis.call('EXISTS', KEYS[3]) == 1 then return false end
+        return redis.call('GET', KEYS[4])
+        """);
+
+    // KEYS: 1 node, 2 tombstone, 3 pending marker, 4 resumable. ARGV: 1 tombstone TTL ms. Returns 1 when a node was deleted.
     private static readonly LuaScript Delete = LuaScript.Prepare("""
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        redis.call('DEL', KEYS[1], KEYS[3])
+        redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
         redis.call('SET', KEYS[2], 'd', 'PX', ARGV[1])
         return 1
         """);
@@ -321,12 +336,34 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
     {
         cancellationToken.ThrowIfCancellationRequested();
         var b = Base(tenant);
-        return (long)(await Eval(Delete, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId], [Ms(_ttls.Tombstone)])) == 1;
+        return (long)(await Eval(Delete, [b + "n:" + responseId, b + "x:" + responseId, b + "w:" + responseId, b + "r:" + responseId], [Ms(_ttls.Tombstone)])) == 1;
     }
 
     public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken) =>
         redis.GetDatabase().StringSetAsync(Base(ConversationKey.TenantOf(conversationKey)) + "w:" + responseId, conversationKey,
             _ttls.Pending, flags: CommandFlags.FireAndForget);
+
+    public async Task MarkResumableAsync(string conversationKey, string responseId, byte[] resumable, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(ConversationKey.TenantOf(conversationKey));
+        await Eval(Mark, [b + "w:" + responseId, b + "r:" + responseId], [conversationKey, Ms(_ttls.Pending), resumable]);
+    }
+
+    public Task RefreshPendingAsync(string conversationKey, string responseId, CancellationToken cancellationToken)
+    {
+        var b = Base(ConversationKey.TenantOf(conversationKey));
+        return redis.GetDatabase().ScriptEvaluateAsync(Mark.ExecutableScript, [b + "w:" + responseId, b + "r:" + responseId],
+            [conversationKey, Ms(_ttls.Pending), RedisValue.EmptyString], CommandFlags.FireAndForget);
+    }
+
+    public async Task<byte[]?> LoadResumableAsync(string tenant, string responseId, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var b = Base(tenant);
+        var result = await Eval(LoadResumable, [b + "n:" + responseId, b + "w:" + responseId, b + "e:" + responseId, b + "r:" + responseId], []);
+        return result.IsNull ? null : (byte[]?)result;
+    }
 
     public async Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken cancellationToken)
     {

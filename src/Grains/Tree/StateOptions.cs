@@ -28,13 +28,20 @@ public sealed class StateOptions
     /// nodes: set 0 while such silos are still running, as in a rolling upgrade from one.
     /// </summary>
     public int CompressItemsAbove { get; set; } = 1024;
+
+    /// <summary>
+    /// A started response stays routable (retrievable, cancellable, chainable) this long past its owner's last refresh
+    /// (never past the retention): its owner refreshes it every third of this while the response runs, so a background
+    /// response that runs for an hour reads as running for that hour. Left behind by a lost owner, it lapses after this.
+    /// </summary>
+    public TimeSpan PendingLifetime { get; set; } = TimeSpan.FromMinutes(15);
 }
 
 public sealed class StateOptionsValidator : IValidateOptions<StateOptions>
 {
     public ValidateOptionsResult Validate(string? name, StateOptions options) =>
         options.Retention < TimeSpan.FromSeconds(1) || options.ExpiredMemory < TimeSpan.Zero || options.IdleRelease < TimeSpan.FromMilliseconds(100)
-            || options.CompressItemsAbove < 0
-            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention must be at least one second, ExpiredMemory not negative, IdleRelease at least 100 ms and CompressItemsAbove not negative.")
+            || options.CompressItemsAbove < 0 || options.PendingLifetime < TimeSpan.FromSeconds(1)
+            ? ValidateOptionsResult.Fail($"{StateOptions.Section}:Retention and PendingLifetime must be at least one second, ExpiredMemory not negative, IdleRelease at least 100 ms and CompressItemsAbove not negative.")
             : ValidateOptionsResult.Success;
 }

@@ -61,8 +61,29 @@ public sealed class UpstreamSocket : IAsyncDisposable
     public DateTimeOffset OpenedAt { get; }
     public DateTimeOffset LastActivity { get; private set; }
 
-    /// <summary>The provider's latest completed response on THIS connection: the only id it will accept as an anchor.</summary>
-    public string? AnchorResponseId { get; set; }
+    /// <summary>
+    /// The provider's latest completed response on THIS connection, as the tree names it: the only response it will accept
+    /// as an anchor (under <see cref="ProviderAnchorId"/> when the provider knows it by another id).
+    /// </summary>
+    public string? AnchorResponseId
+    {
+        get;
+        set
+        {
+            field = value;
+            ProviderAnchorId = value;
+        }
+    }
+
+    /// <summary>The provider's own id for <see cref="AnchorResponseId"/>: another only for a re-run response, which keeps its client's id.</summary>
+    public string? ProviderAnchorId { get; private set; }
+
+    /// <summary>Anchors on a response the provider knows as <paramref name="providerId"/> and the tree as <paramref name="treeId"/>.</summary>
+    public void AnchorAs(string treeId, string providerId)
+    {
+        AnchorResponseId = treeId;
+        ProviderAnchorId = providerId;
+    }
 
     /// <summary>A turn is using this socket: it is never evicted to make room for another.</summary>
     public bool Busy { get; set; }

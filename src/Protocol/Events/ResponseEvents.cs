@@ -10,7 +10,7 @@ public static class ResponseEvents
     public const string Failed = "response.failed";
 
     /// <summary>A <c>response.failed</c> event carrying the error's code: how a started stream ends on a proxy-side failure.</summary>
-    public static byte[] BuildFailed(OpenAIError error, string? responseId, int sequenceNumber)
+    public static byte[] BuildFailed(OpenAIError error, string? responseId, long sequenceNumber)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 
 namespace CodexLb.Protocol.Responses;
@@ -124,6 +125,33 @@ public static class ResponseObjects
         var background = AsBackground(eventJson.AsSpan(response));
         return [.. eventJson.AsSpan(0, start), .. background, .. eventJson.AsSpan(start + length)];
     }
+
+    /// <summary>
+    /// An event of a response that runs again under the id its client has (its owner was lost mid-generation): the
+    /// response object it carries takes that id, and its <c>sequence_number</c> moves up by <paramref name="sequenceOffset"/>,
+    /// past every number the lost run sent. Rare path (re-runs only).
+    /// </summary>
+    public static byte[] EventAsResumed(ReadOnlySpan<byte> eventJson, string responseId, long sequenceOffset) =>
+        Rewrite(eventJson, (name, value, writer) =>
+        {
+            if (name == "sequence_number" && value.TryGetInt64(out var sequence)) writer.WriteNumber(name, sequence + sequenceOffset);
+            else if (name == "response" && value.ValueKind == JsonValueKind.Object)
+            {
+                writer.WritePropertyName(name);
+                writer.WriteRawValue(WithId(JsonMarshal.GetRawUtf8Value(value), responseId), skipInputValidation: true);
+            }
+            else return false;
+            return true;
+        });
+
+    /// <summary>A response object under another <c>id</c>.</summary>
+    public static byte[] WithId(ReadOnlySpan<byte> response, string responseId) =>
+        Rewrite(response, (name, _, writer) =>
+        {
+            if (name != "id") return false;
+            writer.WriteString(name, responseId);
+            return true;
+        });
 
     /// <summary><c>{"id":…,"object":"response.deleted","deleted":true}</c>.</summary>
     public static byte[] Deleted(string responseId) => Write(writer =>

@@ -186,6 +186,9 @@ public sealed class ConversationTreeTests
         public Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken ct) => inner.AppendAsync(epoch, node, ct);
         public Task MarkPendingAsync(string conversationKey, string responseId, CancellationToken ct) => inner.MarkPendingAsync(conversationKey, responseId, ct);
         public Task SettleAsync(string conversationKey, string responseId, byte[] response, CancellationToken ct) => inner.SettleAsync(conversationKey, responseId, response, ct);
+        public Task MarkResumableAsync(string conversationKey, string responseId, byte[] resumable, CancellationToken ct) => inner.MarkResumableAsync(conversationKey, responseId, resumable, ct);
+        public Task RefreshPendingAsync(string conversationKey, string responseId, CancellationToken ct) => inner.RefreshPendingAsync(conversationKey, responseId, ct);
+        public Task<byte[]?> LoadResumableAsync(string tenant, string responseId, CancellationToken ct) => inner.LoadResumableAsync(tenant, responseId, ct);
         public Task<ResponseLocation> LocateAsync(string tenant, string responseId, CancellationToken ct) => inner.LocateAsync(tenant, responseId, ct);
         public Task<ContentMatch?> FindByContentAsync(string tenant, IReadOnlyList<ulong> prefixChains, CancellationToken ct, LastReference? reference = null) =>
             inner.FindByContentAsync(tenant, prefixChains, ct, reference);

@@ -60,6 +60,18 @@ public sealed class ResponseObjectsTests
     }
 
     [Fact]
+    public void A_re_run_responses_event_carries_its_clients_id_numbered_past_the_lost_run()
+    {
+        var created = B("""{"type":"response.created","response":{"id":"resp_new","status":"in_progress","output":[]},"sequence_number":0}""");
+        var resumed = J(ResponseObjects.EventAsResumed(created, "resp_client", 2_000_000));
+        Assert.Equal(("response.created", "resp_client", "in_progress", 2_000_000L),
+            (resumed.GetProperty("type").GetString(), resumed.GetProperty("response").GetProperty("id").GetString(),
+             resumed.GetProperty("response").GetProperty("status").GetString(), resumed.GetProperty("sequence_number").GetInt64()));
+        var delta = J(ResponseObjects.EventAsResumed(B("""{"type":"response.output_text.delta","item_id":"msg_1","delta":"x","sequence_number":7}"""), "resp_client", 1_000_000));
+        Assert.Equal(("msg_1", "x", 1_000_007L), (delta.GetProperty("item_id").GetString(), delta.GetProperty("delta").GetString(), delta.GetProperty("sequence_number").GetInt64()));
+    }
+
+    [Fact]
     public void Input_item_pages_follow_order_limit_and_after()
     {
         byte[][] items = [B("""{"id":"a"}"""), B("""{"id":"b"}"""), B("""{"id":"c"}""")];

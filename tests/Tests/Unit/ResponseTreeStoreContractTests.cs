@@ -411,6 +411,43 @@ public abstract class ResponseTreeStoreContractTests
     }
 
     [Fact]
+    public async Task A_background_response_keeps_what_runs_it_again_only_while_it_is_pending()
+    {
+        var conversation = Conv("resumable");
+        var pending = TimeSpan.FromTicks(Math.Min(Settings.PendingLifetime.Ticks, (R + S).Ticks));
+        var saved = Text("the request, serialized");
+        await Store.MarkResumableAsync(conversation, "resp_bg", saved, None);
+        Assert.Equal(saved, await Store.LoadResumableAsync(TenantA, "resp_bg", None));
+        Assert.Null(await Store.LoadResumableAsync(TenantB, "resp_bg", None));
+        Assert.Equal(ResponseStatus.Pending, (await Load("resp_bg")).Status); // routes as any started response does
+        Assert.Equal(new ResponseLocation(ResponseStatus.Found, conversation), await Locate("resp_bg"));
+
+        // Refreshed while it runs, it outlives its first lifetime, what runs it again included.
+        await PassAsync(pending * 0.6);
+        await Store.RefreshPendingAsync(conversation, "resp_bg", None);
+        await PassAsync(pending * 0.6);
+        Assert.Equal(saved, await Store.LoadResumableAsync(TenantA, "resp_bg", None));
+        Assert.True((await Store.LoadResponseAsync(TenantA, "resp_bg", None)).Pending);
+
+        // Completed, it is a node: nothing runs it again.
+        await WriteAsync(conversation, Node("resp_bg", null, conversation, Text("q"), Text("a")));
+        Assert.Null(await Store.LoadResumableAsync(TenantA, "resp_bg", None));
+
+        // A foreground response keeps nothing to run it again; a settled one is over.
+        await Store.MarkPendingAsync(conversation, "resp_fg", None);
+        Assert.Null(await Store.LoadResumableAsync(TenantA, "resp_fg", None));
+        await Store.MarkResumableAsync(conversation, "resp_settled_bg", saved, None);
+        await Store.SettleAsync(conversation, "resp_settled_bg", Text("""{"id":"resp_settled_bg","status":"cancelled"}"""), None);
+        Assert.Null(await Store.LoadResumableAsync(TenantA, "resp_settled_bg", None));
+
+        // Not refreshed (its owner is gone and nobody asked for it), it lapses with its marker.
+        await Store.MarkResumableAsync(conversation, "resp_lapsed", saved, None);
+        await PassAsync(pending + Margin);
+        Assert.Null(await Store.LoadResumableAsync(TenantA, "resp_lapsed", None));
+        Assert.Equal(ResponseStatus.Unknown, (await Store.LoadResponseAsync(TenantA, "resp_lapsed", None)).Status);
+    }
+
+    [Fact]
     public async Task Epochs_keep_rising_after_an_idle_head_expired()
     {
         var conversation = Conv("epochs");

@@ -34,6 +34,7 @@ public sealed class TurnStreamRedispatchTests
         public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default) => throw new NotSupportedException();
         public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
+        public Task<byte[]?> RecoverResponse(string responseId, bool cancel) => throw new NotSupportedException();
     }
 
     /// <summary>Counts <c>codexlb.gateway.rebinds</c> while it lives (the collection runs alone: no other test adds to it).</summary>
@@ -118,6 +119,7 @@ public sealed class TurnStreamRedispatchTests
         public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default) => throw new NotSupportedException();
         public Task<ApiReply?> CancelResponse(string responseId) => throw new NotSupportedException();
         public Task<bool> DeleteResponse(string responseId) => throw new NotSupportedException();
+        public Task<byte[]?> RecoverResponse(string responseId, bool cancel) => throw new NotSupportedException();
     }
 
     /// <summary>

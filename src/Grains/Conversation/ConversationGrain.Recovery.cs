@@ -1,0 +1,95 @@
+using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Responses;
+using Microsoft.Extensions.Logging;
+
+namespace CodexLb.Grains.Conversation;
+
+/// <summary>
+/// A background response whose owner was lost mid-generation runs again here, under the id its client has: nobody follows
+/// a background response, so no client's retry would ever run it again, and a poll of a response that never ends is a
+/// response lost. The first call that asks for it (a retrieve, a replay, a turn chaining on it) starts the new run.
+/// </summary>
+public sealed partial class ConversationGrain
+{
+    /// <summary>Runs of one response at most: a response that keeps losing its owner (or is refused every time) ends failed.</summary>
+    private const int MaxResumes = 3;
+
+    private readonly Dictionary<string, Task<byte[]?>> _recoveries = new(StringComparer.Ordinal); // one per response, while it starts
+
+    public async Task<byte[]?> RecoverResponse(string responseId, bool cancel)
+    {
+        if (RunningByResponse(responseId) is { } running)
+            return cancel ? (await CancelResponse(responseId))?.Body : AsAsked(running, running.LatestResponse());
+        if (_recoveries.TryGetValue(responseId, out var started)) return await started;
+        var recovery = RecoverAsync(responseId, cancel);
+        _recoveries[responseId] = recovery;
+        try
+        {
+            return await recovery;
+        }
+        finally
+        {
+            _recoveries.Remove(responseId);
+        }
+    }
+
+    private async Task<byte[]?> RecoverAsync(string responseId, bool cancel)
+    {
+        if (_deactivating) throw new OwnerDeactivatingException();
+        var saved = await store.LoadResumableAsync(ConversationKey.TenantOf(Key), responseId, CancellationToken.None);
+        if (saved is null) return null;
+        var resumable = resumables.Deserialize(saved)!;
+        if (cancel || resumable.Resumes >= MaxResumes)
+        {
+            // Cancelled while nothing ran it: it ends here, the provider is not asked again.
+            var ended = cancel ? ResponseObjects.WithStatus(resumable.Created, "cancelled")
+                : ResponseObjects.AsFailed(resumable.Created, ErrorCodes.OwnerUnreachable, ProxyErrors.ResponseInterrupted().Message);
+            await store.SettleAsync(Key, responseId, ended, CancellationToken.None);
+            return cancel ? ended : null;
+        }
+        if (activeTurns.Draining) throw MoveForDrain();
+        if (_fencedTurn is not null) throw StepAside();
+        var next = resumable with { Resumes = resumable.Resumes + 1 };
+        await store.MarkResumableAsync(Key, responseId, Resumable(next), CancellationToken.None);
+        if (_deactivating) throw new OwnerDeactivatingException();
+        if (!_queue.TryAdmit()) return resumable.Created; // the conversation is full: the next call asks again
+        var request = resumable.Request with
+        {
+            TurnId = "resume:" + Guid.NewGuid().ToString("N"), ReplayFrom = 0, AttachOnly = false, Redispatched = false,
+        };
+        var turn = new RunningTurn(request.TurnId, fingerprint: 0)
+        {
+            Background = true, ResponseId = responseId,
+            Resumed = new ResumedResponse(resumable.Created, next.Resumes * ResumedResponse.SequenceGap),
+        };
+        _turns[request.TurnId] = turn;
+        turn.Execution = RunAdmittedAsync(request, turn, "resume");
+        LogResumed(logger, Key, next.Resumes);
+        return AsAsked(turn, turn.LatestResponse());
+    }
+
+    /// <summary>Recovers a response without a caller waiting for it (a turn chaining on it is refused meanwhile).</summary>
+    private void StartRecovery(string responseId) => _ = ObserveRecoveryAsync(RecoverResponse(responseId, cancel: false));
+
+    private async Task ObserveRecoveryAsync(Task recovery)
+    {
+        try
+        {
+            await recovery;
+        }
+        catch (Exception ex)
+        {
+            LogRecoveryFailed(logger, ex, Key);
+        }
+    }
+
+    /// <summary>What the store keeps to run a background response again.</summary>
+    private byte[] Resumable(ResumableResponse resumable) => resumables.SerializeToArray(resumable);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a background response lost with its owner runs again (run {Run})")]
+    private static partial void LogResumed(ILogger logger, string conversation, int run);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a background response lost with its owner could not be run again")]
+    private static partial void LogRecoveryFailed(ILogger logger, Exception ex, string conversation);
+}

@@ -1,0 +1,111 @@
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using CodexLb.UpstreamSimulator;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>
+/// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), no client's retry
+/// would ever run it again. The next poll runs it again on the conversation's new owner, under the id its client has, and
+/// it completes; a turn chaining on it then goes upstream as a delta on the new run's own response. The silos are given a
+/// six-second pending lifetime, so the twelve-second new run also shows a long response staying retrievable while it runs
+/// (its owner refreshes it); the owner's loss is noticed well within that lifetime.
+/// </summary>
+[Collection(ClusterSmokeCollection.Name)]
+public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
+{
+    private const string ApiKey = "sk-recovery-key";
+    private const string Path = "/v1/responses";
+
+    /// <summary>30 deltas 400 ms apart: about 12 s, twice the pending lifetime the silos are given.</summary>
+    private static Fault LongStream(string marker) =>
+        (Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(400)) with { TextDeltas = 30 }).WhenTextContains(marker).Forever();
+
+    private static StringContent Json(System.Text.Json.Nodes.JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task A_background_response_whose_owner_silo_is_killed_completes_under_its_id_and_can_be_continued()
+    {
+        await using var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
+        {
+            Label = "recovery", ApiKey = ApiKey,
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--CodexLb:State:PendingLifetime", "00:00:06"],
+            GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+        });
+        var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+        var gw2 = cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90));
+        var marker = Rx.Marker("recover");
+        await cluster.Sim.AddFaultAsync(LongStream(marker));
+        var since = DateTimeOffset.UtcNow;
+
+        var body = Items.Body([Items.Message("user", "count slowly " + marker)], stream: false);
+        body.Remove("store"); // the API's default: stored
+        body["background"] = true;
+        using var created = await gw1.PostAsync(Path, Json(body));
+        var createdText = await created.Content.ReadAsStringAsync();
+        Assert.True(created.StatusCode == HttpStatusCode.OK, createdText);
+        var id = JsonDocument.Parse(createdText).RootElement.GetProperty("id").GetString()!;
+
+        // The provider is generating it when its owner dies.
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
+        while (!(await cluster.Sim.GetRequestsAsync()).Any(r => r.Generate && r.StartedAt >= since))
+        {
+            Assert.True(DateTimeOffset.UtcNow < deadline, "the provider never started the background response");
+            await Task.Delay(100);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var owner = await cluster.OwnerOfOnlyConversationAsync();
+        await owner.KillAsync();
+        var killedAt = DateTimeOffset.UtcNow;
+
+        // Polled through the other gateway until it is over: running (or a retryable 5xx while the cluster notices the
+        // loss), never not found, and for longer than the pending lifetime while the new run streams.
+        var polls = new List<string>();
+        DateTimeOffset? firstRunning = null, lastRunning = null;
+        JsonElement final;
+        deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            using var poll = await gw2.GetAsync($"{Path}/{id}");
+            var text = await poll.Content.ReadAsStringAsync();
+            var json = JsonDocument.Parse(text).RootElement.Clone();
+            var status = poll.StatusCode == HttpStatusCode.OK ? json.GetProperty("status").GetString()! : ((int)poll.StatusCode).ToString();
+            polls.Add(status);
+            if (status == "in_progress") (firstRunning, lastRunning) = (firstRunning ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            Assert.True(poll.StatusCode == HttpStatusCode.OK || (int)poll.StatusCode >= 500, $"poll {polls.Count} answered {(int)poll.StatusCode}: {text}");
+            if (status is "completed" or "failed" or "cancelled" or "incomplete") { final = json; break; }
+            Assert.True(DateTimeOffset.UtcNow < deadline, "still not over: " + string.Join(",", polls));
+            await Task.Delay(250);
+        }
+        var overAfter = DateTimeOffset.UtcNow - killedAt;
+        output.WriteLine($"MEASURED polls after kill -9 of the owner {owner.Name}: over {overAfter.TotalSeconds:F1}s later; {string.Join(",", polls)}");
+        Assert.Equal("completed", final.GetProperty("status").GetString());
+        Assert.Equal(id, final.GetProperty("id").GetString());
+        Assert.True(final.GetProperty("background").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(final)));
+        var running = lastRunning - firstRunning ?? TimeSpan.Zero;
+        Assert.True(running > TimeSpan.FromSeconds(6), $"seen running for {running.TotalSeconds:F1}s only, not past the pending lifetime: {string.Join(",", polls)}");
+
+        var generations = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= since).OrderBy(r => r.Id).ToList();
+        output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations.Count == 2, $"{generations.Count} generations (the lost one and its new run expected): {LedgerText.Lines(generations, "; ")}");
+        var rerun = generations[1];
+        Assert.NotEqual(id, rerun.ResponseId); // the provider's id for the new run; the client's stays the id it has
+
+        // The client continues from the id it has: a delta on the new run's own response, no history resent.
+        var next = Items.Body([Items.Message("user", "and then?")], stream: false, previousResponseId: id);
+        using var continued = await gw1.PostAsync(Path, Json(next));
+        var continuedText = await continued.Content.ReadAsStringAsync();
+        Assert.True(continued.StatusCode == HttpStatusCode.OK, continuedText);
+        Assert.Equal("completed", JsonDocument.Parse(continuedText).RootElement.GetProperty("status").GetString());
+        var chained = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.Id > rerun.Id).ToList();
+        output.WriteLine($"MEASURED the chained turn upstream: {LedgerText.Lines(chained, "; ")}");
+        var sent = Assert.Single(chained);
+        Assert.True(sent.IsDelta, "the chained turn resent the history: " + LedgerText.Lines(chained, "; "));
+        Assert.Equal(rerun.ResponseId, sent.PreviousResponseId);
+    }
+}
