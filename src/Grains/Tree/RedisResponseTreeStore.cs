@@ -108,7 +108,7 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
           redis.call('PEXPIRE', KEYS[2], ttl)
           redis.call('SET', KEYS[3], '1', 'PX', tombTtl)
         end
-        redis.call('DEL', base .. 'w:' .. id) -- no longer pending: the node answers for it
+        redis.call('DEL', base .. 'w:' .. id, base .. 'r:' .. id) -- no longer pending: the node answers for it
         redis.call('HSET', KEYS[1], 'id', id)
         redis.call('HINCRBY', KEYS[1], 't', 1)
         redis.call('PEXPIRE', KEYS[1], ttl)

@@ -9,9 +9,10 @@ using Xunit.Abstractions;
 namespace CodexLb.Tests.Cluster;
 
 /// <summary>
-/// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), no client's retry
-/// would ever run it again. The next poll runs it again on the conversation's new owner, under the id its client has, and
-/// it completes; a turn chaining on it then goes upstream as a delta on the new run's own response. The silos are given a
+/// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), or stopped by a
+/// rolling deploy whose drain is shorter than the response, no client's retry would ever run it again. The next poll runs
+/// it again on the conversation's new owner, under the id its client has, and it completes; a turn chaining on it then goes
+/// upstream as a delta on the new run's own response. The silos are given a
 /// six-second pending lifetime, so the twelve-second new run also shows a long response staying retrievable while it runs
 /// (its owner refreshes it); the owner's loss is noticed well within that lifetime.
 /// </summary>
@@ -27,13 +28,22 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
 
     private static StringContent Json(System.Text.Json.Nodes.JsonObject body) => new(body.ToJsonString(), Encoding.UTF8, "application/json");
 
-    [Fact]
-    public async Task A_background_response_whose_owner_silo_is_killed_completes_under_its_id_and_can_be_continued()
+    /// <summary>A cluster of two silos and two gateways with a background response whose owner silo was just lost mid-generation.</summary>
+    private sealed record LostResponse(ClusterHarness Cluster, HttpClient Gw1, HttpClient Gw2, string Id, DateTimeOffset Since, string How) : IAsyncDisposable
     {
-        await using var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
+        public async Task<List<RequestRecord>> GenerationsAsync() =>
+            (await Cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= Since).OrderBy(r => r.Id).ToList();
+
+        public ValueTask DisposeAsync() => Cluster.DisposeAsync();
+    }
+
+    private static async Task<LostResponse> LoseAsync(bool graceful)
+    {
+        var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
         {
-            Label = "recovery", ApiKey = ApiKey,
-            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--CodexLb:State:PendingLifetime", "00:00:06"],
+            Label = graceful ? "recovery-stop" : "recovery-kill", ApiKey = ApiKey,
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--CodexLb:State:PendingLifetime", "00:00:06",
+                "--CodexLb:Gateway:DrainDelay", "00:00:00.200", "--CodexLb:Gateway:DrainTimeout", "00:00:01"],
             GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
         });
         var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
@@ -50,7 +60,7 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         Assert.True(created.StatusCode == HttpStatusCode.OK, createdText);
         var id = JsonDocument.Parse(createdText).RootElement.GetProperty("id").GetString()!;
 
-        // The provider is generating it when its owner dies.
+        // The provider is generating it when its owner goes.
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
         while (!(await cluster.Sim.GetRequestsAsync()).Any(r => r.Generate && r.StartedAt >= since))
         {
@@ -59,18 +69,28 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         }
         await Task.Delay(TimeSpan.FromSeconds(1));
         var owner = await cluster.OwnerOfOnlyConversationAsync();
-        await owner.KillAsync();
-        var killedAt = DateTimeOffset.UtcNow;
+        // A graceful stop drains for a second, then stops the response it could not wait for (a deploy's drain is bounded).
+        if (graceful) await owner.StopAsync(); else await owner.KillAsync();
+        return new LostResponse(cluster, gw1, gw2, id, since, $"{(graceful ? "SIGTERM" : "kill -9")} of the owner {owner.Name}");
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_background_response_whose_owner_silo_is_lost_completes_under_its_id_when_polled_and_can_be_continued(bool graceful)
+    {
+        await using var lost = await LoseAsync(graceful);
+        var lostAt = DateTimeOffset.UtcNow;
 
         // Polled through the other gateway until it is over: running (or a retryable 5xx while the cluster notices the
         // loss), never not found, and for longer than the pending lifetime while the new run streams.
         var polls = new List<string>();
         DateTimeOffset? firstRunning = null, lastRunning = null;
         JsonElement final;
-        deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
         while (true)
         {
-            using var poll = await gw2.GetAsync($"{Path}/{id}");
+            using var poll = await lost.Gw2.GetAsync($"{Path}/{lost.Id}");
             var text = await poll.Content.ReadAsStringAsync();
             var json = JsonDocument.Parse(text).RootElement.Clone();
             var status = poll.StatusCode == HttpStatusCode.OK ? json.GetProperty("status").GetString()! : ((int)poll.StatusCode).ToString();
@@ -81,31 +101,65 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
             Assert.True(DateTimeOffset.UtcNow < deadline, "still not over: " + string.Join(",", polls));
             await Task.Delay(250);
         }
-        var overAfter = DateTimeOffset.UtcNow - killedAt;
-        output.WriteLine($"MEASURED polls after kill -9 of the owner {owner.Name}: over {overAfter.TotalSeconds:F1}s later; {string.Join(",", polls)}");
+        output.WriteLine($"MEASURED polls after {lost.How}: over {(DateTimeOffset.UtcNow - lostAt).TotalSeconds:F1}s later; " +
+                         string.Join(",", polls.GroupBy(p => p).Select(g => $"{g.Key}x{g.Count()}")));
         Assert.Equal("completed", final.GetProperty("status").GetString());
-        Assert.Equal(id, final.GetProperty("id").GetString());
+        Assert.Equal(lost.Id, final.GetProperty("id").GetString());
         Assert.True(final.GetProperty("background").GetBoolean());
         Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(final)));
         var running = lastRunning - firstRunning ?? TimeSpan.Zero;
         Assert.True(running > TimeSpan.FromSeconds(6), $"seen running for {running.TotalSeconds:F1}s only, not past the pending lifetime: {string.Join(",", polls)}");
 
-        var generations = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= since).OrderBy(r => r.Id).ToList();
+        var generations = await lost.GenerationsAsync();
         output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
         Assert.True(generations.Count == 2, $"{generations.Count} generations (the lost one and its new run expected): {LedgerText.Lines(generations, "; ")}");
         var rerun = generations[1];
-        Assert.NotEqual(id, rerun.ResponseId); // the provider's id for the new run; the client's stays the id it has
+        Assert.NotEqual(lost.Id, rerun.ResponseId); // the provider's id for the new run; the client's stays the id it has
 
         // The client continues from the id it has: a delta on the new run's own response, no history resent.
-        var next = Items.Body([Items.Message("user", "and then?")], stream: false, previousResponseId: id);
-        using var continued = await gw1.PostAsync(Path, Json(next));
-        var continuedText = await continued.Content.ReadAsStringAsync();
-        Assert.True(continued.StatusCode == HttpStatusCode.OK, continuedText);
-        Assert.Equal("completed", JsonDocument.Parse(continuedText).RootElement.GetProperty("status").GetString());
-        var chained = (await cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.Id > rerun.Id).ToList();
+        var (status2, continuedText) = await ContinueAsync(lost);
+        Assert.True(status2 == HttpStatusCode.OK, continuedText);
+        var chained = (await lost.GenerationsAsync()).Where(r => r.Id > rerun.Id).ToList();
         output.WriteLine($"MEASURED the chained turn upstream: {LedgerText.Lines(chained, "; ")}");
         var sent = Assert.Single(chained);
         Assert.True(sent.IsDelta, "the chained turn resent the history: " + LedgerText.Lines(chained, "; "));
         Assert.Equal(rerun.ResponseId, sent.PreviousResponseId);
+    }
+
+    [Fact]
+    public async Task A_turn_continuing_a_background_response_lost_with_its_owner_runs_it_again_and_waits_behind_it()
+    {
+        await using var lost = await LoseAsync(graceful: false);
+        // No poll: the client continues at once. Its turn is refused retryably (409, or 5xx while the cluster notices the
+        // loss) until the response's new run holds the conversation; sent again, it waits behind that run.
+        var attempts = new List<int>();
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            var (status, text) = await ContinueAsync(lost);
+            attempts.Add((int)status);
+            if (status == HttpStatusCode.OK) break;
+            Assert.True(status == HttpStatusCode.Conflict || (int)status >= 500, $"attempt {attempts.Count} answered {(int)status}: {text}");
+            Assert.True(DateTimeOffset.UtcNow < deadline, "never continued: " + string.Join(",", attempts));
+            await Task.Delay(500);
+        }
+        output.WriteLine($"MEASURED continuing after {lost.How}: attempts {string.Join(",", attempts)}");
+
+        var generations = await lost.GenerationsAsync();
+        output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations.Count == 3, $"{generations.Count} generations (the lost run, its new run, the continuing turn expected): {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations[2].IsDelta, "the continuing turn resent the history");
+        Assert.Equal(generations[1].ResponseId, generations[2].PreviousResponseId);
+        using var retrieved = await lost.Gw2.GetAsync($"{Path}/{lost.Id}");
+        var final = JsonDocument.Parse(await retrieved.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.OK, retrieved.StatusCode);
+        Assert.Equal(("completed", lost.Id), (final.GetProperty("status").GetString(), final.GetProperty("id").GetString()));
+    }
+
+    private static async Task<(HttpStatusCode Status, string Text)> ContinueAsync(LostResponse lost)
+    {
+        var next = Items.Body([Items.Message("user", "and then?")], stream: false, previousResponseId: lost.Id);
+        using var continued = await lost.Gw1.PostAsync(Path, Json(next));
+        return (continued.StatusCode, await continued.Content.ReadAsStringAsync());
     }
 }

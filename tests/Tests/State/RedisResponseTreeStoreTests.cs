@@ -109,12 +109,15 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         await Locate("a");
         await Store.FindByContentAsync(TenantA, [Chain()], CancellationToken.None);
         await Store.MarkPendingAsync(conv, "w", CancellationToken.None);
+        await Store.MarkResumableAsync(conv, "bg", Text("the request"), CancellationToken.None);
+        await Store.RefreshPendingAsync(conv, "bg", CancellationToken.None);
         await Locate("w"); // the marker is sent without waiting for the reply: this round trip comes after it
 
         var keys = new List<RedisKey>();
         await foreach (var key in server.Server.KeysAsync(pattern: _prefix + "*")) keys.Add(key);
-        // 3 nodes, 3 tombstones, 2 index entries (not the synthetic node), 1 output item entry, 3 heads, 1 pending marker.
-        Assert.Equal(13, keys.Count);
+        // 3 nodes, 3 tombstones, 2 index entries (not the synthetic node), 1 output item entry, 3 heads, 2 pending markers,
+        // what runs the background one again.
+        Assert.Equal(15, keys.Count);
         foreach (var key in keys)
         {
             var ttl = await Db.KeyTimeToLiveAsync(key);
@@ -125,6 +128,19 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:x:s");
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:w:w");
         Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:i:msg_a");
+        Assert.Contains(keys, k => k == $"{_prefix}{{{TenantA}}}:r:bg");
+    }
+
+    [Fact]
+    public async Task A_completed_background_response_leaves_nothing_behind_to_run_it_again()
+    {
+        var conv = Conv("resumable");
+        await Store.MarkResumableAsync(conv, "bg", Text("the request"), CancellationToken.None);
+        RedisKey resumable = $"{_prefix}{{{TenantA}}}:r:bg";
+        Assert.True(await Db.KeyExistsAsync(resumable));
+        await WriteAsync(conv, Node("bg", null, conv, Text("q"), Text("a")));
+        Assert.False(await Db.KeyExistsAsync(resumable)); // its request goes with its marker, not 15 minutes later
+        Assert.False(await Db.KeyExistsAsync($"{_prefix}{{{TenantA}}}:w:bg"));
     }
 
     [Fact]
