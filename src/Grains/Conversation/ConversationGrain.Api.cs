@@ -25,8 +25,10 @@ public sealed partial class ConversationGrain
 
     public ValueTask<TurnEvents> FollowResponse(string responseId, string follower, int from, CancellationToken cancellationToken = default)
     {
-        // Running, or finished and still held for retries (FinishedTurnLifetime): its events are all here, in order.
-        if (_turns.Values.FirstOrDefault(t => t.ResponseId == responseId) is not { } turn) return ValueTask.FromResult(Lost);
+        // Running, or finished and still held for retries (FinishedTurnLifetime): its events are all here, in order. Of a
+        // response run again here (its first run failed on the way), the newest run.
+        if (_turns.Values.Where(t => t.ResponseId == responseId).MaxBy(t => t.Finished ? t.FinishedAt : DateTimeOffset.MaxValue) is not { } turn)
+            return ValueTask.FromResult(Lost);
         if (!turn.Background) return ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.CannotStreamSynchronous(responseId))], true));
         return NextOf(turn, follower, from, cancellationToken);
     }

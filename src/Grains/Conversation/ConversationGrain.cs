@@ -330,9 +330,7 @@ public sealed partial class ConversationGrain(
         {
             if (_socket is { } socket) socket.Busy = false;
             // Read back as it ended, before it reads as finished here (retrieve asks the store once this owner lets it go).
-            // A background response stopped only because this activation goes away is not over: it runs again elsewhere.
-            if (turn.ResponseId is { } responseId && turn.Outcome != "completed" && request.Store != false
-                && !(turn.Background && _deactivating && !turn.CancelRequested) && turn.EndedResponse() is { } ended)
+            if (turn.ResponseId is { } responseId && KeepsEnd(turn, request) && turn.EndedResponse() is { } ended)
                 await SettleAsync(responseId, ended);
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
@@ -349,6 +347,16 @@ public sealed partial class ConversationGrain(
                 .SetTag("codexlb.outcome", turn.Outcome);
         }
     }
+
+    /// <summary>
+    /// Whether a turn over without completing keeps how it ended, for retrieve. Not a background response stopped only
+    /// because this activation goes away, nor one the bridge ended on a failure that may pass (the provider's socket lost
+    /// mid-answer, a new run refused for want of capacity): nobody sends a background response again, so it stays pending,
+    /// and the next call that asks for it runs it again (<see cref="RecoverResponse"/>).
+    /// </summary>
+    private bool KeepsEnd(RunningTurn turn, TurnRequest request) =>
+        turn.Outcome != "completed" && request.Store != false
+        && !(turn.Background && !turn.CancelRequested && (_deactivating || turn.Failure is { } failure && ErrorCodes.IsRetryable(failure.Code)));
 
     /// <summary>
     /// Generations per client turn, and the ones beyond its first (duplicated work: what an operator alerts on). A re-run

@@ -123,8 +123,11 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         Append(_failedEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
     }
 
-    private OpenAIError? _failure; // how the bridge ended the stream (Fail), when it did
+    private OpenAIError? _failure; // how the bridge ended or refused the turn, when it did
     private TurnEvent? _failedEvent;
+
+    /// <summary>How the bridge ended (<see cref="Fail"/>) or refused (<see cref="Reject"/>) the turn; null when it did not.</summary>
+    public OpenAIError? Failure => _failure;
 
     /// <summary>
     /// How a response that is over without completing reads back: the provider's latest object for it, with the status its

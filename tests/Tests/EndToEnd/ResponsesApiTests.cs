@@ -218,6 +218,41 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_background_response_cut_off_by_the_provider_runs_again_under_its_id_when_polled_and_continues()
+    {
+        // The provider's socket closes after the fourth event, once: a foreground client would send the turn again; a
+        // background response has no client that would, so the next poll runs it again.
+        var marker = "cut-background-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var body = Stored("an answer cut short " + marker);
+        body["background"] = true;
+        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+
+        var polls = new List<string>();
+        JsonElement final;
+        while (true)
+        {
+            var (status, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+            Assert.True(status == HttpStatusCode.OK, $"poll answered {(int)status}: {polled}");
+            polls.Add(polled.GetProperty("status").GetString()!);
+            if (polls[^1] is not ("queued" or "in_progress")) { final = polled; break; }
+            Assert.True(polls.Count < 400, "never over: " + string.Join(",", polls));
+            await Task.Delay(50);
+        }
+        Assert.Equal(("completed", id, true), (final.GetProperty("status").GetString(), final.GetProperty("id").GetString(), final.GetProperty("background").GetBoolean()));
+        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(final)));
+        var generations = product.Simulator.Ledger.Requests.Where(r => r.StartedAt >= started && r.Generate).OrderBy(r => r.Id).ToList();
+        Assert.True(generations.Count == 2, $"{generations.Count} generations (the cut run and its new one expected): {LedgerText.Lines(generations, "; ")}");
+
+        // Continued from the id its client has: a delta on the new run's own response.
+        var next = await CreateAsync(Stored("go on", previous: id));
+        Assert.Equal("completed", next.GetProperty("status").GetString());
+        var sent = product.Simulator.Ledger.Requests.Single(r => r.ResponseId == next.GetProperty("id").GetString());
+        Assert.True(sent.IsDelta && sent.PreviousResponseId == generations[1].ResponseId, LedgerText.Line(sent));
+    }
+
+    [Fact]
     public async Task Cancel_refuses_a_foreground_response_running_or_completed_and_the_running_one_completes_untouched()
     {
         var marker = "foreground-" + Guid.NewGuid().ToString("N")[..8];
