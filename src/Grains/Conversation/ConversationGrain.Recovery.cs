@@ -12,7 +12,7 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed partial class ConversationGrain
 {
-    /// <summary>Runs of one response at most: a response that keeps losing its owner (or is refused every time) ends failed.</summary>
+    /// <summary>How many times one response runs again at most: one that keeps losing its owner (or is refused every time) then ends failed.</summary>
     private const int MaxResumes = 3;
 
     private readonly Dictionary<string, Task<byte[]?>> _recoveries = new(StringComparer.Ordinal); // one per response, while it starts
