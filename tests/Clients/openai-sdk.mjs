@@ -129,6 +129,21 @@ await runScenario({
     };
   },
 
+  // A background response polled with retrieve until it is over, as the API's guide does, then continued by its id.
+  async 'background-poll'(options) {
+    const openai = client(options);
+    const created = await openai.responses.create({ model, input: 'Answer in the background, even if cut off.', store: true, background: true });
+    const statuses = [created.status];
+    let polled = created;
+    while (polled.status === 'queued' || polled.status === 'in_progress') {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      polled = await openai.responses.retrieve(created.id);
+      statuses.push(polled.status);
+    }
+    const next = await openai.responses.create({ model, input: 'Go on.', previous_response_id: created.id, store: true });
+    return { turns: [turn(polled), turn(next)], createdId: created.id, statuses, finalStatus: polled.status, nextStatus: next.status };
+  },
+
   // The SDK's parse helper: a zod schema sent as text.format json_schema, the answer parsed and validated by zod.
   async structured(options) {
     const response = await client(options).responses.parse({

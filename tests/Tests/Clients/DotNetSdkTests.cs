@@ -212,4 +212,46 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
         Assert.Equal(final.GetOutputText(), text);
         Assert.Single(Product.Simulator.Ledger.Requests, r => r.ResponseId == id); // generated once
     }
+
+    [Fact]
+    public async Task A_background_stream_the_provider_cut_off_resumes_by_id_into_its_new_run_to_completion()
+    {
+        var client = Client;
+        var marker = "sdk-cut-" + Guid.NewGuid().ToString("N")[..8];
+        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var options = Options(ResponseItem.CreateUserMessageItem("Stream this in the background, cut off " + marker));
+        options.StoredOutputEnabled = true;
+        options.BackgroundModeEnabled = true;
+        options.StreamingEnabled = true;
+
+        // The provider's socket closes mid-answer: the stream ends failed (retryable), and the response is not over.
+        string? id = null;
+        var first = new List<StreamingResponseUpdate>();
+        await foreach (var update in await client.CreateResponseStreamingAsync(options))
+        {
+            first.Add(update);
+            if (update is StreamingResponseCreatedUpdate created) id = created.Response.Id;
+        }
+        Assert.NotNull(id);
+        Assert.IsType<StreamingResponseFailedUpdate>(first[^1]);
+
+        // Streamed again from the last event the client has: the response's new run, from its own created event.
+        var resumed = new List<StreamingResponseUpdate>();
+        var text = "";
+        ResponseResult? final = null;
+        await foreach (var update in await client.GetResponseStreamingAsync(new GetResponseOptions(id) { StreamingEnabled = true, StartingAfter = first[^1].SequenceNumber }))
+        {
+            resumed.Add(update);
+            if (update is StreamingResponseOutputTextDeltaUpdate delta) text += delta.Delta;
+            if (update is StreamingResponseCompletedUpdate completed) final = completed.Response;
+        }
+        Assert.IsType<StreamingResponseCreatedUpdate>(resumed[0]);
+        Assert.True(resumed[0].SequenceNumber > first[^1].SequenceNumber, $"{resumed[0].SequenceNumber} after {first[^1].SequenceNumber}");
+        Assert.NotNull(final);
+        Assert.Equal(id, final.Id);
+        Assert.Equal(final.GetOutputText(), text);
+        var generations = Product.Simulator.Ledger.Requests.Where(r => r.Generate && r.StartedAt >= started).ToList();
+        Assert.True(generations.Count == 2, $"the cut run and its new run expected: {LedgerText.Lines(generations, "; ")}");
+    }
 }

@@ -64,6 +64,23 @@ public sealed class OpenAiNodeSdkTests(ProductFixture product) : NodeClientTests
     }
 
     [Fact]
+    public async Task A_background_response_the_provider_cut_off_completes_under_its_id_for_a_polling_client_and_continues()
+    {
+        // The provider's socket closes after the fourth event, once: the SDK's client polls and never sends it again.
+        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains("even if cut off").Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var result = (await RunAsync("background-poll")).AssertOk();
+        var (final, next) = (result.Turns[0], result.Turns[1]);
+        Assert.Equal(result["createdId"].GetString(), final.Id); // the id the client was given is the one that completed
+        Assert.Equal(("completed", "completed"), (result["finalStatus"].GetString(), result["nextStatus"].GetString()));
+        Assert.False(string.IsNullOrEmpty(final.Text));
+        var generations = Product.Simulator.Ledger.Requests.Where(r => r.StartedAt >= started && r.Generate).OrderBy(r => r.Id).ToList();
+        Assert.True(generations.Count == 3, $"the cut run, its new run and the next turn expected: {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations[2].IsDelta && generations[2].PreviousResponseId == generations[1].ResponseId, LedgerText.Lines(generations, "; "));
+        Assert.Equal(next.Id, generations[2].ResponseId);
+    }
+
+    [Fact]
     public async Task Websocket_client_chains_turns_by_previous_response_id_as_deltas()
     {
         var result = (await RunAsync("websocket")).AssertOk();
