@@ -12,9 +12,9 @@ namespace CodexLb.Tests.Cluster;
 /// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), or stopped by a
 /// rolling deploy whose drain is shorter than the response, no client's retry would ever run it again. The next poll runs
 /// it again on the conversation's new owner, under the id its client has, and it completes; a turn chaining on it then goes
-/// upstream as a delta on the new run's own response. The silos are given a
-/// six-second pending lifetime, so the twelve-second new run also shows a long response staying retrievable while it runs
-/// (its owner refreshes it); the owner's loss is noticed well within that lifetime.
+/// upstream as a delta on the new run's own response. The silos are given a six-second pending lifetime, so the
+/// twelve-second new run also shows a long response staying retrievable while it runs (its owner refreshes it); the
+/// owner's loss is noticed well within that lifetime.
 /// </summary>
 [Collection(ClusterSmokeCollection.Name)]
 public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
