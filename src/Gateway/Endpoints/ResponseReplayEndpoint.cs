@@ -44,7 +44,8 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
         var relay = new Relay(context, id, _options.KeepAliveInterval, startingAfter);
         try
         {
-            // Read twice at most: a response that ends, or is let go, between the look-up and the follow is looked up again.
+            // Read twice at most: a response that ends, or is let go, between the look-up and the follow is looked up again,
+            // as is one lost with its owner mid-stream (the look-up runs it again: its new run follows, numbered past this one).
             for (var lookup = 0; lookup < 2; lookup++)
             {
                 var replay = await OwnerFailures.CallAsync(() => grains.GetGrain<IResponsesApiGrain>(0).Replay(tenant, id),
