@@ -9,8 +9,9 @@ using Xunit.Abstractions;
 namespace CodexLb.Tests.Cluster;
 
 /// <summary>
-/// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), or stopped by a
-/// rolling deploy whose drain is shorter than the response, no client's retry would ever run it again. The next poll runs
+/// A background response is polled, not followed: when the silo generating it is killed (<c>kill -9</c>), frozen past its
+/// death declaration (SIGSTOP), or stopped by a rolling deploy whose drain is shorter than the response, no client's retry
+/// would ever run it again. The next poll runs
 /// it again on the conversation's new owner, under the id its client has, and it completes; a turn chaining on it then goes
 /// upstream as a delta on the new run's own response. The silos are given a six-second pending lifetime, so the
 /// twelve-second new run also shows a long response staying retrievable while it runs (its owner refreshes it); the
@@ -37,12 +38,16 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         public ValueTask DisposeAsync() => Cluster.DisposeAsync();
     }
 
-    private static async Task<LostResponse> LoseAsync(bool graceful)
+    /// <summary>How the owner silo is lost while the provider generates the response.</summary>
+    public enum Loss { Kill, Stop, Freeze }
+
+    /// <param name="pendingLifetime">The silos' <c>CodexLb:State:PendingLifetime</c>: longer than the cluster takes to notice the loss.</param>
+    private static async Task<LostResponse> LoseAsync(Loss loss, string pendingLifetime = "00:00:06")
     {
         var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
         {
-            Label = graceful ? "recovery-stop" : "recovery-kill", ApiKey = ApiKey,
-            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--CodexLb:State:PendingLifetime", "00:00:06",
+            Label = "recovery-" + loss.ToString().ToLowerInvariant(), ApiKey = ApiKey,
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning", "--CodexLb:State:PendingLifetime", pendingLifetime,
                 "--CodexLb:Gateway:DrainDelay", "00:00:00.200", "--CodexLb:Gateway:DrainTimeout", "00:00:01"],
             GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
         });
@@ -70,45 +75,21 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         await Task.Delay(TimeSpan.FromSeconds(1));
         var owner = await cluster.OwnerOfOnlyConversationAsync();
         // A graceful stop drains for a second, then stops the response it could not wait for (a deploy's drain is bounded).
-        if (graceful) await owner.StopAsync(); else await owner.KillAsync();
-        return new LostResponse(cluster, gw1, gw2, id, since, $"{(graceful ? "SIGTERM" : "kill -9")} of the owner {owner.Name}");
+        // A frozen owner stays frozen: declared dead, it stops itself once it runs again, and its run can write nothing.
+        await (loss switch { Loss.Stop => owner.StopAsync(), Loss.Freeze => owner.PauseAsync(), _ => owner.KillAsync() });
+        return new LostResponse(cluster, gw1, gw2, id, since, $"{loss switch { Loss.Stop => "SIGTERM", Loss.Freeze => "SIGSTOP", _ => "kill -9" }} of the owner {owner.Name}");
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public async Task A_background_response_whose_owner_silo_is_lost_completes_under_its_id_when_polled_and_can_be_continued(bool graceful)
+    [InlineData(Loss.Kill)]
+    [InlineData(Loss.Stop)]
+    public async Task A_background_response_whose_owner_silo_is_lost_completes_under_its_id_when_polled_and_can_be_continued(Loss loss)
     {
-        await using var lost = await LoseAsync(graceful);
+        await using var lost = await LoseAsync(loss);
         var lostAt = DateTimeOffset.UtcNow;
 
-        // Polled through the other gateway until it is over: running (or a retryable 5xx while the cluster notices the
-        // loss), never not found, and for longer than the pending lifetime while the new run streams.
-        var polls = new List<string>();
-        DateTimeOffset? firstRunning = null, lastRunning = null;
-        JsonElement final;
-        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
-        while (true)
-        {
-            using var poll = await lost.Gw2.GetAsync($"{Path}/{lost.Id}");
-            var text = await poll.Content.ReadAsStringAsync();
-            var json = JsonDocument.Parse(text).RootElement.Clone();
-            var status = poll.StatusCode == HttpStatusCode.OK ? json.GetProperty("status").GetString()! : ((int)poll.StatusCode).ToString();
-            polls.Add(status);
-            if (status == "in_progress") (firstRunning, lastRunning) = (firstRunning ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
-            Assert.True(poll.StatusCode == HttpStatusCode.OK || (int)poll.StatusCode >= 500, $"poll {polls.Count} answered {(int)poll.StatusCode}: {text}");
-            if (status is "completed" or "failed" or "cancelled" or "incomplete") { final = json; break; }
-            Assert.True(DateTimeOffset.UtcNow < deadline, "still not over: " + string.Join(",", polls));
-            await Task.Delay(250);
-        }
-        output.WriteLine($"MEASURED polls after {lost.How}: over {(DateTimeOffset.UtcNow - lostAt).TotalSeconds:F1}s later; " +
-                         string.Join(",", polls.GroupBy(p => p).Select(g => $"{g.Key}x{g.Count()}")));
-        Assert.Equal("completed", final.GetProperty("status").GetString());
-        Assert.Equal(lost.Id, final.GetProperty("id").GetString());
-        Assert.True(final.GetProperty("background").GetBoolean());
-        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(final)));
-        var running = lastRunning - firstRunning ?? TimeSpan.Zero;
-        Assert.True(running > TimeSpan.FromSeconds(6), $"seen running for {running.TotalSeconds:F1}s only, not past the pending lifetime: {string.Join(",", polls)}");
+        var (final, running) = await PollUntilOverAsync(lost, lostAt);
+        Assert.True(running > TimeSpan.FromSeconds(6), $"seen running for {running.TotalSeconds:F1}s only, not past the pending lifetime");
 
         var generations = await lost.GenerationsAsync();
         output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
@@ -129,7 +110,7 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
     [Fact]
     public async Task A_turn_continuing_a_background_response_lost_with_its_owner_runs_it_again_and_waits_behind_it()
     {
-        await using var lost = await LoseAsync(graceful: false);
+        await using var lost = await LoseAsync(Loss.Kill);
         // No poll: the client continues at once. Its turn is refused retryably (409, or 5xx while the cluster notices the
         // loss) until the response's new run holds the conversation; sent again, it waits behind that run.
         var attempts = new List<int>();
@@ -154,6 +135,64 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         var final = JsonDocument.Parse(await retrieved.Content.ReadAsStringAsync()).RootElement;
         Assert.Equal(HttpStatusCode.OK, retrieved.StatusCode);
         Assert.Equal(("completed", lost.Id), (final.GetProperty("status").GetString(), final.GetProperty("id").GetString()));
+    }
+
+    [Fact]
+    public async Task A_background_response_whose_owner_silo_froze_completes_under_its_id_and_the_thawed_owner_changes_nothing()
+    {
+        // A minute's pending lifetime: a frozen owner is noticed only once it misses its probes, and polls wait on it meanwhile.
+        await using var lost = await LoseAsync(Loss.Freeze, pendingLifetime: "00:01:00");
+        var (final, _) = await PollUntilOverAsync(lost, DateTimeOffset.UtcNow);
+        var generations = await lost.GenerationsAsync();
+        output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
+
+        // The frozen owner runs again: declared dead, it stops itself; its run, if it got further, can write nothing.
+        var frozen = lost.Cluster.Silos.Single(s => lost.How.EndsWith(s.Name, StringComparison.Ordinal));
+        await frozen.ResumeAsync();
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        using var again = await lost.Gw2.GetAsync($"{Path}/{lost.Id}");
+        var retrieved = JsonDocument.Parse(await again.Content.ReadAsStringAsync()).RootElement;
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        // The new run's object (its creation time is seconds after the frozen run's), not the frozen run's.
+        Assert.Equal(("completed", final.GetProperty("created_at").GetInt64(), ResponseJson.OutputText(final)),
+            (retrieved.GetProperty("status").GetString(), retrieved.GetProperty("created_at").GetInt64(), ResponseJson.OutputText(retrieved)));
+        var (status, text) = await ContinueAsync(lost);
+        Assert.True(status == HttpStatusCode.OK, text);
+        var chained = (await lost.GenerationsAsync()).Where(r => r.Id > generations[^1].Id).ToList();
+        var sent = Assert.Single(chained, r => r.ResponseId == JsonDocument.Parse(text).RootElement.GetProperty("id").GetString());
+        Assert.True(sent.IsDelta, "the chained turn resent the history: " + LedgerText.Lines(chained, "; "));
+    }
+
+    /// <summary>
+    /// Polls through the second gateway until the response is over: running (or a retryable 5xx while the cluster notices
+    /// the loss), never not found, and completed under its id. Returns it, and how long it was seen running.
+    /// </summary>
+    private async Task<(JsonElement Final, TimeSpan Running)> PollUntilOverAsync(LostResponse lost, DateTimeOffset lostAt)
+    {
+        var polls = new List<string>();
+        DateTimeOffset? firstRunning = null, lastRunning = null;
+        JsonElement final;
+        var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(120);
+        while (true)
+        {
+            using var poll = await lost.Gw2.GetAsync($"{Path}/{lost.Id}");
+            var text = await poll.Content.ReadAsStringAsync();
+            var json = JsonDocument.Parse(text).RootElement.Clone();
+            var status = poll.StatusCode == HttpStatusCode.OK ? json.GetProperty("status").GetString()! : ((int)poll.StatusCode).ToString();
+            polls.Add(status);
+            if (status == "in_progress") (firstRunning, lastRunning) = (firstRunning ?? DateTimeOffset.UtcNow, DateTimeOffset.UtcNow);
+            Assert.True(poll.StatusCode == HttpStatusCode.OK || (int)poll.StatusCode >= 500, $"poll {polls.Count} answered {(int)poll.StatusCode}: {text}");
+            if (status is "completed" or "failed" or "cancelled" or "incomplete") { final = json; break; }
+            Assert.True(DateTimeOffset.UtcNow < deadline, "still not over: " + string.Join(",", polls));
+            await Task.Delay(250);
+        }
+        output.WriteLine($"MEASURED polls after {lost.How}: over {(DateTimeOffset.UtcNow - lostAt).TotalSeconds:F1}s later; " +
+                         string.Join(",", polls.GroupBy(p => p).Select(g => $"{g.Key}x{g.Count()}")));
+        Assert.Equal("completed", final.GetProperty("status").GetString());
+        Assert.Equal(lost.Id, final.GetProperty("id").GetString());
+        Assert.True(final.GetProperty("background").GetBoolean());
+        Assert.False(string.IsNullOrEmpty(ResponseJson.OutputText(final)));
+        return (final, lastRunning - firstRunning ?? TimeSpan.Zero);
     }
 
     private static async Task<(HttpStatusCode Status, string Text)> ContinueAsync(LostResponse lost)
