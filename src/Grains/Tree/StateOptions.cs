@@ -32,7 +32,9 @@ public sealed class StateOptions
     /// <summary>
     /// A started response stays routable (retrievable, cancellable, chainable) this long past its owner's last refresh
     /// (never past the retention): its owner refreshes it every third of this while the response runs, so a background
-    /// response that runs for an hour reads as running for that hour. Left behind by a lost owner, it lapses after this.
+    /// response that runs for an hour reads as running for that hour. Left behind by a lost owner, it lapses after this,
+    /// and a lost background response can be run again only until then: keep it well above the time the cluster takes to
+    /// declare a silo dead, plus a third of itself and <c>CodexLb:Upstream:StreamIdleTimeout</c> (the longest gap between refreshes).
     /// </summary>
     public TimeSpan PendingLifetime { get; set; } = TimeSpan.FromMinutes(15);
 }
