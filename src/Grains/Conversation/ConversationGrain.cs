@@ -138,14 +138,19 @@ public sealed partial class ConversationGrain(
         ForgetAnswered(request.PreviousResponseId ?? request.ResumeFromResponseId);
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request, context);
-        if (_turns.TryGetValue(turnId, out var same) && same.Fingerprint == fingerprint)
+        // A turn started while its base was still running was printed as sent (the base's context was not known yet): once
+        // the base completed, its gateway's re-dispatch and a client's retry print by context, and are matched as sent too.
+        ulong? asSent = null;
+        ulong AsSent() => asSent ??= context is not null && request.PreviousResponseId is not null ? TurnFingerprint.Of(request, null) : fingerprint;
+        if (_turns.TryGetValue(turnId, out var same) && (same.Fingerprint == fingerprint || same.Fingerprint == AsSent()))
         {
             // Before its first event a gateway also asks again this way when the turn was only quiet (heartbeats).
             return Reattach(same, turnId, request.ReplayFrom, request.ReplayFrom > 0 ? "redispatch" : null, cancellationToken);
         }
         // A client's retry of a turn it never got the answer to (its gateway died): the same context and settings, however
         // sent (the Codex CLI retries an anchored websocket turn as its full history on a new connection).
-        if (_turnsByFingerprint.TryGetValue(fingerprint, out var retried) && AnswersRetry(retried))
+        if ((_turnsByFingerprint.TryGetValue(fingerprint, out var retried) || (AsSent() != fingerprint && _turnsByFingerprint.TryGetValue(AsSent(), out retried)))
+            && AnswersRetry(retried))
             return Reattach(retried, turnId, 0, "retry", cancellationToken);
 
         if (activeTurns.Draining && !request.AttachOnly) throw MoveForDrain();

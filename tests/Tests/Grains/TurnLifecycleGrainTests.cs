@@ -84,6 +84,37 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_turn_sent_while_its_base_still_ran_is_the_same_turn_when_re_dispatched_or_retried_after_the_base_completed()
+    {
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var (first, _) = SlowTurn();
+        var running = grain.Follow(first).GetAsyncEnumerator();
+        var baseId = ResponseIdOf((await ReadAsync(running, 1))[0])!;
+
+        // The client continues from the response as soon as it was created: its turn waits behind it (the base is pending).
+        var next = Turns.Request(Items.Body([Items.Message("user", "and then? " + Guid.NewGuid().ToString("N")[..8])], previousResponseId: baseId))
+            with { TurnId = "next-" + Guid.NewGuid().ToString("N")[..8] };
+        var sentAt = DateTimeOffset.UtcNow;
+        var waiting = await grain.RunTurn(next);
+        Assert.DoesNotContain(waiting.Events, e => !e.IsHeartbeat); // queued behind the running base
+        await ReadAllAsync(ToEnumerable(running));
+
+        // Its gateway re-dispatches it (the owner was quiet too long), and its client retries it through another gateway,
+        // both once the base completed: the same turn each time, generated once.
+        var redispatched = await ReadAllAsync(grain.Follow(next with { Redispatched = true }));
+        var retried = await ReadAllAsync(grain.Follow(next with { TurnId = "retry-" + next.TurnId }));
+        Assert.Equal("response.completed", redispatched[^1].Type);
+        Assert.Equal(ResponseIdOf(redispatched[^1]), ResponseIdOf(retried[^1]));
+        var generated = fixture.Simulator.Ledger.Requests.Where(r => r.Generate && r.StartedAt >= sentAt).ToList();
+        Assert.True(generated.Count == 1, $"generated {generated.Count} times: {LedgerText.Lines(generated, "; ")}");
+    }
+
+    private static async IAsyncEnumerable<TurnEvent> ToEnumerable(IAsyncEnumerator<TurnEvent> events)
+    {
+        while (await events.MoveNextAsync()) yield return events.Current;
+    }
+
+    [Fact]
     public async Task A_redispatch_after_an_abandoned_call_read_the_whole_answer_still_attaches_and_never_runs_the_turn_again()
     {
         // The gateway gave up on its first call during a stall, but that call's follower still read the turn to the end
