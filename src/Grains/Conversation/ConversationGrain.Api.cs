@@ -10,7 +10,7 @@ namespace CodexLb.Grains.Conversation;
 public sealed partial class ConversationGrain
 {
     public Task<byte[]?> GetRunningResponse(string responseId) =>
-        Task.FromResult(RunningByResponse(responseId) is { } turn ? AsAsked(turn, turn.LatestResponse()) : null);
+        Task.FromResult(RunningByResponse(responseId) is { } turn ? LatestAsAsked(turn) : null);
 
     public async Task<ApiReply?> CancelResponse(string responseId)
     {
@@ -36,6 +36,9 @@ public sealed partial class ConversationGrain
     /// <summary>A running response's object as its client asked for it: the provider runs every turn in the foreground.</summary>
     private static byte[]? AsAsked(RunningTurn turn, byte[]? response) =>
         response is not null && turn.Background ? ResponseObjects.AsBackground(response) : response;
+
+    /// <summary>A running response's latest object (a re-run's first object until its own arrives), as its client asked for it.</summary>
+    private static byte[]? LatestAsAsked(RunningTurn turn) => AsAsked(turn, turn.LatestResponse());
 
     public async Task<bool> DeleteResponse(string responseId)
     {

@@ -20,7 +20,7 @@ public sealed partial class ConversationGrain
     public async Task<byte[]?> RecoverResponse(string responseId, bool cancel)
     {
         if (RunningByResponse(responseId) is { } running)
-            return cancel ? (await CancelResponse(responseId))?.Body : AsAsked(running, running.LatestResponse());
+            return cancel ? (await CancelResponse(responseId))?.Body : LatestAsAsked(running);
         if (_recoveries.TryGetValue(responseId, out var started)) return await started;
         var recovery = RecoverAsync(responseId, cancel);
         _recoveries[responseId] = recovery;
@@ -66,7 +66,7 @@ public sealed partial class ConversationGrain
         _turns[request.TurnId] = turn;
         turn.Execution = RunAdmittedAsync(request, turn, "resume");
         LogResumed(logger, Key, next.Resumes);
-        return AsAsked(turn, turn.LatestResponse());
+        return LatestAsAsked(turn);
     }
 
     /// <summary>Recovers a response without a caller waiting for it (a turn chaining on it is refused meanwhile).</summary>

@@ -97,7 +97,7 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         var sentAt = DateTimeOffset.UtcNow;
         var waiting = await grain.RunTurn(next);
         Assert.DoesNotContain(waiting.Events, e => !e.IsHeartbeat); // queued behind the running base
-        await ReadAllAsync(ToEnumerable(running));
+        await ReadAsync(running, int.MaxValue); // the base to its end
 
         // Its gateway re-dispatches it (the owner was quiet too long), and its client retries it through another gateway,
         // both once the base completed: the same turn each time, generated once.
@@ -107,11 +107,6 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         Assert.Equal(ResponseIdOf(redispatched[^1]), ResponseIdOf(retried[^1]));
         var generated = fixture.Simulator.Ledger.Requests.Where(r => r.Generate && r.StartedAt >= sentAt).ToList();
         Assert.True(generated.Count == 1, $"generated {generated.Count} times: {LedgerText.Lines(generated, "; ")}");
-    }
-
-    private static async IAsyncEnumerable<TurnEvent> ToEnumerable(IAsyncEnumerator<TurnEvent> events)
-    {
-        while (await events.MoveNextAsync()) yield return events.Current;
     }
 
     [Fact]
