@@ -129,6 +129,23 @@ await runScenario({
     };
   },
 
+  // The stream helper on a background create the provider cuts off mid-answer: the response is not over, so the stream
+  // goes on with its new run (a second response.created, same id); the helper's final response is the new run's.
+  async 'background-stream-cut'(options) {
+    const stream = client(options).responses.stream({ model, input: 'Stream in the background, even if cut off.', store: true, background: true });
+    const events = [];
+    for await (const event of stream) events.push({ type: event.type, sequence: event.sequence_number, id: event.response?.id, delta: event.delta });
+    const final = await stream.finalResponse();
+    const newRun = events.slice(events.findLastIndex((e) => e.type === 'response.created'));
+    return {
+      turns: [turn(final)],
+      events: events.map((e) => e.type),
+      sequences: events.map((e) => e.sequence),
+      createdIds: events.filter((e) => e.type === 'response.created').map((e) => e.id),
+      newRunDeltas: newRun.filter((e) => e.type === 'response.output_text.delta').map((e) => e.delta).join(''),
+    };
+  },
+
   // A background response polled with retrieve until it is over, as the API's guide does, then continued by its id.
   async 'background-poll'(options) {
     const openai = client(options);

@@ -10,4 +10,7 @@ public sealed record HttpTurn(HttpContext Context, TurnStream Stream, string Key
 {
     /// <summary>The client key's turn its usage is charged to.</summary>
     public KeyTurn? Usage { get; init; }
+
+    /// <summary>The client's tenant: whose responses this turn may read by id.</summary>
+    public required string Tenant { get; init; }
 }

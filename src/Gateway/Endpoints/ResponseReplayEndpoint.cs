@@ -41,7 +41,17 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
             return;
         }
-        var relay = new Relay(context, id, _options.KeepAliveInterval, startingAfter);
+        await RelayAsync(new ReplayRelay(context, id, _options.KeepAliveInterval, startingAfter), tenant, id);
+    }
+
+    /// <summary>
+    /// Streams response <paramref name="id"/> into <paramref name="relay"/> through to its terminal event, from wherever it
+    /// is: followed on the conversation that runs it, or read from its stored object once over. A response lost with its
+    /// owner is run again by the look-up, and its new run follows (numbered past the lost one's events).
+    /// </summary>
+    internal async Task RelayAsync(ReplayRelay relay, string tenant, string id)
+    {
+        var context = relay.Context;
         try
         {
             // Read twice at most: a response that ends, or is let go, between the look-up and the follow is looked up again,
@@ -72,7 +82,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
     }
 
     /// <summary>Relays the owner's events until the terminal one (true); false when the owner no longer holds the response.</summary>
-    private async Task<bool> FollowAsync(Relay relay, IConversationGrain conversation, string id)
+    private async Task<bool> FollowAsync(ReplayRelay relay, IConversationGrain conversation, string id)
     {
         var aborted = relay.Context.RequestAborted;
         using var follower = new ResponseFollower(conversation, id, "replay:" + relay.Context.TraceIdentifier, _options.OwnerTimeout, aborted);
@@ -83,7 +93,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
             {
                 if (turnEvent.IsHeartbeat) await relay.HeartbeatAsync();
                 else if (turnEvent.Rejection is not null) return false;
-                else if (await relay.WriteAsync(turnEvent.Type, turnEvent.Data)) return true;
+                else if (await relay.WriteAsync(turnEvent)) return true;
             }
             if (answer.Ended) return false; // over without a terminal event: the store says how it ended
             await relay.FlushAsync();
@@ -102,74 +112,5 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
         }
         error = ProxyErrors.InvalidRequest("'starting_after' must be a non-negative integer: the sequence_number of the last event the client has.", "starting_after");
         return false;
-    }
-
-    /// <summary>One replay's answer: the SSE stream (started at its first write), and the last sequence number the client has.</summary>
-    private sealed class Relay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter)
-    {
-        private PipeWriter? _writer;
-        private SseKeepAlive? _keepAlive;
-        private long _last = startingAfter ?? -1;
-
-        public HttpContext Context => context;
-
-        public bool Started => _writer is not null;
-
-        private async ValueTask<PipeWriter> WriterAsync()
-        {
-            if (_writer is null)
-            {
-                _writer = await SseWriter.StartAsync(context);
-                _keepAlive = new SseKeepAlive(_writer, keepAliveInterval);
-            }
-            return _writer;
-        }
-
-        /// <summary>Writes an event the client does not have yet; true once the terminal event went by (written or not).</summary>
-        public async ValueTask<bool> WriteAsync(string type, ReadOnlyMemory<byte> data)
-        {
-            var sequence = EventReader.ReadSequenceNumber(data.Span);
-            if (sequence is null || sequence > _last)
-            {
-                SseWriter.WriteEvent(await WriterAsync(), type, data.Span);
-                _keepAlive!.Wrote();
-                if (sequence is { } written) _last = written;
-            }
-            if (!EventTypes.IsTerminal(type)) return false;
-            await EndAsync();
-            return true;
-        }
-
-        public async ValueTask HeartbeatAsync()
-        {
-            await WriterAsync();
-            await _keepAlive!.HeartbeatAsync(context.RequestAborted);
-        }
-
-        public async ValueTask FlushAsync()
-        {
-            if (_writer is not null) await _writer.FlushAsync(context.RequestAborted);
-        }
-
-        /// <summary>A response that is over, from its stored object: created (unless the client has it), then its terminal event.</summary>
-        public async Task WriteSettledAsync(byte[] final)
-        {
-            if (_last < 0) await WriteAsync(EventTypes.Created, ResponseEvents.BuildWithResponse(EventTypes.Created, ResponseObjects.WithStatus(final, "in_progress"), 0));
-            var terminal = ResponseEvents.TerminalTypeOf(EventReader.ReadString(final, "status"));
-            await WriteAsync(terminal, ResponseEvents.BuildWithResponse(terminal, final, _last + 1));
-        }
-
-        /// <summary>Ends the stream with <c>response.failed</c> carrying <paramref name="error"/>'s (retryable) code.</summary>
-        public async Task FailAsync(OpenAIError error)
-        {
-            SseWriter.WriteEvent(await WriterAsync(), ResponseEvents.Failed, ResponseEvents.BuildFailed(error, id, _last + 1));
-            await EndAsync();
-        }
-
-        private async Task EndAsync()
-        {
-            await WriterAsync();
-            await SseWriter.EndAsync(context);
-        }
     }
 }

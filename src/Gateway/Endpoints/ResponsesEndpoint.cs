@@ -18,7 +18,8 @@ namespace CodexLb.Gateway.Endpoints;
 
 /// <summary><c>POST /v1/responses</c>: one turn over HTTP, answered as SSE or, with <c>stream:false</c>, as one JSON object.</summary>
 public sealed class ResponsesEndpoint(
-    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
+    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain,
+    ResponseReplayEndpoint replay, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -26,7 +27,7 @@ public sealed class ResponsesEndpoint(
     internal TimeSpan KeepAliveInterval => _options.KeepAliveInterval;
 
     public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
-        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage)
+        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn)
             : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
             : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage));
 
@@ -79,7 +80,7 @@ public sealed class ResponsesEndpoint(
         }
         telemetry.FirstByte();
         router.Started(key!, stream);
-        await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn });
+        await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn, Tenant = tenant });
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
@@ -101,25 +102,33 @@ public sealed class ResponsesEndpoint(
         Background = parsed.Background,
     };
 
-    private async Task RelaySseAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)
+    private async Task RelaySseAsync(HttpTurn turn)
     {
+        var (context, stream) = (turn.Context, turn.Stream);
         var writer = await SseWriter.StartAsync(context);
 
         var current = stream.Current;
+        var written = current; // the last event the client got: where a background response goes on from
         var relayed = 0;
         var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
         while (true)
         {
             if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
+            else if (EventTypes.IsTerminal(current.Type) && GoesOnById(stream, current))
+            {
+                await GoOnByIdAsync(turn, writer, written);
+                return;
+            }
             else
             {
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
+                written = current;
                 relayed++;
                 keepAlive.Wrote();
                 if (EventTypes.IsTerminal(current.Type))
                 {
                     // The turn is over for the client; nothing after a terminal event may reach it.
-                    Ended(router, key, current, telemetry, usage);
+                    Ended(router, turn, current);
                     break;
                 }
             }
@@ -134,16 +143,45 @@ public sealed class ResponsesEndpoint(
             }
             catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
             {
+                if (stream.Background && stream.ResponseId is not null)
+                {
+                    await GoOnByIdAsync(turn, writer, written);
+                    return;
+                }
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
                 SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
-                telemetry.Ended(ResponseEvents.Failed, null);
+                turn.Telemetry.Ended(ResponseEvents.Failed, null);
                 break;
             }
             if (!more) break;
             current = stream.Current;
         }
         await SseWriter.EndAsync(context);
+    }
+
+    /// <summary>
+    /// Whether a background response's stream goes on by its id instead of ending with <paramref name="terminal"/>: a
+    /// failure that may pass (its owner lost, the provider's socket cut) leaves a background response pending, and the
+    /// look-up by id runs it again, as a poll would. A client told <c>response.failed</c> would take it as over.
+    /// </summary>
+    private static bool GoesOnById(TurnStream stream, TurnEvent terminal) =>
+        stream.Background && stream.ResponseId is not null && terminal.Type == EventTypes.Failed
+        && ErrorCodes.IsRetryable(EventReader.Summarize(terminal.Data).ErrorCode);
+
+    /// <summary>
+    /// Streams the rest of a background response by its id, as <c>GET /responses/{id}?stream=true</c> after the last event
+    /// the client got: the same run if its owner is only out of this gateway's reach, or its new run (a new
+    /// <c>response.created</c> under the same id, then the whole answer), or how it ended.
+    /// </summary>
+    private async Task GoOnByIdAsync(HttpTurn turn, System.IO.Pipelines.PipeWriter writer, TurnEvent written)
+    {
+        var stream = turn.Stream;
+        var last = EventReader.ReadSequenceNumber(written.Data) ?? stream.Delivered - 1;
+        var relay = new ReplayRelay(turn.Context, stream.ResponseId!, _options.KeepAliveInterval, last, writer);
+        await replay.RelayAsync(relay, turn.Tenant, stream.ResponseId!);
+        if (relay.Terminal is { } terminal) Ended(router, turn, terminal);
+        else turn.Telemetry.Ended(ResponseEvents.Failed, null);
     }
 
     private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)

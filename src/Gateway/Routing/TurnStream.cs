@@ -34,6 +34,9 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
 
     public string TurnId => turn.TurnId;
 
+    /// <summary>The turn runs in the background: it goes on whether or not a client streams it, and is read back by its id.</summary>
+    public bool Background => turn.Background;
+
     /// <summary>The id of the response this turn created, once <c>response.created</c> went by.</summary>
     public string? ResponseId { get; private set; }
 

@@ -26,13 +26,14 @@ public static class ErrorCodes
     public const string ContextLengthExceeded = "context_length_exceeded";
     public const string NotFound = "not_found";
     public const string UpgradeRequired = "websocket_not_enabled";
+    public const string ResponseCancelled = "response_cancelled";
 
     /// <summary>Codes a client may retry: the Codex CLI retries <c>response.failed</c> with these (and unknown codes).</summary>
     public static bool IsRetryable(string? code) => code switch
     {
         ContextLengthExceeded or "insufficient_quota" or "invalid_prompt" or PreviousResponseNotFound
             or InvalidRequest or InvalidJson or InvalidEncoding or UnsupportedFrameType or InvalidApiKey or RequestTooLarge
-            or RequestHeadersTooLarge or UriTooLong or NotFound or MethodNotAllowed => false,
+            or RequestHeadersTooLarge or UriTooLong or NotFound or MethodNotAllowed or ResponseCancelled => false,
         _ => true,
     };
 }

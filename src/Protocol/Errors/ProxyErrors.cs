@@ -63,7 +63,7 @@ public static class ProxyErrors
         { RetryAfterSeconds = 1 };
 
     public static OpenAIError ResponseCancelled() =>
-        new(400, "response_cancelled", "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
+        new(400, ErrorCodes.ResponseCancelled, "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
 
     /// <summary>The Responses API cancels only what was created with <c>background: true</c>; a foreground response is the client's own stream to close.</summary>
     public static OpenAIError CannotCancelSynchronous(string id) =>

@@ -214,7 +214,7 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
     }
 
     [Fact]
-    public async Task A_background_stream_the_provider_cut_off_resumes_by_id_into_its_new_run_to_completion()
+    public async Task A_background_stream_the_provider_cut_off_goes_on_into_its_new_run_and_resumes_by_id_from_the_lost_run()
     {
         var client = Client;
         var marker = "sdk-cut-" + Guid.NewGuid().ToString("N")[..8];
@@ -225,29 +225,30 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
         options.BackgroundModeEnabled = true;
         options.StreamingEnabled = true;
 
-        // The provider's socket closes mid-answer: the stream ends failed (retryable), and the response is not over.
-        string? id = null;
+        // The provider's socket closes mid-answer: the response is not over, so its stream goes on with its new run (a
+        // second created update, same id) to completed; the SDK never sees it fail.
         var first = new List<StreamingResponseUpdate>();
-        await foreach (var update in await client.CreateResponseStreamingAsync(options))
-        {
-            first.Add(update);
-            if (update is StreamingResponseCreatedUpdate created) id = created.Response.Id;
-        }
-        Assert.NotNull(id);
-        Assert.IsType<StreamingResponseFailedUpdate>(first[^1]);
+        await foreach (var update in await client.CreateResponseStreamingAsync(options)) first.Add(update);
+        Assert.DoesNotContain(first, u => u is StreamingResponseFailedUpdate);
+        var createdAt = first.Select((u, i) => (u, i)).Where(p => p.u is StreamingResponseCreatedUpdate).Select(p => p.i).ToList();
+        Assert.Equal(2, createdAt.Count);
+        var id = ((StreamingResponseCreatedUpdate)first[0]).Response.Id;
+        Assert.Equal(id, ((StreamingResponseCreatedUpdate)first[createdAt[1]]).Response.Id);
+        Assert.Equal(id, Assert.IsType<StreamingResponseCompletedUpdate>(first[^1]).Response.Id);
+        var lostRun = first[createdAt[1] - 1]; // the last event of the cut run: where a client whose connection broke there resumes
 
         // Streamed again from the last event the client has: the response's new run, from its own created event.
         var resumed = new List<StreamingResponseUpdate>();
         var text = "";
         ResponseResult? final = null;
-        await foreach (var update in await client.GetResponseStreamingAsync(new GetResponseOptions(id) { StreamingEnabled = true, StartingAfter = first[^1].SequenceNumber }))
+        await foreach (var update in await client.GetResponseStreamingAsync(new GetResponseOptions(id) { StreamingEnabled = true, StartingAfter = lostRun.SequenceNumber }))
         {
             resumed.Add(update);
             if (update is StreamingResponseOutputTextDeltaUpdate delta) text += delta.Delta;
             if (update is StreamingResponseCompletedUpdate completed) final = completed.Response;
         }
         Assert.IsType<StreamingResponseCreatedUpdate>(resumed[0]);
-        Assert.True(resumed[0].SequenceNumber > first[^1].SequenceNumber, $"{resumed[0].SequenceNumber} after {first[^1].SequenceNumber}");
+        Assert.Equal(first[createdAt[1]].SequenceNumber, resumed[0].SequenceNumber);
         Assert.NotNull(final);
         Assert.Equal(id, final.Id);
         Assert.Equal(final.GetOutputText(), text);

@@ -81,6 +81,25 @@ public sealed class OpenAiNodeSdkTests(ProductFixture product) : NodeClientTests
     }
 
     [Fact]
+    public async Task The_stream_helper_on_a_background_create_the_provider_cut_off_goes_on_to_the_new_runs_final_response()
+    {
+        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains("Stream in the background, even if cut off").Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var result = (await RunAsync("background-stream-cut")).AssertOk();
+        var final = Assert.Single(result.Turns);
+        var events = result["events"].EnumerateArray().Select(e => e.GetString()).ToList();
+        Assert.DoesNotContain("response.failed", events);
+        Assert.Equal("response.completed", events[^1]);
+        Assert.Equal([final.Id, final.Id], result["createdIds"].EnumerateArray().Select(e => e.GetString()));
+        var sequences = result["sequences"].EnumerateArray().Select(e => e.GetInt64()).ToList();
+        Assert.True(sequences.Zip(sequences.Skip(1)).All(p => p.First < p.Second), string.Join(",", sequences));
+        // The helper's accumulated answer is the new run's alone (its second response.created started it afresh).
+        Assert.Equal(result["newRunDeltas"].GetString(), final.Text);
+        var generations = Product.Simulator.Ledger.Requests.Where(r => r.StartedAt >= started && r.Generate).ToList();
+        Assert.True(generations.Count == 2, $"the cut run and its new run expected: {LedgerText.Lines(generations, "; ")}");
+    }
+
+    [Fact]
     public async Task Websocket_client_chains_turns_by_previous_response_id_as_deltas()
     {
         var result = (await RunAsync("websocket")).AssertOk();

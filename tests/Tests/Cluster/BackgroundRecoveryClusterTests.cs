@@ -32,6 +32,9 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
     /// <summary>A cluster of two silos and two gateways with a background response whose owner silo was just lost mid-generation.</summary>
     private sealed record LostResponse(ClusterHarness Cluster, HttpClient Gw1, HttpClient Gw2, string Id, DateTimeOffset Since, string How) : IAsyncDisposable
     {
+        /// <summary>The client's stream of its create, read to its end, when it streamed it.</summary>
+        public Task<TurnResult>? Stream { get; init; }
+
         public async Task<List<RequestRecord>> GenerationsAsync() =>
             (await Cluster.Sim.GetRequestsAsync()).Where(r => r.Generate && r.StartedAt >= Since).OrderBy(r => r.Id).ToList();
 
@@ -42,7 +45,8 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
     public enum Loss { Kill, Stop, Freeze }
 
     /// <param name="pendingLifetime">The silos' <c>CodexLb:State:PendingLifetime</c>: longer than the cluster takes to notice the loss.</param>
-    private static async Task<LostResponse> LoseAsync(Loss loss, string pendingLifetime = "00:00:06")
+    /// <param name="streamed">The client streams its create (through the first gateway) instead of taking the started object.</param>
+    private static async Task<LostResponse> LoseAsync(Loss loss, string pendingLifetime = "00:00:06", bool streamed = false)
     {
         var cluster = await ClusterHarness.StartAsync(2, 2, new ClusterHarnessOptions
         {
@@ -57,27 +61,36 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         await cluster.Sim.AddFaultAsync(LongStream(marker));
         var since = DateTimeOffset.UtcNow;
 
-        var body = Items.Body([Items.Message("user", "count slowly " + marker)], stream: false);
+        var body = Items.Body([Items.Message("user", "count slowly " + marker)], stream: streamed);
         body.Remove("store"); // the API's default: stored
         body["background"] = true;
-        using var created = await gw1.PostAsync(Path, Json(body));
-        var createdText = await created.Content.ReadAsStringAsync();
-        Assert.True(created.StatusCode == HttpStatusCode.OK, createdText);
-        var id = JsonDocument.Parse(createdText).RootElement.GetProperty("id").GetString()!;
+        Task<TurnResult>? stream = null;
+        string? id = null;
+        if (streamed) stream = SseClient.PostAsync(gw1, Path, body);
+        else
+        {
+            using var created = await gw1.PostAsync(Path, Json(body));
+            var createdText = await created.Content.ReadAsStringAsync();
+            Assert.True(created.StatusCode == HttpStatusCode.OK, createdText);
+            id = JsonDocument.Parse(createdText).RootElement.GetProperty("id").GetString()!;
+        }
 
         // The provider is generating it when its owner goes.
         var deadline = DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30);
-        while (!(await cluster.Sim.GetRequestsAsync()).Any(r => r.Generate && r.StartedAt >= since))
+        RequestRecord? generating;
+        while ((generating = (await cluster.Sim.GetRequestsAsync()).FirstOrDefault(r => r.Generate && r.StartedAt >= since && r.ResponseId is not null)) is null)
         {
             Assert.True(DateTimeOffset.UtcNow < deadline, "the provider never started the background response");
             await Task.Delay(100);
         }
+        id ??= generating.ResponseId!; // a conversation's first response goes to its client under the provider's id
         await Task.Delay(TimeSpan.FromSeconds(1));
         var owner = await cluster.OwnerOfOnlyConversationAsync();
         // A graceful stop drains for a second, then stops the response it could not wait for (a deploy's drain is bounded).
         // A frozen owner stays frozen: declared dead, it stops itself once it runs again, and its run can write nothing.
         await (loss switch { Loss.Stop => owner.StopAsync(), Loss.Freeze => owner.PauseAsync(), _ => owner.KillAsync() });
-        return new LostResponse(cluster, gw1, gw2, id, since, $"{loss switch { Loss.Stop => "SIGTERM", Loss.Freeze => "SIGSTOP", _ => "kill -9" }} of the owner {owner.Name}");
+        return new LostResponse(cluster, gw1, gw2, id, since, $"{loss switch { Loss.Stop => "SIGTERM", Loss.Freeze => "SIGSTOP", _ => "kill -9" }} of the owner {owner.Name}")
+            { Stream = stream };
     }
 
     [Theory]
@@ -105,6 +118,33 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         var sent = Assert.Single(chained);
         Assert.True(sent.IsDelta, "the chained turn resent the history: " + LedgerText.Lines(chained, "; "));
         Assert.Equal(rerun.ResponseId, sent.PreviousResponseId);
+    }
+
+    [Fact]
+    public async Task A_streamed_background_response_whose_owner_silo_is_killed_goes_on_in_the_same_stream_under_its_id()
+    {
+        await using var lost = await LoseAsync(Loss.Kill, streamed: true);
+        var result = await lost.Stream!.WaitAsync(TimeSpan.FromSeconds(120));
+
+        // One stream to its end: the lost run's first events, then its new run's from its own response.created, under the
+        // same id. Never response.failed: the response was not over, and a client told so would take it as over.
+        var types = string.Join(",", result.Events.Select(e => e.Type));
+        var created = result.Events.Where(e => e.Type == "response.created").Select(e => e.Data.GetProperty("response").GetProperty("id").GetString()).ToList();
+        output.WriteLine($"MEASURED the stream after {lost.How}: {result.Events.Count} events, {created.Count} response.created, ends {result.Terminal?.Type}");
+        Assert.DoesNotContain(result.Events, e => e.Type == "response.failed");
+        Assert.True(result.Terminal?.Type == "response.completed", $"ended {result.Terminal?.Type}: {types}");
+        Assert.Equal([lost.Id, lost.Id], created);
+        Assert.Equal(lost.Id, result.ResponseId);
+        var sequence = result.Events.Select(e => e.Data.GetProperty("sequence_number").GetInt64()).ToList();
+        Assert.True(sequence.Zip(sequence.Skip(1)).All(p => p.First < p.Second), "sequence numbers not increasing: " + string.Join(",", sequence));
+
+        var generations = await lost.GenerationsAsync();
+        output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations.Count == 2, $"{generations.Count} generations (the lost one and its new run expected): {LedgerText.Lines(generations, "; ")}");
+        var (status, text) = await ContinueAsync(lost);
+        Assert.True(status == HttpStatusCode.OK, text);
+        var sent = Assert.Single(await lost.GenerationsAsync(), r => r.Id > generations[1].Id);
+        Assert.True(sent.IsDelta && sent.PreviousResponseId == generations[1].ResponseId, LedgerText.Line(sent));
     }
 
     [Fact]

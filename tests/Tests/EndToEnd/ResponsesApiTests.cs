@@ -253,6 +253,40 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_streamed_background_response_cut_off_by_the_provider_goes_on_in_the_same_stream_with_its_new_run()
+    {
+        // The client streams its background create. The provider's socket closes after the fourth event, once: the response
+        // stays pending (a poll would run it again), so the stream must not tell its client it failed; it goes on by id.
+        var marker = "cut-streamed-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var body = Stored("a streamed answer cut short " + marker, stream: true);
+        body["background"] = true;
+        var result = await SseClient.PostAsync(product.Http, "/v1/responses", body);
+
+        Assert.Equal(HttpStatusCode.OK, result.Status);
+        var types = string.Join(",", result.Events.Select(e => e.Type));
+        Assert.DoesNotContain(result.Events, e => e.Type == "response.failed");
+        Assert.True(result.Terminal?.Type == "response.completed", types);
+        var created = result.Events.Where(e => e.Type == "response.created").Select(e => e.Data.GetProperty("response").GetProperty("id").GetString()).ToList();
+        Assert.True(created.Count == 2, "the lost run's response.created, then its new run's: " + types);
+        var id = created[0]!;
+        Assert.Equal([id, id], created);
+        Assert.Equal(id, result.ResponseId);
+        var sequence = result.Events.Select(e => e.Data.GetProperty("sequence_number").GetInt64()).ToList();
+        Assert.True(sequence.Zip(sequence.Skip(1)).All(p => p.First < p.Second), "sequence numbers not increasing: " + string.Join(",", sequence));
+        // What the client's accumulator builds from the new run's events is the completed response.
+        var newRun = result.Events.SkipWhile(e => e.Type != "response.created").Skip(1).SkipWhile(e => e.Type != "response.created");
+        var deltas = string.Concat(newRun.Where(e => e.Type == "response.output_text.delta").Select(e => e.Data.GetProperty("delta").GetString()));
+        Assert.Equal(ResponseJson.OutputText(result.Terminal!.Data.GetProperty("response")), deltas);
+
+        var generations = product.Simulator.Ledger.Requests.Where(r => r.StartedAt >= started && r.Generate).OrderBy(r => r.Id).ToList();
+        Assert.True(generations.Count == 2, $"{generations.Count} generations (the cut run and its new one expected): {LedgerText.Lines(generations, "; ")}");
+        var (status, retrieved) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+        Assert.Equal((HttpStatusCode.OK, "completed"), (status, retrieved.GetProperty("status").GetString()));
+    }
+
+    [Fact]
     public async Task Cancel_refuses_a_foreground_response_running_or_completed_and_the_running_one_completes_untouched()
     {
         var marker = "foreground-" + Guid.NewGuid().ToString("N")[..8];

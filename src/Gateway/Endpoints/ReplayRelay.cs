@@ -1,0 +1,85 @@
+using System.IO.Pipelines;
+using CodexLb.Gateway.Streaming;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Events;
+using CodexLb.Protocol.Responses;
+using Microsoft.AspNetCore.Http;
+
+namespace CodexLb.Gateway.Endpoints;
+
+/// <summary>
+/// A response's events streamed by its id as SSE: those numbered after the last one the client has only. Started at its
+/// first write, or given the writer of a stream already under way (a background create that goes on by id).
+/// </summary>
+internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter, PipeWriter? started = null)
+{
+    private PipeWriter? _writer = started;
+    private SseKeepAlive? _keepAlive = started is null ? null : new SseKeepAlive(started, keepAliveInterval);
+    private long _last = startingAfter ?? -1;
+
+    public HttpContext Context => context;
+
+    public bool Started => _writer is not null;
+
+    /// <summary>The terminal event the client got, once it went by (null when the relay gave up: see <see cref="FailAsync"/>).</summary>
+    public TurnEvent? Terminal { get; private set; }
+
+    private async ValueTask<PipeWriter> WriterAsync()
+    {
+        if (_writer is null)
+        {
+            _writer = await SseWriter.StartAsync(context);
+            _keepAlive = new SseKeepAlive(_writer, keepAliveInterval);
+        }
+        return _writer;
+    }
+
+    /// <summary>Writes an event the client does not have yet; true once the terminal event went by (written or not).</summary>
+    public async ValueTask<bool> WriteAsync(TurnEvent turnEvent)
+    {
+        var sequence = EventReader.ReadSequenceNumber(turnEvent.Data);
+        if (sequence is null || sequence > _last)
+        {
+            SseWriter.WriteEvent(await WriterAsync(), turnEvent.Type, turnEvent.Data);
+            _keepAlive!.Wrote();
+            if (sequence is { } written) _last = written;
+        }
+        if (!EventTypes.IsTerminal(turnEvent.Type)) return false;
+        Terminal = turnEvent;
+        await EndAsync();
+        return true;
+    }
+
+    public async ValueTask HeartbeatAsync()
+    {
+        await WriterAsync();
+        await _keepAlive!.HeartbeatAsync(context.RequestAborted);
+    }
+
+    public async ValueTask FlushAsync()
+    {
+        if (_writer is not null) await _writer.FlushAsync(context.RequestAborted);
+    }
+
+    /// <summary>A response that is over, from its stored object: created (unless the client has it), then its terminal event.</summary>
+    public async Task WriteSettledAsync(byte[] final)
+    {
+        if (_last < 0) await WriteAsync(new TurnEvent(EventTypes.Created, ResponseEvents.BuildWithResponse(EventTypes.Created, ResponseObjects.WithStatus(final, "in_progress"), 0)));
+        var terminal = ResponseEvents.TerminalTypeOf(EventReader.ReadString(final, "status"));
+        await WriteAsync(new TurnEvent(terminal, ResponseEvents.BuildWithResponse(terminal, final, _last + 1)));
+    }
+
+    /// <summary>Ends the stream with <c>response.failed</c> carrying <paramref name="error"/>'s (retryable) code.</summary>
+    public async Task FailAsync(OpenAIError error)
+    {
+        SseWriter.WriteEvent(await WriterAsync(), ResponseEvents.Failed, ResponseEvents.BuildFailed(error, id, _last + 1));
+        await EndAsync();
+    }
+
+    private async Task EndAsync()
+    {
+        await WriterAsync();
+        await SseWriter.EndAsync(context);
+    }
+}
