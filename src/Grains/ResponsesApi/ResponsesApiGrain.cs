@@ -17,7 +17,8 @@ namespace CodexLb.Grains.ResponsesApi;
 /// </summary>
 [StatelessWorker(1)]
 [Reentrant]
-public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp upstream) : Grain, IResponsesApiGrain
+public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp upstream, Orleans.Serialization.Serializer<ResumableResponse> resumables)
+    : Grain, IResponsesApiGrain
 {
     public async Task<ApiReply> Retrieve(string tenant, string responseId)
     {
@@ -69,16 +70,44 @@ public sealed class ResponsesApiGrain(IResponseTreeStore store, UpstreamHttp ups
     public async Task<ApiReply> ListInputItems(string tenant, string responseId, int limit, bool ascending, string? after)
     {
         var stored = await LoadAsync(tenant, responseId);
-        if (stored.Pending) return UpstreamHttp.Reply(ProxyErrors.InvalidRequest($"Response with id '{responseId}' is still in progress; list its input items once it completed."));
-        if (Stored(stored, responseId) is { } error) return error;
-        var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
-        if (path.Status == ResponseStatus.Pending) // over without completing (cancelled, failed): no node holds its context
-            return UpstreamHttp.Reply(ProxyErrors.ResponseNotFound(responseId, "it did not complete, and input items are kept only for completed responses."));
-        if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
-        var context = path.ContextItems();
-        var input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));
+        List<byte[]>? input;
+        if (stored.Pending)
+        {
+            input = await RunningInputAsync(tenant, responseId);
+            if (input is null) return UpstreamHttp.Reply(ProxyErrors.ResponseInProgress(responseId));
+        }
+        else
+        {
+            if (Stored(stored, responseId) is { } error) return error;
+            var path = await store.LoadPathAsync(tenant, responseId, CancellationToken.None);
+            if (path.Status == ResponseStatus.Pending) // over without completing (cancelled, failed): no node holds its context
+                return UpstreamHttp.Reply(ProxyErrors.ResponseNotFound(responseId, "it did not complete, and input items are kept only for completed responses."));
+            if (path.Status != ResponseStatus.Found) return NotFound(responseId, path.Status);
+            var context = path.ContextItems();
+            input = context.GetRange(0, context.Count - Math.Min(stored.Outputs.Count, context.Count));
+        }
         for (var i = 0; i < input.Count; i++) input[i] = ResponseObjects.AsListed(input[i], responseId, i);
         return Ok(ResponseObjects.InputItemsPage(input, new InputItemsQuery(limit, ascending, after)));
+    }
+
+    /// <summary>
+    /// A running background response's input, as its completed node will hold it: the context its request continued
+    /// (<c>previous_response_id</c>) and the items the request sent. Null when the request is not kept (a foreground
+    /// response) or what it continued is not readable yet (itself still running).
+    /// </summary>
+    private async Task<List<byte[]>?> RunningInputAsync(string tenant, string responseId)
+    {
+        if (await store.LoadResumableAsync(tenant, responseId, CancellationToken.None) is not { } saved) return null;
+        var request = resumables.Deserialize(saved)!.Request;
+        var input = new List<byte[]>();
+        if (request.PreviousResponseId is { } previous)
+        {
+            var path = await store.LoadPathAsync(tenant, previous, CancellationToken.None);
+            if (path.Status != ResponseStatus.Found) return null;
+            input.AddRange(path.ContextItems());
+        }
+        input.AddRange(request.InputItems);
+        return input;
     }
 
     public async Task<ApiReply> Forward(string tenant, string operation, byte[] body)

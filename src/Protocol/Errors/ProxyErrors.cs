@@ -73,6 +73,11 @@ public static class ProxyErrors
     public static OpenAIError CannotStreamSynchronous(string id) =>
         InvalidRequest($"Cannot stream a synchronous response again: '{id}' was not created with background=true, and only such a response can be streamed from its id. Retrieve it without 'stream'.", "stream");
 
+    /// <summary>What a response only has once it is over (a foreground one's input items), asked of it while it runs: retry after it.</summary>
+    public static OpenAIError ResponseInProgress(string id) =>
+        new(409, "response_in_progress", $"Response with id '{id}' is still in progress; its input items can be listed once it completed.", ErrorTypes.InvalidRequest)
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError ResponseNotFound(string id, string? why = null) =>
         new(404, ErrorCodes.NotFound, why is null ? $"Response with id '{id}' not found." : $"Response with id '{id}' not found: {why}",
             ErrorTypes.InvalidRequest);

@@ -253,6 +253,28 @@ public sealed class ResponsesApiTests(ProductFixture product)
     }
 
     [Fact]
+    public async Task A_running_background_response_lists_its_input_items_the_context_it_continued_and_its_own()
+    {
+        var first = await CreateAsync(Stored("remember the otters"));
+        var marker = "running-items-" + Guid.NewGuid().ToString("N")[..8];
+        product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(1)).WhenTextContains(marker).Times(1));
+        var body = Stored("and now the beavers " + marker, previous: first.GetProperty("id").GetString());
+        body["background"] = true;
+        var id = (await CreateAsync(body)).GetProperty("id").GetString()!;
+
+        var (status, items) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}/input_items?order=asc");
+        var (_, running) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
+        Assert.Equal("in_progress", running.GetProperty("status").GetString()); // listed while it ran
+        Assert.True(status == HttpStatusCode.OK, items.ToString());
+        var listed = items.GetProperty("data").EnumerateArray().ToList();
+        // The first turn's message and answer, then this turn's message: what its node will hold once it completed.
+        Assert.Equal(["user", "assistant", "user"], listed.Select(i => i.GetProperty("role").GetString()));
+        Assert.Contains(marker, listed[2].GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.All(listed, i => Assert.False(string.IsNullOrEmpty(i.GetProperty("id").GetString())));
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel")).Status);
+    }
+
+    [Fact]
     public async Task A_streamed_background_response_cut_off_by_the_provider_goes_on_in_the_same_stream_with_its_new_run()
     {
         // The client streams its background create. The provider's socket closes after the fourth event, once: the response
