@@ -275,6 +275,32 @@ public sealed class ManagedProcess : IAsyncDisposable
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Starves the process of CPU until <paramref name="until"/> is cancelled, as <c>cpulimit</c> does: stopped (SIGSTOP) for
+    /// <paramref name="stopped"/>, then running (SIGCONT) for <paramref name="running"/>, over and over. It stays alive and
+    /// reachable, only slow; it is left running.
+    /// </summary>
+    public async Task ThrottleAsync(TimeSpan running, TimeSpan stopped, CancellationToken until)
+    {
+        Append($"==== throttled from the harness: {running.TotalMilliseconds:0} ms running in every {(running + stopped).TotalMilliseconds:0} ms");
+        var pid = RunningPid();
+        try
+        {
+            while (!until.IsCancellationRequested)
+            {
+                Signal(pid, SigStop);
+                await Task.Delay(stopped, CancellationToken.None);
+                Signal(pid, SigCont);
+                await Task.Delay(running, until).ContinueWith(static _ => { }, TaskScheduler.Default);
+            }
+        }
+        finally
+        {
+            Signal(pid, SigCont);
+            Append("==== throttle lifted");
+        }
+    }
+
     /// <summary>Waits until the process exits by itself (e.g. after a shutdown request); false on timeout.</summary>
     public async Task<bool> WaitForExitAsync(TimeSpan timeout)
     {
