@@ -100,7 +100,15 @@ public static class ProxyErrors
         new(408, ErrorCodes.RequestTimeout, "The request body was not received in time.", ErrorTypes.InvalidRequest);
 
     public static OpenAIError RouteNotFound(string method, string path) =>
-        new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}.", ErrorTypes.InvalidRequest);
+        new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}." + (path.Contains("/conversations", StringComparison.Ordinal) ? " " + ConversationsNotServed : ""),
+            ErrorTypes.InvalidRequest);
+
+    /// <summary>A create's <c>conversation</c>: the Conversations API is not served (its routes are a 404 that says so).</summary>
+    public static OpenAIError ConversationsUnsupported(string param) => new(400, ErrorCodes.InvalidRequest, ConversationsNotServed, ErrorTypes.InvalidRequest, param);
+
+    private const string ConversationsNotServed =
+        "The Conversations API is not served by this bridge: it keeps each conversation by its responses. Continue one with " +
+        "previous_response_id (or send its items again: the provider is sent only what is new either way).";
 
     public static OpenAIError MethodNotAllowed(string method, string path, string? allowed) =>
         new(405, ErrorCodes.MethodNotAllowed,

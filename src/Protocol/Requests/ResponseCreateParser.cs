@@ -58,7 +58,7 @@ public static class ResponseCreateParser
     }
 
     [Flags]
-    private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64, Store = 128, Background = 256 }
+    private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64, Store = 128, Background = 256, Conversation = 512 }
 
     private static OpenAIError? Parse(ReadOnlySpan<byte> body, Body kind, out ResponseCreateRequest? request)
     {
@@ -154,6 +154,11 @@ public static class ResponseCreateParser
                     if (field == Seen.Background) background = reader.TokenType == JsonTokenType.True;
                     else if (reader.TokenType != JsonTokenType.Null) store = reader.TokenType == JsonTokenType.True;
                     continue;
+                case Seen.Conversation:
+                    // The provider holds no conversation of ours, and sent with the bridge's own anchor it would double the context.
+                    if (!SkipValidating(ref reader)) return LoneSurrogate("conversation");
+                    if (reader.TokenType != JsonTokenType.Null) fieldError ??= ProxyErrors.ConversationsUnsupported("conversation");
+                    continue;
                 case Seen.Generate:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("generate");
                     generate = reader.TokenType != JsonTokenType.False;
@@ -218,6 +223,7 @@ public static class ResponseCreateParser
         "generate" => Seen.Generate,
         "store" => Seen.Store,
         "background" => Seen.Background,
+        "conversation" => Seen.Conversation,
         _ => Seen.None,
     };
 

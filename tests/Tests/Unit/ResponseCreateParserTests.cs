@@ -31,6 +31,13 @@ public sealed class ResponseCreateParserTests
     }
 
     [Fact]
+    public void A_null_conversation_is_absent_and_never_forwarded()
+    {
+        var r = Parse("""{"model":"m","input":"hi","conversation":null}""");
+        Assert.DoesNotContain("conversation", Encoding.UTF8.GetString(r.Settings));
+    }
+
+    [Fact]
     public void A_string_input_becomes_one_user_message()
     {
         var r = Parse("""{"model":"m","input":"hello \"there\""}""");
@@ -60,6 +67,8 @@ public sealed class ResponseCreateParserTests
     [InlineData("""{"model":"m","input":[],"stream":"yes"}""", ErrorCodes.InvalidRequest, "stream")]
     [InlineData("""{"model":"m","input":[]} {}""", ErrorCodes.InvalidJson, null)]
     [InlineData("""{"model":"m","input":[],"background":true,"store":false}""", ErrorCodes.InvalidRequest, "store")]
+    [InlineData("""{"model":"m","input":[],"conversation":"conv_1"}""", ErrorCodes.InvalidRequest, "conversation")]
+    [InlineData("""{"model":"m","input":[],"conversation":{"id":"conv_1"}}""", ErrorCodes.InvalidRequest, "conversation")]
     public void Bad_bodies_are_400_with_an_openai_error(string body, string code, string? param)
     {
         Assert.False(ResponseCreateParser.TryParse(Encoding.UTF8.GetBytes(body), out _, out var error));
