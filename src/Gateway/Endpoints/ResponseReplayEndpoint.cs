@@ -1,13 +1,9 @@
 using System.Globalization;
-using System.IO.Pipelines;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
 using CodexLb.Gateway.Security;
-using CodexLb.Gateway.Streaming;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
-using CodexLb.Protocol.Events;
-using CodexLb.Protocol.Responses;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 

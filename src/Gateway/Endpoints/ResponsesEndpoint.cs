@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Keys;
@@ -174,7 +175,7 @@ public sealed class ResponsesEndpoint(
     /// the client got: the same run if its owner is only out of this gateway's reach, or its new run (a new
     /// <c>response.created</c> under the same id, then the whole answer), or how it ended.
     /// </summary>
-    private async Task GoOnByIdAsync(HttpTurn turn, System.IO.Pipelines.PipeWriter writer, TurnEvent written)
+    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written)
     {
         var stream = turn.Stream;
         var last = EventReader.ReadSequenceNumber(written.Data) ?? stream.Delivered - 1;
