@@ -13,7 +13,7 @@ namespace CodexLb.Tests.Cluster;
 [Collection(ClusterSmokeCollection.Name)]
 public sealed class SlowSiloTests(ITestOutputHelper output)
 {
-    private const int Conversations = 8, TurnsPerConversation = 12;
+    private const int Conversations = 8, TurnsPerConversation = 9;
 
     [Fact]
     public async Task Turns_on_a_silo_starved_of_cpu_complete_once_each_and_chained_and_it_stays_a_member()
@@ -30,7 +30,7 @@ public sealed class SlowSiloTests(ITestOutputHelper output)
             .Select(i => new ChaosClient(i, i % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock)).ToList();
         var traffic = Task.WhenAll(clients.Select(DriveAsync));
 
-        // A tenth of the wall for 15 s: 100 ms running in every 1,000. Each stop (900 ms) holds its turns' events, heartbeats
+        // A tenth of the wall for 12 s: 100 ms running in every 1,000. Each stop (900 ms) holds its turns' events, heartbeats
         // and membership probes, but is shorter than a gateway's owner timeout (2 s) and a missed probe (up to 2 s).
         // Once every conversation has its owner, the silo that owns the most is slowed.
         while (clients.Any(c => c.Turns.Count == 0)) await Task.Delay(100);
@@ -39,8 +39,8 @@ public sealed class SlowSiloTests(ITestOutputHelper output)
         var slow = owned.MaxBy(o => o.Conversations).Silo;
         output.WriteLine($"MEASURED owners: {string.Join(", ", owned.Select(o => $"{o.Silo.Name} {o.Conversations}"))}; slowed {slow.Name}");
         Assert.True(owned.Single(o => o.Silo == slow).Conversations >= 2, "the slowed silo owns too few conversations to say anything");
-        var (from, to) = (clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds + 15);
-        using (var lift = new CancellationTokenSource(TimeSpan.FromSeconds(15)))
+        var (from, to) = (clock.Elapsed.TotalSeconds, clock.Elapsed.TotalSeconds + 12);
+        using (var lift = new CancellationTokenSource(TimeSpan.FromSeconds(12)))
             await slow.ThrottleAsync(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(900), lift.Token);
         await traffic;
 
