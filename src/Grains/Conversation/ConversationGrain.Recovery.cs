@@ -69,18 +69,21 @@ public sealed partial class ConversationGrain
         return LatestAsAsked(turn);
     }
 
-    /// <summary>Recovers a response without a caller waiting for it (a turn chaining on it is refused meanwhile).</summary>
-    private void StartRecovery(string responseId) => _ = ObserveRecoveryAsync(RecoverResponse(responseId, cancel: false));
-
-    private async Task ObserveRecoveryAsync(Task recovery)
+    /// <summary>
+    /// Starts a lost background response's new run for a turn chaining on it, which is refused meanwhile (it holds the
+    /// conversation's queue the new run waits for). True when the response runs again here; false when it will not (not a
+    /// background one, run again too often, or this activation is going away: the turn's retry finds it elsewhere).
+    /// </summary>
+    private async Task<bool> TryRecoverAsync(string responseId)
     {
         try
         {
-            await recovery;
+            return await RecoverResponse(responseId, cancel: false) is not null;
         }
         catch (Exception ex)
         {
             LogRecoveryFailed(logger, ex, Key);
+            return false;
         }
     }
 

@@ -23,9 +23,10 @@ public sealed partial class ConversationGrain
         var (plan, missing) = await _tree.PlanAsync(request, cancellationToken);
         if (plan is null)
         {
-            // A background response lost with its owner runs again; this turn, sent again, waits behind it.
-            if (missing == ResponseStatus.Pending) StartRecovery(request.PreviousResponseId!);
-            sink.Reject(MissingBaseError(missing, request.PreviousResponseId!));
+            // A background response lost with its owner runs again: ours to recover, so a 5xx every SDK retries; this turn,
+            // sent again, waits behind the new run.
+            var recovering = missing == ResponseStatus.Pending && await TryRecoverAsync(request.PreviousResponseId!);
+            sink.Reject(recovering ? ProxyErrors.PreviousResponseRecovering(request.PreviousResponseId!) : MissingBaseError(missing, request.PreviousResponseId!));
             return;
         }
         if (plan.Bytes > _options.MaxContextBytes)

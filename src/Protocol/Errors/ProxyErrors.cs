@@ -62,6 +62,13 @@ public static class ProxyErrors
             ErrorTypes.InvalidRequest, "previous_response_id")
         { RetryAfterSeconds = 1 };
 
+    /// <summary>The previous response was lost with its owner and runs again: the bridge's own failure, so a 5xx every SDK retries.</summary>
+    public static OpenAIError PreviousResponseRecovering(string id) =>
+        new(503, ErrorCodes.PreviousResponseIncomplete,
+            $"Previous response with id '{id}' was interrupted with its owner and is running again; retry, and this turn continues it once it completed.",
+            ErrorTypes.Server, "previous_response_id")
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError ResponseCancelled() =>
         new(400, ErrorCodes.ResponseCancelled, "The response was cancelled (POST /responses/{id}/cancel).", ErrorTypes.InvalidRequest);
 

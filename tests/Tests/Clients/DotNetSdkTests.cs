@@ -214,6 +214,33 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
     }
 
     [Fact]
+    public async Task A_turn_continuing_a_background_response_cut_off_at_once_succeeds_through_the_sdks_own_retry()
+    {
+        var client = Client; // the SDK's default retry policy: 5xx and 429 with Retry-After, not 409
+        var marker = "sdk-cut-continue-" + Guid.NewGuid().ToString("N")[..8];
+        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
+        var started = DateTimeOffset.UtcNow;
+        var options = Options(ResponseItem.CreateUserMessageItem("Answer in the background, cut off " + marker));
+        options.StoredOutputEnabled = true;
+        options.BackgroundModeEnabled = true;
+        ResponseResult created = await client.CreateResponseAsync(options);
+        // The provider cut it: pending, and nothing runs it until someone asks for it.
+        await Eventually.ValueAsync(() => Product.Simulator.Ledger.Requests.Any(r => r.StartedAt >= started && r.Generate && r.EndedAt is not null) ? "cut" : null);
+
+        // Continued at once, without a poll: the first attempt starts the response's new run and is refused with a 503 the
+        // SDK retries; the retry waits behind the new run and continues it.
+        var next = Options(ResponseItem.CreateUserMessageItem("And then?"));
+        next.PreviousResponseId = created.Id;
+        ResponseResult continued = await client.CreateResponseAsync(next);
+        Assert.Equal(ResponseStatus.Completed, continued.Status);
+        var generations = Product.Simulator.Ledger.Requests.Where(r => r.Generate && r.StartedAt >= started).OrderBy(r => r.Id).ToList();
+        Assert.True(generations.Count == 3, $"the cut run, its new run and the continuing turn expected: {LedgerText.Lines(generations, "; ")}");
+        Assert.True(generations[2].IsDelta && generations[2].PreviousResponseId == generations[1].ResponseId, LedgerText.Lines(generations, "; "));
+        ResponseResult retrieved = await client.GetResponseAsync(created.Id);
+        Assert.Equal(ResponseStatus.Completed, retrieved.Status);
+    }
+
+    [Fact]
     public async Task A_background_stream_the_provider_cut_off_goes_on_into_its_new_run_and_resumes_by_id_from_the_lost_run()
     {
         var client = Client;

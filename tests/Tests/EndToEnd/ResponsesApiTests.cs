@@ -177,13 +177,13 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.Equal(id, cancelled.GetProperty("id").GetString());
         Assert.True(cancelled.GetProperty("background").GetBoolean()); // as the client created it, not as it ran upstream
         // The provider was told to stop: the request never completed upstream.
-        var record = await WaitForAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
+        var record = await Eventually.ValueAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
         Assert.NotEqual(RequestOutcome.Completed, record.Outcome);
 
         var quick = Stored("short one in the background");
         quick["background"] = true;
         var done = (await CreateAsync(quick)).GetProperty("id").GetString()!;
-        var finished = await WaitForAsync(async () =>
+        var finished = await Eventually.ValueAsync(async () =>
         {
             // Polled at once, it completes between reads: never "lost" (a 404) on the way.
             var (polledStatus, polled) = await SendAsync(HttpMethod.Get, $"/v1/responses/{done}");
@@ -315,11 +315,11 @@ public sealed class ResponsesApiTests(ProductFixture product)
         product.Simulator.Faults.Add(Fault.Delay(TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(150)).WhenTextContains(marker).Times(1));
         var started = DateTimeOffset.UtcNow;
         var running = CreateAsync(Stored("a slow foreground answer " + marker));
-        var upstream = await WaitForAsync(() => product.Simulator.Ledger.Requests
+        var upstream = await Eventually.ValueAsync(() => product.Simulator.Ledger.Requests
             .FirstOrDefault(r => r.StartedAt >= started && r.ResponseId is not null && r.EndedAt is null));
         var id = upstream.ResponseId!;
         // The bridge holds it as running once response.created went by: retrieve answers it in progress.
-        await WaitForAsync(async () => (await SendAsync(HttpMethod.Get, $"/v1/responses/{id}")).Status == HttpStatusCode.OK ? "running" : null);
+        await Eventually.ValueAsync(async () => (await SendAsync(HttpMethod.Get, $"/v1/responses/{id}")).Status == HttpStatusCode.OK ? "running" : null);
 
         var (status, refused) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
         Assert.Equal(HttpStatusCode.BadRequest, status);
@@ -329,7 +329,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
         // Nothing was stopped: the client's own request completes, and so did the provider's.
         var completed = await running;
         Assert.Equal((id, "completed"), (completed.GetProperty("id").GetString(), completed.GetProperty("status").GetString()));
-        var record = await WaitForAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
+        var record = await Eventually.ValueAsync(() => product.Simulator.Ledger.Requests.SingleOrDefault(r => r.ResponseId == id && r.EndedAt is not null));
         Assert.Equal(RequestOutcome.Completed, record.Outcome);
 
         var (doneStatus, doneRefused) = await SendAsync(HttpMethod.Post, $"/v1/responses/{id}/cancel");
@@ -384,17 +384,5 @@ public sealed class ResponsesApiTests(ProductFixture product)
             using var response = await anonymous.SendAsync(new HttpRequestMessage(method, path) { Content = JsonContent.Create(new { model = "gpt-5.5" }) });
             Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         }
-    }
-
-    private static Task<T> WaitForAsync<T>(Func<T?> probe) where T : class => WaitForAsync(() => Task.FromResult(probe()));
-
-    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe) where T : class
-    {
-        for (var i = 0; i < 200; i++)
-        {
-            if (await probe() is { } value) return value;
-            await Task.Delay(50);
-        }
-        throw new TimeoutException("condition not met");
     }
 }
