@@ -27,6 +27,7 @@ public static class ErrorCodes
     public const string NotFound = "not_found";
     public const string UpgradeRequired = "websocket_not_enabled";
     public const string ResponseCancelled = "response_cancelled";
+    public const string ResponseInProgress = "response_in_progress";
 
     /// <summary>Codes a client may retry: the Codex CLI retries <c>response.failed</c> with these (and unknown codes).</summary>
     public static bool IsRetryable(string? code) => code switch

@@ -82,7 +82,7 @@ public static class ProxyErrors
 
     /// <summary>What a response only has once it is over (a foreground one's input items), asked of it while it runs: retry after it.</summary>
     public static OpenAIError ResponseInProgress(string id) =>
-        new(409, "response_in_progress", $"Response with id '{id}' is still in progress; its input items can be listed once it completed.", ErrorTypes.InvalidRequest)
+        new(409, ErrorCodes.ResponseInProgress, $"Response with id '{id}' is still in progress; its input items can be listed once it completed.", ErrorTypes.InvalidRequest)
         { RetryAfterSeconds = 1 };
 
     public static OpenAIError ResponseNotFound(string id, string? why = null) =>
