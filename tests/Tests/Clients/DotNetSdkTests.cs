@@ -29,6 +29,17 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
 
     private static CreateResponseOptions Options(params ResponseItem[] input) => new(Model, input);
 
+    /// <summary>A stored background request whose answer the provider cuts after its fourth event, once.</summary>
+    private CreateResponseOptions CutOffInTheBackground(string text)
+    {
+        var marker = "sdk-cut-" + Guid.NewGuid().ToString("N")[..8];
+        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
+        var options = Options(ResponseItem.CreateUserMessageItem(text + " " + marker));
+        options.StoredOutputEnabled = true;
+        options.BackgroundModeEnabled = true;
+        return options;
+    }
+
     private static JsonObject Turn(ResponseResult response) => new() { ["id"] = response.Id, ["text"] = response.GetOutputText() ?? "" };
 
     protected override async Task<ScenarioResult> RunAsync(string scenario)
@@ -217,12 +228,8 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
     public async Task A_turn_continuing_a_background_response_cut_off_at_once_succeeds_through_the_sdks_own_retry()
     {
         var client = Client; // the SDK's default retry policy: 5xx and 429 with Retry-After, not 409
-        var marker = "sdk-cut-continue-" + Guid.NewGuid().ToString("N")[..8];
-        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
         var started = DateTimeOffset.UtcNow;
-        var options = Options(ResponseItem.CreateUserMessageItem("Answer in the background, cut off " + marker));
-        options.StoredOutputEnabled = true;
-        options.BackgroundModeEnabled = true;
+        var options = CutOffInTheBackground("Answer in the background, cut off");
         ResponseResult created = await client.CreateResponseAsync(options);
         // The provider cut it: pending, and nothing runs it until someone asks for it.
         await Eventually.ValueAsync(() => Product.Simulator.Ledger.Requests.Any(r => r.StartedAt >= started && r.Generate && r.EndedAt is not null) ? "cut" : null);
@@ -244,12 +251,8 @@ public sealed class DotNetSdkTests(ProductFixture product) : ClientScenarioTests
     public async Task A_background_stream_the_provider_cut_off_goes_on_into_its_new_run_and_resumes_by_id_from_the_lost_run()
     {
         var client = Client;
-        var marker = "sdk-cut-" + Guid.NewGuid().ToString("N")[..8];
-        Product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
         var started = DateTimeOffset.UtcNow;
-        var options = Options(ResponseItem.CreateUserMessageItem("Stream this in the background, cut off " + marker));
-        options.StoredOutputEnabled = true;
-        options.BackgroundModeEnabled = true;
+        var options = CutOffInTheBackground("Stream this in the background, cut off");
         options.StreamingEnabled = true;
 
         // The provider's socket closes mid-answer: the response is not over, so its stream goes on with its new run (a
