@@ -115,18 +115,19 @@ public sealed class ResponsesEndpoint(
         while (true)
         {
             if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
-            else if (EventTypes.IsTerminal(current.Type) && GoesOnById(stream, current))
-            {
-                await GoOnByIdAsync(turn, writer, written);
-                return;
-            }
             else
             {
+                var terminal = EventTypes.IsTerminal(current.Type);
+                if (terminal && GoesOnById(stream, current))
+                {
+                    await GoOnByIdAsync(turn, writer, written);
+                    return;
+                }
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
                 written = current;
                 relayed++;
                 keepAlive.Wrote();
-                if (EventTypes.IsTerminal(current.Type))
+                if (terminal)
                 {
                     // The turn is over for the client; nothing after a terminal event may reach it.
                     Ended(router, turn, current);
