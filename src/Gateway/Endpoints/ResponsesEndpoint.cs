@@ -120,7 +120,7 @@ public sealed class ResponsesEndpoint(
                 var terminal = EventTypes.IsTerminal(current.Type);
                 if (terminal && GoesOnById(stream, current))
                 {
-                    await GoOnByIdAsync(turn, writer, written);
+                    await GoOnByIdAsync(turn, writer, written, after: "failure");
                     return;
                 }
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
@@ -147,7 +147,7 @@ public sealed class ResponsesEndpoint(
             {
                 if (stream.Background && stream.ResponseId is not null)
                 {
-                    await GoOnByIdAsync(turn, writer, written);
+                    await GoOnByIdAsync(turn, writer, written, after: "unreachable");
                     return;
                 }
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
@@ -176,9 +176,10 @@ public sealed class ResponsesEndpoint(
     /// the client got: the same run if its owner is only out of this gateway's reach, or its new run (a new
     /// <c>response.created</c> under the same id, then the whole answer), or how it ended.
     /// </summary>
-    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written)
+    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written, string after)
     {
         var stream = turn.Stream;
+        GatewayMetrics.BackgroundFollows.Add(1, new KeyValuePair<string, object?>("after", after));
         var last = EventReader.ReadSequenceNumber(written.Data) ?? stream.Delivered - 1;
         var relay = new ReplayRelay(turn.Context, stream.ResponseId!, _options.KeepAliveInterval, last, writer);
         await replay.RelayAsync(relay, turn.Tenant, stream.ResponseId!);

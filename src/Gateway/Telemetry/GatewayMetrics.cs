@@ -15,6 +15,8 @@ public static class GatewayMetrics
     public static readonly Histogram<double> TimeToFirstByte = Meter.CreateHistogram<double>("codexlb.gateway.ttfb", unit: "ms", description: "Request start to the first byte sent to the client");
     public static readonly Histogram<double> Overhead = Meter.CreateHistogram<double>("codexlb.gateway.overhead", unit: "ms", description: "Gateway work before the grain call: read, authenticate, parse, route");
     public static readonly Counter<long> Rebinds = Meter.CreateCounter<long>("codexlb.gateway.rebinds", description: "Re-dispatches of a turn whose owner failed or stayed silent past the owner timeout (never a retried lookup)");
+    public static readonly Counter<long> BackgroundFollows = Meter.CreateCounter<long>("codexlb.gateway.background_follows",
+        description: "Background creates whose stream went on by the response's id after the response was lost under it (after: a failure that may pass, or an unreachable owner)");
     public static readonly Counter<long> IndexLookups = Meter.CreateCounter<long>("codexlb.gateway.index_lookups",
         description: "Turns routed through the response index (a store read): an id the alias cache did not hold, or a keyless client's history matched by content");
 

@@ -280,6 +280,7 @@ public sealed class ResponsesApiTests(ProductFixture product)
         // The client streams its background create. The provider's socket closes after the fourth event, once: the response
         // stays pending (a poll would run it again), so the stream must not tell its client it failed; it goes on by id.
         var marker = "cut-streamed-" + Guid.NewGuid().ToString("N")[..8];
+        var followsBefore = await FollowsAfterFailureAsync();
         product.Simulator.Faults.Add(Fault.CloseAfter(4).WhenTextContains(marker).Times(1));
         var started = DateTimeOffset.UtcNow;
         var body = Stored("a streamed answer cut short " + marker, stream: true);
@@ -306,7 +307,14 @@ public sealed class ResponsesApiTests(ProductFixture product)
         Assert.True(generations.Count == 2, $"{generations.Count} generations (the cut run and its new one expected): {LedgerText.Lines(generations, "; ")}");
         var (status, retrieved) = await SendAsync(HttpMethod.Get, $"/v1/responses/{id}");
         Assert.Equal((HttpStatusCode.OK, "completed"), (status, retrieved.GetProperty("status").GetString()));
+        // Operators see it: one more stream went on by id after a failure that may pass.
+        await Eventually.ValueAsync(async () => await FollowsAfterFailureAsync() > followsBefore ? "counted" : null);
     }
+
+    /// <summary><c>codexlb_gateway_background_follows_total{after="failure"}</c> as the product's /metrics reads now.</summary>
+    private async Task<double> FollowsAfterFailureAsync() => (await product.Http.GetStringAsync("/metrics")).Split('\n')
+        .Where(l => l.StartsWith("codexlb_gateway_background_follows_total", StringComparison.Ordinal) && l.Contains("after=\"failure\""))
+        .Sum(l => double.Parse(l.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture));
 
     [Fact]
     public async Task Cancel_refuses_a_foreground_response_running_or_completed_and_the_running_one_completes_untouched()
