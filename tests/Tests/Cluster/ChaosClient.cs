@@ -8,7 +8,13 @@ using CodexLb.UpstreamSimulator;
 namespace CodexLb.Tests.Cluster;
 
 /// <summary>One attempt-level record: what a chaos client saw, for the assertions and the printed timeline.</summary>
-public sealed record TurnLog(int Conversation, int Turn, double StartedAt, double EndedAt, int Attempts, string? ResponseId, int TrueTokens, List<string> Errors);
+public sealed record TurnLog(int Conversation, int Turn, double StartedAt, double EndedAt, int Attempts, string? ResponseId, int TrueTokens, List<string> Errors)
+{
+    /// <summary>The provider got this turn's true context, within 1% of its tokens: nothing lost, nothing sent twice.</summary>
+    public void AssertTrueContext(RequestRecord upstream) =>
+        Assert.True(Math.Abs(upstream.ContextTokens - TrueTokens) <= TrueTokens / 100.0,
+            $"conv {Conversation} turn {Turn}: upstream context {upstream.ContextTokens} vs true {TrueTokens} tokens");
+}
 
 /// <summary>
 /// A conversation driven the way the Codex CLI drives one: each request goes to a different front door than the last
@@ -18,6 +24,13 @@ public sealed record TurnLog(int Conversation, int Turn, double StartedAt, doubl
 /// </summary>
 public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluster, Stopwatch clock)
 {
+    /// <summary>Client <paramref name="id"/>'s style: every other one resends its whole history, the rest chain by id.</summary>
+    public static ClientStyle StyleOf(int id) => id % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId;
+
+    /// <summary>Clients 0..<paramref name="count"/>-1, their styles alternating (<see cref="StyleOf"/>).</summary>
+    public static List<ChaosClient> Alternating(int count, ClusterHarness cluster, Stopwatch clock) =>
+        Enumerable.Range(0, count).Select(i => new ChaosClient(i, StyleOf(i), cluster, clock)).ToList();
+
     private readonly List<JsonNode> _history = [];
     private readonly Dictionary<string, string>? _headers = style == ClientStyle.FullHistory ? Items.Session(Guid.NewGuid().ToString()) : null;
     private readonly Random _random = new(id);

@@ -23,7 +23,7 @@ public sealed class GracefulStopTests
         var clients = new List<ChaosClient>();
         while (clients.Count < 8 || (await cluster.MetricAsync(cluster.Silos[0], "codexlb_conversations_active") == 0 && clients.Count < 64))
         {
-            var client = new ChaosClient(clients.Count, clients.Count % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId, cluster, clock);
+            var client = new ChaosClient(clients.Count, ChaosClient.StyleOf(clients.Count), cluster, clock);
             await client.RunTurnAsync(1, [Items.Message("user", "first turn")]);
             clients.Add(client);
         }
