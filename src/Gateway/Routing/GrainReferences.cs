@@ -9,18 +9,28 @@ public static class GrainReferences
 {
     public static T ByKey<T>(this IGrainFactory grains, string key) where T : IGrainWithStringKey
     {
-        var (grainType, interfaceType) = Resolved<T>.Types ??= Resolve<T>(grains);
-        return (T)grains.GetGrain(GrainId.Create(grainType, key), interfaceType);
+        var types = Volatile.Read(ref Resolved<T>.Types) ?? Resolve<T>(grains);
+        return (T)grains.GetGrain(GrainId.Create(types.Grain, key), types.Interface);
     }
 
-    private static (GrainType, GrainInterfaceType) Resolve<T>(IGrainFactory grains) where T : IGrainWithStringKey
+    private static GrainTypes Resolve<T>(IGrainFactory grains) where T : IGrainWithStringKey
     {
         var probe = (GrainReference)(object)grains.GetGrain<T>("-");
-        return (probe.GrainId.Type, probe.InterfaceType);
+        var types = new GrainTypes(probe.GrainId.Type, probe.InterfaceType);
+        Volatile.Write(ref Resolved<T>.Types, types);
+        return types;
     }
+
+    /// <summary>
+    /// A class, published by one reference write: the two ids as a nullable struct were written field by field, and a
+    /// request racing the first one could read the grain type with a default interface type. Orleans then made an untyped
+    /// reference, and the cast to the interface failed: a 500 on a silo's first concurrent turns (seen once in
+    /// SiloJoinTests).
+    /// </summary>
+    private sealed record GrainTypes(GrainType Grain, GrainInterfaceType Interface);
 
     private static class Resolved<T>
     {
-        public static (GrainType, GrainInterfaceType)? Types;
+        public static GrainTypes? Types;
     }
 }
