@@ -90,6 +90,9 @@ public sealed partial class ConversationGrain(
         await Task.WhenAll(running.Select(t => t.Execution)).WaitAsync(cancellationToken)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
         BridgeMetrics.ActiveConversations.Add(-1);
+        BridgeMetrics.Deactivations.Add(1, reason.ReasonCode.ToString());
+        if (reason.ReasonCode is DeactivationReasonCode.DuplicateActivation or DeactivationReasonCode.DirectoryFailure)
+            LogDirectoryLost(logger, Key, reason.ReasonCode, running.Count);
         DropSocket();
         await _socketsClosing.WaitAsync(cancellationToken)
             .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
@@ -455,6 +458,9 @@ public sealed partial class ConversationGrain(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Turn {RequestId} of conversation {Conversation} failed unexpectedly")]
     private static partial void LogTurnFailed(ILogger logger, Exception ex, string conversation, string requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation} deactivated because the grain directory lost track of it ({Reason}); {Running} running turns stopped")]
+    private static partial void LogDirectoryLost(ILogger logger, string conversation, DeactivationReasonCode reason, int running);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Upstream connect failed for conversation {Conversation} (status {Status})")]
     private static partial void LogConnectFailed(ILogger logger, string conversation, int status);

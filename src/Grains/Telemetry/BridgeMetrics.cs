@@ -31,6 +31,8 @@ public static class BridgeMetrics
         description: "Turn writes refused because a newer activation owns the conversation (a stale owner: partition, stall past its death)");
     public static readonly TaggedCounter BytesSent = new(Meter, "codexlb.upstream.bytes_sent", "By", null);
     public static readonly Histogram<long> ContextTokens = Meter.CreateHistogram<long>("codexlb.context.tokens", unit: "{token}", description: "Upstream input tokens per completed turn");
+    public static readonly TaggedCounter Deactivations = new(Meter, "codexlb.conversations.deactivations", null,
+        "Conversation activations ended, by Orleans' reason code (DuplicateActivation: the grain directory found a second activation; never expected)", "reason");
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");
     public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets",
         description: "Upstream sockets holding a slot of their silo's budget (moved by UpstreamSocketBudget only)");

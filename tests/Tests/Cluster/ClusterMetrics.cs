@@ -5,12 +5,14 @@ namespace CodexLb.Tests.Cluster;
 /// <summary>What a cluster's processes report at <c>/metrics</c> (Prometheus text), for tests that need to know where things live.</summary>
 public static class ClusterMetrics
 {
-    /// <summary>The sum of a metric's samples (all label sets) on one process; 0 when it reports none.</summary>
-    public static async Task<double> MetricAsync(this ClusterHarness cluster, ManagedProcess process, string name)
+    /// <summary>The sum of a metric's samples on one process (all label sets, or those with <paramref name="label"/>, e.g.
+    /// <c>reason="DuplicateActivation"</c>); 0 when it reports none.</summary>
+    public static async Task<double> MetricAsync(this ClusterHarness cluster, ManagedProcess process, string name, string? label = null)
     {
         var metrics = await cluster.CreateClient(process).GetStringAsync("/metrics");
         return metrics.Split('\n')
             .Where(l => l.StartsWith(name, StringComparison.Ordinal) && (l.Length == name.Length || l[name.Length] is ' ' or '{'))
+            .Where(l => label is null || l.Split(' ')[0].Contains(label, StringComparison.Ordinal))
             .Sum(l => double.Parse(l.Split(' ')[^1], CultureInfo.InvariantCulture));
     }
 
