@@ -67,6 +67,7 @@ public static class SiloApp
             if (cluster.UsesRedis)
             {
                 silo.UseRedisClustering(cluster.RedisConnectionString);
+                RedisGrainDirectory.Apply(silo, cluster.RedisConnectionString);
                 silo.ConfigureEndpoints(cluster.AdvertisedAddress, cluster.SiloPort, cluster.GatewayPort);
                 silo.Configure<Orleans.Configuration.EndpointOptions>(o =>
                 {

@@ -22,14 +22,15 @@ public sealed record TurnLog(int Conversation, int Turn, double StartedAt, doubl
 /// Retry-After on 5xx / 429 / refused connections, and 5 turn retries of the same body on a retryable
 /// response.failed or a stream cut before response.completed.
 /// </summary>
-public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluster, Stopwatch clock)
+/// <param name="doors">The processes it sends to; null = every gateway and silo of the cluster, as they are at each request.</param>
+public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluster, Stopwatch clock, IReadOnlyList<ManagedProcess>? doors = null)
 {
     /// <summary>Client <paramref name="id"/>'s style: every other one resends its whole history, the rest chain by id.</summary>
     public static ClientStyle StyleOf(int id) => id % 2 == 0 ? ClientStyle.FullHistory : ClientStyle.PreviousResponseId;
 
     /// <summary>Clients 0..<paramref name="count"/>-1, their styles alternating (<see cref="StyleOf"/>).</summary>
-    public static List<ChaosClient> Alternating(int count, ClusterHarness cluster, Stopwatch clock) =>
-        Enumerable.Range(0, count).Select(i => new ChaosClient(i, StyleOf(i), cluster, clock)).ToList();
+    public static List<ChaosClient> Alternating(int count, ClusterHarness cluster, Stopwatch clock, IReadOnlyList<ManagedProcess>? doors = null) =>
+        Enumerable.Range(0, count).Select(i => new ChaosClient(i, StyleOf(i), cluster, clock, doors)).ToList();
 
     private readonly List<JsonNode> _history = [];
     private readonly Dictionary<string, string>? _headers = style == ClientStyle.FullHistory ? Items.Session(Guid.NewGuid().ToString()) : null;
@@ -118,8 +119,9 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
 
     private ManagedProcess PickDoor()
     {
-        var doors = cluster.Gateways.Concat(cluster.Silos).Where(p => p.IsRunning && p != _last).ToList();
-        if (doors.Count == 0) doors = [.. cluster.Gateways.Concat(cluster.Silos)];
-        return _last = doors[_random.Next(doors.Count)];
+        var all = doors ?? [.. cluster.Gateways, .. cluster.Silos];
+        var open = all.Where(p => p.IsRunning && p != _last).ToList();
+        if (open.Count == 0) open = [.. all];
+        return _last = open[_random.Next(open.Count)];
     }
 }

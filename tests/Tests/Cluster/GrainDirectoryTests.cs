@@ -1,0 +1,128 @@
+using System.Diagnostics;
+using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
+using Xunit.Abstractions;
+
+namespace CodexLb.Tests.Cluster;
+
+/// <summary>
+/// Which activation of a conversation is the one lives in the grain directory (in Redis in production). A change of
+/// membership must not cost a conversation its activation unless its own silo left: a conversation that loses its
+/// activation loses its upstream socket, and its next turn goes to the provider with its whole context. Orleans' default
+/// in-cluster directory failed this: a silo's death deactivated the conversations on the other silos whose directory
+/// entries it held (7–13 per ChaosTests run), and a running turn among them was generated again.
+/// </summary>
+[Collection(ClusterSmokeCollection.Name)]
+public sealed class GrainDirectoryTests(ITestOutputHelper output)
+{
+    private const string DirectoryFailures = "reason=\"DirectoryFailure\"", Duplicates = "reason=\"DuplicateActivation\"";
+
+    [Fact]
+    public async Task A_silo_killed_costs_the_conversations_on_the_other_silos_nothing_their_next_turns_are_deltas_on_the_same_socket()
+    {
+        const int conversations = 16;
+        await using var cluster = await ClusterHarness.StartAsync(silos: 3, gateways: 1, new ClusterHarnessOptions
+        {
+            Label = "directory-kill", ApiKey = "sk-directory-key",
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning"], GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+        });
+        var clients = ChaosClient.Alternating(conversations, cluster, Stopwatch.StartNew(), [cluster.Gateways[0]]);
+        for (var turn = 1; turn <= 2; turn++)
+            await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(turn, [Items.Message("user", $"conversation {i} turn {turn}")])));
+        var victim = cluster.Silos[0];
+        var lost = await cluster.MetricAsync(victim, "codexlb_upstream_open_sockets");
+        await victim.KillAsync();
+
+        await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(3, [Items.Message("user", $"conversation {i} after the kill")])));
+        var ledger = (await cluster.Sim.GetRequestsAsync()).Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
+        var moved = clients.Count(c => ledger[c.Turns[2].ResponseId!].ConnectionId != ledger[c.Turns[1].ResponseId!].ConnectionId);
+        var deactivated = 0.0;
+        foreach (var silo in cluster.Silos.Where(s => s != victim))
+            deactivated += await cluster.MetricAsync(silo, "codexlb_conversations_deactivations_total", DirectoryFailures);
+        output.WriteLine($"MEASURED the killed silo owned {lost} of {conversations} conversations; {moved} reopened their upstream socket; " +
+                         $"the other silos deactivated {deactivated} for a directory failure");
+
+        Assert.True(lost >= 1, "the killed silo owned no conversation: the test says nothing");
+        Assert.Equal(0, deactivated);
+        Assert.Equal(lost, moved);
+        foreach (var c in clients.Where(c => ChaosClient.StyleOf(c.Turns[0].Conversation) == ClientStyle.PreviousResponseId))
+        {
+            var upstream = ledger[c.Turns[2].ResponseId!];
+            if (upstream.ConnectionId == ledger[c.Turns[1].ResponseId!].ConnectionId)
+                Assert.True(upstream.IsDelta, $"conversation {c.Turns[0].Conversation} kept its socket but resent its history: {LedgerText.Line(upstream)}");
+        }
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    [Fact]
+    public async Task Silos_joining_under_streaming_turns_cost_no_client_an_error_and_no_turn_a_second_generation()
+    {
+        const int conversations = 16;
+        await using var cluster = await ClusterHarness.StartAsync(silos: 2, gateways: 2, new ClusterHarnessOptions
+        {
+            Label = "silo-join", ApiKey = "sk-silo-join-key",
+            SiloArgs = ["--Logging:LogLevel:Default", "Warning"],
+            GatewayArgs = ["--Logging:LogLevel:Default", "Warning"],
+            // Turns stream for about a second, so most of them are between two calls of their gateway when a silo joins.
+            SimulatorArgs = ["--Simulator:FirstEventDelay", "00:00:00.100", "--Simulator:EventDelay", "00:00:00.040"],
+        });
+        var clock = Stopwatch.StartNew();
+        // The doors stay the first four processes: a joining silo's own endpoints are not what is under test.
+        var clients = ChaosClient.Alternating(conversations, cluster, clock, [.. cluster.Gateways, .. cluster.Silos]);
+        using var done = new CancellationTokenSource();
+        var traffic = Task.WhenAll(clients.Select((c, i) => DriveAsync(c, i, done.Token)));
+
+        while (clients.Any(c => c.Turns.Count == 0)) await Task.Delay(100);
+        var joins = new List<(double From, double To)>();
+        for (var i = 0; i < 2; i++)
+        {
+            var from = clock.Elapsed.TotalSeconds;
+            var silo = await cluster.AddSiloAsync();
+            joins.Add((from, clock.Elapsed.TotalSeconds));
+            output.WriteLine($"{silo.Name} joined: started at {from:F1}s, ready at {clock.Elapsed.TotalSeconds:F1}s");
+            await Task.Delay(1000);
+        }
+        await Task.Delay(2000);
+        await done.CancelAsync();
+        await traffic;
+
+        var turns = clients.SelectMany(c => c.Turns).ToList();
+        var during = turns.Count(t => joins.Any(j => t.StartedAt <= j.To && t.EndedAt >= j.From));
+        var lostTrack = 0.0;
+        foreach (var silo in cluster.Silos)
+            lostTrack += await cluster.MetricAsync(silo, "codexlb_conversations_deactivations_total", Duplicates)
+                         + await cluster.MetricAsync(silo, "codexlb_conversations_deactivations_total", DirectoryFailures);
+        output.WriteLine($"MEASURED {turns.Count} turns, {turns.Sum(t => t.Attempts)} attempts; {during} overlapped a join; " +
+                         $"conversations deactivated by the directory: {lostTrack}");
+        foreach (var t in turns.Where(t => t.Errors.Count > 0))
+            output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts): {string.Join(" | ", t.Errors)}");
+
+        var ledger = await cluster.Sim.GetRequestsAsync();
+        var generated = ledger.Where(r => r.Generate && r.Tag is not null).GroupBy(r => r.Tag!).ToDictionary(g => g.Key, g => g.Count());
+        var byResponse = ledger.Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
+
+        Assert.True(during >= conversations / 2, $"only {during} turns overlapped a join: the test says little");
+        Assert.Equal(0, lostTrack);
+        Assert.Empty(turns.Where(t => t.Errors.Count > 0).Select(t => $"conv {t.Conversation} turn {t.Turn}: {string.Join(" | ", t.Errors)}"));
+        Assert.Empty(turns.Where(t => generated.GetValueOrDefault(ChaosClient.TagOf(t.Conversation, t.Turn)) != 1).Select(t => $"conv {t.Conversation} turn {t.Turn}"));
+        foreach (var t in turns)
+        {
+            var upstream = byResponse[t.ResponseId!];
+            t.AssertTrueContext(upstream);
+            if (t.Turn > 1 && ChaosClient.StyleOf(t.Conversation) == ClientStyle.PreviousResponseId)
+                Assert.True(upstream.IsDelta, $"conv {t.Conversation} turn {t.Turn} resent its history: {LedgerText.Line(upstream)}");
+        }
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    private static async Task DriveAsync(ChaosClient client, int index, CancellationToken done)
+    {
+        var random = new Random(index);
+        await Task.Delay(random.Next(0, 500));
+        for (var turn = 1; !done.IsCancellationRequested; turn++)
+        {
+            await client.RunTurnAsync(turn, [Items.Message("user", $"conversation {index} turn {turn}: " + new string('u', 200))]);
+            await Task.Delay(100 + random.Next(0, 300));
+        }
+    }
+}
