@@ -41,16 +41,17 @@ public sealed class GatewayApiTests(ProductFixture product)
         Assert.True(long.TryParse(turn.Headers.GetValues("x-codexlb-gateway-us").Single(), out var overhead) && overhead >= 0);
 
         using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
+        string[] expected = ["codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens",
+            "codexlb_conversations_active", "codexlb_gateway_active_streams", "http_server_request_duration_seconds"];
         string metrics = "";
-        // The exporter caches a scrape for a short while; poll until the turn shows up.
-        for (var i = 0; i < 50 && !metrics.Contains("codexlb_gateway_turns"); i++)
+        // The exporter caches a scrape for a short while, and ASP.NET Core records a request's duration only after its
+        // response ended (CI once scraped the turn's counters before the POST's duration): poll until all show up.
+        for (var i = 0; i < 50 && !expected.All(metrics.Contains); i++)
         {
             await Task.Delay(200);
             metrics = await anonymous.GetStringAsync("/metrics");
         }
-        foreach (var name in new[] { "codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens",
-                     "codexlb_conversations_active", "codexlb_gateway_active_streams", "http_server_request_duration_seconds" })
-            Assert.Contains(name, metrics);
+        foreach (var name in expected) Assert.Contains(name, metrics);
         // ASP.NET Core's per-request routing and rate-limiting meters are not collected: they cost on every turn.
         Assert.DoesNotContain("aspnetcore_routing_match_attempts", metrics);
         Assert.DoesNotContain("aspnetcore_rate_limiting", metrics);
