@@ -1,6 +1,6 @@
 // The OpenAI Agents SDK (@openai/agents) against the bridge: its default OpenAI client points at the bridge and it
 // speaks the Responses API. Tracing is off (it would export to the provider).
-import { Agent, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool, user } from '@openai/agents';
+import { Agent, OpenAIConversationsSession, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool, user } from '@openai/agents';
 import OpenAI from 'openai';
 import { z } from 'zod';
 import { model, runScenario, structuredPrompt, toolName, toolPrompt, toolResult, Weather } from './lib/scenario.mjs';
@@ -74,6 +74,23 @@ await runScenario({
       history = result.history;
     }
     return { turns };
+  },
+
+  // The SDK's conversation session: the items live in the Conversations API. Each run lists them, sends them all with
+  // the new message (as client-managed history), then adds its new items. Then the session's own item operations.
+  async 'conversation-session'(options) {
+    const assistant = agent(options);
+    const session = new OpenAIConversationsSession({ client: new OpenAI({ baseURL: options.baseUrl, apiKey: options.apiKey, maxRetries: 0 }) });
+    const turns = [];
+    for (const text of texts) turns.push(...turnsOf(await run(assistant, text, { session })));
+    const summary = (item) => ({ role: item.role ?? item.type, text: (Array.isArray(item.content) ? item.content : []).map((c) => c.text ?? '').join('') });
+    const items = (await session.getItems()).map(summary);
+    const lastTwo = (await session.getItems(2)).map(summary);
+    const conversationId = await session.getSessionId();
+    const popped = summary(await session.popItem());
+    const afterPop = (await session.getItems()).length;
+    await session.clearSession();
+    return { turns, conversationId, items, lastTwo, popped, afterPop };
   },
 
   async structured(options) {

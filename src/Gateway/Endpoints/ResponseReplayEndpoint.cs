@@ -58,7 +58,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
                     _options.OwnerTimeout * 4, context.RequestAborted);
                 if (replay.Refusal is { } refusal)
                 {
-                    if (!relay.Started) { await ResponsesApiEndpoints.WriteAsync(context, refusal); return; }
+                    if (!relay.Started) { await GrainApiCalls.WriteAsync(context, refusal); return; }
                     break; // it ran when the stream began: lost with its owner since
                 }
                 if (replay.ConversationKey is { } key && await FollowAsync(relay, grains.GetGrain<IConversationGrain>(key), id)) return;

@@ -19,7 +19,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// authenticates, validates and relays to <see cref="IResponsesApiGrain"/>; the answer is the grain's (an OpenAI object
 /// or error).
 /// </summary>
-public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGrainFactory grains, IOptions<GatewayOptions> options)
+public sealed class ResponsesApiEndpoints(GrainApiCalls calls, IGrainFactory grains, IOptions<GatewayOptions> options)
 {
     public static void Map(IEndpointRouteBuilder endpoints, string prefix)
     {
@@ -54,7 +54,7 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
 
     private async Task ForwardAsync(HttpContext context, string operation)
     {
-        if (await AuthenticateAsync(context) is not { } tenant) return;
+        if (await calls.AuthenticateAsync(context) is not { } tenant) return;
         var (pooled, error) = await RequestBody.ReadAsync(context.Request, options.Value.MaxRequestBodyBytes, context.RequestAborted);
         byte[]? body = null;
         using (pooled)
@@ -70,48 +70,14 @@ public sealed class ResponsesApiEndpoints(ClientAuthenticator authenticator, IGr
         await ReplyAsync(context, tenant, (grain, t) => grain.Forward(t, operation, body!), idempotent: false);
     }
 
-    /// <summary>The caller's tenant, or null after answering 401.</summary>
-    private async Task<string?> AuthenticateAsync(HttpContext context)
-    {
-        var tenant = authenticator.Authenticate(context);
-        if (tenant is null) await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
-        return tenant;
-    }
-
     private async Task CallAsync(HttpContext context, Func<IResponsesApiGrain, string, Task<ApiReply>> call)
     {
-        if (await AuthenticateAsync(context) is { } tenant) await ReplyAsync(context, tenant, call, idempotent: true);
+        if (await calls.AuthenticateAsync(context) is { } tenant) await ReplyAsync(context, tenant, call, idempotent: true);
     }
 
-    /// <summary>
-    /// Calls the grain for an authenticated tenant and answers with its reply. Idempotent calls (reads, deletes) retry
-    /// through owner loss with a short per-attempt bound; a forward runs once with no bound of ours (it may be a long
-    /// generation; the provider call has its own timeout), since retrying it after a timeout could run it twice.
-    /// </summary>
-    private async Task ReplyAsync(HttpContext context, string tenant, Func<IResponsesApiGrain, string, Task<ApiReply>> call, bool idempotent)
+    private Task ReplyAsync(HttpContext context, string tenant, Func<IResponsesApiGrain, string, Task<ApiReply>> call, bool idempotent)
     {
-        ApiReply reply;
-        try
-        {
-            var grain = grains.GetGrain<IResponsesApiGrain>(0);
-            reply = idempotent
-                ? await OwnerFailures.CallAsync(() => call(grain, tenant), options.Value.OwnerTimeout * 4, context.RequestAborted)
-                : await call(grain, tenant).WaitAsync(context.RequestAborted);
-        }
-        catch (Exception ex) when (OwnerFailures.IsTransient(ex))
-        {
-            await ErrorResults.WriteAsync(context.Response, ProxyErrors.OwnerUnreachable());
-            return;
-        }
-        await WriteAsync(context, reply);
-    }
-
-    /// <summary>A grain's answer as it is: its status, its JSON body and, when retryable, Retry-After.</summary>
-    internal static async Task WriteAsync(HttpContext context, ApiReply reply)
-    {
-        context.Response.StatusCode = reply.Status;
-        context.Response.ContentType = "application/json";
-        if (reply.RetryAfterSeconds is { } seconds) context.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await context.Response.Body.WriteAsync(reply.Body, context.RequestAborted);
+        var grain = grains.GetGrain<IResponsesApiGrain>(0);
+        return calls.ReplyAsync(context, () => call(grain, tenant), idempotent);
     }
 }

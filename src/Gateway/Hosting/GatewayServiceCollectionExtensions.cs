@@ -40,7 +40,9 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<ResponsesEndpoint>();
         services.AddSingleton<ChatCompletionsEndpoint>();
         services.AddSingleton<ResponsesWebSocketEndpoint>();
+        services.AddSingleton<GrainApiCalls>();
         services.AddSingleton<ResponsesApiEndpoints>();
+        services.AddSingleton<ConversationsApiEndpoints>();
         services.AddSingleton<ResponseReplayEndpoint>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IInFlightWork>(sp => sp.GetRequiredService<DrainState>());
@@ -68,6 +70,8 @@ public static class GatewayServiceCollectionExtensions
             endpoints.MapGet(path, webSockets).RequireRateLimiting(ClientLimits.WebSocketsPolicy);
             ResponsesApiEndpoints.Map(endpoints, path);
         }
+        foreach (var path in new[] { "/v1/conversations", "/conversations" })
+            ConversationsApiEndpoints.Map(endpoints, path);
         foreach (var path in new[] { "/v1/chat/completions", "/chat/completions" })
             endpoints.MapPost(path, chat).RequireRateLimiting(ClientLimits.TurnsPolicy);
         endpoints.MapClientKeys();

@@ -25,6 +25,7 @@ public static class GrainServiceCollectionExtensions
         services.Configure<Orleans.Configuration.StatelessWorkerOptions>(o => o.RemoveIdleWorkers = false);
         services.TryAddSingleton<IResponseTreeStore, MemoryResponseTreeStore>();
         services.TryAddSingleton<ClientKeys.IKeyUsageStore, ClientKeys.MemoryKeyUsageStore>();
+        services.TryAddSingleton<ConversationsApi.IConversationObjectStore, ConversationsApi.MemoryConversationObjectStore>();
         services.TryAddSingleton<ActiveTurns>();
         services.TryAddSingleton<UpstreamSocketBudget>();
         // The account pool: CodexLb:Accounts (or the single CodexLb:Upstream credential as a pool of one), CodexLb:Pool knobs.
@@ -49,6 +50,8 @@ public static class GrainServiceCollectionExtensions
         services.AddSingleton<StackExchange.Redis.IConnectionMultiplexer>(redis);
         services.AddSingleton<IResponseTreeStore>(sp => new RedisResponseTreeStore(redis, $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
         services.AddSingleton<ClientKeys.IKeyUsageStore>(new ClientKeys.RedisKeyUsageStore(redis, $"codexlb:{serviceId}:"));
+        services.AddSingleton<ConversationsApi.IConversationObjectStore>(sp =>
+            new ConversationsApi.RedisConversationObjectStore(redis, $"codexlb:{serviceId}:", sp.GetRequiredService<IOptions<StateOptions>>()));
         return services;
     }
 }

@@ -89,6 +89,12 @@ public static class ProxyErrors
         new(404, ErrorCodes.NotFound, why is null ? $"Response with id '{id}' not found." : $"Response with id '{id}' not found: {why}",
             ErrorTypes.InvalidRequest);
 
+    public static OpenAIError ConversationNotFound(string id) =>
+        new(404, ErrorCodes.NotFound, $"Conversation with id '{id}' not found.", ErrorTypes.InvalidRequest);
+
+    public static OpenAIError ConversationItemNotFound(string conversationId, string itemId) =>
+        new(404, ErrorCodes.NotFound, $"Item with id '{itemId}' not found in conversation '{conversationId}'.", ErrorTypes.InvalidRequest);
+
     public static OpenAIError InvalidRequest(string message, string? param = null) =>
         new(400, ErrorCodes.InvalidRequest, message, ErrorTypes.InvalidRequest, param);
 
@@ -107,15 +113,16 @@ public static class ProxyErrors
         new(408, ErrorCodes.RequestTimeout, "The request body was not received in time.", ErrorTypes.InvalidRequest);
 
     public static OpenAIError RouteNotFound(string method, string path) =>
-        new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}." + (path.Contains("/conversations", StringComparison.Ordinal) ? " " + ConversationsNotServed : ""),
-            ErrorTypes.InvalidRequest);
+        new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}.", ErrorTypes.InvalidRequest);
 
-    /// <summary>A create's <c>conversation</c>: the Conversations API is not served (its routes are a 404 that says so).</summary>
-    public static OpenAIError ConversationsUnsupported(string param) => new(400, ErrorCodes.InvalidRequest, ConversationsNotServed, ErrorTypes.InvalidRequest, param);
-
-    private const string ConversationsNotServed =
-        "The Conversations API is not served by this bridge: it keeps each conversation by its responses. Continue one with " +
-        "previous_response_id (or send its items again: the provider is sent only what is new either way).";
+    /// <summary>
+    /// A create's <c>conversation</c>: conversation objects are served (their items), but a response does not run "in" one
+    /// here; the client sends the items as input, as the Agents SDK's conversation session does.
+    /// </summary>
+    public static OpenAIError ConversationParameterUnsupported(string param) => new(400, ErrorCodes.InvalidRequest,
+        "A response cannot name a conversation on this bridge. Send the conversation's items as input (GET /v1/conversations/{id}/items " +
+        "lists them) and add the new ones after the response, or continue with previous_response_id: the provider is sent only what is new either way.",
+        ErrorTypes.InvalidRequest, param);
 
     public static OpenAIError MethodNotAllowed(string method, string path, string? allowed) =>
         new(405, ErrorCodes.MethodNotAllowed,

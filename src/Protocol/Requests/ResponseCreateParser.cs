@@ -157,7 +157,7 @@ public static class ResponseCreateParser
                 case Seen.Conversation:
                     // The provider holds no conversation of ours, and sent with the bridge's own anchor it would double the context.
                     if (!SkipValidating(ref reader)) return LoneSurrogate("conversation");
-                    if (reader.TokenType != JsonTokenType.Null) fieldError ??= ProxyErrors.ConversationsUnsupported("conversation");
+                    if (reader.TokenType != JsonTokenType.Null) fieldError ??= ProxyErrors.ConversationParameterUnsupported("conversation");
                     continue;
                 case Seen.Generate:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("generate");

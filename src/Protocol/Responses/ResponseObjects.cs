@@ -240,7 +240,8 @@ public static class ResponseObjects
         });
     }
 
-    private static byte[] Write(Action<Utf8JsonWriter> body)
+    /// <summary>One JSON object, its properties written by <paramref name="body"/>.</summary>
+    internal static byte[] Write(Action<Utf8JsonWriter> body)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
         using (var writer = new Utf8JsonWriter(buffer))

@@ -1,0 +1,79 @@
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Upstream;
+using CodexLb.Protocol.Conversations;
+using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Responses;
+using Orleans.Concurrency;
+
+namespace CodexLb.Grains.ConversationsApi;
+
+/// <summary>
+/// The Conversations API from the store (<see cref="IConversationObjectStore"/>): no activation per conversation, one
+/// reentrant worker per silo, every call a store round trip or two. Items get their ids when they are added (numbered by
+/// the store), so a listing's <c>after</c> cursor and an item's retrieval or deletion name the same item for good.
+/// </summary>
+[StatelessWorker(1)]
+[Reentrant]
+public sealed class ConversationsApiGrain(IConversationObjectStore store, TimeProvider clock) : Grain, IConversationsApiGrain
+{
+    public async Task<ApiReply> Create(string tenant, byte[][] items, string? metadataJson)
+    {
+        var id = ConversationObjects.NewId();
+        var record = new ConversationRecord(clock.GetUtcNow().ToUnixTimeSeconds(), metadataJson);
+        await store.CreateAsync(tenant, id, record, Kept(items, id, first: 0));
+        return Ok(ConversationObjects.Conversation(id, record.CreatedAt, record.MetadataJson));
+    }
+
+    public async Task<ApiReply> Retrieve(string tenant, string conversationId) =>
+        Known(conversationId) && await store.LoadAsync(tenant, conversationId) is { } record ? Ok(Object(conversationId, record)) : NotFound(conversationId);
+
+    public async Task<ApiReply> Update(string tenant, string conversationId, string metadataJson) =>
+        Known(conversationId) && await store.SetMetadataAsync(tenant, conversationId, metadataJson) is { } record
+            ? Ok(Object(conversationId, record))
+            : NotFound(conversationId);
+
+    public async Task<ApiReply> Delete(string tenant, string conversationId) =>
+        Known(conversationId) && await store.DeleteAsync(tenant, conversationId) ? Ok(ConversationObjects.Deleted(conversationId)) : NotFound(conversationId);
+
+    public async Task<ApiReply> AddItems(string tenant, string conversationId, byte[][] items)
+    {
+        if (!Known(conversationId) || await store.ReserveAsync(tenant, conversationId, items.Length) is not { } first) return NotFound(conversationId);
+        var kept = Kept(items, conversationId, first);
+        if (!await store.AppendAsync(tenant, conversationId, kept)) return NotFound(conversationId);
+        return Ok(ResponseObjects.InputItemsPage(kept, new InputItemsQuery(Math.Max(kept.Count, 1), Ascending: true)));
+    }
+
+    public async Task<ApiReply> ListItems(string tenant, string conversationId, int limit, bool ascending, string? after) =>
+        Known(conversationId) && await store.ItemsAsync(tenant, conversationId) is { } items
+            ? Ok(ResponseObjects.InputItemsPage(items, new InputItemsQuery(limit, ascending, after)))
+            : NotFound(conversationId);
+
+    public async Task<ApiReply> RetrieveItem(string tenant, string conversationId, string itemId)
+    {
+        if (!Known(conversationId) || await store.ItemsAsync(tenant, conversationId) is not { } items) return NotFound(conversationId);
+        return items.Find(i => ResponseObjects.ItemId(i) == itemId) is { } item
+            ? Ok(item)
+            : UpstreamHttp.Reply(ProxyErrors.ConversationItemNotFound(conversationId, itemId));
+    }
+
+    /// <summary>Answers the conversation, as the API does.</summary>
+    public async Task<ApiReply> DeleteItem(string tenant, string conversationId, string itemId)
+    {
+        if (!Known(conversationId) || await store.ItemsAsync(tenant, conversationId) is not { } items) return NotFound(conversationId);
+        if (items.Find(i => ResponseObjects.ItemId(i) == itemId) is not { } item || !await store.RemoveItemAsync(tenant, conversationId, item))
+            return UpstreamHttp.Reply(ProxyErrors.ConversationItemNotFound(conversationId, itemId));
+        return await Retrieve(tenant, conversationId);
+    }
+
+    private static List<byte[]> Kept(byte[][] items, string conversationId, long first) =>
+        [.. items.Select((item, i) => ConversationObjects.AsKept(item, conversationId, first + i))];
+
+    private static byte[] Object(string id, ConversationRecord record) => ConversationObjects.Conversation(id, record.CreatedAt, record.MetadataJson);
+
+    /// <summary>An id that is not one of ours is answered without a store read.</summary>
+    private static bool Known(string conversationId) => ConversationObjects.IsWellFormed(conversationId);
+
+    private static ApiReply NotFound(string conversationId) => UpstreamHttp.Reply(ProxyErrors.ConversationNotFound(conversationId));
+
+    private static ApiReply Ok(byte[] body) => new(200, body);
+}

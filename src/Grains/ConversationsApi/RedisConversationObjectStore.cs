@@ -1,0 +1,142 @@
+using CodexLb.Grains.Tree;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace CodexLb.Grains.ConversationsApi;
+
+/// <summary>
+/// Production: a conversation is a hash <c>{prefix}{tenant}:cv:{id}</c> (c created at, m metadata JSON or "", n items
+/// numbered so far) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
+/// <see cref="StateOptions.Retention"/> after the conversation was last used (read or written), as responses do.
+/// </summary>
+public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IConversationObjectStore
+{
+    // KEYS: hash, list. ARGV: TTL ms. Refreshes both and returns {c, m}, or nil.
+    private static readonly LuaScript Load = LuaScript.Prepare("""
+        local f = redis.call('HMGET', KEYS[1], 'c', 'm')
+        if not f[1] then return nil end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return f
+        """);
+
+    // KEYS: hash, list. ARGV: TTL ms, metadata. Returns {c, m}, or nil.
+    private static readonly LuaScript SetMetadata = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+        redis.call('HSET', KEYS[1], 'm', ARGV[2])
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return redis.call('HMGET', KEYS[1], 'c', 'm')
+        """);
+
+    // KEYS: hash. ARGV: count. Returns the counter after the reservation, or nil.
+    private static readonly LuaScript Reserve = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+        return redis.call('HINCRBY', KEYS[1], 'n', ARGV[1])
+        """);
+
+    // KEYS: hash, list. ARGV: TTL ms, items... Returns 1, or 0 when the conversation is gone.
+    private static readonly LuaScript Append = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+        redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return 1
+        """);
+
+    // KEYS: hash, list. ARGV: TTL ms. Returns {1, items...}, or nil.
+    private static readonly LuaScript Items = LuaScript.Prepare("""
+        if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+        redis.call('PEXPIRE', KEYS[1], ARGV[1])
+        redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        local items = redis.call('LRANGE', KEYS[2], 0, -1)
+        table.insert(items, 1, '1')
+        return items
+        """);
+
+    private long TtlMs => (long)options.Value.Retention.TotalMilliseconds;
+
+    public async Task CreateAsync(string tenant, string id, ConversationRecord record, IReadOnlyList<byte[]> items)
+    {
+        var (hash, list) = Keys(tenant, id);
+        var batch = redis.GetDatabase().CreateTransaction();
+        var ttl = options.Value.Retention;
+        var writes = new List<Task>
+        {
+            batch.HashSetAsync(hash, [new("c", record.CreatedAt), new("m", record.MetadataJson ?? ""), new("n", items.Count)]),
+            batch.KeyDeleteAsync(list),
+            batch.KeyExpireAsync(hash, ttl),
+        };
+        if (items.Count > 0)
+        {
+            writes.Add(batch.ListRightPushAsync(list, [.. items.Select(i => (RedisValue)i)]));
+            writes.Add(batch.KeyExpireAsync(list, ttl));
+        }
+        await batch.ExecuteAsync();
+        await Task.WhenAll(writes);
+    }
+
+    public async Task<ConversationRecord?> LoadAsync(string tenant, string id)
+    {
+        var (hash, list) = Keys(tenant, id);
+        return Record(await Evaluate(Load, [hash, list], [TtlMs]));
+    }
+
+    public async Task<ConversationRecord?> SetMetadataAsync(string tenant, string id, string metadataJson)
+    {
+        var (hash, list) = Keys(tenant, id);
+        return Record(await Evaluate(SetMetadata, [hash, list], [TtlMs, metadataJson]));
+    }
+
+    public async Task<bool> DeleteAsync(string tenant, string id)
+    {
+        var (hash, list) = Keys(tenant, id);
+        return await redis.GetDatabase().KeyDeleteAsync([hash, list]) > 0;
+    }
+
+    public async Task<long?> ReserveAsync(string tenant, string id, int count)
+    {
+        var (hash, _) = Keys(tenant, id);
+        var result = await Evaluate(Reserve, [hash], [count]);
+        return result.IsNull ? null : (long)result - count;
+    }
+
+    public async Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items)
+    {
+        if (items.Count == 0) return await LoadAsync(tenant, id) is not null;
+        var (hash, list) = Keys(tenant, id);
+        return (long)await Evaluate(Append, [hash, list], [TtlMs, .. items.Select(i => (RedisValue)i)]) == 1;
+    }
+
+    public async Task<List<byte[]>?> ItemsAsync(string tenant, string id)
+    {
+        var (hash, list) = Keys(tenant, id);
+        var result = await Evaluate(Items, [hash, list], [TtlMs]);
+        if (result.IsNull) return null;
+        var values = (RedisResult[])result!;
+        return [.. values.Skip(1).Select(v => (byte[])v!)];
+    }
+
+    public async Task<bool> RemoveItemAsync(string tenant, string id, byte[] item)
+    {
+        var (_, list) = Keys(tenant, id);
+        return await redis.GetDatabase().ListRemoveAsync(list, item, 1) > 0;
+    }
+
+    private Task<RedisResult> Evaluate(LuaScript script, RedisKey[] keys, RedisValue[] values) =>
+        redis.GetDatabase().ScriptEvaluateAsync(script.ExecutableScript, keys, values);
+
+    private static ConversationRecord? Record(RedisResult result)
+    {
+        if (result.IsNull) return null;
+        var fields = (RedisValue[])result!;
+        var metadata = (string?)fields[1];
+        return new ConversationRecord((long)fields[0], string.IsNullOrEmpty(metadata) ? null : metadata);
+    }
+
+    private (string Hash, string List) Keys(string tenant, string id)
+    {
+        var b = $"{keyPrefix}{{{tenant}}}:";
+        return (b + "cv:" + id, b + "cvi:" + id);
+    }
+}
