@@ -1,4 +1,3 @@
-using System.Globalization;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Limits;
 using CodexLb.Gateway.Routing;
@@ -39,18 +38,10 @@ public sealed class ResponsesApiEndpoints(GrainApiCalls calls, IGrainFactory gra
             .RequireRateLimiting(ClientLimits.TurnsPolicy);
     }
 
-    private Task InputItemsAsync(HttpContext context, string id)
-    {
-        var query = context.Request.Query;
-        var limit = 20;
-        if (query.TryGetValue("limit", out var limitText) && (!int.TryParse(limitText, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > 100))
-            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest("'limit' must be an integer from 1 to 100.", "limit"));
-        var order = query.TryGetValue("order", out var orderText) ? orderText.ToString() : "desc";
-        if (order is not ("asc" or "desc"))
-            return ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidRequest("'order' must be 'asc' or 'desc'.", "order"));
-        var after = query.TryGetValue("after", out var afterText) && afterText.Count > 0 ? afterText.ToString() : null;
-        return CallAsync(context, (grain, tenant) => grain.ListInputItems(tenant, id, limit, order == "asc", after));
-    }
+    private Task InputItemsAsync(HttpContext context, string id) =>
+        PageQuery.TryRead(context.Request.Query, out var page) is { } error
+            ? ErrorResults.WriteAsync(context.Response, error)
+            : CallAsync(context, (grain, tenant) => grain.ListInputItems(tenant, id, page.Limit, page.Ascending, page.After));
 
     private async Task ForwardAsync(HttpContext context, string operation)
     {

@@ -85,6 +85,21 @@ public sealed class ChaosClient(int id, ClientStyle style, ClusterHarness cluste
         throw new InvalidOperationException($"conversation {id} turn {turn} did not complete: {string.Join("; ", errors)}");
     }
 
+    /// <summary>
+    /// Plain user turns one after another while <paramref name="more"/> says so for the next turn's number: the first after
+    /// up to <paramref name="startSpreadMs"/>, then a pause of <paramref name="pauseMs"/> plus up to <paramref name="pauseSpreadMs"/>.
+    /// </summary>
+    public async Task TalkAsync(Func<int, bool> more, int startSpreadMs, int pauseMs, int pauseSpreadMs)
+    {
+        var random = new Random(id);
+        await Task.Delay(random.Next(0, startSpreadMs));
+        for (var turn = 1; more(turn); turn++)
+        {
+            await RunTurnAsync(turn, [Items.Message("user", $"conversation {id} turn {turn}: " + new string('u', 200))]);
+            await Task.Delay(pauseMs + random.Next(0, pauseSpreadMs));
+        }
+    }
+
     /// <summary>The simulator ledger's tag of every upstream request of one client turn (<c>metadata.sim_tag</c>).</summary>
     public static string TagOf(int conversation, int turn) => $"chaos-{conversation}-{turn}";
 

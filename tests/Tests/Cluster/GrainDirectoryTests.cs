@@ -70,7 +70,7 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
         // The doors stay the first four processes: a joining silo's own endpoints are not what is under test.
         var clients = ChaosClient.Alternating(conversations, cluster, clock, [.. cluster.Gateways, .. cluster.Silos]);
         using var done = new CancellationTokenSource();
-        var traffic = Task.WhenAll(clients.Select((c, i) => DriveAsync(c, i, done.Token)));
+        var traffic = Task.WhenAll(clients.Select(c => c.TalkAsync(_ => !done.IsCancellationRequested, startSpreadMs: 500, pauseMs: 100, pauseSpreadMs: 300)));
 
         while (clients.Any(c => c.Turns.Count == 0)) await Task.Delay(100);
         var joins = new List<(double From, double To)>();
@@ -113,16 +113,5 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
                 Assert.True(upstream.IsDelta, $"conv {t.Conversation} turn {t.Turn} resent its history: {LedgerText.Line(upstream)}");
         }
         cluster.ThrowIfAnyExitedUnexpectedly();
-    }
-
-    private static async Task DriveAsync(ChaosClient client, int index, CancellationToken done)
-    {
-        var random = new Random(index);
-        await Task.Delay(random.Next(0, 500));
-        for (var turn = 1; !done.IsCancellationRequested; turn++)
-        {
-            await client.RunTurnAsync(turn, [Items.Message("user", $"conversation {index} turn {turn}: " + new string('u', 200))]);
-            await Task.Delay(100 + random.Next(0, 300));
-        }
     }
 }

@@ -27,7 +27,7 @@ public sealed class SlowSiloTests(ITestOutputHelper output)
         });
         var clock = Stopwatch.StartNew();
         var clients = ChaosClient.Alternating(Conversations, cluster, clock);
-        var traffic = Task.WhenAll(clients.Select(DriveAsync));
+        var traffic = Task.WhenAll(clients.Select(c => c.TalkAsync(turn => turn <= TurnsPerConversation, startSpreadMs: 1000, pauseMs: 500, pauseSpreadMs: 1000)));
 
         // A tenth of the wall for 12 s: 100 ms running in every 1,000. Each stop (900 ms) holds its turns' events, heartbeats
         // and membership probes, but is shorter than a gateway's owner timeout (2 s) and a missed probe (up to 2 s).
@@ -66,16 +66,5 @@ public sealed class SlowSiloTests(ITestOutputHelper output)
         }
         Assert.True(slow.IsRunning, $"the slow silo left the cluster:\n{slow.TailReport()}");
         cluster.ThrowIfAnyExitedUnexpectedly();
-    }
-
-    private static async Task DriveAsync(ChaosClient client, int index)
-    {
-        var random = new Random(index);
-        await Task.Delay(random.Next(0, 1000));
-        for (var turn = 1; turn <= TurnsPerConversation; turn++)
-        {
-            await client.RunTurnAsync(turn, [Items.Message("user", $"conversation {index} turn {turn}: " + new string('u', 200))]);
-            await Task.Delay(500 + random.Next(0, 1000));
-        }
     }
 }
