@@ -1,49 +1,75 @@
 using System.Collections.Concurrent;
+using CodexLb.Grains.Tree;
+using Microsoft.Extensions.Options;
 
 namespace CodexLb.Grains.ConversationsApi;
 
-/// <summary>The embedded default's conversations: in process memory, for as long as the process runs.</summary>
-public sealed class MemoryConversationObjectStore : IConversationObjectStore
+/// <summary>
+/// The embedded default's conversations, in process memory. Like the Redis store they expire
+/// <see cref="StateOptions.Retention"/> after their last use: an expired one is dropped when met, and every 1,024th create
+/// sweeps the rest.
+/// </summary>
+public sealed class MemoryConversationObjectStore(IOptions<StateOptions> options, TimeProvider clock) : IConversationObjectStore
 {
+    private const int SweepEvery = 1024;
+
     private sealed class Entry(ConversationRecord record, IReadOnlyList<byte[]> items)
     {
         public ConversationRecord Record = record;
         public long Next = items.Count;
         public readonly List<byte[]> Items = [.. items];
+        public DateTimeOffset Expires;
     }
 
     private readonly ConcurrentDictionary<(string Tenant, string Id), Entry> _conversations = new();
+    private int _creates;
 
     public Task CreateAsync(string tenant, string id, ConversationRecord record, IReadOnlyList<byte[]> items)
     {
-        _conversations[(tenant, id)] = new Entry(record, items);
+        if (Interlocked.Increment(ref _creates) % SweepEvery == 0) Sweep();
+        _conversations[(tenant, id)] = new Entry(record, items) { Expires = clock.GetUtcNow() + options.Value.Retention };
         return Task.CompletedTask;
     }
 
-    public Task<ConversationRecord?> LoadAsync(string tenant, string id) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry) ? Locked(entry, e => e.Record) : null);
+    public Task<ConversationRecord?> LoadAsync(string tenant, string id) => Task.FromResult(Use(tenant, id, e => e.Record));
 
     public Task<ConversationRecord?> SetMetadataAsync(string tenant, string id, string metadataJson) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry)
-            ? Locked(entry, e => e.Record = e.Record with { MetadataJson = metadataJson })
-            : null);
+        Task.FromResult(Use(tenant, id, e => e.Record = e.Record with { MetadataJson = metadataJson }));
 
-    public Task<bool> DeleteAsync(string tenant, string id) => Task.FromResult(_conversations.TryRemove((tenant, id), out _));
+    public Task<bool> DeleteAsync(string tenant, string id) =>
+        Task.FromResult(Use(tenant, id, _ => true) && _conversations.TryRemove((tenant, id), out _));
 
-    public Task<long?> ReserveAsync(string tenant, string id, int count) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry) ? Locked(entry, e => (long?)((e.Next += count) - count)) : null);
+    public Task<long?> ReserveAsync(string tenant, string id, int count) => Task.FromResult(Use(tenant, id, e => (long?)((e.Next += count) - count)));
 
     public Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry) && Locked(entry, e => { e.Items.AddRange(items); return true; }));
+        Task.FromResult(Use(tenant, id, e => { e.Items.AddRange(items); return true; }));
 
-    public Task<List<byte[]>?> ItemsAsync(string tenant, string id) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry) ? Locked(entry, e => e.Items.ToList()) : null);
+    public Task<List<byte[]>?> ItemsAsync(string tenant, string id) => Task.FromResult(Use(tenant, id, e => e.Items.ToList()));
 
     public Task<bool> RemoveItemAsync(string tenant, string id, byte[] item) =>
-        Task.FromResult(_conversations.TryGetValue((tenant, id), out var entry) && Locked(entry, e => e.Items.RemoveAll(i => i.AsSpan().SequenceEqual(item)) > 0));
+        Task.FromResult(Use(tenant, id, e => e.Items.RemoveAll(i => i.AsSpan().SequenceEqual(item)) > 0));
 
-    private static T Locked<T>(Entry entry, Func<Entry, T> read)
+    /// <summary>Runs <paramref name="use"/> on a live conversation under its lock, refreshing its lifetime; default when there is none.</summary>
+    private T? Use<T>(string tenant, string id, Func<Entry, T> use)
     {
-        lock (entry) return read(entry);
+        if (!_conversations.TryGetValue((tenant, id), out var entry)) return default;
+        var now = clock.GetUtcNow();
+        lock (entry)
+        {
+            if (entry.Expires <= now)
+            {
+                _conversations.TryRemove(new KeyValuePair<(string, string), Entry>((tenant, id), entry));
+                return default;
+            }
+            entry.Expires = now + options.Value.Retention;
+            return use(entry);
+        }
+    }
+
+    private void Sweep()
+    {
+        var now = clock.GetUtcNow();
+        foreach (var (key, entry) in _conversations)
+            if (entry.Expires <= now) _conversations.TryRemove(new KeyValuePair<(string, string), Entry>(key, entry));
     }
 }

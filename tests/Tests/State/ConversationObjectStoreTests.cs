@@ -2,6 +2,7 @@ using System.Text;
 using CodexLb.Grains.ConversationsApi;
 using CodexLb.Grains.Tree;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
 
 namespace CodexLb.Tests.State;
 
@@ -57,7 +58,25 @@ public abstract class ConversationObjectStoreContract
 
 public sealed class MemoryConversationObjectStoreTests : ConversationObjectStoreContract
 {
-    protected override IConversationObjectStore Store { get; } = new MemoryConversationObjectStore();
+    private readonly FakeTimeProvider _clock = new(DateTimeOffset.UtcNow);
+
+    public MemoryConversationObjectStoreTests() =>
+        Store = new MemoryConversationObjectStore(Options.Create(new StateOptions { Retention = TimeSpan.FromHours(1) }), _clock);
+
+    protected override IConversationObjectStore Store { get; }
+
+    [Fact]
+    public async Task A_conversation_unused_for_the_retention_is_gone_and_use_keeps_it()
+    {
+        await Store.CreateAsync("t1", "conv_a", new ConversationRecord(1, null), []);
+        await Store.CreateAsync("t1", "conv_b", new ConversationRecord(1, null), []);
+        _clock.Advance(TimeSpan.FromMinutes(50));
+        Assert.NotNull(await Store.LoadAsync("t1", "conv_a"));
+        _clock.Advance(TimeSpan.FromMinutes(50));
+        Assert.NotNull(await Store.ItemsAsync("t1", "conv_a"));
+        Assert.Null(await Store.LoadAsync("t1", "conv_b"));
+        Assert.False(await Store.DeleteAsync("t1", "conv_b"));
+    }
 }
 
 public sealed class RedisConversationObjectStoreTests(RedisServerFixture server) : ConversationObjectStoreContract, IClassFixture<RedisServerFixture>
