@@ -71,6 +71,44 @@ public sealed class ClusterSmokeTests(ClusterSmokeFixture fixture)
         Cluster.ThrowIfAnyExitedUnexpectedly();
     }
 
+    /// <summary>
+    /// Each process's own /metrics: the bridge's series, ASP.NET Core's request duration and Orleans' series, and none of
+    /// the per-call or per-request meters left out. In processes of their own: in the test process, meters of the other
+    /// hosts share these names, and a host stopping there can take their series out of every scrape.
+    /// </summary>
+    [Fact]
+    public async Task Silos_and_gateways_export_the_bridge_aspnetcore_and_orleans_series_and_not_the_per_call_ones()
+    {
+        // A turn through every process's endpoints, so each has served one.
+        foreach (var process in Cluster.Gateways.Concat(Cluster.Silos))
+        {
+            var turn = await SseClient.PostAsync(Cluster.CreateClient(process), Path, Items.Body([Items.Message("user", "metrics smoke")], stream: false));
+            Assert.Equal(HttpStatusCode.OK, turn.Status);
+        }
+        string[] everywhere = ["codexlb_gateway_turns", "http_server_request_duration_seconds"];
+        string[] silos = ["codexlb_conversations_active", "orleans_directory_cache_size", "orleans_catalog_activations", "orleans_app_requests_latency"];
+        var scraped = new Dictionary<ManagedProcess, string>();
+        foreach (var process in Cluster.Gateways.Concat(Cluster.Silos))
+        {
+            var expected = process.Role == ProcessRole.Silo ? [.. everywhere, .. silos] : everywhere;
+            var http = Cluster.CreateClient(process);
+            var metrics = "";
+            for (var i = 0; i < 50 && !expected.All(metrics.Contains); i++) // the exporter caches a scrape for a moment
+            {
+                await Task.Delay(200);
+                metrics = await http.GetStringAsync("/metrics");
+            }
+            scraped[process] = metrics;
+            foreach (var name in expected) Assert.True(metrics.Contains(name, StringComparison.Ordinal), $"{process.Name} exports no {name}");
+            foreach (var name in new[] { "aspnetcore_routing_match_attempts", "aspnetcore_rate_limiting", "orleans_messaging_processing", "orleans_directory_lookups_cache" })
+                Assert.False(metrics.Contains(name, StringComparison.Ordinal), $"{process.Name} exports {name}, a per-call or per-request meter");
+            Assert.DoesNotContain("metrics smoke", metrics);
+        }
+        // The upstream series are where the conversations live: on some silo.
+        foreach (var name in new[] { "codexlb_upstream_sends", "codexlb_context_tokens" })
+            Assert.Contains(Cluster.Silos, silo => scraped[silo].Contains(name, StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Every_silo_and_gateway_answers_healthz_and_readyz_and_redis_and_the_simulator_are_up()
     {

@@ -41,26 +41,24 @@ public sealed class GatewayApiTests(ProductFixture product)
         Assert.True(long.TryParse(turn.Headers.GetValues("x-codexlb-gateway-us").Single(), out var overhead) && overhead >= 0);
 
         using var anonymous = new HttpClient { BaseAddress = product.BaseUrl };
+        // The bridge's own series only: its meters are static, one per process. ASP.NET Core's and Orleans' meters come from
+        // each host's meter factory, and in this test process another host stopping can take their series out of every
+        // scrape (CI failed here twice so); ClusterSmokeTests checks those in processes of their own.
         string[] expected = ["codexlb_gateway_turns", "codexlb_gateway_overhead", "codexlb_gateway_ttfb", "codexlb_upstream_sends", "codexlb_context_tokens",
-            "codexlb_conversations_active", "codexlb_gateway_active_streams", "http_server_request_duration_seconds"];
+            "codexlb_conversations_active", "codexlb_gateway_active_streams"];
         string metrics = "";
-        // The exporter caches a scrape for a short while, and ASP.NET Core records a request's duration only after its
-        // response ended (CI once scraped the turn's counters before the POST's duration): poll until all show up.
+        // The exporter caches a scrape for a short while: poll until all show up.
         for (var i = 0; i < 50 && !expected.All(metrics.Contains); i++)
         {
             await Task.Delay(200);
             metrics = await anonymous.GetStringAsync("/metrics");
         }
         foreach (var name in expected) Assert.Contains(name, metrics);
-        // ASP.NET Core's per-request routing and rate-limiting meters are not collected: they cost on every turn.
+        // Per-request and per-call meters are not collected, whoever else registers them.
         Assert.DoesNotContain("aspnetcore_routing_match_attempts", metrics);
         Assert.DoesNotContain("aspnetcore_rate_limiting", metrics);
-        // Nor Orleans' per-message dispatcher counters (several tagged measurements per grain call); its per-call count is.
         Assert.DoesNotContain("orleans_messaging_processing", metrics);
         Assert.DoesNotContain("orleans_directory_lookups_cache", metrics); // two per call
-        Assert.Contains("orleans_directory_cache_size", metrics);
-        Assert.Contains("orleans_app_requests_latency", metrics);
-        Assert.Contains("orleans_catalog_activations", metrics);
         Assert.Contains("outcome=\"completed\"", metrics);
         Assert.DoesNotContain("measure me", metrics);
     }
