@@ -14,6 +14,17 @@ public sealed record TurnLog(int Conversation, int Turn, double StartedAt, doubl
     public void AssertTrueContext(RequestRecord upstream) =>
         Assert.True(Math.Abs(upstream.ContextTokens - TrueTokens) <= TrueTokens / 100.0,
             $"conv {Conversation} turn {Turn}: upstream context {upstream.ContextTokens} vs true {TrueTokens} tokens");
+
+    /// <summary>An anchored client's later turn went to the provider whole: its history was resent, not only what is new.</summary>
+    public bool ResentHistory(RequestRecord upstream) =>
+        Turn > 1 && ChaosClient.StyleOf(Conversation) == ClientStyle.PreviousResponseId && !upstream.IsDelta;
+
+    /// <summary><see cref="AssertTrueContext"/>, and no history resent (<see cref="ResentHistory"/>).</summary>
+    public void AssertContinued(RequestRecord upstream)
+    {
+        AssertTrueContext(upstream);
+        Assert.False(ResentHistory(upstream), $"conv {Conversation} turn {Turn} resent its history: {LedgerText.Line(upstream)}");
+    }
 }
 
 /// <summary>

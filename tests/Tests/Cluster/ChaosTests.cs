@@ -50,7 +50,7 @@ public sealed class ChaosTests(ITestOutputHelper output)
         output.WriteLine($"{turns.Count} turns, {turns.Sum(t => t.Attempts)} attempts, {ledger.Count} upstream responses");
         // A conversation whose activation was lost (with its silo, or deactivated by Orleans) reopens its upstream socket
         // and sends its whole context once: what the user pays for the loss.
-        var resent = turns.Count(t => t.Turn > 1 && ChaosClient.StyleOf(t.Conversation) == ClientStyle.PreviousResponseId && !ledger[t.ResponseId!].IsDelta);
+        var resent = turns.Count(t => t.ResentHistory(ledger[t.ResponseId!]));
         output.WriteLine($"MEASURED anchored turns that went upstream in full: {resent} of {turns.Count(t => t.Turn > 1 && ChaosClient.StyleOf(t.Conversation) == ClientStyle.PreviousResponseId)}");
         foreach (var t in turns.Where(t => t.Errors.Count > 0))
             output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.Attempts} attempts): {string.Join(" | ", t.Errors)}");
