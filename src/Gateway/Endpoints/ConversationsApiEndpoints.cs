@@ -12,8 +12,8 @@ namespace CodexLb.Gateway.Endpoints;
 /// <summary>
 /// The Conversations API (<c>/v1/conversations</c>): create, retrieve, update and delete a conversation; add, list,
 /// retrieve and delete its items. The gateway authenticates and checks the body (<see cref="ConversationRequest"/>);
-/// <see cref="IConversationsApiGrain"/> answers from the store. Adding items is not retried after an unclear failure
-/// (it could add them twice); reads and deletes are.
+/// <see cref="IConversationsApiGrain"/> answers from the store. A call with a body (create, update, add items) is not
+/// retried after an unclear failure (a create or an add could happen twice); reads and deletes are.
 /// </summary>
 public sealed class ConversationsApiEndpoints(GrainApiCalls calls, IGrainFactory grains, IOptions<GatewayOptions> options)
 {

@@ -1,7 +1,6 @@
 using System.Globalization;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
-using CodexLb.Gateway.Security;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Http;
@@ -18,7 +17,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// (numbered after the last the client has): the whole output in one event. A response created without
 /// <c>background</c> is a 400, as in the API; an unknown, expired or <c>store:false</c> one a 404.
 /// </summary>
-public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IGrainFactory grains, IOptions<GatewayOptions> options)
+public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory grains, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -32,11 +31,7 @@ public sealed class ResponseReplayEndpoint(ClientAuthenticator authenticator, IG
             await ErrorResults.WriteAsync(context.Response, invalid);
             return;
         }
-        if (authenticator.Authenticate(context) is not { } tenant)
-        {
-            await ErrorResults.WriteAsync(context.Response, ProxyErrors.InvalidApiKey());
-            return;
-        }
+        if (await calls.AuthenticateAsync(context) is not { } tenant) return;
         await RelayAsync(new ReplayRelay(context, id, _options.KeepAliveInterval, startingAfter), tenant, id);
     }
 

@@ -1,9 +1,6 @@
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Limits;
-using CodexLb.Gateway.Routing;
-using CodexLb.Gateway.Security;
 using CodexLb.Grains.Abstractions;
-using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Requests;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
