@@ -100,7 +100,7 @@ public sealed class ClusterSmokeTests(ClusterSmokeFixture fixture)
             }
             scraped[process] = metrics;
             foreach (var name in expected) Assert.True(metrics.Contains(name, StringComparison.Ordinal), $"{process.Name} exports no {name}");
-            foreach (var name in new[] { "aspnetcore_routing_match_attempts", "aspnetcore_rate_limiting", "orleans_messaging_processing", "orleans_directory_lookups_cache" })
+            foreach (var name in EndToEnd.GatewayApiTests.PerCallMeters)
                 Assert.False(metrics.Contains(name, StringComparison.Ordinal), $"{process.Name} exports {name}, a per-call or per-request meter");
             Assert.DoesNotContain("metrics smoke", metrics);
         }

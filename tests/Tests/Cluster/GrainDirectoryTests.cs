@@ -45,11 +45,11 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
         Assert.True(lost >= 1, "the killed silo owned no conversation: the test says nothing");
         Assert.Equal(0, deactivated);
         Assert.Equal(lost, moved);
-        foreach (var c in clients.Where(c => ChaosClient.StyleOf(c.Turns[0].Conversation) == ClientStyle.PreviousResponseId))
+        foreach (var c in clients)
         {
             var upstream = ledger[c.Turns[2].ResponseId!];
             if (upstream.ConnectionId == ledger[c.Turns[1].ResponseId!].ConnectionId)
-                Assert.True(upstream.IsDelta, $"conversation {c.Turns[0].Conversation} kept its socket but resent its history: {LedgerText.Line(upstream)}");
+                Assert.False(c.Turns[2].ResentHistory(upstream), $"conversation {c.Turns[0].Conversation} kept its socket but resent its history: {LedgerText.Line(upstream)}");
         }
         cluster.ThrowIfAnyExitedUnexpectedly();
     }
