@@ -137,11 +137,13 @@ public sealed class ClusterHarness : IAsyncDisposable
         var harness = new ClusterHarness(options, build, workDirectory, clusterId);
         try
         {
-            await Task.WhenAll(harness.Redis.StartAsync(cancellationToken: cancellationToken), harness.Simulator.StartAsync(cancellationToken: cancellationToken));
-            var starting = Enumerable.Range(0, silos).Select(_ => harness.NewSilo()).ToList();
-            await Task.WhenAll(starting.Select(s => s.StartAsync(cancellationToken: cancellationToken)));
-            var gatewaysStarting = Enumerable.Range(0, gateways).Select(_ => harness.NewGateway()).ToList();
-            await Task.WhenAll(gatewaysStarting.Select(g => g.StartAsync(cancellationToken: cancellationToken)));
+            await harness.Redis.StartAsync(cancellationToken: cancellationToken);
+            // Everything else starts at once: silos reach the simulator only when a turn runs, and a gateway's cluster
+            // client waits until a silo is listed in Redis (its readiness probe answers only once connected). That saves
+            // a cluster start the gateways' and the simulator's own start-up (~4 s of ~10 s here).
+            var starting = Enumerable.Range(0, silos).Select(_ => harness.NewSilo())
+                .Concat(Enumerable.Range(0, gateways).Select(_ => harness.NewGateway())).Append(harness.Simulator).ToList();
+            await Task.WhenAll(starting.Select(p => p.StartAsync(cancellationToken: cancellationToken)));
             return harness;
         }
         catch

@@ -194,7 +194,11 @@ public sealed class ManagedProcess : IAsyncDisposable
             }
 
             (var ready, last) = await ProbeAsync(cancellationToken);
-            if (ready) return;
+            if (ready)
+            {
+                Append($"==== ready: {last}, {clock.Elapsed.TotalSeconds:0.00} s after the wait began");
+                return;
+            }
             if (clock.Elapsed > limit)
             {
                 throw new ClusterProcessException(
