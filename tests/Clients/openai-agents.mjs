@@ -93,6 +93,23 @@ await runScenario({
     return { turns, conversationId, items, lastTwo, popped, afterPop };
   },
 
+  // The conversation named on each run (conversationId: the create's `conversation`): the SDK sends only the new
+  // message, and the bridge adds each response's input and output to the conversation. Then an item is added through the
+  // Conversations API (the items change under the conversation's last response), and one more run goes on.
+  async 'conversation-id'(options) {
+    const assistant = agent(options);
+    const client = new OpenAI({ baseURL: options.baseUrl, apiKey: options.apiKey, maxRetries: 0 });
+    const { id: conversationId } = await client.conversations.create({});
+    const turns = [];
+    for (const text of texts) turns.push(...turnsOf(await run(assistant, text, { conversationId })));
+    await client.conversations.items.create(conversationId, { items: [{ type: 'message', role: 'user', content: 'I live in Paris.' }] });
+    turns.push(...turnsOf(await run(assistant, 'Where do I live?', { conversationId })));
+    const summary = (item) => ({ role: item.role ?? item.type, text: (Array.isArray(item.content) ? item.content : []).map((c) => c.text ?? '').join('') });
+    const items = [];
+    for await (const item of client.conversations.items.list(conversationId, { order: 'asc' })) items.push(summary(item));
+    return { turns, conversationId, items };
+  },
+
   async structured(options) {
     const result = await run(agent(options, { outputType: Weather }), structuredPrompt);
     return { turns: turnsOf(result), parsed: result.finalOutput };

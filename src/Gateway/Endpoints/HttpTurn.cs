@@ -13,4 +13,7 @@ public sealed record HttpTurn(HttpContext Context, TurnStream Stream, string Key
 
     /// <summary>The client's tenant: whose responses this turn may read by id.</summary>
     public required string Tenant { get; init; }
+
+    /// <summary>The conversation object the response runs in (<c>conversation</c>), or null.</summary>
+    public ConversationTurn? Conversation { get; init; }
 }

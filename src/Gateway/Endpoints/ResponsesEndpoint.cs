@@ -20,7 +20,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// <summary><c>POST /v1/responses</c>: one turn over HTTP, answered as SSE or, with <c>stream:false</c>, as one JSON object.</summary>
 public sealed class ResponsesEndpoint(
     ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain,
-    ResponseReplayEndpoint replay, IOptions<GatewayOptions> options)
+    ResponseReplayEndpoint replay, ConversationResponses conversations, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -30,7 +30,7 @@ public sealed class ResponsesEndpoint(
     public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
         (parsed, turn) => parsed.Stream ? RelaySseAsync(turn)
             : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
-            : RespondJsonAsync(turn.Context, turn.Stream, turn.Key, turn.Telemetry, turn.Usage));
+            : RespondJsonAsync(turn));
 
     private static (ResponseCreateRequest?, OpenAIError?) Parse(ReadOnlyMemory<byte> body) =>
         ResponseCreateParser.TryParse(body.Span, out var parsed, out var error) ? (parsed, null) : (null, error);
@@ -64,8 +64,22 @@ public sealed class ResponsesEndpoint(
         // The key's rules (model allow-list, cluster-wide limits) before anything is looked up for the turn.
         var admission = await admissions.AdmitAsync(client, parsed.Model, aborted);
         if (admission.Error is not null) { await ErrorResults.WriteAsync(context.Response, admission.Error); return; }
+        ConversationTurn? conversation = null;
+        if (parsed.ConversationId is not null)
+        {
+            (parsed, conversation, error) = await InConversationAsync(tenant, parsed, fromItems: false, aborted);
+            if (error is not null) { await ErrorResults.WriteAsync(context.Response, error); return; }
+        }
         var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
         var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
+        if (route.Error is { Status: 400 } && conversation?.StartedAfter is not null)
+        {
+            // The conversation's last response expired or is gone: its items carry the context instead.
+            (parsed, conversation, error) = await InConversationAsync(tenant, responses(request!), fromItems: true, aborted);
+            if (error is not null) { await ErrorResults.WriteAsync(context.Response, error); return; }
+            fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
+            route = await router.RouteAsync(tenant, null, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
+        }
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
         var key = route.Key;
         context.Response.Headers[TurnRouter.TurnStateHeader] = key;
@@ -81,7 +95,14 @@ public sealed class ResponsesEndpoint(
         }
         telemetry.FirstByte();
         router.Started(key!, stream);
-        await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn, Tenant = tenant });
+        await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn, Tenant = tenant, Conversation = conversation });
+    }
+
+    private async Task<(ResponseCreateRequest Request, ConversationTurn? Turn, OpenAIError? Error)> InConversationAsync(
+        string tenant, ResponseCreateRequest parsed, bool fromItems, CancellationToken aborted)
+    {
+        var (continued, turn, error) = await conversations.StartAsync(tenant, parsed, fromItems, aborted);
+        return (continued ?? parsed, turn, error);
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
@@ -122,6 +143,16 @@ public sealed class ResponsesEndpoint(
                 {
                     await GoOnByIdAsync(turn, writer, written, after: "failure");
                     return;
+                }
+                if (turn.Conversation is { } conversation)
+                {
+                    conversation.Observe(current);
+                    if (terminal && await conversation.EndAsync(current, context.RequestAborted) is { } unrecorded)
+                    {
+                        SseWriter.WriteEvent(writer, ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
+                        turn.Telemetry.Ended(ResponseEvents.Failed, null);
+                        break;
+                    }
                 }
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
                 written = current;
@@ -187,16 +218,28 @@ public sealed class ResponsesEndpoint(
         else turn.Telemetry.Ended(ResponseEvents.Failed, null);
     }
 
-    private async Task RespondJsonAsync(HttpContext context, TurnStream stream, string key, TurnTelemetry telemetry, KeyTurn? usage)
+    private async Task RespondJsonAsync(HttpTurn turn)
     {
+        var (context, stream) = (turn.Context, turn.Stream);
         var terminal = stream.Current;
-        while (!EventTypes.IsTerminal(terminal.Type) && await stream.MoveNextAsync()) terminal = stream.Current;
+        turn.Conversation?.Observe(terminal);
+        while (!EventTypes.IsTerminal(terminal.Type) && await stream.MoveNextAsync())
+        {
+            terminal = stream.Current;
+            turn.Conversation?.Observe(terminal);
+        }
         if (!EventTypes.IsTerminal(terminal.Type))
         {
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.StreamIncomplete());
             return;
         }
-        var summary = Ended(router, key, terminal, telemetry, usage);
+        if (turn.Conversation is { } conversation && await conversation.EndAsync(terminal, context.RequestAborted) is { } unrecorded)
+        {
+            turn.Telemetry.Ended(ResponseEvents.Failed, null);
+            await ErrorResults.WriteAsync(context.Response, unrecorded);
+            return;
+        }
+        var summary = Ended(router, turn, terminal);
         if (terminal.Type == EventTypes.Failed)
         {
             await ErrorResults.WriteAsync(context.Response, FailedError(summary));

@@ -43,6 +43,7 @@ public static class GatewayServiceCollectionExtensions
         services.AddSingleton<GrainApiCalls>();
         services.AddSingleton<ResponsesApiEndpoints>();
         services.AddSingleton<ConversationsApiEndpoints>();
+        services.AddSingleton<ConversationResponses>();
         services.AddSingleton<ResponseReplayEndpoint>();
         services.AddSingleton<DrainState>();
         services.AddSingleton<IInFlightWork>(sp => sp.GetRequiredService<DrainState>());

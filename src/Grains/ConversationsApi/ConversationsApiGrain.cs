@@ -65,6 +65,22 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
         return await Retrieve(tenant, conversationId);
     }
 
+    public async Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems)
+    {
+        if (!Known(conversationId) || await store.LoadAsync(tenant, conversationId) is not { } record) return null;
+        if (!fromItems && record.CurrentHead is { } head) return new ConversationStart(record.Version, head, []);
+        // No head to continue (the first response, or items added or removed since): every item goes as input. A
+        // version read apart from the items only costs the next response its head, never a wrong one (the append checks it).
+        if (await store.ItemsAsync(tenant, conversationId) is not { } items) return null;
+        return new ConversationStart(record.Version, null, [.. items.Select(i => ConversationObjects.AsInput(i, conversationId))]);
+    }
+
+    public async Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items)
+    {
+        if (!Known(conversationId) || await store.ReserveAsync(tenant, conversationId, items.Length) is not { } first) return false;
+        return await store.AppendAsync(tenant, conversationId, Kept(items, conversationId, first), new ConversationHeadMove(responseId, startedAtVersion));
+    }
+
     private static List<byte[]> Kept(byte[][] items, string conversationId, long first) =>
         [.. items.Select((item, i) => ConversationObjects.AsKept(item, conversationId, first + i))];
 

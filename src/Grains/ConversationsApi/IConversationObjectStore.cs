@@ -18,14 +18,37 @@ public interface IConversationObjectStore
     /// <summary>Numbers for <paramref name="count"/> new items: the first, or null when there is no such conversation.</summary>
     Task<long?> ReserveAsync(string tenant, string id, int count);
 
-    /// <summary>Adds items at the end; false when the conversation was deleted meanwhile.</summary>
-    Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items);
+    /// <summary>
+    /// Adds items at the end (a new <see cref="ConversationRecord.Version"/>); with <paramref name="head"/>, a response's
+    /// input and output, which becomes the head when the conversation was still at the version its turn started from (and
+    /// is not added again while it is the head: a retried call). False when the conversation was deleted meanwhile.
+    /// </summary>
+    Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null);
 
     Task<List<byte[]>?> ItemsAsync(string tenant, string id);
 
-    /// <summary>Removes one item, as <see cref="ItemsAsync"/> returned it.</summary>
+    /// <summary>Removes one item, as <see cref="ItemsAsync"/> returned it (a new <see cref="ConversationRecord.Version"/>).</summary>
     Task<bool> RemoveItemAsync(string tenant, string id, byte[] item);
 }
 
 /// <summary>A conversation object's own fields: when it was made (unix seconds) and its metadata (a JSON object, or null).</summary>
-public sealed record ConversationRecord(long CreatedAt, string? MetadataJson);
+public sealed record ConversationRecord(long CreatedAt, string? MetadataJson)
+{
+    /// <summary>Counts the changes to its items (each add and each removal).</summary>
+    public long Version { get; init; }
+
+    /// <summary>The last response that ran in the conversation and became its head, or null.</summary>
+    public string? Head { get; init; }
+
+    /// <summary>The <see cref="Version"/> the head's items were added at.</summary>
+    public long HeadVersion { get; init; } = -1;
+
+    /// <summary>
+    /// The head while the items are still exactly what it left (its context, input and output): a response in the
+    /// conversation then continues it as its <c>previous_response_id</c>. Null after any other change.
+    /// </summary>
+    public string? CurrentHead => Head is not null && HeadVersion == Version ? Head : null;
+}
+
+/// <summary>A response becoming a conversation's head: its id, and the version of the conversation its turn started from.</summary>
+public readonly record struct ConversationHeadMove(string ResponseId, long StartedAtVersion);

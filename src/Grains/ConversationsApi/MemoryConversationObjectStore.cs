@@ -41,13 +41,29 @@ public sealed class MemoryConversationObjectStore(IOptions<StateOptions> options
 
     public Task<long?> ReserveAsync(string tenant, string id, int count) => Task.FromResult(Use(tenant, id, e => (long?)((e.Next += count) - count)));
 
-    public Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items) =>
-        Task.FromResult(Use(tenant, id, e => { e.Items.AddRange(items); return true; }));
+    public Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null) =>
+        Task.FromResult(Use(tenant, id, e =>
+        {
+            if (head is { } again && e.Record.Head == again.ResponseId) return true; // a retried call: added already
+            e.Items.AddRange(items);
+            var version = e.Record.Version + 1;
+            e.Record = head is { } move && move.StartedAtVersion == e.Record.Version
+                ? e.Record with { Version = version, Head = move.ResponseId, HeadVersion = version }
+                : e.Record with { Version = version };
+            return true;
+        }));
 
     public Task<List<byte[]>?> ItemsAsync(string tenant, string id) => Task.FromResult(Use(tenant, id, e => e.Items.ToList()));
 
     public Task<bool> RemoveItemAsync(string tenant, string id, byte[] item) =>
-        Task.FromResult(Use(tenant, id, e => e.Items.RemoveAll(i => i.AsSpan().SequenceEqual(item)) > 0));
+        Task.FromResult(Use(tenant, id, e =>
+        {
+            var index = e.Items.FindIndex(i => i.AsSpan().SequenceEqual(item));
+            if (index < 0) return false;
+            e.Items.RemoveAt(index);
+            e.Record = e.Record with { Version = e.Record.Version + 1 };
+            return true;
+        }));
 
     /// <summary>Runs <paramref name="use"/> on a live conversation under its lock, refreshing its lifetime; default when there is none.</summary>
     private T? Use<T>(string tenant, string id, Func<Entry, T> use)

@@ -6,14 +6,14 @@ namespace CodexLb.Grains.ConversationsApi;
 
 /// <summary>
 /// Production: a conversation is a hash <c>{prefix}{tenant}:cv:{id}</c> (c created at, m metadata JSON or "", n items
-/// numbered so far) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
+/// numbered so far, v its version, h and hv its head response and the version it was added at) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
 /// <see cref="StateOptions.Retention"/> after the conversation was last used (read or written), as responses do.
 /// </summary>
 public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IConversationObjectStore
 {
-    // KEYS: hash, list. ARGV: TTL ms. Refreshes both and returns {c, m}, or nil.
+    // KEYS: hash, list. ARGV: TTL ms. Refreshes both and returns {c, m, v, h, hv}, or nil.
     private static readonly LuaScript Load = LuaScript.Prepare("""
-        local f = redis.call('HMGET', KEYS[1], 'c', 'm')
+        local f = redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv')
         if not f[1] then return nil end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
@@ -26,7 +26,7 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         redis.call('HSET', KEYS[1], 'm', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
-        return redis.call('HMGET', KEYS[1], 'c', 'm')
+        return redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv')
         """);
 
     // KEYS: hash. ARGV: count. Returns the counter after the reservation, or nil.
@@ -35,12 +35,25 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         return redis.call('HINCRBY', KEYS[1], 'n', ARGV[1])
         """);
 
-    // KEYS: hash, list. ARGV: TTL ms, items... Returns 1, or 0 when the conversation is gone.
+    // KEYS: hash, list. ARGV: TTL ms, head response id or "", the version its turn started from, items... Returns 1, or
+    // 0 when the conversation is gone. The response becomes the head only when nothing changed the items since its turn began;
+    // a response already the head is not added again (a retried call).
     private static readonly LuaScript Append = LuaScript.Prepare("""
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        redis.call('RPUSH', KEYS[2], unpack(ARGV, 2))
+        if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'h') == ARGV[2] then return 1 end
+        local before = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+        if #ARGV > 3 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 4)) end
+        local version = redis.call('HINCRBY', KEYS[1], 'v', 1)
+        if ARGV[2] ~= '' and tonumber(ARGV[3]) == before then redis.call('HSET', KEYS[1], 'h', ARGV[2], 'hv', version) end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
+        return 1
+        """);
+
+    // KEYS: hash, list. ARGV: the item. Returns 1 when it was removed (a new version), else 0.
+    private static readonly LuaScript Remove = LuaScript.Prepare("""
+        if redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then return 0 end
+        if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'v', 1) end
         return 1
         """);
 
@@ -101,11 +114,11 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         return result.IsNull ? null : (long)result - count;
     }
 
-    public async Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items)
+    public async Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null)
     {
-        if (items.Count == 0) return await LoadAsync(tenant, id) is not null;
         var (hash, list) = Keys(tenant, id);
-        return (long)await Evaluate(Append, [hash, list], [TtlMs, .. items.Select(i => (RedisValue)i)]) == 1;
+        RedisValue[] values = [TtlMs, head?.ResponseId ?? "", head?.StartedAtVersion ?? -1, .. items.Select(i => (RedisValue)i)];
+        return (long)await Evaluate(Append, [hash, list], values) == 1;
     }
 
     public async Task<List<byte[]>?> ItemsAsync(string tenant, string id)
@@ -119,8 +132,8 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
 
     public async Task<bool> RemoveItemAsync(string tenant, string id, byte[] item)
     {
-        var (_, list) = Keys(tenant, id);
-        return await redis.GetDatabase().ListRemoveAsync(list, item, 1) > 0;
+        var (hash, list) = Keys(tenant, id);
+        return (long)await Evaluate(Remove, [hash, list], [item]) == 1;
     }
 
     private Task<RedisResult> Evaluate(LuaScript script, RedisKey[] keys, RedisValue[] values) =>
@@ -131,7 +144,12 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         if (result.IsNull) return null;
         var fields = (RedisValue[])result!;
         var metadata = (string?)fields[1];
-        return new ConversationRecord((long)fields[0], string.IsNullOrEmpty(metadata) ? null : metadata);
+        return new ConversationRecord((long)fields[0], string.IsNullOrEmpty(metadata) ? null : metadata)
+        {
+            Version = fields[2].IsNull ? 0 : (long)fields[2],
+            Head = fields[3].IsNull ? null : (string?)fields[3],
+            HeadVersion = fields[4].IsNull ? -1 : (long)fields[4],
+        };
     }
 
     private (string Hash, string List) Keys(string tenant, string id)

@@ -38,5 +38,26 @@ public static class ConversationObjects
     /// client sent none, so it stays stable) and a message's <c>status</c> and content parts (<see cref="ResponseObjects.AsListed"/>).
     /// </summary>
     public static byte[] AsKept(byte[] item, string conversationId, long number) =>
-        ResponseObjects.AsListed(item, conversationId.Replace("conv_", "", StringComparison.Ordinal), checked((int)number));
+        ResponseObjects.AsListed(item, IdStem(conversationId), checked((int)number));
+
+    /// <summary>
+    /// A kept item as input for the provider: without the id <see cref="AsKept"/> made up for it (the provider never saw
+    /// that id and may refuse it); ids the client or the provider gave stay.
+    /// </summary>
+    public static byte[] AsInput(byte[] kept, string conversationId)
+    {
+        var stem = IdStem(conversationId);
+        if (ResponseObjects.ItemId(kept) is not { } id || !(IsMadeUp(id, "msg_", stem) || IsMadeUp(id, "item_", stem))) return kept;
+        return ResponseObjects.Write(writer =>
+        {
+            using var document = JsonDocument.Parse(kept);
+            foreach (var property in document.RootElement.EnumerateObject())
+                if (!property.NameEquals("id")) property.WriteTo(writer);
+        });
+    }
+
+    private static bool IsMadeUp(string id, string prefix, string stem) =>
+        id.StartsWith(prefix, StringComparison.Ordinal) && id.AsSpan(prefix.Length).StartsWith(stem + "_", StringComparison.Ordinal);
+
+    private static string IdStem(string conversationId) => conversationId.Replace("conv_", "", StringComparison.Ordinal);
 }

@@ -116,12 +116,13 @@ public static class ProxyErrors
         new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}.", ErrorTypes.InvalidRequest);
 
     /// <summary>
-    /// A create's <c>conversation</c>: conversation objects are served (their items), but a response does not run "in" one
-    /// here; the client sends the items as input, as the Agents SDK's conversation session does.
+    /// A <c>conversation</c> where this bridge does not run one: a websocket frame, a forwarded body (input token
+    /// counting, compaction), or a background response, whose items nobody would add after it ends here.
     /// </summary>
     public static OpenAIError ConversationParameterUnsupported(string param) => new(400, ErrorCodes.InvalidRequest,
-        "A response cannot name a conversation on this bridge. Send the conversation's items as input (GET /v1/conversations/{id}/items " +
-        "lists them) and add the new ones after the response, or continue with previous_response_id: the provider is sent only what is new either way.",
+        "On this bridge a response runs in a conversation only when created over HTTP (POST /v1/responses) in the foreground: " +
+        "not in a websocket frame, not with background=true, not when counting input tokens or compacting. Send the conversation's " +
+        "items as input instead (GET /v1/conversations/{id}/items lists them), or continue with previous_response_id.",
         ErrorTypes.InvalidRequest, param);
 
     public static OpenAIError MethodNotAllowed(string method, string path, string? allowed) =>

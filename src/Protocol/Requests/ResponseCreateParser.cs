@@ -68,7 +68,7 @@ public static class ResponseCreateParser
         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
             return ProxyErrors.InvalidJson("The request body must be a JSON object.");
 
-        string? previous = null, model = null, cacheKey = null, type = null;
+        string? previous = null, model = null, cacheKey = null, type = null, conversation = null;
         bool stream = false, generate = true, typeIsString = false, background = false;
         bool? store = null;
         var seen = Seen.None;
@@ -155,9 +155,14 @@ public static class ResponseCreateParser
                     else if (reader.TokenType != JsonTokenType.Null) store = reader.TokenType == JsonTokenType.True;
                     continue;
                 case Seen.Conversation:
-                    // The provider holds no conversation of ours, and sent with the bridge's own anchor it would double the context.
+                    // Bridge-owned: the provider holds no conversation of ours, so the gateway turns it into an anchor or items.
+                    var conversationStart = (int)reader.TokenStartIndex;
                     if (!SkipValidating(ref reader)) return LoneSurrogate("conversation");
-                    if (reader.TokenType != JsonTokenType.Null) fieldError ??= ProxyErrors.ConversationParameterUnsupported("conversation");
+                    if (reader.TokenType == JsonTokenType.Null) continue;
+                    conversation = ConversationIdOf(body[conversationStart..(int)reader.BytesConsumed]);
+                    if (conversation is null)
+                        fieldError ??= ProxyErrors.InvalidRequest("'conversation' must be a conversation id or an object with its 'id'.", "conversation");
+                    else if (kind != Body.Create) fieldError ??= ProxyErrors.ConversationParameterUnsupported("conversation");
                     continue;
                 case Seen.Generate:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("generate");
@@ -194,6 +199,10 @@ public static class ResponseCreateParser
         // As the API does: a background response is polled and streamed again by its id, which store=false rules out.
         if (background && store == false)
             return ProxyErrors.InvalidRequest("background=true requires store=true: a background response is read back by its id, and a store=false response is never kept to be read.", "store");
+        if (conversation is not null && previous is not null)
+            return ProxyErrors.InvalidRequest("Mutually exclusive parameters: send either 'previous_response_id' or 'conversation', not both.", "conversation");
+        if (conversation is not null && background)
+            return ProxyErrors.ConversationParameterUnsupported("background");
 
         request = new ResponseCreateRequest
         {
@@ -208,8 +217,18 @@ public static class ResponseCreateParser
             Settings = settings.WrittenSpan.ToArray(),
             SettingsFingerprint = settingsFingerprint,
             InputItems = [.. items],
+            ConversationId = conversation,
         };
         return null;
+    }
+
+    /// <summary>A <c>conversation</c> value's id: the string itself, or an object's <c>id</c>; null when it is neither.</summary>
+    private static string? ConversationIdOf(ReadOnlySpan<byte> value)
+    {
+        var reader = new Utf8JsonReader(value);
+        reader.Read();
+        if (reader.TokenType == JsonTokenType.String) return reader.GetString() is { Length: > 0 and <= 256 } id ? id : null;
+        return reader.TokenType == JsonTokenType.StartObject && Events.EventReader.ReadString(value, "id") is { Length: > 0 and <= 256 } inner ? inner : null;
     }
 
     private static Seen Field(string name) => name switch

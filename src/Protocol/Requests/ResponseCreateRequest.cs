@@ -28,4 +28,27 @@ public sealed class ResponseCreateRequest
 
     /// <summary>Each input item as raw JSON (a string input becomes one user message item).</summary>
     public required byte[][] InputItems { get; init; }
+
+    /// <summary>The conversation object the response runs in (<c>conversation</c>, as an id or <c>{"id"}</c>), or null.</summary>
+    public string? ConversationId { get; init; }
+
+    /// <summary>
+    /// This request as its conversation continues it: after <paramref name="previousResponseId"/> (the conversation's last
+    /// response) or, with none, with <paramref name="inputItems"/> (the conversation's items, then this request's input).
+    /// </summary>
+    public ResponseCreateRequest InConversation(string? previousResponseId, byte[][] inputItems) => new()
+    {
+        Type = Type,
+        PreviousResponseId = previousResponseId,
+        Stream = Stream,
+        Generate = Generate,
+        Model = Model,
+        PromptCacheKey = PromptCacheKey,
+        Store = Store,
+        Background = Background,
+        Settings = Settings,
+        SettingsFingerprint = SettingsFingerprint,
+        InputItems = inputItems,
+        ConversationId = ConversationId,
+    };
 }

@@ -33,4 +33,22 @@ public sealed class OpenAiAgentsSdkTests(ProductFixture product) : NodeClientTes
         using var gone = await Product.Http.GetAsync($"/v1/conversations/{result["conversationId"].GetString()}");
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
     }
+
+    /// <summary>
+    /// <c>run(agent, text, { conversationId })</c>: the SDK sends the create's <c>conversation</c> and only the new message.
+    /// The bridge continues the conversation's last response (a delta upstream, on the same socket) and adds each response's
+    /// input and output to the conversation; an item added through the Conversations API between runs reaches the model
+    /// with the next message, and still only what is new goes upstream.
+    /// </summary>
+    [Fact]
+    public async Task A_run_naming_its_conversation_continues_it_and_the_conversation_holds_every_item()
+    {
+        var result = (await RunAsync("conversation-id")).AssertOk();
+        Assert.Equal([Answer(1), Answer(2), Answer(3), Answer(4)], result.Turns.Select(t => t.Text));
+        Product.Simulator.Ledger.AssertDeltaChain(result.ResponseIds, 1, 1, 1, 2);
+        Assert.Equal(
+            ["user: My name is Alice.", $"assistant: {Answer(1)}", "user: What is my name?", $"assistant: {Answer(2)}", "user: Thanks, goodbye.",
+             $"assistant: {Answer(3)}", "user: I live in Paris.", "user: Where do I live?", $"assistant: {Answer(4)}"],
+            result["items"].EnumerateArray().Select(i => $"{i.GetProperty("role").GetString()}: {i.GetProperty("text").GetString()}"));
+    }
 }

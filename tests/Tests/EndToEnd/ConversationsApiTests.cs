@@ -2,7 +2,9 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using CodexLb.Protocol.Errors;
+using CodexLb.Tests.Clients;
 using CodexLb.Tests.Infrastructure;
+using CodexLb.Tests.Recovery;
 
 namespace CodexLb.Tests.EndToEnd;
 
@@ -149,5 +151,67 @@ public sealed class ConversationsApiTests(ProductFixture product)
         Assert.Equal(HttpStatusCode.BadRequest, (await SendAsync(HttpMethod.Get, "/v1/conversations/conv_x/items?limit=0")).Status);
         Assert.Equal(HttpStatusCode.NotFound, (await SendAsync(HttpMethod.Get, "/v1/conversations/not-a-conversation")).Status);
         Assert.Equal(HttpStatusCode.Unauthorized, (await SendAsync(HttpMethod.Post, "/v1/conversations", "{}", new HttpClient { BaseAddress = product.BaseUrl })).Status);
+    }
+
+    /// <summary>
+    /// A response created with <c>conversation</c>: the first one goes upstream with the conversation's items and its input;
+    /// the next one continues it (a delta, either way it names the conversation, streamed or not); each response's input
+    /// and output are in the conversation before the client hears it completed. Once an item is deleted the items no longer
+    /// match the last response, so the next one goes with the items as they are now.
+    /// </summary>
+    [Fact]
+    public async Task A_response_in_a_conversation_continues_it_and_adds_its_input_and_output_to_it()
+    {
+        var id = await CreateAsync("""{"items":[{"type":"message","role":"user","content":"My name is Bob."}]}""");
+        var ledger = product.Simulator.Ledger;
+
+        var first = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "What is my name?", conversation = id });
+        Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
+        var firstUpstream = ledger.Request(Rx.ResponseIdOf(first)!);
+        Assert.False(firstUpstream.IsDelta);
+        Assert.Equal(2, firstUpstream.InputItemCount);
+
+        var second = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "Thanks.", conversation = new { id }, stream = true });
+        Assert.True(Rx.IsCompleted(second), Rx.Describe(second));
+        var secondUpstream = ledger.Request(second.ResponseId!);
+        Assert.True(secondUpstream.IsDelta, "the second response went upstream in full");
+        Assert.Equal(firstUpstream.ResponseId, secondUpstream.PreviousResponseId);
+        Assert.Equal(1, secondUpstream.InputItemCount);
+        Assert.Equal("Simulated answer #2.", string.Concat(second.OutputItems.Select(i => i.GetProperty("content")[0].GetProperty("text").GetString())));
+
+        var (_, list) = await SendAsync(HttpMethod.Get, $"/v1/conversations/{id}/items?order=asc");
+        Assert.Equal(["My name is Bob.", "What is my name?", "Simulated answer #1.", "Thanks.", "Simulated answer #2."], Texts(list));
+        var ids = list.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()).ToList();
+        Assert.Equal(ids.Count, ids.Distinct().Count());
+
+        Assert.Equal(HttpStatusCode.OK, (await SendAsync(HttpMethod.Delete, $"/v1/conversations/{id}/items/{ids[0]}")).Status);
+        var third = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "Bye.", conversation = id });
+        Assert.True(Rx.IsCompleted(third), Rx.Describe(third));
+        var thirdUpstream = ledger.Request(Rx.ResponseIdOf(third)!);
+        Assert.False(thirdUpstream.IsDelta, "the items changed, yet the response continued the last one");
+        Assert.Equal(5, thirdUpstream.InputItemCount);
+    }
+
+    [Fact]
+    public async Task A_response_naming_an_unknown_or_foreign_conversation_is_a_404_and_one_naming_an_anchor_too_is_a_400()
+    {
+        var id = await CreateAsync("{}");
+        async Task<OpenAIError> RefusedAsync(object body, HttpClient? http = null)
+        {
+            var refused = await SseClient.PostAsync(http ?? product.Http, "/v1/responses", body);
+            var error = refused.Json.GetProperty("error");
+            return new OpenAIError((int)refused.Status, error.GetProperty("code").GetString()!, error.GetProperty("message").GetString()!, error.GetProperty("type").GetString()!,
+                error.GetProperty("param").GetString());
+        }
+
+        using var other = SecondTenant();
+        foreach (var error in new[] { await RefusedAsync(new { model = "gpt-5.5", input = "hi", conversation = "conv_" + new string('0', 48) }),
+                     await RefusedAsync(new { model = "gpt-5.5", input = "hi", conversation = id }, other) })
+        {
+            Assert.Equal((404, "conversation"), (error.Status, error.Param));
+        }
+        var both = await RefusedAsync(new { model = "gpt-5.5", input = "hi", conversation = id, previous_response_id = "resp_1" });
+        Assert.Equal((400, "conversation"), (both.Status, both.Param));
+        Assert.Empty(Texts((await SendAsync(HttpMethod.Get, $"/v1/conversations/{id}/items")).Json));
     }
 }

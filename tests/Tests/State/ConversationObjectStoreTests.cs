@@ -34,8 +34,36 @@ public abstract class ConversationObjectStoreContract
         Assert.False(await Store.RemoveItemAsync("t1", id, Item("two")));
         Assert.Equal(Texts([Item("one"), Item("three")]), Texts(await Store.ItemsAsync("t1", id)));
 
-        Assert.Equal(new ConversationRecord(1_800_000_000, """{"c":"d"}"""), await Store.SetMetadataAsync("t1", id, """{"c":"d"}"""));
+        // One append and one removal: two versions (the refused removal is none).
+        Assert.Equal(new ConversationRecord(1_800_000_000, """{"c":"d"}""") { Version = 2 }, await Store.SetMetadataAsync("t1", id, """{"c":"d"}"""));
         Assert.Null(await Store.SetMetadataAsync("t2", id, "{}"));
+    }
+
+    [Fact]
+    public async Task A_response_becomes_the_head_only_over_the_version_its_turn_started_from_and_is_added_once()
+    {
+        var id = "conv_" + Guid.NewGuid().ToString("N");
+        await Store.CreateAsync("t1", id, new ConversationRecord(1, null), [Item("one")]);
+        Assert.Null((await Store.LoadAsync("t1", id))!.CurrentHead);
+
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q1"), Item("a1")], new ConversationHeadMove("resp_1", 0)));
+        var first = (await Store.LoadAsync("t1", id))!;
+        Assert.Equal(("resp_1", 1L), (first.CurrentHead, first.Version));
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q1"), Item("a1")], new ConversationHeadMove("resp_1", 0))); // a retried call
+        Assert.Equal(3, (await Store.ItemsAsync("t1", id))!.Count);
+
+        // An item added through the API, then a response whose turn started before it: both kept, neither is a head.
+        Assert.True(await Store.AppendAsync("t1", id, [Item("x")]));
+        Assert.Null((await Store.LoadAsync("t1", id))!.CurrentHead);
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q2"), Item("a2")], new ConversationHeadMove("resp_2", 1)));
+        var stale = (await Store.LoadAsync("t1", id))!;
+        Assert.Equal((null, "resp_1", 3L), (stale.CurrentHead, stale.Head, stale.Version));
+
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q3"), Item("a3")], new ConversationHeadMove("resp_3", 3)));
+        Assert.Equal("resp_3", (await Store.LoadAsync("t1", id))!.CurrentHead);
+        Assert.True(await Store.RemoveItemAsync("t1", id, Item("x")));
+        Assert.Null((await Store.LoadAsync("t1", id))!.CurrentHead);
+        Assert.Equal(7, (await Store.ItemsAsync("t1", id))!.Count);
     }
 
     [Fact]

@@ -37,6 +37,24 @@ public sealed class ResponseCreateParserTests
         Assert.DoesNotContain("conversation", Encoding.UTF8.GetString(r.Settings));
     }
 
+    [Theory]
+    [InlineData("""{"model":"m","input":"hi","conversation":"conv_1"}""")]
+    [InlineData("""{"model":"m","input":"hi","conversation":{"id":"conv_1"}}""")]
+    public void A_conversation_is_read_as_an_id_or_an_object_and_never_forwarded(string body)
+    {
+        var r = Parse(body);
+        Assert.Equal("conv_1", r.ConversationId);
+        Assert.DoesNotContain("conversation", Encoding.UTF8.GetString(r.Settings));
+    }
+
+    [Fact]
+    public void A_conversation_in_a_websocket_frame_is_refused_with_what_to_do_instead()
+    {
+        var error = Reject("""{"type":"response.create","model":"m","input":"hi","conversation":"conv_1"}""", frame: true);
+        Assert.Equal("conversation", error.Param);
+        Assert.Contains("previous_response_id", error.Message);
+    }
+
     [Fact]
     public void A_string_input_becomes_one_user_message()
     {
@@ -67,8 +85,10 @@ public sealed class ResponseCreateParserTests
     [InlineData("""{"model":"m","input":[],"stream":"yes"}""", ErrorCodes.InvalidRequest, "stream")]
     [InlineData("""{"model":"m","input":[]} {}""", ErrorCodes.InvalidJson, null)]
     [InlineData("""{"model":"m","input":[],"background":true,"store":false}""", ErrorCodes.InvalidRequest, "store")]
-    [InlineData("""{"model":"m","input":[],"conversation":"conv_1"}""", ErrorCodes.InvalidRequest, "conversation")]
-    [InlineData("""{"model":"m","input":[],"conversation":{"id":"conv_1"}}""", ErrorCodes.InvalidRequest, "conversation")]
+    [InlineData("""{"model":"m","input":[],"conversation":7}""", ErrorCodes.InvalidRequest, "conversation")]
+    [InlineData("""{"model":"m","input":[],"conversation":{"name":"conv_1"}}""", ErrorCodes.InvalidRequest, "conversation")]
+    [InlineData("""{"model":"m","input":[],"conversation":"conv_1","previous_response_id":"resp_1"}""", ErrorCodes.InvalidRequest, "conversation")]
+    [InlineData("""{"model":"m","input":[],"conversation":"conv_1","background":true}""", ErrorCodes.InvalidRequest, "background")]
     public void Bad_bodies_are_400_with_an_openai_error(string body, string code, string? param)
     {
         Assert.False(ResponseCreateParser.TryParse(Encoding.UTF8.GetBytes(body), out _, out var error));
