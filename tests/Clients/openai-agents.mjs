@@ -1,7 +1,8 @@
 // The OpenAI Agents SDK (@openai/agents) against the bridge: its default OpenAI client points at the bridge and it
 // speaks the Responses API. Tracing is off (it would export to the provider).
-import { Agent, OpenAIConversationsSession, run, setDefaultOpenAIClient, setOpenAIAPI, setTracingDisabled, tool, user } from '@openai/agents';
+import { Agent, OpenAIConversationsSession, run, setDefaultOpenAIClient, setOpenAIAPI, setOpenAIResponsesTransport, setTracingDisabled, tool, user } from '@openai/agents';
 import OpenAI from 'openai';
+import { WebSocket } from 'ws';
 import { z } from 'zod';
 import { model, runScenario, structuredPrompt, toolName, toolPrompt, toolResult, Weather } from './lib/scenario.mjs';
 
@@ -27,7 +28,7 @@ const turnsOf = (result) => result.rawResponses.map((response) => ({
   text: response.output.filter((i) => i.type === 'message').flatMap((i) => i.content).map((c) => c.text ?? '').join(''),
 }));
 
-await runScenario({
+const scenarios = {
   async create(options) {
     const result = await run(agent(options), 'Say hello in exactly 3 words.');
     return { turns: turnsOf(result), finalOutput: result.finalOutput };
@@ -114,4 +115,23 @@ await runScenario({
     const result = await run(agent(options, { outputType: Weather }), structuredPrompt);
     return { turns: turnsOf(result), parsed: result.finalOutput };
   },
-});
+};
+
+// Every scenario again over the SDK's websocket transport (Responses websocket mode: response.create frames on
+// GET /v1/responses): `ws-<name>`.
+for (const [name, scenario] of Object.entries({ ...scenarios })) {
+  scenarios[`ws-${name}`] = async (options) => {
+    // The transport needs a global WebSocket (Node 20 has none); this one counts the sockets the SDK opens.
+    let webSocketsOpened = 0;
+    globalThis.WebSocket = class extends WebSocket {
+      constructor(...args) {
+        super(...args);
+        webSocketsOpened++;
+      }
+    };
+    setOpenAIResponsesTransport('websocket');
+    return { ...(await scenario(options)), webSocketsOpened };
+  };
+}
+
+await runScenario(scenarios);

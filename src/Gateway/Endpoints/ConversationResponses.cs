@@ -2,6 +2,7 @@ using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Routing;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
+using CodexLb.Protocol.Items;
 using CodexLb.Protocol.Requests;
 using Microsoft.Extensions.Options;
 
@@ -18,8 +19,28 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
 {
     private IConversationsApiGrain Api => grains.GetGrain<IConversationsApiGrain>(0);
 
+    /// <summary>
+    /// A request that names a conversation, as its conversation continues it, routed by <paramref name="route"/>: after the
+    /// conversation's last response, or with its items when that response expired or is gone (a 400 from the route).
+    /// The route's error is the answer when there is one (the conversation unknown: a 404).
+    /// </summary>
+    public async Task<RoutedConversationTurn> RouteAsync(string tenant, ResponseCreateRequest request,
+        Func<ResponseCreateRequest, ulong[], ValueTask<TurnRoute>> route, CancellationToken cancellationToken)
+    {
+        var (continued, turn, error) = await StartAsync(tenant, request, fromItems: false, cancellationToken);
+        if (error is not null) return new(request, null, [], new TurnRoute(null, error));
+        var fingerprints = ItemFingerprint.ComputeAll(continued!.InputItems);
+        var routed = await route(continued, fingerprints);
+        if (routed.Error is not { Status: 400 } || turn!.StartedAfter is null) return new(continued, turn, fingerprints, routed);
+
+        (continued, turn, error) = await StartAsync(tenant, request, fromItems: true, cancellationToken);
+        if (error is not null) return new(request, null, [], new TurnRoute(null, error));
+        fingerprints = ItemFingerprint.ComputeAll(continued!.InputItems);
+        return new(continued, turn, fingerprints, await route(continued, fingerprints));
+    }
+
     /// <summary>The request as its conversation continues it, and the turn that records it; or the error to answer.</summary>
-    public async Task<(ResponseCreateRequest? Request, ConversationTurn? Turn, OpenAIError? Error)> StartAsync(
+    private async Task<(ResponseCreateRequest? Request, ConversationTurn? Turn, OpenAIError? Error)> StartAsync(
         string tenant, ResponseCreateRequest request, bool fromItems, CancellationToken cancellationToken)
     {
         var id = request.ConversationId!;
@@ -47,3 +68,6 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
     internal Task AddAsync(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items, CancellationToken cancellationToken) =>
         OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, startedAtVersion, responseId, items), options.Value.OwnerTimeout * 4, cancellationToken);
 }
+
+/// <summary>A request in a conversation, routed: the request as it runs, the turn that records it, its fingerprints and its route.</summary>
+public readonly record struct RoutedConversationTurn(ResponseCreateRequest Request, ConversationTurn? Conversation, ulong[] Fingerprints, TurnRoute Route);

@@ -64,21 +64,19 @@ public sealed class ResponsesEndpoint(
         // The key's rules (model allow-list, cluster-wide limits) before anything is looked up for the turn.
         var admission = await admissions.AdmitAsync(client, parsed.Model, aborted);
         if (admission.Error is not null) { await ErrorResults.WriteAsync(context.Response, admission.Error); return; }
+        ulong[] fingerprints;
+        TurnRoute route;
         ConversationTurn? conversation = null;
-        if (parsed.ConversationId is not null)
+        if (parsed.ConversationId is null)
         {
-            (parsed, conversation, error) = await InConversationAsync(tenant, parsed, fromItems: false, aborted);
-            if (error is not null) { await ErrorResults.WriteAsync(context.Response, error); return; }
-        }
-        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
-        var route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
-        if (route.Error is { Status: 400 } && conversation?.StartedAfter is not null)
-        {
-            // The conversation's last response expired or is gone: its items carry the context instead.
-            (parsed, conversation, error) = await InConversationAsync(tenant, responses(request!), fromItems: true, aborted);
-            if (error is not null) { await ErrorResults.WriteAsync(context.Response, error); return; }
             fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
-            route = await router.RouteAsync(tenant, null, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
+            route = await router.RouteAsync(tenant, parsed.PreviousResponseId, parsed.PromptCacheKey, context.Request.Headers, parsed.InputItems, fingerprints);
+        }
+        else
+        {
+            var headers = context.Request.Headers;
+            (parsed, conversation, fingerprints, route) = await conversations.RouteAsync(tenant, parsed,
+                (r, f) => router.RouteAsync(tenant, r.PreviousResponseId, r.PromptCacheKey, headers, r.InputItems, f), aborted);
         }
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
         var key = route.Key;
@@ -96,13 +94,6 @@ public sealed class ResponsesEndpoint(
         telemetry.FirstByte();
         router.Started(key!, stream);
         await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn, Tenant = tenant, Conversation = conversation });
-    }
-
-    private async Task<(ResponseCreateRequest Request, ConversationTurn? Turn, OpenAIError? Error)> InConversationAsync(
-        string tenant, ResponseCreateRequest parsed, bool fromItems, CancellationToken aborted)
-    {
-        var (continued, turn, error) = await conversations.StartAsync(tenant, parsed, fromItems, aborted);
-        return (continued ?? parsed, turn, error);
     }
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>

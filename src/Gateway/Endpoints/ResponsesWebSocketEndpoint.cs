@@ -23,7 +23,8 @@ namespace CodexLb.Gateway.Endpoints;
 /// event become error frames that always carry <c>status</c>.
 /// </summary>
 public sealed class ResponsesWebSocketEndpoint(
-    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain, IOptions<GatewayOptions> options)
+    ClientAuthenticator authenticator, KeyAdmissions admissions, TurnRouter router, TurnDispatcher dispatcher, DrainState drain,
+    ConversationResponses conversations, IOptions<GatewayOptions> options)
 {
     private readonly GatewayOptions _options = options.Value;
 
@@ -120,8 +121,20 @@ public sealed class ResponsesWebSocketEndpoint(
         if (!ResponseCreateParser.TryParseFrame(frame, out var parsed, out var error)) { await SendErrorAsync(socket, error!, aborted); return; }
         var admission = await admissions.AdmitAsync(client, parsed!.Model, aborted);
         if (admission.Error is not null) { await SendErrorAsync(socket, admission.Error, aborted); return; }
-        var fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
-        var route = await router.RouteAsync(client.Tenant, parsed.PreviousResponseId, null, context.Request.Headers, parsed.InputItems, fingerprints, sessionKey);
+        ulong[] fingerprints;
+        TurnRoute route;
+        ConversationTurn? conversation = null;
+        if (parsed.ConversationId is null)
+        {
+            fingerprints = ItemFingerprint.ComputeAll(parsed.InputItems);
+            route = await router.RouteAsync(client.Tenant, parsed.PreviousResponseId, null, context.Request.Headers, parsed.InputItems, fingerprints, sessionKey);
+        }
+        else
+        {
+            var headers = context.Request.Headers;
+            (parsed, conversation, fingerprints, route) = await conversations.RouteAsync(client.Tenant, parsed,
+                (r, f) => router.RouteAsync(client.Tenant, r.PreviousResponseId, null, headers, r.InputItems, f, sessionKey), aborted);
+        }
         if (route.Error is not null) { await SendErrorAsync(socket, route.Error, aborted); return; }
         var key = route.Key;
 
@@ -139,7 +152,7 @@ public sealed class ResponsesWebSocketEndpoint(
         var batch = BatchingUpgrade.StreamOf(context);
         try
         {
-            await RelayAsync(socket, stream, batch, key!, telemetry, admission.Turn, aborted);
+            await RelayAsync(socket, stream, batch, key!, telemetry, admission.Turn, conversation, aborted);
         }
         finally
         {
@@ -160,12 +173,22 @@ public sealed class ResponsesWebSocketEndpoint(
 
     /// <summary>The turn's events, one text frame each; the frames of one pulled batch go out in one write.</summary>
     private async Task RelayAsync(WebSocket socket, TurnStream stream, BatchingStream? batch, string key, TurnTelemetry telemetry, KeyTurn? usage,
-        CancellationToken aborted)
+        ConversationTurn? conversation, CancellationToken aborted)
     {
         var current = stream.Current;
         var relayed = 0;
         while (true)
         {
+            if (conversation is not null)
+            {
+                conversation.Observe(current);
+                if (EventTypes.IsTerminal(current.Type) && await conversation.EndAsync(current, aborted) is { } unrecorded)
+                {
+                    await socket.SendAsync(ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed), WebSocketMessageType.Text, true, aborted);
+                    telemetry.Ended(ResponseEvents.Failed, null);
+                    return;
+                }
+            }
             // Held, a frame only appends to memory. Sent without a token it skips the websocket's cancellable path (a
             // registration and an awaited lock per frame); the release carries the token. A write in flight keeps it.
             var appendOnly = batch?.Hold() ?? false;

@@ -116,13 +116,13 @@ public static class ProxyErrors
         new(404, ErrorCodes.NotFound, $"Unknown route: {method} {path}.", ErrorTypes.InvalidRequest);
 
     /// <summary>
-    /// A <c>conversation</c> where this bridge does not run one: a websocket frame, a forwarded body (input token
-    /// counting, compaction), or a background response, whose items nobody would add after it ends here.
+    /// A <c>conversation</c> where this bridge does not run one: a forwarded body (input token counting, compaction), or a
+    /// background response, whose items nobody would add after it ends here.
     /// </summary>
     public static OpenAIError ConversationParameterUnsupported(string param) => new(400, ErrorCodes.InvalidRequest,
-        "On this bridge a response runs in a conversation only when created over HTTP (POST /v1/responses) in the foreground: " +
-        "not in a websocket frame, not with background=true, not when counting input tokens or compacting. Send the conversation's " +
-        "items as input instead (GET /v1/conversations/{id}/items lists them), or continue with previous_response_id.",
+        "On this bridge a response runs in a conversation only in the foreground (not with background=true), and input " +
+        "token counting and compaction take no conversation. Send the conversation's items as input instead (GET " +
+        "/v1/conversations/{id}/items lists them), or continue with previous_response_id.",
         ErrorTypes.InvalidRequest, param);
 
     public static OpenAIError MethodNotAllowed(string method, string path, string? allowed) =>

@@ -162,7 +162,7 @@ public static class ResponseCreateParser
                     conversation = ConversationIdOf(body[conversationStart..(int)reader.BytesConsumed]);
                     if (conversation is null)
                         fieldError ??= ProxyErrors.InvalidRequest("'conversation' must be a conversation id or an object with its 'id'.", "conversation");
-                    else if (kind != Body.Create) fieldError ??= ProxyErrors.ConversationParameterUnsupported("conversation");
+                    else if (kind == Body.Forward) fieldError ??= ProxyErrors.ConversationParameterUnsupported("conversation");
                     continue;
                 case Seen.Generate:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("generate");

@@ -7,7 +7,7 @@ namespace CodexLb.Tests.Clients;
 /// The OpenAI Agents SDK (tests/Clients/openai-agents.mjs) on the Responses API. Its tool loop runs inside one
 /// <c>run()</c>, which resends the turn's items for the answer; its stored-response API is the openai SDK's, tested there.
 /// </summary>
-public sealed class OpenAiAgentsSdkTests(ProductFixture product) : NodeClientTests(product, "openai-agents.mjs")
+public class OpenAiAgentsSdkTests(ProductFixture product) : NodeClientTests(product, "openai-agents.mjs")
 {
     /// <summary>
     /// <c>OpenAIConversationsSession</c>: the SDK keeps the conversation's items in the Conversations API and sends them
@@ -50,5 +50,20 @@ public sealed class OpenAiAgentsSdkTests(ProductFixture product) : NodeClientTes
             ["user: My name is Alice.", $"assistant: {Answer(1)}", "user: What is my name?", $"assistant: {Answer(2)}", "user: Thanks, goodbye.",
              $"assistant: {Answer(3)}", "user: I live in Paris.", "user: Where do I live?", $"assistant: {Answer(4)}"],
             result["items"].EnumerateArray().Select(i => $"{i.GetProperty("role").GetString()}: {i.GetProperty("text").GetString()}"));
+    }
+}
+
+/// <summary>
+/// Every Agents SDK scenario again over its websocket transport (<c>setOpenAIResponsesTransport('websocket')</c>: Responses
+/// websocket mode, <c>response.create</c> frames on one socket per model), with the same checks.
+/// </summary>
+public sealed class OpenAiAgentsSdkWebSocketTests(ProductFixture product) : OpenAiAgentsSdkTests(product)
+{
+    protected override async Task<ScenarioResult> RunAsync(string scenario)
+    {
+        var result = await base.RunAsync("ws-" + scenario);
+        if (result.Root.GetProperty("ok").GetBoolean())
+            Assert.True(result["webSocketsOpened"].GetInt32() > 0, $"ws-{scenario}: the SDK opened no websocket (its model calls went over HTTP)");
+        return result;
     }
 }

@@ -48,10 +48,12 @@ public sealed class ResponseCreateParserTests
     }
 
     [Fact]
-    public void A_conversation_in_a_websocket_frame_is_refused_with_what_to_do_instead()
+    public void A_conversation_in_a_websocket_frame_is_read_and_one_in_a_forwarded_body_is_refused_with_what_to_do_instead()
     {
-        var error = Reject("""{"type":"response.create","model":"m","input":"hi","conversation":"conv_1"}""", frame: true);
-        Assert.Equal("conversation", error.Param);
+        Assert.True(ResponseCreateParser.TryParseFrame("""{"type":"response.create","model":"m","input":"hi","conversation":"conv_1"}"""u8, out var frame, out _));
+        Assert.Equal("conv_1", frame!.ConversationId);
+        Assert.False(ResponseCreateParser.TryValidateForward("""{"model":"m","input":"hi","conversation":"conv_1"}"""u8, out var error));
+        Assert.Equal(("conversation", 400), (error!.Param, error.Status));
         Assert.Contains("previous_response_id", error.Message);
     }
 
