@@ -65,8 +65,8 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
     /// added again. (One that did not, because the items changed under it, could be added twice by a retry after an
     /// unclear failure.) A transient failure after the retries is the caller's to answer.
     /// </summary>
-    internal Task AddAsync(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items, CancellationToken cancellationToken) =>
-        OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, startedAtVersion, responseId, items), options.Value.OwnerTimeout * 4, cancellationToken);
+    internal Task AddAsync(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
+        OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, startedAtVersion, responseId, items), options.Value.OwnerTimeout * 4);
 }
 
 /// <summary>A request in a conversation, routed: the request as it runs, the turn that records it, its fingerprints and its route.</summary>

@@ -26,18 +26,19 @@ public sealed class ConversationTurn(ConversationResponses responses, string ten
     }
 
     /// <summary>
-    /// Before <paramref name="terminal"/> goes to the client: a completed response is added to the conversation. Null
+    /// Before <paramref name="terminal"/> goes to the client: a completed response is added to the conversation, whether
+    /// or not the client is still there (the response was generated; the conversation has it, as the API's would). Null
     /// when that is done (or nothing is to be added); the error to end the response with when the conversation could not
     /// be reached (retryable: the client's retry runs the response again from the same place).
     /// </summary>
-    public async Task<OpenAIError?> EndAsync(TurnEvent terminal, CancellationToken cancellationToken)
+    public async Task<OpenAIError?> EndAsync(TurnEvent terminal)
     {
         if (terminal.Type != EventTypes.Completed) return null;
         var responseId = terminal.Completion?.ResponseId ?? EventReader.ReadResponseId(terminal.Data);
         if (responseId is null) return null;
         try
         {
-            await responses.AddAsync(tenant, conversationId, startedAtVersion, responseId, [.. input, .. _output], cancellationToken);
+            await responses.AddAsync(tenant, conversationId, startedAtVersion, responseId, [.. input, .. _output]);
             return null;
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))

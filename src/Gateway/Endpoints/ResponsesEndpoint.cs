@@ -138,7 +138,7 @@ public sealed class ResponsesEndpoint(
                 if (turn.Conversation is { } conversation)
                 {
                     conversation.Observe(current);
-                    if (terminal && await conversation.EndAsync(current, context.RequestAborted) is { } unrecorded)
+                    if (terminal && await conversation.EndAsync(current) is { } unrecorded)
                     {
                         SseWriter.WriteEvent(writer, ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
                         turn.Telemetry.Ended(ResponseEvents.Failed, null);
@@ -224,7 +224,7 @@ public sealed class ResponsesEndpoint(
             await ErrorResults.WriteAsync(context.Response, ProxyErrors.StreamIncomplete());
             return;
         }
-        if (turn.Conversation is { } conversation && await conversation.EndAsync(terminal, context.RequestAborted) is { } unrecorded)
+        if (turn.Conversation is { } conversation && await conversation.EndAsync(terminal) is { } unrecorded)
         {
             turn.Telemetry.Ended(ResponseEvents.Failed, null);
             await ErrorResults.WriteAsync(context.Response, unrecorded);

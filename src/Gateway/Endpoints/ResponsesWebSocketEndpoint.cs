@@ -182,7 +182,7 @@ public sealed class ResponsesWebSocketEndpoint(
             if (conversation is not null)
             {
                 conversation.Observe(current);
-                if (EventTypes.IsTerminal(current.Type) && await conversation.EndAsync(current, aborted) is { } unrecorded)
+                if (EventTypes.IsTerminal(current.Type) && await conversation.EndAsync(current) is { } unrecorded)
                 {
                     await socket.SendAsync(ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed), WebSocketMessageType.Text, true, aborted);
                     telemetry.Ended(ResponseEvents.Failed, null);
