@@ -142,8 +142,15 @@ public sealed class ClusterHarness : IAsyncDisposable
             // client waits until a silo is listed in Redis (its readiness probe answers only once connected). That saves
             // a cluster start the gateways' and the simulator's own start-up (~4 s of ~10 s here).
             var starting = Enumerable.Range(0, silos).Select(_ => harness.NewSilo())
-                .Concat(Enumerable.Range(0, gateways).Select(_ => harness.NewGateway())).Append(harness.Simulator).ToList();
-            await Task.WhenAll(starting.Select(p => p.StartAsync(cancellationToken: cancellationToken)));
+                .Concat(Enumerable.Range(0, gateways).Select(_ => harness.NewGateway())).Append(harness.Simulator)
+                .Select(p => p.StartAsync(cancellationToken: cancellationToken)).ToList();
+            // The first failure ends the start at once: a gateway would wait out its ready timeout for a silo that died.
+            while (starting.Count > 0)
+            {
+                var started = await Task.WhenAny(starting);
+                starting.Remove(started);
+                await started;
+            }
             return harness;
         }
         catch

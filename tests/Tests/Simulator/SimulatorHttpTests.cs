@@ -106,17 +106,17 @@ public sealed class SimulatorHttpTests
         {
             Content = Json(HttpBody([User("hi")], stream: true)),
         };
-        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
-        var stream = await response.Content.ReadAsStreamAsync();
-        using var reader = new StreamReader(stream);
         var text = new StringBuilder();
         try
         {
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
             text.Append(await reader.ReadToEndAsync());
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
-            // Expected: the connection is cut mid-body.
+            // Expected: the connection is cut mid-body (on a loaded machine, before even the headers reached the client:
+            // CI once saw the reset on the send).
         }
 
         Assert.DoesNotContain("response.completed", text.ToString());
