@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Configuration.Memory;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 namespace CodexLb.Gateway.Hosting;
@@ -54,6 +55,7 @@ public static class ClusterClientHosting
             else client.UseLocalhostClustering(cluster.GatewayPort);
             if (Telemetry.TelemetryHosting.TracingEnabled(builder.Configuration)) client.AddActivityPropagation(); // only with a trace reader
             client.Configure<Orleans.Configuration.ClusterOptions>(o => { o.ClusterId = cluster.ClusterId; o.ServiceId = cluster.ServiceId; });
+            client.Services.AddSingleton<IClientConnectionRetryFilter, ClusterConnectRetry>();
         });
         return builder;
     }

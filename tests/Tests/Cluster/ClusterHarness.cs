@@ -171,11 +171,11 @@ public sealed class ClusterHarness : IAsyncDisposable
         return silo;
     }
 
-    /// <summary>Starts one more gateway on a fresh port and waits until it is ready.</summary>
-    public async Task<ManagedProcess> AddGatewayAsync(CancellationToken cancellationToken = default)
+    /// <summary>Starts one more gateway on a fresh port and, unless told not to, waits until it is ready.</summary>
+    public async Task<ManagedProcess> AddGatewayAsync(bool waitReady = true, CancellationToken cancellationToken = default)
     {
         var gateway = NewGateway();
-        await gateway.StartAsync(cancellationToken: cancellationToken);
+        await gateway.StartAsync(waitReady, cancellationToken);
         return gateway;
     }
 

@@ -25,6 +25,7 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
 
         await cluster.StopRedisAsync();
         var outageEnds = clock.Elapsed + TimeSpan.FromSeconds(5);
+        var late = await cluster.AddGatewayAsync(waitReady: false); // starts while Redis is down
         var answers = new List<(TimeSpan Took, string What, bool Acceptable)>();
         var http = cluster.CreateClient(cluster.Gateways[0], Deadline + TimeSpan.FromSeconds(30));
         while (clock.Elapsed < outageEnds)
@@ -39,6 +40,14 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
                 lock (answers) answers.Add((took, Rx.Describe(result), acceptable));
             }));
         }
+        // The late gateway could not reach Redis and kept trying, instead of exiting.
+        var waited = Stopwatch.StartNew();
+        while (!late.Tail().Contains("Could not connect to the cluster", StringComparison.Ordinal))
+        {
+            Assert.True(late.IsRunning, "the gateway started during the outage exited:\n" + late.TailReport());
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(60), "the gateway started during the outage never tried Redis:\n" + late.TailReport());
+            await Task.Delay(200);
+        }
         await cluster.StartRedisAsync();
 
         foreach (var (took, what, _) in answers) output.WriteLine($"{took.TotalSeconds:F2}s {what}");
@@ -52,6 +61,12 @@ public sealed class RedisOutageTests(ITestOutputHelper output)
             foreach (var client in clients) await client.RunTurnAsync(turn, [Items.Message("user", $"after the outage, turn {turn}")]);
         var ledger = (await cluster.Sim.GetRequestsAsync()).Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
         foreach (var t in clients.SelectMany(c => c.Turns)) t.AssertTrueContext(ledger[t.ResponseId!]);
+
+        // Once Redis is back the late gateway joins and serves: a conversation continues through it.
+        await late.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        var through = await SseClient.PostAsync(cluster.CreateClient(late), "/v1/responses",
+            Items.Body([Items.Message("user", "through the late gateway")], previousResponseId: clients[0].LastResponseId));
+        Assert.True(Rx.IsCompleted(through), Rx.Describe(through));
         cluster.ThrowIfAnyExitedUnexpectedly();
     }
 }
