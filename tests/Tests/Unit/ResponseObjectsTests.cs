@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using CodexLb.Protocol.Conversations;
 using CodexLb.Protocol.Responses;
 
 namespace CodexLb.Tests.Unit;
@@ -91,5 +92,29 @@ public sealed class ResponseObjectsTests
     public void Status_is_replaced()
     {
         Assert.Equal("cancelled", J(ResponseObjects.WithStatus(B("""{"id":"r","status":"in_progress"}"""), "cancelled")).GetProperty("status").GetString());
+    }
+
+    /// <summary>Conversation items as kept (with an id) and as sent to the provider again (without the ids made up here).</summary>
+    [Fact]
+    public void A_kept_item_without_an_id_gets_one_and_goes_to_the_provider_again_without_it_while_ids_sent_stay()
+    {
+        var conversation = ConversationObjects.NewId();
+        Assert.True(ConversationObjects.IsWellFormed(conversation));
+
+        var madeUp = ConversationObjects.AsKept(B("""{"role":"user","content":"hi"}"""), conversation, 3);
+        var id = J(madeUp).GetProperty("id").GetString()!;
+        Assert.StartsWith("msg_", id);
+        Assert.EndsWith("_3", id);
+        var input = J(ConversationObjects.AsInput(madeUp, conversation));
+        Assert.False(input.TryGetProperty("id", out _));
+        Assert.Equal("hi", input.GetProperty("content")[0].GetProperty("text").GetString());
+        Assert.Equal("user", input.GetProperty("role").GetString());
+
+        // The provider's own output keeps its id; so does an id another conversation made up (it was sent as input here).
+        var answer = ConversationObjects.AsKept(
+            B("""{"id":"msg_abc","type":"message","status":"completed","role":"assistant","content":[{"type":"output_text","text":"yo"}]}"""), conversation, 4);
+        Assert.Equal("msg_abc", J(ConversationObjects.AsInput(answer, conversation)).GetProperty("id").GetString());
+        var foreign = ConversationObjects.AsKept(B("""{"role":"user","content":"x"}"""), ConversationObjects.NewId(), 0);
+        Assert.Equal(J(foreign).GetProperty("id").GetString(), J(ConversationObjects.AsInput(foreign, conversation)).GetProperty("id").GetString());
     }
 }
