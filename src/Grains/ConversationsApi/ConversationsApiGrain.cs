@@ -35,13 +35,10 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
     public async Task<ApiReply> Delete(string tenant, string conversationId) =>
         Known(conversationId) && await store.DeleteAsync(tenant, conversationId) ? Ok(ConversationObjects.Deleted(conversationId)) : NotFound(conversationId);
 
-    public async Task<ApiReply> AddItems(string tenant, string conversationId, byte[][] items)
-    {
-        if (!Known(conversationId) || await store.ReserveAsync(tenant, conversationId, items.Length) is not { } first) return NotFound(conversationId);
-        var kept = Kept(items, conversationId, first);
-        if (!await store.AppendAsync(tenant, conversationId, kept)) return NotFound(conversationId);
-        return Ok(ResponseObjects.InputItemsPage(kept, new InputItemsQuery(Math.Max(kept.Count, 1), Ascending: true)));
-    }
+    public async Task<ApiReply> AddItems(string tenant, string conversationId, byte[][] items) =>
+        await AppendAsync(tenant, conversationId, items) is { } kept
+            ? Ok(ResponseObjects.InputItemsPage(kept, new InputItemsQuery(Math.Max(kept.Count, 1), Ascending: true)))
+            : NotFound(conversationId);
 
     public async Task<ApiReply> ListItems(string tenant, string conversationId, int limit, bool ascending, string? after) =>
         Known(conversationId) && await store.ItemsAsync(tenant, conversationId) is { } items
@@ -75,10 +72,15 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
         return new ConversationStart(record.Version, null, [.. items.Select(i => ConversationObjects.AsInput(i, conversationId))]);
     }
 
-    public async Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items)
+    public async Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
+        await AppendAsync(tenant, conversationId, items, new ConversationHeadMove(responseId, startedAtVersion)) is not null;
+
+    /// <summary>Numbers the items, keeps them with their ids and adds them at the end; null when there is no such conversation.</summary>
+    private async Task<List<byte[]>?> AppendAsync(string tenant, string conversationId, byte[][] items, ConversationHeadMove? head = null)
     {
-        if (!Known(conversationId) || await store.ReserveAsync(tenant, conversationId, items.Length) is not { } first) return false;
-        return await store.AppendAsync(tenant, conversationId, Kept(items, conversationId, first), new ConversationHeadMove(responseId, startedAtVersion));
+        if (!Known(conversationId) || await store.ReserveAsync(tenant, conversationId, items.Length) is not { } first) return null;
+        var kept = Kept(items, conversationId, first);
+        return await store.AppendAsync(tenant, conversationId, kept, head) ? kept : null;
     }
 
     private static List<byte[]> Kept(byte[][] items, string conversationId, long first) =>
