@@ -61,9 +61,8 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
     }
 
     /// <summary>
-    /// Adds a completed response to its conversation, retried through owner loss: a response that became the head is not
-    /// added again. (One that did not, because the items changed under it, could be added twice by a retry after an
-    /// unclear failure.) A transient failure after the retries is the caller's to answer.
+    /// Adds a completed response to its conversation, retried through owner loss: the store adds a response once, so a
+    /// retry after an unclear failure adds nothing. A transient failure after the retries is the caller's to answer.
     /// </summary>
     internal Task AddAsync(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
         OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, startedAtVersion, responseId, items), options.Value.OwnerTimeout * 4);

@@ -21,7 +21,7 @@ public interface IConversationObjectStore
     /// <summary>
     /// Adds items at the end (a new <see cref="ConversationRecord.Version"/>); with <paramref name="head"/>, a response's
     /// input and output, which becomes the head when the conversation was still at the version its turn started from (and
-    /// is not added again while it is the head: a retried call). False when the conversation was deleted meanwhile.
+    /// is never added twice: a retried call). False when the conversation was deleted meanwhile.
     /// </summary>
     Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null);
 

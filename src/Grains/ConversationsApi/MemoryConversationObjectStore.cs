@@ -18,6 +18,7 @@ public sealed class MemoryConversationObjectStore(IOptions<StateOptions> options
         public ConversationRecord Record = record;
         public long Next = items.Count;
         public readonly List<byte[]> Items = [.. items];
+        public readonly HashSet<string> Responses = [];
         public DateTimeOffset Expires;
     }
 
@@ -44,7 +45,7 @@ public sealed class MemoryConversationObjectStore(IOptions<StateOptions> options
     public Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null) =>
         Task.FromResult(Use(tenant, id, e =>
         {
-            if (head is { } again && e.Record.Head == again.ResponseId) return true; // a retried call: added already
+            if (head is { } again && !e.Responses.Add(again.ResponseId)) return true; // a retried call: added already
             e.Items.AddRange(items);
             var version = e.Record.Version + 1;
             e.Record = head is { } move && move.StartedAtVersion == e.Record.Version

@@ -6,7 +6,8 @@ namespace CodexLb.Grains.ConversationsApi;
 
 /// <summary>
 /// Production: a conversation is a hash <c>{prefix}{tenant}:cv:{id}</c> (c created at, m metadata JSON or "", n items
-/// numbered so far, v its version, h and hv its head response and the version it was added at) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
+/// numbered so far, v its version, h and hv its head response and the version it was added at, r:{response} for each
+/// response added) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
 /// <see cref="StateOptions.Retention"/> after the conversation was last used (read or written), as responses do.
 /// </summary>
 public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IConversationObjectStore
@@ -37,10 +38,13 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
 
     // KEYS: hash, list. ARGV: TTL ms, head response id or "", the version its turn started from, items... Returns 1, or
     // 0 when the conversation is gone. The response becomes the head only when nothing changed the items since its turn began;
-    // a response already the head is not added again (a retried call).
+    // a response added before is not added again (a retried call; 'h' marks those added before the r: fields existed).
     private static readonly LuaScript Append = LuaScript.Prepare("""
         if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-        if ARGV[2] ~= '' and redis.call('HGET', KEYS[1], 'h') == ARGV[2] then return 1 end
+        if ARGV[2] ~= '' then
+          if redis.call('HEXISTS', KEYS[1], 'r:' .. ARGV[2]) == 1 or redis.call('HGET', KEYS[1], 'h') == ARGV[2] then return 1 end
+          redis.call('HSET', KEYS[1], 'r:' .. ARGV[2], 1)
+        end
         local before = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
         if #ARGV > 3 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 4)) end
         local version = redis.call('HINCRBY', KEYS[1], 'v', 1)

@@ -40,7 +40,7 @@ public abstract class ConversationObjectStoreContract
     }
 
     [Fact]
-    public async Task A_response_becomes_the_head_only_over_the_version_its_turn_started_from_and_is_added_once()
+    public async Task A_response_becomes_the_head_only_over_the_version_its_turn_started_from_and_is_added_once_even_when_it_is_not_the_head()
     {
         var id = "conv_" + Guid.NewGuid().ToString("N");
         await Store.CreateAsync("t1", id, new ConversationRecord(1, null), [Item("one")]);
@@ -58,9 +58,13 @@ public abstract class ConversationObjectStoreContract
         Assert.True(await Store.AppendAsync("t1", id, [Item("q2"), Item("a2")], new ConversationHeadMove("resp_2", 1)));
         var stale = (await Store.LoadAsync("t1", id))!;
         Assert.Equal((null, "resp_1", 3L), (stale.CurrentHead, stale.Head, stale.Version));
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q2"), Item("a2")], new ConversationHeadMove("resp_2", 1))); // retried: not the head, still added once
+        Assert.Equal(6, (await Store.ItemsAsync("t1", id))!.Count);
 
         Assert.True(await Store.AppendAsync("t1", id, [Item("q3"), Item("a3")], new ConversationHeadMove("resp_3", 3)));
         Assert.Equal("resp_3", (await Store.LoadAsync("t1", id))!.CurrentHead);
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q1"), Item("a1")], new ConversationHeadMove("resp_1", 0))); // a late retry of an older one
+        Assert.Equal(("resp_3", 4L), ((await Store.LoadAsync("t1", id))!.CurrentHead, (await Store.LoadAsync("t1", id))!.Version));
         Assert.True(await Store.RemoveItemAsync("t1", id, Item("x")));
         Assert.Null((await Store.LoadAsync("t1", id))!.CurrentHead);
         Assert.Equal(7, (await Store.ItemsAsync("t1", id))!.Count);
