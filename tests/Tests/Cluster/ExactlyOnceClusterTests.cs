@@ -54,6 +54,12 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
         /// a new connection, is the full history without an anchor and with client_metadata in another order.
         /// </summary>
         CodexWebSocket,
+
+        /// <summary>
+        /// A response in a conversation (<c>conversation</c>, as the Agents SDK's <c>conversationId</c> sends it), no key: the
+        /// retry is routed from the conversation again, matched by its content, and its items are added to it once.
+        /// </summary>
+        ConversationWithoutKey,
     }
 
     [Theory]
@@ -61,6 +67,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     [InlineData(RetryingClient.AnchoredWithoutKey)]
     [InlineData(RetryingClient.FullHistoryWithoutKey)]
     [InlineData(RetryingClient.CodexWebSocket)]
+    [InlineData(RetryingClient.ConversationWithoutKey)]
     public async Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style)
     {
         await using var cluster = await StartAsync("once-gw", silos: 2, gateways: 2);
@@ -78,12 +85,14 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             var codex = style == RetryingClient.CodexWebSocket;
             var thread = "thread-" + marker; // the Codex CLI names its thread in headers and prompt_cache_key
             var cacheKey = codex ? thread : null;
-            var first = await SseClient.PostAsync(gw1, Path, Items.Body([system, q1], stream: false, cacheKey: cacheKey), codex ? Items.Session(thread) : null);
+            var conversation = style == RetryingClient.ConversationWithoutKey ? await CreateConversationAsync(gw1, system) : null;
+            var first = await SseClient.PostAsync(gw1, Path, conversation is null ? Items.Body([system, q1], stream: false, cacheKey: cacheKey) : InConversation(Items.Body([q1], stream: false), conversation),
+                codex ? Items.Session(thread) : null);
             Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
             var q2 = Items.Message("user", "q2 " + marker);
             JsonNode[] history = [system, q1, .. Rx.OutputsOf(first).Select(o => o.ToNode()), q2];
-            var body = (style == RetryingClient.FullHistoryWithoutKey
-                ? Items.Body(history, stream: true)
+            var body = (style == RetryingClient.FullHistoryWithoutKey ? Items.Body(history, stream: true)
+                : conversation is not null ? InConversation(Items.Body([q2], stream: true), conversation)
                 : Items.Body([q2], stream: true, previousResponseId: Rx.ResponseIdOf(first))).ToJsonString();
             var headers = style == RetryingClient.AnchoredWithIdempotencyKey
                 ? new Dictionary<string, string> { [Gateway.Routing.TurnDispatcher.IdempotencyHeader] = "idem-" + Guid.NewGuid().ToString("N") }
@@ -144,11 +153,83 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
                 Assert.True(providerDone > retry.SentAt, "the provider had already finished: this case would not test a running turn. " + line);
                 Assert.True(providerToDone < 1, line);
             }
+            if (conversation is not null)
+            {
+                // The killed gateway never added the response; the retry's gateway did, once: system, q1, a1, q2, a2.
+                var items = await ConversationTextsAsync(gw2, conversation);
+                Assert.True(items.Count == 5 && items.Count(t => t == "q2 " + marker) == 1, "conversation items: " + string.Join(" | ", items));
+            }
 
             await cluster.Gateways[0].StartAsync(); // for the next case
         }
 
         foreach (var line in measured) output.WriteLine("MEASURED " + line);
+        cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    /// <summary>
+    /// A gateway frozen mid-stream (SIGSTOP) holds its client's stream, not the turn. Thawed a few seconds later, after the
+    /// provider finished, it relays the rest where it stopped. A client that gives up on it and sends the same request
+    /// through the other gateway gets the same response; the frozen gateway, thawed while that retry still streams, sees
+    /// its client gone and changes nothing: one generation each, the retry whole, and the thawed gateway serves the next turn.
+    /// </summary>
+    [Fact]
+    public async Task A_gateway_frozen_mid_stream_resumes_its_stream_when_thawed_and_a_retry_elsewhere_is_not_disturbed_by_it()
+    {
+        await using var cluster = await StartAsync("once-gwstop", silos: 2, gateways: 2);
+        var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
+        var gw2 = cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90));
+        async Task<(string Marker, string Body, DateTimeOffset Since)> SlowTurnAsync(string label)
+        {
+            var marker = Rx.Marker(label);
+            await cluster.Sim.AddFaultAsync(SlowStream(marker));
+            var first = await SseClient.PostAsync(gw2, Path, Items.Body([Items.Message("user", "q1 of " + marker[..12])], stream: false));
+            Assert.True(Rx.IsCompleted(first), Rx.Describe(first));
+            return (marker, Items.Body([Items.Message("user", "q2 " + marker)], previousResponseId: Rx.ResponseIdOf(first)).ToJsonString(), DateTimeOffset.UtcNow);
+        }
+
+        // 1. Frozen, then thawed with its client still waiting: the stream goes on where it stopped.
+        var (marker, body, since) = await SlowTurnAsync("gwstop");
+        var held = LiveTurn.Start(gw1, body, new Dictionary<string, string>());
+        await held.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+        await cluster.Gateways[0].PauseAsync();
+        await cluster.Sim.WaitUntilAsync(l => Generations(l.Requests, since).Any(r => r.Outcome == RequestOutcome.Completed), TimeSpan.FromSeconds(30));
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        await cluster.Gateways[0].ResumeAsync();
+        await held.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        output.WriteLine($"held through the freeze: {held.Describe()}; longest gap {held.LongestGap().TotalSeconds:F2}s");
+        Assert.True(held.IsCompleted, "the stream did not go on after the thaw: " + held.Describe());
+        held.AssertContiguous();
+        Assert.Single(held.Events.Where(e => e.ResponseId is not null).Select(e => e.ResponseId).Distinct());
+        Assert.Single(Generations(await cluster.Sim.GetRequestsAsync(), since));
+
+        // 2. Frozen, its client gives up and retries through the other gateway; thawed while the retry streams.
+        (marker, body, since) = await SlowTurnAsync("gwstop-retry");
+        using var giveUp = new CancellationTokenSource();
+        var abandoned = LiveTurn.Start(gw1, body, new Dictionary<string, string>(), giveUp: giveUp.Token);
+        await abandoned.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
+        await cluster.Gateways[0].PauseAsync();
+        var pausedAt = DateTimeOffset.UtcNow;
+        await giveUp.CancelAsync();
+        var retry = LiveTurn.Start(gw2, body, new Dictionary<string, string>());
+        // Frozen past the gateway's own owner watch (2 s), and thawed while the retry still streams live events.
+        await retry.WaitUntilAsync(t => t.Events.Count >= abandoned.Events.Count + 8 && DateTimeOffset.UtcNow - pausedAt > TimeSpan.FromSeconds(2.5), TimeSpan.FromSeconds(30));
+        await cluster.Gateways[0].ResumeAsync();
+        var thawedWith = retry.Events.Count;
+        await retry.Completion.WaitAsync(TimeSpan.FromSeconds(60));
+        await Task.Delay(TimeSpan.FromSeconds(1)); // a second generation, if any, would be in the ledger by now
+        output.WriteLine($"retry through gw2: {retry.Describe()}; gw1 frozen {(DateTimeOffset.UtcNow - pausedAt).TotalSeconds:F2}s before this line, thawed when the retry had {thawedWith} events");
+        Assert.True(thawedWith < 37, "the retry had ended before the thaw: this case would not test a thaw during it");
+        var generations = Generations(await cluster.Sim.GetRequestsAsync(), since);
+        Assert.True(retry.IsCompleted, "the retry did not complete: " + retry.Describe());
+        Assert.True(generations.Count == 1, $"{generations.Count} generations for one turn: {LedgerText.Lines(generations, "; ")}");
+        Assert.All(retry.Events.Where(e => e.ResponseId is not null), e => Assert.Equal(abandoned.Events[0].ResponseId, e.ResponseId));
+
+        // The thawed gateway serves the next turn, after the retry's response, as a delta.
+        var next = await SseClient.PostAsync(gw1, Path, Items.Body([Items.Message("user", "q3 " + marker[..12])], stream: false, previousResponseId: retry.CompletedResponseId));
+        Assert.True(Rx.IsCompleted(next), Rx.Describe(next));
+        var upstream = (await cluster.Sim.GetRequestsAsync()).Single(r => r.ResponseId == Rx.ResponseIdOf(next));
+        Assert.Equal((true, generations[0].ResponseId), (upstream.IsDelta, upstream.PreviousResponseId));
         cluster.ThrowIfAnyExitedUnexpectedly();
     }
 
@@ -400,6 +481,28 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     }
 
     /// <summary>When the harness last sent SIGSTOP to <paramref name="process"/>, from its log.</summary>
+    private static JsonObject InConversation(JsonObject body, string conversation)
+    {
+        body["conversation"] = conversation;
+        body["store"] = true;
+        return body;
+    }
+
+    private static async Task<string> CreateConversationAsync(HttpClient gateway, JsonNode item)
+    {
+        using var created = await gateway.PostAsync("/v1/conversations", new StringContent(new JsonObject { ["items"] = new JsonArray(item.DeepClone()) }.ToJsonString(), Encoding.UTF8, "application/json"));
+        var json = JsonDocument.Parse(await created.Content.ReadAsStringAsync()).RootElement;
+        Assert.True(created.IsSuccessStatusCode, json.ToString());
+        return json.GetProperty("id").GetString()!;
+    }
+
+    /// <summary>The texts of a conversation's items in order (a message's first content part).</summary>
+    private static async Task<List<string>> ConversationTextsAsync(HttpClient gateway, string conversation)
+    {
+        var json = JsonDocument.Parse(await gateway.GetStringAsync($"/v1/conversations/{conversation}/items?order=asc&limit=100")).RootElement;
+        return [.. json.GetProperty("data").EnumerateArray().Select(i => i.TryGetProperty("content", out var c) && c.GetArrayLength() > 0 ? c[0].GetProperty("text").GetString() ?? "" : "")];
+    }
+
     private static DateTimeOffset PausedAt(ManagedProcess process)
     {
         var line = process.Tail(2000).Split('\n').Last(l => l.Contains("==== SIGSTOP", StringComparison.Ordinal));

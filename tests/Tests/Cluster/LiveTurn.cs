@@ -65,7 +65,9 @@ internal sealed class LiveTurn
 
     public string? CompletedResponseId => Events.FirstOrDefault(e => e.Type == "response.completed")?.ResponseId;
 
-    public static LiveTurn Start(HttpClient http, string body, IReadOnlyDictionary<string, string> headers, string path = "/v1/responses")
+    /// <summary>A POST read as a stream; <paramref name="giveUp"/> is the client giving up (its connection closed).</summary>
+    public static LiveTurn Start(HttpClient http, string body, IReadOnlyDictionary<string, string> headers, string path = "/v1/responses",
+        CancellationToken giveUp = default)
     {
         var turn = new LiveTurn();
         turn.Completion = Task.Run(() => turn.RunAsync(http, () =>
@@ -73,7 +75,7 @@ internal sealed class LiveTurn
             var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
             foreach (var (name, value) in headers) request.Headers.TryAddWithoutValidation(name, value);
             return request;
-        }));
+        }, giveUp));
         return turn;
     }
 
@@ -169,12 +171,12 @@ internal sealed class LiveTurn
         }
     }
 
-    private async Task RunAsync(HttpClient http, Func<HttpRequestMessage> makeRequest)
+    private async Task RunAsync(HttpClient http, Func<HttpRequestMessage> makeRequest, CancellationToken giveUp = default)
     {
         try
         {
             using var request = makeRequest();
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, giveUp);
             Status = response.StatusCode;
             ContentType = response.Content.Headers.ContentType?.MediaType;
             if (ContentType != "text/event-stream")
@@ -187,7 +189,7 @@ internal sealed class LiveTurn
             using var reader = new StreamReader(stream, Encoding.UTF8);
             string? type = null;
             var data = new StringBuilder();
-            while (await reader.ReadLineAsync() is { } line)
+            while (await reader.ReadLineAsync(giveUp) is { } line)
             {
                 if (line.Length == 0)
                 {
@@ -208,7 +210,7 @@ internal sealed class LiveTurn
                 }
             }
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException or TaskCanceledException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or OperationCanceledException)
         {
             Error = ex;
         }
