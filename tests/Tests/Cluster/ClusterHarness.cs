@@ -195,6 +195,19 @@ public sealed class ClusterHarness : IAsyncDisposable
         return http;
     }
 
+    /// <summary>
+    /// Every gateway running and not frozen (SIGCONT to each running one, a start for each stopped one): the end of a test
+    /// that kills or freezes gateways of a shared cluster, pass or fail.
+    /// </summary>
+    public async Task RestoreGatewaysAsync()
+    {
+        foreach (var gateway in _gateways)
+        {
+            if (gateway.IsRunning) await gateway.ResumeAsync();
+            else await gateway.StartAsync();
+        }
+    }
+
     /// <summary>A Redis outage that loses every key (SIGTERM; nothing is persisted). See <see cref="ManagedProcess.PauseAsync"/> for one that keeps them.</summary>
     public Task StopRedisAsync() => Redis.StopAsync();
 

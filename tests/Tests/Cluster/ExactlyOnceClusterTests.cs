@@ -16,10 +16,11 @@ namespace CodexLb.Tests.Cluster;
 /// owner silo is invisible, a stall past its death declaration costs at most one more generation and never two answers,
 /// and a killed owner's turn is recovered on the survivor. Generations are counted from the simulator's ledger: every
 /// upstream request that carries the test's marker is hit by a marker fault (a Delay fault, forever), so the requests
-/// with <c>Generate</c> and that fault label are the marker's generations.
+/// with <c>Generate</c> and that fault label are the marker's generations. The tests that kill or freeze a gateway share the
+/// collection's cluster (and leave every gateway running); those that stall or kill a silo start their own.
 /// </summary>
 [Collection(ClusterSmokeCollection.Name)]
-public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
+public sealed class ExactlyOnceClusterTests(ClusterSmokeFixture shared, ITestOutputHelper output)
 {
     private const string ApiKey = "sk-exactly-once-key";
     private const string Path = "/v1/responses";
@@ -70,7 +71,19 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     [InlineData(RetryingClient.ConversationWithoutKey)]
     public async Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style)
     {
-        await using var cluster = await StartAsync("once-gw", silos: 2, gateways: 2);
+        var cluster = shared.Cluster; // 2 silos, 2 gateways: every gateway runs again at the end
+        try
+        {
+            await KillGatewayMidStreamAsync(cluster, style);
+        }
+        finally
+        {
+            await cluster.RestoreGatewaysAsync();
+        }
+    }
+
+    private async Task KillGatewayMidStreamAsync(ClusterHarness cluster, RetryingClient style)
+    {
         var measured = new List<string>();
         foreach (var providerFinished in new[] { false, true })
         {
@@ -100,7 +113,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
 
             var since = DateTimeOffset.UtcNow;
             var original = codex
-                ? LiveTurn.StartWebSocket(cluster.Gateways[0].HttpBase!, ApiKey, Path, headers, warmUp: Items.Body([system], cacheKey: cacheKey),
+                ? LiveTurn.StartWebSocket(cluster.Gateways[0].HttpBase!, ClusterSmokeFixture.ApiKey, Path, headers, warmUp: Items.Body([system], cacheKey: cacheKey),
                     warmUpId => Frame(Items.Body(history[1..], previousResponseId: warmUpId, cacheKey: cacheKey).WithClientMetadata(thread, marker)))
                 : LiveTurn.Start(gw1, body, headers);
             await original.WaitUntilAsync(t => t.Events.Count >= 6, TimeSpan.FromSeconds(30));
@@ -119,7 +132,7 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
             // The client retries the same request (same body, same headers) through the other gateway; the Codex CLI over
             // websockets sends its full history on a new connection.
             var retry = codex
-                ? LiveTurn.StartWebSocket(cluster.Gateways[1].HttpBase!, ApiKey, Path, headers, warmUp: null,
+                ? LiveTurn.StartWebSocket(cluster.Gateways[1].HttpBase!, ClusterSmokeFixture.ApiKey, Path, headers, warmUp: null,
                     _ => Frame(Items.Body(history, cacheKey: cacheKey).WithClientMetadata(thread, marker, attempt: 1)))
                 : LiveTurn.Start(gw2, body, headers);
             await retry.Completion.WaitAsync(TimeSpan.FromSeconds(60));
@@ -176,7 +189,19 @@ public sealed class ExactlyOnceClusterTests(ITestOutputHelper output)
     [Fact]
     public async Task A_gateway_frozen_mid_stream_resumes_its_stream_when_thawed_and_a_retry_elsewhere_is_not_disturbed_by_it()
     {
-        await using var cluster = await StartAsync("once-gwstop", silos: 2, gateways: 2);
+        var cluster = shared.Cluster; // 2 silos, 2 gateways: every gateway runs again at the end
+        try
+        {
+            await FreezeGatewayMidStreamAsync(cluster);
+        }
+        finally
+        {
+            await cluster.RestoreGatewaysAsync();
+        }
+    }
+
+    private async Task FreezeGatewayMidStreamAsync(ClusterHarness cluster)
+    {
         var gw1 = cluster.CreateClient(cluster.Gateways[0], TimeSpan.FromSeconds(90));
         var gw2 = cluster.CreateClient(cluster.Gateways[1], TimeSpan.FromSeconds(90));
         async Task<(string Marker, string Body, DateTimeOffset Since)> SlowTurnAsync(string label)
