@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using CodexLb.Tests.Infrastructure;
 using CodexLb.Tests.Recovery;
+using StackExchange.Redis;
 using Xunit.Abstractions;
 
 namespace CodexLb.Tests.Cluster;
@@ -18,7 +19,7 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
     private const string DirectoryFailures = "reason=\"DirectoryFailure\"", Duplicates = "reason=\"DuplicateActivation\"";
 
     [Fact]
-    public async Task A_silo_killed_costs_the_conversations_on_the_other_silos_nothing_their_next_turns_are_deltas_on_the_same_socket()
+    public async Task A_silo_killed_costs_the_conversations_on_the_other_silos_nothing_their_next_turns_are_deltas_on_the_same_socket_and_its_entries_are_swept()
     {
         const int conversations = 16;
         await using var cluster = await ClusterHarness.StartAsync(silos: 3, gateways: 1, new ClusterHarnessOptions
@@ -31,7 +32,17 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
             await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(turn, [Items.Message("user", $"conversation {i} turn {turn}")])));
         var victim = cluster.Silos[0];
         var lost = await cluster.MetricAsync(victim, "codexlb_upstream_open_sockets");
+        using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString);
+        var registered = await EntriesNamingAsync(redis, cluster, victim);
         await victim.KillAsync();
+
+        // Its directory entries are swept once it is declared dead, not left until a look-up meets each (before turn 3 looks any up).
+        var left = registered;
+        for (var waited = Stopwatch.StartNew(); left > 0 && waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(200))
+            left = await EntriesNamingAsync(redis, cluster, victim);
+        output.WriteLine($"MEASURED the killed silo had {registered} directory entries; {left} left after the sweep");
+        Assert.True(registered >= lost, $"{registered} directory entries name the victim, which owned {lost} conversations");
+        Assert.Equal(0, left);
 
         await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(3, [Items.Message("user", $"conversation {i} after the kill")])));
         var ledger = (await cluster.Sim.GetRequestsAsync()).Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
@@ -52,6 +63,21 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
                 Assert.False(c.Turns[2].ResentHistory(upstream), $"conversation {c.Turns[0].Conversation} kept its socket but resent its history: {LedgerText.Line(upstream)}");
         }
         cluster.ThrowIfAnyExitedUnexpectedly();
+    }
+
+    /// <summary>The grain directory's entries in Redis (JSON grain addresses) that name <paramref name="silo"/>.</summary>
+    private static async Task<int> EntriesNamingAsync(IConnectionMultiplexer redis, ClusterHarness cluster, ManagedProcess silo)
+    {
+        var server = redis.GetServers().Single();
+        var db = redis.GetDatabase();
+        var count = 0;
+        await foreach (var key in server.KeysAsync(pattern: cluster.ClusterId + "/directory/*"))
+        {
+            if (await db.StringGetAsync(key) is { IsNull: false } value &&
+                System.Text.Json.JsonDocument.Parse((string)value!).RootElement.GetProperty("SiloAddress").GetString()!.Contains($":{silo.SiloPort}@", StringComparison.Ordinal))
+                count++;
+        }
+        return count;
     }
 
     [Fact]
