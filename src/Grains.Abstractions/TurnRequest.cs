@@ -55,4 +55,10 @@ public sealed record TurnRequest
     /// does not prove the call never arrived). An owner that then runs the turn afresh counts its generation as a repeat.
     /// </summary>
     [Id(14)] public bool Redispatched { get; init; }
+
+    /// <summary>
+    /// The conversation the client named (<c>conversation</c>): the response objects say so, without the
+    /// <c>previous_response_id</c> the gateway continued the conversation's last response with (the client sent none).
+    /// </summary>
+    [Id(15)] public string? ConversationId { get; init; }
 }

@@ -113,6 +113,7 @@ public sealed class ResponsesEndpoint(
         ResumePrefixLength = resume?.PrefixLength ?? 0,
         Store = parsed.Store,
         Background = parsed.Background,
+        ConversationId = parsed.ConversationId,
     };
 
     private async Task RelaySseAsync(HttpTurn turn)

@@ -382,6 +382,7 @@ public sealed partial class ConversationGrain
             responseId = sink.ResponseId!;
             if (!response.IsEmpty) response = ResponseObjects.WithId(response, responseId);
         }
+        if (!response.IsEmpty && request.ConversationId is { } conversation) response = ResponseObjects.InConversation(response, conversation);
         var (node, view) = ConversationTree.BuildNode(plan, responseId, outputs, outputPrints, Key, response: response, background: request.Background);
         _counters.LastInputTokens = turn.InputTokens = summary.InputTokens ?? 0;
         _counters.LastCachedTokens = turn.CachedTokens = summary.CachedTokens ?? 0;

@@ -158,7 +158,7 @@ public sealed partial class ConversationGrain(
 
         if (activeTurns.Draining && !request.AttachOnly) throw MoveForDrain();
         if (_fencedTurn is not null && !request.AttachOnly) throw StepAside();
-        var turn = new RunningTurn(turnId, fingerprint) { Background = request.Background };
+        var turn = new RunningTurn(turnId, fingerprint) { Background = request.Background, ConversationId = request.ConversationId };
         if (request.AttachOnly) turn.Reject(ProxyErrors.TurnLost());
         else if (!_queue.TryAdmit()) turn.Reject(ProxyErrors.QueueFull());
         else

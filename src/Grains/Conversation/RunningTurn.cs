@@ -58,6 +58,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>Created with <c>background: true</c>: the only kind the API may cancel, and what its response object says.</summary>
     public bool Background { get; init; }
 
+    /// <summary>The conversation the client named: its response objects say so (<see cref="TurnRequest.ConversationId"/>).</summary>
+    public string? ConversationId { get; init; }
+
     /// <summary>
     /// A background response run again under the id its client has (its owner was lost mid-generation): its events carry
     /// that id, numbered from <see cref="ResumedResponse.SequenceOffset"/>.
@@ -99,6 +102,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         var data = Resumed is null ? upstreamEvent.Data : ResponseObjects.EventAsResumed(upstreamEvent.Data, ResponseId!, Resumed.SequenceOffset);
         // The provider ran a background turn in the foreground: its response objects say so, the client's must not.
         if (Background && EventTypes.CarriesResponse(upstreamEvent.Type)) data = ResponseObjects.EventAsBackground(data);
+        if (ConversationId is { } conversation && EventTypes.CarriesResponse(upstreamEvent.Type)) data = ResponseObjects.EventInConversation(data, conversation);
         _events.Add(new TurnEvent(upstreamEvent.Type, data) { Completion = completion });
         if (!more || ++_held >= MaxBurst) Pulse();
     }

@@ -118,13 +118,51 @@ public static class ResponseObjects
     /// An event whose <c>response</c> says <c>background: true</c>, everything else as it came: a background turn's events,
     /// which the provider ran in the foreground and so describes as such.
     /// </summary>
-    public static byte[] EventAsBackground(byte[] eventJson)
+    public static byte[] EventAsBackground(byte[] eventJson) => WithEventResponse(eventJson, static response => AsBackground(response));
+
+    private delegate byte[] ResponseRewrite(ReadOnlySpan<byte> response);
+
+    /// <summary>An event with its <c>response</c> object rewritten, every other byte as it came.</summary>
+    private static byte[] WithEventResponse(byte[] eventJson, ResponseRewrite rewrite)
     {
         if (!Events.EventReader.TryFindRawProperty(eventJson, "response"u8, out var response)) return eventJson;
         var (start, length) = response.GetOffsetAndLength(eventJson.Length);
-        var background = AsBackground(eventJson.AsSpan(response));
-        return [.. eventJson.AsSpan(0, start), .. background, .. eventJson.AsSpan(start + length)];
+        return [.. eventJson.AsSpan(0, start), .. rewrite(eventJson.AsSpan(response)), .. eventJson.AsSpan(start + length)];
     }
+
+    /// <summary>
+    /// A response created in a conversation, as the API shows one: <c>conversation</c> names it, and
+    /// <c>previous_response_id</c> is null (the provider was sent the conversation's last response as one; the client
+    /// sent none). Rare path (responses in a conversation only).
+    /// </summary>
+    public static byte[] InConversation(ReadOnlySpan<byte> response, string conversationId)
+    {
+        var reader = new Utf8JsonReader(response, JsonLimits.Reader);
+        using var document = JsonDocument.ParseValue(ref reader);
+        return Write(writer =>
+        {
+            var named = false;
+            foreach (var property in document.RootElement.EnumerateObject())
+            {
+                if (property.NameEquals("previous_response_id")) writer.WriteNull(property.Name);
+                else if (property.NameEquals("conversation")) named = WriteConversation(writer, conversationId);
+                else property.WriteTo(writer);
+            }
+            if (!named) WriteConversation(writer, conversationId);
+        });
+    }
+
+    private static bool WriteConversation(Utf8JsonWriter writer, string conversationId)
+    {
+        writer.WriteStartObject("conversation");
+        writer.WriteString("id", conversationId);
+        writer.WriteEndObject();
+        return true;
+    }
+
+    /// <summary>An event whose <c>response</c> is <see cref="InConversation"/>, everything else as it came.</summary>
+    public static byte[] EventInConversation(byte[] eventJson, string conversationId) =>
+        WithEventResponse(eventJson, response => InConversation(response, conversationId));
 
     /// <summary>
     /// An event of a response that runs again under the id its client has (its owner was lost mid-generation): the

@@ -178,6 +178,13 @@ public sealed class ConversationsApiTests(ProductFixture product)
         Assert.Equal(firstUpstream.ResponseId, secondUpstream.PreviousResponseId);
         Assert.Equal(1, secondUpstream.InputItemCount);
         Assert.Equal("Simulated answer #2.", string.Concat(second.OutputItems.Select(i => i.GetProperty("content")[0].GetProperty("text").GetString())));
+        // As the API shows it: the response names its conversation, and no previous response (the client sent none).
+        var (_, retrieved) = await SendAsync(HttpMethod.Get, $"/v1/responses/{second.ResponseId}");
+        foreach (var response in new[] { second.Events[^1].Data.GetProperty("response"), first.Json, retrieved })
+        {
+            Assert.Equal(id, response.GetProperty("conversation").GetProperty("id").GetString());
+            Assert.Equal(JsonValueKind.Null, response.GetProperty("previous_response_id").ValueKind);
+        }
 
         var (_, list) = await SendAsync(HttpMethod.Get, $"/v1/conversations/{id}/items?order=asc");
         Assert.Equal(["My name is Bob.", "What is my name?", "Simulated answer #1.", "Thanks.", "Simulated answer #2."], Texts(list));

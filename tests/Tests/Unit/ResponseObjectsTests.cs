@@ -61,6 +61,19 @@ public sealed class ResponseObjectsTests
     }
 
     [Fact]
+    public void A_response_in_a_conversation_names_it_and_no_previous_response_the_client_did_not_send()
+    {
+        var completed = B("""{"type":"response.completed","response":{"id":"r","previous_response_id":"resp_head","output":[{"id":"a"}],"conversation":null},"sequence_number":9}""");
+        Assert.Equal("""{"type":"response.completed","response":{"id":"r","previous_response_id":null,"output":[{"id":"a"}],"conversation":{"id":"conv_1"}},"sequence_number":9}""",
+            Encoding.UTF8.GetString(ResponseObjects.EventInConversation(completed, "conv_1")));
+        // A provider that does not echo the field: it is added.
+        Assert.Equal("""{"id":"r","status":"completed","conversation":{"id":"conv_1"}}""",
+            Encoding.UTF8.GetString(ResponseObjects.InConversation(B("""{"id":"r","status":"completed"}"""), "conv_1")));
+        var delta = B("""{"type":"response.output_text.delta","delta":"x","sequence_number":3}""");
+        Assert.Same(delta, ResponseObjects.EventInConversation(delta, "conv_1"));
+    }
+
+    [Fact]
     public void A_re_run_responses_event_carries_its_clients_id_numbered_past_the_lost_run()
     {
         var created = B("""{"type":"response.created","response":{"id":"resp_new","status":"in_progress","output":[]},"sequence_number":0}""");
