@@ -41,14 +41,20 @@ public sealed partial class DeadSiloDirectorySweeper(
                     swept.UnionWith(dead);
                     if (removed > 0) LogSwept(logger, removed, dead.Count);
                 }
-                catch (Exception ex) when (ex is RedisException or TimeoutException)
+                catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
                     LogSweepFailed(logger, ex.GetType().Name); // the next membership change tries again; look-ups still drop them
                 }
             }
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception) when (stoppingToken.IsCancellationRequested)
         {
+            // Stopping: a sweep cut short leaves entries that look-ups (or the next sweeper) still drop.
+        }
+        catch (Exception ex)
+        {
+            // Never the silo's end (a faulted hosted service stops the host): look-ups still drop dead silos' entries.
+            LogWatchEnded(logger, ex.GetType().Name);
         }
     }
 
@@ -118,6 +124,9 @@ public sealed partial class DeadSiloDirectorySweeper(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Grain directory: removed {Entries} entries of {Silos} dead silo(s)")]
     private static partial void LogSwept(ILogger logger, int entries, int silos);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Grain directory: membership updates ended ({ExceptionType}); dead silos' entries are dropped only by look-ups until this silo restarts")]
+    private static partial void LogWatchEnded(ILogger logger, string exceptionType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Grain directory: the sweep of dead silos' entries failed ({ExceptionType}); it runs again at the next membership change")]
     private static partial void LogSweepFailed(ILogger logger, string exceptionType);
