@@ -26,15 +26,18 @@ public interface IConversationsApiGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// Where a response in the conversation starts: its head, or all its items as input (always, with
-    /// <paramref name="fromItems"/>: the head's id is gone); null when there is no such conversation.
+    /// <paramref name="fromItems"/>: the head's id is gone); null when there is no such conversation. A request whose input
+    /// (<paramref name="inputHash"/>, <c>ItemFingerprint.OfSequence</c>) is the head's own, within seconds of the head's add,
+    /// is taken for its client's retry (a gateway that added the head died before the client heard it): it starts where
+    /// the head's turn started, so the owner answers it with the head again instead of generating it twice.
     /// </summary>
-    Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems);
+    Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems, ulong inputHash);
 
     /// <summary>
-    /// Adds a completed response's input and output items; the response becomes the head when the conversation is still at
-    /// <paramref name="startedAtVersion"/>. False when the conversation is gone.
+    /// Adds a completed response's input and output items, once; the response becomes the head when the conversation is
+    /// still at the version its turn started from. False when the conversation is gone.
     /// </summary>
-    Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items);
+    Task<bool> AddResponse(string tenant, string conversationId, ConversationResponse response);
 }
 
 /// <summary>
@@ -43,3 +46,15 @@ public interface IConversationsApiGrain : IGrainWithIntegerKey
 /// </summary>
 [GenerateSerializer, Immutable]
 public sealed record ConversationStart([property: Id(0)] long Version, [property: Id(1)] string? HeadResponseId, [property: Id(2)] byte[][] Items);
+
+/// <summary>
+/// A completed response of a conversation: its id, where its turn started (the conversation's version, and the head it
+/// continued or null when it went with the items), the fingerprint of its client's input, and its input and output items.
+/// </summary>
+[GenerateSerializer, Immutable]
+public sealed record ConversationResponse(
+    [property: Id(0)] string ResponseId,
+    [property: Id(1)] long StartedAtVersion,
+    [property: Id(2)] string? StartedAfter,
+    [property: Id(3)] ulong InputHash,
+    [property: Id(4)] byte[][] Items);

@@ -44,10 +44,11 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
         string tenant, ResponseCreateRequest request, bool fromItems, CancellationToken cancellationToken)
     {
         var id = request.ConversationId!;
+        var inputHash = ItemFingerprint.OfSequence(request.InputItems);
         ConversationStart? start;
         try
         {
-            start = await OwnerFailures.CallAsync(() => Api.Continue(tenant, id, fromItems), options.Value.OwnerTimeout * 4, cancellationToken);
+            start = await OwnerFailures.CallAsync(() => Api.Continue(tenant, id, fromItems, inputHash), options.Value.OwnerTimeout * 4, cancellationToken);
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
@@ -57,15 +58,15 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
         var continued = start.HeadResponseId is { } head
             ? request.InConversation(head, request.InputItems)
             : request.InConversation(null, [.. start.Items, .. request.InputItems]);
-        return (continued, new ConversationTurn(this, tenant, id, start.Version, start.HeadResponseId, request.InputItems), null);
+        return (continued, new ConversationTurn(this, tenant, id, start.Version, start.HeadResponseId, inputHash, request.InputItems), null);
     }
 
     /// <summary>
     /// Adds a completed response to its conversation, retried through owner loss: the store adds a response once, so a
     /// retry after an unclear failure adds nothing. A transient failure after the retries is the caller's to answer.
     /// </summary>
-    internal Task AddAsync(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
-        OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, startedAtVersion, responseId, items), options.Value.OwnerTimeout * 4);
+    internal Task AddAsync(string tenant, string conversationId, ConversationResponse response) =>
+        OwnerFailures.CallAsync(() => Api.AddResponse(tenant, conversationId, response), options.Value.OwnerTimeout * 4);
 }
 
 /// <summary>A request in a conversation, routed: the request as it runs, the turn that records it, its fingerprints and its route.</summary>

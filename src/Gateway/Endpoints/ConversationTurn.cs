@@ -12,7 +12,7 @@ namespace CodexLb.Gateway.Endpoints;
 /// saw the response completed finds it in the conversation, and one that did not may retry without a gap.
 /// </summary>
 public sealed class ConversationTurn(ConversationResponses responses, string tenant, string conversationId, long startedAtVersion,
-    string? startedAfter, byte[][] input)
+    string? startedAfter, ulong inputHash, byte[][] input)
 {
     private readonly List<byte[]> _output = [];
 
@@ -38,7 +38,7 @@ public sealed class ConversationTurn(ConversationResponses responses, string ten
         if (responseId is null) return null;
         try
         {
-            await responses.AddAsync(tenant, conversationId, startedAtVersion, responseId, [.. input, .. _output]);
+            await responses.AddAsync(tenant, conversationId, new ConversationResponse(responseId, startedAtVersion, startedAfter, inputHash, [.. input, .. _output]));
             return null;
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))

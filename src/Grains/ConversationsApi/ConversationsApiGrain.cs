@@ -62,18 +62,35 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
         return await Retrieve(tenant, conversationId);
     }
 
-    public async Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems)
+    public async Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems, ulong inputHash)
     {
         if (!Known(conversationId) || await store.LoadAsync(tenant, conversationId) is not { } record) return null;
-        if (!fromItems && record.CurrentHead is { } head) return new ConversationStart(record.Version, head, []);
+        var retry = !fromItems && IsRetryOfHead(record, inputHash);
+        if (retry && record.HeadBase is { } headBase) return new ConversationStart(record.HeadVersion - 1, headBase, []);
+        if (!retry && !fromItems && record.CurrentHead is { } head) return new ConversationStart(record.Version, head, []);
         // No head to continue (the first response, or items added or removed since): every item goes as input. A
         // version read apart from the items only costs the next response its head, never a wrong one (the append checks it).
+        // A retry of a head that went with the items goes with the items it went with (those before the head's own).
         if (await store.ItemsAsync(tenant, conversationId) is not { } items) return null;
-        return new ConversationStart(record.Version, null, [.. items.Select(i => ConversationObjects.AsInput(i, conversationId))]);
+        var before = retry ? items.Count - record.HeadItemCount : items.Count;
+        if (before < 0) return null;
+        return new ConversationStart(retry ? record.HeadVersion - 1 : record.Version, null,
+            [.. items.Take(before).Select(i => ConversationObjects.AsInput(i, conversationId))]);
     }
 
-    public async Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
-        await AppendAsync(tenant, conversationId, items, new ConversationHeadMove(responseId, startedAtVersion)) is not null;
+    /// <summary>
+    /// The request asks again for the head, nothing changed since, within the grace the owner still answers a delivered
+    /// turn again (<see cref="Conversation.ConversationGrain.DeliveredRetryGrace"/>): its gateway died between adding the
+    /// head and the client hearing it, and the client retried. Asked on purpose, the same input gets the same answer, as
+    /// identical requests to the owner do.
+    /// </summary>
+    private bool IsRetryOfHead(ConversationRecord record, ulong inputHash) =>
+        record.CurrentHead is not null && inputHash != 0 && record.HeadInput == inputHash &&
+        clock.GetUtcNow().ToUnixTimeMilliseconds() - record.HeadAddedAtMs <= Conversation.ConversationGrain.DeliveredRetryGrace.TotalMilliseconds;
+
+    public async Task<bool> AddResponse(string tenant, string conversationId, ConversationResponse response) =>
+        await AppendAsync(tenant, conversationId, response.Items, new ConversationHeadMove(response.ResponseId, response.StartedAtVersion,
+            response.StartedAfter, response.InputHash, clock.GetUtcNow().ToUnixTimeMilliseconds())) is not null;
 
     /// <summary>Numbers the items, keeps them with their ids and adds them at the end; null when there is no such conversation.</summary>
     private async Task<List<byte[]>?> AppendAsync(string tenant, string conversationId, byte[][] items, ConversationHeadMove? head = null)

@@ -43,6 +43,18 @@ public sealed record ConversationRecord(long CreatedAt, string? MetadataJson)
     /// <summary>The <see cref="Version"/> the head's items were added at.</summary>
     public long HeadVersion { get; init; } = -1;
 
+    /// <summary>Where the head's turn started: the head it continued, or null when it went with the items.</summary>
+    public string? HeadBase { get; init; }
+
+    /// <summary>The fingerprint of the head's client input (<c>ItemFingerprint.OfSequence</c>).</summary>
+    public ulong HeadInput { get; init; }
+
+    /// <summary>When the head was added (unix milliseconds).</summary>
+    public long HeadAddedAtMs { get; init; }
+
+    /// <summary>How many items the head added (its input and output): the last ones, while it is <see cref="CurrentHead"/>.</summary>
+    public int HeadItemCount { get; init; }
+
     /// <summary>
     /// The head while the items are still exactly what it left (its context, input and output): a response in the
     /// conversation then continues it as its <c>previous_response_id</c>. Null after any other change.
@@ -50,5 +62,8 @@ public sealed record ConversationRecord(long CreatedAt, string? MetadataJson)
     public string? CurrentHead => Head is not null && HeadVersion == Version ? Head : null;
 }
 
-/// <summary>A response becoming a conversation's head: its id, and the version of the conversation its turn started from.</summary>
-public readonly record struct ConversationHeadMove(string ResponseId, long StartedAtVersion);
+/// <summary>
+/// A response becoming a conversation's head: its id, the version of the conversation its turn started from, the head that
+/// turn continued (null: it went with the items), its client input's fingerprint and when it is added (unix ms).
+/// </summary>
+public readonly record struct ConversationHeadMove(string ResponseId, long StartedAtVersion, string? Base = null, ulong InputHash = 0, long AddedAtMs = 0);

@@ -49,7 +49,11 @@ public sealed class MemoryConversationObjectStore(IOptions<StateOptions> options
             e.Items.AddRange(items);
             var version = e.Record.Version + 1;
             e.Record = head is { } move && move.StartedAtVersion == e.Record.Version
-                ? e.Record with { Version = version, Head = move.ResponseId, HeadVersion = version }
+                ? e.Record with
+                {
+                    Version = version, Head = move.ResponseId, HeadVersion = version, HeadBase = move.Base, HeadInput = move.InputHash,
+                    HeadAddedAtMs = move.AddedAtMs, HeadItemCount = items.Count,
+                }
                 : e.Record with { Version = version };
             return true;
         }));

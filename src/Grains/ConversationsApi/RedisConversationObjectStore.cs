@@ -6,15 +6,16 @@ namespace CodexLb.Grains.ConversationsApi;
 
 /// <summary>
 /// Production: a conversation is a hash <c>{prefix}{tenant}:cv:{id}</c> (c created at, m metadata JSON or "", n items
-/// numbered so far, v its version, h and hv its head response and the version it was added at, r:{response} for each
+/// numbered so far, v its version, h and hv its head response and the version it was added at, hb hi ht hk where the head's
+/// turn started, its input's fingerprint, when it was added and how many items it added, r:{response} for each
 /// response added) and a list <c>{prefix}{tenant}:cvi:{id}</c> of its items; the tenant is the keys' hash tag. Both expire
 /// <see cref="StateOptions.Retention"/> after the conversation was last used (read or written), as responses do.
 /// </summary>
 public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, string keyPrefix, IOptions<StateOptions> options) : IConversationObjectStore
 {
-    // KEYS: hash, list. ARGV: TTL ms. Refreshes both and returns {c, m, v, h, hv}, or nil.
+    // KEYS: hash, list. ARGV: TTL ms. Refreshes both and returns the record's fields (c, m, v, h, hv, hb, hi, ht, hk), or nil.
     private static readonly LuaScript Load = LuaScript.Prepare("""
-        local f = redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv')
+        local f = redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv', 'hb', 'hi', 'ht', 'hk')
         if not f[1] then return nil end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
@@ -27,7 +28,7 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         redis.call('HSET', KEYS[1], 'm', ARGV[2])
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
-        return redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv')
+        return redis.call('HMGET', KEYS[1], 'c', 'm', 'v', 'h', 'hv', 'hb', 'hi', 'ht', 'hk')
         """);
 
     // KEYS: hash. ARGV: count. Returns the counter after the reservation, or nil.
@@ -36,7 +37,8 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
         return redis.call('HINCRBY', KEYS[1], 'n', ARGV[1])
         """);
 
-    // KEYS: hash, list. ARGV: TTL ms, head response id or "", the version its turn started from, items... Returns 1, or
+    // KEYS: hash, list. ARGV: TTL ms, head response id or "", the version its turn started from, the head that turn continued
+    // or "", its input's fingerprint, when (unix ms), items... Returns 1, or
     // 0 when the conversation is gone. The response becomes the head only when nothing changed the items since its turn began;
     // a response added before is not added again (a retried call; 'h' marks those added before the r: fields existed).
     private static readonly LuaScript Append = LuaScript.Prepare("""
@@ -46,9 +48,11 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
           redis.call('HSET', KEYS[1], 'r:' .. ARGV[2], 1)
         end
         local before = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-        if #ARGV > 3 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 4)) end
+        if #ARGV > 6 then redis.call('RPUSH', KEYS[2], unpack(ARGV, 7)) end
         local version = redis.call('HINCRBY', KEYS[1], 'v', 1)
-        if ARGV[2] ~= '' and tonumber(ARGV[3]) == before then redis.call('HSET', KEYS[1], 'h', ARGV[2], 'hv', version) end
+        if ARGV[2] ~= '' and tonumber(ARGV[3]) == before then
+          redis.call('HSET', KEYS[1], 'h', ARGV[2], 'hv', version, 'hb', ARGV[4], 'hi', ARGV[5], 'ht', ARGV[6], 'hk', #ARGV - 6)
+        end
         redis.call('PEXPIRE', KEYS[1], ARGV[1])
         redis.call('PEXPIRE', KEYS[2], ARGV[1])
         return 1
@@ -121,7 +125,8 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
     public async Task<bool> AppendAsync(string tenant, string id, IReadOnlyList<byte[]> items, ConversationHeadMove? head = null)
     {
         var (hash, list) = Keys(tenant, id);
-        RedisValue[] values = [TtlMs, head?.ResponseId ?? "", head?.StartedAtVersion ?? -1, .. items.Select(i => (RedisValue)i)];
+        RedisValue[] values = [TtlMs, head?.ResponseId ?? "", head?.StartedAtVersion ?? -1, head?.Base ?? "", head?.InputHash ?? 0, head?.AddedAtMs ?? 0,
+            .. items.Select(i => (RedisValue)i)];
         return (long)await Evaluate(Append, [hash, list], values) == 1;
     }
 
@@ -153,6 +158,10 @@ public sealed class RedisConversationObjectStore(IConnectionMultiplexer redis, s
             Version = fields[2].IsNull ? 0 : (long)fields[2],
             Head = fields[3].IsNull ? null : (string?)fields[3],
             HeadVersion = fields[4].IsNull ? -1 : (long)fields[4],
+            HeadBase = fields[5].IsNullOrEmpty ? null : (string?)fields[5],
+            HeadInput = fields[6].IsNull ? 0 : (ulong)fields[6],
+            HeadAddedAtMs = fields[7].IsNull ? 0 : (long)fields[7],
+            HeadItemCount = fields[8].IsNull ? 0 : (int)fields[8],
         };
     }
 

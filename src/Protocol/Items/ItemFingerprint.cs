@@ -95,6 +95,10 @@ public static class ItemFingerprint
         return result;
     }
 
+    /// <summary>One fingerprint for a sequence of items, in order (the items' own, so it shares their blind spots).</summary>
+    public static ulong OfSequence(IReadOnlyList<byte[]> items) =>
+        XxHash3.HashToUInt64(System.Runtime.InteropServices.MemoryMarshal.AsBytes(ComputeAll(items).AsSpan()), items.Count);
+
     private static bool IsIgnored(ReadOnlySpan<byte> name) =>
         name.SequenceEqual("status"u8) || name.SequenceEqual("id"u8) || name.SequenceEqual("annotations"u8) || name.SequenceEqual("logprobs"u8);
 

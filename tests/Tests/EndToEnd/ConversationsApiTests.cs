@@ -186,6 +186,12 @@ public sealed class ConversationsApiTests(ProductFixture product)
             Assert.Equal(JsonValueKind.Null, response.GetProperty("previous_response_id").ValueKind);
         }
 
+        // The same request again at once (a client whose gateway died between adding the response and telling it): the same
+        // response, not a second generation, and nothing added twice.
+        var again = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "Thanks.", conversation = new { id }, stream = true });
+        Assert.True(Rx.IsCompleted(again), Rx.Describe(again));
+        Assert.Equal(second.ResponseId, again.ResponseId);
+
         var (_, list) = await SendAsync(HttpMethod.Get, $"/v1/conversations/{id}/items?order=asc");
         Assert.Equal(["My name is Bob.", "What is my name?", "Simulated answer #1.", "Thanks.", "Simulated answer #2."], Texts(list));
         var ids = list.GetProperty("data").EnumerateArray().Select(i => i.GetProperty("id").GetString()).ToList();

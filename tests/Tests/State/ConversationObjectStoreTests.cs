@@ -71,6 +71,20 @@ public abstract class ConversationObjectStoreContract
     }
 
     [Fact]
+    public async Task A_head_keeps_where_its_turn_started_its_inputs_fingerprint_when_it_was_added_and_how_many_items_it_added()
+    {
+        var id = "conv_" + Guid.NewGuid().ToString("N");
+        await Store.CreateAsync("t1", id, new ConversationRecord(1, null), [Item("one")]);
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q1"), Item("a1")], new ConversationHeadMove("resp_1", 0, null, 0xFEDCBA9876543210, 1_700_000_000_123)));
+        var first = (await Store.LoadAsync("t1", id))!;
+        Assert.Equal(((string?)null, 0xFEDCBA9876543210UL, 1_700_000_000_123L, 2), (first.HeadBase, first.HeadInput, first.HeadAddedAtMs, first.HeadItemCount));
+
+        Assert.True(await Store.AppendAsync("t1", id, [Item("q2"), Item("c2"), Item("a2")], new ConversationHeadMove("resp_2", 1, "resp_1", 7, 1_700_000_001_000)));
+        var second = (await Store.LoadAsync("t1", id))!;
+        Assert.Equal(("resp_2", "resp_1", 7UL, 1_700_000_001_000L, 3), (second.CurrentHead, second.HeadBase, second.HeadInput, second.HeadAddedAtMs, second.HeadItemCount));
+    }
+
+    [Fact]
     public async Task A_deleted_or_unknown_conversation_answers_nothing_and_takes_no_items()
     {
         var id = "conv_" + Guid.NewGuid().ToString("N");
