@@ -43,9 +43,12 @@ public interface IConversationsApiGrain : IGrainWithIntegerKey
 /// <summary>
 /// Where a response that names a conversation starts: after <see cref="HeadResponseId"/> (the conversation's last response,
 /// while its items are exactly what that response left), or else with <see cref="Items"/> (every item, as input) first.
+/// <see cref="RetryOf"/> names the conversation's last response when the request is taken for its client's retry: it
+/// starts where that response's turn started, and goes to that response's owner.
 /// </summary>
 [GenerateSerializer, Immutable]
-public sealed record ConversationStart([property: Id(0)] long Version, [property: Id(1)] string? HeadResponseId, [property: Id(2)] byte[][] Items);
+public sealed record ConversationStart([property: Id(0)] long Version, [property: Id(1)] string? HeadResponseId, [property: Id(2)] byte[][] Items,
+    [property: Id(3)] string? RetryOf = null);
 
 /// <summary>
 /// A completed response of a conversation: its id, where its turn started (the conversation's version, and the head it

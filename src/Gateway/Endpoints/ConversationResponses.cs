@@ -30,13 +30,26 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
         var (continued, turn, error) = await StartAsync(tenant, request, fromItems: false, cancellationToken);
         if (error is not null) return new(request, null, [], new TurnRoute(null, error));
         var fingerprints = ItemFingerprint.ComputeAll(continued!.InputItems);
-        var routed = await route(continued, fingerprints);
+        var routed = await RetryRouteAsync(turn!, continued, fingerprints, route) ?? await route(continued, fingerprints);
         if (routed.Error is not { Status: 400 } || turn!.StartedAfter is null) return new(continued, turn, fingerprints, routed);
 
         (continued, turn, error) = await StartAsync(tenant, request, fromItems: true, cancellationToken);
         if (error is not null) return new(request, null, [], new TurnRoute(null, error));
         fingerprints = ItemFingerprint.ComputeAll(continued!.InputItems);
         return new(continued, turn, fingerprints, await route(continued, fingerprints));
+    }
+
+    /// <summary>
+    /// A client's retry of the conversation's last response that goes with the items it went with: routed to that response's
+    /// owner, which answers it again (by content, nothing else names it). Null when this is no such retry, or the response
+    /// is gone (it then runs as any request with items would).
+    /// </summary>
+    private static async ValueTask<TurnRoute?> RetryRouteAsync(ConversationTurn turn, ResponseCreateRequest continued, ulong[] fingerprints,
+        Func<ResponseCreateRequest, ulong[], ValueTask<TurnRoute>> route)
+    {
+        if (turn.RetryOf is not { } retryOf || continued.PreviousResponseId is not null) return null;
+        var owner = await route(continued.InConversation(retryOf, continued.InputItems), fingerprints);
+        return owner.Key is null ? null : new TurnRoute(owner.Key, null);
     }
 
     /// <summary>The request as its conversation continues it, and the turn that records it; or the error to answer.</summary>
@@ -58,7 +71,7 @@ public sealed class ConversationResponses(IGrainFactory grains, IOptions<Gateway
         var continued = start.HeadResponseId is { } head
             ? request.InConversation(head, request.InputItems)
             : request.InConversation(null, [.. start.Items, .. request.InputItems]);
-        return (continued, new ConversationTurn(this, tenant, id, start.Version, start.HeadResponseId, inputHash, request.InputItems), null);
+        return (continued, new ConversationTurn(this, tenant, id, start.Version, start.HeadResponseId, inputHash, request.InputItems) { RetryOf = start.RetryOf }, null);
     }
 
     /// <summary>

@@ -19,6 +19,9 @@ public sealed class ConversationTurn(ConversationResponses responses, string ten
     /// <summary>The response this one continues (the conversation's head), or null when it went with the items.</summary>
     public string? StartedAfter => startedAfter;
 
+    /// <summary>The conversation's last response, when this request is taken for its client's retry of it.</summary>
+    public string? RetryOf { get; init; }
+
     /// <summary>Every event on its way to the client: output items are kept.</summary>
     public void Observe(TurnEvent e)
     {

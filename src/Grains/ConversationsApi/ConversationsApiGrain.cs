@@ -66,7 +66,7 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
     {
         if (!Known(conversationId) || await store.LoadAsync(tenant, conversationId) is not { } record) return null;
         var retry = !fromItems && IsRetryOfHead(record, inputHash);
-        if (retry && record.HeadBase is { } headBase) return new ConversationStart(record.HeadVersion - 1, headBase, []);
+        if (retry && record.HeadBase is { } headBase) return new ConversationStart(record.HeadVersion - 1, headBase, [], record.Head);
         if (!retry && !fromItems && record.CurrentHead is { } head) return new ConversationStart(record.Version, head, []);
         // No head to continue (the first response, or items added or removed since): every item goes as input. A
         // version read apart from the items only costs the next response its head, never a wrong one (the append checks it).
@@ -75,7 +75,7 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
         var before = retry ? items.Count - record.HeadItemCount : items.Count;
         if (before < 0) return null;
         return new ConversationStart(retry ? record.HeadVersion - 1 : record.Version, null,
-            [.. items.Take(before).Select(i => ConversationObjects.AsInput(i, conversationId))]);
+            [.. items.Take(before).Select(i => ConversationObjects.AsInput(i, conversationId))], retry ? record.Head : null);
     }
 
     /// <summary>

@@ -170,6 +170,9 @@ public sealed class ConversationsApiTests(ProductFixture product)
         var firstUpstream = ledger.Request(Rx.ResponseIdOf(first)!);
         Assert.False(firstUpstream.IsDelta);
         Assert.Equal(2, firstUpstream.InputItemCount);
+        // Asked again at once, a response that went with the conversation's items is answered again too.
+        var firstAgain = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "What is my name?", conversation = id });
+        Assert.Equal(Rx.ResponseIdOf(first), Rx.ResponseIdOf(firstAgain));
 
         var second = await SseClient.PostAsync(product.Http, "/v1/responses", new { model = "gpt-5.5", input = "Thanks.", conversation = new { id }, stream = true });
         Assert.True(Rx.IsCompleted(second), Rx.Describe(second));
