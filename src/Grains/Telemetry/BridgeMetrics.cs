@@ -36,4 +36,6 @@ public static class BridgeMetrics
     public static readonly UpDownCounter<long> ActiveConversations = Meter.CreateUpDownCounter<long>("codexlb.conversations.active", description: "Conversation grain activations");
     public static readonly UpDownCounter<long> OpenSockets = Meter.CreateUpDownCounter<long>("codexlb.upstream.open_sockets",
         description: "Upstream sockets holding a slot of their silo's budget (moved by UpstreamSocketBudget only)");
+    public static readonly Counter<long> DirectorySwept = Meter.CreateCounter<long>("codexlb.directory.swept", unit: "{entry}",
+        description: "Grain directory entries of dead silos removed by this silo's sweep");
 }

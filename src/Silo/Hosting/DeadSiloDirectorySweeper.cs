@@ -39,6 +39,7 @@ public sealed partial class DeadSiloDirectorySweeper(
                 {
                     var removed = await SweepAsync(dead, stoppingToken);
                     swept.UnionWith(dead);
+                    CodexLb.Grains.Telemetry.BridgeMetrics.DirectorySwept.Add(removed);
                     if (removed > 0) LogSwept(logger, removed, dead.Count);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)

@@ -40,9 +40,13 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
         var left = registered;
         for (var waited = Stopwatch.StartNew(); left > 0 && waited.Elapsed < TimeSpan.FromSeconds(30); await Task.Delay(200))
             left = await EntriesNamingAsync(redis, cluster, victim);
-        output.WriteLine($"MEASURED the killed silo had {registered} directory entries; {left} left after the sweep");
+        var sweptCounted = 0.0;
+        foreach (var silo in cluster.Silos.Where(s => s != victim))
+            sweptCounted += await cluster.MetricAsync(silo, "codexlb_directory_swept_total");
+        output.WriteLine($"MEASURED the killed silo had {registered} directory entries; {left} left after the sweep; the survivors count {sweptCounted} swept");
         Assert.True(registered >= lost, $"{registered} directory entries name the victim, which owned {lost} conversations");
         Assert.Equal(0, left);
+        Assert.True(sweptCounted >= registered, $"the survivors count {sweptCounted} entries swept, of {registered}");
 
         await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(3, [Items.Message("user", $"conversation {i} after the kill")])));
         var ledger = (await cluster.Sim.GetRequestsAsync()).Where(r => r.ResponseId is not null).ToDictionary(r => r.ResponseId!);
