@@ -38,6 +38,11 @@ public interface IConversationsApiGrain : IGrainWithIntegerKey
     /// still at the version its turn started from. False when the conversation is gone.
     /// </summary>
     Task<bool> AddResponse(string tenant, string conversationId, ConversationResponse response);
+
+    // The two calls of a gateway of the build before: silos of a rolling deploy answer them (no retry is recognised).
+    Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems);
+
+    Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items);
 }
 
 /// <summary>

@@ -88,6 +88,12 @@ public sealed class ConversationsApiGrain(IConversationObjectStore store, TimePr
         record.CurrentHead is not null && inputHash != 0 && record.HeadInput == inputHash &&
         clock.GetUtcNow().ToUnixTimeMilliseconds() - record.HeadAddedAtMs <= Conversation.ConversationGrain.DeliveredRetryGrace.TotalMilliseconds;
 
+    public Task<ConversationStart?> Continue(string tenant, string conversationId, bool fromItems) =>
+        Continue(tenant, conversationId, fromItems, inputHash: 0);
+
+    public Task<bool> AddResponse(string tenant, string conversationId, long startedAtVersion, string responseId, byte[][] items) =>
+        AddResponse(tenant, conversationId, new ConversationResponse(responseId, startedAtVersion, null, 0, items));
+
     public async Task<bool> AddResponse(string tenant, string conversationId, ConversationResponse response) =>
         await AppendAsync(tenant, conversationId, response.Items, new ConversationHeadMove(response.ResponseId, response.StartedAtVersion,
             response.StartedAfter, response.InputHash, clock.GetUtcNow().ToUnixTimeMilliseconds())) is not null;
