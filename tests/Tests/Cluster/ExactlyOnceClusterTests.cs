@@ -69,16 +69,19 @@ public sealed class ExactlyOnceClusterTests(ClusterSmokeFixture shared, ITestOut
     [InlineData(RetryingClient.FullHistoryWithoutKey)]
     [InlineData(RetryingClient.CodexWebSocket)]
     [InlineData(RetryingClient.ConversationWithoutKey)]
-    public async Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style)
+    public Task Kill_9_of_the_gateway_carrying_a_turn_mid_stream_costs_a_reconnect_not_a_second_generation(RetryingClient style) =>
+        OnSharedClusterAsync(cluster => KillGatewayMidStreamAsync(cluster, style));
+
+    /// <summary>A gateway-loss test on the collection's cluster (2 silos, 2 gateways), which it leaves with every gateway running.</summary>
+    private async Task OnSharedClusterAsync(Func<ClusterHarness, Task> test)
     {
-        var cluster = shared.Cluster; // 2 silos, 2 gateways: every gateway runs again at the end
         try
         {
-            await KillGatewayMidStreamAsync(cluster, style);
+            await test(shared.Cluster);
         }
         finally
         {
-            await cluster.RestoreGatewaysAsync();
+            await shared.Cluster.RestoreGatewaysAsync();
         }
     }
 
@@ -187,18 +190,8 @@ public sealed class ExactlyOnceClusterTests(ClusterSmokeFixture shared, ITestOut
     /// its client gone and changes nothing: one generation each, the retry whole, and the thawed gateway serves the next turn.
     /// </summary>
     [Fact]
-    public async Task A_gateway_frozen_mid_stream_resumes_its_stream_when_thawed_and_a_retry_elsewhere_is_not_disturbed_by_it()
-    {
-        var cluster = shared.Cluster; // 2 silos, 2 gateways: every gateway runs again at the end
-        try
-        {
-            await FreezeGatewayMidStreamAsync(cluster);
-        }
-        finally
-        {
-            await cluster.RestoreGatewaysAsync();
-        }
-    }
+    public Task A_gateway_frozen_mid_stream_resumes_its_stream_when_thawed_and_a_retry_elsewhere_is_not_disturbed_by_it() =>
+        OnSharedClusterAsync(FreezeGatewayMidStreamAsync);
 
     private async Task FreezeGatewayMidStreamAsync(ClusterHarness cluster)
     {
