@@ -49,6 +49,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>A follower that asked for events has not read to the end yet (a slow client, or one whose gateway died).</summary>
     public bool StillRead => _reading.Count > 0;
 
+    /// <summary>Whether <paramref name="follower"/> has read some of this turn's events and not yet its end.</summary>
+    public bool IsReadBy(string follower) => _reading.Contains(follower);
+
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }
 
@@ -233,6 +236,8 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         private HashSet<string>? _more;
 
         public readonly int Count => _more?.Count ?? (_one is null ? 0 : 1);
+
+        public readonly bool Contains(string id) => _more?.Contains(id) ?? _one == id;
 
         public bool Add(string id)
         {
