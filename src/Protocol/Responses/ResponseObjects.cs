@@ -137,19 +137,14 @@ public static class ResponseObjects
     /// </summary>
     public static byte[] InConversation(ReadOnlySpan<byte> response, string conversationId)
     {
-        var reader = new Utf8JsonReader(response, JsonLimits.Reader);
-        using var document = JsonDocument.ParseValue(ref reader);
-        return Write(writer =>
+        var named = false;
+        return Rewrite(response, (name, _, writer) =>
         {
-            var named = false;
-            foreach (var property in document.RootElement.EnumerateObject())
-            {
-                if (property.NameEquals("previous_response_id")) writer.WriteNull(property.Name);
-                else if (property.NameEquals("conversation")) named = WriteConversation(writer, conversationId);
-                else property.WriteTo(writer);
-            }
-            if (!named) WriteConversation(writer, conversationId);
-        });
+            if (name == "previous_response_id") writer.WriteNull(name);
+            else if (name == "conversation") named = WriteConversation(writer, conversationId);
+            else return false;
+            return true;
+        }, end: writer => { if (!named) WriteConversation(writer, conversationId); });
     }
 
     private static bool WriteConversation(Utf8JsonWriter writer, string conversationId)
@@ -267,7 +262,8 @@ public static class ResponseObjects
 
     private delegate bool PropertyRewriter(string name, JsonElement value, Utf8JsonWriter writer);
 
-    private static byte[] Rewrite(ReadOnlySpan<byte> json, PropertyRewriter rewrite)
+    /// <summary>The object with each property <paramref name="rewrite"/> writes itself replaced, then what <paramref name="end"/> adds.</summary>
+    private static byte[] Rewrite(ReadOnlySpan<byte> json, PropertyRewriter rewrite, Action<Utf8JsonWriter>? end = null)
     {
         var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         using var document = JsonDocument.ParseValue(ref reader);
@@ -275,6 +271,7 @@ public static class ResponseObjects
         {
             foreach (var property in document.RootElement.EnumerateObject())
                 if (!rewrite(property.Name, property.Value, writer)) property.WriteTo(writer);
+            end?.Invoke(writer);
         });
     }
 
