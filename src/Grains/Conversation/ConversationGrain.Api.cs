@@ -30,10 +30,7 @@ public sealed partial class ConversationGrain
         if (_turns.Values.Where(t => t.ResponseId == responseId).MaxBy(t => t.Finished ? t.FinishedAt : DateTimeOffset.MaxValue) is not { } turn)
             return ValueTask.FromResult(Lost);
         if (!turn.Background) return ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.CannotStreamSynchronous(responseId))], true));
-        // A follower of the run lost with the owner counted that run's events: it reads this one from its start (its
-        // client's numbering, past every number of the lost run, shows it the new run's response.created, then the rest).
-        if (turn.Resumed is not null && !turn.IsReadBy(follower)) from = 0;
-        return NextOf(turn, follower, from, cancellationToken);
+        return NextOf(turn, follower, turn.PositionOf(follower, from), cancellationToken);
     }
 
     /// <summary>A running response's object as its client asked for it: the provider runs every turn in the foreground.</summary>

@@ -22,6 +22,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private long _lastSequence = -1;
     private FewIds _reading; // followers that have not read to the end
+    private Dictionary<string, int>? _lostRunTaken; // of a resumed run: each follower of the lost run, and the events it took there
     private const int MaxBurst = 128;
     private int _held; // events relayed since the followers were last woken
 
@@ -49,8 +50,19 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>A follower that asked for events has not read to the end yet (a slow client, or one whose gateway died).</summary>
     public bool StillRead => _reading.Count > 0;
 
-    /// <summary>Whether <paramref name="follower"/> has read some of this turn's events and not yet its end.</summary>
-    public bool IsReadBy(string follower) => _reading.Contains(follower);
+    /// <summary>
+    /// Where <paramref name="from"/> (the events <paramref name="follower"/> took so far) falls in this run. A follower of a
+    /// run lost with the owner also counted that run's events: from its first call here on, its count is taken as this
+    /// run's start. Its client's numbering, past every number of the lost run, shows it the new run's response.created.
+    /// </summary>
+    public int PositionOf(string follower, int from)
+    {
+        if (Resumed is null) return from;
+        if (_lostRunTaken?.TryGetValue(follower, out var taken) == true) return from - taken;
+        if (from <= 0 || _reading.Contains(follower)) return from; // a follower of this run from its start
+        (_lostRunTaken ??= new(StringComparer.Ordinal))[follower] = from;
+        return 0;
+    }
 
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }

@@ -1,0 +1,81 @@
+using System.Text;
+using System.Text.Json;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using CodexLb.UpstreamSimulator;
+using Orleans.Serialization;
+
+namespace CodexLb.Tests.Grains;
+
+/// <summary>
+/// A background response whose owner was lost mid-generation, as its next owner sees it: the store holds what it takes
+/// to run it again (written here as the lost activation would have), and its followers come back with positions in the
+/// lost run.
+/// </summary>
+[Collection(GrainClusterCollection.Name)]
+public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
+{
+    private const string Tenant = "recovery-tests";
+    private const long NewRunOffset = 1_000_000; // the first new run's numbering (RunningTurn's ResumedResponse.SequenceGap)
+
+    /// <summary>A conversation whose owner was lost while it generated <paramref name="responseId"/> in the background.</summary>
+    private async Task<IConversationGrain> LostWhileGeneratingAsync(string responseId)
+    {
+        var key = ConversationKey.Create(Tenant, "session", Guid.NewGuid().ToString("N"));
+        var body = Items.Body([Items.Message("user", "a long background answer for " + responseId)], stream: true);
+        body.Remove("store"); // stored, as the API's default
+        body["background"] = true;
+        var created = Encoding.UTF8.GetBytes(
+            $$"""{"id":"{{responseId}}","object":"response","created_at":1765000000,"status":"in_progress","background":true,"model":"gpt-5","output":[]}""");
+        var resumables = fixture.Cluster.Client.ServiceProvider.GetRequiredService<Serializer<ResumableResponse>>();
+        var saved = resumables.SerializeToArray(new ResumableResponse { Request = Turns.Request(body), Created = created });
+        await fixture.Tree.MarkResumableAsync(key, responseId, saved, CancellationToken.None);
+        return fixture.Grains.GetGrain<IConversationGrain>(key);
+    }
+
+    private static long Sequence(TurnEvent e) => JsonDocument.Parse(e.Data).RootElement.GetProperty("sequence_number").GetInt64();
+
+    /// <summary>
+    /// Reads <paramref name="follower"/>'s events of the response as a gateway's follower does (each call from the events
+    /// taken so far, counting from <paramref name="taken"/>) until at least <paramref name="count"/>, or the end; and how
+    /// many answers it took.
+    /// </summary>
+    private static async Task<(List<TurnEvent> Events, int Answers)> ReadAsync(IConversationGrain grain, string responseId, string follower, int taken, int count)
+    {
+        var read = new List<TurnEvent>();
+        var answers = 0;
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (read.Count < count)
+        {
+            var next = await grain.FollowResponse(responseId, follower, taken + read.Count, giveUp.Token);
+            answers++;
+            read.AddRange(next.Events.Where(e => !e.IsHeartbeat));
+            if (next.Ended) break;
+        }
+        return (read, answers);
+    }
+
+    [Fact]
+    public async Task A_follower_of_the_lost_run_reads_the_live_new_run_whole_even_when_another_call_started_it_first()
+    {
+        var id = "resp_recovery" + Guid.NewGuid().ToString("N");
+        var grain = await LostWhileGeneratingAsync(id);
+        fixture.Simulator.Faults.Add((Fault.Delay(TimeSpan.Zero, TimeSpan.FromMilliseconds(40)) with { TextDeltas = 30 }).WhenTextContains(id).Times(1));
+
+        // A retrieve starts the new run; another client (a replay by id) reads its first events.
+        Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+        var (other, _) = await ReadAsync(grain, id, "other-client", taken: 0, count: 6);
+        Assert.Equal("response.created", other[0].Type);
+
+        // The lost run's follower comes back having taken 7 events there, and reads on as the new run streams: the new
+        // run whole, from its response.created, numbered past every number of the lost run, none missing and none twice.
+        var (back, answers) = await ReadAsync(grain, id, "lost-run-follower", taken: 7, count: int.MaxValue);
+        Assert.Equal("response.created", back[0].Type);
+        Assert.Equal(id, JsonDocument.Parse(back[0].Data).RootElement.GetProperty("response").GetProperty("id").GetString());
+        Assert.Equal(Enumerable.Range(0, back.Count).Select(n => NewRunOffset + n), back.Select(Sequence));
+        Assert.Equal("response.completed", back[^1].Type);
+        Assert.Equal(30, back.Count(e => e.Type == "response.output_text.delta"));
+        Assert.True(answers > 2, $"the new run was read in {answers} answers: it should still have been streaming");
+    }
+}
