@@ -189,11 +189,13 @@ public sealed class ResponsesWebSocketEndpoint(
                     return;
                 }
             }
-            // Held, a frame only appends to memory. Sent without a token it skips the websocket's cancellable path (a
+            // Held, a frame only appends to memory: framed there directly (one copy, where the websocket's send path copies
+            // twice and takes its lock), or sent without a token, which skips the websocket's cancellable path (a
             // registration and an awaited lock per frame); the release carries the token. A write in flight keeps it.
             var appendOnly = batch?.Hold() ?? false;
             if (appendOnly) aborted.ThrowIfCancellationRequested();
-            await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, appendOnly ? CancellationToken.None : aborted);
+            if (!(appendOnly && socket.State == WebSocketState.Open && batch!.TryAppendTextFrame(current.Data)))
+                await socket.SendAsync(current.Data.AsMemory(), WebSocketMessageType.Text, true, appendOnly ? CancellationToken.None : aborted);
             relayed++;
             if (EventTypes.IsTerminal(current.Type))
             {

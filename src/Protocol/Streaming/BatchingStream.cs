@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 
 namespace CodexLb.Protocol.Streaming;
 
@@ -57,20 +58,49 @@ public sealed class BatchingStream(Stream inner) : Stream
         }
     }
 
+    /// <summary>
+    /// Appends <paramref name="payload"/> to what is held as one whole text frame as a server writes it (RFC 6455 5.2:
+    /// unmasked, FIN set), without the websocket's send path: one copy, no awaited lock, no buffer of its own. False when
+    /// nothing is held or a write is in flight (a keepalive ping): the caller sends it through its websocket, which frames
+    /// it the same way. The websocket writes each of its frames in one write, so frames never interleave here.
+    /// </summary>
+    public bool TryAppendTextFrame(ReadOnlySpan<byte> payload)
+    {
+        if (!_held || !_writing.Wait(0)) return false;
+        try
+        {
+            if (!_held) return false;
+            Span<byte> header = stackalloc byte[10];
+            header[0] = 0x81; // FIN, text
+            int headerLength;
+            if (payload.Length < 126) { header[1] = (byte)payload.Length; headerLength = 2; }
+            else if (payload.Length <= ushort.MaxValue) { header[1] = 126; BinaryPrimitives.WriteUInt16BigEndian(header[2..], (ushort)payload.Length); headerLength = 4; }
+            else { header[1] = 127; BinaryPrimitives.WriteUInt64BigEndian(header[2..], (ulong)payload.Length); headerLength = 10; }
+            Append(header[..headerLength], payload);
+            return true;
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    private void Append(ReadOnlySpan<byte> data)
+    private void Append(ReadOnlySpan<byte> data, ReadOnlySpan<byte> more = default)
     {
-        if (_pending is null || _pending.Length - _length < data.Length)
+        var length = data.Length + more.Length;
+        if (_pending is null || _pending.Length - _length < length)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + data.Length, 16 * 1024));
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_length + length, 16 * 1024));
             _pending?.AsSpan(0, _length).CopyTo(bigger);
             ReturnPending();
             _pending = bigger;
         }
         data.CopyTo(_pending.AsSpan(_length));
-        _length += data.Length;
+        more.CopyTo(_pending.AsSpan(_length + data.Length));
+        _length += length;
     }
 
     private async ValueTask WritePendingAsync(CancellationToken cancellationToken)

@@ -123,6 +123,54 @@ public sealed class BatchingStreamTests
         Assert.Equal(["{\"type\":\"one\"}", "{\"type\":\"two\"}", "{\"type\":\"three\"}"], received);
     }
 
+    [Fact]
+    public async Task Frames_appended_directly_interleave_with_the_websockets_own_and_a_client_reads_each_length_form()
+    {
+        var inner = new RecordingStream();
+        await using var stream = new BatchingStream(inner);
+        using var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true });
+        // The three length forms of RFC 6455 5.2: 7 bits, 16 bits (126 and more), 64 bits (past 65,535).
+        string[] texts = ["{\"type\":\"short\"}", new string('m', 126), "{\"via\":\"the websocket\"}", new string('l', 70_000), new string('n', 125)];
+
+        Assert.False(stream.TryAppendTextFrame(Bytes(texts[0]).Span)); // nothing held: the caller sends it
+        Assert.Empty(inner.Writes);
+        Assert.True(stream.Hold());
+        Assert.True(stream.TryAppendTextFrame(Bytes(texts[0]).Span));
+        Assert.True(stream.TryAppendTextFrame(Bytes(texts[1]).Span));
+        await socket.SendAsync(Bytes(texts[2]), WebSocketMessageType.Text, true, CancellationToken.None);
+        Assert.True(stream.TryAppendTextFrame(Bytes(texts[3]).Span));
+        Assert.True(stream.TryAppendTextFrame(Bytes(texts[4]).Span));
+        Assert.Empty(inner.Writes);
+        await stream.ReleaseAsync(CancellationToken.None);
+
+        var wire = Assert.Single(inner.Writes);
+        using var reader = WebSocket.CreateFromStream(new ReadOnlyDuplex(wire), new WebSocketCreationOptions { IsServer = false });
+        var received = new List<string>();
+        var buffer = new byte[100_000];
+        foreach (var _ in texts)
+        {
+            var result = await reader.ReceiveAsync(buffer, CancellationToken.None);
+            Assert.Equal((WebSocketMessageType.Text, true), (result.MessageType, result.EndOfMessage));
+            received.Add(Encoding.UTF8.GetString(buffer, 0, result.Count));
+        }
+        Assert.Equal(texts, received);
+    }
+
+    [Fact]
+    public async Task A_direct_frame_is_refused_while_a_write_is_on_its_way()
+    {
+        var inner = new RecordingStream { Stall = new TaskCompletionSource() };
+        await using var stream = new BatchingStream(inner);
+        var ping = stream.WriteAsync(Bytes("ping")); // not held: on its way to a slow client
+        Assert.False(stream.Hold());
+        Assert.False(stream.TryAppendTextFrame(Bytes("{}").Span)); // the caller sends it after the ping, in order
+        inner.Stall.SetResult();
+        await ping;
+        Assert.True(stream.TryAppendTextFrame(Bytes("{}").Span));
+        await stream.ReleaseAsync(CancellationToken.None);
+        Assert.Equal([0x81, 2, (byte)'{', (byte)'}'], inner.Writes[^1]);
+    }
+
     /// <summary>Bytes to read, writes dropped: the receiving end of one recorded write.</summary>
     private sealed class ReadOnlyDuplex(byte[] data) : MemoryStream(data)
     {
