@@ -17,7 +17,7 @@ namespace CodexLb.Tests.Grains;
 public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
 {
     private const string Tenant = "recovery-tests";
-    private const long NewRunOffset = 1_000_000; // the first new run's numbering (RunningTurn's ResumedResponse.SequenceGap)
+    private const long NewRunOffset = CodexLb.Grains.Conversation.ResumedResponse.SequenceGap; // the first new run's numbering
 
     /// <summary>A conversation whose owner was lost while it generated <paramref name="responseId"/> in the background.</summary>
     private async Task<IConversationGrain> LostWhileGeneratingAsync(string responseId)
