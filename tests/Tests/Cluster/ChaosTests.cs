@@ -109,24 +109,26 @@ public sealed class ChaosTests(ITestOutputHelper output)
             // the stream retryably, and the client's retry runs it again (1, 4 and 1 turns in three runs on 2026-12-02; 1, 1
             // and 0 once such a stream leaves its turn running for the retry; Orleans' experimental distributed grain
             // directory, tried against the rest, made the turns a kill -9 hit take 24–42 s to complete).
-            bool InFlightAt(string what) => kills.Any(k => k.What.StartsWith(what, StringComparison.Ordinal) && t.StartedAt <= k.Done + KillReachSeconds && t.EndedAt >= k.At);
-            var atKill = InFlightAt("kill -9 silo");
-            var atRestart = InFlightAt("rolling restart silo");
-            return (Turn: t, Generations: mine, SiloKilled: atKill || atRestart, AtKill: atKill, AtRestart: atRestart);
+            bool InFlightAt(string what) => kills.Any(k => k.What.StartsWith(what, StringComparison.Ordinal) && InFlightUntilReached(t, k));
+            return (Turn: t, Generations: mine, AtKill: InFlightAt("kill -9 silo"), AtRestart: InFlightAt("rolling restart silo"));
         }).ToList();
         // Split by what the turn was in flight at: a kill -9 may cost a generation by design, a rolling restart should not.
         output.WriteLine("generations per client turn: " + string.Join(", ", perTurn.GroupBy(p => p.Generations.Count).OrderBy(g => g.Key)
             .Select(g => $"{g.Key}: {g.Count()} turns ({g.Count(p => p.AtKill)} in flight at a silo kill, {g.Count(p => p.AtRestart && !p.AtKill)} at a rolling restart only)")));
-        foreach (var (t, _, _, _, _) in perTurn.Where(p => p.Generations.Count == 2))
+        foreach (var (t, _, _, _) in perTurn.Where(p => p.Generations.Count == 2))
             output.WriteLine($"generated twice: conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts), in flight at: " +
-                             string.Join(", ", kills.Where(k => t.StartedAt <= k.Done + KillReachSeconds && t.EndedAt >= k.At).Select(k => $"{k.What} ({k.At:F1}-{k.Done:F1}s)")) +
+                             string.Join(", ", kills.Where(k => InFlightUntilReached(t, k)).Select(k => $"{k.What} ({k.At:F1}-{k.Done:F1}s)")) +
                              "; errors: " + string.Join(" | ", t.Errors));
-        var wrong = perTurn.Where(p => !(p.Generations.Count == 1 || (p.SiloKilled && p.Generations.Count == 2))).ToList();
-        foreach (var (t, mine, siloKilled, _, _) in wrong)
-            output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts, silo kill: {siloKilled}): " +
+        var wrong = perTurn.Where(p => !(p.Generations.Count == 1 || ((p.AtKill || p.AtRestart) && p.Generations.Count == 2))).ToList();
+        foreach (var (t, mine, atKill, atRestart) in wrong)
+            output.WriteLine($"conv {t.Conversation} turn {t.Turn} ({t.StartedAt:F1}-{t.EndedAt:F1}s, {t.Attempts} attempts, silo kill or restart: {atKill || atRestart}): " +
                              LedgerText.Lines(mine, " | ") + " errors: " + string.Join(" | ", t.Errors));
         Assert.True(wrong.Count == 0, $"{wrong.Count} client turns were generated a wrong number of times (see the output)");
     }
+
+    /// <summary>Whether <paramref name="turn"/> ran between <paramref name="kill"/>'s signal and the cluster's noticing it (<see cref="KillReachSeconds"/> after it was done).</summary>
+    private static bool InFlightUntilReached(TurnLog turn, (string What, double At, double Done) kill) =>
+        turn.StartedAt <= kill.Done + KillReachSeconds && turn.EndedAt >= kill.At;
 
     private static async Task DriveAsync(ChaosClient client, int index, Func<bool> chaosDone)
     {
