@@ -14,6 +14,12 @@ public sealed record ResumableResponse
     /// <summary>The response object its client was first told of (status in progress): the answer until the new run has its own.</summary>
     [Id(1)] public required byte[] Created { get; init; }
 
-    /// <summary>How many times it was run again so far.</summary>
+    /// <summary>How many times it was run again so far (a run refused before the provider was asked does not count).</summary>
     [Id(2)] public int Resumes { get; init; }
+
+    /// <summary>
+    /// When a new run was first refused before the provider was asked (no upstream capacity, no usable account, a full
+    /// conversation), since its last run that was asked; null while none was.
+    /// </summary>
+    [Id(3)] public DateTimeOffset? RefusedSince { get; init; }
 }

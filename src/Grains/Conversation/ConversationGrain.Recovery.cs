@@ -12,8 +12,15 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed partial class ConversationGrain
 {
-    /// <summary>How many times one response runs again at most: one that keeps losing its owner (or is refused every time) then ends failed.</summary>
+    /// <summary>How many times one response runs again at most: one that keeps losing its owner then ends failed.</summary>
     private const int MaxResumes = 3;
+
+    /// <summary>
+    /// How long new runs may keep being refused before the provider is asked (no upstream capacity, no usable account, a
+    /// full conversation) before the response ends failed. Such a run costs nothing, so it does not count against
+    /// <see cref="MaxResumes"/>: a rate limit of a minute must not use up a response's runs in three polls.
+    /// </summary>
+    private static readonly TimeSpan RefusalPatience = TimeSpan.FromMinutes(5);
 
     private readonly Dictionary<string, Task<byte[]?>> _recoveries = new(StringComparer.Ordinal); // one per response, while it starts
 
@@ -40,20 +47,23 @@ public sealed partial class ConversationGrain
         var saved = await store.LoadResumableAsync(ConversationKey.TenantOf(Key), responseId, CancellationToken.None);
         if (saved is null) return null;
         var resumable = resumables.Deserialize(saved)!;
-        if (cancel || resumable.Resumes >= MaxResumes)
+        var refusedTooLong = resumable.RefusedSince is { } since && time.GetUtcNow() - since > RefusalPatience;
+        if (cancel || resumable.Resumes >= MaxResumes || refusedTooLong)
         {
             // Cancelled while nothing ran it: it ends here, the provider is not asked again.
             var ended = cancel ? ResponseObjects.WithStatus(resumable.Created, "cancelled")
-                : ResponseObjects.AsFailed(resumable.Created, ErrorCodes.OwnerUnreachable, ProxyErrors.ResponseInterrupted().Message);
+                : ResponseObjects.AsFailed(resumable.Created, ErrorCodes.OwnerUnreachable,
+                    (refusedTooLong ? ProxyErrors.ResponseNotRunAgain() : ProxyErrors.ResponseInterrupted()).Message);
             await store.SettleAsync(Key, responseId, ended, CancellationToken.None);
             return cancel ? ended : null;
         }
         if (activeTurns.Draining) throw MoveForDrain();
         if (_fencedTurn is not null) throw StepAside();
-        var next = resumable with { Resumes = resumable.Resumes + 1 };
-        await store.MarkResumableAsync(Key, responseId, Resumable(next), CancellationToken.None);
-        if (_deactivating) throw new OwnerDeactivatingException();
-        if (!_queue.TryAdmit()) return resumable.Created; // the conversation is full: the next call asks again
+        if (!_queue.TryAdmit())
+        {
+            await NoteRefusalAsync(responseId, resumable); // the conversation is full: the next call asks again
+            return resumable.Created;
+        }
         var request = resumable.Request with
         {
             TurnId = "resume:" + Guid.NewGuid().ToString("N"), ReplayFrom = 0, AttachOnly = false, Redispatched = false,
@@ -61,11 +71,11 @@ public sealed partial class ConversationGrain
         var turn = new RunningTurn(request.TurnId, fingerprint: 0)
         {
             Background = true, ResponseId = responseId,
-            Resumed = new ResumedResponse(resumable.Created, next.Resumes * ResumedResponse.SequenceGap),
+            Resumed = new ResumedResponse(resumable.Created, (resumable.Resumes + 1) * ResumedResponse.SequenceGap) { Before = resumable },
         };
         _turns[request.TurnId] = turn;
         turn.Execution = RunAdmittedAsync(request, turn, "resume");
-        LogResumed(logger, Key, next.Resumes);
+        LogResumed(logger, Key, resumable.Resumes + 1);
         return LatestAsAsked(turn);
     }
 
@@ -85,6 +95,24 @@ public sealed partial class ConversationGrain
             LogRecoveryFailed(logger, ex, Key);
             return false;
         }
+    }
+
+    /// <summary>
+    /// A new run counts once it asks the provider: written before its request goes, so the conversation's next owner
+    /// counts it if this one is lost meanwhile. Refusals before it are forgotten (it got through).
+    /// </summary>
+    private async ValueTask CountRunAsync(RunningTurn turn)
+    {
+        var before = turn.Resumed!.Before!;
+        await store.MarkResumableAsync(Key, turn.ResponseId!, Resumable(before with { Resumes = before.Resumes + 1, RefusedSince = null }), CancellationToken.None);
+        turn.RunCounted = true;
+    }
+
+    /// <summary>A new run refused before it asked the provider: not counted, but the first such refusal starts <see cref="RefusalPatience"/>.</summary>
+    private async Task NoteRefusalAsync(string responseId, ResumableResponse before)
+    {
+        if (before.RefusedSince is null)
+            await store.MarkResumableAsync(Key, responseId, Resumable(before with { RefusedSince = time.GetUtcNow() }), CancellationToken.None);
     }
 
     /// <summary>What the store keeps to run a background response again.</summary>

@@ -340,6 +340,8 @@ public sealed partial class ConversationGrain(
             // Read back as it ended, before it reads as finished here (retrieve asks the store once this owner lets it go).
             if (turn.ResponseId is { } responseId && KeepsEnd(turn, request) && turn.EndedResponse() is { } ended)
                 await SettleAsync(responseId, ended);
+            else if (IsRefusedRerun(turn) && turn.Resumed!.Before is { } before)
+                await NoteRefusalAsync(turn.ResponseId!, before);
             activeTurns.Exit();
             turn.Complete(time.GetUtcNow());
             _finishedTurns.AddLast(turn);
@@ -365,6 +367,10 @@ public sealed partial class ConversationGrain(
     private bool KeepsEnd(RunningTurn turn, TurnRequest request) =>
         turn.Outcome != "completed" && request.Store != false
         && !(turn.Background && !turn.CancelRequested && (_deactivating || turn.Failure is { } failure && ErrorCodes.IsRetryable(failure.Code)));
+
+    /// <summary>A background response's new run refused before the provider was asked, for a reason that may pass: it stays pending.</summary>
+    private bool IsRefusedRerun(RunningTurn turn) =>
+        turn is { Resumed: not null, RunCounted: false, CancelRequested: false, Failure: { } failure } && !_deactivating && ErrorCodes.IsRetryable(failure.Code);
 
     /// <summary>
     /// Generations per client turn, and the ones beyond its first (duplicated work: what an operator alerts on). A re-run

@@ -67,6 +67,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
     public bool Sent { get; set; }
 
+    /// <summary>A new run of a lost background response (<see cref="Resumed"/>) that asked the provider, and so counts as a run.</summary>
+    public bool RunCounted { get; set; }
+
     /// <summary>The provider's id of the response, from <c>response.created</c> on.</summary>
     public string? ResponseId { get; set; }
 
@@ -274,6 +277,9 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
 /// <summary>How a re-run background response appears to its client: the object it was first told of, and where its numbering starts.</summary>
 public sealed record ResumedResponse(byte[] Created, long SequenceOffset)
 {
+    /// <summary>What the store held for the response before this run (which counts once it asks the provider).</summary>
+    public ResumableResponse? Before { get; init; }
+
     /// <summary>
     /// The numbers of each run start this far apart, so a client that streams the response by id (<c>starting_after</c>)
     /// gets every event of the new run whichever run its cursor came from. No run comes near it: output is bounded by

@@ -27,6 +27,11 @@ public static class ProxyErrors
         new(503, ErrorCodes.OwnerUnreachable, "The response was interrupted before it completed (its owner was lost); send the turn again.", ErrorTypes.Server)
         { RetryAfterSeconds = 1 };
 
+    /// <summary>A background response lost with its owner whose new runs were refused (no capacity, no usable account) for too long.</summary>
+    public static OpenAIError ResponseNotRunAgain() =>
+        new(503, ErrorCodes.OwnerUnreachable, "The response was interrupted before it completed (its owner was lost), and the bridge had no capacity to run it again for several minutes; send the turn again.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
     public static OpenAIError TooManyConversations() =>
         new(429, ErrorCodes.RateLimitExceeded, "Too many new conversations for this API key; retry shortly, or continue an existing one.", ErrorTypes.RateLimit)
         { RetryAfterSeconds = 5 };

@@ -89,20 +89,26 @@ public static class ResponseObjects
         });
 
     /// <summary>A response object the bridge ended: status <c>failed</c>, with the error it ended on.</summary>
-    public static byte[] AsFailed(ReadOnlySpan<byte> response, string code, string message) =>
-        Rewrite(response, (name, _, writer) =>
+    public static byte[] AsFailed(ReadOnlySpan<byte> response, string code, string message)
+    {
+        var wroteError = false;
+        void WriteError(Utf8JsonWriter writer)
+        {
+            writer.WriteStartObject("error");
+            writer.WriteString("code", code);
+            writer.WriteString("message", message);
+            writer.WriteEndObject();
+            wroteError = true;
+        }
+        // The error replaces the object's own (null while it ran), or is added where the object had none.
+        return Rewrite(response, (name, _, writer) =>
         {
             if (name == "status") writer.WriteString(name, "failed");
-            else if (name == "error")
-            {
-                writer.WriteStartObject(name);
-                writer.WriteString("code", code);
-                writer.WriteString("message", message);
-                writer.WriteEndObject();
-            }
+            else if (name == "error") WriteError(writer);
             else return false;
             return true;
-        });
+        }, writer => { if (!wroteError) WriteError(writer); });
+    }
 
     /// <summary>Whether a response object says it was created with <c>background: true</c>.</summary>
     public static bool IsBackground(ReadOnlySpan<byte> response) =>

@@ -20,7 +20,7 @@ public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
     private const long NewRunOffset = CodexLb.Grains.Conversation.ResumedResponse.SequenceGap; // the first new run's numbering
 
     /// <summary>A conversation whose owner was lost while it generated <paramref name="responseId"/> in the background.</summary>
-    private async Task<IConversationGrain> LostWhileGeneratingAsync(string responseId)
+    private async Task<IConversationGrain> LostWhileGeneratingAsync(string responseId, DateTimeOffset? refusedSince = null)
     {
         var key = ConversationKey.Create(Tenant, "session", Guid.NewGuid().ToString("N"));
         var body = Items.Body([Items.Message("user", "a long background answer for " + responseId)], stream: true);
@@ -29,7 +29,7 @@ public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
         var created = Encoding.UTF8.GetBytes(
             $$"""{"id":"{{responseId}}","object":"response","created_at":1765000000,"status":"in_progress","background":true,"model":"gpt-5","output":[]}""");
         var resumables = fixture.Cluster.Client.ServiceProvider.GetRequiredService<Serializer<ResumableResponse>>();
-        var saved = resumables.SerializeToArray(new ResumableResponse { Request = Turns.Request(body), Created = created });
+        var saved = resumables.SerializeToArray(new ResumableResponse { Request = Turns.Request(body), Created = created, RefusedSince = refusedSince });
         await fixture.Tree.MarkResumableAsync(key, responseId, saved, CancellationToken.None);
         return fixture.Grains.GetGrain<IConversationGrain>(key);
     }
@@ -77,5 +77,49 @@ public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
         Assert.Equal("response.completed", back[^1].Type);
         Assert.Equal(30, back.Count(e => e.Type == "response.output_text.delta"));
         Assert.True(answers > 2, $"the new run was read in {answers} answers: it should still have been streaming");
+    }
+    [Fact]
+    public async Task New_runs_refused_before_the_provider_is_asked_do_not_use_up_the_runs_of_a_lost_response()
+    {
+        var id = "resp_refused" + Guid.NewGuid().ToString("N");
+        var grain = await LostWhileGeneratingAsync(id);
+        // The new conversation owner has no socket yet: each new run connects, and the provider refuses four handshakes,
+        // more than the three runs a lost response gets.
+        fixture.Simulator.Faults.Add(Fault.RefuseHandshake(503).Times(4));
+        for (var refused = 0; refused < 4; refused++)
+        {
+            Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+            var (events, _) = await ReadAsync(grain, id, "poller-" + refused, taken: 0, count: 1);
+            Assert.Equal("upstream_unavailable", Assert.Single(events).Rejection?.Code);
+            await WaitUntilNotRunningAsync(grain, id);
+        }
+
+        // Still pending, and its next run is its first counted one: it runs, under its id, numbered as the first new run.
+        Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+        var (run, _) = await ReadAsync(grain, id, "poller-after", taken: 0, count: int.MaxValue);
+        Assert.Equal("response.completed", run[^1].Type);
+        Assert.Equal(NewRunOffset, Sequence(run[0]));
+        var stored = await fixture.Grains.GetGrain<IResponsesApiGrain>(0).Retrieve(Tenant, id);
+        Assert.Equal("completed", JsonDocument.Parse(stored.Body).RootElement.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_lost_response_whose_new_runs_were_refused_for_minutes_ends_failed_with_a_retryable_code_and_is_not_run()
+    {
+        var id = "resp_refused_long" + Guid.NewGuid().ToString("N");
+        var grain = await LostWhileGeneratingAsync(id, refusedSince: DateTimeOffset.UtcNow - TimeSpan.FromMinutes(6));
+
+        Assert.Null(await grain.RecoverResponse(id, cancel: false));
+        var stored = JsonDocument.Parse((await fixture.Grains.GetGrain<IResponsesApiGrain>(0).Retrieve(Tenant, id)).Body).RootElement;
+        Assert.Equal("failed", stored.GetProperty("status").GetString());
+        Assert.Equal("bridge_owner_unreachable", stored.GetProperty("error").GetProperty("code").GetString());
+        Assert.Contains("no capacity", stored.GetProperty("error").GetProperty("message").GetString());
+        Assert.Null(await grain.GetRunningResponse(id)); // not run again
+    }
+
+    private static async Task WaitUntilNotRunningAsync(IConversationGrain grain, string responseId)
+    {
+        using var giveUp = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (await grain.GetRunningResponse(responseId) is not null) await Task.Delay(20, giveUp.Token);
     }
 }
