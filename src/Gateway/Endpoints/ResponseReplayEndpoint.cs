@@ -36,6 +36,13 @@ public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory gr
     }
 
     /// <summary>
+    /// How long a stream by id waits, in all, for a response it cannot follow right now (its new run refused for want of
+    /// capacity, its conversation moving off a draining silo) before it gives up with a retryable error. The response
+    /// stays pending meanwhile: ending the stream with a terminal event it does not have would tell the client it is over.
+    /// </summary>
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    /// <summary>
     /// Streams response <paramref name="id"/> into <paramref name="relay"/> through to its terminal event, from wherever it
     /// is: followed on the conversation that runs it, or read from its stored object once over. A response lost with its
     /// owner is run again by the look-up, and its new run follows (numbered past the lost one's events).
@@ -43,27 +50,49 @@ public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory gr
     internal async Task RelayAsync(ReplayRelay relay, string tenant, string id)
     {
         var context = relay.Context;
+        var waited = TimeSpan.Zero;
         try
         {
-            // Read twice at most: a response that ends, or is let go, between the look-up and the follow is looked up again,
-            // as is one lost with its owner mid-stream (the look-up runs it again: its new run follows, numbered past this one).
-            for (var lookup = 0; lookup < 2; lookup++)
+            // A response that ends, or is let go, between the look-up and the follow is looked up again at once, as is one
+            // lost with its owner mid-stream (the look-up runs it again: its new run follows, numbered past this one). One
+            // that still cannot be followed after that is looked up again after each Retry-After, up to Patience.
+            for (var lookup = 0; ; lookup++)
             {
                 var replay = await OwnerFailures.CallAsync(() => grains.GetGrain<IResponsesApiGrain>(0).Replay(tenant, id),
                     _options.OwnerTimeout * 4, context.RequestAborted);
+                OpenAIError why;
                 if (replay.Refusal is { } refusal)
                 {
                     if (!relay.Started) { await GrainApiCalls.WriteAsync(context, refusal); return; }
-                    break; // it ran when the stream began: lost with its owner since
+                    // It ran when the stream began: lost with its owner since (a 404), or on its way to another silo.
+                    if (!IsTransient(refusal)) { await relay.FailAsync(ProxyErrors.ResponseInterrupted()); return; }
+                    why = ProxyErrors.OwnerUnreachable() with { RetryAfterSeconds = refusal.RetryAfterSeconds ?? 1 };
                 }
-                if (replay.ConversationKey is { } key && await FollowAsync(relay, grains.GetGrain<IConversationGrain>(key), id)) return;
-                if (replay.Final is { } final)
+                else
                 {
-                    await relay.WriteSettledAsync(final);
+                    var followed = replay.ConversationKey is { } key
+                        ? await FollowAsync(relay, grains.GetGrain<IConversationGrain>(key), id)
+                        : default;
+                    if (followed.Done) return;
+                    if (replay.Final is { } final)
+                    {
+                        await relay.WriteSettledAsync(final);
+                        return;
+                    }
+                    why = followed.Refused?.ToError() ?? ProxyErrors.ResponseInterrupted();
+                }
+                if (lookup == 0) continue;
+                var pause = TimeSpan.FromSeconds(Math.Clamp(why.RetryAfterSeconds ?? 1, 1, 5));
+                if (waited + pause > Patience || !ErrorCodes.IsRetryable(why.Code))
+                {
+                    if (relay.Started) await relay.FailAsync(why);
+                    else await ErrorResults.WriteAsync(context.Response, why);
                     return;
                 }
+                if (relay.Started) await relay.HeartbeatAsync();
+                await Task.Delay(pause, context.RequestAborted);
+                waited += pause;
             }
-            await relay.FailAsync(ProxyErrors.ResponseInterrupted());
         }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
         {
@@ -72,8 +101,13 @@ public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory gr
         }
     }
 
-    /// <summary>Relays the owner's events until the terminal one (true); false when the owner no longer holds the response.</summary>
-    private async Task<bool> FollowAsync(ReplayRelay relay, IConversationGrain conversation, string id)
+    private static bool IsTransient(ApiReply refusal) => refusal.Status >= 500 || refusal.Status == 429;
+
+    /// <summary>
+    /// Relays the owner's events until the terminal one (<c>Done</c>). Otherwise the owner no longer holds the response
+    /// (it ended, or was let go: the store says how) or its new run was refused before it began (<c>Refused</c>, with why).
+    /// </summary>
+    private async Task<(bool Done, TurnRejection? Refused)> FollowAsync(ReplayRelay relay, IConversationGrain conversation, string id)
     {
         var aborted = relay.Context.RequestAborted;
         using var follower = new ResponseFollower(conversation, id, "replay:" + relay.Context.TraceIdentifier, _options.OwnerTimeout, aborted);
@@ -83,10 +117,10 @@ public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory gr
             foreach (var turnEvent in answer.Events)
             {
                 if (turnEvent.IsHeartbeat) await relay.HeartbeatAsync();
-                else if (turnEvent.Rejection is not null) return false;
-                else if (await relay.WriteAsync(turnEvent)) return true;
+                else if (turnEvent.Rejection is { } rejection) return (false, rejection);
+                else if (await relay.WriteAsync(turnEvent)) return (true, null);
             }
-            if (answer.Ended) return false; // over without a terminal event: the store says how it ended
+            if (answer.Ended) return (false, null); // over without a terminal event: the store says how it ended
             await relay.FlushAsync();
         }
     }

@@ -2,7 +2,12 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Net.Http.Json;
+using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Conversation;
+using CodexLb.Grains.Tree;
 using CodexLb.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Tests.EndToEnd;
@@ -129,5 +134,40 @@ public sealed class ResponseReplayTests(ProductFixture product)
         other.DefaultRequestHeaders.Authorization = new("Bearer", ProductFixture.SecondApiKey);
         var foreign = await SseClient.GetAsync(other, $"/v1/responses/{backgroundId}?stream=true");
         Assert.Equal(HttpStatusCode.NotFound, foreign.Status);
+    }
+    [Fact]
+    public async Task A_lost_response_whose_new_runs_are_refused_for_a_while_is_streamed_by_id_through_to_its_completion()
+    {
+        // A response of this key's tenant, lost with its owner mid-generation: the store holds what it takes to run it again.
+        var tenant = ConversationKey.TenantOf((await SseClient.PostAsync(product.Http, "/v1/responses", Background("a tenant probe"))).TurnState!);
+        var key = ConversationKey.Create(tenant, "session", Guid.NewGuid().ToString("N"));
+        var id = "resp_lost" + Guid.NewGuid().ToString("N");
+        var created = Encoding.UTF8.GetBytes(
+            $$"""{"id":"{{id}}","object":"response","created_at":1765000000,"status":"in_progress","background":true,"error":null,"model":"gpt-5","output":[]}""");
+        var resumables = product.App.Services.GetRequiredService<Orleans.Serialization.Serializer<ResumableResponse>>();
+        var saved = resumables.SerializeToArray(new ResumableResponse { Request = Turns.Request(Background("run me again " + id)), Created = created });
+        await product.App.Services.GetRequiredService<IResponseTreeStore>().MarkResumableAsync(key, id, saved, CancellationToken.None);
+        // Its conversation's new owner has no socket: the provider refuses the next three handshakes (each new run's).
+        product.Simulator.Faults.Add(Fault.RefuseHandshake(503).Times(3));
+        TurnResult streamed;
+        try
+        {
+            streamed = await SseClient.GetAsync(product.Http, $"/v1/responses/{id}?stream=true");
+        }
+        finally
+        {
+            product.Simulator.Faults.Clear(); // none left for the next test, whatever happened here
+        }
+
+        // The stream waits the refusals out (a response.failed would tell the client it is over, and it is not): the new
+        // run whole, under the client's id, numbered as the first new run.
+        Assert.Equal((HttpStatusCode.OK, "text/event-stream"), (streamed.Status, streamed.ContentType));
+        Assert.DoesNotContain(streamed.Events, e => e.Type == "response.failed");
+        Assert.Equal("response.created", streamed.Events[0].Type);
+        Assert.Equal("response.completed", streamed.Terminal?.Type);
+        Assert.Equal(id, streamed.Terminal!.Data.GetProperty("response").GetProperty("id").GetString());
+        Assert.Equal(ResumedResponse.SequenceGap, Sequence(streamed.Events[0]));
+        var retrieved = await product.Http.GetFromJsonAsync<JsonElement>($"/v1/responses/{id}");
+        Assert.Equal("completed", retrieved.GetProperty("status").GetString());
     }
 }

@@ -86,12 +86,19 @@ public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
         // The new conversation owner has no socket yet: each new run connects, and the provider refuses four handshakes,
         // more than the three runs a lost response gets.
         fixture.Simulator.Faults.Add(Fault.RefuseHandshake(503).Times(4));
-        for (var refused = 0; refused < 4; refused++)
+        try
         {
-            Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
-            var (events, _) = await ReadAsync(grain, id, "poller-" + refused, taken: 0, count: 1);
-            Assert.Equal("upstream_unavailable", Assert.Single(events).Rejection?.Code);
-            await WaitUntilNotRunningAsync(grain, id);
+            for (var refused = 0; refused < 4; refused++)
+            {
+                Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+                var (events, _) = await ReadAsync(grain, id, "poller-" + refused, taken: 0, count: 1);
+                Assert.Equal("upstream_unavailable", Assert.Single(events).Rejection?.Code);
+                await WaitUntilNotRunningAsync(grain, id);
+            }
+        }
+        finally
+        {
+            fixture.Simulator.Faults.Clear(); // none left for the next test, whatever happened here
         }
 
         // Still pending, and its next run is its first counted one: it runs, under its id, numbered as the first new run.
