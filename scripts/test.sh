@@ -6,7 +6,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-codex_version=0.169.0
+codex_version=0.171.0
 if [ ! -x "$root/.cache/codex/node_modules/.bin/codex" ] || ! "$root/.cache/codex/node_modules/.bin/codex" --version 2>/dev/null | grep -q "$codex_version"; then
   echo "installing @openai/codex@$codex_version into .cache/codex"
   mkdir -p "$root/.cache/codex"

@@ -12,11 +12,14 @@ namespace CodexLb.Gateway.Endpoints;
 /// A response's events streamed by its id as SSE: those numbered after the last one the client has only. Started at its
 /// first write, or given the writer of a stream already under way (a background create that goes on by id).
 /// </summary>
-internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter, PipeWriter? started = null)
+internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter, PipeWriter? started = null,
+    StreamedOutputs? outputs = null)
 {
     private PipeWriter? _writer = started;
     private SseKeepAlive? _keepAlive = started is null ? null : new SseKeepAlive(started, keepAliveInterval);
     private long _last = startingAfter ?? -1;
+    private readonly StreamedOutputs _outputs = outputs ?? new StreamedOutputs();
+    private bool _carried = started is not null; // this stream carried events of the response: a new run continues them
 
     public HttpContext Context => context;
 
@@ -41,7 +44,12 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
         var sequence = EventReader.ReadSequenceNumber(turnEvent.Data);
         if (sequence is null || sequence > _last)
         {
-            SseWriter.WriteEvent(await WriterAsync(), turnEvent.Type, turnEvent.Data);
+            var writer = await WriterAsync();
+            // A new run of the response (its earlier one was lost) on a stream that carried the earlier one: closed first.
+            if (turnEvent.Type == EventTypes.Created && _carried)
+                foreach (var closing in _outputs.BeginNewRun(_last + 1))
+                    Write(writer, EventTypes.OutputItemDone, closing);
+            Write(writer, turnEvent.Type, _outputs.Renumber(turnEvent.Type, turnEvent.Data));
             _keepAlive!.Wrote();
             if (sequence is { } written) _last = written;
         }
@@ -49,6 +57,14 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
         Terminal = turnEvent;
         await EndAsync();
         return true;
+    }
+
+    private void Write(PipeWriter writer, string type, byte[] data)
+    {
+        SseWriter.WriteEvent(writer, type, data);
+        _outputs.Observe(type, data);
+        _carried = true;
+        if (EventReader.ReadSequenceNumber(data) is { } sequence) _last = Math.Max(_last, sequence);
     }
 
     public async ValueTask HeartbeatAsync()
@@ -66,6 +82,8 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
     public async Task WriteSettledAsync(byte[] final)
     {
         if (_last < 0) await WriteAsync(new TurnEvent(EventTypes.Created, ResponseEvents.BuildWithResponse(EventTypes.Created, ResponseObjects.WithStatus(final, "in_progress"), 0)));
+        // Items an earlier run left open on this stream are closed: a stream helper refuses a completion that leaves one.
+        else foreach (var closing in _outputs.BeginNewRun(_last + 1)) Write(await WriterAsync(), EventTypes.OutputItemDone, closing);
         var terminal = ResponseEvents.TerminalTypeOf(EventReader.ReadString(final, "status"));
         await WriteAsync(new TurnEvent(terminal, ResponseEvents.BuildWithResponse(terminal, final, _last + 1)));
     }

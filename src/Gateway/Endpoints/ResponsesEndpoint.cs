@@ -125,6 +125,8 @@ public sealed class ResponsesEndpoint(
         var written = current; // the last event the client got: where a background response goes on from
         var relayed = 0;
         var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
+        // A background response may go on by id in a new run: what the client got so far, for that run to continue it.
+        var outputs = stream.Background ? new StreamedOutputs() : null;
         while (true)
         {
             if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
@@ -133,7 +135,7 @@ public sealed class ResponsesEndpoint(
                 var terminal = EventTypes.IsTerminal(current.Type);
                 if (terminal && GoesOnById(stream, current))
                 {
-                    await GoOnByIdAsync(turn, writer, written, after: "failure");
+                    await GoOnByIdAsync(turn, writer, written, outputs, after: "failure");
                     return;
                 }
                 if (turn.Conversation is { } conversation)
@@ -147,6 +149,7 @@ public sealed class ResponsesEndpoint(
                     }
                 }
                 SseWriter.WriteEvent(writer, current.Type, current.Data);
+                outputs?.Observe(current.Type, current.Data);
                 written = current;
                 relayed++;
                 keepAlive.Wrote();
@@ -170,7 +173,7 @@ public sealed class ResponsesEndpoint(
             {
                 if (stream.Background && stream.ResponseId is not null)
                 {
-                    await GoOnByIdAsync(turn, writer, written, after: "unreachable");
+                    await GoOnByIdAsync(turn, writer, written, outputs, after: "unreachable");
                     return;
                 }
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
@@ -199,12 +202,12 @@ public sealed class ResponsesEndpoint(
     /// the client got: the same run if its owner is only out of this gateway's reach, or its new run (a new
     /// <c>response.created</c> under the same id, then the whole answer), or how it ended.
     /// </summary>
-    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written, string after)
+    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written, StreamedOutputs? outputs, string after)
     {
         var stream = turn.Stream;
         GatewayMetrics.BackgroundFollows.Add(1, new KeyValuePair<string, object?>("after", after));
         var last = EventReader.ReadSequenceNumber(written.Data) ?? stream.Delivered - 1;
-        var relay = new ReplayRelay(turn.Context, stream.ResponseId!, _options.KeepAliveInterval, last, writer);
+        var relay = new ReplayRelay(turn.Context, stream.ResponseId!, _options.KeepAliveInterval, last, writer, outputs);
         await replay.RelayAsync(relay, turn.Tenant, stream.ResponseId!);
         if (relay.Terminal is { } terminal) Ended(router, turn, terminal);
         else turn.Telemetry.Ended(ResponseEvents.Failed, null);

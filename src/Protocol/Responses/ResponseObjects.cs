@@ -266,10 +266,10 @@ public static class ResponseObjects
         if (id is null) writer.WriteNull(name); else writer.WriteString(name, id);
     }
 
-    private delegate bool PropertyRewriter(string name, JsonElement value, Utf8JsonWriter writer);
+    internal delegate bool PropertyRewriter(string name, JsonElement value, Utf8JsonWriter writer);
 
     /// <summary>The object with each property <paramref name="rewrite"/> writes itself replaced, then what <paramref name="end"/> adds.</summary>
-    private static byte[] Rewrite(ReadOnlySpan<byte> json, PropertyRewriter rewrite, Action<Utf8JsonWriter>? end = null)
+    internal static byte[] Rewrite(ReadOnlySpan<byte> json, PropertyRewriter rewrite, Action<Utf8JsonWriter>? end = null)
     {
         var reader = new Utf8JsonReader(json, JsonLimits.Reader);
         using var document = JsonDocument.ParseValue(ref reader);

@@ -137,6 +137,8 @@ public sealed class BackgroundRecoveryClusterTests(ITestOutputHelper output)
         Assert.Equal(lost.Id, result.ResponseId);
         var sequence = result.Events.Select(e => e.Data.GetProperty("sequence_number").GetInt64()).ToList();
         Assert.True(sequence.Zip(sequence.Skip(1)).All(p => p.First < p.Second), "sequence numbers not increasing: " + string.Join(",", sequence));
+        // One response to the client's stream helper: the lost run's items closed, the new run's numbered after them.
+        StreamContract.AssertOneResponse(result.Events);
 
         var generations = await lost.GenerationsAsync();
         output.WriteLine($"MEASURED generations: {LedgerText.Lines(generations, "; ")}");

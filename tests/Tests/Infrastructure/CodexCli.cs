@@ -5,12 +5,12 @@ using System.Text.Json;
 namespace CodexLb.Tests.Infrastructure;
 
 /// <summary>
-/// The real Codex CLI (npm <c>@openai/codex@0.169.0</c>, installed by scripts/test.sh into .cache/codex), run as a
+/// The real Codex CLI (npm <c>@openai/codex@0.171.0</c>, installed by scripts/test.sh into .cache/codex), run as a
 /// child process with its own CODEX_HOME pointed at a gateway.
 /// </summary>
 public sealed class CodexCli : IDisposable
 {
-    public const string Version = "0.169.0";
+    public const string Version = "0.171.0";
     private readonly string _home = Directory.CreateTempSubdirectory("codex-home-").FullName;
     private readonly string _workDir = Directory.CreateTempSubdirectory("codex-work-").FullName;
     private readonly string _apiKey;
