@@ -8,9 +8,10 @@ namespace CodexLb.Protocol.Events;
 /// <summary>
 /// The output items one stream carried to its client, by <c>output_index</c>, so that a new run of the same response
 /// (its first run was lost mid-answer and the bridge runs it again under the same id) continues that stream as one
-/// response. The client's stream helpers keep an item per index for the whole stream: the openai SDK 6 and the Python SDK
-/// replace their snapshot at each lifecycle event and then address items by position; the openai SDK 7 refuses an index
-/// added twice and a completion that leaves an item unfinished. So at a new run the items the client has are closed
+/// response. The client's stream helpers keep an item per index for the whole stream: the openai SDK 6 replaces its
+/// snapshot at each lifecycle event and then addresses items by position, the Python SDK keeps its first snapshot, appends
+/// each added item and addresses items by position, and the openai SDK 7 refuses an index added twice and a completion
+/// that leaves an item unfinished. So at a new run the items the client has are closed
 /// (<c>response.output_item.done</c>, status <c>incomplete</c> unless they were done), the new run's lifecycle events list
 /// them ahead of its own output, and its items are numbered after them. Its terminal event passes as the provider sent
 /// it: the final response is the new run's alone.
