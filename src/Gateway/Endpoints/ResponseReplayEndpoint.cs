@@ -40,7 +40,7 @@ public sealed class ResponseReplayEndpoint(GrainApiCalls calls, IGrainFactory gr
     /// capacity, its conversation moving off a draining silo) before it gives up with a retryable error. The response
     /// stays pending meanwhile: ending the stream with a terminal event it does not have would tell the client it is over.
     /// </summary>
-    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// Streams response <paramref name="id"/> into <paramref name="relay"/> through to its terminal event, from wherever it
