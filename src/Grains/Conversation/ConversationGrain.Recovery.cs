@@ -108,11 +108,22 @@ public sealed partial class ConversationGrain
         turn.RunCounted = true;
     }
 
-    /// <summary>A new run refused before it asked the provider: not counted, but the first such refusal starts <see cref="RefusalPatience"/>.</summary>
+    /// <summary>
+    /// A new run refused before it asked the provider: not counted, but the first such refusal starts
+    /// <see cref="RefusalPatience"/>. Never throws (it runs as a turn ends): a note the store did not take leaves the
+    /// refusals untimed, and the response pending as it was.
+    /// </summary>
     private async Task NoteRefusalAsync(string responseId, ResumableResponse before)
     {
-        if (before.RefusedSince is null)
+        if (before.RefusedSince is not null) return;
+        try
+        {
             await store.MarkResumableAsync(Key, responseId, Resumable(before with { RefusedSince = time.GetUtcNow() }), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            LogRefusalNotNoted(logger, ex, Key);
+        }
     }
 
     /// <summary>What the store keeps to run a background response again.</summary>
@@ -120,6 +131,9 @@ public sealed partial class ConversationGrain
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a background response lost with its owner runs again (run {Run})")]
     private static partial void LogResumed(ILogger logger, string conversation, int run);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a refused new run of a lost background response was not noted in the store")]
+    private static partial void LogRefusalNotNoted(ILogger logger, Exception ex, string conversation);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Conversation {Conversation}: a background response lost with its owner could not be run again")]
     private static partial void LogRecoveryFailed(ILogger logger, Exception ex, string conversation);
