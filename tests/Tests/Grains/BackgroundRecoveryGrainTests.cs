@@ -111,6 +111,30 @@ public sealed class BackgroundRecoveryGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_refused_new_run_ends_even_when_the_store_fails_to_note_the_refusal_and_the_response_runs_at_the_next_ask()
+    {
+        var id = "resp_refused_unnoted" + Guid.NewGuid().ToString("N");
+        var grain = await LostWhileGeneratingAsync(id);
+        fixture.Simulator.Faults.Add(Fault.RefuseHandshake(503).Times(1));
+        fixture.FailResumableWriteOnce(id); // the note of the refusal, as the refused run ends
+        try
+        {
+            Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+            var (events, _) = await ReadAsync(grain, id, "poller", taken: 0, count: 1);
+            Assert.Equal("upstream_unavailable", Assert.Single(events).Rejection?.Code);
+            await WaitUntilNotRunningAsync(grain, id); // the run ended: its followers and the conversation's drain count know
+        }
+        finally
+        {
+            fixture.Simulator.Faults.Clear();
+        }
+
+        Assert.NotNull(await grain.RecoverResponse(id, cancel: false));
+        var (run, _) = await ReadAsync(grain, id, "poller-after", taken: 0, count: int.MaxValue);
+        Assert.Equal("response.completed", run[^1].Type);
+    }
+
+    [Fact]
     public async Task A_lost_response_whose_new_runs_were_refused_for_minutes_ends_failed_with_a_retryable_code_and_is_not_run()
     {
         var id = "resp_refused_long" + Guid.NewGuid().ToString("N");

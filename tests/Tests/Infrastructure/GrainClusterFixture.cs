@@ -28,6 +28,9 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// </summary>
     public void ReportPendingOnce(string responseId, string conversationKey) => _silosTree.PendingOnce[responseId] = conversationKey;
 
+    /// <summary>The silos' next write of what it takes to run <paramref name="responseId"/> again fails, as a store that went away.</summary>
+    public void FailResumableWriteOnce(string responseId) => _silosTree.FailResumableWriteOnce[responseId] = 0;
+
     public async Task InitializeAsync()
     {
         Simulator = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions());
@@ -77,6 +80,8 @@ public class SettlingTree : System.Reflection.DispatchProxy
 
     public System.Collections.Concurrent.ConcurrentDictionary<string, string> PendingOnce { get; } = new();
 
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte> FailResumableWriteOnce { get; } = new();
+
     /// <summary>This proxy as the store it stands for.</summary>
     public IResponseTreeStore Store => (IResponseTreeStore)(object)this;
 
@@ -91,6 +96,8 @@ public class SettlingTree : System.Reflection.DispatchProxy
     {
         if (method!.Name == nameof(IResponseTreeStore.LoadResponseAsync) && args![1] is string id && PendingOnce.TryRemove(id, out var key))
             return Task.FromResult(new StoredResponse(CodexLb.Grains.Abstractions.ResponseStatus.Found, key, null, [], Pending: true));
+        if (method.Name == nameof(IResponseTreeStore.MarkResumableAsync) && args![1] is string failing && FailResumableWriteOnce.TryRemove(failing, out _))
+            return Task.FromException(new InvalidOperationException("the store is unavailable (a test's fault)"));
         try
         {
             return method.Invoke(_inner, args);
