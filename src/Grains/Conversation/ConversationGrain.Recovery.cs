@@ -59,6 +59,7 @@ public sealed partial class ConversationGrain
         }
         if (activeTurns.Draining) throw MoveForDrain();
         if (_fencedTurn is not null) throw StepAside();
+        if (_deactivating) throw new OwnerDeactivatingException(); // it began going away during the read
         if (!_queue.TryAdmit())
         {
             await NoteRefusalAsync(responseId, resumable); // the conversation is full: the next call asks again
