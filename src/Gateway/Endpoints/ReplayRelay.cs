@@ -48,10 +48,9 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
             // A new run of the response (its earlier one was lost) on a stream that carried the earlier one: closed first.
             if (turnEvent.Type == EventTypes.Created && _carried)
                 foreach (var closing in _outputs.BeginNewRun(_last + 1))
-                    Write(writer, EventTypes.OutputItemDone, closing);
-            Write(writer, turnEvent.Type, _outputs.Renumber(turnEvent.Type, turnEvent.Data));
+                    Write(writer, EventTypes.OutputItemDone, closing, EventReader.ReadSequenceNumber(closing));
+            Write(writer, turnEvent.Type, _outputs.Renumber(turnEvent.Type, turnEvent.Data), sequence);
             _keepAlive!.Wrote();
-            if (sequence is { } written) _last = written;
         }
         if (!EventTypes.IsTerminal(turnEvent.Type)) return false;
         Terminal = turnEvent;
@@ -59,12 +58,13 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
         return true;
     }
 
-    private void Write(PipeWriter writer, string type, byte[] data)
+    /// <summary>Writes an event and notes what the client now has: its items, and the last number it got.</summary>
+    private void Write(PipeWriter writer, string type, byte[] data, long? sequence)
     {
         SseWriter.WriteEvent(writer, type, data);
         _outputs.Observe(type, data);
         _carried = true;
-        if (EventReader.ReadSequenceNumber(data) is { } sequence) _last = Math.Max(_last, sequence);
+        if (sequence is { } written) _last = written;
     }
 
     public async ValueTask HeartbeatAsync()
@@ -83,7 +83,7 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
     {
         if (_last < 0) await WriteAsync(new TurnEvent(EventTypes.Created, ResponseEvents.BuildWithResponse(EventTypes.Created, ResponseObjects.WithStatus(final, "in_progress"), 0)));
         // Items an earlier run left open on this stream are closed: a stream helper refuses a completion that leaves one.
-        else foreach (var closing in _outputs.BeginNewRun(_last + 1)) Write(await WriterAsync(), EventTypes.OutputItemDone, closing);
+        else foreach (var closing in _outputs.BeginNewRun(_last + 1)) Write(await WriterAsync(), EventTypes.OutputItemDone, closing, EventReader.ReadSequenceNumber(closing));
         var terminal = ResponseEvents.TerminalTypeOf(EventReader.ReadString(final, "status"));
         await WriteAsync(new TurnEvent(terminal, ResponseEvents.BuildWithResponse(terminal, final, _last + 1)));
     }
