@@ -99,14 +99,13 @@ public sealed partial class ConversationGrain
     }
 
     /// <summary>
-    /// A new run counts once it asks the provider: written before its request goes, so the conversation's next owner
-    /// counts it if this one is lost meanwhile. Refusals before it are forgotten (it got through).
+    /// A new run counts once it asks the provider (<see cref="RunningTurn.Sent"/>): written just before its request goes,
+    /// so the conversation's next owner counts it if this one is lost meanwhile. Refusals before it are forgotten.
     /// </summary>
-    private async ValueTask CountRunAsync(RunningTurn turn)
+    private Task CountRunAsync(RunningTurn turn)
     {
         var before = turn.Resumed!.Before!;
-        await store.MarkResumableAsync(Key, turn.ResponseId!, Resumable(before with { Resumes = before.Resumes + 1, RefusedSince = null }), CancellationToken.None);
-        turn.RunCounted = true;
+        return store.MarkResumableAsync(Key, turn.ResponseId!, Resumable(before with { Resumes = before.Resumes + 1, RefusedSince = null }), CancellationToken.None);
     }
 
     /// <summary>

@@ -104,7 +104,7 @@ public sealed partial class ConversationGrain
             int frameLength;
             var anchor = delta ? socket.ProviderAnchorId : null;
             socket.AnchorResponseId = null; // the provider replaces (or on error evicts) its cached response
-            if (sink is { Resumed: not null, RunCounted: false }) await CountRunAsync(sink);
+            if (sink is { Resumed: not null, Sent: false }) await CountRunAsync(sink);
             try
             {
                 sink.Sent = true;

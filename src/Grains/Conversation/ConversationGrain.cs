@@ -370,7 +370,7 @@ public sealed partial class ConversationGrain(
 
     /// <summary>A background response's new run refused before the provider was asked, for a reason that may pass: it stays pending.</summary>
     private bool IsRefusedRerun(RunningTurn turn) =>
-        turn is { Resumed: not null, RunCounted: false, CancelRequested: false, Failure: { } failure } && !_deactivating && ErrorCodes.IsRetryable(failure.Code);
+        turn is { Resumed: not null, Sent: false, CancelRequested: false, Failure: { } failure } && !_deactivating && ErrorCodes.IsRetryable(failure.Code);
 
     /// <summary>
     /// Generations per client turn, and the ones beyond its first (duplicated work: what an operator alerts on). A re-run

@@ -64,11 +64,11 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         return 0;
     }
 
-    /// <summary>The request went upstream on the socket: cancelling it means closing that socket.</summary>
+    /// <summary>
+    /// The request went upstream on the socket: cancelling it means closing that socket. A new run of a lost background
+    /// response (<see cref="Resumed"/>) counts as a run from then on.
+    /// </summary>
     public bool Sent { get; set; }
-
-    /// <summary>A new run of a lost background response (<see cref="Resumed"/>) that asked the provider, and so counts as a run.</summary>
-    public bool RunCounted { get; set; }
 
     /// <summary>The provider's id of the response, from <c>response.created</c> on.</summary>
     public string? ResponseId { get; set; }
