@@ -41,7 +41,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
             case "response.function_call_arguments.delta":
                 Arguments(ReadDelta(data));
                 return false;
-            case "response.output_item.added" or EventTypes.OutputItemDone:
+            case EventTypes.OutputItemAdded or EventTypes.OutputItemDone:
                 Item(data, done: type == EventTypes.OutputItemDone);
                 return false;
             case EventTypes.Completed or EventTypes.Incomplete:

@@ -107,8 +107,11 @@ public static class EventReader
     }
 
     /// <summary>An event's top-level <c>sequence_number</c>, or null when it has none (or not an integer).</summary>
-    public static long? ReadSequenceNumber(ReadOnlySpan<byte> json) =>
-        TryFindRawProperty(json, "sequence_number"u8, out var value)
+    public static long? ReadSequenceNumber(ReadOnlySpan<byte> json) => ReadInteger(json, "sequence_number"u8);
+
+    /// <summary>A top-level integer property (<c>sequence_number</c>, <c>output_index</c>), or null when absent or not an integer.</summary>
+    public static long? ReadInteger(ReadOnlySpan<byte> json, ReadOnlySpan<byte> name) =>
+        TryFindRawProperty(json, name, out var value)
         && System.Buffers.Text.Utf8Parser.TryParse(json[value], out long number, out var consumed) && consumed == json[value].Length
             ? number : null;
 

@@ -8,6 +8,7 @@ public static class EventTypes
     public const string Completed = "response.completed";
     public const string Failed = "response.failed";
     public const string Incomplete = "response.incomplete";
+    public const string OutputItemAdded = "response.output_item.added";
     public const string OutputItemDone = "response.output_item.done";
     public const string Error = "error";
 
@@ -16,7 +17,7 @@ public static class EventTypes
     [
         "response.output_text.delta", "response.function_call_arguments.delta", "response.reasoning_summary_text.delta",
         Created, InProgress, Completed, Failed, Incomplete, OutputItemDone, Error,
-        "response.output_item.added", "response.content_part.added", "response.content_part.done",
+        OutputItemAdded, "response.content_part.added", "response.content_part.done",
         "response.output_text.done", "response.function_call_arguments.done",
         "response.reasoning_summary_text.done", "response.reasoning_summary_part.added",
         "response.reasoning_summary_part.done", "response.queued",

@@ -1,4 +1,3 @@
-using System.Buffers.Text;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using CodexLb.Protocol.Responses;
@@ -28,7 +27,7 @@ public sealed class StreamedOutputs
     /// <summary>Notes an event the client got (as written, after <see cref="Renumber"/>).</summary>
     public void Observe(string type, ReadOnlySpan<byte> data)
     {
-        var added = type == "response.output_item.added";
+        var added = type == EventTypes.OutputItemAdded;
         if (!added && type != EventTypes.OutputItemDone) return;
         if (ReadIndex(data) is not { } index || EventReader.ReadRawProperty(data, "item"u8) is not { } item) return;
         while (_items.Count <= index)
@@ -103,7 +102,5 @@ public sealed class StreamedOutputs
         });
 
     private static int? ReadIndex(ReadOnlySpan<byte> data) =>
-        EventReader.TryFindRawProperty(data, "output_index"u8, out var range)
-        && Utf8Parser.TryParse(data[range], out int index, out var consumed) && consumed == data[range].Length && index is >= 0 and < 4096
-            ? index : null;
+        EventReader.ReadInteger(data, "output_index"u8) is { } index and >= 0 and < 4096 ? (int)index : null;
 }
