@@ -28,6 +28,7 @@ public static class GrainServiceCollectionExtensions
         services.TryAddSingleton<ConversationsApi.IConversationObjectStore, ConversationsApi.MemoryConversationObjectStore>();
         services.TryAddSingleton<ActiveTurns>();
         services.TryAddSingleton<UpstreamSocketBudget>();
+        services.AddHostedService<UpstreamKeepAlive>();
         // The account pool: CodexLb:Accounts (or the single CodexLb:Upstream credential as a pool of one), CodexLb:Pool knobs.
         services.TryAddSingleton<AccountCatalog>();
         services.TryAddSingleton<AccountTurnReports>();

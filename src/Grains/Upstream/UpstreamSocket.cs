@@ -104,6 +104,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
         _ = _close.Value;
     }
 
+    /// <summary>A pong when the socket sent nothing for <paramref name="silence"/> (<see cref="UpstreamKeepAlive"/>'s sweep).</summary>
+    public void KeepAliveIfIdle(TimeSpan silence) => _socket.KeepAliveIfIdle(silence);
+
     /// <summary>An event is already here: the next read completes at once.</summary>
     public bool HasBuffered => _events.Reader.TryPeek(out _);
 

@@ -51,6 +51,13 @@ public sealed class UpstreamSocketBudget(IOptions<UpstreamOptions> options)
         }
     }
 
+    /// <summary>Copies the open sockets into <paramref name="sockets"/> (cleared first): a snapshot to work on outside the lock.</summary>
+    public void CopyOpenTo(List<UpstreamSocket> sockets)
+    {
+        sockets.Clear();
+        lock (_lock) sockets.AddRange(_open);
+    }
+
     public void Release(UpstreamSocket socket)
     {
         lock (_lock)

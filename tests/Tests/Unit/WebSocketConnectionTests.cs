@@ -238,20 +238,25 @@ public sealed class WebSocketConnectionTests
     }
 
     [Fact]
-    public async Task An_idle_connection_sends_a_pong_each_keepalive_interval_and_a_busy_one_does_not()
+    public async Task An_idle_connection_sends_a_pong_when_asked_after_enough_silence_and_a_busy_one_does_not()
     {
         var time = new FakeTimeProvider();
         await using var connected = await Connected.OpenAsync(time);
         var (peer, client) = (connected.Peer, connected.Client);
+        var silence = TimeSpan.FromSeconds(15);
 
-        time.Advance(WebSocketConnection.KeepAliveInterval);
+        time.Advance(silence);
+        client.KeepAliveIfIdle(silence);
         var pong = await peer.ReadAsync().WaitAsync(Generous);
         Assert.Equal((0xA, 0), (pong.Opcode, pong.Payload.Length));
 
-        // A send within half an interval of the timer: the timer sends nothing, so the next frame is the next message.
-        time.Advance(WebSocketConnection.KeepAliveInterval * 0.75);
+        // Asked again within the silence after a send (the pong, then a message): nothing is sent, so the peer's next frames
+        // are the two messages.
+        time.Advance(silence * 0.75);
+        client.KeepAliveIfIdle(silence); // 11 s after the pong: too soon
         await client.SendTextAsync("{\"type\":\"busy\"}"u8.ToArray());
-        time.Advance(WebSocketConnection.KeepAliveInterval * 0.25);
+        time.Advance(silence * 0.75);
+        client.KeepAliveIfIdle(silence); // 11 s after the message: too soon
         await client.SendTextAsync("{\"type\":\"next\"}"u8.ToArray());
         Assert.Equal("{\"type\":\"busy\"}", Encoding.UTF8.GetString((await peer.ReadAsync().WaitAsync(Generous)).Payload));
         Assert.Equal("{\"type\":\"next\"}", Encoding.UTF8.GetString((await peer.ReadAsync().WaitAsync(Generous)).Payload));

@@ -13,13 +13,15 @@ namespace CodexLb.Grains.Upstream.WebSockets;
 /// reader takes every whole message already in its buffer without awaiting, one socket read brings many frames, and a
 /// frame's mask comes from a block of random bytes. The framework's websocket awaited two stream reads per frame through
 /// the HTTP connection and asked OpenSSL for each mask (~2 µs): the upstream leg's largest owner per relayed event.
-/// Pings are answered, an idle connection sends a pong every <see cref="KeepAliveInterval"/>, and a close is answered.
+/// Pings are answered, a close is answered, and an idle connection sends a pong when its silo's keep-alive sweep asks
+/// (<see cref="KeepAliveIfIdle"/>; one sweep for every socket, not a timer each).
 /// </summary>
 internal sealed class WebSocketConnection : IDisposable
 {
     /// <summary>A message larger than this ends the connection (1009): the provider's largest is a long answer's completion.</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
 
+    /// <summary>The longest a connection stays silent: middleboxes and the provider time out idle connections.</summary>
     public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(20);
 
     // Frames are read into this buffer and copied out whole. One grown for a large frame is let go before the next wait,
@@ -33,7 +35,6 @@ internal sealed class WebSocketConnection : IDisposable
     private readonly Stream _stream;
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly TimeProvider _time;
-    private readonly ITimer _keepAlive;
     private long _lastSend;
     private bool _closeSent;
     private int _state = (int)WebSocketState.Open;
@@ -43,7 +44,6 @@ internal sealed class WebSocketConnection : IDisposable
         _stream = stream;
         _time = time;
         _lastSend = time.GetTimestamp();
-        _keepAlive = time.CreateTimer(static c => ((WebSocketConnection)c!).KeepAlive(), this, KeepAliveInterval, KeepAliveInterval);
     }
 
     public WebSocketState State => (WebSocketState)Volatile.Read(ref _state);
@@ -244,11 +244,14 @@ internal sealed class WebSocketConnection : IDisposable
         }
     }
 
-    // An unsolicited pong (RFC 6455 5.5.3) keeps an idle connection's middleboxes and the provider from timing it out.
-    private void KeepAlive()
+    /// <summary>
+    /// An unsolicited pong (RFC 6455 5.5.3) when nothing was sent for <paramref name="silence"/> or longer: it keeps an idle
+    /// connection's middleboxes and the provider from timing it out. Thread-safe; a send in progress is left alone.
+    /// </summary>
+    public void KeepAliveIfIdle(TimeSpan silence)
     {
         if (State != WebSocketState.Open || _sendLock.CurrentCount == 0) return;
-        if (_time.GetElapsedTime(Volatile.Read(ref _lastSend)) < KeepAliveInterval / 2) return;
+        if (_time.GetElapsedTime(Volatile.Read(ref _lastSend)) < silence) return;
         _ = SendKeepAliveAsync();
     }
 
@@ -275,7 +278,6 @@ internal sealed class WebSocketConnection : IDisposable
     private void Finish(WebSocketState state)
     {
         SetFinalState(state);
-        _keepAlive.Dispose();
         _stream.Dispose();
     }
 
