@@ -22,7 +22,7 @@ public sealed class ResponsesApiEndpoints(GrainApiCalls calls, IGrainFactory gra
         // A stream again holds its permit like a turn; a plain retrieve takes none (the policy tells them apart).
         endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api, ResponseReplayEndpoint replay) =>
             ResponseReplayEndpoint.IsAsked(c.Request) ? replay.StreamAsync(c, id) : api.CallAsync(c, (grain, tenant) => grain.Retrieve(tenant, id)))
-            .RequireRateLimiting(ClientLimits.TurnsPolicy);
+            .RequireClientLimit(ClientLimit.Turns);
         endpoints.MapDelete(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api) =>
             api.CallAsync(c, (grain, tenant) => grain.Delete(tenant, id)));
         endpoints.MapPost(prefix + "/{id}/cancel", (HttpContext c, string id, ResponsesApiEndpoints api) =>
@@ -30,9 +30,9 @@ public sealed class ResponsesApiEndpoints(GrainApiCalls calls, IGrainFactory gra
         endpoints.MapGet(prefix + "/{id}/input_items", (HttpContext c, string id, ResponsesApiEndpoints api) => api.InputItemsAsync(c, id));
         // Forwards reach the provider (a compaction is a paid generation): bounded per tenant like turns.
         endpoints.MapPost(prefix + "/input_tokens", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "input_tokens"))
-            .RequireRateLimiting(ClientLimits.TurnsPolicy);
+            .RequireClientLimit(ClientLimit.Turns);
         endpoints.MapPost(prefix + "/compact", (HttpContext c, ResponsesApiEndpoints api) => api.ForwardAsync(c, "compact"))
-            .RequireRateLimiting(ClientLimits.TurnsPolicy);
+            .RequireClientLimit(ClientLimit.Turns);
     }
 
     private Task InputItemsAsync(HttpContext context, string id) =>

@@ -59,7 +59,7 @@ public static class GatewayServiceCollectionExtensions
     {
         endpoints.UseOpenAIErrors(); // every non-2xx answer is an OpenAI-shaped error (GatewayErrors)
         endpoints.UseBatchingWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) }); // a pulled batch of events in one write
-        endpoints.UseRateLimiter();
+        endpoints.UseClientLimits();
         // The turn endpoints are singletons bound once, as plain request delegates: resolving a handler per request made
         // each turn open (and, after the response, dispose) a request service scope for a lookup that never changes.
         RequestDelegate responses = endpoints.Services.GetRequiredService<ResponsesEndpoint>().HandleAsync;
@@ -67,14 +67,14 @@ public static class GatewayServiceCollectionExtensions
         RequestDelegate chat = endpoints.Services.GetRequiredService<ChatCompletionsEndpoint>().HandleAsync;
         foreach (var path in new[] { "/v1/responses", "/backend-api/codex/responses", "/responses" })
         {
-            endpoints.MapPost(path, responses).RequireRateLimiting(ClientLimits.TurnsPolicy);
-            endpoints.MapGet(path, webSockets).RequireRateLimiting(ClientLimits.WebSocketsPolicy);
+            endpoints.MapPost(path, responses).RequireClientLimit(ClientLimit.Turns);
+            endpoints.MapGet(path, webSockets).RequireClientLimit(ClientLimit.WebSockets);
             ResponsesApiEndpoints.Map(endpoints, path);
         }
         foreach (var path in new[] { "/v1/conversations", "/conversations" })
             ConversationsApiEndpoints.Map(endpoints, path);
         foreach (var path in new[] { "/v1/chat/completions", "/chat/completions" })
-            endpoints.MapPost(path, chat).RequireRateLimiting(ClientLimits.TurnsPolicy);
+            endpoints.MapPost(path, chat).RequireClientLimit(ClientLimit.Turns);
         endpoints.MapClientKeys();
         foreach (var path in new[] { "/v1/models", "/backend-api/codex/models", "/models" })
             endpoints.MapGet(path, ModelsEndpoint.HandleAsync);
