@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Options;
 
 namespace CodexLb.Gateway.Limits;
@@ -14,22 +13,32 @@ public sealed class NewConversationLimiter(IOptions<LimitOptions> options, TimeP
     private const int Segments = 6;
 
     private readonly int _perMinute = options.Value.NewConversationsPerMinute;
-    private readonly ConcurrentDictionary<string, Window> _byTenant = new(StringComparer.Ordinal);
+    private readonly TenantTable<Window> _byTenant = new(static () => new Window(), window => window.QuietAt(SegmentAt(time)));
 
     /// <summary>False when the rate is unlimited (0): nothing needs to know whether a turn starts a conversation.</summary>
     public bool Enabled => _perMinute > 0;
 
     /// <summary>True when the tenant may start one more conversation now (and it is counted).</summary>
     public bool TryStart(string tenant) =>
-        !Enabled || _byTenant.GetOrAdd(tenant, static _ => new Window()).TryTake(_perMinute, time.GetTimestamp() / SegmentTicks(time));
+        !Enabled || _byTenant.For(tenant).TryTake(_perMinute, SegmentAt(time));
 
-    private static long SegmentTicks(TimeProvider time) => (long)(Segment.TotalSeconds * time.TimestampFrequency);
+    /// <summary>Tenants with a window kept (for tests).</summary>
+    internal int Tenants => _byTenant.Count;
+
+    /// <summary>The current segment's number since the timestamp's origin.</summary>
+    private static long SegmentAt(TimeProvider time) => time.GetTimestamp() / (long)(Segment.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>One tenant's counts of the last six segments (segment numbers since the timestamp's origin).</summary>
     private sealed class Window
     {
         private readonly int[] _counts = new int[Segments];
         private long _segment = -Segments; // the newest segment counted (timestamps start at 0 or later)
+
+        /// <summary>Nothing counted in the minute before <paramref name="now"/>: the same as a new window.</summary>
+        public bool QuietAt(long now)
+        {
+            lock (_counts) return now - _segment >= Segments;
+        }
 
         public bool TryTake(int limit, long now)
         {

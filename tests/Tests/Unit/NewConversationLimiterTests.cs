@@ -51,4 +51,22 @@ public sealed class NewConversationLimiterTests
         Assert.False(unlimited.Enabled);
         Assert.All(Enumerable.Range(0, 1000), _ => Assert.True(unlimited.TryStart("a")));
     }
+
+    [Fact]
+    public void Made_up_tenants_do_not_grow_the_table_without_bound_and_a_tenant_with_a_count_keeps_it()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = Limiter(1, time);
+        Assert.True(limiter.TryStart("kept"));
+        time.Advance(TimeSpan.FromSeconds(30));
+        // Tenants that started a conversation within the minute are all kept: each one's count still holds.
+        for (var i = 0; i < 20_000; i++) Assert.True(limiter.TryStart("made-up-" + i));
+        Assert.Equal(20_001, limiter.Tenants);
+        Assert.False(limiter.TryStart("kept")); // counted 30 s ago: still inside its minute, never dropped
+        // Two minutes on, all of them are quiet: the next prune (the table doubled since the last) drops them.
+        time.Advance(TimeSpan.FromMinutes(2));
+        for (var i = 0; i < 20_000; i++) Assert.True(limiter.TryStart("later-" + i));
+        Assert.True(limiter.Tenants <= 20_001, $"{limiter.Tenants} tenants kept (40,001 without pruning)");
+        Assert.True(limiter.TryStart("kept"));
+    }
 }
