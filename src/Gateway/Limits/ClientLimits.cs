@@ -77,16 +77,14 @@ public sealed class ClientPermits(IOptions<LimitOptions> options, ClientAuthenti
         using var gateway = limit == ClientLimit.WebSockets ? _allWebSockets?.AttemptAcquire() : null;
         if (gateway is { IsAcquired: false })
         {
-            await ErrorResults.WriteAsync(context.Response,
-                new OpenAIError(503, "bridge_capacity", "This gateway holds as many websockets as it may; retry, or use another.", ErrorTypes.Server) { RetryAfterSeconds = 1 });
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.GatewayWebSocketsFull());
             return;
         }
         var tenant = authenticator.Authenticate(context) ?? "unauthenticated";
         using var permit = (limit == ClientLimit.WebSockets ? _webSockets : _turns).For(tenant)?.AttemptAcquire();
         if (permit is { IsAcquired: false })
         {
-            await ErrorResults.WriteAsync(context.Response,
-                new OpenAIError(429, ErrorCodes.RateLimitExceeded, "Too many concurrent requests for this API key; retry shortly.", ErrorTypes.RateLimit) { RetryAfterSeconds = 1 });
+            await ErrorResults.WriteAsync(context.Response, ProxyErrors.TooManyConcurrentRequests());
             return;
         }
         await next(context);

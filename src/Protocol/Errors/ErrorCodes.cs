@@ -21,6 +21,7 @@ public static class ErrorCodes
     public const string OwnerUnreachable = "bridge_owner_unreachable";
     public const string QueueFull = "bridge_queue_full";
     public const string DrainActive = "bridge_drain_active";
+    public const string BridgeCapacity = "bridge_capacity";
     public const string ServerError = "server_error";
     public const string RateLimitExceeded = "rate_limit_exceeded";
     public const string ContextLengthExceeded = "context_length_exceeded";

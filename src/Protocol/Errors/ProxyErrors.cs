@@ -37,7 +37,17 @@ public static class ProxyErrors
         { RetryAfterSeconds = 5 };
 
     public static OpenAIError Capacity() =>
-        new(503, "bridge_capacity", "The bridge holds as many upstream connections as it may, all busy; retry shortly.", ErrorTypes.Server)
+        new(503, ErrorCodes.BridgeCapacity, "The bridge holds as many upstream connections as it may, all busy; retry shortly.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
+    /// <summary>The gateway holds as many client websockets as it may (CodexLb:Limits:WebSockets), all tenants together.</summary>
+    public static OpenAIError GatewayWebSocketsFull() =>
+        new(503, ErrorCodes.BridgeCapacity, "This gateway holds as many websockets as it may; retry, or use another.", ErrorTypes.Server)
+        { RetryAfterSeconds = 1 };
+
+    /// <summary>The tenant holds as many turns or websockets on this gateway as it may (CodexLb:Limits).</summary>
+    public static OpenAIError TooManyConcurrentRequests() =>
+        new(429, ErrorCodes.RateLimitExceeded, "Too many concurrent requests for this API key; retry shortly.", ErrorTypes.RateLimit)
         { RetryAfterSeconds = 1 };
 
     public static OpenAIError QueueFull() =>
