@@ -90,12 +90,15 @@ public sealed class ClientPermits(IOptions<LimitOptions> options, ClientAuthenti
         await next(context);
     }
 
-    /// <summary>One concurrency limiter per tenant (none when the limit is 0); one with no permit out is idle.</summary>
+    /// <summary>A limiter with no permit out (the framework's own idle test): dropping it forgets nothing.</summary>
+    internal static bool IsIdle(ConcurrencyLimiter limiter) => limiter.IdleDuration is not null;
+
+    /// <summary>One concurrency limiter per tenant (none when the limit is 0).</summary>
     private sealed class TenantLimiters(int permits)
     {
         private readonly TenantTable<ConcurrencyLimiter> _byTenant = new(
             () => new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = Math.Max(permits, 1), QueueLimit = 0 }),
-            static limiter => limiter.IdleDuration is not null);
+            IsIdle);
 
         public ConcurrencyLimiter? For(string tenant) => permits == 0 ? null : _byTenant.For(tenant);
     }
