@@ -1,6 +1,5 @@
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Upstream;
-using CodexLb.Grains.Upstream.WebSockets;
 using CodexLb.Tests.Infrastructure;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -9,7 +8,7 @@ namespace CodexLb.Tests.Unit;
 
 /// <summary>
 /// The silo's one keep-alive sweep: every socket the budget holds that stayed silent sends a pong before
-/// <see cref="WebSocketConnection.KeepAliveInterval"/> passes, and none sooner than <see cref="UpstreamKeepAlive.Silence"/>.
+/// <see cref="UpstreamKeepAlive.Interval"/> passes, and none sooner than <see cref="UpstreamKeepAlive.Silence"/>.
 /// </summary>
 public sealed class UpstreamKeepAliveTests
 {
@@ -52,7 +51,7 @@ public sealed class UpstreamKeepAliveTests
                 var pong = await read.WaitAsync(Generous);
                 Assert.Equal((0xA, 0), (pong.Opcode, pong.Payload.Length));
             }
-            Assert.True(UpstreamKeepAlive.Silence + UpstreamKeepAlive.SweepInterval <= WebSocketConnection.KeepAliveInterval);
+            Assert.True(UpstreamKeepAlive.Silence + UpstreamKeepAlive.SweepInterval <= UpstreamKeepAlive.Interval);
         }
         finally
         {

@@ -21,9 +21,6 @@ internal sealed class WebSocketConnection : IDisposable
     /// <summary>A message larger than this ends the connection (1009): the provider's largest is a long answer's completion.</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
 
-    /// <summary>The longest a connection stays silent: middleboxes and the provider time out idle connections.</summary>
-    public static readonly TimeSpan KeepAliveInterval = TimeSpan.FromSeconds(20);
-
     // Frames are read into this buffer and copied out whole. One grown for a large frame is let go before the next wait,
     // so an idle connection holds a small buffer whatever it received before.
     private const int ReadBufferBytes = 4 * 1024, KeptReadBufferBytes = 16 * 1024;
