@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using CodexLb.Protocol.Buffers;
 using CodexLb.Protocol.Errors;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;

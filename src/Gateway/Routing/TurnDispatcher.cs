@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using CodexLb.Gateway.Endpoints;
 using CodexLb.Gateway.Hosting;
@@ -20,7 +21,8 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
 {
     public const string IdempotencyHeader = "Idempotency-Key";
 
-    public async Task<TurnStream> StartAsync(string conversationKey, TurnRequest turn, CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once, once per turn: no state machine on the heap
+    public async ValueTask<TurnStream> StartAsync(string conversationKey, TurnRequest turn, CancellationToken cancellationToken)
     {
         var stream = new TurnStream(grains.ByKey<IConversationGrain>(conversationKey), turn, options.Value.OwnerTimeout, cancellationToken);
         try

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CodexLb.Gateway.Endpoints;
 using CodexLb.Gateway.Telemetry;
 using CodexLb.Grains.Abstractions;
@@ -55,6 +56,8 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
 
     /// <param name="heartbeats">Also stop at the owner's heartbeats (<see cref="TurnEvent.IsHeartbeat"/>; never counted as delivered).</param>
     /// <exception cref="OwnerUnreachableException">The owner stayed silent through every re-dispatch.</exception>
+    // Awaited once per call, at least once per turn: its state machine comes from a pool instead of the collector's heap.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> MoveNextAsync(bool heartbeats)
     {
         if (grain is null || _ended) return false;
@@ -96,6 +99,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
     }
 
     /// <summary>The owner's next answer; on owner failure the same turn is re-dispatched (see the class summary).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TurnEvents> AskAsync()
     {
         try

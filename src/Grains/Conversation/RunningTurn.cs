@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
@@ -17,7 +18,7 @@ namespace CodexLb.Grains.Conversation;
 /// </summary>
 public sealed class RunningTurn(string turnId, ulong fingerprint)
 {
-    private readonly List<TurnEvent> _events = [];
+    private readonly List<TurnEvent> _events = new(16); // a short answer's events (about a dozen) without growing the list twice
     private FewIds _clients = new(turnId);
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private long _lastSequence = -1;
@@ -218,6 +219,8 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
     /// empty ended answer once the turn finished, or a heartbeat when it stays quiet for <paramref name="heartbeat"/>.
     /// <paramref name="follower"/> (the caller's turn id) is remembered until it has read to the end.
     /// </summary>
+    // Awaited once per call, at least once per turn: its state machine comes from a pool instead of the collector's heap.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<TurnEvents> NextAsync(string follower, int from, TimeSpan heartbeat, CancellationToken cancellationToken)
     {
         from = Math.Max(0, from);

@@ -1,5 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
+using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Accounts;
@@ -166,6 +167,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
     }
 
     /// <summary>Waits for the next event; null when the socket ended (the reason is in <see cref="CloseReason"/>).</summary>
+    // Awaited once per call, at least once per turn: its state machine comes from a pool instead of the collector's heap.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamEvent?> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (_events.Reader.TryRead(out var ready)) return ready;
@@ -198,6 +201,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// The first event of a new request: <c>response.created</c> or an error. Frames of an earlier response still in the
     /// pipe (a trailing delta after an error) are dropped: they must never become another turn's events.
     /// </summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamEvent?> ReadFirstAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         var deadline = _time.GetUtcNow() + timeout;

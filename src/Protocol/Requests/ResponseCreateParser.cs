@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using System.Text.Unicode;
+using CodexLb.Protocol.Buffers;
 using CodexLb.Protocol.Errors;
 
 namespace CodexLb.Protocol.Requests;
@@ -76,7 +77,7 @@ public static class ResponseCreateParser
         // broken body (JSON, encoding) take precedence over it.
         OpenAIError? fieldError = null;
         var items = new List<byte[]>();
-        var settings = new ArrayBufferWriter<byte>(Math.Min(body.Length, 64 * 1024) + 16);
+        using var settings = new PooledBytes(Math.Min(body.Length, 64 * 1024) + 16); // rented: only the copy made at the end outlives the parse
         ulong settingsFingerprint = 0;
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -172,7 +173,7 @@ public static class ResponseCreateParser
                     if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name : null);
                     break;
             }
-            if (settings.WrittenCount > 0) settings.Write(","u8);
+            if (settings.Length > 0) settings.Write(","u8);
             settings.Write(body[nameStart..(int)reader.BytesConsumed]);
             settingsFingerprint += RequestSettings.PairFingerprint(name, body[valueStart..(int)reader.BytesConsumed]);
         }
@@ -214,7 +215,7 @@ public static class ResponseCreateParser
             PromptCacheKey = cacheKey,
             Store = store,
             Background = background,
-            Settings = settings.WrittenSpan.ToArray(),
+            Settings = settings.ToArray(),
             SettingsFingerprint = settingsFingerprint,
             InputItems = [.. items],
             ConversationId = conversation,

@@ -1,4 +1,4 @@
-using CodexLb.Gateway.Endpoints;
+using CodexLb.Protocol.Buffers;
 
 namespace CodexLb.Tests.Unit;
 

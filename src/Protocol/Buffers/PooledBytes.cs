@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace CodexLb.Gateway.Endpoints;
+namespace CodexLb.Protocol.Buffers;
 
 /// <summary>
 /// Bytes gathered in memory rented from the shared pool, grown by doubling and returned on dispose: a request body or a
