@@ -5,6 +5,7 @@ using CodexLb.Benchmarks.Scenarios;
 // dotnet run -c Release --project bench/Benchmarks -- [SCENARIO|all] [--quick] (the scenarios: the table below)
 //   [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T]
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
+//   [--no-image-env] (start the bridge and YARP without the runtime environment of the product's images: src/Silo/Dockerfile)
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
 //   CODEXLB_BENCH_GC_DETAIL=1 (floor): every process also logs its GC events, kept as $TMPDIR/gc-detail-*.log (bench/scripts/gc_phases.py)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
@@ -33,12 +34,15 @@ var scenarios = new Scenario[]
 var options = BenchOptions.Parse(args, [.. scenarios.Select(s => s.Name), "all"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: Benchmarks [{string.Join('|', scenarios.Select(s => s.Name))}|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--only PREFIX]");
+    Console.Error.WriteLine($"usage: Benchmarks [{string.Join('|', scenarios.Select(s => s.Name))}|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--no-image-env] [--only PREFIX]");
     return 2;
 }
 
+ImageEnvironment.Applied = options.ImageEnvironment;
 MachineInfo.Print();
 Console.WriteLine();
+if (ImageEnvironment.Applied && ImageEnvironment.Variables.Count > 0)
+    Console.WriteLine($"image environment (the bridge and YARP): {string.Join(' ', ImageEnvironment.Variables.Select(kv => $"{kv.Key}={kv.Value}"))}");
 Console.WriteLine($"command: dotnet run -c Release --project bench/Benchmarks -- {string.Join(' ', args)}");
 
 var failed = 0;
@@ -86,7 +90,7 @@ namespace CodexLb.Benchmarks
     public sealed record Scenario(string Name, Func<BenchOptions, Task> Run, bool InAll = true);
 
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
-        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null)
+        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null, bool ImageEnvironment = true)
     {
         /// <param name="known">The names a scenario argument may take.</param>
         public static BenchOptions? Parse(string[] args, IReadOnlyCollection<string> known)
@@ -100,6 +104,7 @@ namespace CodexLb.Benchmarks
             var contextKb = 200;
             var bridgeEnvironment = new Dictionary<string, string>();
             string? only = null;
+            var imageEnvironment = true;
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -116,11 +121,12 @@ namespace CodexLb.Benchmarks
                         bridgeEnvironment[pair[..pair.IndexOf('=')]] = pair[(pair.IndexOf('=') + 1)..];
                         break;
                     case "--only" when i + 1 < args.Length: only = args[++i]; break;
+                    case "--no-image-env": imageEnvironment = false; break;
                     case var name when known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
-            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment, only);
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment, only, imageEnvironment);
         }
     }
 }

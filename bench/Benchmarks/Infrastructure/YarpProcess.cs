@@ -12,7 +12,8 @@ public sealed class YarpProcess : IAsyncDisposable
     public ChildProcess Process => _child;
 
     public static async Task<YarpProcess> StartAsync(Uri simulatorBaseUrl, IReadOnlyDictionary<string, string>? environment = null) =>
-        new(await ChildProcess.StartAsync(Path.Combine(AppContext.BaseDirectory, "CodexLb.YarpFloor.dll"), [new Uri(simulatorBaseUrl, "/").ToString()], environment));
+        new(await ChildProcess.StartAsync(Path.Combine(AppContext.BaseDirectory, "CodexLb.YarpFloor.dll"), [new Uri(simulatorBaseUrl, "/").ToString()],
+            ImageEnvironment.With(environment))); // the product's runtime environment: the floor runs on the same runtime
 
     public ValueTask DisposeAsync() => _child.DisposeAsync();
 }

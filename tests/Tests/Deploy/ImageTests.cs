@@ -56,6 +56,23 @@ public sealed class ImageTests
             Assert.All(build.Where(l => l.StartsWith("RUN dotnet", StringComparison.Ordinal)), l => Assert.Contains("-p:IncludeSimulator=false", l));
     }
 
+    /// <summary>
+    /// Both images run one runtime: the settings it reads from the environment only (the minimum gen0 budget, which halves
+    /// gen0 collections under load) are in each image, the same. The benchmark starts its bridge and YARP with the silo
+    /// image's (bench/Benchmarks ImageEnvironment).
+    /// </summary>
+    [Fact]
+    public void Both_images_set_the_same_runtime_environment_with_the_larger_gen0_budget()
+    {
+        var silo = RuntimeEnvironment(File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "src/Silo/Dockerfile")));
+        var gateway = RuntimeEnvironment(File.ReadAllText(Path.Combine(Fixtures.RepoRoot, "src/Gateway/Dockerfile")));
+        Assert.True(silo.TryGetValue("DOTNET_GCgen0size", out var gen0), "the silo image sets no DOTNET_GCgen0size");
+        // Hexadecimal, as the runtime reads it (a decimal 128 here would be 296 bytes, below any budget: no effect at all).
+        Assert.StartsWith("0x", gen0);
+        Assert.InRange(Convert.ToInt64(gen0[2..], 16), 64L << 20, 512L << 20);
+        Assert.Equal(silo.OrderBy(kv => kv.Key), gateway.OrderBy(kv => kv.Key));
+    }
+
     /// <summary>The published silo, embedded default, no simulator: it starts, answers /healthz, and has no simulator endpoints.</summary>
     private static async Task AssertStartsWithoutTheSimulatorAsync(string dll, string workDirectory)
     {
@@ -97,8 +114,17 @@ public sealed class ImageTests
         }
     }
 
-    /// <summary>The lines of the first stage (up to the next FROM), continuation lines joined, comments dropped.</summary>
+    /// <summary>The lines of the first stage (up to the next FROM).</summary>
     private static List<string> BuildStage(string dockerfile)
+    {
+        var lines = Instructions(dockerfile);
+        var from = lines.FindIndex(l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        var next = lines.FindIndex(from + 1, l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        return lines[(from + 1)..(next < 0 ? lines.Count : next)];
+    }
+
+    /// <summary>The instructions, continuation lines joined, comments dropped.</summary>
+    private static List<string> Instructions(string dockerfile)
     {
         var lines = new List<string>();
         var current = new StringBuilder();
@@ -110,9 +136,18 @@ public sealed class ImageTests
             lines.Add(current.Append(line).ToString().Trim());
             current.Clear();
         }
-        var from = lines.FindIndex(l => l.StartsWith("FROM ", StringComparison.Ordinal));
-        var next = lines.FindIndex(from + 1, l => l.StartsWith("FROM ", StringComparison.Ordinal));
-        return lines[(from + 1)..(next < 0 ? lines.Count : next)];
+        return lines;
+    }
+
+    /// <summary>The runtime's own settings an image sets in its environment (<c>DOTNET_*</c> in its last stage's <c>ENV</c>).</summary>
+    private static Dictionary<string, string> RuntimeEnvironment(string dockerfile)
+    {
+        var lines = Instructions(dockerfile);
+        var last = lines.FindLastIndex(l => l.StartsWith("FROM ", StringComparison.Ordinal));
+        return lines[(last + 1)..].Where(l => l.StartsWith("ENV ", StringComparison.Ordinal))
+            .SelectMany(l => l[4..].Split(' ', StringSplitOptions.RemoveEmptyEntries))
+            .Where(a => a.StartsWith("DOTNET_", StringComparison.Ordinal) && a.Contains('='))
+            .ToDictionary(a => a[..a.IndexOf('=')], a => a[(a.IndexOf('=') + 1)..]);
     }
 
     /// <summary>Replays the build stage in <paramref name="work"/>; returns where <c>/app</c> went.</summary>
