@@ -42,7 +42,7 @@ ImageEnvironment.Applied = options.ImageEnvironment;
 MachineInfo.Print();
 Console.WriteLine();
 if (ImageEnvironment.Applied && ImageEnvironment.Variables.Count > 0)
-    Console.WriteLine($"image environment (the bridge and YARP): {string.Join(' ', ImageEnvironment.Variables.Select(kv => $"{kv.Key}={kv.Value}"))}");
+    Console.WriteLine($"image environment (given to the bridge and YARP processes): {string.Join(' ', ImageEnvironment.Variables.Select(kv => $"{kv.Key}={kv.Value}"))}");
 Console.WriteLine($"command: dotnet run -c Release --project bench/Benchmarks -- {string.Join(' ', args)}");
 
 var failed = 0;

@@ -28,7 +28,7 @@ public static partial class ImageEnvironment
     /// The <c>DOTNET_*</c> assignments of a Dockerfile's <c>ENV</c> instructions (continued lines joined, comment lines
     /// dropped, as Docker reads them).
     /// </summary>
-    public static Dictionary<string, string> Parse(string dockerfile)
+    private static Dictionary<string, string> Parse(string dockerfile)
     {
         var variables = new Dictionary<string, string>(StringComparer.Ordinal);
         var instruction = "";
