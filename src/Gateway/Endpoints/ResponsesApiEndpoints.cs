@@ -19,7 +19,7 @@ public sealed class ResponsesApiEndpoints(GrainApiCalls calls, IGrainFactory gra
 {
     public static void Map(IEndpointRouteBuilder endpoints, string prefix)
     {
-        // A stream again holds its permit like a turn; a plain retrieve takes none (the policy tells them apart).
+        // A stream again holds its permit like a turn; a plain retrieve takes none (ClientPermits tells them apart).
         endpoints.MapGet(prefix + "/{id}", (HttpContext c, string id, ResponsesApiEndpoints api, ResponseReplayEndpoint replay) =>
             ResponseReplayEndpoint.IsAsked(c.Request) ? replay.StreamAsync(c, id) : api.CallAsync(c, (grain, tenant) => grain.Retrieve(tenant, id)))
             .RequireClientLimit(ClientLimit.Turns);
