@@ -15,6 +15,12 @@ public sealed record TurnEvent([property: Id(0)] string Type, [property: Id(1)] 
     /// </summary>
     [Id(3)] public TurnCompletion? Completion { get; init; }
 
+    /// <summary>
+    /// On a <c>response.created</c>, the response's id as its owner read it (the id its client knows): a gateway routes by
+    /// it without reading the event again. Absent on any other event (and from an older owner: read the event then).
+    /// </summary>
+    [Id(4)] public string? CreatedId { get; init; }
+
     public static TurnEvent Rejected(TurnRejection rejection) => new("error", []) { Rejection = rejection };
 
     /// <summary>

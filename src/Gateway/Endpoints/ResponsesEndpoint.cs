@@ -74,9 +74,7 @@ public sealed class ResponsesEndpoint(
         }
         else
         {
-            var headers = context.Request.Headers;
-            (parsed, conversation, fingerprints, route) = await conversations.RouteAsync(tenant, parsed,
-                (r, f) => router.RouteAsync(tenant, r.PreviousResponseId, r.PromptCacheKey, headers, r.InputItems, f), aborted);
+            (parsed, conversation, fingerprints, route) = await RouteInConversationAsync(tenant, parsed, context.Request.Headers, aborted);
         }
         if (route.Error is not null) { await ErrorResults.WriteAsync(context.Response, route.Error); return; }
         var key = route.Key;
@@ -95,6 +93,11 @@ public sealed class ResponsesEndpoint(
         router.Started(key!, stream);
         await relay(request!, new HttpTurn(context, stream, key!, telemetry) { Usage = admission.Turn, Tenant = tenant, Conversation = conversation });
     }
+
+    // Apart from RunAsync: the route lambda's captures would make a closure on every turn, in a conversation or not.
+    private Task<RoutedConversationTurn> RouteInConversationAsync(string tenant, ResponseCreateRequest parsed, IHeaderDictionary headers,
+        CancellationToken aborted) =>
+        conversations.RouteAsync(tenant, parsed, (r, f) => router.RouteAsync(tenant, r.PreviousResponseId, r.PromptCacheKey, headers, r.InputItems, f), aborted);
 
     public static TurnRequest ToTurn(ResponseCreateRequest parsed, string requestId) =>
         ToTurn(parsed, requestId, ItemFingerprint.ComputeAll(parsed.InputItems), null, TurnDispatcher.TurnIdOf(null));

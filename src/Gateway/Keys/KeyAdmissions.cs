@@ -37,7 +37,7 @@ public sealed class KeyAdmissions(IGrainFactory grains, ClientKeyStore keys, Usa
             KeyAdmission admission;
             try
             {
-                admission = await OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.UsageKey).Admit(key.Limits, model), _timeout, cancellationToken);
+                admission = await AdmitByGrainAsync(key, model, cancellationToken);
             }
             catch (Exception ex) when (OwnerFailures.IsTransient(ex))
             {
@@ -57,6 +57,10 @@ public sealed class KeyAdmissions(IGrainFactory grains, ClientKeyStore keys, Usa
         KeyMetrics.Requests.Add(1, key.Name, label);
         return new Admission(new KeyTurn(key, model, label, recorder), null);
     }
+
+    // Apart from AdmitAsync: the lambda's captures would make a closure on every admission, keys without limits too.
+    private Task<KeyAdmission> AdmitByGrainAsync(ClientKey key, string model, CancellationToken cancellationToken) =>
+        OwnerFailures.CallAsync(() => grains.GetGrain<IClientKeyGrain>(key.UsageKey).Admit(key.Limits, model), _timeout, cancellationToken);
 
     /// <summary>The model as a metric label: a configured name, else "other" (a client must not mint label values).</summary>
     private string ModelLabel(ClientKey key, string model) =>

@@ -21,7 +21,7 @@ public sealed partial class TurnDispatcher(IGrainFactory grains, IOptions<Gatewa
 {
     public const string IdempotencyHeader = "Idempotency-Key";
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once, once per turn: no state machine on the heap
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // awaited once: a pooled state machine when one is free
     public async ValueTask<TurnStream> StartAsync(string conversationKey, TurnRequest turn, CancellationToken cancellationToken)
     {
         var stream = new TurnStream(grains.ByKey<IConversationGrain>(conversationKey), turn, options.Value.OwnerTimeout, cancellationToken);

@@ -45,8 +45,7 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Know
             if (inputFingerprints.Length > 1)
             {
                 Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "content"));
-                var reference = LastReferenceOf(inputItems);
-                var match = await OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints), reference), lookupTimeout);
+                var match = await FindByContentAsync(tenant, inputFingerprints, LastReferenceOf(inputItems));
                 if (match is not null) return new TurnRoute(match.ConversationKey, null, match);
             }
             if (fallbackKey is not null) return await ExistingOrNewAsync(tenant, fallbackKey);
@@ -119,10 +118,17 @@ public sealed class TurnRouter(IGrainFactory grains, AliasCache aliasCache, Know
     {
         if (aliasCache.TryGet(tenant, responseId, out var cached)) return new ResponseLocation(ResponseStatus.Found, cached);
         Telemetry.GatewayMetrics.IndexLookups.Add(1, new KeyValuePair<string, object?>("kind", "id"));
-        var location = await OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
+        var location = await LookUpAsync(tenant, responseId);
         if (location is { Status: ResponseStatus.Found, ConversationKey: { } key }) aliasCache.Add(tenant, responseId, key);
         return location;
     }
+
+    // The index calls live apart from their callers: a lambda's captures would make a closure on every call, cache hits too.
+    private Task<ResponseLocation> LookUpAsync(string tenant, string responseId) =>
+        OwnerFailures.CallAsync(() => Index.Locate(tenant, responseId), lookupTimeout);
+
+    private Task<ContentMatch?> FindByContentAsync(string tenant, ulong[] inputFingerprints, LastReference? reference) =>
+        OwnerFailures.CallAsync(() => Index.FindByContent(tenant, ContextChain.Prefixes(inputFingerprints), reference), lookupTimeout);
 
     private static string Digest(string value) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(value)).AsSpan(0, 16));
 }

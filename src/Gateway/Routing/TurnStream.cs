@@ -56,7 +56,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
 
     /// <param name="heartbeats">Also stop at the owner's heartbeats (<see cref="TurnEvent.IsHeartbeat"/>; never counted as delivered).</param>
     /// <exception cref="OwnerUnreachableException">The owner stayed silent through every re-dispatch.</exception>
-    // Awaited once per call, at least once per turn: its state machine comes from a pool instead of the collector's heap.
+    // Its state machine is reused from a pool when a finished one is free on the thread or core: with 64 turns in flight only ~1 in 8 is.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<bool> MoveNextAsync(bool heartbeats)
     {
@@ -92,7 +92,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         // A re-dispatch after bytes reached the client found no turn to attach to: end the stream retryably.
         if (turnEvent.Rejection is { } lost && _delivered > 0)
             turnEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(lost.ToError(), ResponseId, _delivered));
-        if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = EventReader.ReadResponseId(turnEvent.Data);
+        if (ResponseId is null && turnEvent.Type == EventTypes.Created) ResponseId = turnEvent.CreatedId ?? EventReader.ReadResponseId(turnEvent.Data);
         _current = turnEvent;
         _delivered++;
         if (turnEvent.Rejection is not null || EventTypes.IsTerminal(turnEvent.Type)) _ended = true; // nothing after it reaches the client

@@ -365,7 +365,7 @@ public sealed partial class ConversationGrain
     private async Task CompleteAsync(UpstreamSocket socket, UpstreamEvent completed, string? createdId, TurnRequest request, TurnPlan plan,
         List<byte[]> outputs, RunningTurn sink, TurnAccounting turn)
     {
-        var summary = EventReader.Summarize(completed.Data);
+        var summary = EventReader.Summarize(completed.Data, knownId: createdId);
         if (summary.ResponseId is not { } responseId || (createdId is not null && responseId != createdId))
         {
             // Not the response this turn created: the socket's frames can no longer be trusted to belong to anyone.

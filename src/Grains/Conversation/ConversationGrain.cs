@@ -411,7 +411,7 @@ public sealed partial class ConversationGrain(
         return true;
     }
 
-    private async Task<UpstreamSocket> EnsureSocketAsync(CancellationToken cancellationToken)
+    private async ValueTask<UpstreamSocket> EnsureSocketAsync(CancellationToken cancellationToken)
     {
         if (_socket is { IsOpen: true } open && time.GetUtcNow() - open.OpenedAt < _options.MaxSocketAge) return open.MarkBusy();
         DropSocket();

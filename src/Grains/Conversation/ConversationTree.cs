@@ -61,7 +61,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     }
 
     /// <summary>Plans a turn, or says why its anchor cannot be continued (never issued, or expired).</summary>
-    public async Task<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
+    public async ValueTask<(TurnPlan? Plan, ResponseStatus Missing)> PlanAsync(TurnRequest request, CancellationToken cancellationToken)
     {
         var input = request.InputFingerprints;
         ContextView? anchor = null;
@@ -122,7 +122,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// The same plan with its base's items, read from the store when the grain did not hold them (a full send needs them);
     /// or why they cannot be read (the base expired or was deleted since the plan was made).
     /// </summary>
-    public async Task<(TurnPlan? Plan, ResponseStatus Missing)> WithBaseItemsAsync(TurnPlan plan, CancellationToken cancellationToken)
+    public async ValueTask<(TurnPlan? Plan, ResponseStatus Missing)> WithBaseItemsAsync(TurnPlan plan, CancellationToken cancellationToken)
     {
         if (plan.Base.HasItems) return (plan, ResponseStatus.Found);
         var (view, status) = await LoadAsync(plan.Base.ResponseId!, cancellationToken);
@@ -165,12 +165,13 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         if (request.PreviousResponseId is not { } previous) return new(ContextChain.Extend(ContextChain.Empty, request.InputFingerprints));
         if (CachedChain(previous) is { } chain) return new(ContextChain.Extend(chain, request.InputFingerprints));
-        return LoadAsync();
+        return LoadAsync(this, previous, request.InputFingerprints, cancellationToken);
 
-        async ValueTask<ulong?> LoadAsync()
+        // Static, so that a call answered from the cache makes no closure.
+        static async ValueTask<ulong?> LoadAsync(ConversationTree tree, string previous, ulong[] input, CancellationToken cancellationToken)
         {
-            var (view, _) = await MaterializeAsync(previous, cancellationToken);
-            return view is null ? null : ContextChain.Extend(view.Chain, request.InputFingerprints);
+            var (view, _) = await tree.MaterializeAsync(previous, cancellationToken);
+            return view is null ? null : ContextChain.Extend(view.Chain, input);
         }
     }
 
@@ -288,7 +289,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     }
 
     /// <summary>The context of any response of this tenant: from the views, the cached nodes (without items), or one store read (with them).</summary>
-    private async Task<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
+    private async ValueTask<(ContextView? View, ResponseStatus Status)> MaterializeAsync(string responseId, CancellationToken cancellationToken)
     {
         if (CachedView(responseId) is { } cached) return (cached, ResponseStatus.Found);
         if (NodeView(responseId) is { } view)
@@ -307,7 +308,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// Reads a response's path from the store: its newest nodes become known (forks and retries continue recent responses;
     /// an older one costs a store read), and the view returned holds the items; the one remembered does not.
     /// </summary>
-    private async Task<(ContextView? View, ResponseStatus Status)> LoadAsync(string responseId, CancellationToken cancellationToken)
+    private async ValueTask<(ContextView? View, ResponseStatus Status)> LoadAsync(string responseId, CancellationToken cancellationToken)
     {
         var loaded = await store.LoadPathAsync(_tenant, responseId, cancellationToken);
         if (loaded.Status != ResponseStatus.Found) return (null, loaded.Status);

@@ -185,7 +185,8 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     {
         var key = TenantKey.Of(ConversationKey.TenantSpanOf(conversationKey), responseId);
         var expires = time.GetUtcNow() + _ttls.Pending;
-        _pending.AddOrUpdate(key, _ => new PendingEntry(conversationKey, expires), (_, entry) => entry with { Expires = expires });
+        _pending.AddOrUpdate(key, static (_, arg) => new PendingEntry(arg.conversationKey, arg.expires),
+            static (_, entry, arg) => entry with { Expires = arg.expires }, (conversationKey, expires));
         return Task.CompletedTask;
     }
 
@@ -293,7 +294,13 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
     {
         ObjectDisposedException.ThrowIf(_disposed, this); // every operation under the lock starts here
         var now = time.GetUtcNow();
-        if (now < _nextSweep) return now;
+        if (now >= _nextSweep) Sweep(now);
+        return now;
+    }
+
+    // Apart from Now: the sweep's lambdas capture the time, and a closure made on every call was one object per operation.
+    private void Sweep(DateTimeOffset now)
+    {
         _nextSweep = now + _ttls.Slack;
         _nodes.RemoveWhere((_, entry) => entry.Expires <= now, Buried);
         _tombstones.RemoveWhere((_, tombstone) => tombstone.Until <= now);
@@ -301,7 +308,6 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
         _items.RemoveWhere((_, entry) => entry.Expires <= now);
         foreach (var (key, head) in _heads) if (head.Expires <= now) _heads.Remove(key);
         foreach (var pending in _pending) if (pending.Value.Expires <= now) _pending.TryRemove(pending); // not one marked again meanwhile
-        return now;
     }
 
     private NodeEntry? LiveNode(ReadOnlySpan<char> tenant, string id, DateTimeOffset now) => LiveNode(TenantKey.Of(tenant, id), tenant, id, now);

@@ -167,7 +167,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
     }
 
     /// <summary>Waits for the next event; null when the socket ended (the reason is in <see cref="CloseReason"/>).</summary>
-    // Awaited once per call, at least once per turn: its state machine comes from a pool instead of the collector's heap.
+    // Its state machine is reused from a pool when a finished one is free on the thread or core: with 64 turns in flight only ~1 in 8 is.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamEvent?> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {

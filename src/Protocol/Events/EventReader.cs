@@ -146,7 +146,8 @@ public static class EventReader
     /// One forward pass that materializes nothing but the fields it returns: a <c>response.completed</c> carries the
     /// whole answer (its <c>output</c>), which is skipped, never parsed into a document.
     /// </remarks>
-    public static EventSummary Summarize(ReadOnlySpan<byte> json)
+    /// <param name="knownId">The response id the caller already holds: read as this string when the event's is the same.</param>
+    public static EventSummary Summarize(ReadOnlySpan<byte> json, string? knownId = null)
     {
         var summary = new EventSummary();
         var reader = new Utf8JsonReader(json, JsonLimits.Reader);
@@ -165,7 +166,7 @@ public static class EventReader
             {
                 reader.Read();
                 var start = (int)reader.TokenStartIndex;
-                ReadResponse(ref reader, summary);
+                ReadResponse(ref reader, summary, knownId);
                 summary.Response = start..(int)reader.BytesConsumed;
             }
             else { reader.Read(); reader.Skip(); }
@@ -174,7 +175,7 @@ public static class EventReader
     }
 
     /// <summary>Reads the value the reader is on: an object is walked for id, error and usage, anything else skipped.</summary>
-    private static void ReadResponse(ref Utf8JsonReader reader, EventSummary summary)
+    private static void ReadResponse(ref Utf8JsonReader reader, EventSummary summary, string? knownId)
     {
         if (reader.TokenType != JsonTokenType.StartObject) { reader.Skip(); return; }
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
@@ -182,7 +183,8 @@ public static class EventReader
             if (reader.ValueTextEquals("id"u8))
             {
                 reader.Read();
-                if (reader.TokenType == JsonTokenType.String) summary.ResponseId = reader.GetString();
+                if (reader.TokenType == JsonTokenType.String)
+                    summary.ResponseId = knownId is not null && reader.ValueTextEquals(knownId) ? knownId : reader.GetString();
                 else reader.Skip();
             }
             else if (reader.ValueTextEquals("error"u8)) { reader.Read(); ReadError(ref reader, summary, keep: false); }

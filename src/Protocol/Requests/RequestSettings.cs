@@ -13,10 +13,10 @@ public static class RequestSettings
     /// bookkeeping (the Codex CLI's thread, window and turn ids, a map it writes in another order on every attempt), nothing
     /// the provider generates from.
     /// </summary>
-    public static ulong PairFingerprint(string name, ReadOnlySpan<byte> rawValue)
+    public static ulong PairFingerprint(ReadOnlySpan<char> name, ReadOnlySpan<byte> rawValue)
     {
-        if (name == "client_metadata") return 0;
-        Span<ulong> pair = [XxHash3.HashToUInt64(MemoryMarshal.AsBytes(name.AsSpan())), XxHash3.HashToUInt64(rawValue)];
+        if (name is "client_metadata") return 0;
+        Span<ulong> pair = [XxHash3.HashToUInt64(MemoryMarshal.AsBytes(name)), XxHash3.HashToUInt64(rawValue)];
         return XxHash3.HashToUInt64(MemoryMarshal.AsBytes(pair));
     }
 
@@ -27,15 +27,26 @@ public static class RequestSettings
         var reader = new Utf8JsonReader(wrapped, JsonLimits.Reader);
         reader.Read();
         ulong sum = 0;
+        Span<char> scratch = stackalloc char[64];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            var name = reader.GetString()!;
+            var name = TryCopyName(ref reader, scratch, out var length) ? scratch[..length] : reader.GetString().AsSpan();
             reader.Read();
             var start = (int)reader.TokenStartIndex;
             reader.Skip();
             sum += PairFingerprint(name, wrapped.AsSpan(start..(int)reader.BytesConsumed));
         }
         return sum;
+    }
+
+    /// <summary>
+    /// Copies the property name the reader is on, unescaped, into <paramref name="scratch"/> when it surely fits (an unescaped
+    /// name is never longer in characters than in bytes): a name read without making a string. False: read it as a string.
+    /// </summary>
+    public static bool TryCopyName(ref Utf8JsonReader reader, scoped Span<char> scratch, out int length)
+    {
+        length = !reader.HasValueSequence && reader.ValueSpan.Length <= scratch.Length ? reader.CopyString(scratch) : -1;
+        return length >= 0;
     }
 
     public static string? ReadString(ReadOnlySpan<byte> settings, string name) => Events.EventReader.ReadString(AsObject(settings), name);

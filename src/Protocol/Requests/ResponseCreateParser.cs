@@ -79,18 +79,20 @@ public static class ResponseCreateParser
         var items = new List<byte[]>();
         using var settings = new PooledBytes(Math.Min(body.Length, 64 * 1024) + 16); // rented: only the copy made at the end outlives the parse
         ulong settingsFingerprint = 0;
+        Span<char> nameScratch = stackalloc char[64];
 
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var nameStart = (int)reader.TokenStartIndex;
             if (!HasValidEscapes(ref reader)) return ProxyErrors.InvalidEncoding("A property name holds a lone surrogate escape.");
-            var name = reader.GetString()!;
+            // No string per name (a dozen per request); the span holds until the next name.
+            ReadOnlySpan<char> name = RequestSettings.TryCopyName(ref reader, nameScratch, out var nameLength) ? nameScratch[..nameLength] : reader.GetString();
             reader.Read();
             var valueStart = (int)reader.TokenStartIndex;
             var field = Field(name);
             if (field != Seen.None)
             {
-                if ((seen & field) != 0) fieldError ??= ProxyErrors.InvalidRequest($"Duplicate parameter '{name}'.", name);
+                if ((seen & field) != 0) fieldError ??= ProxyErrors.InvalidRequest($"Duplicate parameter '{name}'.", name.ToString());
                 seen |= field;
             }
             switch (field)
@@ -135,11 +137,11 @@ public static class ResponseCreateParser
                 case Seen.Type:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("type");
                     typeIsString = reader.TokenType == JsonTokenType.String;
-                    if (typeIsString) type = reader.GetString();
+                    if (typeIsString) type = reader.ValueTextEquals(CreateFrameType) ? CreateFrameType : reader.GetString();
                     continue; // bridge-owned: never forwarded
                 case Seen.Model:
                     if (!SkipValidating(ref reader)) return LoneSurrogate("model");
-                    if (reader.TokenType == JsonTokenType.String) model = reader.GetString();
+                    if (reader.TokenType == JsonTokenType.String) model = ModelName(ref reader);
                     else if (reader.TokenType == JsonTokenType.Null) seen &= ~Seen.Model; // null is the same as absent
                     else fieldError ??= ProxyErrors.InvalidRequest("'model' must be a string.", "model");
                     break;
@@ -150,8 +152,8 @@ public static class ResponseCreateParser
                 case Seen.Store or Seen.Background:
                     // Bridge-owned (it decides what goes upstream), but the client's choice is kept and honoured.
                     if (reader.TokenType is not (JsonTokenType.True or JsonTokenType.False or JsonTokenType.Null))
-                        fieldError ??= ProxyErrors.InvalidRequest($"'{name}' must be a boolean.", name);
-                    if (!SkipValidating(ref reader)) return LoneSurrogate(name);
+                        fieldError ??= ProxyErrors.InvalidRequest($"'{name}' must be a boolean.", name.ToString());
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name.ToString());
                     if (field == Seen.Background) background = reader.TokenType == JsonTokenType.True;
                     else if (reader.TokenType != JsonTokenType.Null) store = reader.TokenType == JsonTokenType.True;
                     continue;
@@ -170,7 +172,7 @@ public static class ResponseCreateParser
                     generate = reader.TokenType != JsonTokenType.False;
                     break;
                 default:
-                    if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name : null);
+                    if (!SkipValidating(ref reader)) return LoneSurrogate(name.Length <= 64 ? name.ToString() : null);
                     break;
             }
             if (settings.Length > 0) settings.Write(","u8);
@@ -232,7 +234,13 @@ public static class ResponseCreateParser
         return reader.TokenType == JsonTokenType.StartObject && Events.EventReader.ReadString(value, "id") is { Length: > 0 and <= 256 } inner ? inner : null;
     }
 
-    private static Seen Field(string name) => name switch
+    private static string? s_model; // the model of the last request: nearly every request names the same one
+
+    /// <summary>The request's model, as the last request's string when it names the same one (no string per request).</summary>
+    private static string ModelName(ref Utf8JsonReader reader) =>
+        s_model is { } last && reader.ValueTextEquals(last) ? last : s_model = reader.GetString()!;
+
+    private static Seen Field(ReadOnlySpan<char> name) => name switch
     {
         "input" => Seen.Input,
         "previous_response_id" => Seen.Previous,

@@ -30,6 +30,30 @@ public sealed class ResponseCreateParserTests
         Assert.Equal(["model", "tools", "prompt_cache_key"], names);
     }
 
+    /// <summary>Names are read without a string each: escaped ones as their text, long ones as well, with the same fingerprint.</summary>
+    [Fact]
+    public void Escaped_and_long_property_names_are_read_as_their_text()
+    {
+        var longName = new string('x', 100);
+        var escaped = Parse($$"""{"\u006dodel":"m","\u0069nput":"hi","t\u0065mperature":1,"{{longName}}":2}""");
+        var plain = Parse($$"""{"model":"m","input":"hi","temperature":1,"{{longName}}":2}""");
+        Assert.Equal("m", escaped.Model);
+        Assert.Single(escaped.InputItems);
+        Assert.Equal(plain.SettingsFingerprint, escaped.SettingsFingerprint);
+        Assert.Equal(RequestSettings.Fingerprint(plain.Settings), plain.SettingsFingerprint);
+        Assert.Equal(RequestSettings.Fingerprint(escaped.Settings), escaped.SettingsFingerprint);
+        Assert.NotEqual(plain.SettingsFingerprint, Parse("""{"model":"m","input":"hi","temperature":1}""").SettingsFingerprint);
+    }
+
+    /// <summary>Requests naming the same model share its string (<c>ModelName</c>): one naming another never reads a stale one.</summary>
+    [Fact]
+    public void Each_request_reads_its_own_model()
+    {
+        Assert.Equal("a", Parse("""{"model":"a","input":"x"}""").Model);
+        Assert.Equal("b", Parse("""{"model":"b","input":"x"}""").Model);
+        Assert.Equal("a", Parse("""{"model":"\u0061","input":"x"}""").Model);
+    }
+
     [Fact]
     public void A_null_conversation_is_absent_and_never_forwarded()
     {

@@ -39,6 +39,17 @@ public sealed class RunningTurnTests
         Assert.Same(first.Outcome, second.Outcome);
     }
 
+    /// <summary>A gateway routes by the created event's id as the owner read it (the client's id), without reading the event.</summary>
+    [Fact]
+    public async Task The_created_event_carries_the_response_id_and_no_other_event_does()
+    {
+        var turn = new RunningTurn("t", 1) { ResponseId = "resp_1" };
+        turn.Relay(new UpstreamEvent("response.created", Encoding.UTF8.GetBytes("""{"type":"response.created","response":{"id":"resp_1"}}""")));
+        turn.Relay(Delta(1));
+        var answer = await turn.NextAsync("t", 0, Heartbeat, CancellationToken.None);
+        Assert.Equal(["resp_1", null], answer.Events.Select(e => e.CreatedId));
+    }
+
     [Fact]
     public async Task A_long_burst_wakes_the_follower_every_128_events()
     {
