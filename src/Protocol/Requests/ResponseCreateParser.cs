@@ -40,9 +40,11 @@ public static class ResponseCreateParser
     private static bool TryParse(ReadOnlySpan<byte> body, Body kind, out ResponseCreateRequest? request, out OpenAIError? error)
     {
         request = null;
+        var items = t_items ?? [];
+        t_items = null;
         try
         {
-            error = Parse(body, kind, out request);
+            error = Parse(body, kind, items, out request);
         }
         catch (JsonException)
         {
@@ -54,14 +56,22 @@ public static class ResponseCreateParser
             // should one slip through, it is still the client's body that is wrong, never a retryable 500.
             error = ProxyErrors.InvalidEncoding("The request body holds a string that is not valid Unicode.");
         }
+        finally
+        {
+            items.Clear();
+            if (items.Capacity <= 256) t_items = items;
+        }
         if (error is not null) request = null;
         return error is null;
     }
 
+    // The items read so far, one list per thread: only the array made at the end outlives a parse (two objects per request).
+    [ThreadStatic] private static List<byte[]>? t_items;
+
     [Flags]
     private enum Seen { None = 0, Input = 1, Previous = 2, Stream = 4, Type = 8, Model = 16, CacheKey = 32, Generate = 64, Store = 128, Background = 256, Conversation = 512 }
 
-    private static OpenAIError? Parse(ReadOnlySpan<byte> body, Body kind, out ResponseCreateRequest? request)
+    private static OpenAIError? Parse(ReadOnlySpan<byte> body, Body kind, List<byte[]> items, out ResponseCreateRequest? request)
     {
         request = null;
         if (!Utf8.IsValid(body)) return ProxyErrors.InvalidEncoding("The request body is not valid UTF-8.");
@@ -76,7 +86,6 @@ public static class ResponseCreateParser
         // The first problem with a field's value: reported after the whole body was read, so that a frame's type and a
         // broken body (JSON, encoding) take precedence over it.
         OpenAIError? fieldError = null;
-        var items = new List<byte[]>();
         using var settings = new PooledBytes(Math.Min(body.Length, 64 * 1024) + 16); // rented: only the copy made at the end outlives the parse
         ulong settingsFingerprint = 0;
         Span<char> nameScratch = stackalloc char[64];
