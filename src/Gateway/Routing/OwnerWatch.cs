@@ -5,27 +5,30 @@ using CodexLb.Grains.Abstractions;
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
-/// Waits for a pending call for a turn's events, at most the owner timeout: one timer per turn stream, re-armed by each
-/// call, where <c>AsTask().WaitAsync(timeout)</c> made a task, a timer and a second task per call. An expired watch
+/// Waits for a pending call for a turn's events, at most the owner timeout. The deadlines of all watches are checked by one
+/// sweep (<see cref="OwnerWatchSweep"/>), as Kestrel checks its connections' timeouts on a heartbeat: a timer per watch
+/// cost three objects and two timer-queue changes per turn, and each arming woke the timer thread. An expired watch
 /// belongs to an abandoned call: it is never reused (the call still pending on it is observed and dropped).
 /// </summary>
 internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
 {
-    private const int Idle = 0, Waiting = 1, Settled = 2;
+    private const int Waiting = 1, Settled = 2; // 0: idle (made, or between calls)
 
     private readonly TimeSpan _timeout;
-    private readonly Timer _timer;
     private readonly Action _pulled;
     private ManualResetValueTaskSourceCore<TurnEvents> _core;
     private ValueTask<TurnEvents> _pending;
-    private long _deadline;
     private int _state;
+
+    // Owned by OwnerWatchSweep, under its lock.
+    internal OwnerWatch? SweepPrevious, SweepNext;
+    internal bool Swept;
+    internal long Deadline;
 
     public OwnerWatch(TimeSpan timeout)
     {
         _timeout = timeout;
         _pulled = OnPulled;
-        _timer = new Timer(static watch => ((OwnerWatch)watch!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
     }
 
     /// <summary>
@@ -46,9 +49,8 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     {
         _core.Reset();
         _pending = pending;
-        _deadline = Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency);
         Volatile.Write(ref _state, Waiting);
-        _timer.Change(_timeout, Timeout.InfiniteTimeSpan);
+        OwnerWatchSweep.Add(this, Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
         return new ValueTask<TurnEvents>(this, _core.Version);
     }
@@ -62,7 +64,7 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
             try { pending.GetAwaiter().GetResult(); } catch (Exception) { }
             return;
         }
-        _timer.Change(Timeout.Infinite, Timeout.Infinite);
+        OwnerWatchSweep.Remove(this);
         try
         {
             _core.SetResult(pending.GetAwaiter().GetResult());
@@ -73,17 +75,9 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         }
     }
 
-    private void OnTimer()
+    /// <summary>The sweep found the deadline passed (and took the watch off its list).</summary>
+    internal void Expire()
     {
-        if (Volatile.Read(ref _state) != Waiting) return;
-        // A tick armed by an earlier pull can land on this one: only its own deadline expires it.
-        var left = _deadline - Stopwatch.GetTimestamp();
-        if (left > 0)
-        {
-            try { _timer.Change(TimeSpan.FromSeconds((double)left / Stopwatch.Frequency), Timeout.InfiniteTimeSpan); }
-            catch (ObjectDisposedException) { } // the stream is done with it
-            return;
-        }
         if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
         _core.SetException(new OwnerUnreachableException(_timeout));
     }
@@ -95,5 +89,5 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => OwnerWatchSweep.Remove(this);
 }

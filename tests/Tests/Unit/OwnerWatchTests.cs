@@ -1,0 +1,66 @@
+using System.Diagnostics;
+using CodexLb.Gateway.Routing;
+using CodexLb.Grains.Abstractions;
+
+namespace CodexLb.Tests.Unit;
+
+/// <summary>
+/// A gateway's wait for its owner's answer: the answer when it comes, <see cref="OwnerUnreachableException"/> when nothing
+/// comes within the owner timeout (never before it), each wait by its own deadline, and none once its caller let it go.
+/// </summary>
+public sealed class OwnerWatchTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);
+
+    private static TurnEvents Answer(string type) => new([new TurnEvent(type, [])], false);
+
+    [Fact]
+    public async Task An_answer_in_time_is_the_result_and_the_watch_serves_the_next_call()
+    {
+        OwnerWatch? watch = null;
+        var first = new TaskCompletionSource<TurnEvents>();
+        var waiting = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(first.Task));
+        first.SetResult(Answer("a"));
+        Assert.Equal("a", (await waiting).Events[0].Type);
+
+        var second = new TaskCompletionSource<TurnEvents>();
+        var again = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(second.Task));
+        await Task.Delay(TimeSpan.FromMilliseconds(100));
+        second.SetResult(Answer("b"));
+        Assert.Equal("b", (await again.AsTask().WaitAsync(TimeSpan.FromSeconds(30))).Events[0].Type);
+        OwnerWatch.Abandon(ref watch);
+    }
+
+    [Fact]
+    public async Task Silence_expires_after_the_timeout_and_not_before_while_answered_waits_beside_it_are_untouched()
+    {
+        OwnerWatch? silent = null, answered = null;
+        var never = new TaskCompletionSource<TurnEvents>();
+        var late = new TaskCompletionSource<TurnEvents>();
+        var started = Stopwatch.StartNew();
+        var expiring = OwnerWatch.Watch(ref silent, Timeout, new ValueTask<TurnEvents>(never.Task)).AsTask();
+        var answering = OwnerWatch.Watch(ref answered, TimeSpan.FromMinutes(1), new ValueTask<TurnEvents>(late.Task)).AsTask();
+
+        await Assert.ThrowsAsync<OwnerUnreachableException>(() => expiring.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.True(started.Elapsed >= Timeout - TimeSpan.FromMilliseconds(20), $"expired after {started.Elapsed}");
+        Assert.False(answering.IsCompleted);
+        late.SetResult(Answer("c"));
+        Assert.Equal("c", (await answering.WaitAsync(TimeSpan.FromSeconds(30))).Events[0].Type);
+
+        // The abandoned call's late failure is observed by its watch, not left unobserved.
+        never.SetException(new TimeoutException());
+        OwnerWatch.Abandon(ref silent);
+        OwnerWatch.Abandon(ref answered);
+    }
+
+    [Fact]
+    public async Task A_disposed_watch_never_expires()
+    {
+        OwnerWatch? watch = null;
+        var never = new TaskCompletionSource<TurnEvents>();
+        var waiting = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(never.Task)).AsTask();
+        OwnerWatch.Abandon(ref watch); // the caller moved on (its turn stream ended)
+        await Task.Delay(Timeout + OwnerWatchSweep.Tick * 4);
+        Assert.False(waiting.IsCompleted);
+    }
+}
