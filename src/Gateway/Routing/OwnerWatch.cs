@@ -7,7 +7,7 @@ namespace CodexLb.Gateway.Routing;
 /// <summary>
 /// Waits for a pending call for a turn's events, at most the owner timeout. The deadlines of all watches are checked by one
 /// sweep (<see cref="OwnerWatchSweep"/>), as Kestrel checks its connections' timeouts on a heartbeat: a timer per watch
-/// cost three objects and two timer-queue changes per turn, and each arming woke the timer thread. An expired watch
+/// cost three objects and two timer-queue changes per turn (and woke the timer thread when due before its next wake). An expired watch
 /// belongs to an abandoned call: it is never reused (the call still pending on it is observed and dropped).
 /// </summary>
 internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
