@@ -15,14 +15,24 @@ public interface IConversationGrain : IGrainWithStringKey
     /// yet, answer with that status) or the first upstream event; the caller then asks <see cref="NextEvents"/> for the
     /// rest until a terminal event or <see cref="TurnEvents.Ended"/>. A short turn often comes whole in this one call.
     /// </summary>
-    ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default);
+    /// <remarks>
+    /// It takes no cancellation token: a token costs Orleans a registration on the caller and a token source on the owner
+    /// every call. A caller whose client went away stops waiting on its own side and calls <see cref="CancelTurn"/>; the
+    /// owner answers the abandoned call by its next heartbeat.
+    /// </remarks>
+    ValueTask<TurnEvents> RunTurn(TurnRequest request);
 
     /// <summary>
     /// The events of a turn this caller follows, from position <paramref name="from"/> (the events it already has) on:
     /// as soon as there are any, or a heartbeat while the turn is quiet. A turn this owner does not know (it lost it)
     /// answers a retryable rejection, and nothing runs.
     /// </summary>
-    ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default);
+    ValueTask<TurnEvents> NextEvents(string turnId, int from);
+
+    // The two calls of a gateway of the build before (they took the client's token): silos of a rolling deploy answer them.
+    ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken);
+
+    ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken);
 
     /// <summary>
     /// The events of a background response this conversation runs or has just finished, for a client streaming it again:

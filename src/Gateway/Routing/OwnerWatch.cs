@@ -5,16 +5,22 @@ using CodexLb.Grains.Abstractions;
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
-/// Waits for a pending call for a turn's events, at most the owner timeout. The deadlines of all watches are checked by one
-/// sweep (<see cref="OwnerWatchSweep"/>), as Kestrel checks its connections' timeouts on a heartbeat: a timer per watch
-/// cost three objects and two timer-queue changes per turn (and woke the timer thread when due before its next wake). An expired watch
-/// belongs to an abandoned call: it is never reused (the call still pending on it is observed and dropped).
+/// Waits for a pending call for a turn's events, at most the owner timeout, and no longer than its client stays. The
+/// deadlines of all watches are checked by one sweep (<see cref="OwnerWatchSweep"/>), as Kestrel checks its connections'
+/// timeouts on a heartbeat: a timer per watch cost three objects and two timer-queue changes per turn (and woke the timer
+/// thread when due before its next wake). The client's going away is watched here, once per watch, not by the grain call:
+/// a call given a cancellable token costs Orleans a registration on the caller and a token source on the owner every call,
+/// and the owner answers a call nobody waits for by its next heartbeat anyway (the caller's stream tells it to stop the
+/// turn). An expired or aborted watch belongs to an abandoned call: it is never reused (the call still pending on it is
+/// observed and dropped).
 /// </summary>
 internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
 {
     private const int Waiting = 1, Settled = 2; // 0: idle (made, or between calls)
 
     private readonly TimeSpan _timeout;
+    private readonly CancellationToken _aborted;
+    private readonly CancellationTokenRegistration _abortion;
     private readonly Action _pulled;
     private ManualResetValueTaskSourceCore<TurnEvents> _core;
     private ValueTask<TurnEvents> _pending;
@@ -25,17 +31,20 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     internal bool Swept;
     internal long Deadline;
 
-    public OwnerWatch(TimeSpan timeout)
+    public OwnerWatch(TimeSpan timeout, CancellationToken aborted)
     {
         _timeout = timeout;
+        _aborted = aborted;
         _pulled = OnPulled;
+        _abortion = aborted.UnsafeRegister(static watch => ((OwnerWatch)watch!).Abort(), this);
     }
 
     /// <summary>
     /// A caller's call watched with its own watch (made at its first pending call): a call already answered costs no watch.
+    /// <paramref name="aborted"/> is the caller's client going away (the same for every call of one caller).
     /// </summary>
-    public static ValueTask<TurnEvents> Watch(ref OwnerWatch? watch, TimeSpan timeout, ValueTask<TurnEvents> call) =>
-        call.IsCompletedSuccessfully ? call : (watch ??= new OwnerWatch(timeout)).WaitAsync(call);
+    public static ValueTask<TurnEvents> Watch(ref OwnerWatch? watch, TimeSpan timeout, CancellationToken aborted, ValueTask<TurnEvents> call) =>
+        call.IsCompletedSuccessfully ? call : (watch ??= new OwnerWatch(timeout, aborted)).WaitAsync(call);
 
     /// <summary>Drops a caller's watch after an abandoned call (its late outcome is observed by it): the next call gets a new one.</summary>
     public static void Abandon(ref OwnerWatch? watch)
@@ -44,7 +53,10 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         watch = null;
     }
 
-    /// <summary>The call's outcome, or <see cref="OwnerUnreachableException"/> when the owner sent nothing in time.</summary>
+    /// <summary>
+    /// The call's outcome; <see cref="OwnerUnreachableException"/> when the owner sent nothing in time, or an
+    /// <see cref="OperationCanceledException"/> as soon as the client went away.
+    /// </summary>
     public ValueTask<TurnEvents> WaitAsync(ValueTask<TurnEvents> pending)
     {
         _core.Reset();
@@ -52,6 +64,7 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         Volatile.Write(ref _state, Waiting);
         OwnerWatchSweep.Add(this, Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
+        if (_aborted.IsCancellationRequested) Abort(); // gone before this call (its registration fired between calls)
         return new ValueTask<TurnEvents>(this, _core.Version);
     }
 
@@ -82,6 +95,14 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         _core.SetException(new OwnerUnreachableException(_timeout));
     }
 
+    /// <summary>The client went away: the caller stops waiting at once.</summary>
+    private void Abort()
+    {
+        if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
+        OwnerWatchSweep.Remove(this);
+        _core.SetException(new OperationCanceledException(_aborted));
+    }
+
     public TurnEvents GetResult(short token) => _core.GetResult(token);
 
     public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
@@ -89,5 +110,9 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 
-    public void Dispose() => OwnerWatchSweep.Remove(this);
+    public void Dispose()
+    {
+        _abortion.Dispose();
+        OwnerWatchSweep.Remove(this);
+    }
 }

@@ -28,9 +28,10 @@ public sealed class ResponseFollower(IConversationGrain grain, string responseId
 
     private async ValueTask<TurnEvents> AskAsync()
     {
+        aborted.ThrowIfCancellationRequested(); // no call for a client that is gone (the call carries no token to refuse it)
         try
         {
-            return await OwnerWatch.Watch(ref _watch, ownerTimeout, grain.FollowResponse(responseId, follower, Taken, aborted));
+            return await OwnerWatch.Watch(ref _watch, ownerTimeout, aborted, grain.FollowResponse(responseId, follower, Taken));
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {

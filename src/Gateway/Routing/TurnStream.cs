@@ -102,10 +102,11 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<TurnEvents> AskAsync()
     {
+        aborted.ThrowIfCancellationRequested(); // no call for a client that is gone (the call carries no token to refuse it)
         try
         {
             // Once an event went to the client the rest is asked for by turn id; before, asking again is RunTurn (it re-attaches).
-            return Answered(await WatchAsync(_delivered > 0 ? grain!.NextEvents(turn.TurnId, _delivered, aborted) : grain!.RunTurn(turn, aborted)));
+            return Answered(await WatchAsync(_delivered > 0 ? grain!.NextEvents(turn.TurnId, _delivered) : grain!.RunTurn(turn)));
         }
         catch (Exception ex) when (!aborted.IsCancellationRequested && OwnerFailures.IsTransient(ex))
         {
@@ -133,7 +134,7 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         {
             // A new owner that runs the turn afresh learns that the lost one may have generated it already (a repeat it counts).
             var again = _delivered == 0 ? turn with { Redispatched = _ownerMayHaveRun } : turn with { ReplayFrom = _delivered, AttachOnly = true };
-            return Answered(await WatchAsync(grain!.RunTurn(again, aborted)));
+            return Answered(await WatchAsync(grain!.RunTurn(again)));
         }
         catch (Exception ex)
         {
@@ -159,7 +160,9 @@ public sealed class TurnStream(IConversationGrain? grain, TurnRequest turn, Time
         Abandon();
     }
 
-    private ValueTask<TurnEvents> WatchAsync(ValueTask<TurnEvents> call) => OwnerWatch.Watch(ref _watch, ownerTimeout, call);
+    // The client's going away ends the wait (the watch observes it): the grain call itself carries no token, which would
+    // cost Orleans a registration and a token source per call.
+    private ValueTask<TurnEvents> WatchAsync(ValueTask<TurnEvents> call) => OwnerWatch.Watch(ref _watch, ownerTimeout, aborted, call);
 
     /// <summary>Drops a call the owner does not answer (its watch expired; the call's late outcome is observed by it).</summary>
     private void Abandon() => OwnerWatch.Abandon(ref _watch);

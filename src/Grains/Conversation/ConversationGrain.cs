@@ -111,7 +111,11 @@ public sealed partial class ConversationGrain(
         });
     }
 
-    public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
+    public ValueTask<TurnEvents> RunTurn(TurnRequest request) => RunTurn(request, CancellationToken.None);
+
+    public ValueTask<TurnEvents> NextEvents(string turnId, int from) => NextEvents(turnId, from, CancellationToken.None);
+
+    public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken)
     {
         // A reentrant grain can still be called while it deactivates: nothing runs here, the caller re-dispatches.
         if (_deactivating) throw new OwnerDeactivatingException();
@@ -188,7 +192,7 @@ public sealed partial class ConversationGrain(
     private static string? RerunOf(TurnRequest request, RunningTurn? delivered) =>
         !request.Generate ? null : request.Redispatched ? "redispatch" : delivered is not null ? "retry" : null;
 
-    public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
+    public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken) =>
         _turns.TryGetValue(turnId, out var turn)
             ? NextOf(turn, turnId, from, cancellationToken)
             : ValueTask.FromResult(Lost);

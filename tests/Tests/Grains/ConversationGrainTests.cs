@@ -45,6 +45,32 @@ public sealed class ConversationGrainTests(GrainClusterFixture fixture)
     }
 
     [Fact]
+    public async Task A_gateway_of_the_build_before_still_runs_and_follows_turns_with_the_calls_that_took_a_token()
+    {
+        // During a rolling deploy an old gateway calls RunTurn and NextEvents with its client's token: a new silo answers
+        // them as it answers the new calls, and a conversation continues across the two.
+        var grain = fixture.Grains.GetGrain<IConversationGrain>(NewKey());
+        var history = new List<JsonNode> { Items.Message("user", "q1") };
+        var request = Turns.Request(Items.Body(history));
+        using var client = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        var events = new List<TurnEvent>();
+        var answer = await grain.RunTurn(request, client.Token);
+        while (true)
+        {
+            events.AddRange(answer.Events.Where(e => !e.IsHeartbeat));
+            if (answer.Ended || events[^1].Type == "response.completed") break;
+            answer = await grain.NextEvents(request.TurnId, events.Count, client.Token);
+        }
+        Assert.Equal(("response.created", "response.completed"), (events[0].Type, events[^1].Type));
+
+        history.AddRange(events.Outputs());
+        history.Add(Items.Message("user", "q2"));
+        var next = await Turns.RunAsync(grain, Items.Body(history)); // a new gateway's calls, no token
+        Assert.Equal("response.completed", next[^1].Type);
+        Assert.True(Upstream(next.ResponseId()).IsDelta);
+    }
+
+    [Fact]
     public async Task A_full_send_with_store_false_leaves_out_reasoning_that_carries_no_encrypted_content()
     {
         // An SDK that did not ask for encrypted reasoning echoes its reasoning as an id alone: with store:false upstream the

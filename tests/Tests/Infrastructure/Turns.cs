@@ -56,7 +56,7 @@ public static class Turns
     {
         if (request.TurnId.Length == 0) request = request with { TurnId = Guid.NewGuid().ToString("N") }; // the id it is followed by
         var position = request.ReplayFrom;
-        var answer = await grain.RunTurn(request, cancellationToken);
+        var answer = await grain.RunTurn(request).AsTask().WaitAsync(cancellationToken); // as a gateway calls it: no token
         while (true)
         {
             foreach (var e in answer.Events)
@@ -68,7 +68,7 @@ public static class Turns
             }
             if (answer.Ended) yield break;
             if (pauseBeforeEachRead > TimeSpan.Zero) await Task.Delay(pauseBeforeEachRead, cancellationToken);
-            answer = await grain.NextEvents(request.TurnId, position, cancellationToken);
+            answer = await grain.NextEvents(request.TurnId, position).AsTask().WaitAsync(cancellationToken);
         }
     }
 

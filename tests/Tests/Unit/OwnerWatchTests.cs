@@ -6,7 +6,8 @@ namespace CodexLb.Tests.Unit;
 
 /// <summary>
 /// A gateway's wait for its owner's answer: the answer when it comes, <see cref="OwnerUnreachableException"/> when nothing
-/// comes within the owner timeout (never before it), each wait by its own deadline, and none once its caller let it go.
+/// comes within the owner timeout (never before it), each wait by its own deadline, and none once its caller let it go; a
+/// client that goes away ends the wait at once.
 /// </summary>
 public sealed class OwnerWatchTests
 {
@@ -19,12 +20,12 @@ public sealed class OwnerWatchTests
     {
         OwnerWatch? watch = null;
         var first = new TaskCompletionSource<TurnEvents>();
-        var waiting = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(first.Task));
+        var waiting = OwnerWatch.Watch(ref watch, Timeout, default, new ValueTask<TurnEvents>(first.Task));
         first.SetResult(Answer("a"));
         Assert.Equal("a", (await waiting).Events[0].Type);
 
         var second = new TaskCompletionSource<TurnEvents>();
-        var again = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(second.Task));
+        var again = OwnerWatch.Watch(ref watch, Timeout, default, new ValueTask<TurnEvents>(second.Task));
         await Task.Delay(TimeSpan.FromMilliseconds(100));
         second.SetResult(Answer("b"));
         Assert.Equal("b", (await again.AsTask().WaitAsync(TimeSpan.FromSeconds(30))).Events[0].Type);
@@ -38,8 +39,8 @@ public sealed class OwnerWatchTests
         var never = new TaskCompletionSource<TurnEvents>();
         var late = new TaskCompletionSource<TurnEvents>();
         var started = Stopwatch.StartNew();
-        var expiring = OwnerWatch.Watch(ref silent, Timeout, new ValueTask<TurnEvents>(never.Task)).AsTask();
-        var answering = OwnerWatch.Watch(ref answered, TimeSpan.FromMinutes(1), new ValueTask<TurnEvents>(late.Task)).AsTask();
+        var expiring = OwnerWatch.Watch(ref silent, Timeout, default, new ValueTask<TurnEvents>(never.Task)).AsTask();
+        var answering = OwnerWatch.Watch(ref answered, TimeSpan.FromMinutes(1), default, new ValueTask<TurnEvents>(late.Task)).AsTask();
 
         await Assert.ThrowsAsync<OwnerUnreachableException>(() => expiring.WaitAsync(TimeSpan.FromSeconds(30)));
         Assert.True(started.Elapsed >= Timeout - TimeSpan.FromMilliseconds(20), $"expired after {started.Elapsed}");
@@ -58,9 +59,45 @@ public sealed class OwnerWatchTests
     {
         OwnerWatch? watch = null;
         var never = new TaskCompletionSource<TurnEvents>();
-        var waiting = OwnerWatch.Watch(ref watch, Timeout, new ValueTask<TurnEvents>(never.Task)).AsTask();
+        var waiting = OwnerWatch.Watch(ref watch, Timeout, default, new ValueTask<TurnEvents>(never.Task)).AsTask();
         OwnerWatch.Abandon(ref watch); // the caller moved on (its turn stream ended)
         await Task.Delay(Timeout + OwnerWatchSweep.Tick * 4);
         Assert.False(waiting.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_client_that_goes_away_ends_the_wait_at_once_and_the_late_answer_is_dropped()
+    {
+        using var client = new CancellationTokenSource();
+        OwnerWatch? watch = null;
+        var first = new TaskCompletionSource<TurnEvents>();
+        var answered = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), client.Token, new ValueTask<TurnEvents>(first.Task));
+        first.SetResult(Answer("a"));
+        Assert.Equal("a", (await answered).Events[0].Type); // the client stays through the first call
+
+        var late = new TaskCompletionSource<TurnEvents>();
+        var waiting = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), client.Token, new ValueTask<TurnEvents>(late.Task)).AsTask();
+        Assert.False(waiting.IsCompleted);
+        await client.CancelAsync();
+        var cancelled = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(client.Token, cancelled.CancellationToken);
+        late.SetException(new TimeoutException()); // observed by the watch, not left unobserved
+        OwnerWatch.Abandon(ref watch);
+    }
+
+    [Fact]
+    public async Task A_call_made_after_the_client_went_away_ends_at_once()
+    {
+        using var client = new CancellationTokenSource();
+        OwnerWatch? watch = null;
+        var first = new TaskCompletionSource<TurnEvents>();
+        var waiting = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), client.Token, new ValueTask<TurnEvents>(first.Task)).AsTask();
+        first.SetResult(Answer("a"));
+        await waiting;
+        await client.CancelAsync(); // between two calls: no wait to end yet
+
+        var next = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), client.Token, new ValueTask<TurnEvents>(new TaskCompletionSource<TurnEvents>().Task)).AsTask();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next.WaitAsync(TimeSpan.FromSeconds(30)));
+        OwnerWatch.Abandon(ref watch);
     }
 }

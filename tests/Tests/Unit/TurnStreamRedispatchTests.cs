@@ -21,13 +21,15 @@ public sealed class TurnStreamRedispatchTests
     {
         public List<TurnRequest> Calls { get; } = [];
 
-        public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default)
+        public ValueTask<TurnEvents> RunTurn(TurnRequest request)
         {
             Calls.Add(request);
             return Calls.Count == 1 ? ValueTask.FromException<TurnEvents>(failure) : ValueTask.FromResult(Completed);
         }
 
-        public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> NextEvents(string turnId, int from) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken) => throw new NotSupportedException();
         public Task CancelTurn(string turnId) => Task.CompletedTask;
         public Task<ConversationStats> GetStats() => throw new NotSupportedException();
         public Task<byte[]?> GetRunningResponse(string responseId) => throw new NotSupportedException();
@@ -102,11 +104,14 @@ public sealed class TurnStreamRedispatchTests
 
         public int Cancels { get; private set; }
 
-        public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken = default) =>
+        public ValueTask<TurnEvents> RunTurn(TurnRequest request) =>
             _runs++ == 0 ? ValueTask.FromResult(Created) : ValueTask.FromException<TurnEvents>(new TimeoutException("unreachable"));
 
-        public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken = default) =>
+        public ValueTask<TurnEvents> NextEvents(string turnId, int from) =>
             unreachable ? ValueTask.FromException<TurnEvents>(new TimeoutException("unreachable")) : new(new TaskCompletionSource<TurnEvents>().Task);
+
+        public ValueTask<TurnEvents> RunTurn(TurnRequest request, CancellationToken cancellationToken) => throw new NotSupportedException();
+        public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken) => throw new NotSupportedException();
 
         public Task CancelTurn(string turnId)
         {
