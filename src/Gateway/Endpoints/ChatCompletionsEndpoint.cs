@@ -16,8 +16,11 @@ namespace CodexLb.Gateway.Endpoints;
 /// </summary>
 public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter router)
 {
-    public Task HandleAsync(HttpContext context) => turns.RunAsync(context, "chat", Parse, static chat => chat.Responses,
-        (chat, turn) => chat.Stream ? StreamAsync(chat, turn) : RespondAsync(turn));
+    public Task HandleAsync(HttpContext context) => turns.RunAsync(context, "chat", Parse, static chat => chat.Responses, _relay ??= Relay);
+
+    private Func<ChatCompletionRequest, HttpTurn, Task>? _relay; // made once, not a delegate per request
+
+    private Task Relay(ChatCompletionRequest chat, HttpTurn turn) => chat.Stream ? StreamAsync(chat, turn) : RespondAsync(turn);
 
     private static (ChatCompletionRequest?, OpenAIError?) Parse(ReadOnlyMemory<byte> body) =>
         ChatRequestTranslator.TryTranslate(body, out var chat, out var error) ? (chat, null) : (null, error);

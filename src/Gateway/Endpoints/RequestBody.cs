@@ -16,7 +16,8 @@ public static class RequestBody
     /// <summary>The first buffer (pooled): a claimed Content-Length is not trusted with more before the bytes arrive.</summary>
     private const int InitialCapacity = 64 * 1024;
 
-    public static async Task<(PooledBytes? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
+    // A small body is usually whole in the first read: the answer then needs no task.
+    public static async ValueTask<(PooledBytes? Body, OpenAIError? Error)> ReadAsync(HttpRequest request, long limit, CancellationToken cancellationToken)
     {
         if (request.ContentLength > limit) return (null, ProxyErrors.RequestTooLarge(limit));
         if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature)

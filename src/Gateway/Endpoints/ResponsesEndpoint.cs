@@ -27,10 +27,14 @@ public sealed class ResponsesEndpoint(
     /// <summary>How long an SSE stream may stay quiet before a keepalive comment (shared by the chat relay).</summary>
     internal TimeSpan KeepAliveInterval => _options.KeepAliveInterval;
 
-    public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed,
-        (parsed, turn) => parsed.Stream ? RelaySseAsync(turn)
-            : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
-            : RespondJsonAsync(turn));
+    public Task HandleAsync(HttpContext context) => RunAsync(context, "http", Parse, static parsed => parsed, _relay ??= Relay);
+
+    private Func<ResponseCreateRequest, HttpTurn, Task>? _relay; // made once: a lambda here was a new delegate per request
+
+    private Task Relay(ResponseCreateRequest parsed, HttpTurn turn) =>
+        parsed.Stream ? RelaySseAsync(turn)
+        : parsed.Background ? RespondStartedAsync(turn.Context, turn.Stream)
+        : RespondJsonAsync(turn);
 
     private static (ResponseCreateRequest?, OpenAIError?) Parse(ReadOnlyMemory<byte> body) =>
         ResponseCreateParser.TryParse(body.Span, out var parsed, out var error) ? (parsed, null) : (null, error);

@@ -1,22 +1,24 @@
-using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Timing;
 
 namespace CodexLb.Gateway.Routing;
 
 /// <summary>
 /// Waits for a pending call for a turn's events, at most the owner timeout, and no longer than its client stays. The
-/// deadlines of all watches are checked by one sweep (<see cref="OwnerWatchSweep"/>), as Kestrel checks its connections'
-/// timeouts on a heartbeat: a timer per watch cost three objects and two timer-queue changes per turn (and woke the timer
-/// thread when due before its next wake). The client's going away is watched here, once per watch, not by the grain call:
+/// deadlines of all watches wait in one <see cref="DeadlineQueue"/>: a timer per watch cost three objects and two
+/// timer-queue changes per turn. The client's going away is watched here, once per watch, not by the grain call:
 /// a call given a cancellable token costs Orleans a registration on the caller and a token source on the owner every call,
 /// and the owner answers a call nobody waits for by its next heartbeat anyway (the caller's stream tells it to stop the
 /// turn). An expired or aborted watch belongs to an abandoned call: it is never reused (the call still pending on it is
 /// observed and dropped).
 /// </summary>
-internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
+internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisposable
 {
     private const int Waiting = 1, Settled = 2; // 0: idle (made, or between calls)
+
+    /// <summary>The deadlines of every watch in this process.</summary>
+    internal static readonly DeadlineQueue Deadlines = new();
 
     private readonly TimeSpan _timeout;
     private readonly CancellationToken _aborted;
@@ -25,11 +27,6 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     private ManualResetValueTaskSourceCore<TurnEvents> _core;
     private ValueTask<TurnEvents> _pending;
     private int _state;
-
-    // Owned by OwnerWatchSweep, under its lock.
-    internal OwnerWatch? SweepPrevious, SweepNext;
-    internal bool Swept;
-    internal long Deadline;
 
     public OwnerWatch(TimeSpan timeout, CancellationToken aborted)
     {
@@ -62,7 +59,7 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         _core.Reset();
         _pending = pending;
         Volatile.Write(ref _state, Waiting);
-        OwnerWatchSweep.Add(this, Stopwatch.GetTimestamp() + (long)(_timeout.TotalSeconds * Stopwatch.Frequency));
+        Deadlines.Schedule(this, _timeout);
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
         if (_aborted.IsCancellationRequested) Abort(); // gone before this call (its registration fired between calls)
         return new ValueTask<TurnEvents>(this, _core.Version);
@@ -77,7 +74,7 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
             try { pending.GetAwaiter().GetResult(); } catch (Exception) { }
             return;
         }
-        OwnerWatchSweep.Remove(this);
+        Deadlines.Remove(this);
         try
         {
             _core.SetResult(pending.GetAwaiter().GetResult());
@@ -88,8 +85,8 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
         }
     }
 
-    /// <summary>The sweep found the deadline passed (and took the watch off its list).</summary>
-    internal void Expire()
+    /// <summary>The owner timeout passed with the call still pending (the queue took the watch off).</summary>
+    protected override void Expire()
     {
         if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
         _core.SetException(new OwnerUnreachableException(_timeout));
@@ -99,7 +96,7 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     private void Abort()
     {
         if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
-        OwnerWatchSweep.Remove(this);
+        Deadlines.Remove(this);
         _core.SetException(new OperationCanceledException(_aborted));
     }
 
@@ -113,6 +110,6 @@ internal sealed class OwnerWatch : IValueTaskSource<TurnEvents>, IDisposable
     public void Dispose()
     {
         _abortion.Dispose();
-        OwnerWatchSweep.Remove(this);
+        Deadlines.Remove(this);
     }
 }

@@ -4,6 +4,7 @@ using CodexLb.Grains.Upstream;
 using CodexLb.Protocol.Errors;
 using CodexLb.Protocol.Events;
 using CodexLb.Protocol.Responses;
+using CodexLb.Protocol.Timing;
 
 namespace CodexLb.Grains.Conversation;
 
@@ -14,10 +15,16 @@ namespace CodexLb.Grains.Conversation;
 /// turn can still reject with a status; after it, failures become a <c>response.failed</c> event. Followers send
 /// heartbeats while the turn is quiet, so a gateway can tell a slow turn from a dead owner. Followers are woken once per
 /// burst, not per event: a caller of <see cref="NextAsync"/> gets every event the provider sent together in one answer.
-/// Lives on the grain's scheduler: no locks.
+/// Lives on the grain's scheduler: no locks (but for its heartbeat deadline, in the silo's <see cref="Heartbeats"/>).
 /// </summary>
-public sealed class RunningTurn(string turnId, ulong fingerprint)
+public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
 {
+    /// <summary>
+    /// When each waiting turn owes its followers a heartbeat: one queue and one timer for the silo, where a timed wait per
+    /// follower made a timer, a promise and two timer-queue changes each time, nearly always to be cancelled milliseconds later.
+    /// </summary>
+    internal static readonly DeadlineQueue Heartbeats = new();
+
     private readonly List<TurnEvent> _events = new(16); // a short answer's events (about a dozen) without growing the list twice
     private FewIds _clients = new(turnId);
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
@@ -215,8 +222,16 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         _held = 0;
         var changed = _changed;
         _changed = null;
+        Heartbeats.Remove(this);
         changed?.TrySetResult();
     }
+
+    /// <summary>
+    /// A waiting follower's heartbeat is due (on the queue's timer thread): its wait ends, and its continuation goes back to
+    /// the grain's scheduler, where it finds nothing new and answers a heartbeat. A signal already replaced only wakes a
+    /// newer waiter early, which costs it one more call.
+    /// </summary>
+    protected override void Expire() => Volatile.Read(ref _changed)?.TrySetResult();
 
     /// <summary>
     /// The turn's events from <paramref name="from"/> on as soon as there are any (all of them: one answer per burst), an
@@ -232,10 +247,17 @@ public sealed class RunningTurn(string turnId, ulong fingerprint)
         {
             // Completed on the grain's scheduler at the end of a burst: the waiting call answers right there (Orleans runs a
             // continuation inline on its own activation), instead of a thread-pool hop and a second trip through the queue.
-            var changed = (_changed ??= new()).Task;
-            // Back on the grain's scheduler (the events list is only touched there); a timeout means "send a heartbeat".
-            await ((Task)changed.WaitAsync(heartbeat, cancellationToken))
-                .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            // A signal its heartbeat deadline completed is spent: this wait needs a new one.
+            if (_changed is { Task.IsCompleted: true }) _changed = null;
+            var signal = _changed ??= new();
+            Heartbeats.Schedule(this, heartbeat, keepSooner: true); // a follower already waiting keeps its sooner heartbeat
+            // Only a gateway of the build before sends a token: its cancellation ends every follower's wait (the others
+            // answer a heartbeat early).
+            using (cancellationToken.CanBeCanceled ? cancellationToken.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), signal) : default)
+            {
+                // Back on the grain's scheduler (the events list is only touched there); nothing new means "send a heartbeat".
+                await signal.Task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
+            }
             cancellationToken.ThrowIfCancellationRequested();
             if (from >= _events.Count && !Finished) return TurnEvents.Quiet;
         }

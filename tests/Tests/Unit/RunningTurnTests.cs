@@ -87,6 +87,35 @@ public sealed class RunningTurnTests
     }
 
     [Fact]
+    public async Task Each_wait_of_a_quiet_turn_lasts_its_heartbeat_and_an_event_ends_the_wait_at_once()
+    {
+        var turn = new RunningTurn("t", 1);
+        var heartbeat = TimeSpan.FromMilliseconds(200);
+        for (var i = 0; i < 3; i++)
+        {
+            // A heartbeat deadline spends the signal it completed: the next wait waits again instead of answering at once.
+            var started = System.Diagnostics.Stopwatch.StartNew();
+            var quiet = await turn.NextAsync("t", 0, heartbeat, CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.True(Assert.Single(quiet.Events).IsHeartbeat);
+            Assert.True(started.Elapsed >= heartbeat - TimeSpan.FromMilliseconds(20), $"wait {i} answered after {started.Elapsed}");
+        }
+        var waiting = turn.NextAsync("t", 0, TimeSpan.FromMinutes(1), CancellationToken.None).AsTask();
+        turn.Relay(Delta(0));
+        Assert.False(Assert.Single((await waiting.WaitAsync(TimeSpan.FromSeconds(30))).Events).IsHeartbeat);
+        Assert.False(turn.IsScheduled); // an answered wait leaves no deadline behind
+    }
+
+    [Fact]
+    public async Task A_wait_given_a_token_by_a_gateway_of_the_build_before_ends_when_it_is_cancelled()
+    {
+        var turn = new RunningTurn("t", 1);
+        using var client = new CancellationTokenSource();
+        var waiting = turn.NextAsync("t", 0, TimeSpan.FromMinutes(1), client.Token).AsTask();
+        await client.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+    }
+
+    [Fact]
     public void The_provider_is_stopped_only_when_the_last_client_of_a_turn_detaches()
     {
         var turn = new RunningTurn("first", 1);
