@@ -99,7 +99,7 @@ public sealed partial class ConversationGrain
                 }
                 plan = loaded;
             }
-            var store = _options.UpstreamStore(request.Store, socket.BaseUrl);
+            var store = _options.UpstreamStore(request.Store, socket.BackendApi);
             var items = delta ? plan.NewItems : FullSendItems(plan, providerStores: store != false);
             int frameLength;
             var anchor = delta ? socket.ProviderAnchorId : null;

@@ -24,11 +24,13 @@ public sealed class UpstreamOptions
     public bool? RequireStoreFalse { get; set; }
 
     /// <summary>The <c>store</c> value to send upstream for a client's choice (null: send none, the provider's default).</summary>
-    public bool? UpstreamStore(bool? clientStore) => UpstreamStore(clientStore, BaseUrl);
+    public bool? UpstreamStore(bool? clientStore) => UpstreamStore(clientStore, IsBackendApi(BaseUrl));
 
-    /// <summary>The same for an account with its own base URL.</summary>
-    public bool? UpstreamStore(bool? clientStore, Uri baseUrl) =>
-        RequireStoreFalse ?? baseUrl.AbsolutePath.Contains("/backend-api/", StringComparison.OrdinalIgnoreCase) ? false : clientStore;
+    /// <summary>The same for an account whose base URL is (or is not) a ChatGPT backend (<see cref="IsBackendApi"/>).</summary>
+    public bool? UpstreamStore(bool? clientStore, bool backendApi) => RequireStoreFalse ?? backendApi ? false : clientStore;
+
+    /// <summary>A ChatGPT backend (it refuses <c>store: true</c>); read once per socket, not per turn.</summary>
+    public static bool IsBackendApi(Uri baseUrl) => baseUrl.AbsolutePath.Contains("/backend-api/", StringComparison.OrdinalIgnoreCase);
 
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 

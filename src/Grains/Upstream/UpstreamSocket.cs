@@ -40,7 +40,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         _socket = socket;
         _time = time;
         Account = account;
-        BaseUrl = baseUrl;
+        BackendApi = UpstreamOptions.IsBackendApi(baseUrl);
         OpenedAt = LastActivity = time.GetUtcNow();
         Usage = ProviderUsage.FromHeaders(handshake, OpenedAt); // read once: the headers are not kept for the socket's lifetime
         _readLoop = ReadLoopAsync();
@@ -50,8 +50,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// <summary>The upstream account whose credentials opened this socket (its anchors are that account's).</summary>
     public string Account { get; }
 
-    /// <summary>The account's base URL (whether it is a ChatGPT backend decides what <c>store</c> may be sent).</summary>
-    public Uri BaseUrl { get; }
+    /// <summary>The account's base URL is a ChatGPT backend: that decides what <c>store</c> may be sent.</summary>
+    public bool BackendApi { get; }
 
     /// <summary>
     /// The latest usage the provider reported on this socket: its handshake's rate-limit headers, then each
