@@ -1,7 +1,6 @@
 using System.Net.Http.Headers;
 using System.Net.WebSockets;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Accounts;
 using CodexLb.Grains.Upstream.WebSockets;
@@ -18,13 +17,9 @@ namespace CodexLb.Grains.Upstream;
 public sealed class UpstreamSocket : IAsyncDisposable
 {
     private readonly WebSocketConnection _socket;
-    // The reader's continuation is a TryRead and a return: run it on the read loop's thread rather than queue it (one
-    // thread-pool hop less per event the grain waits for; the grain's own continuation still goes to its scheduler).
-    private readonly Channel<UpstreamEvent> _events = Channel.CreateUnbounded<UpstreamEvent>(
-        new() { SingleReader = true, SingleWriter = true, AllowSynchronousContinuations = true });
-
-    // One read at a time (a single reader): its timeout reuses this source and its timer while no read timed out.
-    private CancellationTokenSource _readTimeout = new();
+    // The reader's continuation is a return: it runs on the read loop's thread rather than being queued (one thread-pool
+    // hop less per event the grain waits for; the grain's own continuation still goes to its scheduler).
+    private readonly UpstreamInbox _events = new();
     private readonly SemaphoreSlim _ackGate = new(1, 1);
     private int _awaitingAck;
     private readonly Task _readLoop;
@@ -109,9 +104,9 @@ public sealed class UpstreamSocket : IAsyncDisposable
     public void KeepAliveIfIdle(TimeSpan silence) => _socket.KeepAliveIfIdle(silence);
 
     /// <summary>An event is already here: the next read completes at once.</summary>
-    public bool HasBuffered => _events.Reader.TryPeek(out _);
+    public bool HasBuffered => _events.HasBuffered;
 
-    public bool IsOpen => _socket.State == WebSocketState.Open && !_events.Reader.Completion.IsCompleted;
+    public bool IsOpen => _socket.State == WebSocketState.Open && !_events.IsDrained;
 
     /// <summary>The connection's state: after a close, <see cref="WebSocketState.Closed"/> when both sides said so, else aborted.</summary>
     internal WebSocketState State => _socket.State;
@@ -171,29 +166,18 @@ public sealed class UpstreamSocket : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<UpstreamEvent?> ReadAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        if (_events.Reader.TryRead(out var ready)) return ready;
+        if (_events.TryRead(out var ready)) return ready;
         cancellationToken.ThrowIfCancellationRequested();
-        if (!_readTimeout.TryReset()) _readTimeout = new CancellationTokenSource(); // the last read timed out
-        var expiry = _readTimeout;
-        expiry.CancelAfter(timeout);
+        var next = _events.WaitAsync(timeout);
+        if (next.IsCompleted) return next.Result;
         try
         {
-            using var _ = cancellationToken.UnsafeRegister(static source => ((CancellationTokenSource)source!).Cancel(), expiry);
-            if (await _events.Reader.WaitToReadAsync(expiry.Token).ConfigureAwait(false) && _events.Reader.TryRead(out var item))
-                return item;
-            return null;
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            throw new TimeoutException("The upstream sent nothing within " + timeout + ".");
+            using (cancellationToken.UnsafeRegister(static events => ((UpstreamInbox)events!).Cancel(), _events))
+                return await next.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             throw new OperationCanceledException(cancellationToken);
-        }
-        finally
-        {
-            expiry.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 
@@ -251,7 +235,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
                     continue;
                 }
                 if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
-                _events.Writer.TryWrite(new UpstreamEvent(type, data));
+                _events.Write(new UpstreamEvent(type, data));
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
@@ -261,7 +245,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         }
         finally
         {
-            _events.Writer.TryComplete();
+            _events.Complete();
             Acknowledge();
         }
     }

@@ -1,0 +1,124 @@
+using System.Diagnostics;
+using System.Threading.Tasks.Sources;
+using CodexLb.Protocol.Timing;
+
+namespace CodexLb.Grains.Upstream;
+
+/// <summary>
+/// The events a socket's read loop hands to the one turn reading them: a queue under a lock and one wait, reused. A wait
+/// ends with the next event, with the socket's end (null), at its timeout (every socket of the silo in one
+/// <see cref="DeadlineQueue"/>), or when <see cref="Cancel"/>led. A channel with a timed, cancellable read made a channel
+/// operation, two changes of a token source's timer and a linked registration per wait; a turn waits a few times.
+/// </summary>
+internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
+{
+    private static readonly DeadlineQueue ReadTimeouts = new();
+
+    private readonly Lock _gate = new();
+    private readonly Queue<UpstreamEvent> _events = new();
+    // Completed on the writer's thread (the read loop): the reader's own continuation goes where it awaits from.
+    private ManualResetValueTaskSourceCore<UpstreamEvent?> _wait;
+    private bool _waiting;
+    private bool _completed;
+    private TimeSpan _timeout; // of the wait in progress
+    private long _waitDue; // when it times out (a late expiry of an earlier wait is told apart by it)
+
+    /// <summary>An event is here: the next read completes at once.</summary>
+    public bool HasBuffered
+    {
+        get { lock (_gate) return _events.Count > 0; }
+    }
+
+    /// <summary>The socket ended and every event was read.</summary>
+    public bool IsDrained
+    {
+        get { lock (_gate) return _completed && _events.Count == 0; }
+    }
+
+    public bool TryRead(out UpstreamEvent upstreamEvent)
+    {
+        lock (_gate) return _events.TryDequeue(out upstreamEvent);
+    }
+
+    /// <summary>
+    /// The next event, null once the socket ended with none left; a <see cref="TimeoutException"/> when none came within
+    /// <paramref name="timeout"/>, an <see cref="OperationCanceledException"/> when <see cref="Cancel"/>led first. One wait
+    /// at a time (one reader).
+    /// </summary>
+    public ValueTask<UpstreamEvent?> WaitAsync(TimeSpan timeout)
+    {
+        lock (_gate)
+        {
+            if (_events.TryDequeue(out var ready)) return new(ready);
+            if (_completed) return new((UpstreamEvent?)null);
+            _wait.Reset();
+            _waiting = true;
+            _timeout = timeout;
+            _waitDue = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
+            ReadTimeouts.Schedule(this, timeout);
+            return new(this, _wait.Version);
+        }
+    }
+
+    public void Write(UpstreamEvent upstreamEvent)
+    {
+        lock (_gate)
+        {
+            if (_completed) return;
+            if (!_waiting)
+            {
+                _events.Enqueue(upstreamEvent);
+                return;
+            }
+            _waiting = false;
+        }
+        ReadTimeouts.Remove(this);
+        _wait.SetResult(upstreamEvent);
+    }
+
+    /// <summary>The socket ended: a wait in progress answers null, as every read after the last event does.</summary>
+    public void Complete()
+    {
+        lock (_gate)
+        {
+            if (_completed) return;
+            _completed = true;
+            if (!_waiting) return;
+            _waiting = false;
+        }
+        ReadTimeouts.Remove(this);
+        _wait.SetResult(null);
+    }
+
+    /// <summary>Ends a wait in progress with an <see cref="OperationCanceledException"/> (its reader's turn was cancelled).</summary>
+    public void Cancel()
+    {
+        if (!TryEndWait(onlyWhenDue: false)) return;
+        ReadTimeouts.Remove(this);
+        _wait.SetException(new OperationCanceledException());
+    }
+
+    protected override void Expire()
+    {
+        if (!TryEndWait(onlyWhenDue: true)) return; // the deadline of a wait that already ended
+        _wait.SetException(new TimeoutException("The upstream sent nothing within " + _timeout + "."));
+    }
+
+    /// <summary>Takes the wait in progress, unless none is (or, <paramref name="onlyWhenDue"/>, its own deadline is still ahead).</summary>
+    private bool TryEndWait(bool onlyWhenDue)
+    {
+        lock (_gate)
+        {
+            if (!_waiting || (onlyWhenDue && Stopwatch.GetTimestamp() < _waitDue)) return false;
+            _waiting = false;
+            return true;
+        }
+    }
+
+    public UpstreamEvent? GetResult(short token) => _wait.GetResult(token);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _wait.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _wait.OnCompleted(continuation, state, token, flags);
+}
