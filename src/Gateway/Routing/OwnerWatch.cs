@@ -26,7 +26,8 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     private readonly Action _pulled;
     private ManualResetValueTaskSourceCore<TurnEvents> _core;
     private ValueTask<TurnEvents> _pending;
-    private int _state;
+    private long _waits; // the wait in progress is the n-th: the tag of its deadline
+    private long _state; // (n << 2) | the phase of the n-th wait: a late deadline of an earlier wait settles nothing
 
     public OwnerWatch(TimeSpan timeout, CancellationToken aborted)
     {
@@ -58,8 +59,9 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     {
         _core.Reset();
         _pending = pending;
-        Volatile.Write(ref _state, Waiting);
-        Deadlines.Schedule(this, _timeout);
+        var wait = ++_waits;
+        Volatile.Write(ref _state, wait << 2 | Waiting);
+        Deadlines.Schedule(this, _timeout, wait);
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
         if (_aborted.IsCancellationRequested) Abort(); // gone before this call (its registration fired between calls)
         return new ValueTask<TurnEvents>(this, _core.Version);
@@ -68,7 +70,7 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     private void OnPulled()
     {
         var pending = _pending;
-        if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting)
+        if (!TrySettle(Volatile.Read(ref _waits))) // the pull is the current wait's: an abandoned watch is never reused
         {
             // Expired first: the caller moved on; observe the late outcome so it is not an unobserved failure.
             try { pending.GetAwaiter().GetResult(); } catch (Exception) { }
@@ -85,20 +87,27 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
         }
     }
 
-    /// <summary>The owner timeout passed with the call still pending (the queue took the watch off).</summary>
-    protected override void Expire()
+    /// <summary>
+    /// The owner timeout of the <paramref name="tag"/>-th wait passed (the queue took the watch off): it fails unless it
+    /// was answered first, even when the answer came just as the deadline was being told and the next wait already began.
+    /// </summary>
+    protected override void Expire(long tag)
     {
-        if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
+        if (!TrySettle(tag)) return;
         _core.SetException(new OwnerUnreachableException(_timeout));
     }
 
     /// <summary>The client went away: the caller stops waiting at once.</summary>
     private void Abort()
     {
-        if (Interlocked.CompareExchange(ref _state, Settled, Waiting) != Waiting) return;
+        if (!TrySettle(Volatile.Read(ref _waits))) return; // no wait in progress: WaitAsync checks the token after arming
         Deadlines.Remove(this);
         _core.SetException(new OperationCanceledException(_aborted));
     }
+
+    /// <summary>Ends the <paramref name="wait"/>-th wait if it is still in progress: one of its pull, deadline and abort wins.</summary>
+    private bool TrySettle(long wait) =>
+        Interlocked.CompareExchange(ref _state, wait << 2 | Settled, wait << 2 | Waiting) == (wait << 2 | Waiting);
 
     public TurnEvents GetResult(short token) => _core.GetResult(token);
 

@@ -228,10 +228,11 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
 
     /// <summary>
     /// A waiting follower's heartbeat is due (on the queue's timer thread): its wait ends, and its continuation goes back to
-    /// the grain's scheduler, where it finds nothing new and answers a heartbeat. A signal already replaced only wakes a
-    /// newer waiter early, which costs it one more call.
+    /// the grain's scheduler, where it finds nothing new and answers a heartbeat. A late deadline of an earlier wait (any
+    /// tag) only wakes a newer waiter early, which costs it one more call: the followers share the signal, so the turn
+    /// keeps no wait number.
     /// </summary>
-    protected override void Expire() => Volatile.Read(ref _changed)?.TrySetResult();
+    protected override void Expire(long tag) => Volatile.Read(ref _changed)?.TrySetResult();
 
     /// <summary>
     /// The turn's events from <paramref name="from"/> on as soon as there are any (all of them: one answer per burst), an

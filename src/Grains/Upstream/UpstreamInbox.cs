@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Threading.Tasks.Sources;
 using CodexLb.Protocol.Timing;
 
@@ -21,7 +20,7 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
     private bool _waiting;
     private bool _completed;
     private TimeSpan _timeout; // of the wait in progress
-    private long _waitDue; // when it times out (a late expiry of an earlier wait is told apart by it)
+    private long _waits; // the wait in progress is the n-th: its deadline's tag (a late expiry of an earlier one is ignored)
 
     /// <summary>An event is here: the next read completes at once.</summary>
     public bool HasBuffered
@@ -54,8 +53,7 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
             _wait.Reset();
             _waiting = true;
             _timeout = timeout;
-            _waitDue = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
-            ReadTimeouts.Schedule(this, timeout);
+            ReadTimeouts.Schedule(this, timeout, ++_waits);
             return new(this, _wait.Version);
         }
     }
@@ -93,23 +91,23 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
     /// <summary>Ends a wait in progress with an <see cref="OperationCanceledException"/> (its reader's turn was cancelled).</summary>
     public void Cancel()
     {
-        if (!TryEndWait(onlyWhenDue: false)) return;
+        if (!TryEndWait(wait: null)) return;
         ReadTimeouts.Remove(this);
         _wait.SetException(new OperationCanceledException());
     }
 
-    protected override void Expire()
+    protected override void Expire(long tag)
     {
-        if (!TryEndWait(onlyWhenDue: true)) return; // the deadline of a wait that already ended
+        if (!TryEndWait(wait: tag)) return; // the deadline of a wait that already ended
         _wait.SetException(new TimeoutException("The upstream sent nothing within " + _timeout + "."));
     }
 
-    /// <summary>Takes the wait in progress, unless none is (or, <paramref name="onlyWhenDue"/>, its own deadline is still ahead).</summary>
-    private bool TryEndWait(bool onlyWhenDue)
+    /// <summary>Takes the wait in progress, unless none is (or it is not the <paramref name="wait"/>-th).</summary>
+    private bool TryEndWait(long? wait)
     {
         lock (_gate)
         {
-            if (!_waiting || (onlyWhenDue && Stopwatch.GetTimestamp() < _waitDue)) return false;
+            if (!_waiting || (wait is { } number && number != _waits)) return false;
             _waiting = false;
             return true;
         }

@@ -11,12 +11,17 @@ public abstract class Deadline
     internal Deadline? QueuePrevious, QueueNext;
     internal bool Queued;
     internal long Due;
+    internal long Tag;
 
     /// <summary>Listed in a queue: it expires unless taken off first.</summary>
     public bool IsScheduled => Volatile.Read(ref Queued);
 
-    /// <summary>The deadline passed: called on the queue's timer thread, outside its lock, once the entry left the queue.</summary>
-    protected internal abstract void Expire();
+    /// <summary>
+    /// The deadline of the listing tagged <paramref name="tag"/> passed: called on the queue's timer thread, outside its
+    /// lock, once the entry left the queue. The entry may be listed again by then (the next wait of its owner): the tag
+    /// tells a late expiry of an earlier listing apart.
+    /// </summary>
+    protected internal abstract void Expire(long tag);
 }
 
 /// <summary>
@@ -50,10 +55,12 @@ public sealed class DeadlineQueue
     }
 
     /// <summary>
-    /// Lists <paramref name="entry"/> to expire <paramref name="timeout"/> from now; one already listed moves to its new
-    /// deadline, unless <paramref name="keepSooner"/> and it is due sooner already (a wait another waiter started first).
+    /// Lists <paramref name="entry"/> to expire <paramref name="timeout"/> from now, with <paramref name="tag"/> (given
+    /// back to <see cref="Deadline.Expire"/>: which wait of the entry the listing is for); one already listed moves to its
+    /// new deadline and tag, unless <paramref name="keepSooner"/> and it is due sooner already (a wait another waiter
+    /// started first keeps its listing).
     /// </summary>
-    public void Schedule(Deadline entry, TimeSpan timeout, bool keepSooner = false)
+    public void Schedule(Deadline entry, TimeSpan timeout, long tag = 0, bool keepSooner = false)
     {
         var due = Stopwatch.GetTimestamp() + (long)(timeout.TotalSeconds * Stopwatch.Frequency);
         lock (_gate)
@@ -64,6 +71,7 @@ public sealed class DeadlineQueue
                 Unlink(entry);
             }
             entry.Due = due;
+            entry.Tag = tag;
             entry.Queued = true;
             var before = _last;
             while (before is not null && before.Due > due) before = before.QueuePrevious;
@@ -101,19 +109,19 @@ public sealed class DeadlineQueue
 
     private void Fire()
     {
-        List<Deadline>? expired = null; // its own list: an entry listed again before it is told (a new wait) relinks
+        List<(Deadline Entry, long Tag)>? expired = null; // its own list: an entry listed again before it is told relinks
         lock (_gate)
         {
             var now = Stopwatch.GetTimestamp();
             while (_first is { } entry && entry.Due <= now)
             {
                 Unlink(entry);
-                (expired ??= []).Add(entry);
+                (expired ??= []).Add((entry, entry.Tag));
             }
             _armedFor = long.MaxValue;
             if (_first is { } next) Arm(next.Due);
         }
         if (expired is null) return;
-        foreach (var entry in expired) entry.Expire();
+        foreach (var (entry, tag) in expired) entry.Expire(tag);
     }
 }

@@ -12,9 +12,15 @@ public sealed class DeadlineQueueTests
 {
     private sealed class Entry(string name, List<(string Name, TimeSpan At)> log, Stopwatch clock) : Deadline
     {
-        protected override void Expire()
+        public List<long> Tags { get; } = [];
+
+        protected internal override void Expire(long tag)
         {
-            lock (log) log.Add((name, clock.Elapsed));
+            lock (log)
+            {
+                log.Add((name, clock.Elapsed));
+                Tags.Add(tag);
+            }
         }
     }
 
@@ -78,8 +84,8 @@ public sealed class DeadlineQueueTests
         var kept = new Entry("kept", log, clock);
         queue.Schedule(moved, TimeSpan.FromMilliseconds(100));
         queue.Schedule(moved, TimeSpan.FromMilliseconds(500)); // a new call: its own deadline
-        queue.Schedule(kept, TimeSpan.FromMilliseconds(200));
-        queue.Schedule(kept, TimeSpan.FromMilliseconds(2000), keepSooner: true); // a second waiter: the first one's stays
+        queue.Schedule(kept, TimeSpan.FromMilliseconds(200), tag: 7);
+        queue.Schedule(kept, TimeSpan.FromMilliseconds(2000), tag: 8, keepSooner: true); // a second waiter: the first one's stays
         Assert.Equal(2, queue.Count);
 
         await WaitForAsync(log, 2);
@@ -88,6 +94,7 @@ public sealed class DeadlineQueueTests
             Assert.Equal(["kept", "moved"], log.Select(e => e.Name));
             Assert.True(log[0].At < TimeSpan.FromMilliseconds(1500), $"kept expired at {log[0].At}");
             Assert.True(log[1].At >= TimeSpan.FromMilliseconds(500), $"moved expired at {log[1].At}");
+            Assert.Equal([7L], kept.Tags); // the kept listing keeps its tag
         }
     }
 
@@ -98,10 +105,12 @@ public sealed class DeadlineQueueTests
         var clock = Stopwatch.StartNew();
         var log = new List<(string Name, TimeSpan At)>();
         var entry = new Entry("again", log, clock);
-        queue.Schedule(entry, TimeSpan.FromMilliseconds(50));
+        queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 1);
         await WaitForAsync(log, 1);
-        queue.Schedule(entry, TimeSpan.FromMilliseconds(50)); // the next wait of the same owner
+        queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 2); // the next wait of the same owner
         await WaitForAsync(log, 2);
         Assert.Equal(0, queue.Count);
+        lock (log) Assert.Equal([1L, 2L], entry.Tags); // each expiry tells which listing it was
+
     }
 }

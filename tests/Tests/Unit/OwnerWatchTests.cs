@@ -100,4 +100,28 @@ public sealed class OwnerWatchTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => next.WaitAsync(TimeSpan.FromSeconds(30)));
         OwnerWatch.Abandon(ref watch);
     }
+
+    [Fact]
+    public async Task A_late_deadline_of_an_answered_wait_does_not_fail_the_next_one()
+    {
+        // The queue's timer takes a deadline off, the answer comes and the next call starts before the timer tells the
+        // watch: that telling is for the first wait (its tag), and the second wait keeps its own deadline.
+        OwnerWatch? watch = null;
+        var first = new TaskCompletionSource<TurnEvents>();
+        var answered = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), default, new ValueTask<TurnEvents>(first.Task));
+        var firstTag = watch!.Tag;
+        first.SetResult(Answer("a"));
+        Assert.Equal("a", (await answered).Events[0].Type);
+
+        var second = new TaskCompletionSource<TurnEvents>();
+        var waiting = OwnerWatch.Watch(ref watch, TimeSpan.FromMinutes(1), default, new ValueTask<TurnEvents>(second.Task)).AsTask();
+        Assert.NotEqual(firstTag, watch!.Tag);
+        ((Protocol.Timing.Deadline)watch).Expire(firstTag);
+        Assert.False(waiting.IsCompleted);
+
+        ((Protocol.Timing.Deadline)watch).Expire(watch.Tag); // its own deadline does end it
+        await Assert.ThrowsAsync<OwnerUnreachableException>(() => waiting.WaitAsync(TimeSpan.FromSeconds(30)));
+        second.SetResult(Answer("late")); // observed and dropped
+        OwnerWatch.Abandon(ref watch);
+    }
 }

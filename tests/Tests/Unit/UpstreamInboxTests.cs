@@ -78,4 +78,20 @@ public sealed class UpstreamInboxTests
         inbox.Write(Event(5));
         Assert.Equal(5, N(await inbox.WaitAsync(Generous)));
     }
+
+    [Fact]
+    public async Task A_late_deadline_of_an_earlier_wait_does_not_end_the_current_one()
+    {
+        var inbox = new UpstreamInbox();
+        var answered = inbox.WaitAsync(Generous).AsTask();
+        var firstTag = inbox.Tag;
+        inbox.Write(Event(1));
+        Assert.Equal(1, N(await answered));
+
+        var waiting = inbox.WaitAsync(Generous).AsTask();
+        ((CodexLb.Protocol.Timing.Deadline)inbox).Expire(firstTag); // told after the next wait began
+        Assert.False(waiting.IsCompleted);
+        ((CodexLb.Protocol.Timing.Deadline)inbox).Expire(inbox.Tag);
+        await Assert.ThrowsAsync<TimeoutException>(() => waiting.WaitAsync(Generous));
+    }
 }
