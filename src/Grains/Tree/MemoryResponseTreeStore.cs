@@ -15,7 +15,8 @@ namespace CodexLb.Grains.Tree;
 /// <para>
 /// Nodes live for the retention, and a busy process holds millions of them. So the tree is kept off the collector's heap:
 /// a stored node is one <see cref="NodeBlob"/> in native memory, and the tables naming nodes (by <see cref="TenantKey"/>
-/// hashes, not strings) are <see cref="NativeTable{TKey,TValue}"/>s. A collection neither walks them nor counts their
+/// hashes, not strings) are <see cref="NativeTable{TKey,TValue}"/>s, in shards (<see cref="ShardedTable{TKey,TValue}"/>) so that
+/// no growth holds the lock for long. A collection neither walks them nor counts their
 /// growth; on the managed heap, the pinned blobs and the tables' large arrays had the runtime start a full background
 /// collection every few hundred megabytes stored. Nothing is shared with the caller; reads decode fresh objects, under the
 /// lock that also guards every free. <see cref="Dispose"/> frees it all.
@@ -28,10 +29,10 @@ public sealed class MemoryResponseTreeStore(IOptions<StateOptions> options, Time
 
     private readonly TreeTtls _ttls = TreeTtls.From(options.Value);
     private readonly Lock _lock = new();
-    private readonly NativeTable<TenantKey, NodeEntry> _nodes = new();
-    private readonly NativeTable<TenantKey, Tombstone> _tombstones = new();
-    private readonly NativeTable<ChainKey, IndexEntry> _index = new();
-    private readonly NativeTable<TenantKey, IndexEntry> _items = new(); // output item id -> the node that output it
+    private readonly ShardedTable<TenantKey, NodeEntry> _nodes = new();
+    private readonly ShardedTable<TenantKey, Tombstone> _tombstones = new();
+    private readonly ShardedTable<ChainKey, IndexEntry> _index = new();
+    private readonly ShardedTable<TenantKey, IndexEntry> _items = new(); // output item id -> the node that output it
     private readonly Dictionary<string, HeadEntry> _heads = new(StringComparer.Ordinal); // one per conversation
     // Short-lived (gone at append), and written once per turn while every other operation holds the lock: its own
     // concurrent map, so marking a response pending never waits for (or spins on) the tree's lock.
