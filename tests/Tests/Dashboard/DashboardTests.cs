@@ -163,6 +163,22 @@ public sealed class DashboardAuthenticationTests(AuthenticatedDashboardFixture p
         Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/dashboard/SiloCounters/10.255.255.1:11111@1")).StatusCode);
     }
 
+    [Fact]
+    public async Task Its_assets_are_served_and_a_path_it_does_not_have_is_an_openai_shaped_404()
+    {
+        // The dashboard's endpoints are made on its first request, in a pipeline of their own: the same answers as the host's.
+        using var http = new HttpClient { BaseAddress = product.BaseUrl };
+        http.DefaultRequestHeaders.Authorization = Basic("admin", AuthenticatedDashboardFixture.Password);
+        var script = await http.GetAsync("/dashboard/index.min.js");
+        Assert.Equal(HttpStatusCode.OK, script.StatusCode);
+        Assert.True((await script.Content.ReadAsByteArrayAsync()).Length > 1_000);
+
+        var missing = await http.GetAsync("/dashboard/no-such-page");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        using var body = System.Text.Json.JsonDocument.Parse(await missing.Content.ReadAsStringAsync());
+        Assert.True(body.RootElement.GetProperty("error").TryGetProperty("message", out _));
+    }
+
     internal static AuthenticationHeaderValue Basic(string user, string password) =>
         new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes(user + ":" + password)));
 }
