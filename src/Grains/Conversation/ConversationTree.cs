@@ -27,8 +27,10 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private readonly Dictionary<ulong, string> _byChain = new();
     private readonly Queue<ulong> _chainOrder = new();
     private readonly List<ContextView> _views = [];
-    private readonly Dictionary<string, ulong> _printById = new(StringComparer.Ordinal); // output item id -> its fingerprint
-    private readonly Queue<string> _idOrder = new();
+    // Output item id (its tenant key: a 128-bit hash) -> the item's fingerprint. Hashes, not the id strings: up to 8,192
+    // entries per live conversation, one more each turn, and a string kept each turn was promoted through every generation.
+    private readonly Dictionary<TenantKey, ulong> _printById = new();
+    private readonly Queue<TenantKey> _idOrder = new();
 
     /// <summary>The conversation's latest response, whose context a full-history client most likely extends.</summary>
     public string? HeadResponseId { get; set; }
@@ -151,7 +153,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         var resolved = (ulong[])fingerprints.Clone();
         for (var i = 0; i < references.Length; i++)
-            if (references[i] is { } id && _printById.TryGetValue(id, out var print)) resolved[i] = print;
+            if (references[i] is { } id && _printById.TryGetValue(TenantKey.Of(_tenant, id), out var print)) resolved[i] = print;
         return resolved;
     }
 
@@ -355,9 +357,11 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         if (first < 0) return;
         for (var i = 0; i < ids.Count; i++)
         {
-            if (ids[i].Length == 0 || _printById.ContainsKey(ids[i])) continue;
-            _printById[ids[i]] = ItemFingerprint.Compute(node.Added[first + i]);
-            _idOrder.Enqueue(ids[i]);
+            if (ids[i].Length == 0) continue;
+            var key = TenantKey.Of(_tenant, ids[i]);
+            if (_printById.ContainsKey(key)) continue;
+            _printById[key] = ItemFingerprint.Compute(node.Added[first + i]);
+            _idOrder.Enqueue(key);
         }
         while (_idOrder.Count > ItemLimit) _printById.Remove(_idOrder.Dequeue());
     }
