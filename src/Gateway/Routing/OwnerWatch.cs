@@ -26,8 +26,7 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     private readonly Action _pulled;
     private ManualResetValueTaskSourceCore<TurnEvents> _core;
     private ValueTask<TurnEvents> _pending;
-    private long _waits; // the wait in progress is the n-th: the tag of its deadline
-    private long _state; // (n << 2) | the phase of the n-th wait: a late deadline of an earlier wait settles nothing
+    private long _state; // (n << 2) | the n-th wait's phase; n is its deadline's tag, so a late earlier deadline settles nothing
 
     public OwnerWatch(TimeSpan timeout, CancellationToken aborted)
     {
@@ -59,7 +58,7 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     {
         _core.Reset();
         _pending = pending;
-        var wait = ++_waits;
+        var wait = CurrentWait + 1;
         Volatile.Write(ref _state, wait << 2 | Waiting);
         Deadlines.Schedule(this, _timeout, wait);
         pending.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_pulled);
@@ -70,7 +69,7 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     private void OnPulled()
     {
         var pending = _pending;
-        if (!TrySettle(Volatile.Read(ref _waits))) // the pull is the current wait's: an abandoned watch is never reused
+        if (!TrySettle(CurrentWait)) // the pull is the current wait's: an abandoned watch is never reused
         {
             // Expired first: the caller moved on; observe the late outcome so it is not an unobserved failure.
             try { pending.GetAwaiter().GetResult(); } catch (Exception) { }
@@ -100,10 +99,13 @@ internal sealed class OwnerWatch : Deadline, IValueTaskSource<TurnEvents>, IDisp
     /// <summary>The client went away: the caller stops waiting at once.</summary>
     private void Abort()
     {
-        if (!TrySettle(Volatile.Read(ref _waits))) return; // no wait in progress: WaitAsync checks the token after arming
+        if (!TrySettle(CurrentWait)) return; // no wait in progress: WaitAsync checks the token after arming
         Deadlines.Remove(this);
         _core.SetException(new OperationCanceledException(_aborted));
     }
+
+    /// <summary>The number of the wait in progress, or of the last one.</summary>
+    private long CurrentWait => Volatile.Read(ref _state) >> 2;
 
     /// <summary>Ends the <paramref name="wait"/>-th wait if it is still in progress: one of its pull, deadline and abort wins.</summary>
     private bool TrySettle(long wait) =>
