@@ -10,6 +10,11 @@ namespace CodexLb.Tests.Unit;
 /// </summary>
 public sealed class DeadlineQueueTests
 {
+    // xunit makes an instance per test: each test has its own queue, log and clock (started with the test's first entry).
+    private readonly DeadlineQueue _queue = new();
+    private readonly List<(string Name, TimeSpan At)> _log = [];
+    private Stopwatch? _clock;
+
     private sealed class Entry(string name, List<(string Name, TimeSpan At)> log, Stopwatch clock) : Deadline
     {
         public List<long> Tags { get; } = [];
@@ -24,13 +29,15 @@ public sealed class DeadlineQueueTests
         }
     }
 
-    private static async Task WaitForAsync(List<(string Name, TimeSpan At)> log, int count)
+    private Entry Named(string name) => new(name, _log, _clock ??= Stopwatch.StartNew());
+
+    private async Task WaitForAsync(int count)
     {
         var deadline = Stopwatch.StartNew();
         while (true)
         {
-            lock (log) if (log.Count >= count) return;
-            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"only {log.Count} of {count} expired");
+            lock (_log) if (_log.Count >= count) return;
+            Assert.True(deadline.Elapsed < TimeSpan.FromSeconds(30), $"only {_log.Count} of {count} expired");
             await Task.Delay(10);
         }
     }
@@ -38,62 +45,53 @@ public sealed class DeadlineQueueTests
     [Fact]
     public async Task Entries_expire_once_each_in_deadline_order_and_never_before_their_deadline()
     {
-        var queue = new DeadlineQueue();
-        var clock = Stopwatch.StartNew();
-        var log = new List<(string Name, TimeSpan At)>();
         // Listed out of order: the later first, then one due sooner than the timer is armed for.
-        queue.Schedule(new Entry("late", log, clock), TimeSpan.FromMilliseconds(600));
-        queue.Schedule(new Entry("soon", log, clock), TimeSpan.FromMilliseconds(200));
-        queue.Schedule(new Entry("middle", log, clock), TimeSpan.FromMilliseconds(400));
+        _queue.Schedule(Named("late"), TimeSpan.FromMilliseconds(600));
+        _queue.Schedule(Named("soon"), TimeSpan.FromMilliseconds(200));
+        _queue.Schedule(Named("middle"), TimeSpan.FromMilliseconds(400));
 
-        await WaitForAsync(log, 3);
+        await WaitForAsync(3);
         await Task.Delay(300); // nothing expires twice
-        lock (log)
+        lock (_log)
         {
-            Assert.Equal(["soon", "middle", "late"], log.Select(e => e.Name));
-            Assert.True(log[0].At >= TimeSpan.FromMilliseconds(200), $"soon expired at {log[0].At}");
-            Assert.True(log[2].At >= TimeSpan.FromMilliseconds(600), $"late expired at {log[2].At}");
+            Assert.Equal(["soon", "middle", "late"], _log.Select(e => e.Name));
+            Assert.True(_log[0].At >= TimeSpan.FromMilliseconds(200), $"soon expired at {_log[0].At}");
+            Assert.True(_log[2].At >= TimeSpan.FromMilliseconds(600), $"late expired at {_log[2].At}");
         }
-        Assert.Equal(0, queue.Count);
+        Assert.Equal(0, _queue.Count);
     }
 
     [Fact]
     public async Task A_removed_entry_never_expires_and_the_rest_still_do()
     {
-        var queue = new DeadlineQueue();
-        var clock = Stopwatch.StartNew();
-        var log = new List<(string Name, TimeSpan At)>();
-        var answered = new Entry("answered", log, clock);
-        queue.Schedule(answered, TimeSpan.FromMilliseconds(150)); // the timer is armed for it
-        queue.Schedule(new Entry("silent", log, clock), TimeSpan.FromMilliseconds(300));
-        queue.Remove(answered);
-        queue.Remove(answered); // twice is harmless
+        var answered = Named("answered");
+        _queue.Schedule(answered, TimeSpan.FromMilliseconds(150)); // the timer is armed for it
+        _queue.Schedule(Named("silent"), TimeSpan.FromMilliseconds(300));
+        _queue.Remove(answered);
+        _queue.Remove(answered); // twice is harmless
 
-        await WaitForAsync(log, 1);
+        await WaitForAsync(1);
         await Task.Delay(300);
-        lock (log) Assert.Equal(["silent"], log.Select(e => e.Name));
+        lock (_log) Assert.Equal(["silent"], _log.Select(e => e.Name));
     }
 
     [Fact]
     public async Task Scheduling_again_moves_the_deadline_unless_the_sooner_one_is_kept()
     {
-        var queue = new DeadlineQueue();
-        var clock = Stopwatch.StartNew();
-        var log = new List<(string Name, TimeSpan At)>();
-        var moved = new Entry("moved", log, clock);
-        var kept = new Entry("kept", log, clock);
-        queue.Schedule(moved, TimeSpan.FromMilliseconds(100));
-        queue.Schedule(moved, TimeSpan.FromMilliseconds(500)); // a new call: its own deadline
-        queue.Schedule(kept, TimeSpan.FromMilliseconds(200), tag: 7);
-        queue.Schedule(kept, TimeSpan.FromMilliseconds(2000), tag: 8, keepSooner: true); // a second waiter: the first one's stays
-        Assert.Equal(2, queue.Count);
+        var moved = Named("moved");
+        var kept = Named("kept");
+        _queue.Schedule(moved, TimeSpan.FromMilliseconds(100));
+        _queue.Schedule(moved, TimeSpan.FromMilliseconds(500)); // a new call: its own deadline
+        _queue.Schedule(kept, TimeSpan.FromMilliseconds(200), tag: 7);
+        _queue.Schedule(kept, TimeSpan.FromMilliseconds(2000), tag: 8, keepSooner: true); // a second waiter: the first one's stays
+        Assert.Equal(2, _queue.Count);
 
-        await WaitForAsync(log, 2);
-        lock (log)
+        await WaitForAsync(2);
+        lock (_log)
         {
-            Assert.Equal(["kept", "moved"], log.Select(e => e.Name));
-            Assert.True(log[0].At < TimeSpan.FromMilliseconds(1500), $"kept expired at {log[0].At}");
-            Assert.True(log[1].At >= TimeSpan.FromMilliseconds(500), $"moved expired at {log[1].At}");
+            Assert.Equal(["kept", "moved"], _log.Select(e => e.Name));
+            Assert.True(_log[0].At < TimeSpan.FromMilliseconds(1500), $"kept expired at {_log[0].At}");
+            Assert.True(_log[1].At >= TimeSpan.FromMilliseconds(500), $"moved expired at {_log[1].At}");
             Assert.Equal([7L], kept.Tags); // the kept listing keeps its tag
         }
     }
@@ -101,16 +99,12 @@ public sealed class DeadlineQueueTests
     [Fact]
     public async Task An_entry_listed_again_after_it_expired_expires_again()
     {
-        var queue = new DeadlineQueue();
-        var clock = Stopwatch.StartNew();
-        var log = new List<(string Name, TimeSpan At)>();
-        var entry = new Entry("again", log, clock);
-        queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 1);
-        await WaitForAsync(log, 1);
-        queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 2); // the next wait of the same owner
-        await WaitForAsync(log, 2);
-        Assert.Equal(0, queue.Count);
-        lock (log) Assert.Equal([1L, 2L], entry.Tags); // each expiry tells which listing it was
-
+        var entry = Named("again");
+        _queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 1);
+        await WaitForAsync(1);
+        _queue.Schedule(entry, TimeSpan.FromMilliseconds(50), tag: 2); // the next wait of the same owner
+        await WaitForAsync(2);
+        Assert.Equal(0, _queue.Count);
+        lock (_log) Assert.Equal([1L, 2L], entry.Tags); // each expiry tells which listing it was
     }
 }
