@@ -132,16 +132,22 @@ public sealed class ResponsesEndpoint(
         var written = current; // the last event the client got: where a background response goes on from
         var relayed = 0;
         var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
+        var batch = new SseBatch(writer); // committed before every flush and every other write
         // A background response may go on by id in a new run: what the client got so far, for that run to continue it.
         var outputs = stream.Background ? new StreamedOutputs() : null;
         while (true)
         {
-            if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
+            if (current.IsHeartbeat)
+            {
+                batch.Commit();
+                await keepAlive.HeartbeatAsync(context.RequestAborted);
+            }
             else
             {
                 var terminal = EventTypes.IsTerminal(current.Type);
                 if (terminal && GoesOnById(stream, current))
                 {
+                    batch.Commit();
                     await GoOnByIdAsync(turn, writer, written, outputs, after: "failure");
                     return;
                 }
@@ -150,12 +156,12 @@ public sealed class ResponsesEndpoint(
                     conversation.Observe(current);
                     if (terminal && await conversation.EndAsync(current) is { } unrecorded)
                     {
-                        SseWriter.WriteEvent(writer, ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
+                        batch.Write(ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
                         turn.Telemetry.Ended(ResponseEvents.Failed, null);
                         break;
                     }
                 }
-                SseWriter.WriteEvent(writer, current.Type, current.Data);
+                batch.Write(current.Type, current.Data);
                 outputs?.Observe(current.Type, current.Data);
                 written = current;
                 relayed++;
@@ -170,7 +176,11 @@ public sealed class ResponsesEndpoint(
 
             // Events the owner already sent (one pulled batch) are written back to back and flushed once.
             var next = stream.MoveNextAsync(heartbeats: true);
-            if (!next.IsCompleted) await writer.FlushAsync(context.RequestAborted);
+            if (!next.IsCompleted)
+            {
+                batch.Commit();
+                await writer.FlushAsync(context.RequestAborted);
+            }
             bool more;
             try
             {
@@ -180,18 +190,20 @@ public sealed class ResponsesEndpoint(
             {
                 if (stream.Background && stream.ResponseId is not null)
                 {
+                    batch.Commit();
                     await GoOnByIdAsync(turn, writer, written, outputs, after: "unreachable");
                     return;
                 }
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
-                SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
+                batch.Write(ResponseEvents.Failed, failed);
                 turn.Telemetry.Ended(ResponseEvents.Failed, null);
                 break;
             }
             if (!more) break;
             current = stream.Current;
         }
+        batch.Commit();
         await SseWriter.EndAsync(context);
     }
 

@@ -33,8 +33,17 @@ public static class SseWriter
 
     public static void WriteEvent(PipeWriter writer, string type, ReadOnlySpan<byte> data)
     {
-        var typeLength = System.Text.Encoding.UTF8.GetByteCount(type);
-        var span = writer.GetSpan(7 + typeLength + 7 + data.Length + 2);
+        var span = writer.GetSpan(EventLength(type, data));
+        writer.Advance(Frame(span, type, data));
+    }
+
+    /// <summary>The bytes <see cref="Frame"/> writes for one event.</summary>
+    internal static int EventLength(string type, ReadOnlySpan<byte> data) =>
+        7 + System.Text.Encoding.UTF8.GetByteCount(type) + 7 + data.Length + 2;
+
+    /// <summary>Frames one event (<c>event: type</c>, <c>data: payload</c>, a blank line) at the start of <paramref name="span"/>.</summary>
+    internal static int Frame(Span<byte> span, string type, ReadOnlySpan<byte> data)
+    {
         "event: "u8.CopyTo(span);
         var written = 7 + System.Text.Encoding.UTF8.GetBytes(type, span[7..]);
         "\ndata: "u8.CopyTo(span[written..]);
@@ -42,7 +51,7 @@ public static class SseWriter
         data.CopyTo(span[written..]);
         written += data.Length;
         "\n\n"u8.CopyTo(span[written..]);
-        writer.Advance(written + 2);
+        return written + 2;
     }
 
     public static void WriteComment(PipeWriter writer, ReadOnlySpan<byte> text)
