@@ -1,3 +1,4 @@
+using System.IO.Hashing;
 using System.Runtime.InteropServices;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Grains.Tree;
@@ -22,10 +23,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private const int NodeLimit = RecentOnLoad, ChainLimit = 64, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256, RecentOnLoad = 32;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
-    private readonly Dictionary<string, KnownNode> _nodes = new(StringComparer.Ordinal);
-    private readonly Queue<string> _nodeOrder = new();
-    private readonly Dictionary<ulong, string> _byChain = new();
-    private readonly Queue<ulong> _chainOrder = new();
+    // Response id (its hash) -> what planning needs of the node; chain -> the newest response with that context.
+    private readonly RecentRing<ulong, (string Id, KnownNode Node)> _nodes = new(NodeLimit);
+    private readonly RecentRing<ulong, string> _byChain = new(ChainLimit);
     private readonly List<ContextView> _views = [];
     // Output item id (its tenant key: a 128-bit hash) -> the item's fingerprint. Hashes, not the id strings: up to 8,192
     // entries per live conversation, one more each turn, and a string kept each turn was promoted through every generation.
@@ -42,7 +42,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     public bool IsReleased => _nodes.Count == 0 && _views.Count <= 1 && _byChain.Count <= 1 && _printById.Count == 0;
 
     /// <summary>How many response ids the node and chain caches keep alive (for tests).</summary>
-    internal int CachedResponseIds => _nodes.Keys.Union(_byChain.Values).Count();
+    internal int CachedResponseIds => _nodes.Values.Select(n => n.Id).Union(_byChain.Values).Count();
 
     // Set by Released: the output ids of the head's path are not known here until a path is read again.
     private bool _idsUnread;
@@ -180,14 +180,14 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private ulong? CachedChain(string responseId)
     {
         if (CachedView(responseId) is { } view) return view.Chain;
-        return _nodes.TryGetValue(responseId, out var known) ? known.Chain : null;
+        return Node(responseId) is { } known ? known.Chain : null;
     }
 
     /// <summary>The longest input prefix whose chain (anchor included) is a known response: its id and length in input items.</summary>
     private (string? Id, int Length) FindLocal(ulong[] chains)
     {
         for (var k = chains.Length; k > 0; k--)
-            if (_byChain.TryGetValue(chains[k - 1], out var id)) return (id, k);
+            if (_byChain.TryGet(chains[k - 1], out var id)) return (id, k);
         return (null, 0);
     }
 
@@ -304,7 +304,12 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
 
     /// <summary>The context of a cached node, without its items; null when the node is not cached.</summary>
     private ContextView? NodeView(string responseId) =>
-        _nodes.TryGetValue(responseId, out var known) ? new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes) : null;
+        Node(responseId) is { } known ? new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes) : null;
+
+    private KnownNode? Node(string responseId) =>
+        _nodes.TryGet(IdHash(responseId), out var entry) && entry.Id == responseId ? entry.Node : null; // another id's hash: a miss
+
+    private static ulong IdHash(string responseId) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(responseId.AsSpan()));
 
     /// <summary>
     /// Reads a response's path from the store: its newest nodes become known (forks and retries continue recent responses;
@@ -335,20 +340,16 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         if (!node.Synthetic && node.OutputIds is { } ids) RememberIds(node, ids);
         if (!recent) return;
-        if (_nodes.TryAdd(node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)))
-        {
-            _nodeOrder.Enqueue(node.Id);
-            while (_nodeOrder.Count > NodeLimit) _nodes.Remove(_nodeOrder.Dequeue());
-        }
+        if (Node(node.Id) is null) _nodes.Add(IdHash(node.Id), (node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)));
         if (!node.Synthetic) RememberChain(node.Chain, node.Id);
     }
 
     private void RememberChain(ulong chain, string responseId)
     {
-        // The newest response with a context wins: it is the one the socket most likely still holds.
-        if (!_byChain.ContainsKey(chain)) _chainOrder.Enqueue(chain);
-        _byChain[chain] = responseId;
-        while (_chainOrder.Count > ChainLimit) _byChain.Remove(_chainOrder.Dequeue());
+        // The newest response with a context wins: it is the one the socket most likely still holds. A path read again
+        // remembers its nodes again: one already the newest for its chain is not added twice.
+        if (_byChain.TryGet(chain, out var newest) && newest == responseId) return;
+        _byChain.Add(chain, responseId);
     }
 
     private void RememberIds(ResponseNode node, IReadOnlyList<string> ids)
