@@ -378,8 +378,9 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         view = view.WithoutItems();
         // A loop, not RemoveAll with a lambda: that was a closure and a delegate per turn for the collector to walk.
+        // The chain first: a response's chain never changes, and the ids, all of one length, are compared byte by byte.
         for (var i = _views.Count - 1; i >= 0; i--)
-            if (_views[i].ResponseId == view.ResponseId) _views.RemoveAt(i);
+            if (_views[i].Chain == view.Chain && _views[i].ResponseId == view.ResponseId) _views.RemoveAt(i);
         _views.Insert(0, view);
         if (_views.Count > ViewLimit) _views.RemoveAt(_views.Count - 1);
     }
