@@ -306,8 +306,10 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private ContextView? NodeView(string responseId) =>
         Node(responseId) is { } known ? new ContextView(responseId, known.Count, known.Chain, known.Synthetic, known.Bytes) : null;
 
-    private KnownNode? Node(string responseId) =>
-        _nodes.TryGet(IdHash(responseId), out var entry) && entry.Id == responseId ? entry.Node : null; // another id's hash: a miss
+    private KnownNode? Node(string responseId) => Node(responseId, IdHash(responseId));
+
+    private KnownNode? Node(string responseId, ulong hash) =>
+        _nodes.TryGet(hash, out var entry) && entry.Id == responseId ? entry.Node : null; // another id's hash: a miss
 
     private static ulong IdHash(string responseId) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(responseId.AsSpan()));
 
@@ -340,7 +342,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         if (!node.Synthetic && node.OutputIds is { } ids) RememberIds(node, ids);
         if (!recent) return;
-        if (Node(node.Id) is null) _nodes.Add(IdHash(node.Id), (node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)));
+        var hash = IdHash(node.Id);
+        if (Node(node.Id, hash) is null) _nodes.Add(hash, (node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)));
         if (!node.Synthetic) RememberChain(node.Chain, node.Id);
     }
 
