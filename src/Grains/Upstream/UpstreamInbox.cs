@@ -74,6 +74,21 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
         _wait.SetResult(upstreamEvent);
     }
 
+    /// <summary>Events that came in one read of the socket, in order, under one lock: a waiting reader gets the first, the rest queue behind it.</summary>
+    public void Write(List<UpstreamEvent> burst)
+    {
+        if (burst.Count == 0) return;
+        lock (_gate)
+        {
+            if (_completed) return;
+            for (var i = _waiting ? 1 : 0; i < burst.Count; i++) _events.Enqueue(burst[i]);
+            if (!_waiting) return;
+            _waiting = false;
+        }
+        ReadTimeouts.Remove(this);
+        _wait.SetResult(burst[0]);
+    }
+
     /// <summary>The socket ended: a wait in progress answers null, as every read after the last event does.</summary>
     public void Complete()
     {

@@ -212,6 +212,20 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// <summary>The read buffer as the loop waits for the next frame: small, unless the frame being read is large.</summary>
     internal int ReadBufferCapacity => _socket.ReadBufferCapacity;
 
+    private readonly List<UpstreamEvent> _burst = []; // the read loop's own
+
+    private void Take(byte[] data)
+    {
+        var type = EventReader.ReadType(data) ?? "unknown";
+        if (type == ProviderUsage.RateLimitsEvent)
+        {
+            Usage = ProviderUsage.FromEvent(data, LastActivity) ?? Usage;
+            return;
+        }
+        if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
+        _burst.Add(new UpstreamEvent(type, data));
+    }
+
     private async Task ReadLoopAsync()
     {
         try
@@ -225,17 +239,15 @@ public sealed class UpstreamSocket : IAsyncDisposable
                     CloseReason ??= $"closed by upstream ({_socket.CloseStatus})"; // or the reply to our own close
                     break;
                 }
-                var type = EventReader.ReadType(data) ?? "unknown";
                 // Dated once per burst (the frame the loop waited for), not per event: the rest of a burst comes within
                 // microseconds, and a clock read per relayed event was a measurable share of a long answer's cost here.
                 if (waited) LastActivity = _time.GetUtcNow();
-                if (type == ProviderUsage.RateLimitsEvent)
-                {
-                    Usage = ProviderUsage.FromEvent(data, LastActivity) ?? Usage;
-                    continue;
-                }
-                if (type is EventTypes.Created or EventTypes.Error) Acknowledge();
-                _events.Write(new UpstreamEvent(type, data));
+                // Every whole frame the same socket read brought goes to the turn at once: one lock of the inbox per burst,
+                // not one per event against the reader taking the same lock.
+                Take(data);
+                while (_socket.TryReceiveBuffered(out var buffered)) Take(buffered);
+                _events.Write(_burst);
+                _burst.Clear();
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)

@@ -48,6 +48,30 @@ public sealed class UpstreamInboxTests
     }
 
     [Fact]
+    public async Task A_burst_goes_in_whole_and_in_order_to_a_waiting_read_and_behind_queued_events()
+    {
+        var inbox = new UpstreamInbox();
+        var waiting = inbox.WaitAsync(Generous).AsTask();
+        inbox.Write([Event(0), Event(1), Event(2)]);
+        Assert.Equal(0, N(await waiting.WaitAsync(Generous))); // the waiter takes the first; the rest queue behind it
+        Assert.True(inbox.HasBuffered);
+
+        inbox.Write([Event(3)]);
+        inbox.Write([]); // nothing read: nothing changes
+        for (var i = 1; i <= 3; i++)
+        {
+            Assert.True(inbox.TryRead(out var next));
+            Assert.Equal(i, N(next));
+        }
+        Assert.False(inbox.HasBuffered);
+
+        inbox.Complete();
+        inbox.Write([Event(4), Event(5)]); // after the end: dropped
+        Assert.True(inbox.IsDrained);
+        Assert.Null(await inbox.WaitAsync(Generous));
+    }
+
+    [Fact]
     public async Task A_wait_times_out_on_its_own_deadline_and_the_next_wait_reads_normally()
     {
         var inbox = new UpstreamInbox();

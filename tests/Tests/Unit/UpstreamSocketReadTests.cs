@@ -65,6 +65,30 @@ public sealed class UpstreamSocketReadTests
     }
 
     [Fact]
+    public async Task A_long_answer_arrives_whole_and_in_order_however_many_frames_one_socket_read_brings()
+    {
+        var (sim, socket) = await ConnectAsync();
+        await using var _ = sim;
+        await using var __ = socket;
+
+        // 3,000 deltas come in bursts of many frames per socket read: each burst is handed to the reader at once.
+        var body = System.Text.Json.Nodes.JsonNode.Parse(Create([User("a long one")]))!.AsObject();
+        body["metadata"] = new System.Text.Json.Nodes.JsonObject { ["sim_text_deltas"] = "3000" };
+        await socket.SendAsync(Encoding.UTF8.GetBytes(body.ToJsonString()), CancellationToken.None);
+        var sequence = new List<long>();
+        var deltas = 0;
+        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
+        {
+            sequence.Add(EventReader.ReadSequenceNumber(e.Data) ?? -1);
+            if (e.Type == "response.output_text.delta") deltas++;
+            if (EventTypes.IsTerminal(e.Type)) break;
+        }
+        Assert.Equal(3000, deltas);
+        Assert.Equal(Enumerable.Range((int)sequence[0], sequence.Count).Select(n => (long)n), sequence); // none lost, none reordered
+        Assert.False(socket.HasBuffered);
+    }
+
+    [Fact]
     public async Task A_hung_response_times_out_the_first_event_read()
     {
         var (sim, socket) = await ConnectAsync();

@@ -54,6 +54,9 @@ internal sealed class WebSocketConnection : IDisposable
     /// <exception cref="WebSocketException">The connection was lost or broke the protocol; it is aborted.</exception>
     public ValueTask<byte[]?> ReceiveAsync() => TryTakeWholeMessage(out var message) ? new(message) : ReceiveSlowAsync();
 
+    /// <summary>The next message when it is already buffered whole (one unfragmented data frame); no read, no wait.</summary>
+    public bool TryReceiveBuffered(out byte[] message) => TryTakeWholeMessage(out message);
+
     // The relay's path: one unfragmented data frame already buffered in full.
     private bool TryTakeWholeMessage(out byte[] message)
     {
