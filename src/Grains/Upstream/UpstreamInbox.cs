@@ -58,22 +58,6 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
         }
     }
 
-    public void Write(UpstreamEvent upstreamEvent)
-    {
-        lock (_gate)
-        {
-            if (_completed) return;
-            if (!_waiting)
-            {
-                _events.Enqueue(upstreamEvent);
-                return;
-            }
-            _waiting = false;
-        }
-        ReadTimeouts.Remove(this);
-        _wait.SetResult(upstreamEvent);
-    }
-
     /// <summary>Events that came in one read of the socket, in order, under one lock: a waiting reader gets the first, the rest queue behind it.</summary>
     public void Write(List<UpstreamEvent> burst)
     {

@@ -20,8 +20,8 @@ public sealed class UpstreamInboxTests
     public async Task Events_arrive_in_order_a_waiting_read_takes_the_next_and_the_end_comes_after_the_last()
     {
         var inbox = new UpstreamInbox();
-        inbox.Write(Event(0));
-        inbox.Write(Event(1));
+        inbox.Write([Event(0)]);
+        inbox.Write([Event(1)]);
         Assert.True(inbox.HasBuffered);
         Assert.Equal(0, N(await inbox.WaitAsync(Generous)));
         Assert.True(inbox.TryRead(out var second));
@@ -30,12 +30,12 @@ public sealed class UpstreamInboxTests
 
         var waiting = inbox.WaitAsync(Generous).AsTask();
         Assert.False(waiting.IsCompleted);
-        inbox.Write(Event(2));
+        inbox.Write([Event(2)]);
         Assert.Equal(2, N(await waiting.WaitAsync(Generous)));
 
-        inbox.Write(Event(3));
+        inbox.Write([Event(3)]);
         inbox.Complete();
-        inbox.Write(Event(4)); // after the end: dropped
+        inbox.Write([Event(4)]); // after the end: dropped
         Assert.False(inbox.IsDrained);
         Assert.Equal(3, N(await inbox.WaitAsync(Generous)));
         Assert.True(inbox.IsDrained);
@@ -81,12 +81,12 @@ public sealed class UpstreamInboxTests
 
         // A wait that got its event long before its deadline is not ended by that deadline later.
         var answered = inbox.WaitAsync(TimeSpan.FromMilliseconds(150)).AsTask();
-        inbox.Write(Event(1));
+        inbox.Write([Event(1)]);
         Assert.Equal(1, N(await answered));
         var next = inbox.WaitAsync(Generous).AsTask();
         await Task.Delay(400);
         Assert.False(next.IsCompleted);
-        inbox.Write(Event(2));
+        inbox.Write([Event(2)]);
         Assert.Equal(2, N(await next.WaitAsync(Generous)));
     }
 
@@ -99,7 +99,7 @@ public sealed class UpstreamInboxTests
         inbox.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting.WaitAsync(Generous));
 
-        inbox.Write(Event(5));
+        inbox.Write([Event(5)]);
         Assert.Equal(5, N(await inbox.WaitAsync(Generous)));
     }
 
@@ -109,7 +109,7 @@ public sealed class UpstreamInboxTests
         var inbox = new UpstreamInbox();
         var answered = inbox.WaitAsync(Generous).AsTask();
         var firstTag = inbox.Tag;
-        inbox.Write(Event(1));
+        inbox.Write([Event(1)]);
         Assert.Equal(1, N(await answered));
 
         var waiting = inbox.WaitAsync(Generous).AsTask();
