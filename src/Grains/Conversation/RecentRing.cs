@@ -7,7 +7,8 @@ namespace CodexLb.Grains.Conversation;
 /// slots, and under a busy silo a conversation's caches are cold when its turn comes (touched once every few hundred
 /// turns), so each of those reads was a cache miss.
 /// </summary>
-/// <remarks>Two entries may share a key (the newest is found); a dictionary kept one. Not thread-safe: a grain's own.</remarks>
+/// <remarks>For small caches (tens of entries): every lookup scans the key array. Two entries may share a key (the newest
+/// is found); a dictionary kept one. Not thread-safe: a grain's own.</remarks>
 internal sealed class RecentRing<TKey, TValue>(int limit) where TKey : struct, IEquatable<TKey>
 {
     private TKey[] _keys = [];
@@ -24,8 +25,6 @@ internal sealed class RecentRing<TKey, TValue>(int limit) where TKey : struct, I
         value = at < 0 ? default! : _values[at];
         return at >= 0;
     }
-
-    public bool Contains(TKey key) => IndexOf(key) >= 0;
 
     /// <summary>Adds the newest entry; at the limit the oldest is dropped.</summary>
     public void Add(TKey key, TValue value)

@@ -38,7 +38,7 @@ public sealed class RecentRingTests
         ring.Add(1, "a");
         ring.Add(2, "b");
         ring.Add(3, "c");
-        Assert.False(ring.Contains(1));
+        Assert.False(ring.TryGet(1, out _));
         Assert.True(ring.TryGet(2, out var b) && b == "b");
         Assert.True(ring.TryGet(3, out var c) && c == "c");
         Assert.Equal(["b", "c"], ring.Values);
