@@ -18,7 +18,7 @@ namespace CodexLb.Gateway.Routing;
 public sealed class AliasCache(int capacity)
 {
     private readonly Lock _lock = new();
-    private readonly Dictionary<UInt128, string> _entries = new(capacity);
+    private readonly Dictionary<UInt128, string> _entries = new(capacity + 1);
     private readonly InsertionRing _order = new(capacity);
     /// <summary>
     /// The conversation keys the entries hold, one instance per conversation (a turn's key is often its own copy), and how
@@ -43,12 +43,15 @@ public sealed class AliasCache(int capacity)
         var hash = TenantKey.Of(tenant, responseId).Hash; // a collision (2^-128 per pair) would share an entry: accepted
         lock (_lock)
         {
-            if (_entries.ContainsKey(hash)) return; // known already, and an id never changes conversation
-            if (_order.Push(hash, out var oldest) && _entries.Remove(oldest, out var evicted)) Release(evicted);
+            // One probe of the (large, mostly cold) table finds the id or its slot; the oldest goes after the add, so
+            // the table holds one more than the capacity for a moment (sized for it: it never resizes).
+            ref var entry = ref CollectionsMarshal.GetValueRefOrAddDefault(_entries, hash, out var known);
+            if (known) return; // an id never changes conversation
             ref var held = ref CollectionsMarshal.GetValueRefOrAddDefault(_conversations, conversationKey, out var exists);
             if (!exists) held.Instance = conversationKey;
             held.Entries++;
-            _entries.Add(hash, held.Instance); // after the removal: the dictionary never grows past its capacity
+            entry = held.Instance;
+            if (_order.Push(hash, out var oldest) && _entries.Remove(oldest, out var evicted)) Release(evicted);
         }
     }
 
@@ -67,7 +70,7 @@ public sealed class AliasCache(int capacity)
 public sealed class KnownConversations(int capacity)
 {
     private readonly Lock _lock = new();
-    private readonly HashSet<UInt128> _keys = new(capacity);
+    private readonly HashSet<UInt128> _keys = new(capacity + 1);
     private readonly InsertionRing _order = new(capacity);
 
     public int Count
@@ -87,9 +90,8 @@ public sealed class KnownConversations(int capacity)
         var hash = Hash(conversationKey);
         lock (_lock)
         {
-            if (_keys.Contains(hash)) return;
+            if (!_keys.Add(hash)) return; // one probe; the oldest goes after it (sized for one more: no resize)
             if (_order.Push(hash, out var oldest)) _keys.Remove(oldest);
-            _keys.Add(hash);
         }
     }
 

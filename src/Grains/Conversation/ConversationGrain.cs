@@ -141,8 +141,9 @@ public sealed partial class ConversationGrain(
 
     private ValueTask<TurnEvents> Start(TurnRequest request, ulong? context, CancellationToken cancellationToken)
     {
-        ForgetFinishedTurns();
+        // The answered turn first: it is usually the only finished one, and an empty list reads no clock.
         ForgetAnswered(request.PreviousResponseId ?? request.ResumeFromResponseId);
+        ForgetFinishedTurns();
         var turnId = request.TurnId.Length > 0 ? request.TurnId : Guid.NewGuid().ToString("N");
         var fingerprint = TurnFingerprint.Of(request, context);
         // A turn started while its base was still running was printed as sent (the base's context was not known yet): once
@@ -224,6 +225,7 @@ public sealed partial class ConversationGrain(
     /// </summary>
     private void ForgetFinishedTurns()
     {
+        if (_finishedTurns.First is null) return;
         var now = time.GetUtcNow();
         while (_finishedTurns.First?.Value is { } turn && now - turn.FinishedAt > FinishedTurnLifetime)
         {

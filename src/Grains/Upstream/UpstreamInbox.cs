@@ -21,12 +21,14 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
     private bool _completed;
     private TimeSpan _timeout; // of the wait in progress
     private long _waits; // the wait in progress is the n-th: its deadline's tag (a late expiry of an earlier one is ignored)
+    private bool _moreAfterRead;
 
-    /// <summary>An event is here: the next read completes at once.</summary>
-    public bool HasBuffered
-    {
-        get { lock (_gate) return _events.Count > 0; }
-    }
+    /// <summary>
+    /// When the reader took its last event (a read, or a wait's hand-over), more were queued behind it: its next read
+    /// completes at once. Kept by the read under the lock it takes anyway, so asking costs no second lock per event; an
+    /// event that came after that read is not counted (the next read finds it all the same).
+    /// </summary>
+    public bool MoreAfterRead => Volatile.Read(ref _moreAfterRead);
 
     /// <summary>The socket ended and every event was read.</summary>
     public bool IsDrained
@@ -36,7 +38,14 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
 
     public bool TryRead(out UpstreamEvent upstreamEvent)
     {
-        lock (_gate) return _events.TryDequeue(out upstreamEvent);
+        lock (_gate) return Dequeue(out upstreamEvent);
+    }
+
+    private bool Dequeue(out UpstreamEvent upstreamEvent)
+    {
+        var read = _events.TryDequeue(out upstreamEvent);
+        _moreAfterRead = _events.Count > 0;
+        return read;
     }
 
     /// <summary>
@@ -48,7 +57,7 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
     {
         lock (_gate)
         {
-            if (_events.TryDequeue(out var ready)) return new(ready);
+            if (Dequeue(out var ready)) return new(ready);
             if (_completed) return new((UpstreamEvent?)null);
             _wait.Reset();
             _waiting = true;
@@ -68,6 +77,7 @@ internal sealed class UpstreamInbox : Deadline, IValueTaskSource<UpstreamEvent?>
             for (var i = _waiting ? 1 : 0; i < burst.Count; i++) _events.Enqueue(burst[i]);
             if (!_waiting) return;
             _waiting = false;
+            _moreAfterRead = burst.Count > 1; // the waiter takes the first: the queue was empty when it began to wait
         }
         ReadTimeouts.Remove(this);
         _wait.SetResult(burst[0]);

@@ -103,8 +103,8 @@ public sealed class UpstreamSocket : IAsyncDisposable
     /// <summary>A pong when the socket sent nothing for <paramref name="silence"/> (<see cref="UpstreamKeepAlive"/>'s sweep).</summary>
     public void KeepAliveIfIdle(TimeSpan silence) => _socket.KeepAliveIfIdle(silence);
 
-    /// <summary>An event is already here: the next read completes at once.</summary>
-    public bool HasBuffered => _events.HasBuffered;
+    /// <summary>More events were already here when the last one was read: the next read completes at once.</summary>
+    public bool HasBuffered => _events.MoreAfterRead;
 
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.IsDrained;
 

@@ -22,16 +22,19 @@ public sealed class UpstreamInboxTests
         var inbox = new UpstreamInbox();
         inbox.Write([Event(0)]);
         inbox.Write([Event(1)]);
-        Assert.True(inbox.HasBuffered);
+        Assert.False(inbox.MoreAfterRead); // nothing read yet
         Assert.Equal(0, N(await inbox.WaitAsync(Generous)));
+        Assert.True(inbox.MoreAfterRead);
         Assert.True(inbox.TryRead(out var second));
         Assert.Equal(1, N(second));
-        Assert.False(inbox.HasBuffered);
+        Assert.False(inbox.MoreAfterRead);
+        Assert.False(inbox.TryRead(out _));
 
         var waiting = inbox.WaitAsync(Generous).AsTask();
         Assert.False(waiting.IsCompleted);
         inbox.Write([Event(2)]);
         Assert.Equal(2, N(await waiting.WaitAsync(Generous)));
+        Assert.False(inbox.MoreAfterRead); // a burst of one handed to the waiter leaves nothing behind
 
         inbox.Write([Event(3)]);
         inbox.Complete();
@@ -54,7 +57,7 @@ public sealed class UpstreamInboxTests
         var waiting = inbox.WaitAsync(Generous).AsTask();
         inbox.Write([Event(0), Event(1), Event(2)]);
         Assert.Equal(0, N(await waiting.WaitAsync(Generous))); // the waiter takes the first; the rest queue behind it
-        Assert.True(inbox.HasBuffered);
+        Assert.True(inbox.MoreAfterRead);
 
         inbox.Write([Event(3)]);
         inbox.Write([]); // nothing read: nothing changes
@@ -62,8 +65,8 @@ public sealed class UpstreamInboxTests
         {
             Assert.True(inbox.TryRead(out var next));
             Assert.Equal(i, N(next));
+            Assert.Equal(i < 3, inbox.MoreAfterRead);
         }
-        Assert.False(inbox.HasBuffered);
 
         inbox.Complete();
         inbox.Write([Event(4), Event(5)]); // after the end: dropped
