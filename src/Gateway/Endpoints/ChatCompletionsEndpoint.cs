@@ -81,7 +81,7 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             }
 
             var next = stream.MoveNextAsync(heartbeats: true);
-            if (!next.IsCompleted) await writer.FlushAsync(aborted);
+            if (!next.IsCompleted) await writer.FlushAsync(aborted); // one block per pulled batch, as the Responses relay
             bool more;
             try
             {
@@ -100,6 +100,6 @@ public sealed class ChatCompletionsEndpoint(ResponsesEndpoint turns, TurnRouter 
             }
             current = stream.Current;
         }
-        await SseWriter.EndAsync(context);
+        await SseWriter.EndAsync(context, writer);
     }
 }

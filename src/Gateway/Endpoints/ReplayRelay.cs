@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using CodexLb.Gateway.Streaming;
 using CodexLb.Grains.Abstractions;
 using CodexLb.Protocol.Errors;
@@ -12,10 +11,10 @@ namespace CodexLb.Gateway.Endpoints;
 /// A response's events streamed by its id as SSE: those numbered after the last one the client has only. Started at its
 /// first write, or given the writer of a stream already under way (a background create that goes on by id).
 /// </summary>
-internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter, PipeWriter? started = null,
+internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepAliveInterval, long? startingAfter, PipeBlockWriter? started = null,
     StreamedOutputs? outputs = null)
 {
-    private PipeWriter? _writer = started;
+    private PipeBlockWriter? _writer = started;
     private SseKeepAlive? _keepAlive = started is null ? null : new SseKeepAlive(started, keepAliveInterval);
     private long _last = startingAfter ?? -1;
     private readonly StreamedOutputs _outputs = outputs ?? new StreamedOutputs();
@@ -28,7 +27,7 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
     /// <summary>The terminal event the client got, once it went by (null when the relay gave up: see <see cref="FailAsync"/>).</summary>
     public TurnEvent? Terminal { get; private set; }
 
-    private async ValueTask<PipeWriter> WriterAsync()
+    private async ValueTask<PipeBlockWriter> WriterAsync()
     {
         if (_writer is null)
         {
@@ -59,7 +58,7 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
     }
 
     /// <summary>Writes an event and notes what the client now has: its items, and the last number it got.</summary>
-    private void Write(PipeWriter writer, string type, byte[] data, long? sequence)
+    private void Write(PipeBlockWriter writer, string type, byte[] data, long? sequence)
     {
         SseWriter.WriteEvent(writer, type, data);
         _outputs.Observe(type, data);
@@ -97,7 +96,6 @@ internal sealed class ReplayRelay(HttpContext context, string id, TimeSpan keepA
 
     private async Task EndAsync()
     {
-        await WriterAsync();
-        await SseWriter.EndAsync(context);
+        await SseWriter.EndAsync(context, await WriterAsync());
     }
 }

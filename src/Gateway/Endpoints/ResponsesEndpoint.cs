@@ -1,4 +1,3 @@
-using System.IO.Pipelines;
 using CodexLb.Gateway.Health;
 using CodexLb.Gateway.Hosting;
 using CodexLb.Gateway.Keys;
@@ -132,22 +131,16 @@ public sealed class ResponsesEndpoint(
         var written = current; // the last event the client got: where a background response goes on from
         var relayed = 0;
         var keepAlive = new SseKeepAlive(writer, _options.KeepAliveInterval);
-        var batch = new SseBatch(writer); // committed before every flush and every other write
         // A background response may go on by id in a new run: what the client got so far, for that run to continue it.
         var outputs = stream.Background ? new StreamedOutputs() : null;
         while (true)
         {
-            if (current.IsHeartbeat)
-            {
-                batch.Commit();
-                await keepAlive.HeartbeatAsync(context.RequestAborted);
-            }
+            if (current.IsHeartbeat) await keepAlive.HeartbeatAsync(context.RequestAborted);
             else
             {
                 var terminal = EventTypes.IsTerminal(current.Type);
                 if (terminal && GoesOnById(stream, current))
                 {
-                    batch.Commit();
                     await GoOnByIdAsync(turn, writer, written, outputs, after: "failure");
                     return;
                 }
@@ -156,12 +149,12 @@ public sealed class ResponsesEndpoint(
                     conversation.Observe(current);
                     if (terminal && await conversation.EndAsync(current) is { } unrecorded)
                     {
-                        batch.Write(ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
+                        SseWriter.WriteEvent(writer, ResponseEvents.Failed, ResponseEvents.BuildFailed(unrecorded, stream.ResponseId, relayed));
                         turn.Telemetry.Ended(ResponseEvents.Failed, null);
                         break;
                     }
                 }
-                batch.Write(current.Type, current.Data);
+                SseWriter.WriteEvent(writer, current.Type, current.Data);
                 outputs?.Observe(current.Type, current.Data);
                 written = current;
                 relayed++;
@@ -176,11 +169,7 @@ public sealed class ResponsesEndpoint(
 
             // Events the owner already sent (one pulled batch) are written back to back and flushed once.
             var next = stream.MoveNextAsync(heartbeats: true);
-            if (!next.IsCompleted)
-            {
-                batch.Commit();
-                await writer.FlushAsync(context.RequestAborted);
-            }
+            if (!next.IsCompleted) await writer.FlushAsync(context.RequestAborted);
             bool more;
             try
             {
@@ -190,21 +179,19 @@ public sealed class ResponsesEndpoint(
             {
                 if (stream.Background && stream.ResponseId is not null)
                 {
-                    batch.Commit();
                     await GoOnByIdAsync(turn, writer, written, outputs, after: "unreachable");
                     return;
                 }
                 // Bytes already reached the client: end retryably; the conversation's last completed id stays valid.
                 var failed = ResponseEvents.BuildFailed(ProxyErrors.OwnerUnreachable(), stream.ResponseId, relayed);
-                batch.Write(ResponseEvents.Failed, failed);
+                SseWriter.WriteEvent(writer, ResponseEvents.Failed, failed);
                 turn.Telemetry.Ended(ResponseEvents.Failed, null);
                 break;
             }
             if (!more) break;
             current = stream.Current;
         }
-        batch.Commit();
-        await SseWriter.EndAsync(context);
+        await SseWriter.EndAsync(context, writer);
     }
 
     /// <summary>
@@ -221,7 +208,7 @@ public sealed class ResponsesEndpoint(
     /// the client got: the same run if its owner is only out of this gateway's reach, or its new run (a new
     /// <c>response.created</c> under the same id, then the whole answer), or how it ended.
     /// </summary>
-    private async Task GoOnByIdAsync(HttpTurn turn, PipeWriter writer, TurnEvent written, StreamedOutputs? outputs, string after)
+    private async Task GoOnByIdAsync(HttpTurn turn, PipeBlockWriter writer, TurnEvent written, StreamedOutputs? outputs, string after)
     {
         var stream = turn.Stream;
         GatewayMetrics.BackgroundFollows.Add(1, new KeyValuePair<string, object?>("after", after));

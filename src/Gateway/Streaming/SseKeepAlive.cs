@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.IO.Pipelines;
 
 namespace CodexLb.Gateway.Streaming;
 
@@ -9,7 +8,7 @@ namespace CodexLb.Gateway.Streaming;
 /// no relay waits on a timer per event. A write only marks that one happened (no clock read per relayed event); the next
 /// heartbeat dates it, late by at most a heartbeat, which a keepalive interval of seconds does not notice.
 /// </summary>
-public sealed class SseKeepAlive(PipeWriter writer, TimeSpan interval)
+public sealed class SseKeepAlive(PipeBlockWriter writer, TimeSpan interval)
 {
     private long _lastWrite = Stopwatch.GetTimestamp();
     private bool _wrote;

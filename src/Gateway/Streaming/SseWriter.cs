@@ -1,4 +1,4 @@
-using System.IO.Pipelines;
+using System.Buffers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -11,9 +11,9 @@ public static class SseWriter
     /// Starts an SSE answer: 200, the event-stream headers (no proxy buffering), and the pipe to write events to. The
     /// headers are committed before the first event (not sent: the first flush carries both), so events are framed
     /// straight into the connection's pipe; written before the headers, each went into a leased block first and was
-    /// copied once more when the headers went out.
+    /// copied once more when the headers went out. Everything the answer writes goes through the returned writer.
     /// </summary>
-    public static async ValueTask<PipeWriter> StartAsync(HttpContext context)
+    public static async ValueTask<PipeBlockWriter> StartAsync(HttpContext context)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -22,27 +22,30 @@ public static class SseWriter
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         await response.StartAsync();
-        return response.BodyWriter;
+        return new PipeBlockWriter(response.BodyWriter);
     }
 
     /// <summary>
     /// Ends the answer: the events still buffered and the end of the chunked body go out in one write. A flush here and
     /// then the host's own end of the response were two sends per turn, each waking the socket's sender.
     /// </summary>
-    public static Task EndAsync(HttpContext context) => context.Response.CompleteAsync();
+    public static Task EndAsync(HttpContext context, PipeBlockWriter writer)
+    {
+        writer.Commit();
+        return context.Response.CompleteAsync();
+    }
 
-    public static void WriteEvent(PipeWriter writer, string type, ReadOnlySpan<byte> data)
+    public static void WriteEvent(IBufferWriter<byte> writer, string type, ReadOnlySpan<byte> data)
     {
         var span = writer.GetSpan(EventLength(type, data));
         writer.Advance(Frame(span, type, data));
     }
 
-    /// <summary>The bytes <see cref="Frame"/> writes for one event.</summary>
-    internal static int EventLength(string type, ReadOnlySpan<byte> data) =>
+    private static int EventLength(string type, ReadOnlySpan<byte> data) =>
         7 + System.Text.Encoding.UTF8.GetByteCount(type) + 7 + data.Length + 2;
 
     /// <summary>Frames one event (<c>event: type</c>, <c>data: payload</c>, a blank line) at the start of <paramref name="span"/>.</summary>
-    internal static int Frame(Span<byte> span, string type, ReadOnlySpan<byte> data)
+    private static int Frame(Span<byte> span, string type, ReadOnlySpan<byte> data)
     {
         "event: "u8.CopyTo(span);
         var written = 7 + System.Text.Encoding.UTF8.GetBytes(type, span[7..]);
@@ -54,7 +57,7 @@ public static class SseWriter
         return written + 2;
     }
 
-    public static void WriteComment(PipeWriter writer, ReadOnlySpan<byte> text)
+    public static void WriteComment(IBufferWriter<byte> writer, ReadOnlySpan<byte> text)
     {
         var span = writer.GetSpan(text.Length + 4);
         ": "u8.CopyTo(span);
