@@ -86,7 +86,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
     {
         if (Started) return;
         Started = true;
-        Chunk(static w =>
+        Chunk(0, static (w, _) =>
         {
             w.WriteString("role", "assistant");
             w.WriteString("content", "");
@@ -99,7 +99,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         if (delta.Delta.Length == 0) return;
         var state = State(delta.Index);
         if (refusal) state.Refusal += delta.Delta.Length; else state.Text += delta.Delta.Length;
-        Chunk(w => w.WriteString(refusal ? "refusal" : "content", delta.Delta));
+        Chunk((Field: refusal ? "refusal" : "content", delta.Delta), static (w, text) => w.WriteString(text.Field, text.Delta));
     }
 
     private void Arguments((int Index, string Delta) delta)
@@ -146,19 +146,19 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         }
     }
 
-    private void ToolChunk(int toolIndex, ChatCompletion.ToolCall? start, string arguments) => Chunk(w =>
+    private void ToolChunk(int toolIndex, ChatCompletion.ToolCall? start, string arguments) => Chunk((Index: toolIndex, Start: start, Arguments: arguments), static (w, call) =>
     {
         w.WriteStartArray("tool_calls");
         w.WriteStartObject();
-        w.WriteNumber("index", toolIndex);
-        if (start is not null)
+        w.WriteNumber("index", call.Index);
+        if (call.Start is { } first)
         {
-            w.WriteString("id", start.Id);
+            w.WriteString("id", first.Id);
             w.WriteString("type", "function");
         }
         w.WriteStartObject("function");
-        if (start is not null) w.WriteString("name", start.Name);
-        w.WriteString("arguments", arguments);
+        if (call.Start is { } named) w.WriteString("name", named.Name);
+        w.WriteString("arguments", call.Arguments);
         w.WriteEndObject();
         w.WriteEndObject();
         w.WriteEndArray();
@@ -171,7 +171,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         var reader = new Utf8JsonReader(data, JsonLimits.Reader);
         using var document = JsonDocument.ParseValue(ref reader);
         var response = document.RootElement.TryGetProperty("response", out var r) ? r : default;
-        Chunk(static _ => { }, ChatCompletion.FinishReason(response, _toolCalls > 0));
+        Chunk(0, static (_, _) => { }, ChatCompletion.FinishReason(response, _toolCalls > 0));
         if (includeUsage)
         {
             Begin();
@@ -183,7 +183,8 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         output.Write("data: [DONE]\n\n"u8);
     }
 
-    private void Chunk(Action<Utf8JsonWriter> delta, string? finishReason = null)
+    /// <summary>One chunk whose <c>delta</c> object <paramref name="delta"/> fills from <paramref name="state"/> (static lambdas: no closure per chunk).</summary>
+    private void Chunk<TState>(TState state, Action<Utf8JsonWriter, TState> delta, string? finishReason = null)
     {
         Start();
         Begin();
@@ -191,7 +192,7 @@ public sealed class ChatChunkWriter(IBufferWriter<byte> output, bool includeUsag
         _json.WriteStartObject();
         _json.WriteNumber("index", 0);
         _json.WriteStartObject("delta");
-        delta(_json);
+        delta(_json, state);
         _json.WriteEndObject();
         _json.WriteNull("logprobs");
         ChatCompletion.WriteNullable(_json, "finish_reason", finishReason);
