@@ -7,7 +7,7 @@ namespace CodexLb.Gateway.Streaming;
 /// An SSE answer's writes, framed into one block of the response pipe and committed once, when it is flushed or ended.
 /// Kestrel takes its output lock on every <c>GetSpan</c> and every <c>Advance</c> of its pipe, and makes each commit of a
 /// chunked body a chunk of its own: written straight to it, a short answer's ~11 events were 22 lock round trips and 11
-/// chunks, and a Chat Completions chunk (its prefix, the JSON writer's flush, the blank line) three of each.
+/// chunks, and every Chat Completions chunk three commits (its prefix, the JSON writer's flush, the blank line).
 /// </summary>
 /// <remarks>Everything written to the answer goes through it; <see cref="FlushAsync"/> commits first.</remarks>
 public sealed class PipeBlockWriter(PipeWriter pipe) : IBufferWriter<byte>
