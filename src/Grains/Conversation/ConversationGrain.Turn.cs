@@ -332,7 +332,7 @@ public sealed partial class ConversationGrain
                     sink.Fail(UpstreamErrors.ToClientError(EventReader.Summarize(current.Data)), sink.ResponseId);
                     return;
             }
-            sink.Relay(current, more: socket.HasBuffered); // followers wake once per burst, not once per event
+            sink.Relay(current, more: socket.MoreAfterRead); // followers wake once per burst, not once per event
             if (socket.LastActivity - markedAt >= _pendingRefresh && sink.ResponseId is { } running)
             {
                 // A long response (a background one can run for an hour) stays routable while it runs. The socket's clock

@@ -104,7 +104,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
     public void KeepAliveIfIdle(TimeSpan silence) => _socket.KeepAliveIfIdle(silence);
 
     /// <summary>More events were already here when the last one was read: the next read completes at once.</summary>
-    public bool HasBuffered => _events.MoreAfterRead;
+    public bool MoreAfterRead => _events.MoreAfterRead;
 
     public bool IsOpen => _socket.State == WebSocketState.Open && !_events.IsDrained;
 

@@ -85,7 +85,7 @@ public sealed class UpstreamSocketReadTests
         }
         Assert.Equal(3000, deltas);
         Assert.Equal(Enumerable.Range((int)sequence[0], sequence.Count).Select(n => (long)n), sequence); // none lost, none reordered
-        Assert.False(socket.HasBuffered);
+        Assert.False(socket.MoreAfterRead);
     }
 
     [Fact]
