@@ -41,7 +41,9 @@ public sealed partial class ConversationGrain(
     private Task _socketsClosing = Task.CompletedTask; // dropped sockets finishing their close handshake; deactivation awaits them
     private long _epoch;
     private int _persistedTurns;
-    private readonly Queue<TurnRecord> _recentTurns = new(); // grows with use (an idle conversation of one turn holds one), never past the limit
+    // Grows with use (an idle conversation of one turn holds one), never past the limit. Each record's response id is kept
+    // inline: a string kept for 64 turns was alive at every gen0 collection of a busy silo.
+    private readonly Queue<(TurnRecord Record, InlineId ResponseId)> _recentTurns = new();
     private readonly Dictionary<string, RunningTurn> _turns = new(StringComparer.Ordinal);
     private readonly Dictionary<ulong, RunningTurn> _turnsByFingerprint = new();
     private readonly LinkedList<RunningTurn> _finishedTurns = new(); // in FinishedAt order: expiry drops from the head
@@ -107,7 +109,7 @@ public sealed partial class ConversationGrain(
             LastResponseId = _tree.HeadResponseId, Turns = _persistedTurns, ContextItems = _tree.HeadCount, FullSends = c.FullSends,
             DeltaSends = c.DeltaSends, Replays = c.Replays, UpstreamConnects = c.UpstreamConnects, LastInputTokens = c.LastInputTokens,
             LastCachedTokens = c.LastCachedTokens, BytesSent = c.BytesSent, SocketOpen = _socket?.IsOpen == true,
-            RecentTurns = [.. _recentTurns],
+            RecentTurns = [.. _recentTurns.Select(static t => t.Record with { ResponseId = t.ResponseId.Value })],
         });
     }
 
@@ -394,13 +396,13 @@ public sealed partial class ConversationGrain(
     private void Record(TurnRequest request, RunningTurn sink, TurnAccounting turn)
     {
         if (_recentTurns.Count == RecentTurnLimit) _recentTurns.Dequeue(); // before the enqueue: the queue never grows past the limit
-        _recentTurns.Enqueue(new TurnRecord
+        _recentTurns.Enqueue((new TurnRecord
         {
-            ResponseId = turn.ResponseId, ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
+            ClientAnchored = request.PreviousResponseId is not null, ClientItems = request.InputItems.Length,
             SentDelta = turn.SentDelta, FullSends = turn.FullSends, Replays = turn.Replays, UpstreamInputTokens = turn.InputTokens,
             CachedTokens = turn.CachedTokens, BytesSent = turn.BytesSent, Outcome = sink.Outcome, ItemsSent = turn.ItemsSent,
             Generations = turn.GenerationsPerClientTurn,
-        });
+        }, InlineId.Of(turn.ResponseId)));
         BridgeMetrics.Turns.Add(1, sink.Outcome);
         if (turn.InputTokens > 0) BridgeMetrics.ContextTokens.Record(turn.InputTokens);
     }

@@ -17,15 +17,16 @@ namespace CodexLb.Grains.Conversation;
 public sealed class ConversationTree(IResponseTreeStore store, string conversationKey)
 {
     // The node and chain caches only spare store reads (a miss reads the node, or finds the match in the store's index):
-    // sized for a conversation's recent responses, not its whole history, because each entry keeps its response id alive
-    // and a busy silo's collector moves every one (8,192 chains were ~300 KB of tables per active conversation; at 256 and
-    // 1,024 a conversation's tables were still growing, and promoted with each turn, for its first thousand turns).
+    // sized for a conversation's recent responses, not its whole history (8,192 chains were ~300 KB of tables per active
+    // conversation; at 256 and 1,024 a conversation's tables were still growing, and promoted with each turn, for its first
+    // thousand turns).
     private const int NodeLimit = RecentOnLoad, ChainLimit = 64, ViewLimit = 4, ItemLimit = 8192, MaxItemId = 256, RecentOnLoad = 32;
 
     private readonly string _tenant = ConversationKey.TenantOf(conversationKey);
-    // Response id (its hash) -> what planning needs of the node; chain -> the newest response with that context.
-    private readonly RecentRing<ulong, (string Id, KnownNode Node)> _nodes = new(NodeLimit);
-    private readonly RecentRing<ulong, string> _byChain = new(ChainLimit);
+    // Response id (its hash) -> what planning needs of the node; chain -> the newest response with that context. The ids
+    // are kept inline (InlineId), not as strings: a busy conversation's recent ids were alive at every gen0 collection.
+    private readonly RecentRing<ulong, (InlineId Id, KnownNode Node)> _nodes = new(NodeLimit);
+    private readonly RecentRing<ulong, InlineId> _byChain = new(ChainLimit);
     private readonly List<ContextView> _views = [];
     // Output item id (its tenant key: a 128-bit hash) -> the item's fingerprint. Hashes, not the id strings: up to 8,192
     // entries per live conversation, one more each turn, and a string kept each turn was promoted through every generation.
@@ -41,8 +42,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     /// <summary>True when the tree holds at most its head's header (<see cref="Released"/>).</summary>
     public bool IsReleased => _nodes.Count == 0 && _views.Count <= 1 && _byChain.Count <= 1 && _printById.Count == 0;
 
-    /// <summary>How many response ids the node and chain caches keep alive (for tests).</summary>
-    internal int CachedResponseIds => _nodes.Values.Select(n => n.Id).Union(_byChain.Values).Count();
+    /// <summary>How many response ids the node and chain caches hold (for tests).</summary>
+    internal int CachedResponseIds => _nodes.Values.Select(n => n.Id.Value).Union(_byChain.Values.Select(id => id.Value)).Count();
 
     // Set by Released: the output ids of the head's path are not known here until a path is read again.
     private bool _idsUnread;
@@ -187,7 +188,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private (string? Id, int Length) FindLocal(ulong[] chains)
     {
         for (var k = chains.Length; k > 0; k--)
-            if (_byChain.TryGet(chains[k - 1], out var id)) return (id, k);
+            if (_byChain.TryGet(chains[k - 1], out var id)) return (id.Value, k);
         return (null, 0);
     }
 
@@ -309,7 +310,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     private KnownNode? Node(string responseId) => Node(responseId, IdHash(responseId));
 
     private KnownNode? Node(string responseId, ulong hash) =>
-        _nodes.TryGet(hash, out var entry) && entry.Id == responseId ? entry.Node : null; // another id's hash: a miss
+        _nodes.TryGet(hash, out var entry) && entry.Id.Is(responseId) ? entry.Node : null; // another id's hash: a miss
 
     private static ulong IdHash(string responseId) => XxHash3.HashToUInt64(MemoryMarshal.AsBytes(responseId.AsSpan()));
 
@@ -343,7 +344,7 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
         if (!node.Synthetic && node.OutputIds is { } ids) RememberIds(node, ids);
         if (!recent) return;
         var hash = IdHash(node.Id);
-        if (Node(node.Id, hash) is null) _nodes.Add(hash, (node.Id, new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)));
+        if (Node(node.Id, hash) is null) _nodes.Add(hash, (InlineId.Of(node.Id), new KnownNode(node.Chain, node.ItemCount, node.Synthetic, contextBytes)));
         if (!node.Synthetic) RememberChain(node.Chain, node.Id);
     }
 
@@ -351,8 +352,8 @@ public sealed class ConversationTree(IResponseTreeStore store, string conversati
     {
         // The newest response with a context wins: it is the one the socket most likely still holds. A path read again
         // remembers its nodes again: one already the newest for its chain is not added twice.
-        if (_byChain.TryGet(chain, out var newest) && newest == responseId) return;
-        _byChain.Add(chain, responseId);
+        if (_byChain.TryGet(chain, out var newest) && newest.Is(responseId)) return;
+        _byChain.Add(chain, InlineId.Of(responseId));
     }
 
     private void RememberIds(ResponseNode node, IReadOnlyList<string> ids)

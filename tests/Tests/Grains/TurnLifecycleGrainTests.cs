@@ -441,7 +441,12 @@ public sealed class TurnLifecycleGrainTests(GrainClusterFixture fixture)
         // lost owner), one that it refused.
         var upstream = markers.Select(m => fixture.Simulator.Ledger.Requests.Count(r => r.Tag == m && r.Generate)).ToList();
         Assert.Equal([1, 2, 1, 1], upstream);
-        Assert.Equal([1, 2, 2, 0], (await grain.GetStats()).RecentTurns.Select(t => t.Generations));
+        var stats = await grain.GetStats();
+        Assert.Equal([1, 2, 2, 0], stats.RecentTurns.Select(t => t.Generations));
+        // Each record names the response its turn created (the grain keeps it inline and reads it back); the refused turn none.
+        Assert.Equal(stats.LastResponseId, stats.RecentTurns[2].ResponseId);
+        Assert.Equal(3, stats.RecentTurns.Take(3).Select(t => Assert.IsType<string>(t.ResponseId)).Distinct().Count());
+        Assert.Null(stats.RecentTurns[3].ResponseId);
     }
 
     /// <summary>Every event that names a response names the one the turn created.</summary>

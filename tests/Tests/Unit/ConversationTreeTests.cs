@@ -170,6 +170,47 @@ public sealed class ConversationTreeTests
         Assert.Equal([Item(1000)], full.NewItems);
     }
 
+    /// <summary>
+    /// The caches keep a recent response's id inline, not its string: once a response is a few turns old nothing of the
+    /// tree holds the id string it was committed with (a busy silo's collector moved every such string at each gen0
+    /// collection), and the tree still continues that response from its cache, with no store read.
+    /// </summary>
+    [Fact]
+    public async Task Cached_responses_keep_no_id_string_alive_and_still_plan_without_a_store_read()
+    {
+        var (memory, key, epoch, _) = await NewConversationAsync("inline-ids");
+        var store = new PathReadCountingStore(memory);
+        var tree = new ConversationTree(store, key);
+        var committed = await CommitTurnsAsync(tree, store, epoch, key, turns: 12);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        // The newest views (4) and the head still name the last few responses; nothing holds the older ones' strings.
+        Assert.All(committed[..6], id => Assert.False(id.TryGetTarget(out _)));
+        var reads = store.PathReads;
+        var plan = await AnchoredPlanAsync(tree, "resp_3", Item(1000));
+        Assert.Equal(("resp_3", 8), (plan.Base.ResponseId, plan.BaseCount));
+        Assert.Equal(reads, store.PathReads);
+    }
+
+    /// <summary>Commits a chain of <paramref name="turns"/> responses, each id a new string; only weak references come back.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static async Task<WeakReference<string>[]> CommitTurnsAsync(ConversationTree tree, IResponseTreeStore store, long epoch, string key, int turns)
+    {
+        var ids = new WeakReference<string>[turns];
+        var first = string.Concat("resp_", "0");
+        ids[0] = new(first);
+        await CompleteAsync(tree, store, epoch, key, [Item(0)], first, Answer("msg_0", "zero"));
+        for (var i = 1; i < turns; i++)
+        {
+            var id = string.Concat("resp_", i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            ids[i] = new(id);
+            await CommitAsync(tree, store, epoch, key, await AnchoredPlanAsync(tree, $"resp_{i - 1}", Item(i)), id, Answer($"msg_{i}", "n"));
+        }
+        return ids;
+    }
+
     /// <summary>The memory store, counting the path reads a tree makes.</summary>
     private sealed class PathReadCountingStore(IResponseTreeStore inner) : IResponseTreeStore
     {
