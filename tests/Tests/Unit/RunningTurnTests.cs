@@ -140,4 +140,57 @@ public sealed class RunningTurnTests
         await turn.NextAsync("retry", 1, Heartbeat, CancellationToken.None);
         Assert.False(turn.StillRead);
     }
+
+    /// <summary>
+    /// A finished turn's events move into pooled memory (one block instead of an array per event, for the collector): a
+    /// retry or a re-dispatch still reads every event, from any position, with its id and usage, and what it read stays
+    /// intact after the conversation forgets the turn and the block is reused. After that the turn answers as lost.
+    /// </summary>
+    [Fact]
+    public async Task A_finished_turn_replays_from_its_kept_events_and_answers_lost_once_released()
+    {
+        var turn = new RunningTurn("t", 1) { ResponseId = "resp_1" };
+        var completed = Encoding.UTF8.GetBytes("""{"type":"response.completed","response":{"id":"resp_1","status":"completed"}}""");
+        turn.Relay(new UpstreamEvent("response.created", Encoding.UTF8.GetBytes("""{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}""")));
+        for (var i = 1; i <= 20; i++) turn.Relay(Delta(i), more: true);
+        turn.Relay(new UpstreamEvent("response.completed", completed), completion: new("resp_1", 10, 2, 5));
+        var live = (await turn.NextAsync("t", 0, Heartbeat, CancellationToken.None)).Events;
+        turn.Complete(DateTimeOffset.UtcNow);
+
+        foreach (var from in new[] { 0, 1, 21 })
+        {
+            var replay = await turn.NextAsync("retry", from, Heartbeat, CancellationToken.None);
+            Assert.True(replay.Ended);
+            Assert.Equal(live.Skip(from).Select(e => (e.Type, Encoding.UTF8.GetString(e.Data), e.CreatedId, e.Completion)),
+                replay.Events.Select(e => (e.Type, Encoding.UTF8.GetString(e.Data), e.CreatedId, e.Completion)));
+        }
+        Assert.Equal("""{"id":"resp_1","status":"completed"}""", Encoding.UTF8.GetString(turn.LatestResponse()!));
+
+        var copy = (await turn.NextAsync("retry", 21, Heartbeat, CancellationToken.None)).Events[0];
+        turn.Release();
+        turn.Release(); // forgetting twice gives nothing back twice
+        // Whatever the pool hands out next (the block, most likely), the copy a reader got is its own.
+        var reused = System.Buffers.ArrayPool<byte>.Shared.Rent(completed.Length);
+        reused.AsSpan().Fill((byte)'x');
+        Assert.Equal(completed, copy.Data);
+        System.Buffers.ArrayPool<byte>.Shared.Return(reused);
+        var lost = await turn.NextAsync("late", 0, Heartbeat, CancellationToken.None);
+        Assert.True(lost.Ended);
+        Assert.Equal(CodexLb.Protocol.Errors.ProxyErrors.TurnLost().Code, Assert.Single(lost.Events).Rejection?.Code);
+    }
+
+    /// <summary>A response the bridge ended reads back as the provider's latest object, not the failure event it wrote.</summary>
+    [Fact]
+    public void A_turn_the_bridge_failed_reads_back_its_provider_object_after_it_finished()
+    {
+        var turn = new RunningTurn("t", 1) { ResponseId = "resp_1" };
+        turn.Relay(new UpstreamEvent("response.created", Encoding.UTF8.GetBytes("""{"type":"response.created","response":{"id":"resp_1","status":"in_progress"}}""")));
+        turn.Relay(Delta(1));
+        turn.Fail(new CodexLb.Protocol.Errors.OpenAIError(502, "upstream_unavailable", "lost", "server_error"), "resp_1");
+        turn.Complete(DateTimeOffset.UtcNow);
+        var ended = Encoding.UTF8.GetString(turn.EndedResponse()!);
+        Assert.Contains("\"id\":\"resp_1\"", ended);
+        Assert.Contains("\"status\":\"failed\"", ended);
+        Assert.Contains("upstream_unavailable", ended);
+    }
 }
