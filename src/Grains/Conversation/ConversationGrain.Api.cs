@@ -28,7 +28,7 @@ public sealed partial class ConversationGrain
         // Running, or finished and still held for retries (FinishedTurnLifetime): its events are all here, in order. Of a
         // response run again here (its first run failed on the way), the newest run.
         if (_turns.Values.Where(t => t.ResponseId == responseId).MaxBy(t => t.Finished ? t.FinishedAt : DateTimeOffset.MaxValue) is not { } turn)
-            return ValueTask.FromResult(RunningTurn.Lost);
+            return ValueTask.FromResult(Lost);
         if (!turn.Background) return ValueTask.FromResult(new TurnEvents([RunningTurn.Rejection(ProxyErrors.CannotStreamSynchronous(responseId))], true));
         return NextOf(turn, follower, turn.PositionOf(follower, from), cancellationToken);
     }

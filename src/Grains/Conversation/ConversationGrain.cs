@@ -198,8 +198,10 @@ public sealed partial class ConversationGrain(
     public ValueTask<TurnEvents> NextEvents(string turnId, int from, CancellationToken cancellationToken) =>
         _turns.TryGetValue(turnId, out var turn)
             ? NextOf(turn, turnId, from, cancellationToken)
-            : ValueTask.FromResult(RunningTurn.Lost);
+            : ValueTask.FromResult(Lost);
 
+    /// <summary>What a turn this activation does not hold answers (lost with an earlier activation, or let go).</summary>
+    private static readonly TurnEvents Lost = new([RunningTurn.Rejection(ProxyErrors.TurnLost())], true);
 
     private ValueTask<TurnEvents> Reattach(RunningTurn turn, string turnId, int from, string? reason, CancellationToken cancellationToken)
     {
@@ -294,13 +296,12 @@ public sealed partial class ConversationGrain(
         Forget(answered);
     }
 
-    /// <summary>No id leads to a finished turn any more, nor does a retry's fingerprint; its kept events go back to the pool.</summary>
+    /// <summary>No id leads to a finished turn any more, nor does a retry's fingerprint.</summary>
     private void Forget(RunningTurn turn)
     {
         foreach (var key in turn.Keys)
             if (_turns.TryGetValue(key, out var held) && held == turn) _turns.Remove(key);
         Unindex(turn);
-        turn.Release();
     }
 
     /// <summary>A turn no id leads to any more is no retry's target either.</summary>

@@ -25,8 +25,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
     /// </summary>
     internal static readonly DeadlineQueue Heartbeats = new();
 
-    private List<TurnEvent>? _events = new(16); // a short answer's events (about a dozen) without growing the list twice
-    private KeptEvents? _kept; // the events once the turn finished (Complete), in pooled memory
+    private readonly List<TurnEvent> _events = new(16); // a short answer's events (about a dozen) without growing the list twice
     private FewIds _clients = new(turnId);
     private TaskCompletionSource? _changed; // made when a follower waits, completed by the next change
     private long _lastSequence = -1;
@@ -130,7 +129,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
         // The provider ran a background turn in the foreground: its response objects say so, the client's must not.
         if (Background && EventTypes.CarriesResponse(upstreamEvent.Type)) data = ResponseObjects.EventAsBackground(data);
         if (ConversationId is { } conversation && EventTypes.CarriesResponse(upstreamEvent.Type)) data = ResponseObjects.EventInConversation(data, conversation);
-        _events!.Add(new TurnEvent(upstreamEvent.Type, data)
+        _events.Add(new TurnEvent(upstreamEvent.Type, data)
         {
             Completion = completion,
             CreatedId = upstreamEvent.Type == EventTypes.Created ? ResponseId : null,
@@ -146,9 +145,6 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
         Append(Rejection(error));
     }
 
-    /// <summary>What a turn the owner does not hold answers (lost with an earlier activation, or let go and released).</summary>
-    public static readonly TurnEvents Lost = new([Rejection(ProxyErrors.TurnLost())], true);
-
     public static TurnEvent Rejection(OpenAIError error) =>
         TurnEvent.Rejected(new TurnRejection(error.Status, error.Code, error.Message, error.Type, error.Param, error.RetryAfterSeconds));
 
@@ -158,12 +154,11 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
         if (!Started) { Reject(error); return; }
         Outcome = "failed:" + error.Code;
         _failure = error;
-        _failedAt = _events!.Count;
-        Append(new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
+        Append(_failedEvent = new TurnEvent(EventTypes.Failed, ResponseEvents.BuildFailed(error, responseId, ++_lastSequence)));
     }
 
     private OpenAIError? _failure; // how the bridge ended or refused the turn, when it did
-    private int _failedAt = -1; // the response.failed event the bridge wrote, when it did
+    private TurnEvent? _failedEvent;
 
     /// <summary>How the bridge ended (<see cref="Fail"/>) or refused (<see cref="Reject"/>) the turn; null when it did not.</summary>
     public OpenAIError? Failure => _failure;
@@ -173,7 +168,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
     /// end gives it (cancelled, through the API or by its client's leaving; failed with the bridge's error), or as the
     /// provider ended it (failed, incomplete). Null when no response was created.
     /// </summary>
-    public byte[]? EndedResponse() => (NewestResponse(skip: _failedAt) ?? Resumed?.Created) switch
+    public byte[]? EndedResponse() => (NewestResponse(skip: _failedEvent) ?? Resumed?.Created) switch
     {
         null => null,
         var latest when CancelRequested || Outcome == "cancelled" => ResponseObjects.WithStatus(latest, "cancelled"),
@@ -184,30 +179,22 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
     /// The response object of the newest event that carries one (created, in_progress, or the terminal event); a re-run's
     /// first object until its own arrives.
     /// </summary>
-    public byte[]? LatestResponse() => NewestResponse(skip: -1) ?? Resumed?.Created;
+    public byte[]? LatestResponse() => NewestResponse(skip: null) ?? Resumed?.Created;
 
     /// <summary>
     /// The response object of the newest event of a type that carries one, but <paramref name="skip"/>; only those events
     /// are read (a running long answer is thousands of deltas after its created event).
     /// </summary>
-    private byte[]? NewestResponse(int skip)
+    private byte[]? NewestResponse(TurnEvent? skip)
     {
-        for (var i = EventCount - 1; i >= 0; i--)
+        for (var i = _events.Count - 1; i >= 0; i--)
         {
-            if (i == skip || IsRejectionAt(i) || !EventTypes.CarriesResponse(TypeAt(i))) continue;
-            if (EventReader.ReadRawProperty(EventAt(i).Data, "response"u8) is { } response) return response;
+            var turnEvent = _events[i];
+            if (ReferenceEquals(turnEvent, skip) || turnEvent.Rejection is not null || !EventTypes.CarriesResponse(turnEvent.Type)) continue;
+            if (EventReader.ReadRawProperty(turnEvent.Data, "response"u8) is { } response) return response;
         }
         return null;
     }
-
-    private int EventCount => _events?.Count ?? _kept!.Count;
-
-    /// <summary>An event of the turn (of a finished turn, a copy).</summary>
-    private TurnEvent EventAt(int index) => _events is { } events ? events[index] : _kept![index];
-
-    private string TypeAt(int index) => _events is { } events ? events[index].Type : _kept!.TypeAt(index);
-
-    private bool IsRejectionAt(int index) => _events is { } events ? events[index].Rejection is not null : _kept!.IsRejectionAt(index);
 
     /// <summary>Marks the turn cancelled when nothing else ended it (no client is left to tell).</summary>
     public void Cancelled()
@@ -215,26 +202,17 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
         if (!Finished && Outcome == "none") Outcome = "cancelled";
     }
 
-    /// <summary>
-    /// The turn is over: its followers are woken, and its events move into pooled memory for the retries it is kept for (a
-    /// follower still reading gets copies).
-    /// </summary>
     public void Complete(DateTimeOffset now)
     {
         if (Finished) return;
         Finished = true;
         FinishedAt = now;
         Pulse();
-        _kept = new KeptEvents(_events!);
-        _events = null;
     }
-
-    /// <summary>The conversation forgot the finished turn: its kept events go back to the pool, and nothing reads them again.</summary>
-    public void Release() => _kept?.Release();
 
     private void Append(TurnEvent turnEvent)
     {
-        _events!.Add(turnEvent);
+        _events.Add(turnEvent);
         Pulse();
     }
 
@@ -266,8 +244,7 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
     public async ValueTask<TurnEvents> NextAsync(string follower, int from, TimeSpan heartbeat, CancellationToken cancellationToken)
     {
         from = Math.Max(0, from);
-        if (_kept is { Held: false }) return Lost;
-        if (from >= EventCount && !Finished)
+        if (from >= _events.Count && !Finished)
         {
             // Completed on the grain's scheduler at the end of a burst: the waiting call answers right there (Orleans runs a
             // continuation inline on its own activation), instead of a thread-pool hop and a second trip through the queue.
@@ -283,12 +260,10 @@ public sealed class RunningTurn(string turnId, ulong fingerprint) : Deadline
                 await signal.Task.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing | ConfigureAwaitOptions.ContinueOnCapturedContext);
             }
             cancellationToken.ThrowIfCancellationRequested();
-            if (_kept is { Held: false }) return Lost;
-            if (from >= EventCount && !Finished) return TurnEvents.Quiet;
+            if (from >= _events.Count && !Finished) return TurnEvents.Quiet;
         }
-        var events = new TurnEvent[Math.Max(0, EventCount - from)];
-        if (_events is not null) _events.CopyTo(from, events, 0, events.Length);
-        else for (var i = 0; i < events.Length; i++) events[i] = _kept![from + i];
+        var events = new TurnEvent[Math.Max(0, _events.Count - from)];
+        _events.CopyTo(from, events, 0, events.Length);
         var terminal = events.Length > 0 && (events[^1].Rejection is not null || EventTypes.IsTerminal(events[^1].Type));
         if (terminal) Delivered = true;
         if (terminal || Finished) _reading.Remove(follower);
