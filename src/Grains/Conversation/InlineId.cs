@@ -6,8 +6,8 @@ namespace CodexLb.Grains.Conversation;
 /// <summary>
 /// A response id held inside the struct that keeps it (ASCII, up to <see cref="MaxInline"/> characters), not as a string
 /// object. A conversation's caches keep the ids of its recent responses for tens of turns: as strings, every busy
-/// conversation's recent ids were alive at each gen0 collection, and moving them was a third of its pause. An id that does
-/// not fit (longer, or not ASCII) is kept as the string it is.
+/// conversation's recent ids were alive at each gen0 collection, and a pause took twice as long moving them
+/// (docs/BENCHMARKS.md). An id that does not fit (longer, or not ASCII) is kept as the string it is.
 /// </summary>
 internal readonly struct InlineId
 {
@@ -39,8 +39,6 @@ internal readonly struct InlineId
 
     /// <summary>The id as a string (a new one for an inline id); null for <see cref="IsNone"/>.</summary>
     public string? Value => _string ?? (_length == 0 ? null : Encoding.ASCII.GetString(((ReadOnlySpan<byte>)_chars)[.._length]));
-
-    public override string ToString() => Value ?? "";
 
     [InlineArray(MaxInline)]
     private struct Chars
