@@ -30,8 +30,12 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
         var clients = ChaosClient.Alternating(conversations, cluster, Stopwatch.StartNew(), [cluster.Gateways[0]]);
         for (var turn = 1; turn <= 2; turn++)
             await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(turn, [Items.Message("user", $"conversation {i} turn {turn}")])));
-        var victim = cluster.Silos[0];
-        var lost = await cluster.MetricAsync(victim, "codexlb_upstream_open_sockets");
+        // The victim is the silo owning the most conversations: placement weighs the silos' load, so on a busy machine
+        // one silo can own none of 16 (CI once killed such a silo, and the test said nothing).
+        var owned = new List<(ManagedProcess Silo, double Sockets)>();
+        foreach (var silo in cluster.Silos) owned.Add((silo, await cluster.MetricAsync(silo, "codexlb_upstream_open_sockets")));
+        var (victim, lost) = owned.MaxBy(o => o.Sockets);
+        output.WriteLine($"conversations per silo: {string.Join(", ", owned.Select(o => $"{o.Silo.Name} {o.Sockets}"))}");
         using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString);
         var (registered, conversationEntries) = await EntriesNamingAsync(redis, cluster, victim);
         await victim.KillAsync();
