@@ -7,6 +7,7 @@ using CodexLb.Benchmarks.Scenarios;
 //   [--bridge-env NAME=VALUE]... (floor, floor-profile: an environment variable for the bridge process only, e.g. a GC setting)
 //   [--no-image-env] (start the bridge and YARP without the runtime environment of the product's images: src/Silo/Dockerfile)
 //   [--only PREFIX] (floor: only the settings whose name starts with PREFIX, e.g. "c=64"; an experiment's quick A/B, no goals judged)
+//   [--bridge-b PATH] (ab: B is the bridge of another build, PATH its CodexLb.Benchmarks.dll; without it B is this build's with --bridge-env)
 //   CODEXLB_BENCH_GC_DETAIL=1 (floor): every process also logs its GC events, kept as $TMPDIR/gc-detail-*.log (bench/scripts/gc_phases.py)
 // --no-wait: do not wait for other processes to leave the CPUs alone before each scenario.
 
@@ -28,13 +29,14 @@ var scenarios = new Scenario[]
     new("store", StoreScenario.RunAsync, InAll: false), // the embedded tree grown to 1M nodes in this process
     new("floor", FloorScenario.RunAsync, InAll: false), // the bridge vs YARP, each in its own process
     new("floor-profile", FloorScenario.ProfileAsync, InAll: false), // perf record of the bridge and YARP at c=64
+    new("ab", AbScenario.RunAsync, InAll: false), // two bridges (two builds, or one with --bridge-env) interleaved at c=64
     new("failover", _ => { Console.WriteLine(); Console.WriteLine("### failover"); Console.WriteLine(); Console.WriteLine("run: see tests/Tests/Cluster"); return Task.CompletedTask; }),
 };
 
 var options = BenchOptions.Parse(args, [.. scenarios.Select(s => s.Name), "all"]);
 if (options is null)
 {
-    Console.Error.WriteLine($"usage: Benchmarks [{string.Join('|', scenarios.Select(s => s.Name))}|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--no-image-env] [--only PREFIX]");
+    Console.Error.WriteLine($"usage: Benchmarks [{string.Join('|', scenarios.Select(s => s.Name))}|all] [--quick] [--no-wait] [--throughput-seconds N] [--conversations K] [--context-kb N] [--state-conversations K] [--state-turns T] [--bridge-env NAME=VALUE] [--bridge-b PATH] [--no-image-env] [--only PREFIX]");
     return 2;
 }
 
@@ -90,7 +92,8 @@ namespace CodexLb.Benchmarks
     public sealed record Scenario(string Name, Func<BenchOptions, Task> Run, bool InAll = true);
 
     public sealed record BenchOptions(string Scenario, bool Quick, int ThroughputSeconds, int Conversations, bool WaitQuiet, int StateConversations = 10_000, int StateTurns = 20,
-        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null, bool ImageEnvironment = true)
+        int ContextKb = 200, IReadOnlyDictionary<string, string>? BridgeEnvironment = null, string? Only = null, bool ImageEnvironment = true,
+        string? OtherBridge = null)
     {
         /// <param name="known">The names a scenario argument may take.</param>
         public static BenchOptions? Parse(string[] args, IReadOnlyCollection<string> known)
@@ -105,6 +108,7 @@ namespace CodexLb.Benchmarks
             var bridgeEnvironment = new Dictionary<string, string>();
             string? only = null;
             var imageEnvironment = true;
+            string? otherBridge = null;
             for (var i = 0; i < args.Length; i++)
             {
                 switch (args[i])
@@ -122,11 +126,12 @@ namespace CodexLb.Benchmarks
                         break;
                     case "--only" when i + 1 < args.Length: only = args[++i]; break;
                     case "--no-image-env": imageEnvironment = false; break;
+                    case "--bridge-b" when i + 1 < args.Length && File.Exists(args[i + 1]): otherBridge = Path.GetFullPath(args[++i]); break;
                     case var name when known.Contains(name): scenario = name; break;
                     default: return null;
                 }
             }
-            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment, only, imageEnvironment);
+            return new BenchOptions(scenario, quick, seconds, conversations, waitQuiet, stateConversations, stateTurns, contextKb, bridgeEnvironment, only, imageEnvironment, otherBridge);
         }
     }
 }

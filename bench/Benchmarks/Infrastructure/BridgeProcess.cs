@@ -36,8 +36,11 @@ public sealed class BridgeProcess : IAsyncDisposable
 
     /// <param name="extraArgs">configuration added after the defaults (command-line style).</param>
     /// <param name="environment">variables added to the process's environment (<see cref="PerfProfile.Environment"/>), over the image's (<see cref="ImageEnvironment"/>).</param>
-    public static async Task<BridgeProcess> StartAsync(Uri simulatorBaseUrl, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string>? environment = null) =>
-        new(await ChildProcess.StartSelfAsync(ChildFlag, [.. Product.Arguments(simulatorBaseUrl), .. extraArgs ?? []], ImageEnvironment.With(environment)));
+    /// <param name="benchmarks">another build's CodexLb.Benchmarks.dll to run the bridge of (default: this one's).</param>
+    public static async Task<BridgeProcess> StartAsync(Uri simulatorBaseUrl, IEnumerable<string>? extraArgs = null, IReadOnlyDictionary<string, string>? environment = null,
+        string? benchmarks = null) =>
+        new(await ChildProcess.StartAsync(benchmarks ?? typeof(BridgeProcess).Assembly.Location,
+            [ChildFlag, .. Product.Arguments(simulatorBaseUrl), .. extraArgs ?? []], ImageEnvironment.With(environment)));
 
     /// <summary>The child's main: the product with the given configuration, until stdin closes.</summary>
     public static async Task<int> RunChildAsync(string[] args)
