@@ -7,8 +7,9 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// another build's (<c>--bridge-b</c> its CodexLb.Benchmarks.dll) or this build's with <c>--bridge-env</c>. The floor
 /// compares the bridge with YARP; this compares two bridges, to tell a change of a few µs per turn from this host's drift,
 /// which moves the floor's ratio by a tenth between runs of one build. Each round's B/A ratio of CPU per turn comes from
-/// two batches seconds apart, so the drift cancels; the median over the rounds, their spread and how many rounds B was
-/// cheaper in are what it prints.
+/// two batches seconds apart, so the drift cancels. It prints every round, the ratio over all turns with a bootstrap
+/// interval over the rounds, and how many rounds B was cheaper in. Its resolution here is ~4% (docs/BENCHMARKS.md, "Two
+/// bridges in one run"); turns/s is not compared: the second bridge started ran ~7% more of them, whichever it was.
 /// </summary>
 public static class AbScenario
 {
