@@ -32,6 +32,17 @@ public static class ClusterMetrics
         }
     }
 
+    /// <summary>
+    /// Each silo with the conversations it owns (its open upstream sockets): placement is not uniform, so a test that
+    /// needs a silo that owns some picks it from here rather than by its index.
+    /// </summary>
+    public static async Task<List<(ManagedProcess Silo, double Conversations)>> ConversationsPerSiloAsync(this ClusterHarness cluster)
+    {
+        var owned = new List<(ManagedProcess Silo, double Conversations)>();
+        foreach (var silo in cluster.Silos) owned.Add((silo, await cluster.MetricAsync(silo, "codexlb_upstream_open_sockets")));
+        return owned;
+    }
+
     /// <summary>The silo holding the cluster's only open upstream socket (tests that run one conversation).</summary>
     public static async Task<ManagedProcess> OwnerOfOnlyConversationAsync(this ClusterHarness cluster)
     {

@@ -32,10 +32,9 @@ public sealed class GrainDirectoryTests(ITestOutputHelper output)
             await Task.WhenAll(clients.Select((c, i) => c.RunTurnAsync(turn, [Items.Message("user", $"conversation {i} turn {turn}")])));
         // The victim is the silo owning the most conversations: placement weighs the silos' load, so on a busy machine
         // one silo can own none of 16 (CI once killed such a silo, and the test said nothing).
-        var owned = new List<(ManagedProcess Silo, double Sockets)>();
-        foreach (var silo in cluster.Silos) owned.Add((silo, await cluster.MetricAsync(silo, "codexlb_upstream_open_sockets")));
-        var (victim, lost) = owned.MaxBy(o => o.Sockets);
-        output.WriteLine($"conversations per silo: {string.Join(", ", owned.Select(o => $"{o.Silo.Name} {o.Sockets}"))}");
+        var owned = await cluster.ConversationsPerSiloAsync();
+        var (victim, lost) = owned.MaxBy(o => o.Conversations);
+        output.WriteLine($"conversations per silo: {string.Join(", ", owned.Select(o => $"{o.Silo.Name} {o.Conversations}"))}");
         using var redis = await ConnectionMultiplexer.ConnectAsync(cluster.RedisConnectionString);
         var (registered, conversationEntries) = await EntriesNamingAsync(redis, cluster, victim);
         await victim.KillAsync();

@@ -33,8 +33,7 @@ public sealed class SlowSiloTests(ITestOutputHelper output)
         // and membership probes, but is shorter than a gateway's owner timeout (2 s) and a missed probe (up to 2 s).
         // Once every conversation has its owner, the silo that owns the most is slowed.
         while (clients.Any(c => c.Turns.Count == 0)) await Task.Delay(100);
-        var owned = new List<(ManagedProcess Silo, double Conversations)>();
-        foreach (var silo in cluster.Silos) owned.Add((silo, await cluster.MetricAsync(silo, "codexlb_upstream_open_sockets")));
+        var owned = await cluster.ConversationsPerSiloAsync();
         var slow = owned.MaxBy(o => o.Conversations).Silo;
         output.WriteLine($"MEASURED owners: {string.Join(", ", owned.Select(o => $"{o.Silo.Name} {o.Conversations}"))}; slowed {slow.Name}");
         Assert.True(owned.Single(o => o.Silo == slow).Conversations >= 2, "the slowed silo owns too few conversations to say anything");
