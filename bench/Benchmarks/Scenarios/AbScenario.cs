@@ -38,16 +38,14 @@ public static class AbScenario
 
         var table = new Table($"ab: CPU per turn at c={Concurrency}, 0 ms work, HTTP/SSE, {rounds} rounds of {batch.TotalSeconds:N1} s per bridge",
             "round", "A µs/turn", "B µs/turn", "B/A", "A turns/s", "B turns/s");
-        var ratios = new List<double>();
         var pairs = new List<(Figures A, Figures B)>();
         for (var round = 0; round < rounds; round++)
         {
             // A then B, then B then A: neither is always the one measured after the other ran.
             foreach (var side in round % 2 == 0 ? sides : [sides[1], sides[0]]) await side.BatchAsync(client, batch);
             var (ra, rb) = (sides[0].Last!, sides[1].Last!);
-            ratios.Add(rb.CpuMicrosPerTurn / ra.CpuMicrosPerTurn);
             pairs.Add((ra, rb));
-            table.Add(round + 1, ra.CpuMicrosPerTurn, rb.CpuMicrosPerTurn, ratios[^1].ToString("N3"), ra.TurnsPerSecond, rb.TurnsPerSecond);
+            table.Add(round + 1, ra.CpuMicrosPerTurn, rb.CpuMicrosPerTurn, Figures.Ratio(ra, rb).ToString("N3"), ra.TurnsPerSecond, rb.TurnsPerSecond);
         }
         table.Print();
 
@@ -56,10 +54,10 @@ public static class AbScenario
             summary.Add(side.Name, side.Total.CpuMicrosPerTurn, side.Total.AllocatedKbPerTurn, side.Total.WorkItemsPerTurn, side.Total.Turns, side.Total.Errors,
                 side.Latency.P50 / 1000, side.Latency.P99 / 1000);
         summary.Print();
-        var sorted = ratios.Order().ToArray();
+        var sorted = pairs.Select(p => Figures.Ratio(p.A, p.B)).Order().ToArray();
         Log.Note("");
         Log.Note($"B/A CPU per turn: median {sorted[sorted.Length / 2]:N3} (rounds {sorted[0]:N3}–{sorted[^1]:N3}); " +
-                 $"B cheaper in {ratios.Count(r => r < 1)} of {ratios.Count} rounds; over all turns {sides[1].Total.CpuMicrosPerTurn / sides[0].Total.CpuMicrosPerTurn:N3}, " +
+                 $"B cheaper in {sorted.Count(r => r < 1)} of {sorted.Length} rounds; over all turns {Figures.Ratio(sides[0].Total, sides[1].Total):N3}, " +
                  $"95% interval {Interval(pairs)} (the rounds resampled).");
     }
 
@@ -73,13 +71,13 @@ public static class AbScenario
         var ratios = new double[2000];
         for (var i = 0; i < ratios.Length; i++)
         {
-            Figures a = new(0, 0, 0, 0, 0, 0), b = a;
+            var (a, b) = (Figures.None, Figures.None);
             for (var j = 0; j < pairs.Count; j++)
             {
                 var (ra, rb) = pairs[random.Next(pairs.Count)];
                 (a, b) = (a + ra, b + rb);
             }
-            ratios[i] = b.CpuMicrosPerTurn / a.CpuMicrosPerTurn;
+            ratios[i] = Figures.Ratio(a, b);
         }
         Array.Sort(ratios);
         return $"{ratios[50]:N3}–{ratios[1949]:N3}";
@@ -96,7 +94,7 @@ public static class AbScenario
 
         public Figures? Last { get; private set; }
 
-        public Figures Total { get; private set; } = new(0, 0, 0, 0, 0, 0);
+        public Figures Total { get; private set; } = Figures.None;
 
         public Distribution Latency => new(_latencies);
 
@@ -126,6 +124,11 @@ public static class AbScenario
 
     private sealed record Figures(double CpuSeconds, long Allocated, long WorkItems, int Turns, int Errors, double WallSeconds)
     {
+        public static readonly Figures None = new(0, 0, 0, 0, 0, 0);
+
+        /// <summary>B's CPU per turn over A's.</summary>
+        public static double Ratio(Figures a, Figures b) => b.CpuMicrosPerTurn / a.CpuMicrosPerTurn;
+
         public double CpuMicrosPerTurn => CpuSeconds * 1e6 / Math.Max(1, Turns);
 
         public double AllocatedKbPerTurn => Allocated / 1024.0 / Math.Max(1, Turns);
