@@ -209,7 +209,7 @@ public sealed class UpstreamSocket : IAsyncDisposable
         if (Interlocked.Exchange(ref _awaitingAck, 0) == 1) _ackGate.Release();
     }
 
-    /// <summary>The read buffer as the loop waits for the next frame: small, unless the frame being read is large.</summary>
+    /// <summary>The read buffer the loop holds: none while it waits for the next burst, a pooled one while it reads a frame.</summary>
     internal int ReadBufferCapacity => _socket.ReadBufferCapacity;
 
     private readonly List<UpstreamEvent> _burst = []; // the read loop's own

@@ -142,7 +142,7 @@ public sealed class UpstreamSocketReadTests
     }
 
     [Fact]
-    public async Task After_a_large_frame_the_socket_waits_for_the_next_one_with_a_small_buffer()
+    public async Task After_a_large_frame_the_socket_waits_for_the_next_one_holding_no_read_buffer()
     {
         // A long answer: its response.completed repeats all of the text, far past the read buffer kept between frames.
         var (sim, socket) = await ConnectAsync(new SimulatorOptions { TextDeltas = 5_000 });
@@ -159,10 +159,22 @@ public sealed class UpstreamSocketReadTests
         var completed = last!.Value.Data.Length;
         Assert.True(completed > 16 * 1024, $"the completed frame was only {completed} bytes");
 
-        // The read loop lets the grown buffer go before it waits again: an idle socket does not keep its largest frame.
+        // The read loop gives its buffer back before it waits again (a zero-byte read): an idle socket keeps no buffer,
+        // least of all the one grown for its largest frame.
         var deadline = DateTime.UtcNow + Generous;
-        while (socket.ReadBufferCapacity > 16 * 1024 && DateTime.UtcNow < deadline) await Task.Delay(20);
-        Assert.True(socket.ReadBufferCapacity <= 16 * 1024, $"an idle socket kept a {socket.ReadBufferCapacity}-byte read buffer");
+        while (socket.ReadBufferCapacity > 0 && DateTime.UtcNow < deadline) await Task.Delay(20);
+        Assert.True(socket.ReadBufferCapacity == 0, $"an idle socket kept a {socket.ReadBufferCapacity}-byte read buffer");
         Assert.True(socket.IsOpen);
+
+        // And it still reads: the next answer arrives whole after the wait without a buffer.
+        await socket.SendAsync(Frame("the next answer"), CancellationToken.None);
+        var types = new List<string>();
+        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
+        {
+            types.Add(e.Type);
+            if (EventTypes.IsTerminal(e.Type)) break;
+        }
+        Assert.Equal(EventTypes.Created, types[0]);
+        Assert.Equal(EventTypes.Completed, types[^1]);
     }
 }

@@ -21,10 +21,11 @@ internal sealed class WebSocketConnection : IDisposable
     /// <summary>A message larger than this ends the connection (1009): the provider's largest is a long answer's completion.</summary>
     public const int MaxMessageBytes = 64 * 1024 * 1024;
 
-    // Frames are read into this buffer and copied out whole. One grown for a large frame is let go before the next wait,
-    // so an idle connection holds a small buffer whatever it received before.
-    private const int ReadBufferBytes = 4 * 1024, KeptReadBufferBytes = 16 * 1024;
-    private byte[] _buffer = new byte[ReadBufferBytes];
+    // Frames are read into a buffer rented from the shared pool and copied out whole. Between bursts the connection
+    // waits with a zero-byte read and holds no buffer: an idle one costs no memory for it, and a burst lands in an
+    // array the pool handed out recently, still in the core's cache, not in one last touched a conversation ago.
+    private const int ReadBufferBytes = 16 * 1024;
+    private byte[] _buffer = [];
     private int _start, _end; // the unread bytes: _buffer[_start.._end]
     private ArrayBufferWriter<byte>? _fragments; // a message that came in more than one frame
     private WebSocketOpcode _fragmentsOpcode;
@@ -143,20 +144,25 @@ internal sealed class WebSocketConnection : IDisposable
         return bytes;
     }
 
-    /// <summary>Makes room for <paramref name="needed"/> unread bytes and reads once; a stream that ended is a lost connection.</summary>
+    /// <summary>
+    /// Makes room for <paramref name="needed"/> unread bytes and reads once; a stream that ended is a lost connection.
+    /// With nothing unread the buffer goes back to the pool first and the wait is a zero-byte read.
+    /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask FillAsync(int needed)
     {
         var unread = _end - _start;
         if (unread == 0)
         {
-            _start = 0;
-            if (_buffer.Length > KeptReadBufferBytes && needed <= ReadBufferBytes) _buffer = new byte[ReadBufferBytes];
+            _start = _end = 0;
+            ReturnBuffer();
+            await _stream.ReadAsync(Memory<byte>.Empty).ConfigureAwait(false); // completes when bytes (or the end) arrived
         }
         if (needed > _buffer.Length)
         {
-            var grown = new byte[Math.Max(needed, Math.Min(_buffer.Length * 2, MaxMessageBytes + 16))];
+            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(needed, ReadBufferBytes), Math.Min(_buffer.Length * 2, MaxMessageBytes + 16)));
             _buffer.AsSpan(_start, unread).CopyTo(grown);
+            ReturnBuffer();
             _buffer = grown;
         }
         else if (_start > 0)
@@ -168,6 +174,16 @@ internal sealed class WebSocketConnection : IDisposable
         var read = await _stream.ReadAsync(_buffer.AsMemory(_end)).ConfigureAwait(false);
         if (read == 0) throw new IOException("The upstream connection ended without a close frame.");
         _end += read;
+    }
+
+    /// <summary>
+    /// Gives the read buffer back to the pool. Only the reader calls it, between its reads: a buffer a cut connection's
+    /// pending read may still fill is never returned (it is left to the collector).
+    /// </summary>
+    private void ReturnBuffer()
+    {
+        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
+        _buffer = [];
     }
 
     private async ValueTask OnCloseAsync(ReadOnlyMemory<byte> payload)
@@ -186,7 +202,7 @@ internal sealed class WebSocketConnection : IDisposable
         // The reply to our close: as the framework's client does (RFC 6455 7.1.1), the provider gets a second to close the
         // TCP connection first, so the connection's wait state after it stays on the provider's side, not this silo's.
         SetFinalState(WebSocketState.Closed);
-        var end = _stream.ReadAsync(_buffer).AsTask();
+        var end = _stream.ReadAsync(new byte[1]).AsTask(); // not the pooled buffer: this read may outlive the connection
         try { await end.WaitAsync(ProviderCloseWait).ConfigureAwait(false); }
         catch (Exception ex) when (ex is TimeoutException or IOException or ObjectDisposedException or SocketException) { }
         _ = end.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
