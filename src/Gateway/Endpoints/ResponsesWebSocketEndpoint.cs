@@ -224,13 +224,17 @@ public sealed class ResponsesWebSocketEndpoint(
     }
 
     /// <summary>
-    /// Reads one whole frame into pooled memory and hands a copy of exactly its bytes to <paramref name="frames"/> (which
-    /// has room), so a connection holds no buffer between frames, however large its last one was. A frame past the size
-    /// limit is read and dropped and handed over with no data. False when the client closed.
+    /// Waits for the client's next frame with a zero-byte receive, then reads it whole into pooled memory and hands a copy
+    /// of exactly its bytes to <paramref name="frames"/> (which has room), so a connection holds no buffer between frames,
+    /// however large its last one was, nor while it waits. A frame past the size limit is read and dropped and handed over
+    /// with no data. False when the client closed.
     /// </summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReceiveIntoAsync(WebSocket socket, ChannelWriter<ReceivedFrame> frames, CancellationToken aborted)
     {
+        var next = await socket.ReceiveAsync(Memory<byte>.Empty, aborted);
+        if (next.MessageType == WebSocketMessageType.Close) return false;
+        if (next.EndOfMessage) return frames.TryWrite(new ReceivedFrame([])); // an empty message, whole already (answered as bad JSON)
         using var frame = new PooledBytes(16 * 1024);
         var tooLarge = false;
         while (true)

@@ -86,6 +86,11 @@ public sealed class WebSocketTurnTests(ProductFixture product)
         var bad = (await ws.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token))!.Value;
         Assert.Equal(("error", 400), (bad.Type(), bad.GetProperty("status").GetInt32()));
 
+        // An empty message is whole as soon as its header arrives (the wait for a frame reads no payload): answered too.
+        await ws.SendRawAsync("");
+        var empty = (await ws.ReceiveAsync(new CancellationTokenSource(TimeSpan.FromSeconds(30)).Token))!.Value;
+        Assert.Equal(("error", 400), (empty.Type(), empty.GetProperty("status").GetInt32()));
+
         // The connection is still usable afterwards.
         var ok = await ws.TurnAsync(Items.Body([Items.Message("user", "fine now")]));
         Assert.Equal("response.completed", ok[^1].Type());
