@@ -67,13 +67,17 @@ public sealed class WebSocketConnectionTests
         Assert.Equal((0xA, true, "are you there"), (pong.Opcode, pong.Fin, Encoding.UTF8.GetString(pong.Payload)));
         Assert.Equal("{\"type\":\"fragmented\"}", await receive);
 
-        // Larger than the read buffer, with a 16-bit and a 64-bit length, split at odd offsets.
+        // Larger than the read buffer, with a 16-bit and a 64-bit length, split at odd offsets; the last past the largest
+        // buffer taken from the pool (1 MB).
         var medium = "{\"d\":\"" + new string('m', 40_000) + "\"}";
         var large = "{\"d\":\"" + new string('é', 150_000) + "\"}";
+        var huge = "{\"d\":\"" + new string('h', 2_500_000) + "\"}";
         await peer.SendTextAsync(medium, chunk: 4093);
         await peer.SendTextAsync(large, chunk: 65_537);
+        await peer.SendTextAsync(huge, chunk: 1_000_003);
         Assert.Equal(medium, await ReceiveTextAsync(client));
         Assert.Equal(large, await ReceiveTextAsync(client));
+        Assert.Equal(huge, await ReceiveTextAsync(client));
 
         // The buffer grown for those goes back to the pool before the next wait, which holds none, and the connection still reads.
         var after = ReceiveTextAsync(client);

@@ -24,7 +24,9 @@ internal sealed class WebSocketConnection : IDisposable
     // Frames are read into a buffer rented from the shared pool and copied out whole. Between bursts the connection
     // waits with a zero-byte read and holds no buffer: an idle one costs no memory for it, and a burst lands in an
     // array the pool handed out recently, still in the core's cache, not in one last touched a conversation ago.
-    private const int ReadBufferBytes = 16 * 1024;
+    // A frame larger than PooledReadBytes (a long answer's completion) is read into an array of its own, dropped after
+    // it: the pool would keep such arrays per core long after the answer.
+    private const int ReadBufferBytes = 16 * 1024, PooledReadBytes = 1024 * 1024;
     private byte[] _buffer = [];
     private int _start, _end; // the unread bytes: _buffer[_start.._end]
     private ArrayBufferWriter<byte>? _fragments; // a message that came in more than one frame
@@ -160,7 +162,8 @@ internal sealed class WebSocketConnection : IDisposable
         }
         if (needed > _buffer.Length)
         {
-            var grown = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(needed, ReadBufferBytes), Math.Min(_buffer.Length * 2, MaxMessageBytes + 16)));
+            var size = Math.Max(Math.Max(needed, ReadBufferBytes), Math.Min(_buffer.Length * 2, MaxMessageBytes + 16));
+            var grown = size <= PooledReadBytes ? ArrayPool<byte>.Shared.Rent(size) : new byte[size];
             _buffer.AsSpan(_start, unread).CopyTo(grown);
             ReturnBuffer();
             _buffer = grown;
@@ -182,7 +185,7 @@ internal sealed class WebSocketConnection : IDisposable
     /// </summary>
     private void ReturnBuffer()
     {
-        if (_buffer.Length > 0) ArrayPool<byte>.Shared.Return(_buffer);
+        if (_buffer.Length is > 0 and <= PooledReadBytes) ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = [];
     }
 
