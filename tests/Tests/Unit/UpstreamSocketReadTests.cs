@@ -27,6 +27,19 @@ public sealed class UpstreamSocketReadTests
 
     private static ReadOnlyMemory<byte> Frame(string text) => Encoding.UTF8.GetBytes(Create([User(text)]));
 
+    /// <summary>Reads one answer to its terminal event: it begins with <c>response.created</c> and ends completed.</summary>
+    private static async Task AssertWholeAnswerAsync(UpstreamSocket socket)
+    {
+        var types = new List<string>();
+        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
+        {
+            types.Add(e.Type);
+            if (EventTypes.IsTerminal(e.Type)) break;
+        }
+        Assert.Equal(EventTypes.Created, types[0]);
+        Assert.Equal(EventTypes.Completed, types[^1]);
+    }
+
     [Fact]
     public async Task A_silent_provider_times_the_read_out_and_the_socket_reads_normally_after_a_cancelled_read()
     {
@@ -36,14 +49,7 @@ public sealed class UpstreamSocketReadTests
 
         // A normal turn first: every read completes before its timeout, and nothing is left to read afterwards.
         await socket.SendAsync(Frame("hello"), CancellationToken.None);
-        var types = new List<string>();
-        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
-        {
-            types.Add(e.Type);
-            if (EventTypes.IsTerminal(e.Type)) break;
-        }
-        Assert.Equal(EventTypes.Created, types[0]);
-        Assert.Equal(EventTypes.Completed, types[^1]);
+        await AssertWholeAnswerAsync(socket);
 
         // Nothing comes: the read times out, twice in a row (the timed-out source is replaced, not reused).
         await Assert.ThrowsAsync<TimeoutException>(async () => await socket.ReadAsync(TimeSpan.FromMilliseconds(200), CancellationToken.None));
@@ -168,13 +174,6 @@ public sealed class UpstreamSocketReadTests
 
         // And it still reads: the next answer arrives whole after the wait without a buffer.
         await socket.SendAsync(Frame("the next answer"), CancellationToken.None);
-        var types = new List<string>();
-        while (await socket.ReadAsync(Generous, CancellationToken.None) is { } e)
-        {
-            types.Add(e.Type);
-            if (EventTypes.IsTerminal(e.Type)) break;
-        }
-        Assert.Equal(EventTypes.Created, types[0]);
-        Assert.Equal(EventTypes.Completed, types[^1]);
+        await AssertWholeAnswerAsync(socket);
     }
 }
