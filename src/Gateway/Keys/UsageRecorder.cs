@@ -1,21 +1,32 @@
 using System.Collections.Concurrent;
 using CodexLb.Gateway.Routing;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Timing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace CodexLb.Gateway.Keys;
 
 /// <summary>
-/// Collects what this gateway's turns used, per key and model, and reports it to the keys' grains once a second: one
-/// call per active key per second, whatever the rate, and none on a turn's path. A report that fails is kept and sent
-/// with the next one.
+/// Collects what this gateway's turns used, per key and model, and reports it to the keys' grains a second after the
+/// first count since the last report: one call per active key per second at most, whatever the rate, none on a turn's
+/// path, and no wake-up at all while no turn ends. A report that fails is kept and sent with the next one; what is
+/// pending when the gateway stops is sent before it goes.
 /// </summary>
-public sealed partial class UsageRecorder(IGrainFactory grains, ILogger<UsageRecorder> logger) : BackgroundService
+public sealed partial class UsageRecorder : IHostedService, IDisposable
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
+    private readonly IGrainFactory _grains;
+    private readonly ILogger<UsageRecorder> _logger;
     private readonly ConcurrentDictionary<string, Pending> _pending = new(StringComparer.Ordinal);
+    private readonly PendingFlush _flush;
+
+    public UsageRecorder(IGrainFactory grains, ILogger<UsageRecorder> logger, TimeProvider time)
+    {
+        (_grains, _logger) = (grains, logger);
+        _flush = new PendingFlush(() => _ = FlushAllAsync(), Interval, time);
+    }
 
     /// <summary>One key's counts since its last report.</summary>
     private sealed class Pending
@@ -32,24 +43,22 @@ public sealed partial class UsageRecorder(IGrainFactory grains, ILogger<UsageRec
             pending.Models.TryGetValue(model, out var counts);
             pending.Models[model] = (counts.Requests + requests, counts.Input + inputTokens, counts.Output + outputTokens);
         }
+        _flush.Arm();
     }
 
     /// <summary>Reports the key's counts now (before reading its usage, so it includes this gateway's latest turns).</summary>
     public Task FlushAsync(string tenant) => _pending.TryGetValue(tenant, out var pending) ? SendAsync(tenant, pending) : Task.CompletedTask;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>What the last second counted, before the process goes.</summary>
+    public Task StopAsync(CancellationToken cancellationToken)
     {
-        using var timer = new PeriodicTimer(Interval);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) await FlushAllAsync();
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
-        await FlushAllAsync(); // what the last second counted, before the process goes
+        _flush.Dispose();
+        return FlushAllAsync();
     }
+
+    public void Dispose() => _flush.Dispose();
 
     private Task FlushAllAsync() => Task.WhenAll(_pending.Select(p => SendAsync(p.Key, p.Value)));
 
@@ -64,17 +73,17 @@ public sealed partial class UsageRecorder(IGrainFactory grains, ILogger<UsageRec
         var usage = taken.Select(m => new ModelUsage(m.Key, m.Value.Requests, m.Value.Input, m.Value.Output)).ToArray();
         try
         {
-            await grains.GetGrain<IClientKeyGrain>(tenant).Record(usage).WaitAsync(TimeSpan.FromSeconds(10));
+            await _grains.GetGrain<IClientKeyGrain>(tenant).Record(usage).WaitAsync(TimeSpan.FromSeconds(10));
         }
         catch (Exception ex) when (OwnerFailures.IsTransient(ex))
         {
             // Not counted there: count it with the next report (a report that timed out yet arrived is counted twice; rare, and on the safe side).
             foreach (var u in usage) Add(tenant, u.Model, u.Requests, u.InputTokens, u.OutputTokens);
-            ReportDeferred(logger, ex.GetType().Name);
+            ReportDeferred(_logger, ex.GetType().Name);
         }
         catch (Exception ex)
         {
-            ReportLost(logger, ex);
+            ReportLost(_logger, ex);
         }
     }
 

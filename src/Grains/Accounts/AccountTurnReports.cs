@@ -1,13 +1,15 @@
 using System.Collections.Concurrent;
 using CodexLb.Grains.Abstractions;
+using CodexLb.Protocol.Timing;
 
 namespace CodexLb.Grains.Accounts;
 
 /// <summary>
 /// Turns starting and ending on each account, gathered on this silo and sent to the account grains as one
-/// <see cref="AccountEvent.Turns"/> report per account every <see cref="Period"/>: an account's in-flight count and tokens
-/// lag by at most that, and a warm turn costs no message of its own. Failures (rate limits, quotas, refused credentials)
-/// are not batched: they change where the next turn goes.
+/// <see cref="AccountEvent.Turns"/> report per account <see cref="Period"/> after the first count since the last report
+/// (none while no turn runs): an account's in-flight count and tokens lag by at most that, and a warm turn costs no
+/// message of its own. Failures (rate limits, quotas, refused credentials) are not batched: they change where the next
+/// turn goes.
 /// </summary>
 public sealed class AccountTurnReports : IDisposable
 {
@@ -15,16 +17,20 @@ public sealed class AccountTurnReports : IDisposable
 
     private readonly IGrainFactory _grains;
     private readonly ConcurrentDictionary<string, Pending> _pending = new(StringComparer.Ordinal);
-    private readonly Timer _timer;
+    private readonly PendingFlush _flush;
     private int _flushing;
 
-    public AccountTurnReports(IGrainFactory grains)
+    public AccountTurnReports(IGrainFactory grains, TimeProvider? time = null)
     {
         _grains = grains;
-        _timer = new Timer(_ => Flush(), null, Period, Period);
+        _flush = new PendingFlush(Flush, Period, time);
     }
 
-    public void Started(string account) => Interlocked.Increment(ref For(account).Started);
+    public void Started(string account)
+    {
+        Interlocked.Increment(ref For(account).Started);
+        _flush.Arm();
+    }
 
     public void Ended(string account, long inputTokens, long outputTokens, AccountUsage? usage)
     {
@@ -33,13 +39,18 @@ public sealed class AccountTurnReports : IDisposable
         Interlocked.Add(ref pending.OutputTokens, outputTokens);
         if (usage is not null) pending.Usage = usage;
         Interlocked.Increment(ref pending.Ended);
+        _flush.Arm();
     }
 
     private Pending For(string account) => _pending.GetOrAdd(account, static _ => new Pending());
 
     private void Flush()
     {
-        if (Interlocked.Exchange(ref _flushing, 1) == 1) return;
+        if (Interlocked.Exchange(ref _flushing, 1) == 1)
+        {
+            _flush.Arm(); // the last flush is still sending: these counts go with the next
+            return;
+        }
         try
         {
             foreach (var (account, pending) in _pending)
@@ -56,7 +67,7 @@ public sealed class AccountTurnReports : IDisposable
         }
     }
 
-    public void Dispose() => _timer.Dispose();
+    public void Dispose() => _flush.Dispose();
 
     private sealed class Pending
     {
