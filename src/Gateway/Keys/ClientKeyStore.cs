@@ -9,7 +9,7 @@ namespace CodexLb.Gateway.Keys;
 /// <summary>
 /// The client keys this gateway accepts, as SHA-256 hashes only: <c>CodexLb:Gateway:ApiKeys</c> (tenant = a hash of the
 /// key, no limits) and <c>CodexLb:Keys</c> (tenant = a hash of the name, with limits). Rebuilt when the configuration
-/// reloads and whenever a key file's content changes (checked every <see cref="GatewayOptions.KeyFilePollInterval"/>;
+/// reloads and whenever a key file's content changes (checked every <see cref="GatewayOptions.KeyFilePollInterval"/> while one is configured;
 /// mtime is no signal for a Kubernetes Secret, whose files are swapped through a symlink), so a key is rotated without a
 /// restart. Readers see one immutable snapshot at a time.
 /// </summary>
@@ -34,10 +34,10 @@ public sealed partial class ClientKeyStore : IDisposable
     {
         (_keys, _gateway, _logger) = (keys, gateway, logger);
         _snapshot = Build();
-        _keysChanged = keys.OnChange(_ => Reload());
-        _gatewayChanged = gateway.OnChange(_ => Reload());
-        var interval = gateway.CurrentValue.KeyFilePollInterval;
-        _poll = time.CreateTimer(_ => PollFiles(), null, interval, interval);
+        _poll = time.CreateTimer(_ => PollFiles(), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        SchedulePolls();
+        _keysChanged = keys.OnChange(_ => Reload(reschedule: true));
+        _gatewayChanged = gateway.OnChange(_ => Reload(reschedule: true));
     }
 
     /// <summary>Changes whenever the keys are rebuilt: what an identification remembered under an older one is stale.</summary>
@@ -79,7 +79,7 @@ public sealed partial class ClientKeyStore : IDisposable
     {
         try
         {
-            if (_keys.CurrentValue.Keys.Any(k => !string.IsNullOrEmpty(k.KeyFile))) Reload();
+            Reload();
         }
         catch (Exception ex)
         {
@@ -87,9 +87,27 @@ public sealed partial class ClientKeyStore : IDisposable
         }
     }
 
-    private void Reload()
+    private void Reload(bool reschedule = false)
     {
-        lock (_reload) _snapshot = Build();
+        lock (_reload)
+        {
+            _snapshot = Build();
+            if (reschedule) SchedulePolls();
+        }
+    }
+
+    /// <summary>Polls only while a key is read from a file: with none, the gateway keeps no timer for them.</summary>
+    private void SchedulePolls()
+    {
+        var interval = _keys.CurrentValue.Keys.Any(k => !string.IsNullOrEmpty(k.KeyFile)) ? _gateway.CurrentValue.KeyFilePollInterval : Timeout.InfiniteTimeSpan;
+        try
+        {
+            _poll.Change(interval, interval);
+        }
+        catch (ObjectDisposedException)
+        {
+            // a configuration reload while the gateway stops
+        }
     }
 
     private Snapshot Build()

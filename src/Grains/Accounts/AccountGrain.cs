@@ -1,4 +1,5 @@
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Timing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -17,6 +18,7 @@ public sealed partial class AccountGrain(
     ILogger<AccountGrain> logger) : Grain, IAccountGrain
 {
     public const string HttpClientName = "codexlb-accounts";
+    private static readonly TimeSpan PushDelay = TimeSpan.FromSeconds(1);
 
     private readonly PoolOptions _pool = poolOptions.Value;
     private AccountOptions _account = null!;
@@ -30,6 +32,7 @@ public sealed partial class AccountGrain(
     private bool _refreshNeeded, _dirty = true;
     private int _authFailedVersion = -1;
     private DateTimeOffset _lastPush;
+    private PendingGrainFlush _push = null!;
 
     private string Name => this.GetPrimaryKeyString();
 
@@ -38,7 +41,8 @@ public sealed partial class AccountGrain(
         _account = catalog.Find(Name) ?? throw new InvalidOperationException($"No upstream account is configured with this name.");
         _credentials = new AccountCredentials(_account, httpClients.CreateClient(HttpClientName), time);
         DelayDeactivation(TimeSpan.FromDays(3650));
-        this.RegisterGrainTimer(PushIfDirtyAsync, new GrainTimerCreationOptions(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1)) { Interleave = true, KeepAlive = true });
+        _push = new PendingGrainFlush(this, PushIfDirtyAsync, PushDelay);
+        _push.Arm(); // the first health, a second from now
         return Task.CompletedTask;
     }
 
@@ -113,8 +117,8 @@ public sealed partial class AccountGrain(
         // A spent window with a known reset is as good as a usage_limit_reached: no new work until it resets.
         if (_state == AccountState.Ready && _usage is { RemainingFraction: <= 0 } spent && (spent.PrimaryResetsAt ?? spent.SecondaryResetsAt) is { } reset && reset > now)
             Cool(AccountState.Exhausted, reset);
-        _dirty = true;
-        if (_state != before || now - _lastPush >= TimeSpan.FromSeconds(1)) await PushAsync();
+        MarkDirty();
+        if (_state != before || now - _lastPush >= PushDelay) await PushAsync();
     }
 
     public async Task<bool> CredentialsRefused()
@@ -129,7 +133,7 @@ public sealed partial class AccountGrain(
     /// <summary>The first refusal of these credentials refreshes a ChatGPT token (it may have been revoked early); any other needs re-auth.</summary>
     private bool Refused(DateTimeOffset now)
     {
-        _dirty = true;
+        MarkDirty();
         if (_credentials.CanRefresh && _authFailedVersion != _credentials.Version)
         {
             _authFailedVersion = _credentials.Version;
@@ -155,7 +159,14 @@ public sealed partial class AccountGrain(
         if (_state != state) AccountMetrics.StateChanges.Add(1, new KeyValuePair<string, object?>("state", state.ToString().ToLowerInvariant()));
         _state = state;
         _until = until;
+        MarkDirty();
+    }
+
+    /// <summary>The pool hears of it within <see cref="PushDelay"/>: at once from a state change, else from the pending push.</summary>
+    private void MarkDirty()
+    {
         _dirty = true;
+        _push.Arm();
     }
 
     private AccountHealth Health() => new()

@@ -1,4 +1,5 @@
 using CodexLb.Grains.Abstractions;
+using CodexLb.Grains.Timing;
 using Microsoft.Extensions.Logging;
 
 namespace CodexLb.Grains.ClientKeys;
@@ -6,7 +7,7 @@ namespace CodexLb.Grains.ClientKeys;
 /// <summary>
 /// A client key's limits and usage (see <see cref="IClientKeyGrain"/>). Calls run one at a time and never await, so an
 /// admission is exact however many gateways ask at once. The day's counts are read from <see cref="IKeyUsageStore"/> on
-/// activation and what changed is written back once a second (and on deactivation), so a silo's loss or a rolling deploy
+/// activation and what changed is written back a second after its first change (and on deactivation), so a silo's loss or a rolling deploy
 /// costs at most a second of a key's daily count, never its whole budget; the sliding minute lives in memory only.
 /// </summary>
 [CollectionAgeLimit("1.00:00:00")]
@@ -15,6 +16,7 @@ public sealed partial class ClientKeyGrain(TimeProvider time, IKeyUsageStore sto
     private static readonly TimeSpan FlushPeriod = TimeSpan.FromSeconds(1);
     private readonly KeyLedger _ledger = new(time);
     private readonly Dictionary<(DateOnly Day, string Model), ModelUsage> _unsaved = [];
+    private PendingGrainFlush? _flush;
 
     private string Key => this.GetPrimaryKeyString();
 
@@ -22,10 +24,14 @@ public sealed partial class ClientKeyGrain(TimeProvider time, IKeyUsageStore sto
     {
         var day = _ledger.Today;
         _ledger.Seed(day, await store.LoadDayAsync(Key, day, cancellationToken));
-        this.RegisterGrainTimer(FlushAsync, new GrainTimerCreationOptions(FlushPeriod, FlushPeriod) { Interleave = true, KeepAlive = false });
+        _flush = new PendingGrainFlush(this, FlushAsync, FlushPeriod);
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken) => FlushAsync(cancellationToken);
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        _flush = null; // the last flush: what it fails to write is not armed again on a grain that is going
+        return FlushAsync(cancellationToken);
+    }
 
     public Task<KeyAdmission> Admit(KeyLimits limits, string model)
     {
@@ -49,6 +55,7 @@ public sealed partial class ClientKeyGrain(TimeProvider time, IKeyUsageStore sto
         _unsaved[at] = _unsaved.TryGetValue(at, out var u)
             ? u with { Requests = u.Requests + delta.Requests, InputTokens = u.InputTokens + delta.InputTokens, OutputTokens = u.OutputTokens + delta.OutputTokens }
             : delta;
+        _flush?.Arm();
     }
 
     private async Task FlushAsync(CancellationToken cancellationToken)

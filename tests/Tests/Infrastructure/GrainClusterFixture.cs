@@ -20,6 +20,9 @@ public sealed class GrainClusterFixture : IAsyncLifetime
     /// <summary>The response tree both silos share (a test may act as another activation through it).</summary>
     public IResponseTreeStore Tree { get; private set; } = null!;
 
+    /// <summary>Where both silos save the client keys' daily counts.</summary>
+    public CodexLb.Grains.ClientKeys.IKeyUsageStore KeyUsage { get; private set; } = null!;
+
     private SettlingTree _silosTree = null!;
 
     /// <summary>
@@ -48,7 +51,7 @@ public sealed class GrainClusterFixture : IAsyncLifetime
         // One tree (and one key usage store) for both silos, as Redis would be: a grain reactivated on the other silo finds its state.
         var tree = Tree = new MemoryResponseTreeStore(Options.Create(new StateOptions()), TimeProvider.System);
         var silosTree = _silosTree = SettlingTree.Over(tree);
-        var keyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
+        var keyUsage = KeyUsage = new CodexLb.Grains.ClientKeys.MemoryKeyUsageStore();
         builder.ConfigureSilo((_, silo) =>
         {
             silo.Services.AddSingleton(silosTree.Store);

@@ -14,13 +14,15 @@ namespace CodexLb.Tests.Keys;
 /// <summary>Who a bearer token is, as the gateway's DI builds it: open mode, legacy keys, named keys, and key files that change.</summary>
 public sealed class ClientKeyStoreTests : IDisposable
 {
-    private readonly FakeTimeProvider _time = new();
+    private readonly RecordingTime _time = new();
     private readonly string _file = Path.Combine(Path.GetTempPath(), $"codexlb-store-key-{Guid.NewGuid():N}");
     private ServiceProvider? _services;
 
-    private ClientAuthenticator Authenticator(params (string Key, string Value)[] settings)
+    private ClientAuthenticator Authenticator(params (string Key, string Value)[] settings) =>
+        Authenticator(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build());
+
+    private ClientAuthenticator Authenticator(IConfigurationRoot configuration)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value))).Build();
         var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(_time);
         services.AddOptions<GatewayOptions>().Bind(configuration.GetSection(GatewayOptions.Section));
         services.AddSingleton<ClientAuthenticator>();
@@ -109,6 +111,55 @@ public sealed class ClientKeyStoreTests : IDisposable
         context.Request.Headers.Authorization = "Bearer sk-second-file-key";
         Assert.Equal("filed", auth.Identify(context)?.Name);
         Assert.Empty(http2.Items);                                             // streams share an HTTP/2 connection concurrently
+    }
+
+    [Fact]
+    public void Without_a_key_file_no_poll_is_scheduled_and_a_key_file_added_by_a_reload_is_polled()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["CodexLb:Keys:0:Name"] = "inline", ["CodexLb:Keys:0:Key"] = "sk-inline-key-1", ["CodexLb:Gateway:KeyFilePollInterval"] = "00:00:01",
+        }).Build();
+        var auth = Authenticator(configuration);
+        Assert.Equal("inline", auth.Identify("Bearer sk-inline-key-1")?.Name);
+        Assert.Equal(Timeout.InfiniteTimeSpan, _time.LastPeriod);              // nothing to poll: no timer firing every interval
+
+        File.WriteAllText(_file, "sk-filed-key-1");
+        configuration["CodexLb:Keys:1:Name"] = "filed";
+        configuration["CodexLb:Keys:1:KeyFile"] = _file;
+        configuration.Reload();
+        Assert.Equal(TimeSpan.FromSeconds(1), _time.LastPeriod);
+        Assert.Equal("filed", auth.Identify("Bearer sk-filed-key-1")?.Name);
+
+        File.WriteAllText(_file, "sk-filed-key-2");                             // rotated: found by the poll the reload scheduled
+        _time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal("filed", auth.Identify("Bearer sk-filed-key-2")?.Name);
+        Assert.Null(auth.Identify("Bearer sk-filed-key-1"));
+    }
+
+    /// <summary>A fake clock that remembers the period its timers were last given.</summary>
+    private sealed class RecordingTime : FakeTimeProvider
+    {
+        public TimeSpan? LastPeriod { get; private set; }
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            LastPeriod = period;
+            return new Recorded(base.CreateTimer(callback, state, dueTime, period), this);
+        }
+
+        private sealed class Recorded(ITimer inner, RecordingTime time) : ITimer
+        {
+            public bool Change(TimeSpan dueTime, TimeSpan period)
+            {
+                time.LastPeriod = period;
+                return inner.Change(dueTime, period);
+            }
+
+            public void Dispose() => inner.Dispose();
+
+            public ValueTask DisposeAsync() => inner.DisposeAsync();
+        }
     }
 
     private sealed class ConnectionItems : IConnectionItemsFeature

@@ -79,4 +79,19 @@ public sealed class ClientKeyGrainPersistenceTests(GrainClusterFixture fixture)
         Assert.Equal(new ModelUsage("gpt-5.5", 1, 700, 300), day);
         Assert.Equal(KeyLimit.TokensPerDay, (await grain.Admit(limits, "gpt-5.5")).Refused);
     }
+
+    [Fact]
+    public async Task Each_admission_is_saved_about_a_second_later_while_the_grain_stays_active()
+    {
+        var key = "flush-" + Guid.NewGuid().ToString("N")[..8];
+        var grain = fixture.Grains.GetGrain<IClientKeyGrain>(key);
+        var day = DateOnly.FromDateTime(DateTime.UtcNow);
+        async Task<ModelUsage?> Saved(long requests) =>
+            (await fixture.KeyUsage.LoadDayAsync(key, day, CancellationToken.None)).SingleOrDefault(u => u.Requests == requests);
+
+        Assert.True((await grain.Admit(KeyLimits.None, "gpt-5.5")).IsAdmitted);
+        await Eventually.ValueAsync(() => Saved(1));
+        Assert.True((await grain.Admit(KeyLimits.None, "gpt-5.5")).IsAdmitted); // after that flush ran: arms the next one
+        await Eventually.ValueAsync(() => Saved(2));
+    }
 }
