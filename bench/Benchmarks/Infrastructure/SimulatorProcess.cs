@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using CodexLb.UpstreamSimulator;
 
 namespace CodexLb.Benchmarks.Infrastructure;
@@ -45,6 +46,11 @@ public sealed class SimulatorProcess : IAsyncDisposable
     /// </summary>
     public Task SetFirstEventDelayAsync(TimeSpan delay, bool precise = false) =>
         _child.CommandAsync(FirstEventDelayCommand + (int)delay.TotalMilliseconds + (precise ? " precise" : ""));
+
+    /// <summary>The ledger of the simulator at <paramref name="baseUrl"/> as it stands: its last requests and connections.</summary>
+    public static async Task<LedgerSnapshot> ReadLedgerAsync(HttpClient http, Uri baseUrl) =>
+        await http.GetFromJsonAsync(new Uri(baseUrl, "/_sim/ledger"), SimulatorJsonContext.Default.LedgerSnapshot)
+        ?? throw new InvalidOperationException("the simulator answered no ledger");
 
     /// <summary>The child's main: run a default simulator until stdin closes.</summary>
     public static async Task<int> RunChildAsync(string[] args)

@@ -290,6 +290,7 @@ public static class FloorScenario
         }
 
         var tallies = new Dictionary<(string Setting, string Path), Tally>();
+        var upstreamSpans = paths.ToDictionary(p => p.Name, _ => new List<FloorUpstreamSpans.TurnSpan>());
         var idle = new Dictionary<string, (double Wall, double Cpu, BridgeCounters Counters)>();
         foreach (var setting in settings)
         {
@@ -310,6 +311,10 @@ public static class FloorScenario
                 foreach (var path in paths.Skip(round % paths.Length).Concat(paths.Take(round % paths.Length)))
                 {
                     var (result, cpu, counters, clues) = await BatchAsync(path, setting);
+                    // One turn at a time with upstream work: each turn paired with the simulator's record of it (its ledger
+                    // keeps the last 1,000 requests, a batch here is 30), read after the batch's CPU window.
+                    if (setting is { Concurrency: 1, WorkMs: > 0 })
+                        FloorUpstreamSpans.Pair(result, await SimulatorProcess.ReadLedgerAsync(scraper, simulator.BaseUrl), upstreamSpans[path.Name]);
                     // Which batch a rare activation or index lookup fell in, and of which kind, says more than the total.
                     if (clues.Length > 0) Log.Progress($"floor: in the bridge during {setting.Name}, {path.Name}, round {round + 1}: {clues}");
                     var tally = tallies[(setting.Name, path.Name)];
@@ -338,6 +343,8 @@ public static class FloorScenario
         foreach (var setting in settings.Where(s => !s.Long))
             FloorStalls.Report(setting.Name, [.. paths.Select(p => new FloorStalls.PathTurns(p.Name, tallies[(setting.Name, p.Name)].Samples.Ttlb,
                 tallies[(setting.Name, p.Name)].Samples.Ends))], pauses);
+        foreach (var setting in settings.Where(s => s is { Concurrency: 1, WorkMs: > 0 }))
+            FloorUpstreamSpans.Report(setting.Name, paths.Select(p => (p.Name, upstreamSpans[p.Name])));
         foreach (var setting in settings.Where(s => s.Long)) ReportLongStream(setting, paths, tallies);
         // What a failure table cannot say: what the bridge answered (the first failure of up to three sessions per path).
         foreach (var (path, sessions) in new[] { (BridgeHttp, chains), (BridgeWs, wsChains) })
@@ -684,6 +691,7 @@ public static class FloorScenario
 
         var (b20, y20) = (Measures(tallies, At(1, 20), path), Measures(tallies, At(1, 20), Yarp));
         P99Line(b20, y20, 1.5, "added p99 (last event) at c=1, 20 ms work <= 1.5x YARP's");
+        Log.Note($"  ({FloorResampling.AddedP99(b20.Tally.Samples.Ttlb, y20.Tally.Samples.Ttlb, tallies[(At(1, 20).Name, Direct)].Samples.Ttlb, 1.5)})");
 
         var (b64, y64) = (Measures(tallies, At(64, 0), path), Measures(tallies, At(64, 0), Yarp));
         P99Line(b64, y64, 2, "added p99 (last event) at c=64 <= 2x YARP's");

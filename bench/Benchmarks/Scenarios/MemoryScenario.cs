@@ -236,9 +236,7 @@ public static class MemoryScenario
     private static async Task<Dictionary<ConnectionEnd, int>> UpstreamConnectionEndsAsync(Product product)
     {
         using var http = new HttpClient();
-        var root = new Uri(product.SimulatorBaseUrl, "/");
-        var snapshot = await http.GetFromJsonAsync(new Uri(root, "_sim/ledger"), SimulatorJsonContext.Default.LedgerSnapshot);
-        return snapshot!.Connections.CountBy(c => c.EndedBy).ToDictionary();
+        return (await SimulatorProcess.ReadLedgerAsync(http, product.SimulatorBaseUrl)).Connections.CountBy(c => c.EndedBy).ToDictionary();
     }
 
     /// <summary>Reference: what K upstream sockets cost in this process, each open and waiting for its next frame.</summary>
