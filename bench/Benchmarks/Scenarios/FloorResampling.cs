@@ -20,7 +20,7 @@ internal static class FloorResampling
         public double Missed => 1 - Met - NotJudged;
 
         public override string ToString() =>
-            $"drawn again {Resamples:N0} times from this run's turns, met in {Met:P0}, missed in {Missed:P0}, not judged in {NotJudged:P0}";
+            $"drawn again {Resamples:N0} times from this run's turns, met in {Met * 100:N0}%, missed in {Missed * 100:N0}%, not judged in {NotJudged * 100:N0}%";
     }
 
     /// <summary>The goal "bridge's added p99 &lt;= factor x YARP's" (each over direct's p99), as the goal line judges it.</summary>
