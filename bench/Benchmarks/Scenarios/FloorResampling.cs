@@ -5,7 +5,7 @@ namespace CodexLb.Benchmarks.Scenarios;
 /// <summary>
 /// How firm one run's verdict on an added p99 is: every path's turns drawn again with replacement (a bootstrap), the goal's
 /// rule applied to each draw. At c=1 the verdict rests on the few slowest turns of each path, and direct's own slowest
-/// turns (the host waking a thread late, a few ms, on every path alike) are as long as what a proxy adds: one build read
+/// turns (a few ms late on the way to the simulator or back, no proxy in the way) are as long as what a proxy adds: one build read
 /// 0.23x to 2.5x in runs an hour apart. At c=1 the turns are nearly independent, which the bootstrap needs; at c=64 they
 /// are slow together in episodes (see <see cref="FloorStalls"/>), so it is not used there.
 /// </summary>
