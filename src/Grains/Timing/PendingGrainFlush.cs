@@ -12,15 +12,13 @@ namespace CodexLb.Grains.Timing;
 internal sealed class PendingGrainFlush(IGrainBase grain, Func<CancellationToken, Task> flush, TimeSpan delay)
 {
     private IGrainTimer? _timer;
-
-    /// <summary>Whether a flush is due.</summary>
-    public bool IsArmed { get; private set; }
+    private bool _armed;
 
     /// <summary>Something became pending: flush <c>delay</c> from now, unless a flush is due already.</summary>
     public void Arm()
     {
-        if (IsArmed) return;
-        IsArmed = true;
+        if (_armed) return;
+        _armed = true;
         if (_timer is null)
             _timer = grain.RegisterGrainTimer(FireAsync, new GrainTimerCreationOptions(delay, Timeout.InfiniteTimeSpan) { Interleave = true, KeepAlive = false });
         else _timer.Change(delay, Timeout.InfiniteTimeSpan);
@@ -28,7 +26,7 @@ internal sealed class PendingGrainFlush(IGrainBase grain, Func<CancellationToken
 
     private Task FireAsync(CancellationToken cancellationToken)
     {
-        IsArmed = false;
+        _armed = false;
         return flush(cancellationToken);
     }
 }
