@@ -15,8 +15,10 @@ public static class ClusterClientHosting
     /// which never reaches a log line). Polly's per-call lines (every Orleans placement
     /// decision) are Warning too. Hosting's request lines are off altogether: while that category logs at any level,
     /// ASP.NET Core starts an <see cref="System.Diagnostics.Activity"/> (ids, W3C header parsing) for every request, read by
-    /// nothing unless traces are on, which start it anyway. The product's own lines carry no key, no URL and no
-    /// conversation text at any level.
+    /// nothing unless traces are on, which start it anyway. Orleans' dump of every options class at start (~170 lines
+    /// a silo, a screenful a gateway) is Warning too: the start-up banner says what a reader needs, and the dump comes
+    /// back with <c>--Logging:LogLevel:Orleans.Runtime.SiloOptionsLogger Information</c> (<c>Orleans.ClientOptionsLogger</c>
+    /// on a gateway). The product's own lines carry no key, no URL and no conversation text at any level.
     /// </summary>
     public static readonly IReadOnlyDictionary<string, string?> LogDefaults = new Dictionary<string, string?>
     {
@@ -25,6 +27,8 @@ public static class ClusterClientHosting
         ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "None",
         ["Logging:LogLevel:Polly"] = "Warning",
         ["Logging:LogLevel:System.Net.Http.HttpClient"] = "Warning",
+        ["Logging:LogLevel:Orleans.Runtime.SiloOptionsLogger"] = "Warning",
+        ["Logging:LogLevel:Orleans.ClientOptionsLogger"] = "Warning",
     };
 
     /// <summary>

@@ -333,11 +333,17 @@ public sealed class LogSecrecyQuietTests(LogSecrecyQuietFixture product) : IClas
 public sealed class LogSecrecyProcessTests
 {
     [Fact]
-    public async Task Gateway_and_production_silo_processes_do_not_log_query_strings()
+    public async Task Gateway_and_production_silo_processes_do_not_log_query_strings_nor_dump_their_options_at_the_default_levels()
     {
         var logs = await RunAsync([]);
         foreach (var (name, log) in logs)
+        {
             Assert.False(log.Contains("Request starting", StringComparison.Ordinal), $"{name}: ASP.NET Core's per-request lines are off by default");
+            // Orleans' options dump (a "Configuration Orleans.…" block per options class) is off; its start-up lines are not.
+            Assert.False(log.Contains("Configuration Orleans.", StringComparison.Ordinal), $"{name} dumped Orleans' options at the default levels:\n{log[..Math.Min(log.Length, 3000)]}");
+            Assert.True(log.Contains("info: Orleans.", StringComparison.Ordinal), $"{name} wrote no Orleans Information line (not vacuous)");
+        }
+        Assert.Contains("CodexLb started.", logs.Single(l => l.Name == "silo1").Log, StringComparison.Ordinal);
     }
 
     [Fact]
