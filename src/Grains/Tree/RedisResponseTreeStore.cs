@@ -1,6 +1,8 @@
 using System.Globalization;
 using CodexLb.Grains.Abstractions;
 using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
 using StackExchange.Redis;
 
 namespace CodexLb.Grains.Tree;
@@ -246,6 +248,24 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
         return redis.GetDatabase().KeyExistsAsync(HeadKey(conversationKey));
     }
 
+    /// <summary>
+    /// A completed turn's write again when the connection failed under it (reset, or found broken while writing): the next
+    /// attempt waits in the client's backlog until it reconnects (at most its async timeout), so a blip costs the turn a
+    /// moment instead of a retryable failure its client would pay a second generation for. Safe because the append is
+    /// idempotent (a node already written is kept as it is; the head moves to the same id; only its turn count is bumped
+    /// again). A timeout is not retried: it already waited the client's whole timeout.
+    /// </summary>
+    private static readonly ResiliencePipeline AppendRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<RedisConnectionException>(),
+            MaxRetryAttempts = 2,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(100),
+        })
+        .Build();
+
     public async Task<bool> AppendAsync(long epoch, ResponseNode node, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -262,7 +282,8 @@ public sealed class RedisResponseTreeStore(IConnectionMultiplexer redis, string 
             node.Response ?? RedisValue.EmptyString, node.OutputCount,
             node.OutputIds is { Count: > 0 } ids ? string.Join('\n', ids) : RedisValue.EmptyString,
         ];
-        return (long)(await Eval(Append, keys, args)) == 1;
+        return await AppendRetry.ExecuteAsync(static async (call, _) => (long)(await call.Store.Eval(Append, call.Keys, call.Args)) == 1,
+            (Store: this, Keys: keys, Args: args), cancellationToken);
     }
 
     public async Task<NodePath> LoadPathAsync(string tenant, string responseId, CancellationToken cancellationToken)

@@ -350,7 +350,7 @@ public sealed class ClusterHarness : IAsyncDisposable
         return "dotnet";
     }
 
-    private static string RedisServer()
+    internal static string RedisServer()
     {
         foreach (var dir in (System.Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin").Append("/usr/local/bin"))
         {

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json.Nodes;
 using CodexLb.UpstreamSimulator;
 using static CodexLb.Tests.Simulator.SimRequests;
@@ -326,11 +327,16 @@ public sealed class SimulatorWebSocketTests
     [Fact]
     public async Task Connection_lifetime_limit_answers_an_error_and_closes()
     {
-        await using var sim = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions { MaxConnectionLifetime = TimeSpan.FromMilliseconds(300) });
+        // A lifetime generous enough for the first request on a busy 2-core machine (300 ms once was not, with a build
+        // running beside the suite), and a wait measured from before the connection opened.
+        var lifetime = TimeSpan.FromSeconds(2);
+        await using var sim = await UpstreamSimulatorHost.StartAsync(new SimulatorOptions { MaxConnectionLifetime = lifetime });
+        var sinceConnect = Stopwatch.StartNew();
         await using var client = await SimWsClient.ConnectAsync(sim);
         Assert.True((await client.CreateAsync([User("early")])).IsCompleted);
 
-        await Task.Delay(500);
+        var rest = lifetime + TimeSpan.FromMilliseconds(200) - sinceConnect.Elapsed;
+        if (rest > TimeSpan.Zero) await Task.Delay(rest);
         var late = await client.CreateAsync([User("late")]);
 
         Assert.Equal("websocket_connection_limit_reached", late.ErrorCode);

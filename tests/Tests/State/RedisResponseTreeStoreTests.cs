@@ -97,6 +97,42 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
 
     private RedisKey NodeKey(string id, string? prefix = null) => $"{prefix ?? _prefix}{{{TenantA}}}:n:{id}";
 
+    /// <summary>
+    /// A completed turn's append in flight when the connection dies under it (Redis frozen with the command sent, then
+    /// killed and started again on the same port with its append-only file, as in production): the write is made once
+    /// Redis is back, not failed (a failed append fails the turn, and its client's retry pays for a second generation).
+    /// </summary>
+    [Fact]
+    public async Task An_append_whose_connection_died_under_it_is_made_once_redis_is_back()
+    {
+        var directory = Directory.CreateTempSubdirectory("codexlb-redis-loss-").FullName;
+        var port = Cluster.ClusterPorts.Next();
+        await using var redis = new Cluster.ManagedProcess("redis", Cluster.ProcessRole.Redis, Cluster.ClusterHarness.RedisServer(),
+            ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--dir", directory,
+                "--appendonly", "yes", "--appendfsync", "always"],
+            Path.Combine(directory, "redis.log"), port, new Dictionary<string, string?>(), TimeSpan.FromSeconds(30), watchdog: true);
+        await redis.StartAsync();
+        await using var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=false");
+        var store = new RedisResponseTreeStore(connection, _prefix, MsOptions.Create(new StateOptions { Retention = TimeSpan.FromHours(1) }));
+        var conv = Conv("connection-loss");
+        var epoch = (await store.ClaimAsync(conv, CancellationToken.None)).Epoch;
+        var first = Node("before", null, conv, Text("before the loss"));
+        Assert.True(await store.AppendAsync(epoch, first, CancellationToken.None));
+
+        await redis.PauseAsync();
+        var second = Node("during", "before", conv, Text("written as the connection died"));
+        var append = store.AppendAsync(epoch, second, CancellationToken.None);
+        await Task.Delay(500); // sent, and waiting for an answer a frozen Redis does not give
+        Assert.False(append.IsCompleted, "the append completed while Redis was frozen");
+        await redis.KillAsync();
+        await redis.StartAsync();
+
+        Assert.True(await append.WaitAsync(TimeSpan.FromSeconds(30)), "the append was refused as fenced");
+        AssertPath([second, first], await store.LoadPathAsync(TenantA, "during", CancellationToken.None));
+        var head = await store.ClaimAsync(conv, CancellationToken.None);
+        Assert.Equal("during", head.ResponseId);
+    }
+
     [Fact]
     public async Task Every_key_the_store_writes_has_a_ttl()
     {
