@@ -107,11 +107,24 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
     {
         var directory = Directory.CreateTempSubdirectory("codexlb-redis-loss-").FullName;
         var port = Cluster.ClusterPorts.Next();
-        await using var redis = new Cluster.ManagedProcess("redis", Cluster.ProcessRole.Redis, Cluster.ClusterHarness.RedisServer(),
+        var redis = new Cluster.ManagedProcess("redis", Cluster.ProcessRole.Redis, Cluster.ClusterHarness.RedisServer(),
             ["--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "", "--dir", directory,
                 "--appendonly", "yes", "--appendfsync", "always"],
             Path.Combine(directory, "redis.log"), port, new Dictionary<string, string?>(), TimeSpan.FromSeconds(30), watchdog: true);
-        await redis.StartAsync();
+        try
+        {
+            await redis.StartAsync();
+            await AppendThroughConnectionLossAsync(redis, port);
+        }
+        finally
+        {
+            await redis.DisposeAsync();
+            Directory.Delete(directory, recursive: true);
+        }
+    }
+
+    private async Task AppendThroughConnectionLossAsync(Cluster.ManagedProcess redis, int port)
+    {
         await using var connection = await ConnectionMultiplexer.ConnectAsync($"127.0.0.1:{port},abortConnect=false");
         var store = new RedisResponseTreeStore(connection, _prefix, MsOptions.Create(new StateOptions { Retention = TimeSpan.FromHours(1) }));
         var conv = Conv("connection-loss");
