@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Json;
 using System.Runtime;
 using CodexLb.Benchmarks.Infrastructure;
 using CodexLb.Grains.Abstractions;

@@ -24,7 +24,7 @@ public sealed class RedisServerFixture : IAsyncLifetime
     {
         Directory.CreateDirectory(_directory);
         var port = FreePort.Next();
-        var start = new ProcessStartInfo(RedisServer()) { UseShellExecute = false };
+        var start = new ProcessStartInfo(Cluster.ClusterHarness.RedisServer()) { UseShellExecute = false };
         foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1", "--save", "",
                      "--appendonly", "no", "--dir", _directory, "--logfile", Path.Combine(_directory, "redis.log") })
             start.ArgumentList.Add(arg);
@@ -60,17 +60,6 @@ public sealed class RedisServerFixture : IAsyncLifetime
 
         _process?.Dispose();
         try { Directory.Delete(_directory, recursive: true); } catch (IOException) { }
-    }
-
-    private static string RedisServer()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries).Append("/usr/bin").Append("/usr/local/bin"))
-        {
-            var candidate = Path.Combine(dir, "redis-server");
-            if (File.Exists(candidate)) return candidate;
-        }
-
-        throw new InvalidOperationException("redis-server not found on PATH (scripts/test.sh installs it: apt-get install -y redis-server).");
     }
 }
 
@@ -119,7 +108,7 @@ public sealed class RedisResponseTreeStoreTests(RedisServerFixture server) : Res
         finally
         {
             await redis.DisposeAsync();
-            Directory.Delete(directory, recursive: true);
+            try { Directory.Delete(directory, recursive: true); } catch (IOException) { }
         }
     }
 
